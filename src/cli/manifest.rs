@@ -1,0 +1,56 @@
+//! `oci-dl manifest`: the manifest bytes as served, or the resolved descriptor.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use oci_dl::Platform;
+
+use super::progress::{Mode, View};
+use super::{Global, parse_reference};
+
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// [REGISTRY/]REPOSITORY[:TAG][@DIGEST]
+    pub reference: String,
+    /// Resolve an index to this platform's manifest (OS/ARCH[/VARIANT]).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body.
+    #[arg(long)]
+    pub descriptor: bool,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(args: &ManifestArgs, global: &Global) -> anyhow::Result<()> {
+    let reference = parse_reference(&args.reference)?;
+    let platform = args
+        .platform
+        .as_deref()
+        .map(str::parse::<Platform>)
+        .transpose()?;
+    let opts = global.client_options()?;
+    let view = View::new(Mode::detect(global.quiet), global.verbose);
+    let resolved = oci_dl::fetch_manifest(&reference, platform.as_ref(), &opts, view.clone())?;
+    let bytes = if args.descriptor {
+        let mut d = resolved.descriptor.clone();
+        d.platform = resolved.platform.clone();
+        let mut v = serde_json::to_vec_pretty(&d)?;
+        v.push(b'\n');
+        v
+    } else {
+        resolved.bytes
+    };
+    match &args.output {
+        Some(path) if path.as_os_str() != "-" => super::write_atomic(path, &bytes),
+        _ => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)
+                .and_then(|()| out.flush())
+                .context("write to stdout")
+        }
+    }
+}

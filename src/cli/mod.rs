@@ -1,0 +1,177 @@
+//! The front end: clap definitions and one function per subcommand. It never builds a URL.
+
+pub mod blob;
+pub mod exit;
+pub mod manifest;
+pub mod progress;
+pub mod pull;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use oci_dl::{ClientOptions, Credentials, Reference};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  other failure (local I/O, an existing file that differs, a malformed response)
+  2  usage error or invalid reference
+  3  not found: repository, tag, blob, platform, or no layer selected
+  4  authentication or authorization refused
+  5  integrity: digest or size mismatch
+  6  network failure
+  7  rate-limited (HTTP 429 after the retries)";
+
+const EXAMPLES: &str = "\
+Examples:
+  oci-dl pull ghcr.io/org/pkg:v1.2 -o dist
+  oci-dl pull org/pkg -g '*linux*x86_64*' --exclude musl
+  oci-dl manifest ghcr.io/org/pkg:v1 | jq .layers
+  oci-dl blob ghcr.io/org/pkg@sha256:… -o - | tar xz";
+
+/// Download files stored in OCI registries, verifying every byte.
+#[derive(Debug, Parser)]
+#[command(name = "oci-dl", version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// More detail on stderr: -v shows requests and auth steps, -vv everything.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Use plain HTTP (automatic for localhost and loopback addresses).
+    #[arg(long, global = true)]
+    pub plain_http: bool,
+    /// Skip TLS certificate verification.
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// Trust the PEM root certificates in FILE, besides the system's.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// User name for the registry (password from --password-stdin or OCI_DL_PASSWORD).
+    #[arg(short, long, global = true, env = "OCI_DL_USERNAME")]
+    pub username: Option<String>,
+    /// Read the password or token from standard input.
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
+    /// Seconds a connection may deliver nothing before it counts as stalled.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Download the layers of an artifact, each saved under its title.
+    Pull(pull::PullArgs),
+    /// Print a manifest exactly as the registry serves it.
+    Manifest(manifest::ManifestArgs),
+    /// Download one blob by digest, to a file or stdout.
+    Blob(blob::BlobArgs),
+}
+
+/// `--overwrite` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OverwriteArg {
+    Error,
+    Skip,
+    Force,
+    Prompt,
+}
+
+impl OverwriteArg {
+    /// `prompt` only works at a terminal; elsewhere it is `error`.
+    pub fn resolve(arg: Option<OverwriteArg>) -> oci_dl::Overwrite {
+        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        match arg {
+            Some(OverwriteArg::Error) => oci_dl::Overwrite::Error,
+            Some(OverwriteArg::Skip) => oci_dl::Overwrite::Skip,
+            Some(OverwriteArg::Force) => oci_dl::Overwrite::Force,
+            Some(OverwriteArg::Prompt) | None if interactive => oci_dl::Overwrite::Prompt,
+            Some(OverwriteArg::Prompt) | None => oci_dl::Overwrite::Error,
+        }
+    }
+}
+
+impl Global {
+    /// Connection options, reading a password from stdin or the environment when asked to.
+    pub fn client_options(&self) -> anyhow::Result<ClientOptions> {
+        let env_password = std::env::var("OCI_DL_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty());
+        let credentials = match (&self.username, self.password_stdin) {
+            (Some(user), true) => {
+                let mut pw = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut pw)
+                    .context("read password from stdin")?;
+                let pw = pw.trim_end_matches(['\n', '\r']).to_owned();
+                if pw.is_empty() {
+                    bail!(usage("--password-stdin read an empty password"));
+                }
+                Some(Credentials::Basic {
+                    username: user.clone(),
+                    password: pw,
+                })
+            }
+            (None, true) => bail!(usage("--password-stdin needs -u/--username")),
+            (Some(user), false) => match env_password {
+                Some(pw) => Some(Credentials::Basic {
+                    username: user.clone(),
+                    password: pw,
+                }),
+                None => bail!(usage(
+                    "-u/--username needs --password-stdin or OCI_DL_PASSWORD"
+                )),
+            },
+            (None, false) => None,
+        };
+        Ok(ClientOptions {
+            plain_http: self.plain_http,
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+            credentials,
+            timeout: Some(Duration::from_secs(self.timeout.max(1))),
+        })
+    }
+}
+
+/// A usage error for the front end's own checks.
+pub fn usage(msg: impl Into<String>) -> oci_dl::Error {
+    oci_dl::Error::new(oci_dl::ErrorKind::Usage, msg)
+}
+
+/// Parse a reference with the default registry from `OCI_DL_DEFAULT_REGISTRY`.
+pub fn parse_reference(s: &str) -> Result<Reference, oci_dl::Error> {
+    let default = std::env::var("OCI_DL_DEFAULT_REGISTRY")
+        .ok()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| oci_dl::reference::DEFAULT_REGISTRY.to_owned());
+    Reference::parse_with_default(s, &default)
+}
+
+/// Run the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Pull(a) => pull::run(a, &cli.global),
+        Command::Manifest(a) => manifest::run(a, &cli.global),
+        Command::Blob(a) => blob::run(a, &cli.global),
+    }
+}
+
+/// Write `bytes` to `path` through `path.part` and a rename, so `path` is never half-written.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let part = oci_dl::transfer::part_path(path);
+    std::fs::write(&part, bytes).with_context(|| format!("write {}", part.display()))?;
+    std::fs::rename(&part, path).with_context(|| format!("rename into place {}", path.display()))
+}

@@ -1,0 +1,161 @@
+//! oci-dl: download files stored in OCI registries, verifying every byte.
+//!
+//! The engine behind the `oci-dl` binary. Three entry points — [`pull`], [`fetch_manifest`] and
+//! [`fetch_blob`] / [`stream_blob`] — each take a request, connection options and an
+//! [`Observer`] that receives progress [`Event`]s. The engine never prints.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod digest;
+pub mod error;
+pub mod events;
+pub mod manifest;
+pub mod pool;
+pub mod pull;
+pub mod reference;
+pub mod registry;
+pub mod resolve;
+pub mod select;
+pub mod transfer;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use digest::{Algorithm, Digest};
+pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};
+pub use manifest::{Descriptor, Manifest, Platform};
+pub use pull::{Overwrite, PullReport, PullRequest};
+pub use reference::Reference;
+pub use registry::{ClientOptions, Credentials};
+pub use resolve::ResolvedManifest;
+pub use select::Filter;
+
+use registry::Client;
+use transfer::BlobSpec;
+
+/// Pull the selected layers of `req.reference` into `req.output`.
+pub fn pull(req: &PullRequest, opts: &ClientOptions, obs: Arc<dyn Observer>) -> Result<PullReport> {
+    let client = Client::new(&req.reference, opts, obs.clone())?;
+    pull::pull(&client, req, &*obs)
+}
+
+/// Fetch a manifest; with `platform`, an index is resolved to that platform's manifest.
+pub fn fetch_manifest(
+    reference: &Reference,
+    platform: Option<&Platform>,
+    opts: &ClientOptions,
+    obs: Arc<dyn Observer>,
+) -> Result<ResolvedManifest> {
+    let client = Client::new(reference, opts, obs.clone())?;
+    resolve::resolve(&client, reference, platform, &*obs)
+}
+
+/// Download the blob `reference` names by digest to `output`, verified, via `output.part`.
+pub fn fetch_blob(
+    reference: &Reference,
+    output: &PathBuf,
+    overwrite: Overwrite,
+    opts: &ClientOptions,
+    obs: Arc<dyn Observer>,
+) -> Result<FileReport> {
+    let digest = blob_digest(reference)?;
+    let client = Client::new(reference, opts, obs.clone())?;
+    let report = |size, status| FileReport {
+        path: output.clone(),
+        title: None,
+        digest: digest.clone(),
+        size,
+        media_type: "application/octet-stream".into(),
+        status,
+    };
+    let name = output.display().to_string();
+    if let Ok(m) = std::fs::symlink_metadata(output) {
+        if m.is_file() && transfer::hash_file(output, digest.algorithm())?.0 == *digest {
+            let size = m.len();
+            obs.event(&Event::Finished {
+                index: 0,
+                name: &name,
+                path: output,
+                digest,
+                size,
+                status: FileStatus::UpToDate,
+            });
+            return Ok(report(size, FileStatus::UpToDate));
+        }
+        let replace = match overwrite {
+            Overwrite::Force => m.is_file() || m.file_type().is_symlink(),
+            Overwrite::Prompt => m.is_file() && obs.confirm_overwrite(output),
+            Overwrite::Skip => false,
+            Overwrite::Error => false,
+        };
+        if !replace {
+            if overwrite == Overwrite::Skip && m.is_file() {
+                return Ok(report(m.len(), FileStatus::Skipped));
+            }
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{} exists with other content; use --overwrite force or skip",
+                    output.display()
+                ),
+            ));
+        }
+    }
+    let progress = Progress::default();
+    obs.event(&Event::Started {
+        index: 0,
+        name: &name,
+        size: None,
+        progress: &progress,
+    });
+    let spec = BlobSpec {
+        repository: reference.repository(),
+        digest,
+        size: None,
+    };
+    let outcome = transfer::to_file(&client, spec, output, &progress)?;
+    obs.event(&Event::Finished {
+        index: 0,
+        name: &name,
+        path: output,
+        digest,
+        size: outcome.size,
+        status: FileStatus::Downloaded,
+    });
+    Ok(report(outcome.size, FileStatus::Downloaded))
+}
+
+/// Stream the blob `reference` names by digest to `out`. The bytes are written as they arrive;
+/// an integrity error is returned after the stream when they did not match.
+pub fn stream_blob(
+    reference: &Reference,
+    out: &mut dyn Write,
+    opts: &ClientOptions,
+    obs: Arc<dyn Observer>,
+) -> Result<u64> {
+    let digest = blob_digest(reference)?;
+    let client = Client::new(reference, opts, obs.clone())?;
+    let progress = Progress::default();
+    obs.event(&Event::Started {
+        index: 0,
+        name: "<stdout>",
+        size: None,
+        progress: &progress,
+    });
+    let spec = BlobSpec {
+        repository: reference.repository(),
+        digest,
+        size: None,
+    };
+    Ok(transfer::to_writer(&client, spec, out, &progress)?.size)
+}
+
+fn blob_digest(reference: &Reference) -> Result<&Digest> {
+    reference.digest().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Usage,
+            format!("{reference} names no blob: use REPOSITORY@sha256:…"),
+        )
+    })
+}

@@ -1,0 +1,20 @@
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let text = match err.downcast_ref::<oci_dl::Error>() {
+                Some(e) => e.to_string_full(),
+                None => format!("{err:#}"),
+            };
+            eprintln!("oci-dl: error: {text}");
+            cli::exit::for_error(&err)
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! `pull`: resolve, select, then fetch every selected layer over one worker pool.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind};
+use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
+use crate::manifest::{Descriptor, Manifest, Platform};
+use crate::pool;
+use crate::reference::Reference;
+use crate::registry::Client;
+use crate::resolve::{ResolvedManifest, resolve};
+use crate::select::{Filter, prepare_parent, safe_relative_path};
+use crate::transfer::{self, BlobSpec};
+
+/// What to do when a file exists with other content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Fail that file (exit 1) and leave it untouched.
+    Error,
+    /// Leave it and go on.
+    Skip,
+    /// Replace it.
+    Force,
+    /// Ask the observer.
+    Prompt,
+}
+
+/// Everything a pull needs besides the registry connection.
+#[derive(Debug, Clone)]
+pub struct PullRequest {
+    pub reference: Reference,
+    /// For an index; defaults to the host's platform.
+    pub platform: Option<Platform>,
+    pub output: PathBuf,
+    pub filter: Filter,
+    /// Keep only the base name of titles.
+    pub flatten: bool,
+    pub overwrite: Overwrite,
+    /// Layers in flight at once (at least 1).
+    pub jobs: usize,
+}
+
+/// The outcome of a pull: the resolved manifest and every file.
+#[derive(Debug, Clone)]
+pub struct PullReport {
+    pub manifest: ResolvedManifest,
+    pub files: Vec<FileReport>,
+}
+
+/// One selected layer and where it goes.
+struct Job<'a> {
+    layer: &'a Descriptor,
+    name: String,
+    rel: PathBuf,
+}
+
+pub(crate) fn pull(
+    client: &Client,
+    req: &PullRequest,
+    obs: &dyn Observer,
+) -> Result<PullReport, Error> {
+    let filter = req.filter.compile()?;
+    let platform = req.platform.clone().unwrap_or_else(Platform::host);
+    let resolved = resolve(client, &req.reference, Some(&platform), obs)?;
+    let Manifest::Image(image) = &resolved.manifest else {
+        unreachable!("resolve follows an index when given a platform");
+    };
+    let names: Vec<String> = image.layers.iter().map(layer_name).collect();
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    for (layer, name) in image.layers.iter().zip(&names) {
+        if !filter.matches(name, &layer.media_type) {
+            continue;
+        }
+        if jobs
+            .iter()
+            .any(|j| j.layer.digest == layer.digest && j.name == *name)
+        {
+            continue; // the same blob under the same name twice: one download serves both
+        }
+        let rel = safe_relative_path(name, req.flatten)?;
+        jobs.push(Job {
+            layer,
+            name: name.clone(),
+            rel,
+        });
+    }
+    if jobs.is_empty() {
+        let list = if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        };
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "no layer of {} matches the filters; layers: {list}",
+                req.reference
+            ),
+        ));
+    }
+    check_collisions(&jobs)?;
+    prepare_output(&req.output)?;
+    obs.event(&Event::Planned {
+        files: jobs.len(),
+        bytes: jobs.iter().map(|j| j.layer.size).sum(),
+    });
+
+    let results = pool::run(jobs, req.jobs, |index, job| {
+        let r = fetch_layer(client, req, &job, index, obs);
+        if let Err(e) = &r {
+            obs.event(&Event::Failed {
+                index,
+                name: &job.name,
+                error: e,
+            });
+        }
+        r
+    });
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => files.push(f),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::many(errors));
+    }
+    Ok(PullReport {
+        manifest: resolved,
+        files,
+    })
+}
+
+/// A layer's file name: its title, else its digest's hex.
+fn layer_name(d: &Descriptor) -> String {
+    d.title()
+        .map_or_else(|| d.digest.hex().to_owned(), str::to_owned)
+}
+
+/// Two layers must not land on one path, nor one on another's `.part` or parent directory.
+fn check_collisions(jobs: &[Job<'_>]) -> Result<(), Error> {
+    let mut seen: HashMap<&Path, &Job<'_>> = HashMap::new();
+    for j in jobs {
+        if let Some(other) = seen.insert(&j.rel, j) {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!(
+                    "two layers ({} and {}) would both be written to {:?}; pull them separately with a filter",
+                    other.layer.digest.short(),
+                    j.layer.digest.short(),
+                    j.rel
+                ),
+            ));
+        }
+    }
+    for j in jobs {
+        let part = transfer::part_path(&j.rel);
+        let clash = seen.contains_key(part.as_path())
+            || j.rel.ancestors().skip(1).any(|a| seen.contains_key(a));
+        if clash {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("layer path {:?} collides with another layer's path", j.rel),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn prepare_output(dir: &Path) -> Result<(), Error> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::new(
+            ErrorKind::Usage,
+            format!("output {} exists and is not a directory", dir.display()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create output directory", dir, e))
+        }
+        Err(e) => Err(Error::io("inspect output directory", dir, e)),
+    }
+}
+
+fn fetch_layer(
+    client: &Client,
+    req: &PullRequest,
+    job: &Job<'_>,
+    index: usize,
+    obs: &dyn Observer,
+) -> Result<FileReport, Error> {
+    let layer = job.layer;
+    let dest = prepare_parent(&req.output, &job.rel)?;
+    let report = |status| FileReport {
+        path: dest.clone(),
+        title: layer.title().map(str::to_owned),
+        digest: layer.digest.clone(),
+        size: layer.size,
+        media_type: layer.media_type.clone(),
+        status,
+    };
+    let finished = |status| {
+        obs.event(&Event::Finished {
+            index,
+            name: &job.name,
+            path: &dest,
+            digest: &layer.digest,
+            size: layer.size,
+            status,
+        });
+        Ok(report(status))
+    };
+    if let Some(status) = existing(&dest, layer, req.overwrite, obs)? {
+        return finished(status);
+    }
+    let progress = Progress::default();
+    obs.event(&Event::Started {
+        index,
+        name: &job.name,
+        size: Some(layer.size),
+        progress: &progress,
+    });
+    let spec = BlobSpec {
+        repository: req.reference.repository(),
+        digest: &layer.digest,
+        size: Some(layer.size),
+    };
+    transfer::to_file(client, spec, &dest, &progress)
+        .map_err(|e| Error::new(e.kind(), format!("{}: {}", job.name, e.to_string_full())))?;
+    finished(FileStatus::Downloaded)
+}
+
+/// Decide about a file already at `dest`: `Some(status)` when nothing needs fetching, `None` to
+/// download (the rename replaces it), an error when the policy forbids touching it.
+fn existing(
+    dest: &Path,
+    layer: &Descriptor,
+    policy: Overwrite,
+    obs: &dyn Observer,
+) -> Result<Option<FileStatus>, Error> {
+    let meta = match std::fs::symlink_metadata(dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("inspect", dest, e)),
+    };
+    if meta.is_file() && meta.len() == layer.size {
+        let (digest, _) = transfer::hash_file(dest, layer.digest.algorithm())?;
+        if digest == layer.digest {
+            return Ok(Some(FileStatus::UpToDate));
+        }
+    }
+    if !meta.is_file() && !meta.file_type().is_symlink() {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            format!("{} exists and is not a regular file", dest.display()),
+        ));
+    }
+    let replace = match policy {
+        Overwrite::Force => true,
+        Overwrite::Skip => false,
+        Overwrite::Prompt => obs.confirm_overwrite(dest),
+        Overwrite::Error => {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{} exists with other content; use --overwrite force or skip",
+                    dest.display()
+                ),
+            ));
+        }
+    };
+    Ok(if replace {
+        None
+    } else {
+        Some(FileStatus::Skipped)
+    })
+}

@@ -1,0 +1,233 @@
+//! The token dance: on a 401, parse the challenge, get a token for the scope (anonymously or
+//! with credentials), cache it for the run. Tokens and passwords never reach a log or an error.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::challenge::{self, Challenge};
+use super::credentials::Credentials;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Event, Level, Observer};
+
+/// Cache key for an `Authorization` that serves every scope (Basic auth).
+const ANY_SCOPE: &str = "*";
+/// Token responses are small; anything bigger is not a token endpoint.
+const MAX_TOKEN_BODY: u64 = 1024 * 1024;
+
+pub(super) struct Auth {
+    credentials: Option<Credentials>,
+    cache: Mutex<HashMap<String, String>>,
+}
+
+impl Auth {
+    pub(super) fn new(credentials: Option<Credentials>) -> Auth {
+        Auth {
+            credentials,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The cached `Authorization` value for `scope`, if a challenge was answered before.
+    pub(super) fn header_for(&self, scope: &str) -> Option<String> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.get(scope).or_else(|| cache.get(ANY_SCOPE)).cloned()
+    }
+
+    /// Answer the challenges of a 401 for `scope`, caching the result. Bearer is preferred.
+    pub(super) fn authenticate(
+        &self,
+        agent: &ureq::Agent,
+        headers: &[String],
+        scope: &str,
+        log: &dyn Observer,
+    ) -> Result<(), Error> {
+        let challenges: Vec<Challenge> = headers.iter().flat_map(|h| challenge::parse(h)).collect();
+        let debug = |m: String| {
+            log.event(&Event::Log {
+                level: Level::Debug,
+                message: m,
+            })
+        };
+        if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer") {
+            let value = self.bearer(agent, c, scope, &debug)?;
+            self.cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(scope.to_owned(), value);
+            return Ok(());
+        }
+        if challenges.iter().any(|c| c.scheme == "basic") {
+            let Some(value) = self
+                .credentials
+                .as_ref()
+                .and_then(Credentials::basic_header)
+            else {
+                return Err(Error::new(
+                    ErrorKind::Auth,
+                    "the registry requires credentials (Basic auth): use -u/--password-stdin, \
+                     OCI_DL_USERNAME/OCI_DL_PASSWORD or docker login",
+                ));
+            };
+            debug("answering a Basic challenge with the configured credentials".into());
+            self.cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(ANY_SCOPE.to_owned(), value);
+            return Ok(());
+        }
+        let schemes: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
+        Err(Error::new(
+            ErrorKind::Auth,
+            format!(
+                "unsupported authentication challenge ({})",
+                schemes.join(", ")
+            ),
+        ))
+    }
+
+    fn bearer(
+        &self,
+        agent: &ureq::Agent,
+        c: &Challenge,
+        scope: &str,
+        debug: &dyn Fn(String),
+    ) -> Result<String, Error> {
+        let realm = c
+            .param("realm")
+            .filter(|r| r.starts_with("https://") || r.starts_with("http://"))
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Auth, "Bearer challenge without a usable realm")
+            })?;
+        let want_scope = c.param("scope").unwrap_or(scope);
+        let service = c.param("service");
+        let started = Instant::now();
+        let resp = match &self.credentials {
+            Some(Credentials::IdentityToken { token, .. }) => {
+                let mut form: Vec<(&str, &str)> = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token),
+                    ("client_id", "oci-dl"),
+                    ("scope", want_scope),
+                ];
+                if let Some(s) = service {
+                    form.push(("service", s));
+                }
+                debug(format!(
+                    "POST {realm} (refresh-token grant, scope {want_scope})"
+                ));
+                agent.post(realm).send_form(form)
+            }
+            creds => {
+                let mut url = format!(
+                    "{realm}{}scope={}",
+                    if realm.contains('?') { '&' } else { '?' },
+                    encode(want_scope)
+                );
+                if let Some(s) = service {
+                    url.push_str(&format!("&service={}", encode(s)));
+                }
+                let mut req = agent.get(&url);
+                let basic = creds.as_ref().and_then(|c| c.basic_header());
+                if let Some(b) = &basic {
+                    req = req.header("authorization", b);
+                }
+                debug(format!(
+                    "GET {url} ({})",
+                    if basic.is_some() {
+                        "with credentials"
+                    } else {
+                        "anonymous"
+                    }
+                ));
+                req.call()
+            }
+        };
+        let resp = resp.map_err(|e| super::network(&format!("token request to {realm}"), e))?;
+        let status = resp.status().as_u16();
+        debug(format!(
+            "token endpoint -> {status} in {} ms",
+            started.elapsed().as_millis()
+        ));
+        if !(200..300).contains(&status) {
+            let mut err = super::status_error(resp, &format!("token request to {realm}"));
+            if status == 401 || status == 403 {
+                err = Error::new(ErrorKind::Auth, format!("{err} (credentials refused)"));
+            } else if err.kind() == ErrorKind::Other || err.kind() == ErrorKind::NotFound {
+                err = Error::new(ErrorKind::Auth, err.to_string());
+            }
+            return Err(err);
+        }
+        let mut body = Vec::new();
+        resp.into_body()
+            .into_reader()
+            .take(MAX_TOKEN_BODY)
+            .read_to_end(&mut body)
+            .map_err(|e| super::network(&format!("token request to {realm}"), e))?;
+        parse_token(&body).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Auth,
+                format!("token endpoint {realm} answered without a token"),
+            )
+        })
+    }
+}
+
+/// `token` (Docker) or `access_token` (OAuth2) from a token response, as a header value.
+fn parse_token(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct T {
+        token: Option<String>,
+        access_token: Option<String>,
+    }
+    let t: T = serde_json::from_slice(body).ok()?;
+    let tok = t
+        .token
+        .filter(|s| !s.is_empty())
+        .or(t.access_token.filter(|s| !s.is_empty()))?;
+    // A header value cannot hold control characters; refuse rather than send garbage.
+    tok.bytes()
+        .all(|b| (0x21..0x7f).contains(&b))
+        .then(|| format!("Bearer {tok}"))
+}
+
+/// Percent-encode a query value (RFC 3986 unreserved characters pass).
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_bodies() {
+        assert_eq!(parse_token(br#"{"token":"abc"}"#).unwrap(), "Bearer abc");
+        assert_eq!(
+            parse_token(br#"{"access_token":"xyz","expires_in":300}"#).unwrap(),
+            "Bearer xyz"
+        );
+        assert_eq!(
+            parse_token(br#"{"token":"","access_token":"b"}"#).unwrap(),
+            "Bearer b"
+        );
+        assert!(parse_token(b"<html>").is_none());
+        assert!(parse_token(br#"{"token":"a\nb"}"#).is_none());
+        assert!(parse_token(br#"{}"#).is_none());
+    }
+
+    #[test]
+    fn query_encoding() {
+        assert_eq!(encode("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
+        assert_eq!(encode("registry.docker.io"), "registry.docker.io");
+    }
+}

@@ -1,0 +1,504 @@
+//! The only place URLs are built and requests sent. One [`Client`] talks to one registry over one
+//! shared agent (connection reuse for the whole run); auth is a layer inside [`Client::send`].
+
+mod auth;
+pub mod challenge;
+pub mod credentials;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ureq::http::Response;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Event, Level, Observer};
+use crate::manifest::{ACCEPT, MAX_MANIFEST_BYTES};
+use crate::reference::Reference;
+
+pub use credentials::Credentials;
+
+/// Error bodies are read up to this size, then cut.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+const MAX_REDIRECTS: usize = 10;
+
+/// How to reach a registry.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Use `http://` even for non-loopback hosts.
+    pub plain_http: bool,
+    /// Skip TLS certificate verification.
+    pub insecure: bool,
+    /// Extra PEM root certificates.
+    pub ca_file: Option<PathBuf>,
+    /// Explicit credentials; when `None` the Docker config is consulted.
+    pub credentials: Option<Credentials>,
+    /// A read that delivers nothing for this long fails (default 30 s).
+    pub timeout: Option<Duration>,
+}
+
+/// A client for one registry.
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    host: String,
+    auth: auth::Auth,
+    log: Arc<dyn Observer>,
+}
+
+/// A manifest body as served, with the headers that say what it is.
+pub struct RawManifest {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    /// `Docker-Content-Digest`, when the registry sent it.
+    pub served_digest: Option<String>,
+}
+
+/// A response whose status was 2xx.
+pub struct Reply {
+    pub response: Response<ureq::Body>,
+    pub url: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length")
+            .and_then(|v| v.trim().parse().ok())
+    }
+}
+
+/// Whether `host` (with optional port) is a loopback name or address, served over plain HTTP.
+pub fn is_loopback(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Client {
+    /// A client for `reference`'s registry. Credentials: explicit ones, else the Docker config.
+    pub fn new(
+        reference: &Reference,
+        opts: &ClientOptions,
+        log: Arc<dyn Observer>,
+    ) -> Result<Client, Error> {
+        let host = reference.api_host().to_owned();
+        let plain = opts.plain_http || is_loopback(&host);
+        let scheme = if plain { "http" } else { "https" };
+        let credentials = match &opts.credentials {
+            Some(c) => Some(c.clone()),
+            None => match credentials::docker_config_path() {
+                Some(p) => {
+                    let found = credentials::from_docker_config(&p, reference.registry())?;
+                    if found.is_some() {
+                        log.event(&Event::Log {
+                            level: Level::Debug,
+                            message: format!(
+                                "using credentials for {} from {}",
+                                reference.registry(),
+                                p.display()
+                            ),
+                        });
+                    }
+                    found
+                }
+                None => None,
+            },
+        };
+        let tls = if plain {
+            TlsConfig::default()
+        } else {
+            tls_config(opts)?
+        };
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(concat!("oci-dl/", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_per_read(Some(opts.timeout.unwrap_or(Duration::from_secs(30))))
+            .input_buffer_size(256 * 1024)
+            .max_idle_connections_per_host(16)
+            .tls_config(tls)
+            .build();
+        Ok(Client {
+            agent: config.new_agent(),
+            base: format!("{scheme}://{host}"),
+            host,
+            auth: auth::Auth::new(credentials),
+            log,
+        })
+    }
+
+    fn debug(&self, message: String) {
+        self.log.event(&Event::Log {
+            level: Level::Debug,
+            message,
+        });
+    }
+
+    /// GET a manifest by tag or digest. Returns the raw body and its content type. The body is
+    /// capped at [`MAX_MANIFEST_BYTES`] and, when fetched by digest, verified against it.
+    pub fn manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        let reply = self.get(&path, repo, &[("accept", ACCEPT)])?;
+        if let Some(len) = reply.content_length()
+            && len > MAX_MANIFEST_BYTES
+        {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!(
+                    "GET {}: manifest is {len} bytes, over the {MAX_MANIFEST_BYTES}-byte cap",
+                    reply.url
+                ),
+            ));
+        }
+        let content_type = reply.header("content-type").map(str::to_owned);
+        let served_digest = reply.header("docker-content-digest").map(str::to_owned);
+        let url = reply.url.clone();
+        let mut body = Vec::new();
+        reply
+            .response
+            .into_body()
+            .into_reader()
+            .take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| network(&format!("GET {url}: reading manifest"), e))?;
+        if body.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("GET {url}: manifest is over the {MAX_MANIFEST_BYTES}-byte cap"),
+            ));
+        }
+        Ok(RawManifest {
+            bytes: body,
+            content_type,
+            served_digest,
+        })
+    }
+
+    /// GET a blob, optionally from byte `from`. Redirects (to CDNs) are followed without our
+    /// credentials.
+    pub fn blob(&self, repo: &str, digest: &Digest, from: u64) -> Result<Reply, Error> {
+        let path = format!("/v2/{repo}/blobs/{digest}");
+        let range = (from > 0).then(|| format!("bytes={from}-"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(r) = &range {
+            headers.push(("range", r));
+        }
+        self.get(&path, repo, &headers)
+    }
+
+    /// GET `path` with auth and redirects, and turn non-2xx answers into errors.
+    pub fn get(&self, path: &str, repo: &str, headers: &[(&str, &str)]) -> Result<Reply, Error> {
+        let scope = format!("repository:{repo}:pull");
+        let mut url = format!("{}{}", self.base, path);
+        let mut retried_auth = false;
+        let mut hops = 0;
+        loop {
+            let same_host = url_authority(&url).is_some_and(|a| a.eq_ignore_ascii_case(&self.host))
+                && url.starts_with(&self.base);
+            let mut req = self.agent.get(&url);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            if same_host && let Some(value) = self.auth.header_for(&scope) {
+                req = req.header("authorization", value);
+            }
+            let started = Instant::now();
+            let resp = req
+                .call()
+                .map_err(|e| network(&format!("GET {}", display_url(&url, same_host)), e))?;
+            let status = resp.status().as_u16();
+            self.debug(format!(
+                "GET {} -> {status} in {} ms",
+                display_url(&url, same_host),
+                started.elapsed().as_millis()
+            ));
+            match status {
+                200..=299 => {
+                    return Ok(Reply {
+                        response: resp,
+                        url,
+                    });
+                }
+                401 if same_host && !retried_auth => {
+                    retried_auth = true;
+                    let challenges: Vec<String> = resp
+                        .headers()
+                        .get_all("www-authenticate")
+                        .iter()
+                        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                        .collect();
+                    if challenges.is_empty() {
+                        return Err(self.status_error(resp, &url, same_host));
+                    }
+                    drop(resp);
+                    self.auth
+                        .authenticate(&self.agent, &challenges, &scope, &*self.log)?;
+                }
+                301 | 302 | 303 | 307 | 308 => {
+                    hops += 1;
+                    let location = resp.headers().get("location").and_then(|v| v.to_str().ok());
+                    let Some(location) = location.filter(|_| hops <= MAX_REDIRECTS) else {
+                        return Err(Error::new(
+                            ErrorKind::Network,
+                            format!(
+                                "GET {}: {status} redirect without a usable Location (or more than {MAX_REDIRECTS})",
+                                display_url(&url, same_host)
+                            ),
+                        ));
+                    };
+                    url = resolve_location(&url, location)?;
+                }
+                _ => return Err(self.status_error(resp, &url, same_host)),
+            }
+        }
+    }
+
+    fn status_error(&self, resp: Response<ureq::Body>, url: &str, same_host: bool) -> Error {
+        status_error(resp, &format!("GET {}", display_url(url, same_host)))
+    }
+}
+
+/// Build an error from a non-2xx answer: the status, and the registry's `errors[]` when the body
+/// has them (read at most [`MAX_ERROR_BODY`] bytes).
+pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str) -> Error {
+    let status = resp.status();
+    let mut body = Vec::new();
+    let _ = resp
+        .into_body()
+        .into_reader()
+        .take(MAX_ERROR_BODY)
+        .read_to_end(&mut body);
+    let detail = describe_error_body(&body);
+    let kind = match status.as_u16() {
+        401 | 403 => ErrorKind::Auth,
+        404 => ErrorKind::NotFound,
+        429 => ErrorKind::RateLimited,
+        408 | 500..=599 => ErrorKind::Network,
+        _ => ErrorKind::Other,
+    };
+    let reason = status.canonical_reason().unwrap_or("");
+    let msg = match detail {
+        Some(d) => format!("{what}: {} {d}", status.as_u16()),
+        None => format!("{what}: {} {reason}", status.as_u16())
+            .trim_end()
+            .to_owned(),
+    };
+    Error::new(kind, msg)
+}
+
+/// `CODE: message` for each entry of an OCI error body, or the start of a plain-text body.
+fn describe_error_body(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        errors: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    if let Ok(b) = serde_json::from_slice::<Body>(body)
+        && !b.errors.is_empty()
+    {
+        let parts: Vec<String> = b
+            .errors
+            .iter()
+            .map(|e| {
+                format!("{}: {}", e.code, e.message)
+                    .trim_matches([' ', ':'])
+                    .to_owned()
+            })
+            .collect();
+        return Some(parts.join("; "));
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() || text.starts_with('<') {
+        return None; // an HTML error page says nothing a status line doesn't
+    }
+    let line: String = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect();
+    Some(line)
+}
+
+pub(crate) fn network(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::new(ErrorKind::Network, what.to_owned()).with_source(e)
+}
+
+/// The authority (`host[:port]`) of an absolute http(s) URL.
+pub(crate) fn url_authority(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+/// Another host's URL may be signed: keep its query out of logs and errors.
+fn display_url(url: &str, same_host: bool) -> &str {
+    if same_host {
+        url
+    } else {
+        url.split('?').next().unwrap_or(url)
+    }
+}
+
+fn resolve_location(base: &str, location: &str) -> Result<String, Error> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Ok(location.to_owned());
+    }
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let origin_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    if let Some(rest) = location.strip_prefix("//") {
+        return Ok(format!("{}{rest}", &base[..scheme_end]));
+    }
+    if location.starts_with('/') {
+        return Ok(format!("{}{location}", &base[..origin_end]));
+    }
+    Err(Error::new(
+        ErrorKind::Network,
+        format!("unsupported redirect Location {location:?}"),
+    ))
+}
+
+fn tls_config(opts: &ClientOptions) -> Result<TlsConfig, Error> {
+    let mut b = TlsConfig::builder().disable_verification(opts.insecure);
+    if let Some(path) = &opts.ca_file {
+        let pem = std::fs::read(path).map_err(|e| Error::io("read CA file", path, e))?;
+        let mut certs: Vec<Certificate<'static>> = system_roots();
+        let before = certs.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            if let Ok(PemItem::Certificate(c)) = item {
+                certs.push(c);
+            }
+        }
+        if certs.len() == before {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("CA file {} holds no PEM certificate", path.display()),
+            ));
+        }
+        b = b.root_certs(RootCerts::new_with_certs(&certs));
+    }
+    Ok(b.build())
+}
+
+/// The system's PEM bundle, so that `--ca-file` adds to the usual roots instead of replacing them.
+fn system_roots() -> Vec<Certificate<'static>> {
+    let candidates = [
+        std::env::var_os("SSL_CERT_FILE").map(PathBuf::from),
+        Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt")),
+        Some(PathBuf::from("/etc/pki/tls/certs/ca-bundle.crt")),
+        Some(PathBuf::from("/etc/ssl/cert.pem")),
+    ];
+    for p in candidates.into_iter().flatten() {
+        if let Ok(pem) = std::fs::read(&p) {
+            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|i| match i {
+                    Ok(PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if !certs.is_empty() {
+                return certs;
+            }
+        }
+    }
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1",
+            "127.1.2.3:80",
+            "[::1]",
+            "[::1]:5000",
+            "LOCALHOST:1",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in [
+            "ghcr.io",
+            "10.0.0.1:5000",
+            "localhost.example.com",
+            "[::2]:5000",
+            "128.0.0.1",
+        ] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn locations_resolve_against_the_request() {
+        let base = "http://127.0.0.1:5000/v2/a/blobs/sha256:x";
+        assert_eq!(
+            resolve_location(base, "/other?x=1").unwrap(),
+            "http://127.0.0.1:5000/other?x=1"
+        );
+        assert_eq!(
+            resolve_location(base, "https://cdn.example/b").unwrap(),
+            "https://cdn.example/b"
+        );
+        assert_eq!(
+            resolve_location(base, "//cdn.example/b").unwrap(),
+            "http://cdn.example/b"
+        );
+        assert!(resolve_location(base, "relative").is_err());
+    }
+
+    #[test]
+    fn error_bodies_are_decoded() {
+        let b =
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(
+            describe_error_body(b).unwrap(),
+            "MANIFEST_UNKNOWN: manifest unknown"
+        );
+        assert_eq!(describe_error_body(b"<html><body>502</body></html>"), None);
+        assert_eq!(describe_error_body(b"  "), None);
+        assert_eq!(describe_error_body(b"denied\nmore").unwrap(), "denied");
+    }
+
+    #[test]
+    fn signed_urls_are_not_shown_for_other_hosts() {
+        assert_eq!(display_url("https://cdn/x?sig=abc", false), "https://cdn/x");
+        assert_eq!(
+            display_url("https://reg/v2/?n=1", true),
+            "https://reg/v2/?n=1"
+        );
+        assert_eq!(url_authority("https://a.b:5/x?y"), Some("a.b:5"));
+    }
+}

@@ -1,0 +1,272 @@
+//! Authentication: Basic against the real registry (htpasswd), the Bearer token dance and
+//! cross-host redirects against the fake.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use base64::Engine as _;
+
+use crate::support::fake::{self, Guard, TOKEN};
+use crate::support::push::{Layer, Pusher};
+use crate::support::registry;
+use crate::support::*;
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Run with `input` on stdin.
+fn run_with_stdin(sb: &Sandbox, args: &[&str], input: &str) -> Run {
+    let mut child = sb
+        .cmd(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn basic_auth_registry_with_right_and_wrong_passwords() {
+    let Some(reg) = registry::basic_auth() else {
+        return;
+    };
+    Pusher::new(reg).artifact(
+        "test/private",
+        "v1",
+        &[Layer::titled("secret.txt", "classified")],
+    );
+    let r = format!("{}/test/private:v1", reg.host);
+    let (user, pw) = reg.auth.clone().unwrap();
+
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", &r, "-o", "anon"]);
+    run.fails(4, "requires credentials");
+    assert!(!sb.work().join("anon").exists());
+
+    run_with_stdin(
+        &sb,
+        &[
+            "pull",
+            &r,
+            "-o",
+            "stdin",
+            "-u",
+            &user,
+            "--password-stdin",
+            "-vv",
+        ],
+        &format!("{pw}\n"),
+    )
+    .ok();
+    assert_eq!(
+        std::fs::read(sb.work().join("stdin/secret.txt")).unwrap(),
+        b"classified"
+    );
+
+    let run = run_with_stdin(
+        &sb,
+        &[
+            "pull",
+            &r,
+            "-o",
+            "wrong",
+            "-u",
+            &user,
+            "--password-stdin",
+            "-vv",
+        ],
+        "not-it\n",
+    );
+    run.fails(4, "401");
+    assert!(!run.stderr.contains("not-it"), "password never printed");
+
+    let env = sb
+        .cmd(&["pull", &r, "-o", "env"])
+        .env("OCI_DL_USERNAME", &user)
+        .env("OCI_DL_PASSWORD", &pw)
+        .output()
+        .unwrap();
+    Run::from(env).ok();
+    assert!(sb.work().join("env/secret.txt").exists());
+
+    sb.docker_config(&format!(
+        r#"{{"auths":{{"http://{}":{{"auth":"{}"}}}}}}"#,
+        reg.host,
+        b64(&format!("{user}:{pw}"))
+    ));
+    let run = sb.run(&["pull", &r, "-o", "cfg", "-v"]);
+    run.ok();
+    assert!(
+        !run.stderr.contains(&pw) && !run.stderr.contains(&b64(&format!("{user}:{pw}"))),
+        "{}",
+        run.stderr
+    );
+    assert!(sb.work().join("cfg/secret.txt").exists());
+}
+
+#[test]
+fn usage_errors_for_half_given_credentials() {
+    let sb = Sandbox::new();
+    sb.run(&["pull", "127.0.0.1:9/x:v1", "--password-stdin"])
+        .fails(2, "needs -u/--username");
+    sb.run(&["pull", "127.0.0.1:9/x:v1", "-u", "me"])
+        .fails(2, "needs --password-stdin or OCI_DL_PASSWORD");
+}
+
+#[test]
+fn anonymous_bearer_token_is_fetched_once_and_reused() {
+    let fake = fake::artifact(
+        vec![("a.txt", b"aaa".to_vec()), ("b.bin", noise(50_000, 4))],
+        Guard::Bearer { token_auth: None },
+        None,
+    );
+    let sb = Sandbox::new();
+    sb.run(&["pull", &format!("{}/x:v1", fake.host), "-o", "out"])
+        .ok();
+    assert_eq!(
+        std::fs::read(sb.work().join("out/b.bin")).unwrap(),
+        noise(50_000, 4)
+    );
+    let tokens = fake.hits_to("/token");
+    assert_eq!(tokens.len(), 1, "one token for the run");
+    assert!(
+        tokens[0].path.contains("scope=repository%3Ax%3Apull")
+            && tokens[0].path.contains("service=fake"),
+        "{}",
+        tokens[0].path
+    );
+    assert_eq!(tokens[0].header("authorization"), None, "anonymous");
+    let api = fake.hits_to("/v2/");
+    // manifest 401, manifest 200, two blobs with the cached token
+    assert_eq!(
+        api.len(),
+        4,
+        "{:?}",
+        api.iter().map(|h| &h.path).collect::<Vec<_>>()
+    );
+    assert!(
+        api[1..]
+            .iter()
+            .all(|h| h.header("authorization") == Some(&format!("Bearer {TOKEN}")))
+    );
+    fake.assert_no_unexpected();
+}
+
+#[test]
+fn bearer_token_with_credentials_and_refusal() {
+    let basic = format!("Basic {}", b64("alice:pa55"));
+    let fake = fake::artifact(
+        vec![("a.txt", b"aaa".to_vec())],
+        Guard::Bearer {
+            token_auth: Some(basic),
+        },
+        None,
+    );
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", fake.host);
+    let run = run_with_stdin(
+        &sb,
+        &[
+            "pull",
+            &r,
+            "-o",
+            "ok",
+            "-u",
+            "alice",
+            "--password-stdin",
+            "-vv",
+        ],
+        "pa55",
+    );
+    run.ok();
+    assert!(
+        !run.stderr.contains("pa55") && !run.stderr.contains(TOKEN),
+        "no secret in -vv output:\n{}",
+        run.stderr
+    );
+    let run = run_with_stdin(
+        &sb,
+        &["pull", &r, "-o", "bad", "-u", "alice", "--password-stdin"],
+        "wrong",
+    );
+    run.fails(4, "credentials refused");
+    assert!(!sb.work().join("bad").exists());
+}
+
+#[test]
+fn identity_token_uses_the_refresh_token_grant() {
+    let me: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
+    let me2 = me.clone();
+    let fake = fake::Fake::start(move |hit| {
+        let host = me2.get().cloned().unwrap_or_default();
+        if hit.path.starts_with("/token") {
+            let form = String::from_utf8_lossy(&hit.body).into_owned();
+            if hit.method == "POST"
+                && form.contains("grant_type=refresh_token")
+                && form.contains("refresh_token=rt-xyz")
+            {
+                return fake::Reply::new(200, r#"{"access_token":"at-1"}"#);
+            }
+            return fake::Reply::new(401, "no");
+        }
+        if hit.header("authorization") != Some("Bearer at-1") {
+            return fake::Reply::new(401, "").header(
+                "www-authenticate",
+                &format!(r#"Bearer realm="http://{host}/token",service="s""#),
+            );
+        }
+        fake::Reply::new(200, r#"{"schemaVersion":2,"manifests":[]}"#)
+            .header("content-type", "application/vnd.oci.image.index.v1+json")
+    });
+    me.set(fake.host.clone()).unwrap();
+    let sb = Sandbox::new();
+    sb.docker_config(&format!(
+        r#"{{"auths":{{"{}":{{"identitytoken":"rt-xyz"}}}}}}"#,
+        fake.host
+    ));
+    let run = sb.run(&["manifest", &format!("{}/x:v1", fake.host), "-vv"]);
+    run.ok();
+    assert!(
+        !run.stderr.contains("rt-xyz") && !run.stderr.contains("at-1"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fake.hits_to("/token").len(), 1);
+}
+
+#[test]
+fn redirected_blobs_get_no_authorization_on_the_other_host() {
+    let files = vec![noise(30_000, 8), b"small".to_vec()];
+    let cdn = fake::cdn(files.clone());
+    let fake = fake::artifact(
+        vec![("one", files[0].clone()), ("two", files[1].clone())],
+        Guard::Bearer { token_auth: None },
+        Some(cdn.host.clone()),
+    );
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", &format!("{}/x:v1", fake.host), "-o", "out", "-v"]);
+    run.ok();
+    assert_eq!(std::fs::read(sb.work().join("out/one")).unwrap(), files[0]);
+    assert_eq!(std::fs::read(sb.work().join("out/two")).unwrap(), files[1]);
+    let cdn_hits = cdn.hits();
+    assert_eq!(cdn_hits.len(), 2);
+    assert!(
+        cdn_hits.iter().all(|h| h.header("authorization").is_none()),
+        "credentials leaked to the CDN"
+    );
+    assert!(
+        !run.stderr.contains("sig=secret"),
+        "signed URLs are not logged:\n{}",
+        run.stderr
+    );
+    cdn.assert_no_unexpected();
+    fake.assert_no_unexpected();
+}

@@ -1,0 +1,9 @@
+//! The integration test binary: drives the real `oci-dl` binary against a real registry, and
+//! against an in-process fake where a fault must be scripted.
+
+mod support;
+
+mod auth;
+mod blob;
+mod manifest;
+mod pull;

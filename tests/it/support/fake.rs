@@ -1,0 +1,314 @@
+//! An in-process fake registry for what a real one cannot do on cue: token challenges, redirects
+//! to another host, corrupt bytes. Every request is recorded; the handler decides each answer.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Hit {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub fn header(mut self, k: &str, v: &str) -> Reply {
+        self.headers.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    /// The answer to a request the test did not expect; the fake records it as unexpected.
+    pub fn unexpected() -> Reply {
+        Reply::new(599, "unexpected request").header("x-fake-unexpected", "1")
+    }
+}
+
+type Handler = dyn Fn(&Hit) -> Reply + Send + Sync;
+
+pub struct Fake {
+    /// `127.0.0.1:PORT`
+    pub host: String,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    unexpected: Arc<Mutex<Vec<Hit>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Fake {
+    pub fn start(handler: impl Fn(&Hit) -> Reply + Send + Sync + 'static) -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let unexpected = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler: Arc<Handler> = Arc::new(handler);
+        {
+            let (hits, unexpected, stop) = (hits.clone(), unexpected.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let (hits, unexpected, handler) =
+                        (hits.clone(), unexpected.clone(), handler.clone());
+                    std::thread::spawn(move || serve(conn, &hits, &unexpected, &*handler));
+                }
+            });
+        }
+        Fake {
+            host,
+            hits,
+            unexpected,
+            stop,
+        }
+    }
+
+    pub fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    /// Requests whose path starts with `prefix`.
+    pub fn hits_to(&self, prefix: &str) -> Vec<Hit> {
+        self.hits()
+            .into_iter()
+            .filter(|h| h.path.starts_with(prefix))
+            .collect()
+    }
+
+    /// Fails the test when the fake answered a request nobody expected.
+    pub fn assert_no_unexpected(&self) {
+        let u = self.unexpected.lock().unwrap();
+        assert!(
+            u.is_empty(),
+            "unexpected requests: {:?}",
+            u.iter()
+                .map(|h| format!("{} {}", h.method, h.path))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.host);
+    }
+}
+
+fn serve(conn: TcpStream, hits: &Mutex<Vec<Hit>>, unexpected: &Mutex<Vec<Hit>>, handler: &Handler) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (
+            parts.next().unwrap_or("").to_owned(),
+            parts.next().unwrap_or("").to_owned(),
+        );
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let hit = Hit {
+            method,
+            path,
+            headers,
+            body,
+        };
+        hits.lock().unwrap().push(hit.clone());
+        let reply = handler(&hit);
+        if reply.headers.iter().any(|(k, _)| k == "x-fake-unexpected") {
+            unexpected.lock().unwrap().push(hit.clone());
+        }
+        let mut head = format!("HTTP/1.1 {} X\r\n", reply.status);
+        let has_len = reply
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+        for (k, v) in &reply.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !has_len {
+            head.push_str(&format!("content-length: {}\r\n", reply.body.len()));
+        }
+        head.push_str("\r\n");
+        let body = if hit.method == "HEAD" {
+            &[][..]
+        } else {
+            &reply.body[..]
+        };
+        if writer
+            .write_all(head.as_bytes())
+            .and_then(|()| writer.write_all(body))
+            .is_err()
+        {
+            return;
+        }
+        if has_len {
+            return; // a scripted Content-Length may disagree with the body: close to end it
+        }
+    }
+}
+
+/// How the scripted registry guards its API.
+#[derive(Debug, Clone)]
+pub enum Guard {
+    Open,
+    /// Bearer challenge; the token endpoint at `/token` wants this `Authorization` (or none).
+    Bearer {
+        token_auth: Option<String>,
+    },
+}
+
+pub const TOKEN: &str = "tok-3f9a";
+
+/// A scripted registry serving repository `x`, tag `v1`: an artifact manifest over `layers`
+/// (title, bytes). Blob GETs are redirected to `redirect_to` (another host) when given.
+pub fn artifact(layers: Vec<(&str, Vec<u8>)>, guard: Guard, redirect_to: Option<String>) -> Fake {
+    artifact_with(layers, guard, move |_, digest, bytes| match &redirect_to {
+        Some(other) => Reply::new(307, "").header(
+            "location",
+            &format!("http://{other}/cdn/{digest}?sig=secret"),
+        ),
+        None => Reply::new(200, bytes.to_vec()),
+    })
+}
+
+/// Like [`artifact`], with `blob` deciding each blob answer from (request, digest, true bytes).
+pub fn artifact_with(
+    layers: Vec<(&str, Vec<u8>)>,
+    guard: Guard,
+    blob: impl Fn(&Hit, &str, &[u8]) -> Reply + Send + Sync + 'static,
+) -> Fake {
+    use oci_dl::{Algorithm, Digest};
+    let descs: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|(t, b)| {
+            serde_json::json!({"mediaType": "application/octet-stream", "digest": Digest::of(Algorithm::Sha256, b).to_string(),
+                "size": b.len(), "annotations": {"org.opencontainers.image.title": t}})
+        })
+        .collect();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::of(Algorithm::Sha256, b"{}").to_string(), "size": 2},
+        "layers": descs,
+    }))
+    .unwrap();
+    let blobs: Vec<(String, Vec<u8>)> = layers
+        .into_iter()
+        .map(|(_, b)| (Digest::of(Algorithm::Sha256, &b).to_string(), b))
+        .collect();
+    let me: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let me2 = me.clone();
+    let fake = Fake::start(move |hit| {
+        let host = me2.get().cloned().unwrap_or_default();
+        if hit.path.starts_with("/token") {
+            return match &guard {
+                Guard::Bearer { token_auth }
+                    if hit.header("authorization") == token_auth.as_deref() =>
+                {
+                    Reply::new(200, format!(r#"{{"token":"{TOKEN}","expires_in":300}}"#))
+                }
+                Guard::Bearer { .. } => Reply::new(
+                    401,
+                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#,
+                ),
+                Guard::Open => Reply::unexpected(),
+            };
+        }
+        if let Guard::Bearer { .. } = &guard
+            && hit.header("authorization") != Some(&format!("Bearer {TOKEN}"))
+        {
+            return Reply::new(
+                401,
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+            )
+            .header(
+                "www-authenticate",
+                &format!(
+                    r#"Bearer realm="http://{host}/token",service="fake",scope="repository:x:pull""#
+                ),
+            );
+        }
+        if hit.path == "/v2/x/manifests/v1" {
+            return Reply::new(200, manifest.clone())
+                .header("content-type", "application/vnd.oci.image.manifest.v1+json");
+        }
+        for (d, b) in &blobs {
+            if hit.path == format!("/v2/x/blobs/{d}") {
+                return blob(hit, d, b);
+            }
+        }
+        Reply::unexpected()
+    });
+    me.set(fake.host.clone()).unwrap();
+    fake
+}
+
+/// A plain file server standing in for a CDN: serves `files` by digest under `/cdn/`.
+pub fn cdn(files: Vec<Vec<u8>>) -> Fake {
+    use oci_dl::{Algorithm, Digest};
+    Fake::start(move |hit| {
+        for b in &files {
+            if hit
+                .path
+                .starts_with(&format!("/cdn/{}", Digest::of(Algorithm::Sha256, b)))
+            {
+                return Reply::new(200, b.clone());
+            }
+        }
+        Reply::unexpected()
+    })
+}

@@ -1,0 +1,123 @@
+//! The real CNCF distribution registry (`docker-registry`), started on a free loopback port with a
+//! temp storage dir, once per test binary and per configuration.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const BINARY: &str = "/usr/bin/docker-registry";
+
+/// User and password of the Basic-auth registry. The htpasswd line below is their bcrypt hash
+/// (cost 5, made with Python's bcrypt), since the registry only reads bcrypt.
+pub const USER: &str = "tester";
+pub const PASSWORD: &str = "s3cret-pw";
+const HTPASSWD: &str = "tester:$2a$05$2CGIPHZlQW84AO.Hl4ZuXOrEh0IO/ytXI7xyho9wQYv9CSr48eB1q\n";
+
+pub struct Registry {
+    /// `127.0.0.1:PORT`
+    pub host: String,
+    /// Basic credentials the registry demands, if any.
+    pub auth: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+    _child: Child,
+}
+
+/// The open registry, or `None` (after a skip message) when the binary is missing outside CI.
+pub fn open() -> Option<&'static Registry> {
+    static R: OnceLock<Option<Registry>> = OnceLock::new();
+    R.get_or_init(|| start(false)).as_ref()
+}
+
+/// A registry that demands Basic auth (htpasswd).
+pub fn basic_auth() -> Option<&'static Registry> {
+    static R: OnceLock<Option<Registry>> = OnceLock::new();
+    R.get_or_init(|| start(true)).as_ref()
+}
+
+/// Whether the registry binary is here; fails loudly in CI when it is not.
+pub fn available() -> bool {
+    if std::path::Path::new(BINARY).exists() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{BINARY} is missing and CI is set: install the docker-registry package");
+    }
+    eprintln!("SKIP: {BINARY} not found; install the docker-registry package to run this test");
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(with_auth: bool) -> Option<Registry> {
+    if !available() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let storage: PathBuf = dir.path().join("storage");
+    let port = free_port();
+    let mut config = format!(
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+         storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+         http:\n  addr: 127.0.0.1:{port}\n",
+        storage.display()
+    );
+    if with_auth {
+        let htpasswd = dir.path().join("htpasswd");
+        std::fs::write(&htpasswd, HTPASSWD).unwrap();
+        config.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+            htpasswd.display()
+        ));
+    }
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(&cfg, config).unwrap();
+    // A shell watchdog ends the registry when this test process goes away, since a static is
+    // never dropped.
+    let child = Command::new("sh")
+        .args([
+            "-c",
+            r#""$0" serve "$1" & r=$!; while kill -0 "$2" 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.3; done; kill $r 2>/dev/null"#,
+            BINARY,
+        ])
+        .arg(&cfg)
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
+        .spawn()
+        .expect("start docker-registry");
+    let host = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = ureq::get(&format!("http://{host}/v2/"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+        {
+            let s = r.status().as_u16();
+            if s == 200 || s == 401 {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "docker-registry did not come up on {host}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let auth = with_auth.then(|| (USER.to_owned(), PASSWORD.to_owned()));
+    Some(Registry {
+        host,
+        auth,
+        _dir: dir,
+        _child: child,
+    })
+}
