@@ -65,6 +65,9 @@ pub struct Global {
     /// Read the password or token from standard input.
     #[arg(long, global = true)]
     pub password_stdin: bool,
+    /// Connect HOST:PORT to ADDR instead of asking DNS (as curl's --resolve); repeatable.
+    #[arg(long, global = true, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
     /// Seconds a connection may deliver nothing before it counts as stalled.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
@@ -142,6 +145,11 @@ impl Global {
             ca_file: self.ca_file.clone(),
             credentials,
             timeout: Some(Duration::from_secs(self.timeout.max(1))),
+            resolve: self
+                .resolve
+                .iter()
+                .map(|r| r.parse())
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ureq::http::Response;
+use ureq::http::{self, Response};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use crate::digest::Digest;
@@ -38,6 +38,79 @@ pub struct ClientOptions {
     pub credentials: Option<Credentials>,
     /// A read that delivers nothing for this long fails (default 30 s).
     pub timeout: Option<Duration>,
+    /// Pinned addresses, as curl's `--resolve`: `(host, port) → address`.
+    pub resolve: Vec<Pin>,
+}
+
+/// One `--resolve HOST:PORT:ADDR` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub host: String,
+    pub port: u16,
+    pub addr: std::net::IpAddr,
+}
+
+impl std::str::FromStr for Pin {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Pin, Error> {
+        let bad = || {
+            Error::new(
+                ErrorKind::Usage,
+                format!("invalid --resolve {s:?}: expected HOST:PORT:ADDR"),
+            )
+        };
+        let (host, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Pin {
+            host: host.to_ascii_lowercase(),
+            port: port.parse().map_err(|_| bad())?,
+            addr: addr.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// Answers pinned host:port pairs itself and asks the system for the rest.
+#[derive(Debug)]
+struct PinnedResolver {
+    pins: Vec<Pin>,
+    system: ureq::unversioned::resolver::DefaultResolver,
+}
+
+impl ureq::unversioned::resolver::Resolver for PinnedResolver {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri
+            .host()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        if let Some(pin) = self
+            .pins
+            .iter()
+            .find(|p| p.port == port && p.host.eq_ignore_ascii_case(host))
+        {
+            let mut out = self.empty();
+            out.push(std::net::SocketAddr::new(pin.addr, port));
+            return Ok(out);
+        }
+        self.system.resolve(uri, config, timeout)
+    }
 }
 
 /// A client for one registry.
@@ -136,8 +209,17 @@ impl Client {
             .max_idle_connections_per_host(16)
             .tls_config(tls)
             .build();
+        let resolver = PinnedResolver {
+            pins: opts.resolve.clone(),
+            system: Default::default(),
+        };
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            resolver,
+        );
         Ok(Client {
-            agent: config.new_agent(),
+            agent,
             base: format!("{scheme}://{host}"),
             host,
             auth: auth::Auth::new(credentials),
@@ -458,6 +540,30 @@ mod tests {
             "128.0.0.1",
         ] {
             assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn resolve_pins_parse() {
+        let p: Pin = "registry.test:5443:127.0.0.1".parse().unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.port, p.addr.to_string().as_str()),
+            ("registry.test", 5443, "127.0.0.1")
+        );
+        let p: Pin = "Reg.Test:443:[::1]".parse().unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.addr.to_string().as_str()),
+            ("reg.test", "::1")
+        );
+        for bad in [
+            "x",
+            "x:1",
+            ":1:127.0.0.1",
+            "x:port:127.0.0.1",
+            "x:1:not-an-ip",
+            "x:70000:127.0.0.1",
+        ] {
+            assert!(bad.parse::<Pin>().is_err(), "{bad}");
         }
     }
 

@@ -7,3 +7,4 @@ mod auth;
 mod blob;
 mod manifest;
 mod pull;
+mod transport;

@@ -18,6 +18,9 @@ const HTPASSWD: &str = "tester:$2a$05$2CGIPHZlQW84AO.Hl4ZuXOrEh0IO/ytXI7xyho9wQY
 pub struct Registry {
     /// `127.0.0.1:PORT`
     pub host: String,
+    /// For the TLS registry: the test CA's PEM file; the server's certificate names
+    /// `registry.test` and `127.0.0.1`.
+    pub ca: Option<PathBuf>,
     /// Basic credentials the registry demands, if any.
     pub auth: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -27,13 +30,100 @@ pub struct Registry {
 /// The open registry, or `None` (after a skip message) when the binary is missing outside CI.
 pub fn open() -> Option<&'static Registry> {
     static R: OnceLock<Option<Registry>> = OnceLock::new();
-    R.get_or_init(|| start(false)).as_ref()
+    R.get_or_init(|| start(Kind::Open)).as_ref()
 }
 
 /// A registry that demands Basic auth (htpasswd).
 pub fn basic_auth() -> Option<&'static Registry> {
     static R: OnceLock<Option<Registry>> = OnceLock::new();
-    R.get_or_init(|| start(true)).as_ref()
+    R.get_or_init(|| start(Kind::BasicAuth)).as_ref()
+}
+
+/// A registry serving HTTPS with a certificate from a CA made by the test (needs `openssl`).
+pub fn tls() -> Option<&'static Registry> {
+    static R: OnceLock<Option<Registry>> = OnceLock::new();
+    R.get_or_init(|| start(Kind::Tls)).as_ref()
+}
+
+#[derive(PartialEq)]
+enum Kind {
+    Open,
+    BasicAuth,
+    Tls,
+}
+
+/// A CA and a server certificate for `registry.test` / 127.0.0.1, made with the openssl CLI.
+fn make_certs(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=oci-dl test CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=registry.test",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:registry.test,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
 }
 
 /// Whether the registry binary is here; fails loudly in CI when it is not.
@@ -56,7 +146,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(with_auth: bool) -> Option<Registry> {
+fn start(kind: Kind) -> Option<Registry> {
     if !available() {
         return None;
     }
@@ -69,7 +159,17 @@ fn start(with_auth: bool) -> Option<Registry> {
          http:\n  addr: 127.0.0.1:{port}\n",
         storage.display()
     );
-    if with_auth {
+    let mut ca = None;
+    if kind == Kind::Tls {
+        let (ca_pem, cert, key) = make_certs(dir.path());
+        config.push_str(&format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        ));
+        ca = Some(ca_pem);
+    }
+    if kind == Kind::BasicAuth {
         let htpasswd = dir.path().join("htpasswd");
         std::fs::write(&htpasswd, HTPASSWD).unwrap();
         config.push_str(&format!(
@@ -96,16 +196,18 @@ fn start(with_auth: bool) -> Option<Registry> {
     let host = format!("127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(r) = ureq::get(&format!("http://{host}/v2/"))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .call()
-        {
-            let s = r.status().as_u16();
-            if s == 200 || s == 401 {
-                break;
-            }
+        let up = if kind == Kind::Tls {
+            std::net::TcpStream::connect(&host).is_ok()
+        } else {
+            ureq::get(&format!("http://{host}/v2/"))
+                .config()
+                .http_status_as_error(false)
+                .build()
+                .call()
+                .is_ok_and(|r| matches!(r.status().as_u16(), 200 | 401))
+        };
+        if up {
+            break;
         }
         assert!(
             Instant::now() < deadline,
@@ -113,9 +215,10 @@ fn start(with_auth: bool) -> Option<Registry> {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let auth = with_auth.then(|| (USER.to_owned(), PASSWORD.to_owned()));
+    let auth = (kind == Kind::BasicAuth).then(|| (USER.to_owned(), PASSWORD.to_owned()));
     Some(Registry {
         host,
+        ca,
         auth,
         _dir: dir,
         _child: child,
