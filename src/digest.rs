@@ -84,16 +84,12 @@ impl FromStr for Digest {
     fn from_str(s: &str) -> Result<Self, Error> {
         let bad =
             |why: String| Error::new(ErrorKind::Usage, format!("invalid digest {s:?}: {why}"));
-        let (alg, hex) = s
-            .split_once(':')
-            .ok_or_else(|| bad("expected ALGORITHM:HEX".into()))?;
+        let (alg, hex) = s.split_once(':').ok_or_else(|| bad("expected ALGORITHM:HEX".into()))?;
         let algorithm = match alg {
             "sha256" => Algorithm::Sha256,
             "sha512" => Algorithm::Sha512,
             other => {
-                return Err(bad(format!(
-                    "unsupported algorithm {other:?} (use sha256 or sha512)"
-                )));
+                return Err(bad(format!("unsupported algorithm {other:?} (use sha256 or sha512)")));
             }
         };
         if hex.len() != algorithm.hex_len() {
@@ -107,10 +103,7 @@ impl FromStr for Digest {
         if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(bad("hex must be lowercase 0-9a-f".into()));
         }
-        Ok(Digest {
-            algorithm,
-            hex: hex.to_owned(),
-        })
+        Ok(Digest { algorithm, hex: hex.to_owned() })
     }
 }
 
@@ -147,10 +140,7 @@ impl Hasher {
             Hasher::Sha256(h) => (Algorithm::Sha256, h.finalize().to_vec()),
             Hasher::Sha512(h) => (Algorithm::Sha512, h.finalize().to_vec()),
         };
-        Digest {
-            algorithm,
-            hex: to_hex(&bytes),
-        }
+        Digest { algorithm, hex: to_hex(&bytes) }
     }
 }
 
@@ -172,10 +162,7 @@ mod tests {
 
     #[test]
     fn parse_table() {
-        let ok = [
-            format!("sha256:{EMPTY256}"),
-            format!("sha512:{}", "ab".repeat(64)),
-        ];
+        let ok = [format!("sha256:{EMPTY256}"), format!("sha512:{}", "ab".repeat(64))];
         for s in &ok {
             let d: Digest = s.parse().unwrap();
             assert_eq!(&d.to_string(), s);
@@ -206,10 +193,6 @@ mod tests {
             h.finish().hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert!(
-            Digest::of(Algorithm::Sha512, b"abc")
-                .hex()
-                .starts_with("ddaf35a193617aba")
-        );
+        assert!(Digest::of(Algorithm::Sha512, b"abc").hex().starts_with("ddaf35a193617aba"));
     }
 }

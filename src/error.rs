@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
 /// What went wrong, coarse enough to pick an exit code from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,6 +24,8 @@ pub enum ErrorKind {
     Conflict,
     /// Anything else: local I/O, a malformed registry response.
     Other,
+    /// Stopped by SIGINT/SIGTERM; partial downloads were kept for resuming.
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -30,6 +33,7 @@ impl ErrorKind {
     /// the exit code, since "a digest did not match" tells the user more than "the network failed".
     pub fn specificity(self) -> u8 {
         match self {
+            ErrorKind::Interrupted => 9,
             ErrorKind::Usage => 8,
             ErrorKind::Integrity => 7,
             ErrorKind::Auth => 6,
@@ -48,6 +52,8 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    transient: bool,
+    retry_after: Option<Duration>,
 }
 
 /// The engine's result type.
@@ -56,11 +62,34 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` with a message and no cause.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            message: message.into(),
-            source: None,
-        }
+        Error { kind, message: message.into(), source: None, transient: false, retry_after: None }
+    }
+
+    /// Mark the error as worth retrying (a reset, a timeout, a 5xx or 429) or not.
+    pub fn transient(mut self, yes: bool) -> Self {
+        self.transient = yes;
+        self
+    }
+
+    /// How long the server asked us to wait (`Retry-After`, or a hint in a 429 body).
+    pub fn with_retry_after(mut self, after: Option<Duration>) -> Self {
+        self.retry_after = after;
+        self
+    }
+
+    /// Whether another attempt may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The same error with `prefix: ` in front of its message, keeping kind and retry data.
+    pub fn context(mut self, prefix: impl std::fmt::Display) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
     }
 
     /// Attach the underlying cause; its message is printed after ours, so ours must not repeat it.
@@ -85,10 +114,7 @@ impl Error {
             .max_by_key(|k| k.specificity())
             .unwrap_or(ErrorKind::Other);
         let lines: Vec<String> = errors.iter().map(|e| e.to_string_full()).collect();
-        Error::new(
-            kind,
-            format!("{} layers failed: {}", errors.len(), lines.join("; ")),
-        )
+        Error::new(kind, format!("{} layers failed: {}", errors.len(), lines.join("; ")))
     }
 
     /// The kind, for exit codes and retry decisions.
@@ -120,9 +146,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -139,10 +163,7 @@ mod tests {
         ]);
         assert_eq!(e.kind(), ErrorKind::Integrity);
         let s = e.to_string();
-        assert!(
-            s.contains("a: reset") && s.contains("b: digest") && s.contains("c: blob"),
-            "{s}"
-        );
+        assert!(s.contains("a: reset") && s.contains("b: digest") && s.contains("c: blob"), "{s}");
     }
 
     #[test]

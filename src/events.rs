@@ -31,6 +31,10 @@ impl Progress {
     pub(crate) fn add(&self, n: u64) {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
+
+    pub(crate) fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
 }
 
 /// What happened to one file of a pull.
@@ -39,6 +43,8 @@ impl Progress {
 pub enum FileStatus {
     /// Downloaded and verified.
     Downloaded,
+    /// Downloaded and verified, continuing a `.part` left by an earlier run.
+    Resumed,
     /// Already present with the right digest; nothing was transferred.
     UpToDate,
     /// Present with other content and left alone (`--overwrite skip`, or declined at the prompt).
@@ -49,20 +55,11 @@ pub enum FileStatus {
 #[derive(Debug)]
 pub enum Event<'a> {
     /// The manifest was resolved (after following an index to one platform, if any).
-    Resolved {
-        digest: &'a Digest,
-        media_type: &'a str,
-        platform: Option<&'a Platform>,
-    },
+    Resolved { digest: &'a Digest, media_type: &'a str, platform: Option<&'a Platform> },
     /// The layers a pull will fetch, before any starts.
     Planned { files: usize, bytes: u64 },
     /// A transfer began. `progress` counts bytes of this file, including any already on disk.
-    Started {
-        index: usize,
-        name: &'a str,
-        size: Option<u64>,
-        progress: &'a Progress,
-    },
+    Started { index: usize, name: &'a str, size: Option<u64>, progress: &'a Progress },
     /// A file is done.
     Finished {
         index: usize,
@@ -72,12 +69,12 @@ pub enum Event<'a> {
         size: u64,
         status: FileStatus,
     },
+    /// A request or transfer failed transiently and will be tried again after `delay`.
+    Retry { what: &'a str, attempt: u32, of: u32, delay: std::time::Duration, error: &'a Error },
+    /// A transfer resumed from `offset` bytes already on disk.
+    Resumed { index: usize, name: &'a str, offset: u64 },
     /// A file failed; the pull goes on with the others.
-    Failed {
-        index: usize,
-        name: &'a str,
-        error: &'a Error,
-    },
+    Failed { index: usize, name: &'a str, error: &'a Error },
     /// A diagnostic line.
     Log { level: Level, message: String },
 }

@@ -14,6 +14,8 @@ pub mod pull;
 pub mod reference;
 pub mod registry;
 pub mod resolve;
+pub mod resume;
+pub mod retry;
 pub mod select;
 pub mod transfer;
 
@@ -29,6 +31,7 @@ pub use pull::{Overwrite, PullReport, PullRequest};
 pub use reference::Reference;
 pub use registry::{ClientOptions, Credentials};
 pub use resolve::ResolvedManifest;
+pub use retry::{Cancel, RetryPolicy};
 pub use select::Filter;
 
 use registry::Client;
@@ -36,7 +39,7 @@ use transfer::BlobSpec;
 
 /// Pull the selected layers of `req.reference` into `req.output`.
 pub fn pull(req: &PullRequest, opts: &ClientOptions, obs: Arc<dyn Observer>) -> Result<PullReport> {
-    let client = Client::new(&req.reference, opts, obs.clone())?;
+    let client = Client::new(&req.reference, opts, obs.clone())?.with_concurrency(req.jobs);
     pull::pull(&client, req, &*obs)
 }
 
@@ -103,18 +106,10 @@ pub fn fetch_blob(
         }
     }
     let progress = Progress::default();
-    obs.event(&Event::Started {
-        index: 0,
-        name: &name,
-        size: None,
-        progress: &progress,
-    });
-    let spec = BlobSpec {
-        repository: reference.repository(),
-        digest,
-        size: None,
-    };
-    let outcome = transfer::to_file(&client, spec, output, &progress)?;
+    obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
+    let spec = BlobSpec { repository: reference.repository(), digest, size: None };
+    let who = transfer::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
+    let outcome = transfer::to_file(&client, spec, output, who)?;
     obs.event(&Event::Finished {
         index: 0,
         name: &name,
@@ -137,25 +132,15 @@ pub fn stream_blob(
     let digest = blob_digest(reference)?;
     let client = Client::new(reference, opts, obs.clone())?;
     let progress = Progress::default();
-    obs.event(&Event::Started {
-        index: 0,
-        name: "<stdout>",
-        size: None,
-        progress: &progress,
-    });
-    let spec = BlobSpec {
-        repository: reference.repository(),
-        digest,
-        size: None,
-    };
-    Ok(transfer::to_writer(&client, spec, out, &progress)?.size)
+    let name = digest.short();
+    obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
+    let spec = BlobSpec { repository: reference.repository(), digest, size: None };
+    let who = transfer::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
+    Ok(transfer::to_writer(&client, spec, out, who)?.size)
 }
 
 fn blob_digest(reference: &Reference) -> Result<&Digest> {
     reference.digest().ok_or_else(|| {
-        Error::new(
-            ErrorKind::Usage,
-            format!("{reference} names no blob: use REPOSITORY@sha256:…"),
-        )
+        Error::new(ErrorKind::Usage, format!("{reference} names no blob: use REPOSITORY@sha256:…"))
     })
 }

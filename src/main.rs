@@ -14,6 +14,14 @@ fn main() -> ExitCode {
                 None => format!("{err:#}"),
             };
             eprintln!("oci-dl: error: {text}");
+            if err
+                .downcast_ref::<oci_dl::Error>()
+                .is_some_and(|e| e.kind() == oci_dl::ErrorKind::Interrupted)
+            {
+                eprintln!(
+                    "oci-dl: partial downloads were kept; run the same command again to resume"
+                );
+            }
             cli::exit::for_error(&err)
         }
     }

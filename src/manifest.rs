@@ -92,9 +92,7 @@ impl Manifest {
             let start = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
             bad(format!("not JSON ({e}); body starts with {start:?}"))
         })?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| bad("not a JSON object".into()))?;
+        let obj = value.as_object().ok_or_else(|| bad("not a JSON object".into()))?;
         let ct = content_type
             .map(|c| c.split(';').next().unwrap_or("").trim())
             .filter(|c| !c.is_empty() && *c != "application/json" && *c != "text/plain");
@@ -123,10 +121,7 @@ impl Manifest {
             Manifest::Index(i) => i.manifests.iter().collect(),
         };
         if let Some(d) = descriptors.iter().find(|d| d.size > MAX_BLOB_SIZE) {
-            return Err(bad(format!(
-                "descriptor {} has an absurd size {}",
-                d.digest, d.size
-            )));
+            return Err(bad(format!("descriptor {} has an absurd size {}", d.digest, d.size)));
         }
         Ok((manifest, media_type))
     }
@@ -158,11 +153,7 @@ impl Platform {
             "arm" => Some("v7".to_owned()),
             _ => None,
         };
-        Platform {
-            os: std::env::consts::OS.to_owned(),
-            architecture: architecture.into(),
-            variant,
-        }
+        Platform { os: std::env::consts::OS.to_owned(), architecture: architecture.into(), variant }
     }
 
     /// Whether a descriptor's platform satisfies this wanted one. A wanted platform without a
@@ -198,9 +189,7 @@ impl FromStr for Platform {
     fn from_str(s: &str) -> Result<Self, Error> {
         let parts: Vec<&str> = s.split('/').collect();
         let ok = |p: &str| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         };
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| ok(p)) {
             return Err(Error::new(
@@ -221,9 +210,7 @@ impl Index {
     /// (`unknown/unknown`), are never picked. Among matches, an exact variant match wins.
     pub fn select(&self, wanted: &Platform) -> Result<&Descriptor, Error> {
         let candidates = self.manifests.iter().filter(|d| {
-            d.platform
-                .as_ref()
-                .is_some_and(|p| p.os != "unknown" && wanted.matches(p))
+            d.platform.as_ref().is_some_and(|p| p.os != "unknown" && wanted.matches(p))
         });
         let mut best: Option<&Descriptor> = None;
         for d in candidates {
@@ -244,11 +231,7 @@ impl Index {
                 .filter(|p| p.os != "unknown")
                 .map(Platform::to_string)
                 .collect();
-            let list = if there.is_empty() {
-                "none".to_owned()
-            } else {
-                there.join(", ")
-            };
+            let list = if there.is_empty() { "none".to_owned() } else { there.join(", ") };
             Error::new(
                 ErrorKind::NotFound,
                 format!("no manifest for platform {wanted} in the index; platforms: {list}"),
@@ -277,11 +260,7 @@ mod tests {
                 platform: Some(p.parse().unwrap()),
             })
             .collect();
-        Index {
-            schema_version: 2,
-            media_type: None,
-            manifests,
-        }
+        Index { schema_version: 2, media_type: None, manifests }
     }
 
     #[test]
@@ -305,10 +284,7 @@ mod tests {
             ("unknown/unknown", None),
         ];
         for (want, expect) in cases {
-            let got = idx
-                .select(&want.parse().unwrap())
-                .ok()
-                .map(|d| d.digest.clone());
+            let got = idx.select(&want.parse().unwrap()).ok().map(|d| d.digest.clone());
             assert_eq!(got, expect.map(|i| d(i).parse().unwrap()), "{want}");
         }
         let e = idx.select(&"linux/s390x".parse().unwrap()).unwrap_err();
@@ -322,10 +298,7 @@ mod tests {
         assert!("linux".parse::<Platform>().is_err());
         assert!("linux/amd64/v1/x".parse::<Platform>().is_err());
         assert!("linux//v1".parse::<Platform>().is_err());
-        assert_eq!(
-            "linux/arm/v7".parse::<Platform>().unwrap().to_string(),
-            "linux/arm/v7"
-        );
+        assert_eq!("linux/arm/v7".parse::<Platform>().unwrap().to_string(), "linux/arm/v7");
         let host = Platform::host();
         assert_eq!(host.os, std::env::consts::OS);
     }
@@ -338,19 +311,12 @@ mod tests {
         assert!(matches!(m, Manifest::Image(ref i) if i.layers.len() == 1));
         assert_eq!(mt, OCI_MANIFEST);
         let (_, mt) = Manifest::parse(img.as_bytes(), Some("application/json")).unwrap();
-        assert_eq!(
-            mt, OCI_MANIFEST,
-            "generic content type falls back to the body"
-        );
+        assert_eq!(mt, OCI_MANIFEST, "generic content type falls back to the body");
 
         let cases: &[(&[u8], Option<&str>, &str)] = &[
             (b"<html>oops</html>", None, "not JSON"),
             (b"[1,2]", None, "not a JSON object"),
-            (
-                img.as_bytes(),
-                Some("application/vnd.foo"),
-                "unsupported media type",
-            ),
+            (img.as_bytes(), Some("application/vnd.foo"), "unsupported media type"),
             (
                 br#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:00","size":1}}"#,
                 None,
@@ -373,15 +339,7 @@ mod tests {
                 .to_string()
                 .contains("invalid value")
         );
-        let huge = img.replace(
-            "\"size\":3}]",
-            &format!("\"size\":{}}}]", MAX_BLOB_SIZE + 1),
-        );
-        assert!(
-            Manifest::parse(huge.as_bytes(), None)
-                .unwrap_err()
-                .to_string()
-                .contains("absurd")
-        );
+        let huge = img.replace("\"size\":3}]", &format!("\"size\":{}}}]", MAX_BLOB_SIZE + 1));
+        assert!(Manifest::parse(huge.as_bytes(), None).unwrap_err().to_string().contains("absurd"));
     }
 }

@@ -51,10 +51,7 @@ mod tests {
             live.fetch_sub(1, Ordering::SeqCst);
             (i, j * 2)
         });
-        assert_eq!(
-            out,
-            (0..12).map(|j| (j as usize, j * 2)).collect::<Vec<_>>()
-        );
+        assert_eq!(out, (0..12).map(|j| (j as usize, j * 2)).collect::<Vec<_>>());
         assert!(peak.load(Ordering::SeqCst) <= 3);
         assert!(peak.load(Ordering::SeqCst) >= 2, "workers ran in parallel");
     }
@@ -71,16 +68,8 @@ mod tests {
         });
         let v = done_at.into_inner().unwrap();
         let slow = v.iter().find(|(j, _)| *j == 0).unwrap().1;
-        let quick_max = v
-            .iter()
-            .filter(|(j, _)| *j != 0)
-            .map(|x| x.1)
-            .max()
-            .unwrap();
-        assert!(
-            quick_max < slow,
-            "quick jobs finished by {quick_max:?}, slow one at {slow:?}"
-        );
+        let quick_max = v.iter().filter(|(j, _)| *j != 0).map(|x| x.1).max().unwrap();
+        assert!(quick_max < slow, "quick jobs finished by {quick_max:?}, slow one at {slow:?}");
     }
 
     #[test]

@@ -72,31 +72,17 @@ pub(crate) fn pull(
         if !filter.matches(name, &layer.media_type) {
             continue;
         }
-        if jobs
-            .iter()
-            .any(|j| j.layer.digest == layer.digest && j.name == *name)
-        {
+        if jobs.iter().any(|j| j.layer.digest == layer.digest && j.name == *name) {
             continue; // the same blob under the same name twice: one download serves both
         }
         let rel = safe_relative_path(name, req.flatten)?;
-        jobs.push(Job {
-            layer,
-            name: name.clone(),
-            rel,
-        });
+        jobs.push(Job { layer, name: name.clone(), rel });
     }
     if jobs.is_empty() {
-        let list = if names.is_empty() {
-            "none".to_owned()
-        } else {
-            names.join(", ")
-        };
+        let list = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
         return Err(Error::new(
             ErrorKind::NotFound,
-            format!(
-                "no layer of {} matches the filters; layers: {list}",
-                req.reference
-            ),
+            format!("no layer of {} matches the filters; layers: {list}", req.reference),
         ));
     }
     check_collisions(&jobs)?;
@@ -109,11 +95,7 @@ pub(crate) fn pull(
     let results = pool::run(jobs, req.jobs, |index, job| {
         let r = fetch_layer(client, req, &job, index, obs);
         if let Err(e) = &r {
-            obs.event(&Event::Failed {
-                index,
-                name: &job.name,
-                error: e,
-            });
+            obs.event(&Event::Failed { index, name: &job.name, error: e });
         }
         r
     });
@@ -128,16 +110,12 @@ pub(crate) fn pull(
     if !errors.is_empty() {
         return Err(Error::many(errors));
     }
-    Ok(PullReport {
-        manifest: resolved,
-        files,
-    })
+    Ok(PullReport { manifest: resolved, files })
 }
 
 /// A layer's file name: its title, else its digest's hex.
 fn layer_name(d: &Descriptor) -> String {
-    d.title()
-        .map_or_else(|| d.digest.hex().to_owned(), str::to_owned)
+    d.title().map_or_else(|| d.digest.hex().to_owned(), str::to_owned)
 }
 
 /// Two layers must not land on one path, nor one on another's `.part` or parent directory.
@@ -227,9 +205,9 @@ fn fetch_layer(
         digest: &layer.digest,
         size: Some(layer.size),
     };
-    transfer::to_file(client, spec, &dest, &progress)
-        .map_err(|e| Error::new(e.kind(), format!("{}: {}", job.name, e.to_string_full())))?;
-    finished(FileStatus::Downloaded)
+    let who = transfer::Report { index, name: &job.name, progress: &progress, obs };
+    let outcome = transfer::to_file(client, spec, &dest, who).map_err(|e| e.context(&job.name))?;
+    finished(if outcome.resumed_from > 0 { FileStatus::Resumed } else { FileStatus::Downloaded })
 }
 
 /// Decide about a file already at `dest`: `Some(status)` when nothing needs fetching, `None` to
@@ -271,9 +249,5 @@ fn existing(
             ));
         }
     };
-    Ok(if replace {
-        None
-    } else {
-        Some(FileStatus::Skipped)
-    })
+    Ok(if replace { None } else { Some(FileStatus::Skipped) })
 }

@@ -36,18 +36,12 @@ impl Reference {
             return Err(bad(format!("contains {c:?}")));
         }
         let (name_tag, digest) = match s.split_once('@') {
-            Some((n, d)) => (
-                n,
-                Some(d.parse::<Digest>().map_err(|e| bad(e.to_string()))?),
-            ),
+            Some((n, d)) => (n, Some(d.parse::<Digest>().map_err(|e| bad(e.to_string()))?)),
             None => (s, None),
         };
         let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
         let (name, tag) = match name_tag[last_slash..].rfind(':') {
-            Some(i) => (
-                &name_tag[..last_slash + i],
-                Some(&name_tag[last_slash + i + 1..]),
-            ),
+            Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
             None => (name_tag, None),
         };
         if let Some(tag) = tag {
@@ -75,12 +69,7 @@ impl Reference {
             (None, Some(_)) => None,
             (None, None) => Some(DEFAULT_TAG.to_owned()),
         };
-        Ok(Reference {
-            registry,
-            repository,
-            tag,
-            digest,
-        })
+        Ok(Reference { registry, repository, tag, digest })
     }
 
     /// The registry as written (lowercased), e.g. `ghcr.io`, `localhost:5000`, `docker.io`.
@@ -90,11 +79,7 @@ impl Reference {
 
     /// The host (and port) the API is served from: Docker Hub's names map to `registry-1.docker.io`.
     pub fn api_host(&self) -> &str {
-        if is_docker_hub(&self.registry) {
-            "registry-1.docker.io"
-        } else {
-            &self.registry
-        }
+        if is_docker_hub(&self.registry) { "registry-1.docker.io" } else { &self.registry }
     }
 
     pub fn repository(&self) -> &str {
@@ -120,10 +105,7 @@ impl Reference {
 
     /// The same repository at `digest`, keeping the tag for display.
     pub fn with_digest(&self, digest: Digest) -> Reference {
-        Reference {
-            digest: Some(digest),
-            ..self.clone()
-        }
+        Reference { digest: Some(digest), ..self.clone() }
     }
 }
 
@@ -149,10 +131,7 @@ impl fmt::Display for Reference {
 }
 
 fn is_docker_hub(registry: &str) -> bool {
-    matches!(
-        registry,
-        "docker.io" | "index.docker.io" | "registry-1.docker.io"
-    )
+    matches!(registry, "docker.io" | "index.docker.io" | "registry-1.docker.io")
 }
 
 /// The distribution rule: a first component is a registry when it has a `.` or `:` or is `localhost`.
@@ -181,9 +160,7 @@ fn validate_registry(reg: &str) -> Result<(), String> {
         }
         for label in host.split('.') {
             let ok = !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-');
             if !ok {
@@ -273,46 +250,11 @@ mod tests {
         // input, registry, api host, repository, tag, has digest
         type Case<'a> = (&'a str, &'a str, &'a str, &'a str, Option<&'a str>, bool);
         let cases: &[Case<'_>] = &[
-            (
-                "org/pkg",
-                "ghcr.io",
-                "ghcr.io",
-                "org/pkg",
-                Some("latest"),
-                false,
-            ),
-            (
-                "ghcr.io/org/pkg:v1",
-                "ghcr.io",
-                "ghcr.io",
-                "org/pkg",
-                Some("v1"),
-                false,
-            ),
-            (
-                "org/team/repo:1.0",
-                "ghcr.io",
-                "ghcr.io",
-                "org/team/repo",
-                Some("1.0"),
-                false,
-            ),
-            (
-                "localhost/x",
-                "localhost",
-                "localhost",
-                "x",
-                Some("latest"),
-                false,
-            ),
-            (
-                "localhost:5000/x:t",
-                "localhost:5000",
-                "localhost:5000",
-                "x",
-                Some("t"),
-                false,
-            ),
+            ("org/pkg", "ghcr.io", "ghcr.io", "org/pkg", Some("latest"), false),
+            ("ghcr.io/org/pkg:v1", "ghcr.io", "ghcr.io", "org/pkg", Some("v1"), false),
+            ("org/team/repo:1.0", "ghcr.io", "ghcr.io", "org/team/repo", Some("1.0"), false),
+            ("localhost/x", "localhost", "localhost", "x", Some("latest"), false),
+            ("localhost:5000/x:t", "localhost:5000", "localhost:5000", "x", Some("t"), false),
             (
                 "127.0.0.1:5000/a/b",
                 "127.0.0.1:5000",
@@ -321,14 +263,7 @@ mod tests {
                 Some("latest"),
                 false,
             ),
-            (
-                "[::1]:5000/a",
-                "[::1]:5000",
-                "[::1]:5000",
-                "a",
-                Some("latest"),
-                false,
-            ),
+            ("[::1]:5000/a", "[::1]:5000", "[::1]:5000", "a", Some("latest"), false),
             (
                 "docker.io/alpine",
                 "docker.io",
@@ -345,25 +280,12 @@ mod tests {
                 Some("3"),
                 false,
             ),
-            (
-                "Quay.IO/a/b",
-                "quay.io",
-                "quay.io",
-                "a/b",
-                Some("latest"),
-                false,
-            ),
+            ("Quay.IO/a/b", "quay.io", "quay.io", "a/b", Some("latest"), false),
         ];
         for &(s, reg, host, repo, tag, dig) in cases {
             let r = p(s);
             assert_eq!(
-                (
-                    r.registry(),
-                    r.api_host(),
-                    r.repository(),
-                    r.tag(),
-                    r.digest().is_some()
-                ),
+                (r.registry(), r.api_host(), r.repository(), r.tag(), r.digest().is_some()),
                 (reg, host, repo, tag, dig),
                 "{s}"
             );
@@ -415,23 +337,14 @@ mod tests {
             assert!(e.to_string().contains(want), "{s:?}: got {e}");
         }
         let long = format!("ghcr.io/{}", "a".repeat(256));
-        assert!(
-            long.parse::<Reference>()
-                .unwrap_err()
-                .to_string()
-                .contains("longer than 255")
-        );
+        assert!(long.parse::<Reference>().unwrap_err().to_string().contains("longer than 255"));
         let long_tag = format!("o/p:{}", "t".repeat(129));
         assert!(long_tag.parse::<Reference>().is_err());
     }
 
     #[test]
     fn display_round_trips() {
-        for s in [
-            "ghcr.io/o/p:latest",
-            "localhost:5000/a/b:c",
-            "docker.io/library/x:1",
-        ] {
+        for s in ["ghcr.io/o/p:latest", "localhost:5000/a/b:c", "docker.io/library/x:1"] {
             let r = p(s);
             assert_eq!(r.to_string(), s);
             assert_eq!(p(&r.to_string()), r);

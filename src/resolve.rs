@@ -100,10 +100,7 @@ fn fetch(
     if let Some(size) = want_size
         && size != bytes.len() as u64
     {
-        return Err(integrity(format!(
-            "got {} bytes, the index says {size}",
-            bytes.len()
-        )));
+        return Err(integrity(format!("got {} bytes, the index says {size}", bytes.len())));
     }
     let (manifest, media_type) = Manifest::parse(&bytes, content_type.as_deref())
         .map_err(|e| Error::new(e.kind(), format!("{repo}:{what}: {e}")))?;
@@ -114,10 +111,5 @@ fn fetch(
         annotations: Default::default(),
         platform: None,
     };
-    Ok(ResolvedManifest {
-        bytes,
-        descriptor,
-        manifest,
-        platform: None,
-    })
+    Ok(ResolvedManifest { bytes, descriptor, manifest, platform: None })
 }

@@ -45,13 +45,7 @@ impl Filter {
                 .map(|g| {
                     g.iter()
                         .filter(|k| !k.is_empty())
-                        .map(|k| {
-                            if self.case_sensitive {
-                                k.clone()
-                            } else {
-                                k.to_lowercase()
-                            }
-                        })
+                        .map(|k| if self.case_sensitive { k.clone() } else { k.to_lowercase() })
                         .collect::<Vec<_>>()
                 })
                 .filter(|g| !g.is_empty())
@@ -63,23 +57,18 @@ impl Filter {
                 .regexes
                 .iter()
                 .map(|r| {
-                    RegexBuilder::new(r)
-                        .case_insensitive(!self.case_sensitive)
-                        .build()
-                        .map_err(|e| {
+                    RegexBuilder::new(r).case_insensitive(!self.case_sensitive).build().map_err(
+                        |e| {
                             let first =
                                 e.to_string().lines().last().unwrap_or("").trim().to_owned();
                             Error::new(ErrorKind::Usage, format!("invalid regex {r:?}: {first}"))
-                        })
+                        },
+                    )
                 })
                 .collect::<Result<_, _>>()?,
             include: fold(&self.include),
             exclude: fold(&self.exclude),
-            media_types: self
-                .media_types
-                .iter()
-                .map(glob)
-                .collect::<Result<_, _>>()?,
+            media_types: self.media_types.iter().map(glob).collect::<Result<_, _>>()?,
             case_sensitive: self.case_sensitive,
         })
     }
@@ -93,38 +82,21 @@ impl Compiled {
             require_literal_separator: false,
             require_literal_leading_dot: false,
         };
-        let folded = if self.case_sensitive {
-            name.to_owned()
-        } else {
-            name.to_lowercase()
-        };
+        let folded = if self.case_sensitive { name.to_owned() } else { name.to_lowercase() };
         (self.globs.is_empty() || self.globs.iter().any(|g| g.matches_with(name, opts)))
             && self.regexes.iter().all(|r| r.is_match(name))
-            && self
-                .include
-                .iter()
-                .all(|g| g.iter().any(|k| folded.contains(k.as_str())))
-            && !self
-                .exclude
-                .iter()
-                .any(|g| g.iter().any(|k| folded.contains(k.as_str())))
+            && self.include.iter().all(|g| g.iter().any(|k| folded.contains(k.as_str())))
+            && !self.exclude.iter().any(|g| g.iter().any(|k| folded.contains(k.as_str())))
             && (self.media_types.is_empty()
-                || self
-                    .media_types
-                    .iter()
-                    .any(|g| g.matches_with(media_type, opts)))
+                || self.media_types.iter().any(|g| g.matches_with(media_type, opts)))
     }
 }
 
 /// Turn an untrusted layer title into a relative path that stays inside the output directory.
 /// Refuses absolute paths, `..`, NUL and empty names; `flatten` keeps only the last component.
 pub fn safe_relative_path(title: &str, flatten: bool) -> Result<PathBuf, Error> {
-    let bad = |why: &str| {
-        Error::new(
-            ErrorKind::Other,
-            format!("refusing layer title {title:?}: {why}"),
-        )
-    };
+    let bad =
+        |why: &str| Error::new(ErrorKind::Other, format!("refusing layer title {title:?}: {why}"));
     if title.is_empty() {
         return Err(bad("empty name"));
     }
@@ -204,44 +176,27 @@ mod tests {
     ];
 
     fn pick(c: &Compiled) -> Vec<&'static str> {
-        NAMES
-            .iter()
-            .copied()
-            .filter(|n| c.matches(n, "application/octet-stream"))
-            .collect()
+        NAMES.iter().copied().filter(|n| c.matches(n, "application/octet-stream")).collect()
     }
 
     #[test]
     fn filter_table() {
         assert_eq!(pick(&f(|_| {})).len(), 5);
-        assert_eq!(
-            pick(&f(|x| x.globs = vec!["*.tar.gz".into()])),
-            [NAMES[0], NAMES[1]]
-        );
+        assert_eq!(pick(&f(|x| x.globs = vec!["*.tar.gz".into()])), [NAMES[0], NAMES[1]]);
         assert_eq!(
             pick(&f(|x| x.globs = vec!["*.zip".into(), "readme*".into()])),
             [NAMES[2], NAMES[3]]
         );
+        assert_eq!(pick(&f(|x| x.globs = vec!["*checksums*".into()])), [NAMES[4]], "* crosses /");
+        assert_eq!(pick(&f(|x| x.regexes = vec!["linux".into(), "x86".into()])), [NAMES[0]]);
         assert_eq!(
-            pick(&f(|x| x.globs = vec!["*checksums*".into()])),
-            [NAMES[4]],
-            "* crosses /"
-        );
-        assert_eq!(
-            pick(&f(|x| x.regexes = vec!["linux".into(), "x86".into()])),
-            [NAMES[0]]
-        );
-        assert_eq!(
-            pick(&f(|x| x.include = vec![
-                vec!["linux".into()],
-                vec!["arm".into(), "aarch".into()]
-            ])),
+            pick(
+                &f(|x| x.include = vec![vec!["linux".into()], vec!["arm".into(), "aarch".into()]])
+            ),
             [NAMES[1]]
         );
         assert_eq!(
-            pick(&f(
-                |x| x.exclude = vec![vec!["linux".into()], vec!["readme".into()]]
-            )),
+            pick(&f(|x| x.exclude = vec![vec!["linux".into()], vec!["readme".into()]])),
             [NAMES[2], NAMES[4]]
         );
         assert_eq!(
@@ -265,19 +220,9 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_usage_errors() {
-        let e = Filter {
-            globs: vec!["[".into()],
-            ..Default::default()
-        }
-        .compile()
-        .unwrap_err();
+        let e = Filter { globs: vec!["[".into()], ..Default::default() }.compile().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Usage);
-        let e = Filter {
-            regexes: vec!["(".into()],
-            ..Default::default()
-        }
-        .compile()
-        .unwrap_err();
+        let e = Filter { regexes: vec!["(".into()], ..Default::default() }.compile().unwrap_err();
         assert!(e.to_string().starts_with("invalid regex \"(\""), "{e}");
     }
 
@@ -291,16 +236,9 @@ mod tests {
             ("a..", "a.."),
         ];
         for (t, want) in ok {
-            assert_eq!(
-                safe_relative_path(t, false).unwrap(),
-                PathBuf::from(want),
-                "{t}"
-            );
+            assert_eq!(safe_relative_path(t, false).unwrap(), PathBuf::from(want), "{t}");
         }
-        assert_eq!(
-            safe_relative_path("sub/dir/x", true).unwrap(),
-            PathBuf::from("x")
-        );
+        assert_eq!(safe_relative_path("sub/dir/x", true).unwrap(), PathBuf::from("x"));
         let bad = [
             ("", "empty"),
             (".", "empty"),
@@ -315,10 +253,7 @@ mod tests {
             let e = safe_relative_path(t, false).unwrap_err();
             assert!(e.to_string().contains(want), "{t:?}: {e}");
         }
-        assert!(
-            safe_relative_path("../x", true).is_err(),
-            "flatten does not launder '..'"
-        );
+        assert!(safe_relative_path("../x", true).is_err(), "flatten does not launder '..'");
     }
 
     #[test]

@@ -1,18 +1,27 @@
 //! One blob to one file (or writer): stream into `NAME.part` while hashing, check size and digest
 //! at EOF, and only then rename to `NAME`. A final name never holds partial or unverified bytes.
+//!
+//! Transient failures are retried from the bytes already written (a `Range` request), and a
+//! `.part` left by an earlier run is continued when its resume record names the same digest.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::digest::{Algorithm, Digest};
+use xattr::FileExt as _;
+
+use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, ErrorKind};
-use crate::events::Progress;
+use crate::events::{Event, Level, Observer, Progress};
 use crate::registry::Client;
+use crate::resume::{self, Loaded, Record};
+use crate::retry::Cancel;
 
 /// Bytes per read: large reads keep syscalls and hashing calls few.
 const BUF: usize = 256 * 1024;
+/// The resume record is rewritten at least this often.
+const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 
 /// The blob to fetch: where it lives and what it must hash to.
@@ -29,6 +38,17 @@ pub struct BlobSpec<'a> {
 pub struct Outcome {
     pub size: u64,
     pub elf: bool,
+    /// Bytes taken from an earlier run's `.part`.
+    pub resumed_from: u64,
+}
+
+/// Who is asking, for events.
+#[derive(Clone, Copy)]
+pub struct Report<'a> {
+    pub index: usize,
+    pub name: &'a str,
+    pub progress: &'a Progress,
+    pub obs: &'a dyn Observer,
 }
 
 /// `path` with `.part` appended to its file name.
@@ -38,18 +58,98 @@ pub fn part_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Download `spec` to `dest` via `dest.part`. ELF files get mode 0755.
+/// Where the bytes go.
+trait Sink {
+    fn write(&mut self, buf: &[u8]) -> Result<(), Error>;
+    /// Start over from byte 0; `false` when the sink cannot (a stream already sent).
+    fn restart(&mut self) -> Result<bool, Error>;
+    /// Save the resume record (no-op for streams).
+    fn checkpoint(&mut self, _written: u64, _etag: Option<&str>) {}
+}
+
+struct FileSink<'a> {
+    file: File,
+    path: &'a Path,
+    digest: &'a Digest,
+    size: Option<u64>,
+    xattrs: bool,
+}
+
+impl Sink for FileSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> Result<(), Error> {
+        self.file.write_all(buf).map_err(|e| Error::io("write", self.path, e))
+    }
+
+    fn restart(&mut self) -> Result<bool, Error> {
+        self.file.set_len(0).map_err(|e| Error::io("truncate", self.path, e))?;
+        self.file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", self.path, e))?;
+        Ok(true)
+    }
+
+    fn checkpoint(&mut self, written: u64, etag: Option<&str>) {
+        if self.xattrs {
+            let rec = Record {
+                digest: self.digest.to_string(),
+                size: self.size,
+                written,
+                etag: etag.map(str::to_owned),
+            };
+            resume::save(&self.file, &rec);
+        }
+    }
+}
+
+struct StreamSink<'a> {
+    out: &'a mut dyn Write,
+}
+
+impl Sink for StreamSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> Result<(), Error> {
+        self.out.write_all(buf).map_err(|e| Error::io("write", Path::new("<stdout>"), e))
+    }
+
+    fn restart(&mut self) -> Result<bool, Error> {
+        Ok(false)
+    }
+}
+
+/// Hashing state that survives between attempts.
+struct State {
+    hasher: Hasher,
+    written: u64,
+    head: [u8; 4],
+    etag: Option<String>,
+}
+
+impl State {
+    fn new(algorithm: Algorithm) -> State {
+        State { hasher: algorithm.hasher(), written: 0, head: [0; 4], etag: None }
+    }
+
+    fn absorb(&mut self, buf: &[u8]) {
+        if self.written < 4 {
+            let at = self.written as usize;
+            let take = (4 - at).min(buf.len());
+            self.head[at..at + take].copy_from_slice(&buf[..take]);
+        }
+        self.hasher.update(buf);
+        self.written += buf.len() as u64;
+    }
+}
+
+/// Download `spec` to `dest` via `dest.part`, resuming and retrying. ELF files get mode 0755.
 pub fn to_file(
     client: &Client,
     spec: BlobSpec<'_>,
     dest: &Path,
-    progress: &Progress,
+    who: Report<'_>,
 ) -> Result<Outcome, Error> {
     let part = part_path(dest);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
+        .read(true)
         .write(true)
         .create(true)
-        .truncate(true)
+        .truncate(false)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .mode(0o644)
         .open(&part)
@@ -60,20 +160,63 @@ pub fn to_file(
             ),
             _ => Error::io("create", &part, e),
         })?;
-    let result = fetch_into(client, spec, &mut file, &part, progress);
+    let len = file.metadata().map_err(|e| Error::io("inspect", &part, e))?.len();
+    let loaded = resume::load(&file);
+    let mut state = State::new(spec.digest.algorithm());
+    let mut offset = resume::resume_offset(&loaded, len, spec.digest, spec.size);
+    if offset > 0 {
+        match rehash(&file, &part, offset, &mut state) {
+            Ok(()) => {
+                if let Loaded::Found(r) = &loaded {
+                    state.etag = r.etag.clone();
+                }
+                if loaded == Loaded::Unsupported {
+                    debug(
+                        who.obs,
+                        format!(
+                            "{}: no xattrs on this filesystem; resuming from the .part length",
+                            who.name
+                        ),
+                    );
+                }
+                who.obs.event(&Event::Resumed { index: who.index, name: who.name, offset });
+            }
+            Err(_) => {
+                state = State::new(spec.digest.algorithm());
+                offset = 0;
+            }
+        }
+    }
+    let mut sink =
+        FileSink { file, path: &part, digest: spec.digest, size: spec.size, xattrs: true };
+    if offset == 0 && len > 0 {
+        sink.restart()?;
+    }
+    sink.file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io("seek", &part, e))?;
+    sink.xattrs = loaded != Loaded::Unsupported
+        && resume::save(&sink.file, &record(spec, offset, state.etag.as_deref()));
+    who.progress.set(offset);
+
+    let result = fetch(client, spec, &mut sink, &mut state, who).and_then(|()| verify(spec, state));
     let outcome = match result {
-        Ok(o) => o,
-        Err(e) => {
-            drop(file);
-            let _ = std::fs::remove_file(&part);
+        Ok(o) => Outcome { resumed_from: offset, ..o },
+        Err((e, written, etag)) => {
+            if e.kind() == ErrorKind::Integrity || written == 0 {
+                drop(sink);
+                let _ = std::fs::remove_file(&part);
+            } else {
+                sink.checkpoint(written, etag.as_deref());
+            }
             return Err(e);
         }
     };
-    drop(file);
+    let FileSink { file, .. } = sink;
+    let _ = file.remove_xattr(resume::XATTR);
     if outcome.elf {
-        std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755))
+        file.set_permissions(std::fs::Permissions::from_mode(0o755))
             .map_err(|e| Error::io("chmod", &part, e))?;
     }
+    drop(file);
     std::fs::rename(&part, dest).map_err(|e| Error::io("rename into place", dest, e))?;
     Ok(outcome)
 }
@@ -84,52 +227,164 @@ pub fn to_writer(
     client: &Client,
     spec: BlobSpec<'_>,
     out: &mut dyn Write,
-    progress: &Progress,
+    who: Report<'_>,
 ) -> Result<Outcome, Error> {
-    fetch_into(client, spec, out, Path::new("<stdout>"), progress)
+    let mut state = State::new(spec.digest.algorithm());
+    let mut sink = StreamSink { out };
+    let outcome = fetch(client, spec, &mut sink, &mut state, who)
+        .and_then(|()| verify(spec, state))
+        .map_err(|(e, _, _)| e);
+    sink.out.flush().map_err(|e| Error::io("write", Path::new("<stdout>"), e))?;
+    outcome
 }
 
-fn fetch_into(
+type Failure = (Error, u64, Option<String>);
+
+fn record(spec: BlobSpec<'_>, written: u64, etag: Option<&str>) -> Record {
+    Record {
+        digest: spec.digest.to_string(),
+        size: spec.size,
+        written,
+        etag: etag.map(str::to_owned),
+    }
+}
+
+fn debug(obs: &dyn Observer, message: String) {
+    obs.event(&Event::Log { level: Level::Debug, message });
+}
+
+/// Feed the first `offset` bytes already in `file` to the hasher.
+fn rehash(file: &File, path: &Path, offset: u64, state: &mut State) -> Result<(), Error> {
+    let mut r = file.try_clone().map_err(|e| Error::io("open", path, e))?;
+    r.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", path, e))?;
+    let mut r = r.take(offset);
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = r.read(&mut buf).map_err(|e| Error::io("read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        state.absorb(&buf[..n]);
+    }
+    if state.written != offset {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{} shrank while reading it", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// All attempts: each resumes at `state.written`.
+fn fetch(
     client: &Client,
     spec: BlobSpec<'_>,
-    out: &mut dyn Write,
-    out_path: &Path,
-    progress: &Progress,
-) -> Result<Outcome, Error> {
-    let reply = client.blob(spec.repository, spec.digest, 0)?;
+    sink: &mut dyn Sink,
+    state: &mut State,
+    who: Report<'_>,
+) -> Result<(), Failure> {
+    let what = format!("{} ({})", who.name, spec.digest.short());
+    client
+        .retrying(&what, |_| attempt(client, spec, sink, state, who))
+        .map_err(|e| (e, state.written, state.etag.clone()))
+}
+
+fn attempt(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    sink: &mut dyn Sink,
+    state: &mut State,
+    who: Report<'_>,
+) -> Result<(), Error> {
+    if spec.size.is_some_and(|s| state.written >= s) {
+        return Ok(()); // everything is on disk already; the digest check decides
+    }
     let what = format!("blob {}", spec.digest);
-    if let (Some(expected), Some(len)) = (spec.size, reply.content_length())
-        && expected != len
+    let from = state.written;
+    let reply = client.blob(spec.repository, spec.digest, from, state.etag.as_deref())?;
+    let status = reply.response.status().as_u16();
+    let len = reply.content_length();
+    if from > 0 && status == 206 {
+        let start = reply.header("content-range").and_then(content_range_start);
+        if start != Some(from) {
+            return Err(Error::new(
+                ErrorKind::Network,
+                format!("{what}: asked for bytes from {from}, got range {start:?}"),
+            )
+            .transient(true));
+        }
+    } else if from > 0 {
+        // The server ignored the Range (or the ETag changed): start over.
+        debug(
+            who.obs,
+            format!("{}: server answered {status} to a range request; restarting from 0", who.name),
+        );
+        if sink.restart()? {
+            *state = State::new(spec.digest.algorithm());
+            who.progress.set(0);
+        } else {
+            return skip_then_copy(reply, spec, sink, state, who, client.cancel());
+        }
+    }
+    if state.etag.is_none() {
+        state.etag = reply.header("etag").map(str::to_owned);
+    }
+    if let (Some(expected), Some(len)) = (spec.size, len)
+        && state.written + len != expected
     {
         return Err(Error::new(
             ErrorKind::Integrity,
-            format!("{what}: server announced {len} bytes, the descriptor says {expected}"),
+            format!(
+                "{what}: server announced {} bytes, the descriptor says {expected}",
+                state.written + len
+            ),
         ));
     }
-    let mut reader = reply
-        .response
-        .into_body()
-        .into_with_config()
-        .limit(u64::MAX)
-        .reader();
-    copy_verified(&mut reader, out, out_path, spec, progress)
+    let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
+    copy(&mut reader, spec, sink, state, who, client.cancel())
 }
 
-/// Copy, hashing every byte, refusing to read past the expected size, and checking size and
-/// digest at EOF.
-pub(crate) fn copy_verified(
-    reader: &mut dyn Read,
-    out: &mut dyn Write,
-    out_path: &Path,
+/// A stream cannot rewind: read past the bytes already sent, then copy the rest.
+fn skip_then_copy(
+    reply: crate::registry::Reply,
     spec: BlobSpec<'_>,
-    progress: &Progress,
-) -> Result<Outcome, Error> {
+    sink: &mut dyn Sink,
+    state: &mut State,
+    who: Report<'_>,
+    cancel: &Cancel,
+) -> Result<(), Error> {
+    let skip = state.written;
+    let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
+    let skipped =
+        std::io::copy(&mut (&mut reader).take(skip), &mut std::io::sink()).map_err(|e| {
+            Error::new(ErrorKind::Network, format!("blob {}: read failed", spec.digest))
+                .with_source(e)
+                .transient(true)
+        })?;
+    if skipped != skip {
+        return Err(Error::new(
+            ErrorKind::Network,
+            format!("blob {}: connection closed early", spec.digest),
+        )
+        .transient(true));
+    }
+    copy(&mut reader, spec, sink, state, who, cancel)
+}
+
+/// Copy, hashing every byte, refusing to read past the expected size, checkpointing.
+fn copy(
+    reader: &mut dyn Read,
+    spec: BlobSpec<'_>,
+    sink: &mut dyn Sink,
+    state: &mut State,
+    who: Report<'_>,
+    cancel: &Cancel,
+) -> Result<(), Error> {
     let what = format!("blob {}", spec.digest);
-    let mut hasher = spec.digest.algorithm().hasher();
     let mut buf = vec![0u8; BUF];
-    let mut total: u64 = 0;
-    let mut head = [0u8; 4];
+    let mut since_checkpoint = 0u64;
     loop {
+        cancel.check()?;
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -137,18 +392,14 @@ pub(crate) fn copy_verified(
             Err(e) => {
                 return Err(Error::new(
                     ErrorKind::Network,
-                    format!("{what}: read failed after {total} bytes"),
+                    format!("{what}: read failed after {} bytes", state.written),
                 )
-                .with_source(e));
+                .with_source(e)
+                .transient(true));
             }
         };
-        if total < 4 {
-            let take = (4 - total as usize).min(n);
-            head[total as usize..total as usize + take].copy_from_slice(&buf[..take]);
-        }
-        total += n as u64;
         if let Some(expected) = spec.size
-            && total > expected
+            && state.written + n as u64 > expected
         {
             return Err(Error::new(
                 ErrorKind::Integrity,
@@ -157,31 +408,53 @@ pub(crate) fn copy_verified(
                 ),
             ));
         }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| Error::io("write", out_path, e))?;
-        progress.add(n as u64);
+        sink.write(&buf[..n])?;
+        state.absorb(&buf[..n]);
+        who.progress.add(n as u64);
+        since_checkpoint += n as u64;
+        if since_checkpoint >= CHECKPOINT_EVERY {
+            sink.checkpoint(state.written, state.etag.as_deref());
+            since_checkpoint = 0;
+        }
     }
-    out.flush().map_err(|e| Error::io("write", out_path, e))?;
     if let Some(expected) = spec.size
-        && total != expected
+        && state.written < expected
     {
         return Err(Error::new(
-            ErrorKind::Integrity,
-            format!("{what}: got {total} bytes, the descriptor says {expected}"),
-        ));
+            ErrorKind::Network,
+            format!("{what}: connection closed after {} of {expected} bytes", state.written),
+        )
+        .transient(true));
     }
-    let got = hasher.finish();
+    Ok(())
+}
+
+/// Check size and digest once every byte is in.
+fn verify(spec: BlobSpec<'_>, state: State) -> Result<Outcome, Failure> {
+    let fail = |e: Error| (e, 0, None);
+    let what = format!("blob {}", spec.digest);
+    if let Some(expected) = spec.size
+        && state.written != expected
+    {
+        return Err(fail(Error::new(
+            ErrorKind::Integrity,
+            format!("{what}: got {} bytes, the descriptor says {expected}", state.written),
+        )));
+    }
+    let (written, head) = (state.written, state.head);
+    let got = state.hasher.finish();
     if &got != spec.digest {
-        return Err(Error::new(
+        return Err(fail(Error::new(
             ErrorKind::Integrity,
             format!("{what}: content hashes to {got}"),
-        ));
+        )));
     }
-    Ok(Outcome {
-        size: total,
-        elf: total >= 4 && &head == ELF_MAGIC,
-    })
+    Ok(Outcome { size: written, elf: written >= 4 && &head == ELF_MAGIC, resumed_from: 0 })
+}
+
+/// `Content-Range: bytes START-END/TOTAL` → START.
+fn content_range_start(v: &str) -> Option<u64> {
+    v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
 }
 
 /// Hash an existing file with `algorithm`, returning its digest and size.
@@ -199,74 +472,4 @@ pub fn hash_file(path: &Path, algorithm: Algorithm) -> Result<(Digest, u64), Err
         total += n as u64;
     }
     Ok((hasher.finish(), total))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec<'a>(d: &'a Digest, size: Option<u64>) -> BlobSpec<'a> {
-        BlobSpec {
-            repository: "r",
-            digest: d,
-            size,
-        }
-    }
-
-    #[test]
-    fn copy_checks_size_and_digest() {
-        let data = b"\x7fELF and more bytes".to_vec();
-        let d = Digest::of(Algorithm::Sha256, &data);
-        let p = Progress::default();
-        let mut out = Vec::new();
-        let o = copy_verified(
-            &mut &data[..],
-            &mut out,
-            Path::new("x"),
-            spec(&d, Some(data.len() as u64)),
-            &p,
-        )
-        .unwrap();
-        assert_eq!(
-            (o.size, o.elf, out.len() as u64, p.get()),
-            (
-                data.len() as u64,
-                true,
-                data.len() as u64,
-                data.len() as u64
-            )
-        );
-
-        let cases: [(&[u8], Option<u64>, &str); 3] = [
-            (&data[..5], Some(data.len() as u64), "got 5 bytes"),
-            (&data, Some(5), "more than the 5 bytes"),
-            (b"\x7fELF and more bytez", None, "hashes to sha256:"),
-        ];
-        for (body, size, want) in cases {
-            let e = copy_verified(
-                &mut &body[..],
-                &mut Vec::new(),
-                Path::new("x"),
-                spec(&d, size),
-                &p,
-            )
-            .unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Integrity);
-            assert!(e.to_string().contains(want), "{want}: {e}");
-        }
-    }
-
-    #[test]
-    fn hash_file_matches_in_memory_hash() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        let data: Vec<u8> = (0..600_000u32).map(|i| (i * 7) as u8).collect();
-        std::fs::write(&p, &data).unwrap();
-        let (d, n) = hash_file(&p, Algorithm::Sha512).unwrap();
-        assert_eq!(
-            (d, n),
-            (Digest::of(Algorithm::Sha512, &data), data.len() as u64)
-        );
-        assert_eq!(part_path(&p), dir.path().join("f.part"));
-    }
 }

@@ -32,10 +32,7 @@ pub fn run(args: &BlobArgs, global: &Global) -> anyhow::Result<()> {
     };
     let opts = global.client_options()?;
     let view = View::new(Mode::detect(global.quiet), global.verbose);
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(digest.hex()));
+    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(digest.hex()));
     if output.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();
         let result = oci_dl::stream_blob(&reference, &mut out, &opts, view.clone());

@@ -13,15 +13,13 @@ pub fn code(kind: ErrorKind) -> u8 {
         ErrorKind::Network => 6,
         ErrorKind::RateLimited => 7,
         ErrorKind::Conflict | ErrorKind::Other => 1,
+        ErrorKind::Interrupted => 130,
     }
 }
 
 /// The exit code for an error from `run`: the engine's kind when there is one, else 1.
 pub fn for_error(err: &anyhow::Error) -> ExitCode {
-    let kind = err
-        .chain()
-        .find_map(|e| e.downcast_ref::<oci_dl::Error>())
-        .map(oci_dl::Error::kind);
+    let kind = err.chain().find_map(|e| e.downcast_ref::<oci_dl::Error>()).map(oci_dl::Error::kind);
     ExitCode::from(kind.map_or(1, code))
 }
 
@@ -40,6 +38,7 @@ mod tests {
             (ErrorKind::RateLimited, 7),
             (ErrorKind::Conflict, 1),
             (ErrorKind::Other, 1),
+            (ErrorKind::Interrupted, 130),
         ];
         for (k, c) in cases {
             assert_eq!(code(k), c, "{k:?}");

@@ -27,11 +27,7 @@ pub struct ManifestArgs {
 
 pub fn run(args: &ManifestArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
-    let platform = args
-        .platform
-        .as_deref()
-        .map(str::parse::<Platform>)
-        .transpose()?;
+    let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
     let opts = global.client_options()?;
     let view = View::new(Mode::detect(global.quiet), global.verbose);
     let resolved = oci_dl::fetch_manifest(&reference, platform.as_ref(), &opts, view.clone())?;
@@ -48,9 +44,7 @@ pub fn run(args: &ManifestArgs, global: &Global) -> anyhow::Result<()> {
         Some(path) if path.as_os_str() != "-" => super::write_atomic(path, &bytes),
         _ => {
             let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)
-                .and_then(|()| out.flush())
-                .context("write to stdout")
+            out.write_all(&bytes).and_then(|()| out.flush()).context("write to stdout")
         }
     }
 }

@@ -65,6 +65,9 @@ pub struct Global {
     /// Read the password or token from standard input.
     #[arg(long, global = true)]
     pub password_stdin: bool,
+    /// Retries of a failed request or transfer (with backoff), each resuming where it stopped.
+    #[arg(long, global = true, value_name = "N", default_value_t = 5)]
+    pub retries: u32,
     /// Connect HOST:PORT to ADDR instead of asking DNS (as curl's --resolve); repeatable.
     #[arg(long, global = true, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
@@ -109,33 +112,21 @@ impl OverwriteArg {
 impl Global {
     /// Connection options, reading a password from stdin or the environment when asked to.
     pub fn client_options(&self) -> anyhow::Result<ClientOptions> {
-        let env_password = std::env::var("OCI_DL_PASSWORD")
-            .ok()
-            .filter(|p| !p.is_empty());
+        let env_password = std::env::var("OCI_DL_PASSWORD").ok().filter(|p| !p.is_empty());
         let credentials = match (&self.username, self.password_stdin) {
             (Some(user), true) => {
                 let mut pw = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut pw)
-                    .context("read password from stdin")?;
+                std::io::stdin().read_to_string(&mut pw).context("read password from stdin")?;
                 let pw = pw.trim_end_matches(['\n', '\r']).to_owned();
                 if pw.is_empty() {
                     bail!(usage("--password-stdin read an empty password"));
                 }
-                Some(Credentials::Basic {
-                    username: user.clone(),
-                    password: pw,
-                })
+                Some(Credentials::Basic { username: user.clone(), password: pw })
             }
             (None, true) => bail!(usage("--password-stdin needs -u/--username")),
             (Some(user), false) => match env_password {
-                Some(pw) => Some(Credentials::Basic {
-                    username: user.clone(),
-                    password: pw,
-                }),
-                None => bail!(usage(
-                    "-u/--username needs --password-stdin or OCI_DL_PASSWORD"
-                )),
+                Some(pw) => Some(Credentials::Basic { username: user.clone(), password: pw }),
+                None => bail!(usage("-u/--username needs --password-stdin or OCI_DL_PASSWORD")),
             },
             (None, false) => None,
         };
@@ -145,11 +136,9 @@ impl Global {
             ca_file: self.ca_file.clone(),
             credentials,
             timeout: Some(Duration::from_secs(self.timeout.max(1))),
-            resolve: self
-                .resolve
-                .iter()
-                .map(|r| r.parse())
-                .collect::<Result<_, _>>()?,
+            resolve: self.resolve.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,
+            retry: oci_dl::RetryPolicy { retries: self.retries, ..Default::default() },
+            cancel: cancel_on_signals()?,
         })
     }
 }
@@ -182,4 +171,15 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> 
     let part = oci_dl::transfer::part_path(path);
     std::fs::write(&part, bytes).with_context(|| format!("write {}", part.display()))?;
     std::fs::rename(&part, path).with_context(|| format!("rename into place {}", path.display()))
+}
+
+/// A cancel flag set by SIGINT or SIGTERM. A second signal exits at once with 130.
+fn cancel_on_signals() -> anyhow::Result<oci_dl::Cancel> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let cancel = oci_dl::Cancel::default();
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, cancel.0.clone())?;
+        signal_hook::flag::register(sig, cancel.0.clone())?;
+    }
+    Ok(cancel)
 }

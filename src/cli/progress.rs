@@ -79,12 +79,7 @@ impl View {
                 }
             })
         });
-        Arc::new(View {
-            shared,
-            stop,
-            ticker: Mutex::new(ticker),
-            started: Instant::now(),
-        })
+        Arc::new(View { shared, stop, ticker: Mutex::new(ticker), started: Instant::now() })
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -171,15 +166,33 @@ impl Observer for View {
                     }
                 }
             }
-            Event::Resolved {
-                digest,
-                media_type,
-                platform,
-            } => {
+            Event::Resolved { digest, media_type, platform } => {
                 if sh.verbosity >= 1 {
                     let plat = platform.map(|p| format!(" for {p}")).unwrap_or_default();
                     sh.say(&format!("debug: resolved {digest} ({media_type}){plat}"));
                 }
+            }
+            Event::Retry { what, attempt, of, delay, error } => {
+                if sh.verbosity >= 1 {
+                    sh.say(&format!(
+                        "debug: retry {attempt}/{of} of {what} in {:.1}s: {}",
+                        delay.as_secs_f64(),
+                        error.to_string_full()
+                    ));
+                }
+                if let Some((bar, _)) = sh
+                    .state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .live
+                    .values()
+                    .find(|(b, _)| what.starts_with(b.message().as_str()))
+                {
+                    bar.set_message(format!("{what} (retry {attempt})"));
+                }
+            }
+            Event::Resumed { name, offset, .. } => {
+                sh.say(&format!("resuming {name} from {}", HumanBytes(*offset)));
             }
             Event::Planned { files, bytes } => {
                 let mut st = sh.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -195,12 +208,7 @@ impl Observer for View {
                     st.total = Some(t);
                 }
             }
-            Event::Started {
-                index,
-                name,
-                size,
-                progress,
-            } => match sh.mode {
+            Event::Started { index, name, size, progress } => match sh.mode {
                 Mode::Bars => {
                     let bar = ProgressBar::new(size.unwrap_or(0));
                     let bar = match &sh.state.lock().unwrap_or_else(|p| p.into_inner()).total {
@@ -216,21 +224,12 @@ impl Observer for View {
                         .insert(*index, (bar, (*progress).clone()));
                 }
                 Mode::Lines => {
-                    let size = size
-                        .map(|s| format!(" ({})", HumanBytes(s)))
-                        .unwrap_or_default();
+                    let size = size.map(|s| format!(" ({})", HumanBytes(s))).unwrap_or_default();
                     eprintln!("pulling {name}{size}");
                 }
                 Mode::Quiet => {}
             },
-            Event::Finished {
-                index,
-                name,
-                digest,
-                size,
-                status,
-                ..
-            } => {
+            Event::Finished { index, name, digest, size, status, .. } => {
                 let mut st = sh.state.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some((bar, _)) = st.live.remove(index) {
                     bar.finish_and_clear();
@@ -240,15 +239,11 @@ impl Observer for View {
                 st.done_bytes += size;
                 drop(st);
                 let what = match status {
-                    FileStatus::Downloaded => "✓",
+                    FileStatus::Downloaded | FileStatus::Resumed => "✓",
                     FileStatus::UpToDate => "= up to date",
                     FileStatus::Skipped => "- skipped (exists with other content)",
                 };
-                sh.say(&format!(
-                    "{what} {name}  {}  {}",
-                    HumanBytes(*size),
-                    digest.short()
-                ));
+                sh.say(&format!("{what} {name}  {}  {}", HumanBytes(*size), digest.short()));
             }
             Event::Failed { index, name, error } => {
                 let mut st = sh.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -267,10 +262,7 @@ impl Observer for View {
     fn confirm_overwrite(&self, path: &Path) -> bool {
         let _one_at_a_time = self.shared.prompt.lock().unwrap_or_else(|p| p.into_inner());
         self.shared.mp.suspend(|| {
-            eprint!(
-                "{} exists with other content. Overwrite? [y/N] ",
-                path.display()
-            );
+            eprint!("{} exists with other content. Overwrite? [y/N] ", path.display());
             let _ = std::io::stderr().flush();
             let mut answer = String::new();
             let _ = std::io::stdin().lock().read_line(&mut answer);

@@ -50,22 +50,13 @@ pub struct PullArgs {
 
 fn groups(v: &[String]) -> Vec<Vec<String>> {
     v.iter()
-        .map(|g| {
-            g.split(',')
-                .map(|k| k.trim().to_owned())
-                .filter(|k| !k.is_empty())
-                .collect()
-        })
+        .map(|g| g.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
         .collect()
 }
 
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
-    let platform = args
-        .platform
-        .as_deref()
-        .map(str::parse::<Platform>)
-        .transpose()?;
+    let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
     let opts = global.client_options()?;
     let req = PullRequest {
         reference,
@@ -89,18 +80,11 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     let report = result?;
     let secs = view.elapsed().as_secs_f64();
     let count = |s| report.files.iter().filter(|f| f.status == s).count();
-    let bytes: u64 = report
-        .files
-        .iter()
-        .filter(|f| f.status == FileStatus::Downloaded)
-        .map(|f| f.size)
-        .sum();
+    let bytes: u64 =
+        report.files.iter().filter(|f| f.status == FileStatus::Downloaded).map(|f| f.size).sum();
     let mut line = format!("pulled {} file(s)", count(FileStatus::Downloaded));
     if count(FileStatus::UpToDate) > 0 {
-        line.push_str(&format!(
-            ", {} already up to date",
-            count(FileStatus::UpToDate)
-        ));
+        line.push_str(&format!(", {} already up to date", count(FileStatus::UpToDate)));
     }
     if count(FileStatus::Skipped) > 0 {
         line.push_str(&format!(", {} skipped", count(FileStatus::Skipped)));

@@ -23,10 +23,7 @@ pub(super) struct Auth {
 
 impl Auth {
     pub(super) fn new(credentials: Option<Credentials>) -> Auth {
-        Auth {
-            credentials,
-            cache: Mutex::new(HashMap::new()),
-        }
+        Auth { credentials, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The cached `Authorization` value for `scope`, if a challenge was answered before.
@@ -44,26 +41,14 @@ impl Auth {
         log: &dyn Observer,
     ) -> Result<(), Error> {
         let challenges: Vec<Challenge> = headers.iter().flat_map(|h| challenge::parse(h)).collect();
-        let debug = |m: String| {
-            log.event(&Event::Log {
-                level: Level::Debug,
-                message: m,
-            })
-        };
+        let debug = |m: String| log.event(&Event::Log { level: Level::Debug, message: m });
         if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer") {
             let value = self.bearer(agent, c, scope, &debug)?;
-            self.cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(scope.to_owned(), value);
+            self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.to_owned(), value);
             return Ok(());
         }
         if challenges.iter().any(|c| c.scheme == "basic") {
-            let Some(value) = self
-                .credentials
-                .as_ref()
-                .and_then(Credentials::basic_header)
-            else {
+            let Some(value) = self.credentials.as_ref().and_then(Credentials::basic_header) else {
                 return Err(Error::new(
                     ErrorKind::Auth,
                     "the registry requires credentials (Basic auth): use -u/--password-stdin, \
@@ -80,10 +65,7 @@ impl Auth {
         let schemes: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
         Err(Error::new(
             ErrorKind::Auth,
-            format!(
-                "unsupported authentication challenge ({})",
-                schemes.join(", ")
-            ),
+            format!("unsupported authentication challenge ({})", schemes.join(", ")),
         ))
     }
 
@@ -114,9 +96,7 @@ impl Auth {
                 if let Some(s) = service {
                     form.push(("service", s));
                 }
-                debug(format!(
-                    "POST {realm} (refresh-token grant, scope {want_scope})"
-                ));
+                debug(format!("POST {realm} (refresh-token grant, scope {want_scope})"));
                 agent.post(realm).send_form(form)
             }
             creds => {
@@ -135,21 +115,14 @@ impl Auth {
                 }
                 debug(format!(
                     "GET {url} ({})",
-                    if basic.is_some() {
-                        "with credentials"
-                    } else {
-                        "anonymous"
-                    }
+                    if basic.is_some() { "with credentials" } else { "anonymous" }
                 ));
                 req.call()
             }
         };
         let resp = resp.map_err(|e| super::network(&format!("token request to {realm}"), e))?;
         let status = resp.status().as_u16();
-        debug(format!(
-            "token endpoint -> {status} in {} ms",
-            started.elapsed().as_millis()
-        ));
+        debug(format!("token endpoint -> {status} in {} ms", started.elapsed().as_millis()));
         if !(200..300).contains(&status) {
             let mut err = super::status_error(resp, &format!("token request to {realm}"));
             if status == 401 || status == 403 {
@@ -160,16 +133,15 @@ impl Auth {
             return Err(err);
         }
         let mut body = Vec::new();
-        resp.into_body()
-            .into_reader()
-            .take(MAX_TOKEN_BODY)
-            .read_to_end(&mut body)
-            .map_err(|e| super::network(&format!("token request to {realm}"), e))?;
+        resp.into_body().into_reader().take(MAX_TOKEN_BODY).read_to_end(&mut body).map_err(
+            |e| {
+                Error::new(ErrorKind::Network, format!("token request to {realm}"))
+                    .with_source(e)
+                    .transient(true)
+            },
+        )?;
         parse_token(&body).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Auth,
-                format!("token endpoint {realm} answered without a token"),
-            )
+            Error::new(ErrorKind::Auth, format!("token endpoint {realm} answered without a token"))
         })
     }
 }
@@ -182,14 +154,9 @@ fn parse_token(body: &[u8]) -> Option<String> {
         access_token: Option<String>,
     }
     let t: T = serde_json::from_slice(body).ok()?;
-    let tok = t
-        .token
-        .filter(|s| !s.is_empty())
-        .or(t.access_token.filter(|s| !s.is_empty()))?;
+    let tok = t.token.filter(|s| !s.is_empty()).or(t.access_token.filter(|s| !s.is_empty()))?;
     // A header value cannot hold control characters; refuse rather than send garbage.
-    tok.bytes()
-        .all(|b| (0x21..0x7f).contains(&b))
-        .then(|| format!("Bearer {tok}"))
+    tok.bytes().all(|b| (0x21..0x7f).contains(&b)).then(|| format!("Bearer {tok}"))
 }
 
 /// Percent-encode a query value (RFC 3986 unreserved characters pass).
@@ -216,10 +183,7 @@ mod tests {
             parse_token(br#"{"access_token":"xyz","expires_in":300}"#).unwrap(),
             "Bearer xyz"
         );
-        assert_eq!(
-            parse_token(br#"{"token":"","access_token":"b"}"#).unwrap(),
-            "Bearer b"
-        );
+        assert_eq!(parse_token(br#"{"token":"","access_token":"b"}"#).unwrap(), "Bearer b");
         assert!(parse_token(b"<html>").is_none());
         assert!(parse_token(br#"{"token":"a\nb"}"#).is_none());
         assert!(parse_token(br#"{}"#).is_none());

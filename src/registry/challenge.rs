@@ -19,10 +19,7 @@ impl Challenge {
 /// the registry is untrusted input.
 pub fn parse(header: &str) -> Vec<Challenge> {
     let mut out: Vec<Challenge> = Vec::new();
-    let mut p = Parser {
-        s: header.as_bytes(),
-        i: 0,
-    };
+    let mut p = Parser { s: header.as_bytes(), i: 0 };
     loop {
         p.skip(|b| b == b' ' || b == b'\t' || b == b',');
         let Some(token) = p.token() else { break };
@@ -36,10 +33,7 @@ pub fn parse(header: &str) -> Vec<Challenge> {
                 c.params.insert(token.to_ascii_lowercase(), value);
             }
         } else {
-            out.push(Challenge {
-                scheme: token.to_ascii_lowercase(),
-                params: BTreeMap::new(),
-            });
+            out.push(Challenge { scheme: token.to_ascii_lowercase(), params: BTreeMap::new() });
         }
         if p.i < p.s.len()
             && p.token_peek().is_none()
@@ -127,10 +121,7 @@ mod tests {
         assert_eq!(c.param("scope"), Some("repository:library/alpine:pull"));
 
         let c = one(r#"Basic realm="Registry Realm""#);
-        assert_eq!(
-            (c.scheme.as_str(), c.param("realm")),
-            ("basic", Some("Registry Realm"))
-        );
+        assert_eq!((c.scheme.as_str(), c.param("realm")), ("basic", Some("Registry Realm")));
 
         let c =
             one(r#"bearer REALM=https://x/t , Service = "a\"b",scope="repository:a:pull,push""#);
@@ -150,19 +141,10 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for h in [
-            "=",
-            "\"",
-            "Bearer realm=\"unterminated",
-            "Bearer ==,=\"",
-            "\u{1F600} x=y",
-            "a=b",
-        ] {
+        for h in ["=", "\"", "Bearer realm=\"unterminated", "Bearer ==,=\"", "\u{1F600} x=y", "a=b"]
+        {
             let _ = parse(h);
         }
-        assert_eq!(
-            one("Bearer realm=\"unterminated").param("realm"),
-            Some("unterminated")
-        );
+        assert_eq!(one("Bearer realm=\"unterminated").param("realm"), Some("unterminated"));
     }
 }

@@ -33,10 +33,9 @@ impl Credentials {
     /// The `Authorization: Basic …` value, for Basic challenges and token requests.
     pub(crate) fn basic_header(&self) -> Option<String> {
         match self {
-            Credentials::Basic { username, password } => Some(format!(
-                "Basic {}",
-                B64.encode(format!("{username}:{password}"))
-            )),
+            Credentials::Basic { username, password } => {
+                Some(format!("Basic {}", B64.encode(format!("{username}:{password}"))))
+            }
             Credentials::IdentityToken { .. } => None,
         }
     }
@@ -60,45 +59,26 @@ pub fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credenti
         Err(e) => return Err(Error::io("read", path, e)),
     };
     let bad = |why: String| {
-        Error::new(
-            ErrorKind::Auth,
-            format!("invalid Docker config {}: {why}", path.display()),
-        )
+        Error::new(ErrorKind::Auth, format!("invalid Docker config {}: {why}", path.display()))
     };
     let config: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| bad(format!("not JSON ({e})")))?;
     let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else {
         return Ok(None);
     };
-    let Some(entry) = auths
-        .iter()
-        .find(|(k, _)| host_matches(k, registry))
-        .map(|(_, v)| v)
-    else {
+    let Some(entry) = auths.iter().find(|(k, _)| host_matches(k, registry)).map(|(_, v)| v) else {
         return Ok(None);
     };
-    let field = |k: &str| {
-        entry
-            .get(k)
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-    };
+    let field = |k: &str| entry.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
     let mut username = field("username").map(str::to_owned);
     let mut password = field("password").map(str::to_owned);
     if let Some(auth) = field("auth") {
-        let decoded = B64
-            .decode(auth.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| {
-                bad(format!(
-                    "auths.{registry:?}.auth is not base64 of user:password"
-                ))
-            })?;
+        let decoded =
+            B64.decode(auth.trim()).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(
+                || bad(format!("auths.{registry:?}.auth is not base64 of user:password")),
+            )?;
         let (u, p) = decoded.split_once(':').ok_or_else(|| {
-            bad(format!(
-                "auths.{registry:?}.auth is not base64 of user:password"
-            ))
+            bad(format!("auths.{registry:?}.auth is not base64 of user:password"))
         })?;
         username = Some(u.to_owned());
         password = Some(p.to_owned());
@@ -118,10 +98,7 @@ pub fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credenti
 /// Config keys may carry a scheme and a path (`https://index.docker.io/v1/`); compare hosts only.
 fn host_matches(key: &str, registry: &str) -> bool {
     let host = |s: &str| -> String {
-        let s = s
-            .strip_prefix("https://")
-            .or_else(|| s.strip_prefix("http://"))
-            .unwrap_or(s);
+        let s = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s);
         let s = s.split('/').next().unwrap_or(s).to_ascii_lowercase();
         match s.as_str() {
             "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".to_owned(),
@@ -154,23 +131,14 @@ mod tests {
             }}}}"#
         ));
         let basic = |u: &str, pw: &str| {
-            Some(Credentials::Basic {
-                username: u.into(),
-                password: pw.into(),
-            })
+            Some(Credentials::Basic { username: u.into(), password: pw.into() })
         };
-        assert_eq!(
-            from_docker_config(&p, "docker.io").unwrap(),
-            basic("alice", "s3cret")
-        );
+        assert_eq!(from_docker_config(&p, "docker.io").unwrap(), basic("alice", "s3cret"));
         assert_eq!(
             from_docker_config(&p, "registry-1.docker.io").unwrap(),
             basic("alice", "s3cret")
         );
-        assert_eq!(
-            from_docker_config(&p, "localhost:5000").unwrap(),
-            basic("bob", "pw")
-        );
+        assert_eq!(from_docker_config(&p, "localhost:5000").unwrap(), basic("bob", "pw"));
         assert_eq!(
             from_docker_config(&p, "quay.io").unwrap(),
             Some(Credentials::IdentityToken {
@@ -180,10 +148,7 @@ mod tests {
         );
         assert_eq!(from_docker_config(&p, "empty.io").unwrap(), None);
         assert_eq!(from_docker_config(&p, "ghcr.io").unwrap(), None);
-        assert_eq!(
-            from_docker_config(&p.with_file_name("nope.json"), "ghcr.io").unwrap(),
-            None
-        );
+        assert_eq!(from_docker_config(&p.with_file_name("nope.json"), "ghcr.io").unwrap(), None);
     }
 
     #[test]
@@ -198,15 +163,9 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let c = Credentials::Basic {
-            username: "u".into(),
-            password: "hunter2".into(),
-        };
+        let c = Credentials::Basic { username: "u".into(), password: "hunter2".into() };
         assert!(!format!("{c:?}").contains("hunter2"));
-        let c = Credentials::IdentityToken {
-            username: "u".into(),
-            token: "tok123".into(),
-        };
+        let c = Credentials::IdentityToken { username: "u".into(), token: "tok123".into() };
         assert!(!format!("{c:?}").contains("tok123"));
     }
 }

@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Event, Level, Observer};
 use crate::manifest::{ACCEPT, MAX_MANIFEST_BYTES};
 use crate::reference::Reference;
+use crate::retry::{Cancel, Gate, RetryPolicy};
 
 pub use credentials::Credentials;
 
@@ -40,6 +41,10 @@ pub struct ClientOptions {
     pub timeout: Option<Duration>,
     /// Pinned addresses, as curl's `--resolve`: `(host, port) → address`.
     pub resolve: Vec<Pin>,
+    /// How hard to retry transient failures.
+    pub retry: RetryPolicy,
+    /// Set by the front end's signal handler to stop the run.
+    pub cancel: Cancel,
 }
 
 /// One `--resolve HOST:PORT:ADDR` entry.
@@ -88,22 +93,11 @@ impl ureq::unversioned::resolver::Resolver for PinnedResolver {
         config: &ureq::config::Config,
         timeout: ureq::unversioned::transport::NextTimeout,
     ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let host = uri
-            .host()
-            .unwrap_or("")
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let port = uri
-            .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("https") {
-                443
-            } else {
-                80
-            });
-        if let Some(pin) = self
-            .pins
-            .iter()
-            .find(|p| p.port == port && p.host.eq_ignore_ascii_case(host))
+        let host = uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+        let port =
+            uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+        if let Some(pin) =
+            self.pins.iter().find(|p| p.port == port && p.host.eq_ignore_ascii_case(host))
         {
             let mut out = self.empty();
             out.push(std::net::SocketAddr::new(pin.addr, port));
@@ -120,6 +114,9 @@ pub struct Client {
     host: String,
     auth: auth::Auth,
     log: Arc<dyn Observer>,
+    retry: RetryPolicy,
+    cancel: Cancel,
+    gate: Gate,
 }
 
 /// A manifest body as served, with the headers that say what it is.
@@ -138,15 +135,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
+        self.response.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
     pub fn content_length(&self) -> Option<u64> {
-        self.header("content-length")
-            .and_then(|v| v.trim().parse().ok())
+        self.header("content-length").and_then(|v| v.trim().parse().ok())
     }
 }
 
@@ -158,9 +151,7 @@ pub fn is_loopback(host: &str) -> bool {
         host.rsplit_once(':').map_or(host, |(h, _)| h)
     };
     name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Client {
@@ -193,11 +184,7 @@ impl Client {
                 None => None,
             },
         };
-        let tls = if plain {
-            TlsConfig::default()
-        } else {
-            tls_config(opts)?
-        };
+        let tls = if plain { TlsConfig::default() } else { tls_config(opts)? };
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -209,10 +196,7 @@ impl Client {
             .max_idle_connections_per_host(16)
             .tls_config(tls)
             .build();
-        let resolver = PinnedResolver {
-            pins: opts.resolve.clone(),
-            system: Default::default(),
-        };
+        let resolver = PinnedResolver { pins: opts.resolve.clone(), system: Default::default() };
         let agent = ureq::Agent::with_parts(
             config,
             ureq::unversioned::transport::DefaultConnector::new(),
@@ -224,19 +208,45 @@ impl Client {
             host,
             auth: auth::Auth::new(credentials),
             log,
+            retry: opts.retry.clone(),
+            cancel: opts.cancel.clone(),
+            gate: Gate::new(1),
         })
     }
 
+    /// Allow `n` transfers in flight (the pull's `--jobs`); a 429 lowers it for a while.
+    pub fn with_concurrency(mut self, n: usize) -> Client {
+        self.gate = Gate::new(n);
+        self
+    }
+
+    /// Run `attempt` under the client's retry policy, cancel flag and concurrency gate.
+    pub fn retrying<T>(
+        &self,
+        what: &str,
+        attempt: impl FnMut(u32) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        crate::retry::run(&self.retry, &self.cancel, &self.gate, &*self.log, what, attempt)
+    }
+
+    /// The run's cancel flag.
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
+
     fn debug(&self, message: String) {
-        self.log.event(&Event::Log {
-            level: Level::Debug,
-            message,
-        });
+        self.log.event(&Event::Log { level: Level::Debug, message });
     }
 
     /// GET a manifest by tag or digest. Returns the raw body and its content type. The body is
     /// capped at [`MAX_MANIFEST_BYTES`] and, when fetched by digest, verified against it.
     pub fn manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
+        self.retrying(&format!("manifest {repo}:{reference}"), |_| {
+            self.manifest_once(repo, reference)
+        })
+    }
+
+    fn manifest_once(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
         let path = format!("/v2/{repo}/manifests/{reference}");
         let reply = self.get(&path, repo, &[("accept", ACCEPT)])?;
         if let Some(len) = reply.content_length()
@@ -260,28 +270,39 @@ impl Client {
             .into_reader()
             .take(MAX_MANIFEST_BYTES + 1)
             .read_to_end(&mut body)
-            .map_err(|e| network(&format!("GET {url}: reading manifest"), e))?;
+            .map_err(|e| {
+                Error::new(ErrorKind::Network, format!("GET {url}: reading manifest"))
+                    .with_source(e)
+                    .transient(true)
+            })?;
         if body.len() as u64 > MAX_MANIFEST_BYTES {
             return Err(Error::new(
                 ErrorKind::Other,
                 format!("GET {url}: manifest is over the {MAX_MANIFEST_BYTES}-byte cap"),
             ));
         }
-        Ok(RawManifest {
-            bytes: body,
-            content_type,
-            served_digest,
-        })
+        Ok(RawManifest { bytes: body, content_type, served_digest })
     }
 
     /// GET a blob, optionally from byte `from`. Redirects (to CDNs) are followed without our
     /// credentials.
-    pub fn blob(&self, repo: &str, digest: &Digest, from: u64) -> Result<Reply, Error> {
+    /// Each call starts at the registry URL, so a retry never reuses an expired signed
+    /// `Location`. With `from > 0` a `Range` is sent, and `If-Range` when an ETag is known.
+    pub fn blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        from: u64,
+        if_range: Option<&str>,
+    ) -> Result<Reply, Error> {
         let path = format!("/v2/{repo}/blobs/{digest}");
         let range = (from > 0).then(|| format!("bytes={from}-"));
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(r) = &range {
             headers.push(("range", r));
+            if let Some(etag) = if_range {
+                headers.push(("if-range", etag));
+            }
         }
         self.get(&path, repo, &headers)
     }
@@ -314,10 +335,7 @@ impl Client {
             ));
             match status {
                 200..=299 => {
-                    return Ok(Reply {
-                        response: resp,
-                        url,
-                    });
+                    return Ok(Reply { response: resp, url });
                 }
                 401 if same_host && !retried_auth => {
                     retried_auth = true;
@@ -331,8 +349,7 @@ impl Client {
                         return Err(self.status_error(resp, &url, same_host));
                     }
                     drop(resp);
-                    self.auth
-                        .authenticate(&self.agent, &challenges, &scope, &*self.log)?;
+                    self.auth.authenticate(&self.agent, &challenges, &scope, &*self.log)?;
                 }
                 301 | 302 | 303 | 307 | 308 => {
                     hops += 1;
@@ -362,12 +379,13 @@ impl Client {
 /// has them (read at most [`MAX_ERROR_BODY`] bytes).
 pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str) -> Error {
     let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
     let mut body = Vec::new();
-    let _ = resp
-        .into_body()
-        .into_reader()
-        .take(MAX_ERROR_BODY)
-        .read_to_end(&mut body);
+    let _ = resp.into_body().into_reader().take(MAX_ERROR_BODY).read_to_end(&mut body);
     let detail = describe_error_body(&body);
     let kind = match status.as_u16() {
         401 | 403 => ErrorKind::Auth,
@@ -379,11 +397,15 @@ pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str) -> Error {
     let reason = status.canonical_reason().unwrap_or("");
     let msg = match detail {
         Some(d) => format!("{what}: {} {d}", status.as_u16()),
-        None => format!("{what}: {} {reason}", status.as_u16())
-            .trim_end()
-            .to_owned(),
+        None => format!("{what}: {} {reason}", status.as_u16()).trim_end().to_owned(),
     };
-    Error::new(kind, msg)
+    let retry_after = retry_after.or_else(|| {
+        (status.as_u16() == 429)
+            .then(|| crate::retry::parse_body_hint(&String::from_utf8_lossy(&body)))
+            .flatten()
+    });
+    let transient = matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504);
+    Error::new(kind, msg).transient(transient).with_retry_after(retry_after)
 }
 
 /// `CODE: message` for each entry of an OCI error body, or the start of a plain-text body.
@@ -405,11 +427,7 @@ fn describe_error_body(body: &[u8]) -> Option<String> {
         let parts: Vec<String> = b
             .errors
             .iter()
-            .map(|e| {
-                format!("{}: {}", e.code, e.message)
-                    .trim_matches([' ', ':'])
-                    .to_owned()
-            })
+            .map(|e| format!("{}: {}", e.code, e.message).trim_matches([' ', ':']).to_owned())
             .collect();
         return Some(parts.join("; "));
     }
@@ -418,35 +436,41 @@ fn describe_error_body(body: &[u8]) -> Option<String> {
     if text.is_empty() || text.starts_with('<') {
         return None; // an HTML error page says nothing a status line doesn't
     }
-    let line: String = text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect();
+    let line: String = text.lines().next().unwrap_or("").chars().take(200).collect();
     Some(line)
 }
 
-pub(crate) fn network(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::new(ErrorKind::Network, what.to_owned()).with_source(e)
+/// A transport failure. Resets, timeouts and refused connections are worth retrying; DNS and TLS
+/// failures are not (another try gives the same answer).
+pub(crate) fn network(what: &str, e: ureq::Error) -> Error {
+    // rustls reports a handshake with garbage (often: an HTTP-only server) as InvalidData.
+    let tls_garbage = matches!(&e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData);
+    let transient = !tls_garbage
+        && matches!(
+            e,
+            ureq::Error::Io(_)
+                | ureq::Error::Timeout(_)
+                | ureq::Error::ConnectionFailed
+                | ureq::Error::Protocol(_)
+                | ureq::Error::BodyStalled
+        );
+    let what = if tls_garbage && what.contains("https://") {
+        format!("{what} (TLS handshake failed; an HTTP-only registry needs --plain-http)")
+    } else {
+        what.to_owned()
+    };
+    Error::new(ErrorKind::Network, what).with_source(e).transient(transient)
 }
 
 /// The authority (`host[:port]`) of an absolute http(s) URL.
 pub(crate) fn url_authority(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))?;
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
     Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
 }
 
 /// Another host's URL may be signed: keep its query out of logs and errors.
 fn display_url(url: &str, same_host: bool) -> &str {
-    if same_host {
-        url
-    } else {
-        url.split('?').next().unwrap_or(url)
-    }
+    if same_host { url } else { url.split('?').next().unwrap_or(url) }
 }
 
 fn resolve_location(base: &str, location: &str) -> Result<String, Error> {
@@ -454,19 +478,14 @@ fn resolve_location(base: &str, location: &str) -> Result<String, Error> {
         return Ok(location.to_owned());
     }
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let origin_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
+    let origin_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
     if let Some(rest) = location.strip_prefix("//") {
         return Ok(format!("{}{rest}", &base[..scheme_end]));
     }
     if location.starts_with('/') {
         return Ok(format!("{}{location}", &base[..origin_end]));
     }
-    Err(Error::new(
-        ErrorKind::Network,
-        format!("unsupported redirect Location {location:?}"),
-    ))
+    Err(Error::new(ErrorKind::Network, format!("unsupported redirect Location {location:?}")))
 }
 
 fn tls_config(opts: &ClientOptions) -> Result<TlsConfig, Error> {
@@ -532,13 +551,7 @@ mod tests {
         ] {
             assert!(is_loopback(h), "{h}");
         }
-        for h in [
-            "ghcr.io",
-            "10.0.0.1:5000",
-            "localhost.example.com",
-            "[::2]:5000",
-            "128.0.0.1",
-        ] {
+        for h in ["ghcr.io", "10.0.0.1:5000", "localhost.example.com", "[::2]:5000", "128.0.0.1"] {
             assert!(!is_loopback(h), "{h}");
         }
     }
@@ -551,18 +564,10 @@ mod tests {
             ("registry.test", 5443, "127.0.0.1")
         );
         let p: Pin = "Reg.Test:443:[::1]".parse().unwrap();
-        assert_eq!(
-            (p.host.as_str(), p.addr.to_string().as_str()),
-            ("reg.test", "::1")
-        );
-        for bad in [
-            "x",
-            "x:1",
-            ":1:127.0.0.1",
-            "x:port:127.0.0.1",
-            "x:1:not-an-ip",
-            "x:70000:127.0.0.1",
-        ] {
+        assert_eq!((p.host.as_str(), p.addr.to_string().as_str()), ("reg.test", "::1"));
+        for bad in
+            ["x", "x:1", ":1:127.0.0.1", "x:port:127.0.0.1", "x:1:not-an-ip", "x:70000:127.0.0.1"]
+        {
             assert!(bad.parse::<Pin>().is_err(), "{bad}");
         }
     }
@@ -578,10 +583,7 @@ mod tests {
             resolve_location(base, "https://cdn.example/b").unwrap(),
             "https://cdn.example/b"
         );
-        assert_eq!(
-            resolve_location(base, "//cdn.example/b").unwrap(),
-            "http://cdn.example/b"
-        );
+        assert_eq!(resolve_location(base, "//cdn.example/b").unwrap(), "http://cdn.example/b");
         assert!(resolve_location(base, "relative").is_err());
     }
 
@@ -589,10 +591,7 @@ mod tests {
     fn error_bodies_are_decoded() {
         let b =
             br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
-        assert_eq!(
-            describe_error_body(b).unwrap(),
-            "MANIFEST_UNKNOWN: manifest unknown"
-        );
+        assert_eq!(describe_error_body(b).unwrap(), "MANIFEST_UNKNOWN: manifest unknown");
         assert_eq!(describe_error_body(b"<html><body>502</body></html>"), None);
         assert_eq!(describe_error_body(b"  "), None);
         assert_eq!(describe_error_body(b"denied\nmore").unwrap(), "denied");
@@ -601,10 +600,7 @@ mod tests {
     #[test]
     fn signed_urls_are_not_shown_for_other_hosts() {
         assert_eq!(display_url("https://cdn/x?sig=abc", false), "https://cdn/x");
-        assert_eq!(
-            display_url("https://reg/v2/?n=1", true),
-            "https://reg/v2/?n=1"
-        );
+        assert_eq!(display_url("https://reg/v2/?n=1", true), "https://reg/v2/?n=1");
         assert_eq!(url_authority("https://a.b:5/x?y"), Some("a.b:5"));
     }
 }

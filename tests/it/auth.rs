@@ -24,12 +24,7 @@ fn run_with_stdin(sb: &Sandbox, args: &[&str], input: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     Run::from(child.wait_with_output().unwrap())
 }
 
@@ -38,11 +33,7 @@ fn basic_auth_registry_with_right_and_wrong_passwords() {
     let Some(reg) = registry::basic_auth() else {
         return;
     };
-    Pusher::new(reg).artifact(
-        "test/private",
-        "v1",
-        &[Layer::titled("secret.txt", "classified")],
-    );
+    Pusher::new(reg).artifact("test/private", "v1", &[Layer::titled("secret.txt", "classified")]);
     let r = format!("{}/test/private:v1", reg.host);
     let (user, pw) = reg.auth.clone().unwrap();
 
@@ -53,36 +44,15 @@ fn basic_auth_registry_with_right_and_wrong_passwords() {
 
     run_with_stdin(
         &sb,
-        &[
-            "pull",
-            &r,
-            "-o",
-            "stdin",
-            "-u",
-            &user,
-            "--password-stdin",
-            "-vv",
-        ],
+        &["pull", &r, "-o", "stdin", "-u", &user, "--password-stdin", "-vv"],
         &format!("{pw}\n"),
     )
     .ok();
-    assert_eq!(
-        std::fs::read(sb.work().join("stdin/secret.txt")).unwrap(),
-        b"classified"
-    );
+    assert_eq!(std::fs::read(sb.work().join("stdin/secret.txt")).unwrap(), b"classified");
 
     let run = run_with_stdin(
         &sb,
-        &[
-            "pull",
-            &r,
-            "-o",
-            "wrong",
-            "-u",
-            &user,
-            "--password-stdin",
-            "-vv",
-        ],
+        &["pull", &r, "-o", "wrong", "-u", &user, "--password-stdin", "-vv"],
         "not-it\n",
     );
     run.fails(4, "401");
@@ -115,8 +85,7 @@ fn basic_auth_registry_with_right_and_wrong_passwords() {
 #[test]
 fn usage_errors_for_half_given_credentials() {
     let sb = Sandbox::new();
-    sb.run(&["pull", "127.0.0.1:9/x:v1", "--password-stdin"])
-        .fails(2, "needs -u/--username");
+    sb.run(&["pull", "127.0.0.1:9/x:v1", "--password-stdin"]).fails(2, "needs -u/--username");
     sb.run(&["pull", "127.0.0.1:9/x:v1", "-u", "me"])
         .fails(2, "needs --password-stdin or OCI_DL_PASSWORD");
 }
@@ -129,12 +98,8 @@ fn anonymous_bearer_token_is_fetched_once_and_reused() {
         None,
     );
     let sb = Sandbox::new();
-    sb.run(&["pull", &format!("{}/x:v1", fake.host), "-o", "out"])
-        .ok();
-    assert_eq!(
-        std::fs::read(sb.work().join("out/b.bin")).unwrap(),
-        noise(50_000, 4)
-    );
+    sb.run(&["pull", &format!("{}/x:v1", fake.host), "-o", "out"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("out/b.bin")).unwrap(), noise(50_000, 4));
     let tokens = fake.hits_to("/token");
     assert_eq!(tokens.len(), 1, "one token for the run");
     assert!(
@@ -146,17 +111,8 @@ fn anonymous_bearer_token_is_fetched_once_and_reused() {
     assert_eq!(tokens[0].header("authorization"), None, "anonymous");
     let api = fake.hits_to("/v2/");
     // manifest 401, manifest 200, two blobs with the cached token
-    assert_eq!(
-        api.len(),
-        4,
-        "{:?}",
-        api.iter().map(|h| &h.path).collect::<Vec<_>>()
-    );
-    assert!(
-        api[1..]
-            .iter()
-            .all(|h| h.header("authorization") == Some(&format!("Bearer {TOKEN}")))
-    );
+    assert_eq!(api.len(), 4, "{:?}", api.iter().map(|h| &h.path).collect::<Vec<_>>());
+    assert!(api[1..].iter().all(|h| h.header("authorization") == Some(&format!("Bearer {TOKEN}"))));
     fake.assert_no_unexpected();
 }
 
@@ -165,25 +121,14 @@ fn bearer_token_with_credentials_and_refusal() {
     let basic = format!("Basic {}", b64("alice:pa55"));
     let fake = fake::artifact(
         vec![("a.txt", b"aaa".to_vec())],
-        Guard::Bearer {
-            token_auth: Some(basic),
-        },
+        Guard::Bearer { token_auth: Some(basic) },
         None,
     );
     let sb = Sandbox::new();
     let r = format!("{}/x:v1", fake.host);
     let run = run_with_stdin(
         &sb,
-        &[
-            "pull",
-            &r,
-            "-o",
-            "ok",
-            "-u",
-            "alice",
-            "--password-stdin",
-            "-vv",
-        ],
+        &["pull", &r, "-o", "ok", "-u", "alice", "--password-stdin", "-vv"],
         "pa55",
     );
     run.ok();
@@ -192,11 +137,8 @@ fn bearer_token_with_credentials_and_refusal() {
         "no secret in -vv output:\n{}",
         run.stderr
     );
-    let run = run_with_stdin(
-        &sb,
-        &["pull", &r, "-o", "bad", "-u", "alice", "--password-stdin"],
-        "wrong",
-    );
+    let run =
+        run_with_stdin(&sb, &["pull", &r, "-o", "bad", "-u", "alice", "--password-stdin"], "wrong");
     run.fails(4, "credentials refused");
     assert!(!sb.work().join("bad").exists());
 }
@@ -228,17 +170,10 @@ fn identity_token_uses_the_refresh_token_grant() {
     });
     me.set(fake.host.clone()).unwrap();
     let sb = Sandbox::new();
-    sb.docker_config(&format!(
-        r#"{{"auths":{{"{}":{{"identitytoken":"rt-xyz"}}}}}}"#,
-        fake.host
-    ));
+    sb.docker_config(&format!(r#"{{"auths":{{"{}":{{"identitytoken":"rt-xyz"}}}}}}"#, fake.host));
     let run = sb.run(&["manifest", &format!("{}/x:v1", fake.host), "-vv"]);
     run.ok();
-    assert!(
-        !run.stderr.contains("rt-xyz") && !run.stderr.contains("at-1"),
-        "{}",
-        run.stderr
-    );
+    assert!(!run.stderr.contains("rt-xyz") && !run.stderr.contains("at-1"), "{}", run.stderr);
     assert_eq!(fake.hits_to("/token").len(), 1);
 }
 
@@ -262,11 +197,7 @@ fn redirected_blobs_get_no_authorization_on_the_other_host() {
         cdn_hits.iter().all(|h| h.header("authorization").is_none()),
         "credentials leaked to the CDN"
     );
-    assert!(
-        !run.stderr.contains("sig=secret"),
-        "signed URLs are not logged:\n{}",
-        run.stderr
-    );
+    assert!(!run.stderr.contains("sig=secret"), "signed URLs are not logged:\n{}", run.stderr);
     cdn.assert_no_unexpected();
     fake.assert_no_unexpected();
 }

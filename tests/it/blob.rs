@@ -13,11 +13,7 @@ fn writes_a_verified_blob_to_a_file_or_stdout() {
     let sb = Sandbox::new();
     let r = format!("{}/test/blob@{d}", reg.host);
     sb.run(&["blob", &r]).ok();
-    assert_eq!(
-        std::fs::read(sb.work().join(d.hex())).unwrap(),
-        bytes,
-        "default name is the hex"
-    );
+    assert_eq!(std::fs::read(sb.work().join(d.hex())).unwrap(), bytes, "default name is the hex");
     sb.run(&["blob", &r, "-o", "named.bin"]).ok();
     assert_eq!(std::fs::read(sb.work().join("named.bin")).unwrap(), bytes);
     let run = sb.run(&["blob", &r, "-o", "-"]);
@@ -34,10 +30,8 @@ fn missing_blobs_and_tag_references_fail_clearly() {
     let sb = Sandbox::new();
     let d = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b"never pushed");
     Pusher::new(reg).blob("test/blob2", b"x");
-    sb.run(&["blob", &format!("{}/test/blob2@{d}", reg.host)])
-        .fails(3, "404 BLOB_UNKNOWN");
-    sb.run(&["blob", &format!("{}/test/blob2:v1", reg.host)])
-        .fails(2, "names no blob");
+    sb.run(&["blob", &format!("{}/test/blob2@{d}", reg.host)]).fails(3, "404 BLOB_UNKNOWN");
+    sb.run(&["blob", &format!("{}/test/blob2:v1", reg.host)]).fails(2, "names no blob");
     assert!(tree(&sb.work()).is_empty());
 }
 
@@ -61,17 +55,10 @@ fn corrupt_bytes_exit_5_and_leave_no_file() {
     let fake = blob_fake(bad.clone());
     let sb = Sandbox::new();
     let r = format!("{}/x@{d}", fake.host);
-    sb.run(&["blob", &r, "-o", "f"])
-        .fails(5, "content hashes to");
-    assert!(
-        tree(&sb.work()).is_empty(),
-        "neither the file nor its .part remain"
-    );
+    sb.run(&["blob", &r, "-o", "f"]).fails(5, "content hashes to");
+    assert!(tree(&sb.work()).is_empty(), "neither the file nor its .part remain");
     let run = sb.run(&["blob", &r, "-o", "-"]);
     run.fails(5, "content hashes to");
-    assert_eq!(
-        run.stdout, bad,
-        "the stream was written, the exit code tells"
-    );
+    assert_eq!(run.stdout, bad, "the stream was written, the exit code tells");
     fake.assert_no_unexpected();
 }

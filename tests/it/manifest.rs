@@ -36,19 +36,13 @@ fn an_index_is_printed_as_is_or_resolved_with_platform() {
     let idx = p.index(
         "test/m2",
         "v1",
-        &[
-            ("linux/amd64", &amd, amd_body.len()),
-            ("linux/arm64/v8", &arm, arm_body.len()),
-        ],
+        &[("linux/amd64", &amd, amd_body.len()), ("linux/arm64/v8", &arm, arm_body.len())],
     );
     let sb = Sandbox::new();
     let r = format!("{}/test/m2:v1", reg.host);
     let run = sb.run(&["manifest", &r]);
     run.ok();
-    assert_eq!(
-        oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &run.stdout),
-        idx
-    );
+    assert_eq!(oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &run.stdout), idx);
     let run = sb.run(&["manifest", &r, "--platform", "linux/arm64"]);
     run.ok();
     assert_eq!(run.stdout, arm_body);
@@ -66,10 +60,7 @@ fn docker_schema2_manifests_and_lists_work() {
     let p = Pusher::new(reg);
     let layer = noise(4096, 7);
     let ld = p.blob("test/docker", &layer);
-    let cd = p.blob(
-        "test/docker",
-        b"{\"architecture\":\"amd64\",\"os\":\"linux\"}",
-    );
+    let cd = p.blob("test/docker", b"{\"architecture\":\"amd64\",\"os\":\"linux\"}");
     let body = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
         "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": cd.to_string(), "size": 37},
@@ -107,10 +98,7 @@ fn docker_schema2_manifests_and_lists_work() {
         "o",
     ])
     .ok();
-    assert_eq!(
-        std::fs::read(sb.work().join("o").join(ld.hex())).unwrap(),
-        layer
-    );
+    assert_eq!(std::fs::read(sb.work().join("o").join(ld.hex())).unwrap(), layer);
 }
 
 /// A fake that serves `body` for every manifest GET, recording the Accept header.
@@ -132,16 +120,10 @@ fn manifest_fake(body: Vec<u8>, content_type: &'static str, served_digest: Optio
 fn accept_lists_all_four_manifest_types() {
     let body = br#"{"schemaVersion":2,"manifests":[]}"#.to_vec();
     let fake = manifest_fake(body, "application/vnd.oci.image.index.v1+json", None);
-    Sandbox::new()
-        .run(&["manifest", &format!("{}/x:v1", fake.host)])
-        .ok();
+    Sandbox::new().run(&["manifest", &format!("{}/x:v1", fake.host)]).ok();
     let accept = fake.hits()[0].header("accept").unwrap().to_owned();
-    for t in [
-        OCI_MANIFEST,
-        "application/vnd.oci.image.index.v1+json",
-        DOCKER_MANIFEST,
-        DOCKER_LIST,
-    ] {
+    for t in [OCI_MANIFEST, "application/vnd.oci.image.index.v1+json", DOCKER_MANIFEST, DOCKER_LIST]
+    {
         assert!(accept.contains(t), "{accept}");
     }
     fake.assert_no_unexpected();
@@ -150,23 +132,14 @@ fn accept_lists_all_four_manifest_types() {
 #[test]
 fn manifest_bytes_are_verified_against_the_digest_asked_for() {
     let body = br#"{"schemaVersion":2,"manifests":[]}"#.to_vec();
-    let fake = manifest_fake(
-        body.clone(),
-        "application/vnd.oci.image.index.v1+json",
-        None,
-    );
+    let fake = manifest_fake(body.clone(), "application/vnd.oci.image.index.v1+json", None);
     let other = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b"something else");
     let sb = Sandbox::new();
     let run = sb.run(&["manifest", &format!("{}/x@{other}", fake.host)]);
     run.fails(5, "content hashes to");
     assert!(run.stdout.is_empty(), "nothing unverified printed");
     let right = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &body);
-    assert_eq!(
-        sb.run(&["manifest", &format!("{}/x@{right}", fake.host)])
-            .ok()
-            .stdout,
-        body
-    );
+    assert_eq!(sb.run(&["manifest", &format!("{}/x@{right}", fake.host)]).ok().stdout, body);
 }
 
 #[test]
@@ -183,13 +156,9 @@ fn a_lying_docker_content_digest_is_an_integrity_error() {
 fn oversized_and_malformed_manifests_are_refused() {
     let huge = vec![b' '; 4 * 1024 * 1024 + 10];
     let fake = manifest_fake(huge, OCI_MANIFEST, None);
-    Sandbox::new()
-        .run(&["manifest", &format!("{}/x:v1", fake.host)])
-        .fails(1, "cap");
+    Sandbox::new().run(&["manifest", &format!("{}/x:v1", fake.host)]).fails(1, "cap");
     let fake = manifest_fake(b"<html>gateway</html>".to_vec(), "text/html", None);
-    Sandbox::new()
-        .run(&["pull", &format!("{}/x:v1", fake.host)])
-        .fails(1, "not JSON");
+    Sandbox::new().run(&["pull", &format!("{}/x:v1", fake.host)]).fails(1, "not JSON");
     let fake = manifest_fake(br#"{"schemaVersion":2}"#.to_vec(), OCI_MANIFEST, None);
     Sandbox::new()
         .run(&["pull", &format!("{}/x:v1", fake.host)])

@@ -33,11 +33,7 @@ fn app() -> Option<&'static App> {
             Layer::untitled("application/vnd.oci.image.layer.v1.tar", noise(1000, 3)),
         ];
         let (manifest_digest, _) = Pusher::new(reg).artifact("test/app", "v1", &layers);
-        Some(App {
-            reg,
-            layers,
-            manifest_digest,
-        })
+        Some(App { reg, layers, manifest_digest })
     })
     .as_ref()
 }
@@ -65,10 +61,7 @@ fn pulls_every_layer_under_its_title_verified() {
     want.sort();
     assert_eq!(tree(&out), want);
     for l in &app.layers {
-        let name = l
-            .title
-            .clone()
-            .unwrap_or_else(|| l.digest().hex().to_owned());
+        let name = l.title.clone().unwrap_or_else(|| l.digest().hex().to_owned());
         assert_eq!(read(out.join(&name)), l.bytes, "{name}");
     }
     let mode = |p: &str| std::fs::metadata(out.join(p)).unwrap().permissions().mode() & 0o777;
@@ -90,16 +83,11 @@ fn pulls_by_digest_and_by_tag_at_digest() {
     let Some(app) = app() else { return };
     let sb = Sandbox::new();
     let by_digest = format!("{}/test/app@{}", app.reg.host, app.manifest_digest);
-    sb.run(&["pull", &by_digest, "-o", "a", "-g", "hello.txt"])
-        .ok();
+    sb.run(&["pull", &by_digest, "-o", "a", "-g", "hello.txt"]).ok();
     assert_eq!(read(sb.work().join("a/hello.txt")), b"hello, world\n");
     // The tag is kept for display but the digest decides: a bogus tag still pulls.
-    let tag_at = format!(
-        "{}/test/app:no-such-tag@{}",
-        app.reg.host, app.manifest_digest
-    );
-    sb.run(&["pull", &tag_at, "-o", "b", "-g", "hello.txt"])
-        .ok();
+    let tag_at = format!("{}/test/app:no-such-tag@{}", app.reg.host, app.manifest_digest);
+    sb.run(&["pull", &tag_at, "-o", "b", "-g", "hello.txt"]).ok();
     assert!(sb.work().join("b/hello.txt").exists());
 }
 
@@ -113,11 +101,7 @@ fn a_second_pull_keeps_matching_files_without_downloading() {
     let before = std::fs::metadata(&p).unwrap().modified().unwrap();
     let run = sb.run(&["pull", &r, "-o", "out"]);
     run.ok();
-    assert!(
-        run.stderr.contains("5 already up to date"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("5 already up to date"), "{}", run.stderr);
     assert_eq!(
         std::fs::metadata(&p).unwrap().modified().unwrap(),
         before,
@@ -134,45 +118,12 @@ fn an_existing_different_file_follows_the_overwrite_policy() {
     std::fs::create_dir_all(&out).unwrap();
     // Same size, other bytes: size alone must not pass for a match.
     std::fs::write(out.join("hello.txt"), "HELLO, WORLD\n").unwrap();
-    sb.run(&["pull", &r, "-o", "out", "-g", "hello.txt"])
-        .fails(1, "exists with other content");
-    assert_eq!(
-        read(out.join("hello.txt")),
-        b"HELLO, WORLD\n",
-        "untouched without a terminal"
-    );
-    sb.run(&[
-        "pull",
-        &r,
-        "-o",
-        "out",
-        "-g",
-        "hello.txt",
-        "--overwrite",
-        "skip",
-    ])
-    .ok();
-    assert_eq!(
-        read(out.join("hello.txt")),
-        b"HELLO, WORLD\n",
-        "skip leaves it"
-    );
-    sb.run(&[
-        "pull",
-        &r,
-        "-o",
-        "out",
-        "-g",
-        "hello.txt",
-        "--overwrite",
-        "force",
-    ])
-    .ok();
-    assert_eq!(
-        read(out.join("hello.txt")),
-        b"hello, world\n",
-        "force replaces it"
-    );
+    sb.run(&["pull", &r, "-o", "out", "-g", "hello.txt"]).fails(1, "exists with other content");
+    assert_eq!(read(out.join("hello.txt")), b"HELLO, WORLD\n", "untouched without a terminal");
+    sb.run(&["pull", &r, "-o", "out", "-g", "hello.txt", "--overwrite", "skip"]).ok();
+    assert_eq!(read(out.join("hello.txt")), b"HELLO, WORLD\n", "skip leaves it");
+    sb.run(&["pull", &r, "-o", "out", "-g", "hello.txt", "--overwrite", "force"]).ok();
+    assert_eq!(read(out.join("hello.txt")), b"hello, world\n", "force replaces it");
     assert_eq!(tree(&out), vec!["hello.txt"], "no .part left behind");
 }
 
@@ -182,32 +133,17 @@ fn filters_select_layers_by_name_and_media_type() {
     let r = format!("{}/test/app:v1", app.reg.host);
     let untitled = app.layers[4].digest().hex().to_owned();
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
-        (
-            vec!["-g", "*.bin"],
-            vec!["data-linux-amd64.bin", "data-linux-arm64.bin"],
-        ),
+        (vec!["-g", "*.bin"], vec!["data-linux-amd64.bin", "data-linux-arm64.bin"]),
         (vec!["-g", "*.TXT"], vec!["hello.txt"]),
         (vec!["-g", "*.TXT", "--case-sensitive"], vec![]),
-        (
-            vec!["-g", "hello*", "-g", "bin/*"],
-            vec!["bin/", "bin/tool", "hello.txt"],
-        ),
-        (
-            vec!["-r", "^data", "-r", "ARM"],
-            vec!["data-linux-arm64.bin"],
-        ),
-        (
-            vec!["--include", "linux", "--include", "amd64,x86_64"],
-            vec!["data-linux-amd64.bin"],
-        ),
+        (vec!["-g", "hello*", "-g", "bin/*"], vec!["bin/", "bin/tool", "hello.txt"]),
+        (vec!["-r", "^data", "-r", "ARM"], vec!["data-linux-arm64.bin"]),
+        (vec!["--include", "linux", "--include", "amd64,x86_64"], vec!["data-linux-amd64.bin"]),
         (
             vec!["--exclude", "data,bin/", "--exclude", "nothing"],
             vec!["hello.txt", untitled.as_str()],
         ),
-        (
-            vec!["--media-type", "application/vnd.oci.image.layer.*"],
-            vec![untitled.as_str()],
-        ),
+        (vec!["--media-type", "application/vnd.oci.image.layer.*"], vec![untitled.as_str()]),
     ];
     for (flags, mut want) in cases {
         want.sort();
@@ -218,8 +154,7 @@ fn filters_select_layers_by_name_and_media_type() {
         if want.is_empty() {
             run.fails(3, "no layer of");
             assert!(
-                run.stderr
-                    .contains("hello.txt, bin/tool, data-linux-amd64.bin"),
+                run.stderr.contains("hello.txt, bin/tool, data-linux-amd64.bin"),
                 "lists titles: {}",
                 run.stderr
             );
@@ -237,8 +172,7 @@ fn flatten_keeps_only_base_names() {
     let Some(app) = app() else { return };
     let sb = Sandbox::new();
     let r = format!("{}/test/app:v1", app.reg.host);
-    sb.run(&["pull", &r, "-o", "out", "--flatten", "-g", "bin/*"])
-        .ok();
+    sb.run(&["pull", &r, "-o", "out", "--flatten", "-g", "bin/*"]).ok();
     assert_eq!(tree(&sb.work().join("out")), vec!["tool"]);
 }
 
@@ -246,28 +180,15 @@ fn flatten_keeps_only_base_names() {
 fn unsafe_titles_are_refused_and_nothing_is_written_outside() {
     let Some(reg) = registry::open() else { return };
     let p = Pusher::new(reg);
-    for (i, title) in ["../escape.txt", "/tmp/abs-oci-dl-test", "a/../../x", "dir/"]
-        .iter()
-        .enumerate()
+    for (i, title) in
+        ["../escape.txt", "/tmp/abs-oci-dl-test", "a/../../x", "dir/"].iter().enumerate()
     {
         let repo = format!("test/unsafe{i}");
-        p.artifact(
-            &repo,
-            "v1",
-            &[
-                Layer::titled("ok.txt", "fine"),
-                Layer::titled(title, "evil"),
-            ],
-        );
+        p.artifact(&repo, "v1", &[Layer::titled("ok.txt", "fine"), Layer::titled(title, "evil")]);
         let sb = Sandbox::new();
         let r = format!("{}/{repo}:v1", reg.host);
-        sb.run(&["pull", &r, "-o", "out"])
-            .fails(1, "refusing layer title");
-        assert_eq!(
-            tree(&sb.work()),
-            Vec::<String>::new(),
-            "{title}: nothing written"
-        );
+        sb.run(&["pull", &r, "-o", "out"]).fails(1, "refusing layer title");
+        assert_eq!(tree(&sb.work()), Vec::<String>::new(), "{title}: nothing written");
     }
     assert!(!std::path::Path::new("/tmp/abs-oci-dl-test").exists());
 }
@@ -289,8 +210,7 @@ fn nested_titles_never_follow_a_symlink_in_the_output() {
     std::fs::remove_file(out.join("sub")).unwrap();
     std::fs::create_dir(out.join("sub")).unwrap();
     std::os::unix::fs::symlink(elsewhere.join("target"), out.join("sub/x.txt")).unwrap();
-    sb.run(&["pull", &r, "-o", "out", "--overwrite", "force"])
-        .ok();
+    sb.run(&["pull", &r, "-o", "out", "--overwrite", "force"]).ok();
     assert!(!elsewhere.join("target").exists());
     assert_eq!(read(out.join("sub/x.txt")), b"x");
 }
@@ -305,8 +225,7 @@ fn duplicate_titles_are_refused() {
     );
     let sb = Sandbox::new();
     let r = format!("{}/test/dup:v1", reg.host);
-    sb.run(&["pull", &r, "-o", "out"])
-        .fails(1, "would both be written to");
+    sb.run(&["pull", &r, "-o", "out"]).fails(1, "would both be written to");
     assert!(!sb.work().join("out").exists());
 }
 
@@ -317,28 +236,17 @@ fn an_index_resolves_to_the_requested_platform() {
     let (amd, amd_body) = p.artifact("test/multi", "amd64", &[Layer::titled("which", "amd64")]);
     let (arm, arm_body) = p.artifact("test/multi", "arm64", &[Layer::titled("which", "arm64")]);
     let host = oci_dl::Platform::host().to_string();
-    let other = if host == "linux/arm64" {
-        "linux/amd64"
-    } else {
-        "linux/arm64"
-    };
+    let other = if host == "linux/arm64" { "linux/amd64" } else { "linux/arm64" };
     let (host_digest, host_len, other_digest, other_len) = if host == "linux/arm64" {
         (&arm, arm_body.len(), &amd, amd_body.len())
     } else {
         (&amd, amd_body.len(), &arm, arm_body.len())
     };
-    let want_host = if host == "linux/arm64" {
-        "arm64"
-    } else {
-        "amd64"
-    };
+    let want_host = if host == "linux/arm64" { "arm64" } else { "amd64" };
     p.index(
         "test/multi",
         "v1",
-        &[
-            (host.as_str(), host_digest, host_len),
-            (other, other_digest, other_len),
-        ],
+        &[(host.as_str(), host_digest, host_len), (other, other_digest, other_len)],
     );
     let r = format!("{}/test/multi:v1", reg.host);
 
@@ -349,8 +257,7 @@ fn an_index_resolves_to_the_requested_platform() {
         want_host.as_bytes(),
         "defaults to the host platform"
     );
-    sb.run(&["pull", &r, "-o", "other", "--platform", other])
-        .ok();
+    sb.run(&["pull", &r, "-o", "other", "--platform", other]).ok();
     assert_ne!(read(sb.work().join("other/which")), want_host.as_bytes());
     let run = sb.run(&["pull", &r, "-o", "none", "--platform", "windows/amd64"]);
     run.fails(3, "no manifest for platform windows/amd64");
@@ -359,8 +266,7 @@ fn an_index_resolves_to_the_requested_platform() {
         "lists platforms: {}",
         run.stderr
     );
-    sb.run(&["pull", &r, "--platform", "linux"])
-        .fails(2, "invalid platform");
+    sb.run(&["pull", &r, "--platform", "linux"]).fails(2, "invalid platform");
 }
 
 #[test]
@@ -368,14 +274,10 @@ fn missing_things_exit_3_and_bad_references_exit_2() {
     let Some(app) = app() else { return };
     let sb = Sandbox::new();
     let h = &app.reg.host;
-    sb.run(&["pull", &format!("{h}/test/app:nope")])
-        .fails(3, "404 MANIFEST_UNKNOWN");
-    sb.run(&["pull", &format!("{h}/test/never-pushed:v1")])
-        .fails(3, "404");
-    sb.run(&["pull", &format!("{h}/test/App:v1")])
-        .fails(2, "component \"App\"");
-    sb.run(&["pull", &format!("{h}/test/app@sha256:1234")])
-        .fails(2, "needs 64 hex");
+    sb.run(&["pull", &format!("{h}/test/app:nope")]).fails(3, "404 MANIFEST_UNKNOWN");
+    sb.run(&["pull", &format!("{h}/test/never-pushed:v1")]).fails(3, "404");
+    sb.run(&["pull", &format!("{h}/test/App:v1")]).fails(2, "component \"App\"");
+    sb.run(&["pull", &format!("{h}/test/app@sha256:1234")]).fails(2, "needs 64 hex");
     sb.run(&["pull", ""]).fails(2, "empty");
     assert!(tree(&sb.work()).is_empty());
 }
@@ -386,8 +288,7 @@ fn an_output_that_is_a_file_is_a_usage_error() {
     let sb = Sandbox::new();
     std::fs::write(sb.work().join("out"), "x").unwrap();
     let r = format!("{}/test/app:v1", app.reg.host);
-    sb.run(&["pull", &r, "-o", "out"])
-        .fails(2, "is not a directory");
+    sb.run(&["pull", &r, "-o", "out"]).fails(2, "is not a directory");
 }
 
 #[test]

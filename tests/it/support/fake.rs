@@ -18,10 +18,7 @@ pub struct Hit {
 
 impl Hit {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -35,11 +32,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-        }
+        Reply { status, headers: Vec::new(), body: body.into() }
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Reply {
@@ -85,12 +78,7 @@ impl Fake {
                 }
             });
         }
-        Fake {
-            host,
-            hits,
-            unexpected,
-            stop,
-        }
+        Fake { host, hits, unexpected, stop }
     }
 
     pub fn hits(&self) -> Vec<Hit> {
@@ -99,10 +87,7 @@ impl Fake {
 
     /// Requests whose path starts with `prefix`.
     pub fn hits_to(&self, prefix: &str) -> Vec<Hit> {
-        self.hits()
-            .into_iter()
-            .filter(|h| h.path.starts_with(prefix))
-            .collect()
+        self.hits().into_iter().filter(|h| h.path.starts_with(prefix)).collect()
     }
 
     /// Fails the test when the fake answered a request nobody expected.
@@ -111,9 +96,7 @@ impl Fake {
         assert!(
             u.is_empty(),
             "unexpected requests: {:?}",
-            u.iter()
-                .map(|h| format!("{} {}", h.method, h.path))
-                .collect::<Vec<_>>()
+            u.iter().map(|h| format!("{} {}", h.method, h.path)).collect::<Vec<_>>()
         );
     }
 }
@@ -134,10 +117,8 @@ fn serve(conn: TcpStream, hits: &Mutex<Vec<Hit>>, unexpected: &Mutex<Vec<Hit>>, 
             return;
         }
         let mut parts = line.split_whitespace();
-        let (method, path) = (
-            parts.next().unwrap_or("").to_owned(),
-            parts.next().unwrap_or("").to_owned(),
-        );
+        let (method, path) =
+            (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
@@ -161,22 +142,14 @@ fn serve(conn: TcpStream, hits: &Mutex<Vec<Hit>>, unexpected: &Mutex<Vec<Hit>>, 
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let hit = Hit {
-            method,
-            path,
-            headers,
-            body,
-        };
+        let hit = Hit { method, path, headers, body };
         hits.lock().unwrap().push(hit.clone());
         let reply = handler(&hit);
         if reply.headers.iter().any(|(k, _)| k == "x-fake-unexpected") {
             unexpected.lock().unwrap().push(hit.clone());
         }
         let mut head = format!("HTTP/1.1 {} X\r\n", reply.status);
-        let has_len = reply
-            .headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+        let has_len = reply.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
         for (k, v) in &reply.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -184,16 +157,8 @@ fn serve(conn: TcpStream, hits: &Mutex<Vec<Hit>>, unexpected: &Mutex<Vec<Hit>>, 
             head.push_str(&format!("content-length: {}\r\n", reply.body.len()));
         }
         head.push_str("\r\n");
-        let body = if hit.method == "HEAD" {
-            &[][..]
-        } else {
-            &reply.body[..]
-        };
-        if writer
-            .write_all(head.as_bytes())
-            .and_then(|()| writer.write_all(body))
-            .is_err()
-        {
+        let body = if hit.method == "HEAD" { &[][..] } else { &reply.body[..] };
+        if writer.write_all(head.as_bytes()).and_then(|()| writer.write_all(body)).is_err() {
             return;
         }
         if has_len {
@@ -218,10 +183,8 @@ pub const TOKEN: &str = "tok-3f9a";
 /// (title, bytes). Blob GETs are redirected to `redirect_to` (another host) when given.
 pub fn artifact(layers: Vec<(&str, Vec<u8>)>, guard: Guard, redirect_to: Option<String>) -> Fake {
     artifact_with(layers, guard, move |_, digest, bytes| match &redirect_to {
-        Some(other) => Reply::new(307, "").header(
-            "location",
-            &format!("http://{other}/cdn/{digest}?sig=secret"),
-        ),
+        Some(other) => Reply::new(307, "")
+            .header("location", &format!("http://{other}/cdn/{digest}?sig=secret")),
         None => Reply::new(200, bytes.to_vec()),
     })
 }
@@ -302,10 +265,7 @@ pub fn cdn(files: Vec<Vec<u8>>) -> Fake {
     use oci_dl::{Algorithm, Digest};
     Fake::start(move |hit| {
         for b in &files {
-            if hit
-                .path
-                .starts_with(&format!("/cdn/{}", Digest::of(Algorithm::Sha256, b)))
-            {
+            if hit.path.starts_with(&format!("/cdn/{}", Digest::of(Algorithm::Sha256, b))) {
                 return Reply::new(200, b.clone());
             }
         }

@@ -77,22 +77,10 @@ impl Run {
     #[track_caller]
     pub fn fails(&self, code: i32, needle: &str) -> &Run {
         assert_eq!(self.code, code, "exit code; stderr:\n{}", self.stderr);
-        let errors: Vec<&str> = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("oci-dl: error:"))
-            .collect();
-        assert_eq!(
-            errors.len(),
-            1,
-            "one error line expected; stderr:\n{}",
-            self.stderr
-        );
-        assert!(
-            errors[0].contains(needle),
-            "error {:?} lacks {needle:?}",
-            errors[0]
-        );
+        let errors: Vec<&str> =
+            self.stderr.lines().filter(|l| l.starts_with("oci-dl: error:")).collect();
+        assert_eq!(errors.len(), 1, "one error line expected; stderr:\n{}", self.stderr);
+        assert!(errors[0].contains(needle), "error {:?} lacks {needle:?}", errors[0]);
         self
     }
 }
@@ -121,10 +109,7 @@ pub fn tree(dir: &Path) -> Vec<String> {
 
 /// Deterministic pseudo-random bytes.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407)
-        | 1;
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;

@@ -33,11 +33,7 @@ impl Layer {
     }
 
     pub fn untitled(media_type: &str, bytes: impl Into<Vec<u8>>) -> Layer {
-        Layer {
-            bytes: bytes.into(),
-            title: None,
-            media_type: media_type.into(),
-        }
+        Layer { bytes: bytes.into(), title: None, media_type: media_type.into() }
     }
 
     pub fn digest(&self) -> Digest {
@@ -55,10 +51,7 @@ impl Layer {
 
 impl<'a> Pusher<'a> {
     pub fn new(reg: &'a Registry) -> Pusher<'a> {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
         Pusher { reg, agent }
     }
 
@@ -80,18 +73,8 @@ impl<'a> Pusher<'a> {
         }
         let r = req.send_empty().unwrap();
         assert_eq!(r.status().as_u16(), 202, "start upload to {url}");
-        let loc = r
-            .headers()
-            .get("location")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let loc = if loc.starts_with('/') {
-            format!("http://{}{loc}", self.reg.host)
-        } else {
-            loc
-        };
+        let loc = r.headers().get("location").unwrap().to_str().unwrap().to_owned();
+        let loc = if loc.starts_with('/') { format!("http://{}{loc}", self.reg.host) } else { loc };
         let sep = if loc.contains('?') { '&' } else { '?' };
         let mut req = self
             .agent
@@ -120,12 +103,7 @@ impl<'a> Pusher<'a> {
         }
         let mut r = req.send(body).unwrap();
         let status = r.status().as_u16();
-        assert_eq!(
-            status,
-            201,
-            "PUT {url}: {}",
-            r.body_mut().read_to_string().unwrap_or_default()
-        );
+        assert_eq!(status, 201, "PUT {url}: {}", r.body_mut().read_to_string().unwrap_or_default());
         Digest::of(Algorithm::Sha256, body)
     }
 

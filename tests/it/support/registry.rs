@@ -55,57 +55,24 @@ enum Kind {
 /// A CA and a server certificate for `registry.test` / 127.0.0.1, made with the openssl CLI.
 fn make_certs(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out =
+            Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
     run(&[
         &["req", "-x509"][..],
         &ec,
-        &[
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=oci-dl test CA",
-        ],
+        &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=oci-dl test CA"],
     ]
     .concat());
     run(&[
         &["req"][..],
         &ec,
-        &[
-            "-keyout",
-            "srv.key",
-            "-out",
-            "srv.csr",
-            "-subj",
-            "/CN=registry.test",
-        ],
+        &["-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=registry.test"],
     ]
     .concat());
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=DNS:registry.test,IP:127.0.0.1\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:registry.test,IP:127.0.0.1\n").unwrap();
     run(&[
         "x509",
         "-req",
@@ -139,11 +106,7 @@ pub fn available() -> bool {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn start(kind: Kind) -> Option<Registry> {
@@ -209,18 +172,9 @@ fn start(kind: Kind) -> Option<Registry> {
         if up {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "docker-registry did not come up on {host}"
-        );
+        assert!(Instant::now() < deadline, "docker-registry did not come up on {host}");
         std::thread::sleep(Duration::from_millis(50));
     }
     let auth = (kind == Kind::BasicAuth).then(|| (USER.to_owned(), PASSWORD.to_owned()));
-    Some(Registry {
-        host,
-        ca,
-        auth,
-        _dir: dir,
-        _child: child,
-    })
+    Some(Registry { host, ca, auth, _dir: dir, _child: child })
 }

@@ -1,0 +1,131 @@
+//! The resume record of a `.part` file, kept in the xattr `user.oci-dl.resume` as JSON. Where
+//! the filesystem has no xattrs, resume falls back to the `.part` length; the final digest check
+//! keeps that safe.
+
+use std::fs::File;
+
+use serde::{Deserialize, Serialize};
+use xattr::FileExt;
+
+use crate::digest::Digest;
+
+pub const XATTR: &str = "user.oci-dl.resume";
+
+/// What a `.part` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub digest: String,
+    pub size: Option<u64>,
+    pub written: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+/// The outcome of reading a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    Found(Record),
+    /// xattrs work here but the file has no (readable) record.
+    Missing,
+    /// The filesystem has no user xattrs.
+    Unsupported,
+}
+
+pub fn load(file: &File) -> Loaded {
+    match file.get_xattr(XATTR) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).map_or(Loaded::Missing, Loaded::Found),
+        Ok(None) => Loaded::Missing,
+        Err(e) if unsupported(&e) => Loaded::Unsupported,
+        Err(_) => Loaded::Missing,
+    }
+}
+
+/// Write the record; `false` when the filesystem has no xattrs (other errors are ignored too:
+/// a lost checkpoint only costs a re-download, never correctness).
+pub fn save(file: &File, record: &Record) -> bool {
+    let Ok(json) = serde_json::to_vec(record) else { return false };
+    match file.set_xattr(XATTR, &json) {
+        Ok(()) => true,
+        Err(e) => !unsupported(&e),
+    }
+}
+
+fn unsupported(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOTSUP) | Some(libc::ENOSYS))
+}
+
+/// How many bytes of an existing `.part` of length `len` to keep for `digest` (of `size`).
+/// A record for another digest (the tag moved) or a `.part` without a record on a filesystem
+/// that has xattrs (not ours, or killed before its first checkpoint) starts over.
+pub fn resume_offset(loaded: &Loaded, len: u64, digest: &Digest, size: Option<u64>) -> u64 {
+    let keep = match loaded {
+        Loaded::Found(r) => r.digest == digest.to_string(),
+        Loaded::Missing => false,
+        Loaded::Unsupported => true,
+    };
+    match (keep, size) {
+        (false, _) => 0,
+        (true, Some(s)) if len > s => 0,
+        (true, _) => len,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Algorithm;
+
+    #[test]
+    fn offset_table() {
+        let d = Digest::of(Algorithm::Sha256, b"a");
+        let other = Digest::of(Algorithm::Sha256, b"b");
+        let rec = |dg: &Digest| {
+            Loaded::Found(Record {
+                digest: dg.to_string(),
+                size: Some(100),
+                written: 40,
+                etag: None,
+            })
+        };
+        let cases = [
+            (
+                rec(&d),
+                50,
+                Some(100),
+                50,
+                "trust the file length: bytes past the checkpoint were written",
+            ),
+            (rec(&other), 50, Some(100), 0, "the tag moved: start over"),
+            (Loaded::Missing, 50, Some(100), 0, "no record where xattrs work: not ours"),
+            (
+                Loaded::Unsupported,
+                50,
+                Some(100),
+                50,
+                "no xattrs: the length, checked by the digest at the end",
+            ),
+            (Loaded::Unsupported, 150, Some(100), 0, "longer than the blob: garbage"),
+            (Loaded::Unsupported, 150, None, 150, "size unknown"),
+        ];
+        for (loaded, len, size, want, why) in cases {
+            assert_eq!(resume_offset(&loaded, len, &d, size), want, "{why}");
+        }
+    }
+
+    #[test]
+    fn records_round_trip_through_the_xattr() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        if load(f.as_file()) == Loaded::Unsupported {
+            return; // this filesystem has no user xattrs: the fallback is covered by offset_table
+        }
+        assert_eq!(load(f.as_file()), Loaded::Missing);
+        let r = Record {
+            digest: "sha256:ab".into(),
+            size: Some(9),
+            written: 4,
+            etag: Some("\"e\"".into()),
+        };
+        assert!(save(f.as_file(), &r));
+        assert_eq!(load(f.as_file()), Loaded::Found(r));
+    }
+}

@@ -1,0 +1,360 @@
+//! Retries with exponential backoff and jitter, `Retry-After`, cancellation, and a gate that
+//! lowers the run's concurrency for a while after a 429.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::error::{Error, ErrorKind};
+use crate::events::{Event, Level, Observer};
+
+/// How hard to try.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// The first backoff; each retry doubles it.
+    pub base: Duration,
+    /// The longest backoff.
+    pub cap: Duration,
+    /// The longest `Retry-After` honoured; a longer one is cut to this.
+    pub max_retry_after: Duration,
+    /// How long concurrency stays lowered after a 429.
+    pub throttle_for: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 5,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
+            throttle_for: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A flag set by a signal handler; checked between reads and while sleeping.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(pub Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.is_set() { Err(Error::new(ErrorKind::Interrupted, "interrupted")) } else { Ok(()) }
+    }
+
+    /// Sleep `d`, waking early (with an error) when cancelled.
+    fn sleep(&self, d: Duration) -> Result<(), Error> {
+        let end = Instant::now() + d;
+        loop {
+            self.check()?;
+            let now = Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(50)));
+        }
+    }
+}
+
+/// Limits transfers in flight; after a 429 the limit halves for a while.
+#[derive(Debug)]
+pub struct Gate {
+    base: usize,
+    state: Mutex<GateState>,
+    cv: Condvar,
+}
+
+#[derive(Debug)]
+struct GateState {
+    active: usize,
+    reduced: usize,
+    until: Option<Instant>,
+}
+
+impl Gate {
+    pub fn new(limit: usize) -> Gate {
+        let base = limit.max(1);
+        Gate {
+            base,
+            state: Mutex::new(GateState { active: 0, reduced: base, until: None }),
+            cv: Condvar::new(),
+        }
+    }
+
+    fn limit(&self, st: &GateState) -> usize {
+        match st.until {
+            Some(t) if Instant::now() < t => st.reduced,
+            _ => self.base,
+        }
+    }
+
+    /// Wait for a slot; the slot is freed when the returned guard drops.
+    pub fn enter(&self) -> GateGuard<'_> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while st.active >= self.limit(&st) {
+            st = self
+                .cv
+                .wait_timeout(st, Duration::from_millis(100))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        st.active += 1;
+        GateGuard(self)
+    }
+
+    /// Halve the limit (at least 1) for `d`. Returns the new limit.
+    pub fn throttle(&self, d: Duration) -> usize {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.limit(&st);
+        st.reduced = (current / 2).max(1);
+        st.until = Some(Instant::now() + d);
+        st.reduced
+    }
+}
+
+pub struct GateGuard<'a>(&'a Gate);
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.active -= 1;
+        self.0.cv.notify_all();
+    }
+}
+
+/// Run `attempt` until it succeeds, fails for good, or the retries are used up. `attempt` gets
+/// the attempt number (0 first) and must resume from where the last one stopped.
+pub(crate) fn run<T>(
+    policy: &RetryPolicy,
+    cancel: &Cancel,
+    gate: &Gate,
+    obs: &dyn Observer,
+    what: &str,
+    mut attempt: impl FnMut(u32) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut n = 0;
+    loop {
+        cancel.check()?;
+        let result = {
+            let _slot = gate.enter();
+            attempt(n)
+        };
+        let err = match result {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if !err.is_transient() || err.kind() == ErrorKind::Interrupted {
+            return Err(err);
+        }
+        if n >= policy.retries {
+            return Err(if n == 0 {
+                err
+            } else {
+                err.context(format!("gave up after {} attempts", n + 1))
+            });
+        }
+        if err.kind() == ErrorKind::RateLimited {
+            let limit = gate.throttle(policy.throttle_for);
+            obs.event(&Event::Log {
+                level: Level::Debug,
+                message: format!(
+                    "rate-limited: at most {limit} transfer(s) at once for {:?}",
+                    policy.throttle_for
+                ),
+            });
+        }
+        let delay = match err.retry_after() {
+            Some(d) => d.min(policy.max_retry_after),
+            None => backoff(policy, n),
+        };
+        obs.event(&Event::Retry { what, attempt: n + 1, of: policy.retries, delay, error: &err });
+        cancel.sleep(delay)?;
+        n += 1;
+    }
+}
+
+/// `base * 2^n`, capped, with full jitter over its upper half so that parallel workers spread out.
+fn backoff(policy: &RetryPolicy, n: u32) -> Duration {
+    let exp = policy.base.saturating_mul(1u32 << n.min(16)).min(policy.cap);
+    let jitter = 0.5 + 0.5 * random_unit();
+    exp.mul_f64(jitter)
+}
+
+fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// `Retry-After`: delta-seconds or an HTTP date.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = v.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs.min(86_400.0)));
+    }
+    let at = parse_http_date(v)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The ghcr.io hint in a 429 body: `toomanyrequests: retry-after: 10.3ms, allowed: 2000/minute`.
+pub fn parse_body_hint(body: &str) -> Option<Duration> {
+    let lower = body.to_ascii_lowercase();
+    let rest = &lower[lower.find("retry-after:")? + "retry-after:".len()..];
+    let rest = rest.trim_start();
+    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let n: f64 = rest[..end].parse().ok()?;
+    let unit = rest[end..].trim_start();
+    let secs = if unit.starts_with("ms") {
+        n / 1000.0
+    } else if unit.starts_with("µs") || unit.starts_with("us") {
+        n / 1e6
+    } else if unit.starts_with('m') && !unit.starts_with("ms") {
+        n * 60.0
+    } else if unit.starts_with('h') {
+        n * 3600.0
+    } else {
+        n
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110 requires senders to use.
+fn parse_http_date(s: &str) -> Option<SystemTime> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let [_, day, mon, year, time, "GMT"] = parts.as_slice() else { return None };
+    let day: u64 = day.parse().ok()?;
+    let months =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let mon = months.iter().position(|m| m == mon)? as u64 + 1;
+    let year: u64 = year.parse().ok()?;
+    let t: Vec<u64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let [h, m, sec] = t.as_slice() else { return None };
+    if !(1..=31).contains(&day) || year < 1970 || *h > 23 || *m > 59 || *sec > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y, mo) = if mon <= 2 { (year - 1, mon + 9) } else { (year, mon - 3) };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + sec))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn retry_after_forms() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("Sun, 32 Nov 1994 08:49:47 GMT", now), None);
+    }
+
+    #[test]
+    fn ghcr_body_hints() {
+        let h = |s| parse_body_hint(s);
+        assert_eq!(
+            h("toomanyrequests: retry-after: 10.3ms, allowed: 2000/minute"),
+            Some(Duration::from_secs_f64(0.0103))
+        );
+        assert_eq!(h("retry-after: 2s"), Some(Duration::from_secs(2)));
+        assert_eq!(h("Retry-After: 1m"), Some(Duration::from_secs(60)));
+        assert_eq!(h("retry-after: 3"), Some(Duration::from_secs(3)));
+        assert_eq!(h("toomanyrequests"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap_with_jitter() {
+        let p = RetryPolicy::default();
+        for n in 0..8 {
+            let full = p.base.saturating_mul(1 << n).min(p.cap);
+            let d = backoff(&p, n);
+            assert!(d >= full / 2 && d <= full, "{n}: {d:?} vs {full:?}");
+        }
+    }
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            retries: 3,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn transient_errors_are_retried_and_permanent_ones_are_not() {
+        let calls = AtomicUsize::new(0);
+        let gate = Gate::new(1);
+        let r = run(&fast(), &Cancel::default(), &gate, &crate::events::Silent, "x", |n| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            if n < 2 { Err(Error::new(ErrorKind::Network, "reset").transient(true)) } else { Ok(n) }
+        });
+        assert_eq!((r.unwrap(), calls.load(Ordering::SeqCst)), (2, 3));
+
+        calls.store(0, Ordering::SeqCst);
+        let r: Result<(), _> =
+            run(&fast(), &Cancel::default(), &gate, &crate::events::Silent, "x", |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(Error::new(ErrorKind::NotFound, "404"))
+            });
+        assert_eq!((r.unwrap_err().kind(), calls.load(Ordering::SeqCst)), (ErrorKind::NotFound, 1));
+
+        let r: Result<(), _> =
+            run(&fast(), &Cancel::default(), &gate, &crate::events::Silent, "x", |_| {
+                Err(Error::new(ErrorKind::Network, "503 Service Unavailable").transient(true))
+            });
+        let e = r.unwrap_err();
+        assert_eq!(e.to_string(), "gave up after 4 attempts: 503 Service Unavailable");
+    }
+
+    #[test]
+    fn cancel_stops_a_backoff_sleep() {
+        let cancel = Cancel::default();
+        cancel.0.store(true, Ordering::SeqCst);
+        let slow = RetryPolicy { base: Duration::from_secs(60), ..fast() };
+        let started = Instant::now();
+        let r: Result<(), _> =
+            run(&slow, &cancel, &Gate::new(1), &crate::events::Silent, "x", |_| Ok(()));
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::Interrupted);
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_429_halves_the_gate_for_a_while() {
+        let g = Gate::new(4);
+        assert_eq!(g.throttle(Duration::from_millis(200)), 2);
+        assert_eq!(g.throttle(Duration::from_millis(200)), 1);
+        assert_eq!(g.throttle(Duration::from_millis(200)), 1);
+        let st = g.state.lock().unwrap();
+        assert_eq!(g.limit(&st), 1);
+        drop(st);
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(g.limit(&g.state.lock().unwrap()), 4, "the limit comes back");
+    }
+}
