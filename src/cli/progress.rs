@@ -175,8 +175,7 @@ impl Observer for View {
             Event::Retry { what, attempt, of, delay, error } => {
                 if sh.verbosity >= 1 {
                     sh.say(&format!(
-                        "debug: retry {attempt}/{of} of {what} in {:.1}s: {}",
-                        delay.as_secs_f64(),
+                        "debug: retry {attempt}/{of} of {what} in {delay:.1?}: {}",
                         error.to_string_full()
                     ));
                 }

@@ -444,7 +444,8 @@ fn describe_error_body(body: &[u8]) -> Option<String> {
 /// failures are not (another try gives the same answer).
 pub(crate) fn network(what: &str, e: ureq::Error) -> Error {
     // rustls reports a handshake with garbage (often: an HTTP-only server) as InvalidData.
-    let tls_garbage = matches!(&e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData);
+    let tls_garbage =
+        matches!(&e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData);
     let transient = !tls_garbage
         && matches!(
             e,

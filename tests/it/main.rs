@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod blob;
+mod faults;
 mod manifest;
 mod pull;
 mod transport;

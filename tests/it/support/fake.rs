@@ -28,11 +28,47 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub fault: Option<Fault>,
+}
+
+/// Misbehaviour while sending the body. Headers always announce the whole body.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// Close the connection after this many body bytes.
+    DropAfter(usize),
+    /// Send this many body bytes, then go silent for the duration, then close.
+    StallAfter(usize, std::time::Duration),
+    /// Send the body at about this many bytes per second.
+    Throttle(u64),
 }
 
 impl Reply {
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Reply {
-        Reply { status, headers: Vec::new(), body: body.into() }
+        Reply { status, headers: Vec::new(), body: body.into(), fault: None }
+    }
+
+    /// Serve `bytes` as a blob, honouring a `Range: bytes=N-` request with a 206.
+    pub fn blob(hit: &Hit, bytes: &[u8]) -> Reply {
+        match hit
+            .header("range")
+            .and_then(|r| r.strip_prefix("bytes="))
+            .and_then(|r| r.strip_suffix('-'))
+        {
+            Some(n) => {
+                let n: usize = n.parse().unwrap();
+                Reply::new(206, bytes[n..].to_vec()).header(
+                    "content-range",
+                    &format!("bytes {n}-{}/{}", bytes.len() - 1, bytes.len()),
+                )
+            }
+            None => Reply::new(200, bytes.to_vec()),
+        }
+        .header("etag", "\"blob-etag\"")
+    }
+
+    pub fn fault(mut self, f: Fault) -> Reply {
+        self.fault = Some(f);
+        self
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Reply {
@@ -51,6 +87,7 @@ type Handler = dyn Fn(&Hit) -> Reply + Send + Sync;
 pub struct Fake {
     /// `127.0.0.1:PORT`
     pub host: String,
+    served: Arc<std::sync::atomic::AtomicU64>,
     hits: Arc<Mutex<Vec<Hit>>>,
     unexpected: Arc<Mutex<Vec<Hit>>>,
     stop: Arc<AtomicBool>,
@@ -63,22 +100,29 @@ impl Fake {
         let hits = Arc::new(Mutex::new(Vec::new()));
         let unexpected = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let handler: Arc<Handler> = Arc::new(handler);
         {
-            let (hits, unexpected, stop) = (hits.clone(), unexpected.clone(), stop.clone());
+            let (hits, unexpected, stop, served) =
+                (hits.clone(), unexpected.clone(), stop.clone(), served.clone());
             std::thread::spawn(move || {
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
-                    let (hits, unexpected, handler) =
-                        (hits.clone(), unexpected.clone(), handler.clone());
-                    std::thread::spawn(move || serve(conn, &hits, &unexpected, &*handler));
+                    let (hits, unexpected, handler, served) =
+                        (hits.clone(), unexpected.clone(), handler.clone(), served.clone());
+                    std::thread::spawn(move || serve(conn, &hits, &unexpected, &*handler, &served));
                 }
             });
         }
-        Fake { host, hits, unexpected, stop }
+        Fake { host, served, hits, unexpected, stop }
+    }
+
+    /// Body bytes written to clients so far.
+    pub fn bytes_served(&self) -> u64 {
+        self.served.load(Ordering::SeqCst)
     }
 
     pub fn hits(&self) -> Vec<Hit> {
@@ -108,7 +152,13 @@ impl Drop for Fake {
     }
 }
 
-fn serve(conn: TcpStream, hits: &Mutex<Vec<Hit>>, unexpected: &Mutex<Vec<Hit>>, handler: &Handler) {
+fn serve(
+    conn: TcpStream,
+    hits: &Mutex<Vec<Hit>>,
+    unexpected: &Mutex<Vec<Hit>>,
+    handler: &Handler,
+    served: &std::sync::atomic::AtomicU64,
+) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut writer = conn;
     loop {
@@ -158,8 +208,45 @@ fn serve(conn: TcpStream, hits: &Mutex<Vec<Hit>>, unexpected: &Mutex<Vec<Hit>>, 
         }
         head.push_str("\r\n");
         let body = if hit.method == "HEAD" { &[][..] } else { &reply.body[..] };
-        if writer.write_all(head.as_bytes()).and_then(|()| writer.write_all(body)).is_err() {
+        if writer.write_all(head.as_bytes()).is_err() {
             return;
+        }
+        let sent = match reply.fault {
+            None => writer.write_all(body).map(|()| body.len()),
+            Some(Fault::DropAfter(k)) => {
+                writer.write_all(&body[..k.min(body.len())]).map(|()| k.min(body.len()))
+            }
+            Some(Fault::StallAfter(k, d)) => {
+                let r = writer.write_all(&body[..k.min(body.len())]).map(|()| k.min(body.len()));
+                let _ = writer.flush();
+                std::thread::sleep(d);
+                r
+            }
+            Some(Fault::Throttle(rate)) => {
+                let started = std::time::Instant::now();
+                let mut n = 0;
+                let mut r = Ok(0);
+                for chunk in body.chunks(16 * 1024) {
+                    if let Err(e) = writer.write_all(chunk) {
+                        r = Err(e);
+                        break;
+                    }
+                    n += chunk.len();
+                    served.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+                    let due = std::time::Duration::from_secs_f64(n as f64 / rate as f64);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+                r.map(|_| 0) // counted as it went
+            }
+        };
+        match sent {
+            Ok(n) => served.fetch_add(n as u64, Ordering::SeqCst),
+            Err(_) => return,
+        };
+        if reply.fault.is_some() && !matches!(reply.fault, Some(Fault::Throttle(_))) {
+            return; // the fault ends the connection
         }
         if has_len {
             return; // a scripted Content-Length may disagree with the body: close to end it
