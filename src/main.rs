@@ -2,10 +2,34 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line, like every other error; --help has the rest.
+            let text = e.render().to_string();
+            let head: Vec<&str> = text
+                .lines()
+                .take_while(|l| {
+                    !l.starts_with("Usage:")
+                        && !l.trim().starts_with("tip:")
+                        && !l.starts_with("For more")
+                })
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let line = head.join(" ");
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
+            eprintln!("oci-dl: error: {line} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

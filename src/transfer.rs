@@ -420,11 +420,15 @@ fn copy(
     if let Some(expected) = spec.size
         && state.written < expected
     {
+        // A cut connection surfaces as a read error above; a clean end this early means the
+        // server's content is short.
         return Err(Error::new(
-            ErrorKind::Network,
-            format!("{what}: connection closed after {} of {expected} bytes", state.written),
-        )
-        .transient(true));
+            ErrorKind::Integrity,
+            format!(
+                "{what}: body ended after {} of the {expected} bytes the descriptor promises",
+                state.written
+            ),
+        ));
     }
     Ok(())
 }

@@ -23,7 +23,8 @@ Exit codes:
   4  authentication or authorization refused
   5  integrity: digest or size mismatch
   6  network failure
-  7  rate-limited (HTTP 429 after the retries)";
+  7  rate-limited (HTTP 429 after the retries)
+  130 interrupted (SIGINT/SIGTERM); partial downloads are kept for the next run";
 
 const EXAMPLES: &str = "\
 Examples:

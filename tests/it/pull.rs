@@ -352,3 +352,17 @@ fn every_failed_layer_is_reported_and_the_most_specific_code_wins() {
     }
     f.assert_no_unexpected();
 }
+
+#[test]
+fn argument_errors_are_one_line_with_exit_2() {
+    let sb = Sandbox::new();
+    sb.run(&["pull"]).fails(2, "required arguments were not provided: <REFERENCE>");
+    sb.run(&["pull", "x", "--jobs", "0"]).fails(2, "0 is not in 1..=64");
+    sb.run(&["pull", "x", "--overwrite", "maybe"])
+        .fails(2, "possible values: error, skip, force, prompt");
+    sb.run(&["frobnicate"]).fails(2, "unrecognized subcommand");
+    let help = sb.run(&["--help"]);
+    help.ok();
+    let text = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(text.contains("Exit codes:") && text.contains("5  integrity"), "{text}");
+}

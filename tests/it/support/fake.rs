@@ -203,7 +203,9 @@ fn serve(
         for (k, v) in &reply.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
-        if !has_len {
+        let chunked_reply =
+            reply.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"));
+        if !has_len && !chunked_reply {
             head.push_str(&format!("content-length: {}\r\n", reply.body.len()));
         }
         head.push_str("\r\n");
@@ -211,7 +213,22 @@ fn serve(
         if writer.write_all(head.as_bytes()).is_err() {
             return;
         }
+        let chunked = reply
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v == "chunked");
         let sent = match reply.fault {
+            None if chunked => {
+                let mut r = Ok(body.len());
+                for c in body.chunks(8192).chain(std::iter::once(&[][..])) {
+                    let framed = [format!("{:x}\r\n", c.len()).as_bytes(), c, b"\r\n"].concat();
+                    if let Err(e) = writer.write_all(&framed) {
+                        r = Err(e);
+                        break;
+                    }
+                }
+                r
+            }
             None => writer.write_all(body).map(|()| body.len()),
             Some(Fault::DropAfter(k)) => {
                 writer.write_all(&body[..k.min(body.len())]).map(|()| k.min(body.len()))
