@@ -343,3 +343,30 @@ mod tests {
         assert!(Manifest::parse(huge.as_bytes(), None).unwrap_err().to_string().contains("absurd"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decoder_never_panics_on_bytes(b in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = Manifest::parse(&b, None);
+        }
+
+        #[test]
+        fn decoder_never_panics_on_json_shapes(
+            size in any::<i64>(),
+            mt in "[a-z./+-]{0,40}",
+            hex in "[0-9a-g]{60,66}",
+            key in prop_oneof![Just("layers"), Just("manifests"), Just("config"), Just("x")],
+        ) {
+            let body = format!(
+                r#"{{"schemaVersion":2,"mediaType":"{mt}","{key}":[{{"mediaType":"{mt}","digest":"sha256:{hex}","size":{size}}}]}}"#
+            );
+            let _ = Manifest::parse(body.as_bytes(), None);
+            let _ = Manifest::parse(body.as_bytes(), Some(&mt));
+        }
+    }
+}

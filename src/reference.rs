@@ -351,3 +351,47 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn component() -> impl Strategy<Value = String> {
+        "[a-z0-9]{1,8}((\\.|_|__|-{1,2})[a-z0-9]{1,8}){0,2}"
+    }
+
+    fn valid() -> impl Strategy<Value = String> {
+        let registry = prop_oneof![
+            Just(String::new()),
+            "[a-z]{1,8}\\.[a-z]{2,4}(:[1-9][0-9]{0,3})?".prop_map(|r| format!("{r}/")),
+            Just("localhost:5000/".to_owned()),
+        ];
+        let tag = prop_oneof![
+            Just(String::new()),
+            "[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}".prop_map(|t| format!(":{t}"))
+        ];
+        let digest =
+            prop_oneof![Just(String::new()), "[0-9a-f]{64}".prop_map(|h| format!("@sha256:{h}"))];
+        // Without a registry, a first component with a '.' would be read as one.
+        (registry, proptest::collection::vec(component(), 1..4), tag, digest)
+            .prop_filter("first component looks like a registry", |(r, c, _, _)| {
+                !r.is_empty() || !c[0].contains('.')
+            })
+            .prop_map(|(r, comps, t, d)| format!("{r}{}{t}{d}", comps.join("/")))
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,80}") {
+            let _ = s.parse::<Reference>();
+        }
+
+        #[test]
+        fn valid_references_round_trip(s in valid()) {
+            let r: Reference = s.parse().map_err(|e| TestCaseError::fail(format!("{s}: {e}")))?;
+            let again: Reference = r.to_string().parse().unwrap();
+            prop_assert_eq!(again, r);
+        }
+    }
+}

@@ -148,3 +148,24 @@ mod tests {
         assert_eq!(one("Bearer realm=\"unterminated").param("realm"), Some("unterminated"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,120}") {
+            let _ = super::parse(&s);
+        }
+
+        #[test]
+        fn quoted_values_survive(realm in "[ -~&&[^\"\\\\]]{0,40}", service in "[a-z.]{1,20}") {
+            let h = format!("Bearer realm=\"{realm}\",service=\"{service}\"");
+            let c = super::parse(&h);
+            prop_assert_eq!(c.len(), 1);
+            prop_assert_eq!(c[0].param("realm"), Some(realm.as_str()));
+            prop_assert_eq!(c[0].param("service"), Some(service.as_str()));
+        }
+    }
+}

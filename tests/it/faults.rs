@@ -299,7 +299,11 @@ fn sigkill_midway_leaves_a_resumable_directory() {
     let r = format!("{}/x:v1", f.host);
     let mut child = sb.cmd(&["pull", &r, "-o", "out"]).spawn().unwrap();
     let part = sb.work().join("out/blob.bin.part");
-    wait_for(|| std::fs::metadata(&part).is_ok_and(|m| m.len() > 5 * MIB as u64));
+    wait_for(|| std::fs::metadata(&part).is_ok_and(|m| m.len() > 9 * MIB as u64));
+    if let Ok(Some(rec)) = xattr::get(&part, "user.oci-dl.resume") {
+        let v: serde_json::Value = serde_json::from_slice(&rec).unwrap();
+        assert!(v["written"].as_u64().unwrap() >= 8 * MIB as u64, "checkpointed every 8 MiB: {v}");
+    }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(!sb.work().join("out/blob.bin").exists(), "no final name holds partial bytes");
