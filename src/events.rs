@@ -35,6 +35,12 @@ impl Progress {
     pub(crate) fn set(&self, n: u64) {
         self.0.store(n, Ordering::Relaxed);
     }
+
+    /// For views' tests: move the counter as a transfer would.
+    #[doc(hidden)]
+    pub fn add_for_test(&self, n: u64) {
+        self.add(n);
+    }
 }
 
 /// What happened to one file of a pull.
@@ -49,6 +55,8 @@ pub enum FileStatus {
     UpToDate,
     /// Present with other content and left alone (`--overwrite skip`, or declined at the prompt).
     Skipped,
+    /// `--dry-run`: would be fetched.
+    Planned,
 }
 
 /// Something the engine reports while it works.

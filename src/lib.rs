@@ -43,6 +43,18 @@ pub fn pull(req: &PullRequest, opts: &ClientOptions, obs: Arc<dyn Observer>) -> 
     pull::pull(&client, req, &*obs)
 }
 
+/// Pull the one selected layer of `req.reference` to `out`, verified as it streams; more than
+/// one selected layer is a usage error.
+pub fn pull_stream(
+    req: &PullRequest,
+    out: &mut dyn Write,
+    opts: &ClientOptions,
+    obs: Arc<dyn Observer>,
+) -> Result<PullReport> {
+    let client = Client::new(&req.reference, opts, obs.clone())?;
+    pull::pull_stream(&client, req, out, &*obs)
+}
+
 /// Fetch a manifest; with `platform`, an index is resolved to that platform's manifest.
 pub fn fetch_manifest(
     reference: &Reference,

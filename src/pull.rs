@@ -1,6 +1,7 @@
 //! `pull`: resolve, select, then fetch every selected layer over one worker pool.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind};
@@ -39,6 +40,8 @@ pub struct PullRequest {
     pub overwrite: Overwrite,
     /// Layers in flight at once (at least 1).
     pub jobs: usize,
+    /// Resolve and select only; write nothing.
+    pub dry_run: bool,
 }
 
 /// The outcome of a pull: the resolved manifest and every file.
@@ -49,17 +52,18 @@ pub struct PullReport {
 }
 
 /// One selected layer and where it goes.
-struct Job<'a> {
-    layer: &'a Descriptor,
+struct Job {
+    layer: Descriptor,
     name: String,
     rel: PathBuf,
 }
 
-pub(crate) fn pull(
+/// Resolve and select: the manifest and the layers to fetch, with their safe paths.
+fn plan(
     client: &Client,
     req: &PullRequest,
     obs: &dyn Observer,
-) -> Result<PullReport, Error> {
+) -> Result<(ResolvedManifest, Vec<Job>), Error> {
     let filter = req.filter.compile()?;
     let platform = req.platform.clone().unwrap_or_else(Platform::host);
     let resolved = resolve(client, &req.reference, Some(&platform), obs)?;
@@ -67,7 +71,7 @@ pub(crate) fn pull(
         unreachable!("resolve follows an index when given a platform");
     };
     let names: Vec<String> = image.layers.iter().map(layer_name).collect();
-    let mut jobs: Vec<Job<'_>> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     for (layer, name) in image.layers.iter().zip(&names) {
         if !filter.matches(name, &layer.media_type) {
             continue;
@@ -76,7 +80,7 @@ pub(crate) fn pull(
             continue; // the same blob under the same name twice: one download serves both
         }
         let rel = safe_relative_path(name, req.flatten)?;
-        jobs.push(Job { layer, name: name.clone(), rel });
+        jobs.push(Job { layer: layer.clone(), name: name.clone(), rel });
     }
     if jobs.is_empty() {
         let list = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
@@ -86,6 +90,22 @@ pub(crate) fn pull(
         ));
     }
     check_collisions(&jobs)?;
+    Ok((resolved, jobs))
+}
+
+pub(crate) fn pull(
+    client: &Client,
+    req: &PullRequest,
+    obs: &dyn Observer,
+) -> Result<PullReport, Error> {
+    let (resolved, jobs) = plan(client, req, obs)?;
+    if req.dry_run {
+        let files = jobs
+            .iter()
+            .map(|j| report(&req.output.join(&j.rel), &j.layer, FileStatus::Planned))
+            .collect();
+        return Ok(PullReport { manifest: resolved, files });
+    }
     prepare_output(&req.output)?;
     obs.event(&Event::Planned {
         files: jobs.len(),
@@ -113,14 +133,71 @@ pub(crate) fn pull(
     Ok(PullReport { manifest: resolved, files })
 }
 
+/// Stream the one selected layer to `out`, verifying as it goes.
+pub(crate) fn pull_stream(
+    client: &Client,
+    req: &PullRequest,
+    out: &mut dyn Write,
+    obs: &dyn Observer,
+) -> Result<PullReport, Error> {
+    let (resolved, jobs) = plan(client, req, obs)?;
+    if jobs.len() > 1 {
+        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "-o - writes one layer, but {} are selected: {}; narrow it with a filter",
+                jobs.len(),
+                names.join(", ")
+            ),
+        ));
+    }
+    let job = &jobs[0];
+    let progress = Progress::default();
+    obs.event(&Event::Started {
+        index: 0,
+        name: &job.name,
+        size: Some(job.layer.size),
+        progress: &progress,
+    });
+    let spec = BlobSpec {
+        repository: req.reference.repository(),
+        digest: &job.layer.digest,
+        size: Some(job.layer.size),
+    };
+    let who = transfer::Report { index: 0, name: &job.name, progress: &progress, obs };
+    transfer::to_writer(client, spec, out, who).map_err(|e| e.context(&job.name))?;
+    let file = report(Path::new("-"), &job.layer, FileStatus::Downloaded);
+    obs.event(&Event::Finished {
+        index: 0,
+        name: &job.name,
+        path: Path::new("-"),
+        digest: &job.layer.digest,
+        size: job.layer.size,
+        status: FileStatus::Downloaded,
+    });
+    Ok(PullReport { manifest: resolved, files: vec![file] })
+}
+
+fn report(path: &Path, layer: &Descriptor, status: FileStatus) -> FileReport {
+    FileReport {
+        path: path.to_path_buf(),
+        title: layer.title().map(str::to_owned),
+        digest: layer.digest.clone(),
+        size: layer.size,
+        media_type: layer.media_type.clone(),
+        status,
+    }
+}
+
 /// A layer's file name: its title, else its digest's hex.
 fn layer_name(d: &Descriptor) -> String {
     d.title().map_or_else(|| d.digest.hex().to_owned(), str::to_owned)
 }
 
 /// Two layers must not land on one path, nor one on another's `.part` or parent directory.
-fn check_collisions(jobs: &[Job<'_>]) -> Result<(), Error> {
-    let mut seen: HashMap<&Path, &Job<'_>> = HashMap::new();
+fn check_collisions(jobs: &[Job]) -> Result<(), Error> {
+    let mut seen: HashMap<&Path, &Job> = HashMap::new();
     for j in jobs {
         if let Some(other) = seen.insert(&j.rel, j) {
             return Err(Error::new(
@@ -165,20 +242,12 @@ fn prepare_output(dir: &Path) -> Result<(), Error> {
 fn fetch_layer(
     client: &Client,
     req: &PullRequest,
-    job: &Job<'_>,
+    job: &Job,
     index: usize,
     obs: &dyn Observer,
 ) -> Result<FileReport, Error> {
-    let layer = job.layer;
+    let layer = &job.layer;
     let dest = prepare_parent(&req.output, &job.rel)?;
-    let report = |status| FileReport {
-        path: dest.clone(),
-        title: layer.title().map(str::to_owned),
-        digest: layer.digest.clone(),
-        size: layer.size,
-        media_type: layer.media_type.clone(),
-        status,
-    };
     let finished = |status| {
         obs.event(&Event::Finished {
             index,
@@ -188,7 +257,7 @@ fn fetch_layer(
             size: layer.size,
             status,
         });
-        Ok(report(status))
+        Ok(report(&dest, layer, status))
     };
     if let Some(status) = existing(&dest, layer, req.overwrite, obs)? {
         return finished(status);

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::progress::{Mode, View};
 use super::{Global, OverwriteArg, parse_reference};
 
 #[derive(Debug, Args)]
@@ -31,7 +30,7 @@ pub fn run(args: &BlobArgs, global: &Global) -> anyhow::Result<()> {
         .into());
     };
     let opts = global.client_options()?;
-    let view = View::new(Mode::detect(global.quiet), global.verbose);
+    let view = global.view();
     let output = args.output.clone().unwrap_or_else(|| PathBuf::from(digest.hex()));
     if output.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();

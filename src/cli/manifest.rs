@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::Args;
 use oci_dl::Platform;
 
-use super::progress::{Mode, View};
 use super::{Global, parse_reference};
 
 #[derive(Debug, Args)]
@@ -29,7 +28,7 @@ pub fn run(args: &ManifestArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
     let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
     let opts = global.client_options()?;
-    let view = View::new(Mode::detect(global.quiet), global.verbose);
+    let view = global.view();
     let resolved = oci_dl::fetch_manifest(&reference, platform.as_ref(), &opts, view.clone())?;
     let bytes = if args.descriptor {
         let mut d = resolved.descriptor.clone();

@@ -1,5 +1,6 @@
 //! The front end: clap definitions and one function per subcommand. It never builds a URL.
 
+mod assets;
 pub mod blob;
 pub mod exit;
 pub mod manifest;
@@ -51,6 +52,9 @@ pub struct Global {
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Progress display on stderr.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub progress: progress::ProgressArg,
     /// Use plain HTTP (automatic for localhost and loopback addresses).
     #[arg(long, global = true)]
     pub plain_http: bool,
@@ -85,6 +89,14 @@ pub enum Command {
     Manifest(manifest::ManifestArgs),
     /// Download one blob by digest, to a file or stdout.
     Blob(blob::BlobArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write completions/ and man/ under DIR (for the repository's generated files).
+    #[command(hide = true)]
+    GenerateAssets { dir: PathBuf },
 }
 
 /// `--overwrite` values.
@@ -111,6 +123,24 @@ impl OverwriteArg {
 }
 
 impl Global {
+    /// The progress view for this run: `--progress`, `-q`, and `-v` or `RUST_LOG` for detail.
+    pub fn view(&self) -> std::sync::Arc<progress::View> {
+        let from_env = std::env::var("RUST_LOG").map_or(0, |v| {
+            let v = v.to_ascii_lowercase();
+            if v.contains("trace") {
+                2
+            } else if v.contains("debug") {
+                1
+            } else {
+                0
+            }
+        });
+        progress::View::new(
+            progress::Mode::choose(self.progress, self.quiet),
+            self.verbose.max(from_env),
+        )
+    }
+
     /// Connection options, reading a password from stdin or the environment when asked to.
     pub fn client_options(&self) -> anyhow::Result<ClientOptions> {
         let env_password = std::env::var("OCI_DL_PASSWORD").ok().filter(|p| !p.is_empty());
@@ -164,6 +194,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pull(a) => pull::run(a, &cli.global),
         Command::Manifest(a) => manifest::run(a, &cli.global),
         Command::Blob(a) => blob::run(a, &cli.global),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "oci-dl", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::GenerateAssets { dir } => assets::generate(dir),
     }
 }
 

@@ -1,39 +1,69 @@
-//! The progress view: indicatif bars at a terminal, plain lines elsewhere, nothing with `-q`.
-//! Bars are fed by polling the engine's atomic counters ~15 times a second.
+//! The progress view. At a terminal: indicatif bars, one per active layer plus a total, redrawn at
+//! most 15 times a second from the engine's atomic counters (no lock or callback per read).
+//! Elsewhere: plain lines (a start and a finish line per file, a progress line at most every
+//! 10 s), JSON lines for wrappers, or nothing with `-q`. Everything goes to stderr.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use clap::ValueEnum;
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oci_dl::{Event, FileStatus, Level, Observer, Progress};
+use serde_json::json;
+
+/// `--progress` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    /// Bars at a terminal, plain lines elsewhere.
+    Auto,
+    /// Bars even when stderr is not a terminal.
+    Always,
+    /// Plain lines.
+    Never,
+    /// One JSON event per line on stderr.
+    Json,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Bars,
     Lines,
+    Json,
     Quiet,
 }
 
 impl Mode {
-    pub fn detect(quiet: bool) -> Mode {
-        if quiet {
-            Mode::Quiet
-        } else if std::io::stderr().is_terminal() {
-            Mode::Bars
-        } else {
-            Mode::Lines
+    pub fn choose(arg: ProgressArg, quiet: bool) -> Mode {
+        match (quiet, arg) {
+            (true, _) => Mode::Quiet,
+            (false, ProgressArg::Always) => Mode::Bars,
+            (false, ProgressArg::Never) => Mode::Lines,
+            (false, ProgressArg::Json) => Mode::Json,
+            (false, ProgressArg::Auto) if std::io::stderr().is_terminal() => Mode::Bars,
+            (false, ProgressArg::Auto) => Mode::Lines,
         }
     }
 }
 
+/// Lines mode prints a progress line per file at most this often.
+const LINE_EVERY: Duration = Duration::from_secs(10);
+
+struct Live {
+    name: String,
+    size: Option<u64>,
+    progress: Progress,
+    bar: Option<ProgressBar>,
+    last_report: Instant,
+}
+
 #[derive(Default)]
 struct State {
-    live: BTreeMap<usize, (ProgressBar, Progress)>,
+    live: BTreeMap<usize, Live>,
     total: Option<ProgressBar>,
     files: usize,
     done: usize,
@@ -62,6 +92,32 @@ impl View {
             Mode::Bars => ProgressDrawTarget::stderr_with_hz(15),
             _ => ProgressDrawTarget::hidden(),
         };
+        let view = View::with_target(mode, verbosity, target);
+        let period = match mode {
+            Mode::Bars => Some(Duration::from_millis(66)),
+            Mode::Lines | Mode::Json => Some(Duration::from_secs(1)),
+            Mode::Quiet => None,
+        };
+        if let Some(period) = period {
+            let (shared, stop) = (view.shared.clone(), view.stop.clone());
+            *view.ticker.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(std::thread::spawn(move || {
+                    // park_timeout, not sleep: finish() unparks us, so a run never waits a period.
+                    let mut next = Instant::now() + period;
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
+                        if Instant::now() >= next {
+                            shared.tick();
+                            next += period;
+                        }
+                    }
+                }));
+        }
+        Arc::new(view)
+    }
+
+    /// A view drawing to `target` with no ticker thread; tests call [`View::tick`].
+    pub fn with_target(mode: Mode, verbosity: u8, target: ProgressDrawTarget) -> View {
         let shared = Arc::new(Shared {
             mode,
             verbosity,
@@ -69,76 +125,135 @@ impl View {
             state: Mutex::new(State::default()),
             prompt: Mutex::new(()),
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticker = (mode == Mode::Bars).then(|| {
-            let (shared, stop) = (shared.clone(), stop.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    shared.tick();
-                    std::thread::sleep(Duration::from_millis(66));
-                }
-            })
-        });
-        Arc::new(View { shared, stop, ticker: Mutex::new(ticker), started: Instant::now() })
+        View { shared, stop: Arc::default(), ticker: Mutex::new(None), started: Instant::now() }
     }
 
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
 
+    /// Poll the counters and redraw (the ticker thread does this on its own).
+    #[cfg(test)]
+    pub fn tick(&self) {
+        self.shared.tick();
+    }
+
     /// Stop the ticker and clear the bars, before the summary is printed.
     pub fn finish(&self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.ticker.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            t.thread().unpark();
             let _ = t.join();
         }
-        let st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
-        for (bar, _) in st.live.values() {
-            bar.finish_and_clear();
+        let st = self.shared.state();
+        for l in st.live.values() {
+            if let Some(b) = &l.bar {
+                b.finish_and_clear();
+            }
         }
         if let Some(t) = &st.total {
             t.finish_and_clear();
         }
     }
 
-    /// A line for the user (not data): above the bars, or on stderr.
+    /// A line for the user (not data), shown in bars and lines modes.
     pub fn say(&self, line: &str) {
         self.shared.say(line);
     }
 }
 
 impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn say(&self, line: &str) {
         match self.mode {
-            Mode::Quiet => {}
             Mode::Bars => {
                 let _ = self.mp.println(line);
             }
             Mode::Lines => eprintln!("{line}"),
+            Mode::Json | Mode::Quiet => {}
+        }
+    }
+
+    /// Diagnostics go to stderr in every mode when asked for.
+    fn log(&self, line: &str) {
+        if self.mode == Mode::Bars { self.say(line) } else { eprintln!("{line}") }
+    }
+
+    fn json(&self, v: serde_json::Value) {
+        if self.mode == Mode::Json {
+            eprintln!("{v}");
         }
     }
 
     fn tick(&self) {
-        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.state();
         let mut live_bytes = 0;
-        for (bar, p) in st.live.values() {
-            let n = p.get();
+        let now = Instant::now();
+        for (index, l) in st.live.iter_mut() {
+            let n = l.progress.get();
             live_bytes += n;
-            bar.set_position(n);
+            match self.mode {
+                Mode::Bars => {
+                    if let Some(b) = &l.bar {
+                        b.set_position(n);
+                    }
+                }
+                Mode::Lines if now.duration_since(l.last_report) >= LINE_EVERY => {
+                    l.last_report = now;
+                    let of = l
+                        .size
+                        .map(|s| format!(" of {} ({}%)", HumanBytes(s), n * 100 / s.max(1)))
+                        .unwrap_or_default();
+                    eprintln!("… {} {}{of}", l.name, HumanBytes(n));
+                }
+                Mode::Json => {
+                    eprintln!(
+                        "{}",
+                        json!({"event": "progress", "index": index, "name": l.name, "bytes": n, "size": l.size})
+                    );
+                }
+                _ => {}
+            }
         }
         if let Some(t) = &st.total {
             t.set_position(st.done_bytes + live_bytes);
             t.set_message(format!("{}/{} files", st.done, st.files));
         }
     }
+
+    fn close(&self, index: usize) -> Option<Live> {
+        let l = self.state().live.remove(&index)?;
+        if let Some(b) = &l.bar {
+            b.finish_and_clear();
+            self.mp.remove(b);
+        }
+        Some(l)
+    }
 }
 
-fn bar_style() -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{msg:30!} [{bar:25}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ")
+const LAYER_TEMPLATE: &str =
+    "{msg:32!} [{bar:24}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta}";
+const TOTAL_TEMPLATE: &str =
+    "{msg:32!} [{bar:24}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta}";
+const UNSIZED_TEMPLATE: &str = "{spinner} {msg:32!} {bytes:>10} {binary_bytes_per_sec:>12}";
+
+fn style(template: &str, chars: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars(chars)
+}
+
+fn status_word(s: FileStatus) -> &'static str {
+    match s {
+        FileStatus::Downloaded => "downloaded",
+        FileStatus::Resumed => "resumed",
+        FileStatus::UpToDate => "up-to-date",
+        FileStatus::Skipped => "skipped",
+        FileStatus::Planned => "planned",
+    }
 }
 
 impl Observer for View {
@@ -147,8 +262,7 @@ impl Observer for View {
         match event {
             Event::Log { level, message } => {
                 let show = match level {
-                    Level::Warn => sh.mode != Mode::Quiet,
-                    Level::Info => sh.mode != Mode::Quiet,
+                    Level::Warn | Level::Info => sh.mode != Mode::Quiet,
                     Level::Debug => sh.verbosity >= 1,
                     Level::Trace => sh.verbosity >= 2,
                 };
@@ -158,102 +272,119 @@ impl Observer for View {
                         Level::Debug | Level::Trace => "debug: ",
                         Level::Info => "",
                     };
-                    // Debug lines go to stderr even with -q: the user asked for them.
-                    if sh.mode == Mode::Quiet {
-                        eprintln!("{tag}{message}")
-                    } else {
-                        sh.say(&format!("{tag}{message}"))
-                    }
+                    sh.log(&format!("{tag}{message}"));
                 }
             }
             Event::Resolved { digest, media_type, platform } => {
                 if sh.verbosity >= 1 {
                     let plat = platform.map(|p| format!(" for {p}")).unwrap_or_default();
-                    sh.say(&format!("debug: resolved {digest} ({media_type}){plat}"));
+                    sh.log(&format!("debug: resolved {digest} ({media_type}){plat}"));
                 }
-            }
-            Event::Retry { what, attempt, of, delay, error } => {
-                if sh.verbosity >= 1 {
-                    sh.say(&format!(
-                        "debug: retry {attempt}/{of} of {what} in {delay:.1?}: {}",
-                        error.to_string_full()
-                    ));
-                }
-                if let Some((bar, _)) = sh
-                    .state
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .live
-                    .values()
-                    .find(|(b, _)| what.starts_with(b.message().as_str()))
-                {
-                    bar.set_message(format!("{what} (retry {attempt})"));
-                }
-            }
-            Event::Resumed { name, offset, .. } => {
-                sh.say(&format!("resuming {name} from {}", HumanBytes(*offset)));
+                sh.json(json!({"event": "resolved", "digest": digest.to_string(), "media_type": media_type,
+                    "platform": platform.map(|p| p.to_string())}));
             }
             Event::Planned { files, bytes } => {
-                let mut st = sh.state.lock().unwrap_or_else(|p| p.into_inner());
+                let mut st = sh.state();
                 st.files = *files;
                 if sh.mode == Mode::Bars && *files > 1 {
                     let t = sh.mp.add(ProgressBar::new(*bytes));
-                    t.set_style(
-                        ProgressStyle::with_template("{msg:30!} [{bar:25}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
-                            .unwrap_or_else(|_| ProgressStyle::default_bar())
-                            .progress_chars("## "),
-                    );
+                    t.set_style(style(TOTAL_TEMPLATE, "## "));
                     t.set_message(format!("0/{files} files"));
                     st.total = Some(t);
                 }
+                drop(st);
+                sh.json(json!({"event": "plan", "files": files, "bytes": bytes}));
             }
-            Event::Started { index, name, size, progress } => match sh.mode {
-                Mode::Bars => {
-                    let bar = ProgressBar::new(size.unwrap_or(0));
-                    let bar = match &sh.state.lock().unwrap_or_else(|p| p.into_inner()).total {
+            Event::Started { index, name, size, progress } => {
+                let bar = (sh.mode == Mode::Bars).then(|| {
+                    let bar = match size {
+                        Some(s) => ProgressBar::new(*s).with_style(style(LAYER_TEMPLATE, "=> ")),
+                        None => ProgressBar::no_length().with_style(style(UNSIZED_TEMPLATE, "=> ")),
+                    };
+                    let bar = match &sh.state().total {
                         Some(t) => sh.mp.insert_before(t, bar),
                         None => sh.mp.add(bar),
                     };
-                    bar.set_style(bar_style());
                     bar.set_message(name.to_string());
-                    sh.state
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .live
-                        .insert(*index, (bar, (*progress).clone()));
-                }
-                Mode::Lines => {
+                    bar
+                });
+                let live = Live {
+                    name: name.to_string(),
+                    size: *size,
+                    progress: (*progress).clone(),
+                    bar,
+                    last_report: Instant::now(),
+                };
+                sh.state().live.insert(*index, live);
+                if sh.mode == Mode::Lines {
                     let size = size.map(|s| format!(" ({})", HumanBytes(s))).unwrap_or_default();
                     eprintln!("pulling {name}{size}");
                 }
-                Mode::Quiet => {}
-            },
-            Event::Finished { index, name, digest, size, status, .. } => {
-                let mut st = sh.state.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some((bar, _)) = st.live.remove(index) {
-                    bar.finish_and_clear();
-                    sh.mp.remove(&bar);
+                sh.json(json!({"event": "start", "index": index, "name": name, "size": size}));
+            }
+            Event::Resumed { index, name, offset } => {
+                if let Some(b) = sh.state().live.get(index).and_then(|l| l.bar.clone()) {
+                    b.set_message(format!("{name} (resumed at {})", HumanBytes(*offset)));
+                    b.set_position(*offset);
+                    b.reset_eta();
+                } else {
+                    sh.say(&format!("resuming {name} from {}", HumanBytes(*offset)));
                 }
+                sh.json(json!({"event": "resume", "index": index, "name": name, "offset": offset}));
+            }
+            Event::Retry { what, attempt, of, delay, error } => {
+                let reason = error.to_string_full();
+                if sh.verbosity >= 1 {
+                    sh.log(&format!(
+                        "debug: retry {attempt}/{of} of {what} in {delay:.1?}: {reason}"
+                    ));
+                }
+                let st = sh.state();
+                let bar = st
+                    .live
+                    .values()
+                    .find(|l| what.starts_with(l.name.as_str()))
+                    .and_then(|l| l.bar.clone().map(|b| (b, l.name.clone())));
+                drop(st);
+                match (bar, sh.mode) {
+                    (Some((b, name)), _) => b.set_message(format!("{name} (retry {attempt}/{of})")),
+                    (None, Mode::Lines) if sh.verbosity == 0 => {
+                        eprintln!("retrying {what} ({attempt}/{of}) in {delay:.1?}: {reason}")
+                    }
+                    _ => {}
+                }
+                sh.json(json!({"event": "retry", "what": what, "attempt": attempt, "of": of,
+                    "delay_ms": delay.as_millis() as u64, "error": reason}));
+            }
+            Event::Finished { index, name, path, digest, size, status } => {
+                sh.close(*index);
+                let mut st = sh.state();
                 st.done += 1;
-                st.done_bytes += size;
+                match status {
+                    FileStatus::Downloaded | FileStatus::Resumed => st.done_bytes += size,
+                    _ => {
+                        if let Some(t) = &st.total {
+                            t.set_length(t.length().unwrap_or(0).saturating_sub(*size));
+                        }
+                    }
+                }
                 drop(st);
                 let what = match status {
                     FileStatus::Downloaded | FileStatus::Resumed => "✓",
                     FileStatus::UpToDate => "= up to date",
                     FileStatus::Skipped => "- skipped (exists with other content)",
+                    FileStatus::Planned => "·",
                 };
                 sh.say(&format!("{what} {name}  {}  {}", HumanBytes(*size), digest.short()));
+                sh.json(json!({"event": "finish", "index": index, "name": name, "path": path, "digest": digest.to_string(),
+                    "size": size, "status": status_word(*status)}));
             }
             Event::Failed { index, name, error } => {
-                let mut st = sh.state.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some((bar, _)) = st.live.remove(index) {
-                    bar.finish_and_clear();
-                    sh.mp.remove(&bar);
-                }
-                drop(st);
+                sh.close(*index);
                 if sh.verbosity >= 1 {
-                    sh.say(&format!("✗ {name}: {}", error.to_string_full()));
+                    sh.log(&format!("✗ {name}: {}", error.to_string_full()));
                 }
+                sh.json(json!({"event": "error", "index": index, "name": name, "error": error.to_string_full()}));
             }
         }
     }
@@ -267,5 +398,79 @@ impl Observer for View {
             let _ = std::io::stdin().lock().read_line(&mut answer);
             matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indicatif::InMemoryTerm;
+    use oci_dl::{Algorithm, Digest};
+
+    fn started(v: &View, index: usize, name: &str, size: u64) -> Progress {
+        let p = Progress::default();
+        v.event(&Event::Started { index, name, size: Some(size), progress: &p });
+        p
+    }
+
+    #[test]
+    fn parallel_layers_get_bars_that_collapse_and_a_total() {
+        let term = InMemoryTerm::new(12, 120);
+        let v =
+            View::with_target(Mode::Bars, 0, ProgressDrawTarget::term_like(Box::new(term.clone())));
+        v.event(&Event::Planned { files: 2, bytes: 3000 });
+        let a = started(&v, 0, "alpha.bin", 1000);
+        let b = started(&v, 1, "beta.bin", 2000);
+        a.add_for_test(500);
+        b.add_for_test(1000);
+        v.tick();
+        let screen = term.contents();
+        assert!(screen.contains("alpha.bin") && screen.contains("beta.bin"), "{screen}");
+        assert!(screen.contains("0/2 files"), "{screen}");
+        assert!(
+            screen.contains("1500 B/3000 B") || screen.contains("1.46 KiB/2.93 KiB"),
+            "total counts both: {screen}"
+        );
+
+        let d = Digest::of(Algorithm::Sha256, b"a");
+        v.event(&Event::Finished {
+            index: 0,
+            name: "alpha.bin",
+            path: Path::new("alpha.bin"),
+            digest: &d,
+            size: 1000,
+            status: FileStatus::Downloaded,
+        });
+        v.tick();
+        let screen = term.contents();
+        assert!(screen.contains(&format!("✓ alpha.bin  1000 B  {}", d.short())), "{screen}");
+        assert_eq!(
+            screen.matches("alpha.bin").count(),
+            1,
+            "the bar collapsed into one line: {screen}"
+        );
+        assert!(screen.contains("1/2 files"), "{screen}");
+    }
+
+    #[test]
+    fn resumes_and_retries_show_on_the_bar() {
+        let term = InMemoryTerm::new(8, 120);
+        let v =
+            View::with_target(Mode::Bars, 0, ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let p = started(&v, 0, "big.iso", 10 << 20);
+        v.event(&Event::Resumed { index: 0, name: "big.iso", offset: 4 << 20 });
+        p.add_for_test(4 << 20);
+        v.tick();
+        assert!(term.contents().contains("big.iso (resumed at 4.00 MiB)"), "{}", term.contents());
+        let err = oci_dl::Error::new(oci_dl::ErrorKind::Network, "reset");
+        v.event(&Event::Retry {
+            what: "big.iso (sha256:abc)",
+            attempt: 2,
+            of: 5,
+            delay: Duration::from_millis(500),
+            error: &err,
+        });
+        v.tick();
+        assert!(term.contents().contains("big.iso (retry 2/5)"), "{}", term.contents());
     }
 }

@@ -1,19 +1,21 @@
-//! `oci-dl pull`: args → [`oci_dl::PullRequest`] → [`oci_dl::pull`] → summary.
+//! `oci-dl pull`: args → [`oci_dl::PullRequest`] → [`oci_dl::pull`] → summary or JSON.
 
+use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 use indicatif::HumanBytes;
-use oci_dl::{FileStatus, Filter, Platform, PullRequest};
+use oci_dl::{FileStatus, Filter, Platform, PullReport, PullRequest};
+use serde_json::json;
 
-use super::progress::{Mode, View};
 use super::{Global, OverwriteArg, parse_reference};
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
     pub reference: String,
-    /// Directory to write into (created if missing).
+    /// Directory to write into (created if missing), or `-` to stream the one selected layer to stdout.
     #[arg(short, long, value_name = "DIR", default_value = ".")]
     pub output: PathBuf,
     /// Platform to pick from an index, OS/ARCH[/VARIANT] [default: this machine's].
@@ -46,6 +48,12 @@ pub struct PullArgs {
     /// Layers downloaded at once.
     #[arg(short, long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Print one JSON document describing the pull on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Resolve and filter, list what would be pulled, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 fn groups(v: &[String]) -> Vec<Vec<String>> {
@@ -57,6 +65,10 @@ fn groups(v: &[String]) -> Vec<Vec<String>> {
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
     let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
+    let to_stdout = args.output.as_os_str() == "-";
+    if to_stdout && args.json {
+        return Err(super::usage("--json and -o - both want stdout; pick one").into());
+    }
     let opts = global.client_options()?;
     let req = PullRequest {
         reference,
@@ -73,28 +85,93 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         flatten: args.flatten,
         overwrite: OverwriteArg::resolve(args.overwrite),
         jobs: usize::from(args.jobs),
+        dry_run: args.dry_run,
     };
-    let view = View::new(Mode::detect(global.quiet), global.verbose);
-    let result = oci_dl::pull(&req, &opts, view.clone());
+    let view = global.view();
+    let result = if to_stdout && !args.dry_run {
+        let mut out = std::io::stdout().lock();
+        let r = oci_dl::pull_stream(&req, &mut out, &opts, view.clone());
+        out.flush().context("write to stdout")?;
+        r
+    } else {
+        oci_dl::pull(&req, &opts, view.clone())
+    };
     view.finish();
     let report = result?;
     let secs = view.elapsed().as_secs_f64();
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &document(&req, &report, secs))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if args.dry_run {
+        for f in &report.files {
+            println!("{}\t{}\t{}", f.digest, f.size, f.path.display());
+        }
+        let bytes: u64 = report.files.iter().map(|f| f.size).sum();
+        view.say(&format!(
+            "would pull {} file(s), {} into {}",
+            report.files.len(),
+            HumanBytes(bytes),
+            req.output.display()
+        ));
+        return Ok(());
+    }
+    view.say(&summary(&report, secs, &req));
+    Ok(())
+}
+
+fn summary(report: &PullReport, secs: f64, req: &PullRequest) -> String {
     let count = |s| report.files.iter().filter(|f| f.status == s).count();
-    let bytes: u64 =
-        report.files.iter().filter(|f| f.status == FileStatus::Downloaded).map(|f| f.size).sum();
-    let mut line = format!("pulled {} file(s)", count(FileStatus::Downloaded));
+    let fetched =
+        |f: &&oci_dl::FileReport| matches!(f.status, FileStatus::Downloaded | FileStatus::Resumed);
+    let bytes: u64 = report.files.iter().filter(fetched).map(|f| f.size).sum();
+    let mut line = format!("pulled {} file(s)", report.files.iter().filter(fetched).count());
+    if count(FileStatus::Resumed) > 0 {
+        line.push_str(&format!(" ({} resumed)", count(FileStatus::Resumed)));
+    }
     if count(FileStatus::UpToDate) > 0 {
         line.push_str(&format!(", {} already up to date", count(FileStatus::UpToDate)));
     }
     if count(FileStatus::Skipped) > 0 {
         line.push_str(&format!(", {} skipped", count(FileStatus::Skipped)));
     }
+    let dest = if req.output.as_os_str() == "-" {
+        "stdout".to_owned()
+    } else {
+        req.output.display().to_string()
+    };
     line.push_str(&format!(
-        ", {} in {secs:.1}s ({}/s) into {}",
+        ", {} in {secs:.1}s ({}/s) into {dest}",
         HumanBytes(bytes),
         HumanBytes((bytes as f64 / secs.max(0.001)) as u64),
-        req.output.display()
     ));
-    view.say(&line);
-    Ok(())
+    line
+}
+
+/// The `--json` document.
+fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Value {
+    let m = &report.manifest;
+    let count = |s| report.files.iter().filter(|f| f.status == s).count();
+    json!({
+        "reference": req.reference.to_string(),
+        "registry": req.reference.registry(),
+        "repository": req.reference.repository(),
+        "digest": m.descriptor.digest.to_string(),
+        "media_type": m.descriptor.media_type,
+        "platform": m.platform.as_ref().map(|p| p.to_string()),
+        "output": req.output,
+        "files": report.files,
+        "totals": {
+            "files": report.files.len(),
+            "bytes": report.files.iter().map(|f| f.size).sum::<u64>(),
+            "downloaded": count(FileStatus::Downloaded),
+            "resumed": count(FileStatus::Resumed),
+            "up_to_date": count(FileStatus::UpToDate),
+            "skipped": count(FileStatus::Skipped),
+            "planned": count(FileStatus::Planned),
+        },
+        "elapsed_seconds": (secs * 1000.0).round() / 1000.0,
+    })
 }

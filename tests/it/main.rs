@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod bad_input;
 mod blob;
+mod cli;
 mod faults;
 mod manifest;
 mod pull;

@@ -49,6 +49,28 @@ impl Sandbox {
     }
 }
 
+/// Run another program with the sandbox's environment (for `script`, which makes a terminal).
+pub trait WithProgram {
+    fn output_with_program(&mut self, program: &str, args: &[&str]) -> Output;
+}
+
+impl WithProgram for Command {
+    fn output_with_program(&mut self, program: &str, args: &[&str]) -> Output {
+        let mut c = Command::new(program);
+        c.args(args);
+        if let Some(dir) = self.get_current_dir() {
+            c.current_dir(dir);
+        }
+        c.env_clear();
+        for (k, v) in self.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        c.stdin(Stdio::null()).output().unwrap()
+    }
+}
+
 /// A finished run.
 pub struct Run {
     pub code: i32,

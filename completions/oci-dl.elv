@@ -1,0 +1,182 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[oci-dl] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'oci-dl'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'oci-dl'= {
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand pull 'Download the layers of an artifact, each saved under its title'
+            cand manifest 'Print a manifest exactly as the registry serves it'
+            cand blob 'Download one blob by digest, to a file or stdout'
+            cand completions 'Print a shell completion script'
+            cand generate-assets 'Write completions/ and man/ under DIR (for the repository''s generated files)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'oci-dl;pull'= {
+            cand -o 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout'
+            cand --output 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout'
+            cand --platform 'Platform to pick from an index, OS/ARCH[/VARIANT] [default: this machine''s]'
+            cand -g 'Select layers whose name matches PATTERN; any of several may match'
+            cand --glob 'Select layers whose name matches PATTERN; any of several may match'
+            cand -r 'Select layers whose name matches RE; all of several must match'
+            cand --regex 'Select layers whose name matches RE; all of several must match'
+            cand --include 'Names must contain one of these keywords; each use of the flag is a group that must match'
+            cand --exclude 'Names must contain none of these keywords'
+            cand --media-type 'Select layers by media type (globs allowed)'
+            cand --overwrite 'When a file exists with other content [default: prompt at a terminal, else error]'
+            cand -j 'Layers downloaded at once'
+            cand --jobs 'Layers downloaded at once'
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand --case-sensitive 'Match names and keywords case-sensitively'
+            cand --flatten 'Save each layer under the last component of its title'
+            cand --json 'Print one JSON document describing the pull on stdout'
+            cand --dry-run 'Resolve and filter, list what would be pulled, write nothing'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oci-dl;manifest'= {
+            cand --platform 'Resolve an index to this platform''s manifest (OS/ARCH[/VARIANT])'
+            cand -o 'Write to FILE instead of stdout'
+            cand --output 'Write to FILE instead of stdout'
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand --descriptor 'Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oci-dl;blob'= {
+            cand -o 'Write to FILE, or `-` for stdout [default: the digest''s hex in the current directory]'
+            cand --output 'Write to FILE, or `-` for stdout [default: the digest''s hex in the current directory]'
+            cand --overwrite 'When the file exists with other content [default: prompt at a terminal, else error]'
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oci-dl;completions'= {
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oci-dl;generate-assets'= {
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oci-dl;help'= {
+            cand pull 'Download the layers of an artifact, each saved under its title'
+            cand manifest 'Print a manifest exactly as the registry serves it'
+            cand blob 'Download one blob by digest, to a file or stdout'
+            cand completions 'Print a shell completion script'
+            cand generate-assets 'Write completions/ and man/ under DIR (for the repository''s generated files)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'oci-dl;help;pull'= {
+        }
+        &'oci-dl;help;manifest'= {
+        }
+        &'oci-dl;help;blob'= {
+        }
+        &'oci-dl;help;completions'= {
+        }
+        &'oci-dl;help;generate-assets'= {
+        }
+        &'oci-dl;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

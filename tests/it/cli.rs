@@ -1,0 +1,210 @@
+//! The front end as people and scripts see it: lines, bars, JSON, streaming, generated files.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::support::fake::{self, Fault, Guard, Reply};
+use crate::support::push::{Layer, Pusher};
+use crate::support::registry::{self, Registry};
+use crate::support::*;
+
+fn fixture() -> Option<&'static (&'static Registry, String)> {
+    static F: OnceLock<Option<(&'static Registry, String)>> = OnceLock::new();
+    F.get_or_init(|| {
+        let reg = registry::open()?;
+        let layers = [
+            Layer::titled("one.txt", "one\n"),
+            Layer::titled("two/two.bin", noise(70_000, 2)),
+            Layer::titled("three.tar.gz", noise(900, 3)),
+        ];
+        Pusher::new(reg).artifact("test/cli", "v1", &layers);
+        Some((reg, format!("{}/test/cli:v1", reg.host)))
+    })
+    .as_ref()
+}
+
+fn sha256_file(p: &Path) -> String {
+    oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &std::fs::read(p).unwrap()).to_string()
+}
+
+#[test]
+fn json_output_matches_the_files_on_disk() {
+    let Some((_, r)) = fixture() else { return };
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", r, "-o", "out", "--json"]);
+    run.ok();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&run.stdout).expect("stdout is one JSON document");
+    assert_eq!(doc["repository"], "test/cli");
+    assert_eq!(doc["media_type"], "application/vnd.oci.image.manifest.v1+json");
+    assert!(doc["digest"].as_str().unwrap().starts_with("sha256:"));
+    let files = doc["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    for f in files {
+        let path = sb.work().join(f["path"].as_str().unwrap());
+        assert_eq!(sha256_file(&path), f["digest"].as_str().unwrap(), "{path:?}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), f["size"].as_u64().unwrap());
+        assert_eq!(f["status"], "downloaded");
+        assert_eq!(f["media_type"], "application/octet-stream");
+    }
+    assert_eq!(doc["totals"]["files"], 3);
+    assert_eq!(doc["totals"]["downloaded"], 3);
+    assert!(doc["elapsed_seconds"].as_f64().unwrap() >= 0.0);
+
+    let again: serde_json::Value =
+        serde_json::from_slice(&sb.run(&["pull", r, "-o", "out", "--json"]).ok().stdout).unwrap();
+    assert!(again["files"].as_array().unwrap().iter().all(|f| f["status"] == "up-to-date"));
+}
+
+#[test]
+fn dry_run_lists_and_writes_nothing() {
+    let Some((_, r)) = fixture() else { return };
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", r, "-o", "out", "--dry-run", "-g", "*.txt"]);
+    run.ok();
+    let out = String::from_utf8(run.stdout.clone()).unwrap();
+    assert!(out.contains("one.txt") && !out.contains("two.bin"), "{out}");
+    assert!(run.stderr.contains("would pull 1 file(s)"), "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(
+        &sb.run(&["pull", r, "-o", "out", "--dry-run", "--json"]).ok().stdout,
+    )
+    .unwrap();
+    assert!(doc["files"].as_array().unwrap().iter().all(|f| f["status"] == "planned"));
+    assert!(!sb.work().join("out").exists(), "nothing written, not even the directory");
+}
+
+#[test]
+fn pull_to_stdout_streams_exactly_one_layer() {
+    let Some((_, r)) = fixture() else { return };
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", r, "-o", "-", "-g", "*.bin"]);
+    run.ok();
+    assert_eq!(run.stdout, noise(70_000, 2));
+    let run = sb.run(&["pull", r, "-o", "-"]);
+    run.fails(2, "3 are selected: one.txt, two/two.bin, three.tar.gz");
+    assert!(run.stdout.is_empty());
+    assert!(tree(&sb.work()).is_empty());
+}
+
+#[test]
+fn pull_to_stdout_exits_5_after_a_corrupt_stream() {
+    let data = noise(50_000, 9);
+    let f = fake::artifact_with(vec![("x.bin", data.clone())], Guard::Open, |_, _, b| {
+        let mut c = b.to_vec();
+        c[10] ^= 1;
+        Reply::new(200, c)
+    });
+    let run = Sandbox::new().run(&["pull", &format!("{}/x:v1", f.host), "-o", "-"]);
+    run.fails(5, "content hashes to");
+    assert_eq!(run.stdout.len(), data.len(), "streamed, then reported");
+}
+
+#[test]
+fn without_a_terminal_the_output_is_plain_lines() {
+    let Some((_, r)) = fixture() else { return };
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", r, "-o", "out"]);
+    run.ok();
+    assert!(!run.stderr.contains('\x1b'), "no ANSI escapes: {:?}", run.stderr);
+    assert!(run.stderr.contains("pulling one.txt (4 B)"), "{}", run.stderr);
+    assert!(run.stderr.contains("✓ two/two.bin  68.36 KiB  sha256:"), "{}", run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("pulled 3 file(s), ") && last.ends_with("into out"),
+        "summary: {last}"
+    );
+    assert!(run.stdout.is_empty(), "stdout stays clean");
+
+    let quiet = sb.run(&["pull", r, "-o", "q", "-q"]);
+    quiet.ok();
+    assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty(), "{}", quiet.stderr);
+
+    let verbose = sb.run(&["pull", r, "-o", "v", "-v"]);
+    assert!(
+        verbose.stderr.contains("debug: GET http://") && verbose.stderr.contains("-> 200 in "),
+        "{}",
+        verbose.stderr
+    );
+    let env = Run::from(sb.cmd(&["pull", r, "-o", "e"]).env("RUST_LOG", "debug").output().unwrap());
+    assert!(env.stderr.contains("debug: GET http://"), "RUST_LOG turns on debug logs");
+}
+
+#[test]
+fn progress_json_writes_one_event_per_line() {
+    let Some((_, r)) = fixture() else { return };
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", r, "-o", "out", "--progress", "json"]);
+    run.ok();
+    let events: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "start").count(), 3, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "finish").count(), 3, "{kinds:?}");
+    assert!(kinds.contains(&"resolved") && kinds.contains(&"plan"));
+    let fin = events.iter().find(|e| e["event"] == "finish" && e["name"] == "one.txt").unwrap();
+    assert_eq!(fin["status"], "downloaded");
+}
+
+#[test]
+fn at_a_terminal_bars_are_drawn() {
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("SKIP: script(1) not found");
+        return;
+    }
+    // Four throttled layers so that the bars live long enough to be drawn.
+    let layers: Vec<(&str, Vec<u8>)> = vec![
+        ("a.bin", noise(600_000, 1)),
+        ("b.bin", noise(600_000, 2)),
+        ("c.bin", noise(600_000, 3)),
+        ("d.bin", noise(600_000, 4)),
+    ];
+    let f = fake::artifact_with(layers, Guard::Open, |hit, _, b| {
+        Reply::blob(hit, b).fault(Fault::Throttle(1_000_000))
+    });
+    let sb = Sandbox::new();
+    let bin = env!("CARGO_BIN_EXE_oci-dl");
+    let cmd = format!("{bin} pull {}/x:v1 -o out", f.host);
+    let out = sb
+        .cmd(&[])
+        .env("TERM", "xterm")
+        .env("COLUMNS", "120")
+        .env("LINES", "30")
+        .output_with_program("script", &["-qec", &cmd, "/dev/null"]);
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains('\x1b'), "cursor control under a terminal: {screen:?}");
+    assert!(screen.contains("/4 files"), "the total bar: {screen:?}");
+    assert!(screen.contains("[="), "layer bars: {screen:?}");
+    assert!(screen.contains("✓ d.bin"), "finished layers collapse to a line: {screen:?}");
+    assert!(sb.work().join("out/d.bin").exists());
+}
+
+#[test]
+fn completions_and_man_pages_are_current() {
+    let sb = Sandbox::new();
+    let dir = sb.path("gen");
+    sb.run(&["generate-assets", dir.to_str().unwrap()]).ok();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["completions", "man"] {
+        let generated = tree(&dir.join(sub));
+        assert_eq!(
+            tree(&repo.join(sub)),
+            generated,
+            "{sub}/ file list; run: cargo run -- generate-assets ."
+        );
+        for f in generated {
+            let want = std::fs::read(dir.join(sub).join(&f)).unwrap();
+            let have = std::fs::read(repo.join(sub).join(&f)).unwrap_or_default();
+            assert!(want == have, "{sub}/{f} is stale; run: cargo run -- generate-assets .");
+        }
+    }
+    let bash = sb.run(&["completions", "bash"]);
+    bash.ok();
+    assert!(
+        String::from_utf8_lossy(&bash.stdout).contains("-o default oci-dl"),
+        "a bash completion script"
+    );
+}
