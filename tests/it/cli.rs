@@ -208,3 +208,32 @@ fn completions_and_man_pages_are_current() {
         "a bash completion script"
     );
 }
+
+#[test]
+fn at_a_terminal_an_existing_different_file_prompts() {
+    let Some((_, r)) = fixture() else { return };
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("SKIP: script(1) not found");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_oci-dl");
+    for (answer, want) in [("n\n", "ONE\n"), ("y\n", "one\n")] {
+        let sb = Sandbox::new();
+        std::fs::create_dir_all(sb.work().join("out")).unwrap();
+        std::fs::write(sb.work().join("out/one.txt"), "ONE\n").unwrap();
+        let cmd = format!("{bin} pull {r} -o out -g one.txt");
+        let out = sb.cmd(&[]).env("TERM", "xterm").output_with_program_input(
+            "script",
+            &["-qec", &cmd, "/dev/null"],
+            answer,
+        );
+        let screen = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{screen}");
+        assert!(screen.contains("exists with other content. Overwrite? [y/N]"), "{screen:?}");
+        assert_eq!(
+            std::fs::read_to_string(sb.work().join("out/one.txt")).unwrap(),
+            want,
+            "answer {answer:?}"
+        );
+    }
+}

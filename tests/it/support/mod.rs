@@ -51,11 +51,15 @@ impl Sandbox {
 
 /// Run another program with the sandbox's environment (for `script`, which makes a terminal).
 pub trait WithProgram {
-    fn output_with_program(&mut self, program: &str, args: &[&str]) -> Output;
+    fn output_with_program(&mut self, program: &str, args: &[&str]) -> Output {
+        self.output_with_program_input(program, args, "")
+    }
+    fn output_with_program_input(&mut self, program: &str, args: &[&str], input: &str) -> Output;
 }
 
 impl WithProgram for Command {
-    fn output_with_program(&mut self, program: &str, args: &[&str]) -> Output {
+    fn output_with_program_input(&mut self, program: &str, args: &[&str], input: &str) -> Output {
+        use std::io::Write as _;
         let mut c = Command::new(program);
         c.args(args);
         if let Some(dir) = self.get_current_dir() {
@@ -67,7 +71,10 @@ impl WithProgram for Command {
                 c.env(k, v);
             }
         }
-        c.stdin(Stdio::null()).output().unwrap()
+        let mut child =
+            c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
     }
 }
 
