@@ -57,6 +57,8 @@ pub enum FileStatus {
     Skipped,
     /// `--dry-run`: would be fetched.
     Planned,
+    /// Downloaded, verified and unpacked.
+    Extracted,
 }
 
 /// Something the engine reports while it works.

@@ -8,6 +8,7 @@
 pub mod digest;
 pub mod error;
 pub mod events;
+pub mod extract;
 pub mod manifest;
 pub mod pool;
 pub mod pull;
@@ -27,7 +28,7 @@ pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};
 pub use manifest::{Descriptor, Manifest, Platform};
-pub use pull::{Overwrite, PullReport, PullRequest};
+pub use pull::{ExtractOptions, Overwrite, PullReport, PullRequest};
 pub use reference::Reference;
 pub use registry::{ClientOptions, Credentials};
 pub use resolve::ResolvedManifest;

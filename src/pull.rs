@@ -4,8 +4,10 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
+use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
+use crate::extract::{self, Format};
 use crate::manifest::{Descriptor, Manifest, Platform};
 use crate::pool;
 use crate::reference::Reference;
@@ -42,6 +44,26 @@ pub struct PullRequest {
     pub jobs: usize,
     /// Resolve and select only; write nothing.
     pub dry_run: bool,
+    pub extract: ExtractOptions,
+}
+
+/// What to unpack, and where.
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    /// Unpack archive layers (`--extract`); an image's layers become its root filesystem.
+    pub extract: bool,
+    /// Where to unpack (default: the output directory).
+    pub to: Option<PathBuf>,
+    /// Keep the downloaded archive next to the extracted files.
+    pub keep_archive: bool,
+    /// Unpack layers that oras marked `io.deis.oras.content.unpack=true` (a pushed directory).
+    pub oras_unpack: bool,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions { extract: false, to: None, keep_archive: false, oras_unpack: true }
+    }
 }
 
 /// The outcome of a pull: the resolved manifest and every file.
@@ -111,7 +133,9 @@ pub(crate) fn pull(
         files: jobs.len(),
         bytes: jobs.iter().map(|j| j.layer.size).sum(),
     });
-
+    if req.extract.extract && is_image(&jobs) {
+        return pull_rootfs(client, req, resolved, jobs, obs);
+    }
     let results = pool::run(jobs, req.jobs, |index, job| {
         let r = fetch_layer(client, req, &job, index, obs);
         if let Err(e) = &r {
@@ -248,19 +272,63 @@ fn fetch_layer(
 ) -> Result<FileReport, Error> {
     let layer = &job.layer;
     let dest = prepare_parent(&req.output, &job.rel)?;
-    let finished = |status| {
+    let after = after_download(req, job, &dest)?;
+    let archive = match &after {
+        After::Keep => dest.clone(),
+        After::Unpack { archive, .. } | After::Decompress { archive, .. } => archive.clone(),
+    };
+    let finished = |path: &Path, status| {
         obs.event(&Event::Finished {
             index,
             name: &job.name,
-            path: &dest,
+            path,
             digest: &layer.digest,
             size: layer.size,
             status,
         });
-        Ok(report(&dest, layer, status))
+        Ok(report(path, layer, status))
     };
-    if let Some(status) = existing(&dest, layer, req.overwrite, obs)? {
-        return finished(status);
+    let status = download(client, req, job, index, &archive, obs)?;
+    if matches!(after, After::Keep) || status == FileStatus::Skipped {
+        return finished(&archive, status);
+    }
+    match after {
+        After::Keep => finished(&dest, status),
+        After::Unpack { format, target, content_digest, archive } => {
+            if !format.confirm(&extract::head(&archive)?) {
+                return not_an_archive(&archive, &dest, &job.name, obs)
+                    .and_then(|()| finished(&dest, FileStatus::Downloaded));
+            }
+            let r = extract::unpack(&archive, format, &target, content_digest.as_ref(), obs);
+            drop_archive(req, &archive, &dest);
+            r.map_err(|e| e.context(&job.name))?;
+            finished(&target, FileStatus::Extracted)
+        }
+        After::Decompress { format, dest: out, archive } => {
+            if !format.confirm(&extract::head(&archive)?) {
+                return not_an_archive(&archive, &dest, &job.name, obs)
+                    .and_then(|()| finished(&dest, FileStatus::Downloaded));
+            }
+            let r = extract::decompress(&archive, format, &out);
+            drop_archive(req, &archive, &dest);
+            r.map_err(|e| e.context(&job.name))?;
+            finished(&out, FileStatus::Extracted)
+        }
+    }
+}
+
+/// Bring the layer's verified bytes to `path`, unless they are there already.
+fn download(
+    client: &Client,
+    req: &PullRequest,
+    job: &Job,
+    index: usize,
+    path: &Path,
+    obs: &dyn Observer,
+) -> Result<FileStatus, Error> {
+    let layer = &job.layer;
+    if let Some(status) = existing(path, layer, req.overwrite, obs)? {
+        return Ok(status);
     }
     let progress = Progress::default();
     obs.event(&Event::Started {
@@ -275,8 +343,160 @@ fn fetch_layer(
         size: Some(layer.size),
     };
     let who = transfer::Report { index, name: &job.name, progress: &progress, obs };
-    let outcome = transfer::to_file(client, spec, &dest, who).map_err(|e| e.context(&job.name))?;
-    finished(if outcome.resumed_from > 0 { FileStatus::Resumed } else { FileStatus::Downloaded })
+    let outcome = transfer::to_file(client, spec, path, who).map_err(|e| e.context(&job.name))?;
+    Ok(if outcome.resumed_from > 0 { FileStatus::Resumed } else { FileStatus::Downloaded })
+}
+
+/// An image's layers (untitled tar layers) applied in order into one root filesystem.
+fn pull_rootfs(
+    client: &Client,
+    req: &PullRequest,
+    resolved: ResolvedManifest,
+    jobs: Vec<Job>,
+    obs: &dyn Observer,
+) -> Result<PullReport, Error> {
+    let target = req.extract.to.clone().unwrap_or_else(|| req.output.clone());
+    let path_of = |j: &Job| {
+        if req.extract.keep_archive {
+            req.output.join(&j.rel)
+        } else {
+            req.output.join(format!(".oci-dl-{}", j.layer.digest.hex()))
+        }
+    };
+    let results = pool::run(jobs.iter().collect(), req.jobs, |index, job: &Job| {
+        let r = download(client, req, job, index, &path_of(job), obs);
+        if let Err(e) = &r {
+            obs.event(&Event::Failed { index, name: &job.name, error: e });
+        }
+        r
+    });
+    let errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
+    if !errors.is_empty() {
+        return Err(Error::many(errors));
+    }
+    let mut layers = Vec::new();
+    for j in &jobs {
+        let path = path_of(j);
+        let format = Format::guess(&j.layer.media_type, "").unwrap_or(Format::Tar);
+        if !format.confirm(&extract::head(&path)?) {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("layer {} is not a {format:?} archive", j.layer.digest),
+            ));
+        }
+        layers.push((path, format));
+    }
+    let result = extract::rootfs(&layers, &target, obs);
+    if !req.extract.keep_archive {
+        for (p, _) in &layers {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    result?;
+    let files = jobs
+        .iter()
+        .enumerate()
+        .map(|(index, j)| {
+            obs.event(&Event::Finished {
+                index,
+                name: &j.name,
+                path: &target,
+                digest: &j.layer.digest,
+                size: j.layer.size,
+                status: FileStatus::Extracted,
+            });
+            report(&target, &j.layer, FileStatus::Extracted)
+        })
+        .collect();
+    Ok(PullReport { manifest: resolved, files })
+}
+
+/// An image (untitled tar layers), as opposed to an artifact of named files.
+fn is_image(jobs: &[Job]) -> bool {
+    jobs.iter().all(|j| {
+        j.layer.title().is_none()
+            && Format::guess(&j.layer.media_type, "").is_some_and(Format::is_tar)
+    })
+}
+
+/// What happens to a layer once it is verified.
+enum After {
+    /// Saved under its name.
+    Keep,
+    /// A tar archive unpacked into `target`.
+    Unpack { format: Format, target: PathBuf, content_digest: Option<Digest>, archive: PathBuf },
+    /// A single compressed file decompressed to `dest`.
+    Decompress { format: Format, dest: PathBuf, archive: PathBuf },
+}
+
+const ORAS_UNPACK: &str = "io.deis.oras.content.unpack";
+const ORAS_DIGEST: &str = "io.deis.oras.content.digest";
+
+fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Result<After, Error> {
+    let layer = &job.layer;
+    let x = &req.extract;
+    let base = x.to.clone().unwrap_or_else(|| req.output.clone());
+    // Where the archive goes: its own name when kept, else a hidden name that is removed.
+    let hidden = req.output.join(format!(".oci-dl-{}", layer.digest.hex()));
+    let oras_dir = x.oras_unpack && layer.annotations.get(ORAS_UNPACK).is_some_and(|v| v == "true");
+    if oras_dir {
+        let format =
+            Format::guess(&layer.media_type, "").filter(|f| f.is_tar()).unwrap_or(Format::TarGzip);
+        let content_digest = match layer.annotations.get(ORAS_DIGEST) {
+            Some(d) => Some(
+                d.parse::<Digest>()
+                    .map_err(|e| e.context(format!("{}: {ORAS_DIGEST}", job.name)))?,
+            ),
+            None => None,
+        };
+        let suffix = match format {
+            Format::Tar => "tar",
+            Format::TarZstd => "tar.zst",
+            _ => "tar.gz",
+        };
+        let kept = PathBuf::from(format!("{}.{suffix}", dest.display()));
+        let archive = if x.keep_archive { kept } else { hidden };
+        return Ok(After::Unpack { format, target: base.join(&job.rel), content_digest, archive });
+    }
+    if !x.extract {
+        return Ok(After::Keep);
+    }
+    let archive = if x.keep_archive { dest.to_path_buf() } else { hidden };
+    Ok(match Format::guess(&layer.media_type, &job.name) {
+        Some(format) if format.is_tar() => {
+            std::fs::create_dir_all(&base).map_err(|e| Error::io("create directory", &base, e))?;
+            After::Unpack { format, target: base, content_digest: None, archive }
+        }
+        Some(format) => {
+            let name = format.decompressed_name(&job.rel.display().to_string());
+            let out = prepare_parent(&base, Path::new(&name))?;
+            After::Decompress { format, dest: out, archive }
+        }
+        None => After::Keep,
+    })
+}
+
+/// A layer that claimed to be an archive but is not: keep it as a file under its name.
+fn not_an_archive(
+    archive: &Path,
+    dest: &Path,
+    name: &str,
+    obs: &dyn Observer,
+) -> Result<(), Error> {
+    if archive != dest {
+        std::fs::rename(archive, dest).map_err(|e| Error::io("rename into place", dest, e))?;
+    }
+    obs.event(&Event::Log {
+        level: Level::Info,
+        message: format!("{name} is not an archive; kept as a file"),
+    });
+    Ok(())
+}
+
+fn drop_archive(req: &PullRequest, archive: &Path, dest: &Path) {
+    if !req.extract.keep_archive && archive != dest {
+        let _ = std::fs::remove_file(archive);
+    }
 }
 
 /// Decide about a file already at `dest`: `Some(status)` when nothing needs fetching, `None` to

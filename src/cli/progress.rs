@@ -253,6 +253,7 @@ fn status_word(s: FileStatus) -> &'static str {
         FileStatus::UpToDate => "up-to-date",
         FileStatus::Skipped => "skipped",
         FileStatus::Planned => "planned",
+        FileStatus::Extracted => "extracted",
     }
 }
 
@@ -374,6 +375,7 @@ impl Observer for View {
                     FileStatus::UpToDate => "= up to date",
                     FileStatus::Skipped => "- skipped (exists with other content)",
                     FileStatus::Planned => "·",
+                    FileStatus::Extracted => "✓ extracted",
                 };
                 sh.say(&format!("{what} {name}  {}  {}", HumanBytes(*size), digest.short()));
                 sh.json(json!({"event": "finish", "index": index, "name": name, "path": path, "digest": digest.to_string(),

@@ -54,6 +54,18 @@ pub struct PullArgs {
     /// Resolve and filter, list what would be pulled, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Unpack archive layers (tar, tar.gz, tar.zst, .gz, .zst); an image becomes its root filesystem.
+    #[arg(short = 'x', long)]
+    pub extract: bool,
+    /// Unpack into DIR instead of the output directory.
+    #[arg(long, value_name = "DIR", requires = "extract")]
+    pub extract_to: Option<PathBuf>,
+    /// Keep downloaded archives next to what was unpacked from them.
+    #[arg(long)]
+    pub keep_archive: bool,
+    /// Keep layers that oras marked for unpacking (pushed directories) as archives.
+    #[arg(long)]
+    pub no_unpack: bool,
 }
 
 fn groups(v: &[String]) -> Vec<Vec<String>> {
@@ -86,6 +98,12 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         overwrite: OverwriteArg::resolve(args.overwrite),
         jobs: usize::from(args.jobs),
         dry_run: args.dry_run,
+        extract: oci_dl::ExtractOptions {
+            extract: args.extract,
+            to: args.extract_to.clone(),
+            keep_archive: args.keep_archive,
+            oras_unpack: !args.no_unpack,
+        },
     };
     let view = global.view();
     let result = if to_stdout && !args.dry_run {
@@ -171,6 +189,7 @@ fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Va
             "up_to_date": count(FileStatus::UpToDate),
             "skipped": count(FileStatus::Skipped),
             "planned": count(FileStatus::Planned),
+            "extracted": count(FileStatus::Extracted),
         },
         "elapsed_seconds": (secs * 1000.0).round() / 1000.0,
     })

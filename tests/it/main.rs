@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod blob;
 mod cli;
+mod extract;
 mod faults;
 mod manifest;
 mod pull;
