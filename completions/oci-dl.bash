@@ -34,6 +34,9 @@ _oci__dl() {
             oci__dl,pull)
                 cmd="oci__dl__subcmd__pull"
                 ;;
+            oci__dl,tags)
+                cmd="oci__dl__subcmd__tags"
+                ;;
             oci__dl__subcmd__help,blob)
                 cmd="oci__dl__subcmd__help__subcmd__blob"
                 ;;
@@ -52,6 +55,9 @@ _oci__dl() {
             oci__dl__subcmd__help,pull)
                 cmd="oci__dl__subcmd__help__subcmd__pull"
                 ;;
+            oci__dl__subcmd__help,tags)
+                cmd="oci__dl__subcmd__help__subcmd__tags"
+                ;;
             *)
                 ;;
         esac
@@ -59,7 +65,7 @@ _oci__dl() {
 
     case "${cmd}" in
         oci__dl)
-            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --password-stdin --retries --resolve --timeout --help --version pull manifest blob completions generate-assets help"
+            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help --version pull manifest blob tags completions generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -78,6 +84,10 @@ _oci__dl() {
                     return 0
                     ;;
                 -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -101,7 +111,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__blob)
-            opts="-o -v -q -u -h --output --overwrite --verbose --quiet --progress --plain-http --insecure --ca-file --username --password-stdin --retries --resolve --timeout --help"
+            opts="-o -v -q -u -h --output --overwrite --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -135,6 +145,10 @@ _oci__dl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -155,7 +169,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__completions)
-            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --password-stdin --retries --resolve --timeout --help bash elvish fish powershell zsh"
+            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -174,6 +188,10 @@ _oci__dl() {
                     return 0
                     ;;
                 -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -197,7 +215,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__generate__subcmd__assets)
-            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --password-stdin --retries --resolve --timeout --help"
+            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -216,6 +234,10 @@ _oci__dl() {
                     return 0
                     ;;
                 -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -239,7 +261,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__help)
-            opts="pull manifest blob completions generate-assets help"
+            opts="pull manifest blob tags completions generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -336,8 +358,22 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oci__subcmd__dl__subcmd__help__subcmd__tags)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oci__subcmd__dl__subcmd__manifest)
-            opts="-o -v -q -u -h --platform --descriptor --output --verbose --quiet --progress --plain-http --insecure --ca-file --username --password-stdin --retries --resolve --timeout --help"
+            opts="-o -v -q -u -h --platform --descriptor --output --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -371,6 +407,10 @@ _oci__dl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -391,7 +431,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__pull)
-            opts="-o -g -r -j -x -v -q -u -h --output --platform --glob --regex --include --exclude --media-type --case-sensitive --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --verbose --quiet --progress --plain-http --insecure --ca-file --username --password-stdin --retries --resolve --timeout --help"
+            opts="-o -g -r -j -x -v -q -u -h --output --platform --glob --regex --include --exclude --media-type --case-sensitive --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -466,6 +506,56 @@ _oci__dl() {
                     return 0
                     ;;
                 -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__tags)
+            opts="-v -q -u -h --json --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never json" -- "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -22,6 +22,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -39,6 +40,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand pull 'Download the layers of an artifact, each saved under its title'
             cand manifest 'Print a manifest exactly as the registry serves it'
             cand blob 'Download one blob by digest, to a file or stdout'
+            cand tags 'List a repository''s tags, one per line'
             cand completions 'Print a shell completion script'
             cand generate-assets 'Write completions/ and man/ under DIR (for the repository''s generated files)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -62,6 +64,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -91,6 +94,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -113,9 +117,30 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oci-dl;tags'= {
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand --json 'Print a JSON array instead'
             cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
             cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
             cand -q 'Print only errors'
@@ -131,6 +156,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -149,6 +175,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -166,6 +193,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand pull 'Download the layers of an artifact, each saved under its title'
             cand manifest 'Print a manifest exactly as the registry serves it'
             cand blob 'Download one blob by digest, to a file or stdout'
+            cand tags 'List a repository''s tags, one per line'
             cand completions 'Print a shell completion script'
             cand generate-assets 'Write completions/ and man/ under DIR (for the repository''s generated files)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -175,6 +203,8 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
         &'oci-dl;help;manifest'= {
         }
         &'oci-dl;help;blob'= {
+        }
+        &'oci-dl;help;tags'= {
         }
         &'oci-dl;help;completions'= {
         }

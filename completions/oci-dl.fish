@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_oci_dl_global_optspecs
-    string join \n v/verbose q/quiet progress= plain-http insecure ca-file= u/username= password-stdin retries= resolve= timeout= h/help V/version
+    string join \n v/verbose q/quiet progress= plain-http insecure ca-file= u/username= registry-config= password-stdin retries= resolve= timeout= h/help V/version
 end
 
 function __fish_oci_dl_needs_command
@@ -30,6 +30,7 @@ never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -43,6 +44,7 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -s V -l version -d 'Print ve
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "tags" -d 'List a repository\'s tags, one per line'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -65,6 +67,7 @@ never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -89,6 +92,7 @@ never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -110,6 +114,7 @@ never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -119,12 +124,30 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l plain-http -d 'Us
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
+always\t'Bars even when stderr is not a terminal'
+never\t'Plain lines'
+json\t'One JSON event per line on stderr'"
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l json -d 'Print a JSON array instead'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s q -l quiet -d 'Print only errors'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l insecure -d 'Skip TLS certificate verification'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -140,6 +163,7 @@ never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -149,9 +173,10 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l plain-
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob completions generate-assets help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob completions generate-assets help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob completions generate-assets help" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob completions generate-assets help" -f -a "completions" -d 'Print a shell completion script'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob completions generate-assets help" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob completions generate-assets help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "tags" -d 'List a repository\'s tags, one per line'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "completions" -d 'Print a shell completion script'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -56,6 +56,15 @@ pub fn pull_stream(
     pull::pull_stream(&client, req, out, &*obs)
 }
 
+/// Every tag of `reference`'s repository (its tag and digest are ignored).
+pub fn list_tags(
+    reference: &Reference,
+    opts: &ClientOptions,
+    obs: Arc<dyn Observer>,
+) -> Result<Vec<String>> {
+    Client::new(reference, opts, obs)?.tags(reference.repository())
+}
+
 /// Fetch a manifest; with `platform`, an index is resolved to that platform's manifest.
 pub fn fetch_manifest(
     reference: &Reference,

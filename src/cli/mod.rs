@@ -67,6 +67,9 @@ pub struct Global {
     /// User name for the registry (password from --password-stdin or OCI_DL_PASSWORD).
     #[arg(short, long, global = true, env = "OCI_DL_USERNAME")]
     pub username: Option<String>,
+    /// Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman's, Docker's).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub registry_config: Option<PathBuf>,
     /// Read the password or token from standard input.
     #[arg(long, global = true)]
     pub password_stdin: bool,
@@ -89,6 +92,14 @@ pub enum Command {
     Manifest(manifest::ManifestArgs),
     /// Download one blob by digest, to a file or stdout.
     Blob(blob::BlobArgs),
+    /// List a repository's tags, one per line.
+    Tags {
+        /// [REGISTRY/]REPOSITORY
+        repository: String,
+        /// Print a JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -167,6 +178,9 @@ impl Global {
             ca_file: self.ca_file.clone(),
             credentials,
             timeout: Some(Duration::from_secs(self.timeout.max(1))),
+            sources: oci_dl::registry::credentials::Sources::from_env(
+                self.registry_config.as_deref(),
+            ),
             resolve: self.resolve.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,
             retry: oci_dl::RetryPolicy { retries: self.retries, ..Default::default() },
             cancel: cancel_on_signals()?,
@@ -194,6 +208,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pull(a) => pull::run(a, &cli.global),
         Command::Manifest(a) => manifest::run(a, &cli.global),
         Command::Blob(a) => blob::run(a, &cli.global),
+        Command::Tags { repository, json } => {
+            let reference = parse_reference(repository)?;
+            let view = cli.global.view();
+            let tags = oci_dl::list_tags(&reference, &cli.global.client_options()?, view.clone());
+            view.finish();
+            let tags = tags?;
+            if *json {
+                println!("{}", serde_json::to_string(&tags)?);
+            } else {
+                for t in tags {
+                    println!("{t}");
+                }
+            }
+            Ok(())
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "oci-dl", &mut std::io::stdout());

@@ -120,7 +120,30 @@ impl Auth {
                 req.call()
             }
         };
-        let resp = resp.map_err(|e| super::network(&format!("token request to {realm}"), e))?;
+        let mut resp = resp.map_err(|e| super::network(&format!("token request to {realm}"), e))?;
+        // Some token servers only speak the OAuth2 form: retry a refused GET as a password grant.
+        if let (404 | 405, Some(Credentials::Basic { username, password })) =
+            (resp.status().as_u16(), &self.credentials)
+        {
+            let mut form: Vec<(&str, &str)> = vec![
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+                ("client_id", "oci-dl"),
+                ("scope", want_scope),
+            ];
+            if let Some(s) = service {
+                form.push(("service", s));
+            }
+            debug(format!(
+                "GET answered {}; POST {realm} (password grant, scope {want_scope})",
+                resp.status().as_u16()
+            ));
+            resp = agent
+                .post(realm)
+                .send_form(form)
+                .map_err(|e| super::network(&format!("token request to {realm}"), e))?;
+        }
         let status = resp.status().as_u16();
         debug(format!("token endpoint -> {status} in {} ms", started.elapsed().as_millis()));
         if !(200..300).contains(&status) {

@@ -35,8 +35,10 @@ pub struct ClientOptions {
     pub insecure: bool,
     /// Extra PEM root certificates.
     pub ca_file: Option<PathBuf>,
-    /// Explicit credentials; when `None` the Docker config is consulted.
+    /// Explicit credentials; when `None`, `sources` are consulted.
     pub credentials: Option<Credentials>,
+    /// Where else credentials may come from (tokens in the environment, config files, helpers).
+    pub sources: credentials::Sources,
     /// A read that delivers nothing for this long fails (default 30 s).
     pub timeout: Option<Duration>,
     /// Pinned addresses, as curl's `--resolve`: `(host, port) → address`.
@@ -117,6 +119,7 @@ pub struct Client {
     retry: RetryPolicy,
     cancel: Cancel,
     gate: Gate,
+    quota_warned: std::sync::atomic::AtomicBool,
 }
 
 /// A manifest body as served, with the headers that say what it is.
@@ -166,23 +169,20 @@ impl Client {
         let scheme = if plain { "http" } else { "https" };
         let credentials = match &opts.credentials {
             Some(c) => Some(c.clone()),
-            None => match credentials::docker_config_path() {
-                Some(p) => {
-                    let found = credentials::from_docker_config(&p, reference.registry())?;
-                    if found.is_some() {
-                        log.event(&Event::Log {
-                            level: Level::Debug,
-                            message: format!(
-                                "using credentials for {} from {}",
-                                reference.registry(),
-                                p.display()
-                            ),
-                        });
-                    }
-                    found
+            None => {
+                let found = opts.sources.find(reference.registry())?;
+                if let Some(f) = &found {
+                    log.event(&Event::Log {
+                        level: Level::Debug,
+                        message: format!(
+                            "using credentials for {} from {}",
+                            reference.registry(),
+                            f.source
+                        ),
+                    });
                 }
-                None => None,
-            },
+                found.map(|f| f.credentials)
+            }
         };
         let tls = if plain { TlsConfig::default() } else { tls_config(opts)? };
         let config = ureq::Agent::config_builder()
@@ -195,6 +195,7 @@ impl Client {
             .input_buffer_size(256 * 1024)
             .max_idle_connections_per_host(16)
             .tls_config(tls)
+            .proxy(proxy_for(scheme, &host, &*log)?)
             .build();
         let resolver = PinnedResolver { pins: opts.resolve.clone(), system: Default::default() };
         let agent = ureq::Agent::with_parts(
@@ -211,6 +212,7 @@ impl Client {
             retry: opts.retry.clone(),
             cancel: opts.cancel.clone(),
             gate: Gate::new(1),
+            quota_warned: Default::default(),
         })
     }
 
@@ -286,6 +288,52 @@ impl Client {
 
     /// GET a blob, optionally from byte `from`. Redirects (to CDNs) are followed without our
     /// credentials.
+    /// Every tag of `repo`, following `Link: <…>; rel="next"` pagination.
+    pub fn tags(&self, repo: &str) -> Result<Vec<String>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let mut path = format!("/v2/{repo}/tags/list?n=1000");
+        let mut tags = Vec::new();
+        for _ in 0..10_000 {
+            let reply = self.retrying(&format!("tags of {repo}"), |_| {
+                self.get(&path, repo, &[("accept", "application/json")])
+            })?;
+            let next = reply.header("link").and_then(next_link);
+            let url = reply.url.clone();
+            let mut body = Vec::new();
+            reply
+                .response
+                .into_body()
+                .into_reader()
+                .take(MAX_MANIFEST_BYTES)
+                .read_to_end(&mut body)
+                .map_err(|e| {
+                    Error::new(ErrorKind::Network, format!("GET {url}: reading tags"))
+                        .with_source(e)
+                        .transient(true)
+                })?;
+            let page: Page = serde_json::from_slice(&body).map_err(|e| {
+                Error::new(ErrorKind::Other, format!("GET {url}: not a tag list ({e})"))
+            })?;
+            tags.extend(page.tags.unwrap_or_default());
+            match next {
+                Some(n) if n.starts_with('/') => path = n,
+                Some(n) if n.starts_with(&self.base) => path = n[self.base.len()..].to_owned(),
+                Some(n) => {
+                    return Err(Error::new(
+                        ErrorKind::Other,
+                        format!("tag list points to another host: {n}"),
+                    ));
+                }
+                None => return Ok(tags),
+            }
+        }
+        Err(Error::new(ErrorKind::Other, format!("tags of {repo}: too many pages")))
+    }
+
     /// Each call starts at the registry URL, so a retry never reuses an expired signed
     /// `Location`. With `from > 0` a `Range` is sent, and `If-Range` when an ETag is known.
     pub fn blob(
@@ -335,6 +383,18 @@ impl Client {
             ));
             match status {
                 200..=299 => {
+                    if let Some(q) = rate_limit(resp.headers()) {
+                        self.debug(format!(
+                            "ratelimit-limit {} ratelimit-remaining {}",
+                            q.limit, q.remaining
+                        ));
+                        if q.low()
+                            && !self.quota_warned.swap(true, std::sync::atomic::Ordering::Relaxed)
+                        {
+                            self.log
+                                .event(&Event::Log { level: Level::Warn, message: q.describe() });
+                        }
+                    }
                     return Ok(Reply { response: resp, url });
                 }
                 401 if same_host && !retried_auth => {
@@ -379,6 +439,7 @@ impl Client {
 /// has them (read at most [`MAX_ERROR_BODY`] bytes).
 pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str) -> Error {
     let status = resp.status();
+    let quota = rate_limit(resp.headers()).map(|q| q.describe());
     let retry_after = resp
         .headers()
         .get("retry-after")
@@ -404,8 +465,107 @@ pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str) -> Error {
             .then(|| crate::retry::parse_body_hint(&String::from_utf8_lossy(&body)))
             .flatten()
     });
+    let msg = match (status.as_u16(), &quota) {
+        (429, Some(q)) => format!("{msg} ({q})"),
+        _ => msg,
+    };
     let transient = matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504);
     Error::new(kind, msg).transient(transient).with_retry_after(retry_after)
+}
+
+/// Docker Hub's pull quota, from `ratelimit-limit: 100;w=21600` and `ratelimit-remaining: 76;w=21600`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Quota {
+    limit: u64,
+    remaining: u64,
+    window_secs: Option<u64>,
+}
+
+impl Quota {
+    fn describe(&self) -> String {
+        let window = match self.window_secs {
+            Some(w) if w % 3600 == 0 => format!(" per {} h window", w / 3600),
+            Some(w) => format!(" per {w} s window"),
+            None => String::new(),
+        };
+        format!(
+            "pull quota: {} of {}{window} left; logging in (-u/--password-stdin or docker login) raises the limit",
+            self.remaining, self.limit
+        )
+    }
+
+    fn low(&self) -> bool {
+        self.remaining <= (self.limit / 10).max(1)
+    }
+}
+
+pub(crate) fn rate_limit(headers: &http::HeaderMap) -> Option<Quota> {
+    let num = |name: &str| -> Option<(u64, Option<u64>)> {
+        let v = headers.get(name)?.to_str().ok()?;
+        let mut parts = v.split(';');
+        let n = parts.next()?.trim().parse().ok()?;
+        let w = parts.find_map(|p| p.trim().strip_prefix("w=")?.parse().ok());
+        Some((n, w))
+    };
+    let (limit, w1) = num("ratelimit-limit")?;
+    let (remaining, w2) = num("ratelimit-remaining")?;
+    Some(Quota { limit, remaining, window_secs: w1.or(w2) })
+}
+
+/// The proxy for `scheme://host`, read as curl reads it: `https_proxy`/`HTTPS_PROXY` for HTTPS,
+/// `http_proxy` (lowercase only) for HTTP, then `all_proxy`/`ALL_PROXY`; `no_proxy`/`NO_PROXY`
+/// lists hosts (and their subdomains) to reach directly, `*` for all.
+fn proxy_for(scheme: &str, host: &str, log: &dyn Observer) -> Result<Option<ureq::Proxy>, Error> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let url = match scheme {
+        "https" => var("https_proxy").or_else(|| var("HTTPS_PROXY")),
+        _ => var("http_proxy"),
+    }
+    .or_else(|| var("all_proxy"))
+    .or_else(|| var("ALL_PROXY"));
+    let Some(url) = url else { return Ok(None) };
+    let name = host.strip_prefix('[').map_or_else(
+        || host.rsplit_once(':').map_or(host, |(h, _)| h),
+        |rest| rest.split(']').next().unwrap_or(rest),
+    );
+    if let Some(list) = var("no_proxy").or_else(|| var("NO_PROXY"))
+        && no_proxy_matches(&list, name)
+    {
+        return Ok(None);
+    }
+    let url = if url.contains("://") { url } else { format!("http://{url}") };
+    let proxy = ureq::Proxy::new(&url).map_err(|e| {
+        Error::new(ErrorKind::Usage, "invalid proxy URL in the environment".to_string())
+            .with_source(e)
+    })?;
+    log.event(&Event::Log {
+        level: Level::Debug,
+        message: format!("using proxy {}:{} for {scheme}://{host}", proxy.host(), proxy.port()),
+    });
+    Ok(Some(proxy))
+}
+
+fn no_proxy_matches(list: &str, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    list.split(',').map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).any(|e| {
+        if e == "*" {
+            return true;
+        }
+        let e = e.trim_start_matches("*.").trim_start_matches('.');
+        let e = e.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(e);
+        host == e || host.ends_with(&format!(".{e}"))
+    })
+}
+
+/// The target of `rel="next"` in a `Link` header.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+    })
 }
 
 /// `CODE: message` for each entry of an OCI error body, or the start of a plain-text body.
@@ -489,23 +649,26 @@ fn resolve_location(base: &str, location: &str) -> Result<String, Error> {
     Err(Error::new(ErrorKind::Network, format!("unsupported redirect Location {location:?}")))
 }
 
+/// The system's roots (so corporate CAs work as they do for curl), plus `--ca-file`; Mozilla's
+/// bundled roots only where the system has none.
 fn tls_config(opts: &ClientOptions) -> Result<TlsConfig, Error> {
     let mut b = TlsConfig::builder().disable_verification(opts.insecure);
+    let mut certs: Vec<Certificate<'static>> = system_roots();
     if let Some(path) = &opts.ca_file {
         let pem = std::fs::read(path).map_err(|e| Error::io("read CA file", path, e))?;
-        let mut certs: Vec<Certificate<'static>> = system_roots();
         let before = certs.len();
-        for item in ureq::tls::parse_pem(&pem) {
-            if let Ok(PemItem::Certificate(c)) = item {
-                certs.push(c);
-            }
-        }
+        certs.extend(ureq::tls::parse_pem(&pem).filter_map(|i| match i {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        }));
         if certs.len() == before {
             return Err(Error::new(
                 ErrorKind::Usage,
                 format!("CA file {} holds no PEM certificate", path.display()),
             ));
         }
+    }
+    if !certs.is_empty() {
         b = b.root_certs(RootCerts::new_with_certs(&certs));
     }
     Ok(b.build())
@@ -570,6 +733,51 @@ mod tests {
             ["x", "x:1", ":1:127.0.0.1", "x:port:127.0.0.1", "x:1:not-an-ip", "x:70000:127.0.0.1"]
         {
             assert!(bad.parse::<Pin>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn link_headers() {
+        assert_eq!(
+            next_link(r#"</v2/x/tags/list?last=b&n=2>; rel="next""#).as_deref(),
+            Some("/v2/x/tags/list?last=b&n=2")
+        );
+        assert_eq!(
+            next_link(r#"<https://a/p>; rel="prev", <https://a/n>; rel="next""#).as_deref(),
+            Some("https://a/n")
+        );
+        assert_eq!(next_link(r#"</x>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn quota_headers() {
+        let mut h = http::HeaderMap::new();
+        h.insert("ratelimit-limit", "100;w=21600".parse().unwrap());
+        h.insert("ratelimit-remaining", "3;w=21600".parse().unwrap());
+        let q = rate_limit(&h).unwrap();
+        assert!(q.low());
+        assert!(
+            q.describe().starts_with("pull quota: 3 of 100 per 6 h window left;"),
+            "{}",
+            q.describe()
+        );
+        assert!(rate_limit(&http::HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn no_proxy_table() {
+        let cases = [
+            ("localhost,127.0.0.1", "127.0.0.1", true),
+            ("example.com", "registry.example.com", true),
+            (".example.com", "example.com", true),
+            ("*.example.com", "a.example.com", true),
+            ("example.com", "notexample.com", false),
+            ("*", "anything", true),
+            ("", "x", false),
+            ("[::1]", "::1", true),
+        ];
+        for (list, host, want) in cases {
+            assert_eq!(no_proxy_matches(list, host), want, "{list} {host}");
         }
     }
 
