@@ -11,4 +11,5 @@ mod extract;
 mod faults;
 mod manifest;
 mod pull;
+mod registries;
 mod transport;
