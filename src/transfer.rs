@@ -20,6 +20,12 @@ use crate::retry::Cancel;
 
 /// Bytes per read: large reads keep syscalls and hashing calls few.
 const BUF: usize = 256 * 1024;
+/// Pipelined transfers hand the hashing thread chunks of this size...
+const CHUNK: usize = 1024 * 1024;
+/// ...with this many in flight (memory: about `CHUNK * (DEPTH + 2)`).
+const PIPELINE_DEPTH: usize = 4;
+/// Below this many bytes a second thread costs more than it saves.
+const PIPELINE_MIN: u64 = 4 * 1024 * 1024;
 /// The resume record is rewritten at least this often.
 const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
@@ -127,12 +133,17 @@ impl State {
     }
 
     fn absorb(&mut self, buf: &[u8]) {
+        self.hasher.update(buf);
+        self.note(buf);
+    }
+
+    /// Count bytes written (and keep the first four) without hashing them.
+    fn note(&mut self, buf: &[u8]) {
         if self.written < 4 {
             let at = self.written as usize;
             let take = (4 - at).min(buf.len());
             self.head[at..at + take].copy_from_slice(&buf[..take]);
         }
-        self.hasher.update(buf);
         self.written += buf.len() as u64;
     }
 }
@@ -371,7 +382,8 @@ fn skip_then_copy(
     copy(&mut reader, spec, sink, state, who, cancel)
 }
 
-/// Copy, hashing every byte, refusing to read past the expected size, checkpointing.
+/// Copy, hashing every byte, refusing to read past the expected size, checkpointing. Large
+/// transfers hash on a second thread, overlapping the socket reads and file writes.
 fn copy(
     reader: &mut dyn Read,
     spec: BlobSpec<'_>,
@@ -380,57 +392,135 @@ fn copy(
     who: Report<'_>,
     cancel: &Cancel,
 ) -> Result<(), Error> {
-    let what = format!("blob {}", spec.digest);
+    let remaining = spec.size.map(|s| s.saturating_sub(state.written));
+    if remaining.is_some_and(|r| r < PIPELINE_MIN) {
+        return pump(reader, spec, sink, state, who, cancel);
+    }
+    let algorithm = spec.digest.algorithm();
+    let hasher = std::mem::replace(&mut state.hasher, algorithm.hasher());
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
+    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 1);
+    for _ in 0..=PIPELINE_DEPTH {
+        let _ = empty_tx.send(vec![0u8; CHUNK]);
+    }
+    std::thread::scope(|s| {
+        let hashing = s.spawn(move || {
+            let mut hasher = hasher;
+            for (buf, n) in full_rx {
+                hasher.update(&buf[..n]);
+                let _ = empty_tx.send(buf);
+            }
+            hasher
+        });
+        let result = (|| loop {
+            let Ok(mut buf) = empty_rx.recv() else { return Ok(()) };
+            cancel.check()?;
+            let (n, err) = fill(reader, &mut buf, spec, state.written);
+            if n == 0 {
+                return err.map_or(Ok(()), Err);
+            }
+            sink.write(&buf[..n])?;
+            state.note(&buf[..n]);
+            who.progress.add(n as u64);
+            if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY {
+                sink.checkpoint(state.written, state.etag.as_deref());
+            }
+            if full_tx.send((buf, n)).is_err() {
+                return Ok(());
+            }
+            if let Some(e) = err {
+                return Err(e);
+            }
+        })();
+        drop(full_tx);
+        state.hasher = hashing.join().expect("hashing thread");
+        result
+    })?;
+    check_complete(spec, state)
+}
+
+/// The small-transfer path: read, write and hash on this thread.
+fn pump(
+    reader: &mut dyn Read,
+    spec: BlobSpec<'_>,
+    sink: &mut dyn Sink,
+    state: &mut State,
+    who: Report<'_>,
+    cancel: &Cancel,
+) -> Result<(), Error> {
     let mut buf = vec![0u8; BUF];
-    let mut since_checkpoint = 0u64;
     loop {
         cancel.check()?;
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::Network,
-                    format!("{what}: read failed after {} bytes", state.written),
-                )
-                .with_source(e)
-                .transient(true));
-            }
-        };
-        if let Some(expected) = spec.size
-            && state.written + n as u64 > expected
-        {
-            return Err(Error::new(
-                ErrorKind::Integrity,
-                format!(
-                    "{what}: server sent more than the {expected} bytes the descriptor promises"
-                ),
-            ));
-        }
+        let (n, err) = fill(reader, &mut buf, spec, state.written);
         sink.write(&buf[..n])?;
         state.absorb(&buf[..n]);
         who.progress.add(n as u64);
-        since_checkpoint += n as u64;
-        if since_checkpoint >= CHECKPOINT_EVERY {
-            sink.checkpoint(state.written, state.etag.as_deref());
-            since_checkpoint = 0;
+        match err {
+            Some(e) => return Err(e),
+            None if n == 0 => break,
+            None => {}
+        }
+    }
+    check_complete(spec, state)
+}
+
+/// Read until `buf` is full or the body ends. Bytes that arrived before an error are returned
+/// with it, so that a retry resumes after them; bytes past the expected size are an error.
+fn fill(
+    reader: &mut dyn Read,
+    buf: &mut [u8],
+    spec: BlobSpec<'_>,
+    written: u64,
+) -> (usize, Option<Error>) {
+    let mut n = 0;
+    let mut err = None;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let at = written + n as u64;
+                err = Some(
+                    Error::new(
+                        ErrorKind::Network,
+                        format!("blob {}: read failed after {at} bytes", spec.digest),
+                    )
+                    .with_source(e)
+                    .transient(true),
+                );
+                break;
+            }
         }
     }
     if let Some(expected) = spec.size
-        && state.written < expected
+        && written + n as u64 > expected
     {
-        // A cut connection surfaces as a read error above; a clean end this early means the
-        // server's content is short.
-        return Err(Error::new(
+        let e = Error::new(
             ErrorKind::Integrity,
             format!(
-                "{what}: body ended after {} of the {expected} bytes the descriptor promises",
-                state.written
+                "blob {}: server sent more than the {expected} bytes the descriptor promises",
+                spec.digest
             ),
-        ));
+        );
+        return (0, Some(e));
     }
-    Ok(())
+    (n, err)
+}
+
+/// A clean end before the promised size means the server's content is short (a cut
+/// connection surfaces as a read error instead).
+fn check_complete(spec: BlobSpec<'_>, state: &State) -> Result<(), Error> {
+    match spec.size {
+        Some(expected) if state.written < expected => Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "blob {}: body ended after {} of the {expected} bytes the descriptor promises",
+                spec.digest, state.written
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Check size and digest once every byte is in.
