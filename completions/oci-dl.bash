@@ -19,6 +19,9 @@ _oci__dl() {
             oci__dl,blob)
                 cmd="oci__dl__subcmd__blob"
                 ;;
+            oci__dl,cache)
+                cmd="oci__dl__subcmd__cache"
+                ;;
             oci__dl,completions)
                 cmd="oci__dl__subcmd__completions"
                 ;;
@@ -37,8 +40,29 @@ _oci__dl() {
             oci__dl,tags)
                 cmd="oci__dl__subcmd__tags"
                 ;;
+            oci__dl__subcmd__cache,dir)
+                cmd="oci__dl__subcmd__cache__subcmd__dir"
+                ;;
+            oci__dl__subcmd__cache,help)
+                cmd="oci__dl__subcmd__cache__subcmd__help"
+                ;;
+            oci__dl__subcmd__cache,prune)
+                cmd="oci__dl__subcmd__cache__subcmd__prune"
+                ;;
+            oci__dl__subcmd__cache__subcmd__help,dir)
+                cmd="oci__dl__subcmd__cache__subcmd__help__subcmd__dir"
+                ;;
+            oci__dl__subcmd__cache__subcmd__help,help)
+                cmd="oci__dl__subcmd__cache__subcmd__help__subcmd__help"
+                ;;
+            oci__dl__subcmd__cache__subcmd__help,prune)
+                cmd="oci__dl__subcmd__cache__subcmd__help__subcmd__prune"
+                ;;
             oci__dl__subcmd__help,blob)
                 cmd="oci__dl__subcmd__help__subcmd__blob"
+                ;;
+            oci__dl__subcmd__help,cache)
+                cmd="oci__dl__subcmd__help__subcmd__cache"
                 ;;
             oci__dl__subcmd__help,completions)
                 cmd="oci__dl__subcmd__help__subcmd__completions"
@@ -58,6 +82,12 @@ _oci__dl() {
             oci__dl__subcmd__help,tags)
                 cmd="oci__dl__subcmd__help__subcmd__tags"
                 ;;
+            oci__dl__subcmd__help__subcmd__cache,dir)
+                cmd="oci__dl__subcmd__help__subcmd__cache__subcmd__dir"
+                ;;
+            oci__dl__subcmd__help__subcmd__cache,prune)
+                cmd="oci__dl__subcmd__help__subcmd__cache__subcmd__prune"
+                ;;
             *)
                 ;;
         esac
@@ -65,7 +95,7 @@ _oci__dl() {
 
     case "${cmd}" in
         oci__dl)
-            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help --version pull manifest blob tags completions generate-assets help"
+            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --help --version pull manifest blob tags cache completions generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -91,6 +121,10 @@ _oci__dl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -111,7 +145,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__blob)
-            opts="-o -v -q -u -h --output --overwrite --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help"
+            opts="-o -v -q -u -h --output --overwrite --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,6 +183,10 @@ _oci__dl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -168,8 +206,8 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__completions)
-            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help bash elvish fish powershell zsh"
+        oci__subcmd__dl__subcmd__cache)
+            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --help dir prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -192,6 +230,220 @@ _oci__dl() {
                     return 0
                     ;;
                 --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__cache__subcmd__dir)
+            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never json" -- "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__cache__subcmd__help)
+            opts="dir prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__cache__subcmd__help__subcmd__dir)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__cache__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__cache__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__cache__subcmd__prune)
+            opts="-v -q -u -h --max-size --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never json" -- "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__completions)
+            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --help bash elvish fish powershell zsh"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never json" -- "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -215,7 +467,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__generate__subcmd__assets)
-            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help"
+            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,6 +493,10 @@ _oci__dl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -261,7 +517,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__help)
-            opts="pull manifest blob tags completions generate-assets help"
+            opts="pull manifest blob tags cache completions generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -277,6 +533,48 @@ _oci__dl() {
         oci__subcmd__dl__subcmd__help__subcmd__blob)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__help__subcmd__cache)
+            opts="dir prune"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__help__subcmd__cache__subcmd__dir)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__help__subcmd__cache__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -373,7 +671,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__manifest)
-            opts="-o -v -q -u -h --platform --descriptor --output --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help"
+            opts="-o -v -q -u -h --platform --descriptor --output --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -411,6 +709,10 @@ _oci__dl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -431,7 +733,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__pull)
-            opts="-o -g -r -j -x -v -q -u -h --output --platform --glob --regex --include --exclude --media-type --case-sensitive --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help"
+            opts="-o -g -r -j -x -v -q -u -h --output --platform --glob --regex --include --exclude --media-type --case-sensitive --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -513,6 +815,10 @@ _oci__dl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -533,7 +839,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__tags)
-            opts="-v -q -u -h --json --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --retries --resolve --timeout --help"
+            opts="-v -q -u -h --json --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -556,6 +862,10 @@ _oci__dl() {
                     return 0
                     ;;
                 --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -23,6 +23,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -33,6 +34,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -41,6 +43,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand manifest 'Print a manifest exactly as the registry serves it'
             cand blob 'Download one blob by digest, to a file or stdout'
             cand tags 'List a repository''s tags, one per line'
+            cand cache 'Manage the blob cache'
             cand completions 'Print a shell completion script'
             cand generate-assets 'Write completions/ and man/ under DIR (for the repository''s generated files)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -65,6 +68,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -83,6 +87,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -95,6 +100,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -106,6 +112,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -118,6 +125,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -128,6 +136,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -137,6 +146,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -148,15 +158,17 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
-        &'oci-dl;completions'= {
+        &'oci-dl;cache'= {
             cand --progress 'Progress display on stderr'
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -167,6 +179,85 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand dir 'Print the cache directory'
+            cand prune 'Delete least recently used blobs until the cache holds at most SIZE'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'oci-dl;cache;dir'= {
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oci-dl;cache;prune'= {
+            cand --max-size 'Like 10G, 500M or 2048 (bytes)'
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oci-dl;cache;help'= {
+            cand dir 'Print the cache directory'
+            cand prune 'Delete least recently used blobs until the cache holds at most SIZE'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'oci-dl;cache;help;dir'= {
+        }
+        &'oci-dl;cache;help;prune'= {
+        }
+        &'oci-dl;cache;help;help'= {
+        }
+        &'oci-dl;completions'= {
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -176,6 +267,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
             cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
@@ -186,6 +278,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -194,6 +287,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand manifest 'Print a manifest exactly as the registry serves it'
             cand blob 'Download one blob by digest, to a file or stdout'
             cand tags 'List a repository''s tags, one per line'
+            cand cache 'Manage the blob cache'
             cand completions 'Print a shell completion script'
             cand generate-assets 'Write completions/ and man/ under DIR (for the repository''s generated files)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -205,6 +299,14 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
         &'oci-dl;help;blob'= {
         }
         &'oci-dl;help;tags'= {
+        }
+        &'oci-dl;help;cache'= {
+            cand dir 'Print the cache directory'
+            cand prune 'Delete least recently used blobs until the cache holds at most SIZE'
+        }
+        &'oci-dl;help;cache;dir'= {
+        }
+        &'oci-dl;help;cache;prune'= {
         }
         &'oci-dl;help;completions'= {
         }

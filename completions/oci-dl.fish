@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_oci_dl_global_optspecs
-    string join \n v/verbose q/quiet progress= plain-http insecure ca-file= u/username= registry-config= password-stdin retries= resolve= timeout= h/help V/version
+    string join \n v/verbose q/quiet progress= plain-http insecure ca-file= u/username= registry-config= password-stdin cache= no-cache retries= resolve= timeout= h/help V/version
 end
 
 function __fish_oci_dl_needs_command
@@ -31,6 +31,7 @@ json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -39,12 +40,14 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -s q -l quiet -d 'Print only
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -s V -l version -d 'Print version'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "tags" -d 'List a repository\'s tags, one per line'
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "cache" -d 'Manage the blob cache'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -68,6 +71,7 @@ json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -83,6 +87,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s q -l quiet -d 'Pr
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l platform -d 'Resolve an index to this platform\'s manifest (OS/ARCH[/VARIANT])' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s o -l output -d 'Write to FILE instead of stdout' -r -F
@@ -93,6 +98,7 @@ json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -102,6 +108,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s q -l quiet -d
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s o -l output -d 'Write to FILE, or `-` for stdout [default: the digest\'s hex in the current directory]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l overwrite -d 'When the file exists with other content [default: prompt at a terminal, else error]' -r -f -a "error\t''
@@ -115,6 +122,7 @@ json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -123,6 +131,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s q -l quiet -d 'Pr
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
@@ -131,6 +140,7 @@ json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -140,7 +150,69 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s q -l quiet -d 'Pr
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
+always\t'Bars even when stderr is not a terminal'
+never\t'Plain lines'
+json\t'One JSON event per line on stderr'"
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s q -l quiet -d 'Print only errors'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l insecure -d 'Skip TLS certificate verification'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -f -a "dir" -d 'Print the cache directory'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -f -a "prune" -d 'Delete least recently used blobs until the cache holds at most SIZE'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
+always\t'Bars even when stderr is not a terminal'
+never\t'Plain lines'
+json\t'One JSON event per line on stderr'"
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s q -l quiet -d 'Print only errors'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l insecure -d 'Skip TLS certificate verification'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l max-size -d 'Like 10G, 500M or 2048 (bytes)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
+always\t'Bars even when stderr is not a terminal'
+never\t'Plain lines'
+json\t'One JSON event per line on stderr'"
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s q -l quiet -d 'Print only errors'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l insecure -d 'Skip TLS certificate verification'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "dir" -d 'Print the cache directory'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Delete least recently used blobs until the cache holds at most SIZE'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
@@ -148,6 +220,7 @@ json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -156,6 +229,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s q -l quiet
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
@@ -164,6 +238,7 @@ json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -172,11 +247,15 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s q -l q
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "tags" -d 'List a repository\'s tags, one per line'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "completions" -d 'Print a shell completion script'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags completions generate-assets help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "tags" -d 'List a repository\'s tags, one per line'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "cache" -d 'Manage the blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "completions" -d 'Print a shell completion script'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "dir" -d 'Print the cache directory'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "prune" -d 'Delete least recently used blobs until the cache holds at most SIZE'

@@ -59,6 +59,8 @@ pub enum FileStatus {
     Planned,
     /// Downloaded, verified and unpacked.
     Extracted,
+    /// Copied from the blob cache (and verified), not downloaded.
+    Cached,
 }
 
 /// Something the engine reports while it works.

@@ -5,6 +5,7 @@
 //! [`Observer`] that receives progress [`Event`]s. The engine never prints.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod cache;
 pub mod digest;
 pub mod error;
 pub mod events;

@@ -344,7 +344,11 @@ fn download(
     };
     let who = transfer::Report { index, name: &job.name, progress: &progress, obs };
     let outcome = transfer::to_file(client, spec, path, who).map_err(|e| e.context(&job.name))?;
-    Ok(if outcome.resumed_from > 0 { FileStatus::Resumed } else { FileStatus::Downloaded })
+    Ok(match outcome {
+        o if o.from_cache => FileStatus::Cached,
+        o if o.resumed_from > 0 => FileStatus::Resumed,
+        _ => FileStatus::Downloaded,
+    })
 }
 
 /// An image's layers (untitled tar layers) applied in order into one root filesystem.

@@ -46,6 +46,8 @@ pub struct Outcome {
     pub elf: bool,
     /// Bytes taken from an earlier run's `.part`.
     pub resumed_from: u64,
+    /// Copied from the blob cache, not downloaded.
+    pub from_cache: bool,
 }
 
 /// Who is asking, for events.
@@ -155,22 +157,103 @@ pub fn to_file(
     dest: &Path,
     who: Report<'_>,
 ) -> Result<Outcome, Error> {
-    let part = part_path(dest);
-    let file = OpenOptions::new()
+    if let Some(cache) = client.cache()
+        && let Some(cached) = cache.get(spec.digest)
+    {
+        match restore(&cached, spec, dest, who, client.cancel()) {
+            Ok(o) => return Ok(o),
+            Err(e) if e.kind() == ErrorKind::Integrity => {
+                cache.remove(spec.digest);
+                who.obs.event(&Event::Log {
+                    level: Level::Warn,
+                    message: format!(
+                        "cached {} was damaged ({e}); dropped it, downloading",
+                        spec.digest.short()
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let outcome = download(client, spec, dest, who)?;
+    if let Some(cache) = client.cache()
+        && let Err(e) = cache.put(spec.digest, dest)
+    {
+        debug(who.obs, format!("not cached: {}", e.to_string_full()));
+    }
+    Ok(outcome)
+}
+
+/// Open (or create) `part` for writing, never through a symlink.
+fn open_part(part: &Path) -> Result<File, Error> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .mode(0o644)
-        .open(&part)
+        .open(part)
         .map_err(|e| match e.raw_os_error() {
             Some(libc::ELOOP) => Error::new(
                 ErrorKind::Other,
                 format!("refusing to write through symlink {}", part.display()),
             ),
-            _ => Error::io("create", &part, e),
-        })?;
+            _ => Error::io("create", part, e),
+        })
+}
+
+/// Give a verified `.part` its mode and its final name.
+fn finish(file: File, part: &Path, dest: &Path, outcome: &Outcome) -> Result<(), Error> {
+    let _ = file.remove_xattr(resume::XATTR);
+    if outcome.elf {
+        file.set_permissions(std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| Error::io("chmod", part, e))?;
+    }
+    drop(file);
+    std::fs::rename(part, dest).map_err(|e| Error::io("rename into place", dest, e))
+}
+
+/// Copy a cached blob into place, verifying it on the way.
+fn restore(
+    cached: &Path,
+    spec: BlobSpec<'_>,
+    dest: &Path,
+    who: Report<'_>,
+    cancel: &Cancel,
+) -> Result<Outcome, Error> {
+    let part = part_path(dest);
+    let file = open_part(&part)?;
+    file.set_len(0).map_err(|e| Error::io("truncate", &part, e))?;
+    let mut sink =
+        FileSink { file, path: &part, digest: spec.digest, size: spec.size, xattrs: false };
+    let mut state = State::new(spec.digest.algorithm());
+    let mut src = File::open(cached).map_err(|e| Error::io("open", cached, e))?;
+    who.progress.set(0);
+    let result = copy(&mut src, spec, &mut sink, &mut state, who, cancel)
+        .map_err(|e| (e, 0, None))
+        .and_then(|()| verify(spec, state));
+    let outcome = match result {
+        Ok(o) => Outcome { from_cache: true, ..o },
+        Err((e, _, _)) => {
+            drop(sink);
+            let _ = std::fs::remove_file(&part);
+            return Err(e);
+        }
+    };
+    finish(sink.file, &part, dest, &outcome)?;
+    Ok(outcome)
+}
+
+/// The network path: resume a `.part` if one is there, retry, verify, rename.
+fn download(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    dest: &Path,
+    who: Report<'_>,
+) -> Result<Outcome, Error> {
+    let part = part_path(dest);
+    let file = open_part(&part)?;
     let len = file.metadata().map_err(|e| Error::io("inspect", &part, e))?.len();
     let loaded = resume::load(&file);
     let mut state = State::new(spec.digest.algorithm());
@@ -221,14 +304,7 @@ pub fn to_file(
             return Err(e);
         }
     };
-    let FileSink { file, .. } = sink;
-    let _ = file.remove_xattr(resume::XATTR);
-    if outcome.elf {
-        file.set_permissions(std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| Error::io("chmod", &part, e))?;
-    }
-    drop(file);
-    std::fs::rename(&part, dest).map_err(|e| Error::io("rename into place", dest, e))?;
+    finish(sink.file, &part, dest, &outcome)?;
     Ok(outcome)
 }
 
@@ -543,7 +619,12 @@ fn verify(spec: BlobSpec<'_>, state: State) -> Result<Outcome, Failure> {
             format!("{what}: content hashes to {got}"),
         )));
     }
-    Ok(Outcome { size: written, elf: written >= 4 && &head == ELF_MAGIC, resumed_from: 0 })
+    Ok(Outcome {
+        size: written,
+        elf: written >= 4 && &head == ELF_MAGIC,
+        resumed_from: 0,
+        from_cache: false,
+    })
 }
 
 /// `Content-Range: bytes START-END/TOTAL` → START.

@@ -73,6 +73,12 @@ pub struct Global {
     /// Read the password or token from standard input.
     #[arg(long, global = true)]
     pub password_stdin: bool,
+    /// Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl].
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache: Option<PathBuf>,
+    /// Use no blob cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     /// Retries of a failed request or transfer (with backoff), each resuming where it stopped.
     #[arg(long, global = true, value_name = "N", default_value_t = 5)]
     pub retries: u32,
@@ -100,6 +106,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage the blob cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -108,6 +117,18 @@ pub enum Command {
     /// Write completions/ and man/ under DIR (for the repository's generated files).
     #[command(hide = true)]
     GenerateAssets { dir: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Print the cache directory.
+    Dir,
+    /// Delete least recently used blobs until the cache holds at most SIZE.
+    Prune {
+        /// Like 10G, 500M or 2048 (bytes).
+        #[arg(long, value_name = "SIZE")]
+        max_size: String,
+    },
 }
 
 /// `--overwrite` values.
@@ -134,6 +155,15 @@ impl OverwriteArg {
 }
 
 impl Global {
+    /// The cache directory in effect, if any.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            self.cache.clone().or_else(oci_dl::cache::Cache::default_dir)
+        }
+    }
+
     /// The progress view for this run: `--progress`, `-q`, and `-v` or `RUST_LOG` for detail.
     pub fn view(&self) -> std::sync::Arc<progress::View> {
         let from_env = std::env::var("RUST_LOG").map_or(0, |v| {
@@ -178,6 +208,7 @@ impl Global {
             ca_file: self.ca_file.clone(),
             credentials,
             timeout: Some(Duration::from_secs(self.timeout.max(1))),
+            cache: self.cache_dir(),
             sources: oci_dl::registry::credentials::Sources::from_env(
                 self.registry_config.as_deref(),
             ),
@@ -219,6 +250,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 for t in tags {
                     println!("{t}");
+                }
+            }
+            Ok(())
+        }
+        Command::Cache(c) => {
+            let Some(dir) = cli.global.cache_dir() else {
+                return Err(usage(
+                    "no cache directory: pass --cache DIR or set XDG_CACHE_HOME or HOME",
+                )
+                .into());
+            };
+            let cache = oci_dl::cache::Cache::new(dir);
+            match c {
+                CacheCommand::Dir => println!("{}", cache.root().display()),
+                CacheCommand::Prune { max_size } => {
+                    let max = oci_dl::cache::parse_size(max_size)?;
+                    let p = cache.prune(max)?;
+                    eprintln!(
+                        "removed {} blob(s), {} freed, {} kept in {}",
+                        p.removed,
+                        indicatif::HumanBytes(p.freed),
+                        indicatif::HumanBytes(p.kept),
+                        cache.root().display()
+                    );
                 }
             }
             Ok(())

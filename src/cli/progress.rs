@@ -254,6 +254,7 @@ fn status_word(s: FileStatus) -> &'static str {
         FileStatus::Skipped => "skipped",
         FileStatus::Planned => "planned",
         FileStatus::Extracted => "extracted",
+        FileStatus::Cached => "cached",
     }
 }
 
@@ -362,7 +363,9 @@ impl Observer for View {
                 let mut st = sh.state();
                 st.done += 1;
                 match status {
-                    FileStatus::Downloaded | FileStatus::Resumed => st.done_bytes += size,
+                    FileStatus::Downloaded | FileStatus::Resumed | FileStatus::Cached => {
+                        st.done_bytes += size
+                    }
                     _ => {
                         if let Some(t) = &st.total {
                             t.set_length(t.length().unwrap_or(0).saturating_sub(*size));
@@ -376,6 +379,7 @@ impl Observer for View {
                     FileStatus::Skipped => "- skipped (exists with other content)",
                     FileStatus::Planned => "·",
                     FileStatus::Extracted => "✓ extracted",
+                    FileStatus::Cached => "✓ from cache",
                 };
                 sh.say(&format!("{what} {name}  {}  {}", HumanBytes(*size), digest.short()));
                 sh.json(json!({"event": "finish", "index": index, "name": name, "path": path, "digest": digest.to_string(),

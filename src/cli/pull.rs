@@ -142,10 +142,14 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
 
 fn summary(report: &PullReport, secs: f64, req: &PullRequest) -> String {
     let count = |s| report.files.iter().filter(|f| f.status == s).count();
-    let fetched =
-        |f: &&oci_dl::FileReport| matches!(f.status, FileStatus::Downloaded | FileStatus::Resumed);
+    let fetched = |f: &&oci_dl::FileReport| {
+        matches!(f.status, FileStatus::Downloaded | FileStatus::Resumed | FileStatus::Cached)
+    };
     let bytes: u64 = report.files.iter().filter(fetched).map(|f| f.size).sum();
     let mut line = format!("pulled {} file(s)", report.files.iter().filter(fetched).count());
+    if count(FileStatus::Cached) > 0 {
+        line.push_str(&format!(" ({} from the cache)", count(FileStatus::Cached)));
+    }
     if count(FileStatus::Resumed) > 0 {
         line.push_str(&format!(" ({} resumed)", count(FileStatus::Resumed)));
     }
@@ -190,6 +194,7 @@ fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Va
             "skipped": count(FileStatus::Skipped),
             "planned": count(FileStatus::Planned),
             "extracted": count(FileStatus::Extracted),
+            "cached": count(FileStatus::Cached),
         },
         "elapsed_seconds": (secs * 1000.0).round() / 1000.0,
     })

@@ -47,6 +47,8 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// Set by the front end's signal handler to stop the run.
     pub cancel: Cancel,
+    /// The shared blob cache, if any.
+    pub cache: Option<PathBuf>,
 }
 
 /// One `--resolve HOST:PORT:ADDR` entry.
@@ -120,6 +122,7 @@ pub struct Client {
     cancel: Cancel,
     gate: Gate,
     quota_warned: std::sync::atomic::AtomicBool,
+    cache: Option<crate::cache::Cache>,
 }
 
 /// A manifest body as served, with the headers that say what it is.
@@ -213,6 +216,7 @@ impl Client {
             cancel: opts.cancel.clone(),
             gate: Gate::new(1),
             quota_warned: Default::default(),
+            cache: opts.cache.clone().map(crate::cache::Cache::new),
         })
     }
 
@@ -229,6 +233,11 @@ impl Client {
         attempt: impl FnMut(u32) -> Result<T, Error>,
     ) -> Result<T, Error> {
         crate::retry::run(&self.retry, &self.cancel, &self.gate, &*self.log, what, attempt)
+    }
+
+    /// The blob cache, when one is in use.
+    pub fn cache(&self) -> Option<&crate::cache::Cache> {
+        self.cache.as_ref()
     }
 
     /// The run's cancel flag.
@@ -408,7 +417,11 @@ impl Client {
                     if challenges.is_empty() {
                         return Err(self.status_error(resp, &url, same_host));
                     }
-                    drop(resp);
+                    // Drain the small 401 body so its connection can be reused for the retry.
+                    let _ = std::io::copy(
+                        &mut resp.into_body().into_reader().take(MAX_ERROR_BODY),
+                        &mut std::io::sink(),
+                    );
                     self.auth.authenticate(&self.agent, &challenges, &scope, &*self.log)?;
                 }
                 301 | 302 | 303 | 307 | 308 => {

@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod bad_input;
 mod blob;
+mod cache;
 mod cli;
 mod extract;
 mod faults;

@@ -88,6 +88,7 @@ pub struct Fake {
     /// `127.0.0.1:PORT`
     pub host: String,
     served: Arc<std::sync::atomic::AtomicU64>,
+    connections: Arc<std::sync::atomic::AtomicU64>,
     hits: Arc<Mutex<Vec<Hit>>>,
     unexpected: Arc<Mutex<Vec<Hit>>>,
     stop: Arc<AtomicBool>,
@@ -101,23 +102,31 @@ impl Fake {
         let unexpected = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let served = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let connections = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let handler: Arc<Handler> = Arc::new(handler);
         {
             let (hits, unexpected, stop, served) =
                 (hits.clone(), unexpected.clone(), stop.clone(), served.clone());
+            let connections = connections.clone();
             std::thread::spawn(move || {
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
+                    connections.fetch_add(1, Ordering::SeqCst);
                     let (hits, unexpected, handler, served) =
                         (hits.clone(), unexpected.clone(), handler.clone(), served.clone());
                     std::thread::spawn(move || serve(conn, &hits, &unexpected, &*handler, &served));
                 }
             });
         }
-        Fake { host, served, hits, unexpected, stop }
+        Fake { host, served, connections, hits, unexpected, stop }
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// Body bytes written to clients so far.

@@ -1,0 +1,120 @@
+//! The shared blob cache, and the request count of a small pull.
+
+use crate::support::fake::{self, Guard};
+use crate::support::*;
+
+fn blob_gets(f: &fake::Fake) -> usize {
+    f.hits_to("/v2/x/blobs/").len()
+}
+
+#[test]
+fn a_cached_blob_is_copied_in_without_network_traffic() {
+    let files = vec![("a.bin", noise(300_000, 1)), ("b.txt", b"bee".to_vec())];
+    let f = fake::artifact(files.clone(), Guard::Open, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["pull", &r, "-o", "one"]).ok();
+    assert_eq!(blob_gets(&f), 2);
+    let cache = sb.path("home/.cache/oci-dl/blobs/sha256");
+    assert_eq!(tree(&cache).len(), 2, "both blobs cached: {:?}", tree(&cache));
+
+    let run = sb.run(&["pull", &r, "-o", "two", "--json"]);
+    run.ok();
+    assert_eq!(blob_gets(&f), 2, "no blob was downloaded again");
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert!(doc["files"].as_array().unwrap().iter().all(|x| x["status"] == "cached"), "{doc}");
+    for (name, data) in &files {
+        assert_eq!(&std::fs::read(sb.work().join("two").join(name)).unwrap(), data);
+    }
+
+    sb.run(&["pull", &r, "-o", "three", "--no-cache"]).ok();
+    assert_eq!(blob_gets(&f), 4, "--no-cache downloads");
+    let custom = sb.path("custom-cache");
+    sb.run(&["pull", &r, "-o", "four", "--cache", custom.to_str().unwrap()]).ok();
+    assert_eq!(tree(&custom.join("blobs/sha256")).len(), 2);
+}
+
+#[test]
+fn a_damaged_cache_entry_is_dropped_and_downloaded_again() {
+    let data = noise(200_000, 2);
+    let f = fake::artifact(vec![("a.bin", data.clone())], Guard::Open, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["pull", &r, "-o", "one"]).ok();
+    let entry = sb
+        .path("home/.cache/oci-dl/blobs/sha256")
+        .join(oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &data).hex());
+    // The cache entry is a hard link of one/a.bin: break the link before damaging it.
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::write(&entry, b"garbage").unwrap();
+    let run = sb.run(&["pull", &r, "-o", "two"]);
+    run.ok();
+    assert!(run.stderr.contains("was damaged"), "{}", run.stderr);
+    assert_eq!(std::fs::read(sb.work().join("two/a.bin")).unwrap(), data);
+    assert_eq!(std::fs::read(&entry).unwrap(), data, "the entry was repaired");
+    assert_eq!(blob_gets(&f), 2);
+}
+
+#[test]
+fn concurrent_processes_share_the_cache_safely() {
+    let data = noise(6 << 20, 3);
+    let f = fake::artifact(vec![("big.bin", data.clone())], Guard::Open, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let children: Vec<_> =
+        (0..4).map(|i| sb.cmd(&["pull", &r, "-o", &format!("out{i}")]).spawn().unwrap()).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    for i in 0..4 {
+        assert_eq!(std::fs::read(sb.work().join(format!("out{i}/big.bin"))).unwrap(), data);
+    }
+    let cache = sb.path("home/.cache/oci-dl/blobs/sha256");
+    assert_eq!(
+        tree(&cache),
+        vec![oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &data).hex().to_owned()],
+        "one entry, no temporary files"
+    );
+}
+
+#[test]
+fn cache_prune_and_dir() {
+    let f = fake::artifact(vec![("a", noise(1000, 4)), ("b", noise(2000, 5))], Guard::Open, None);
+    let sb = Sandbox::new();
+    sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "o"]).ok();
+    let dir = sb.run(&["cache", "dir"]);
+    assert_eq!(
+        String::from_utf8_lossy(&dir.ok().stdout).trim(),
+        sb.path("home/.cache/oci-dl").to_str().unwrap()
+    );
+    let run = sb.run(&["cache", "prune", "--max-size", "2K"]);
+    run.ok();
+    assert!(run.stderr.contains("removed 1 blob(s)"), "{}", run.stderr);
+    assert_eq!(tree(&sb.path("home/.cache/oci-dl/blobs/sha256")).len(), 1);
+    sb.run(&["cache", "prune", "--max-size", "lots"]).fails(2, "invalid size");
+}
+
+#[test]
+fn a_small_pull_makes_the_minimum_of_requests() {
+    let f = fake::artifact(
+        vec![("a", b"1".to_vec()), ("b", b"2".to_vec()), ("c", b"3".to_vec())],
+        Guard::Bearer { token_auth: None },
+        None,
+    );
+    let sb = Sandbox::new();
+    sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "o", "-j", "1", "--no-cache"]).ok();
+    let paths: Vec<String> = f
+        .hits()
+        .iter()
+        .map(|h| format!("{} {}", h.method, h.path.split('?').next().unwrap()))
+        .collect();
+    // One challenge, one token, the manifest, one GET per blob; no HEAD, no second token.
+    assert_eq!(paths.len(), 6, "{paths:?}");
+    assert_eq!(paths.iter().filter(|p| p.starts_with("GET /token")).count(), 1);
+    assert!(!paths.iter().any(|p| p.starts_with("HEAD")));
+    assert_eq!(
+        f.connections(),
+        1,
+        "one connection serves the challenge, the token and every blob: {paths:?}"
+    );
+}
