@@ -13,6 +13,7 @@ pub mod extract;
 pub mod manifest;
 pub mod pool;
 pub mod pull;
+pub mod ranged;
 pub mod reference;
 pub mod registry;
 pub mod resolve;

@@ -19,6 +19,10 @@ pub struct Record {
     pub written: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// Written by ranged (parallel) downloads: the file is full-length with holes, and only the
+    /// first `written` bytes are known good.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ranged: bool,
 }
 
 /// The outcome of reading a record.
@@ -63,6 +67,10 @@ pub fn resume_offset(loaded: &Loaded, len: u64, digest: &Digest, size: Option<u6
         Loaded::Missing => false,
         Loaded::Unsupported => true,
     };
+    let len = match loaded {
+        Loaded::Found(r) if r.ranged => len.min(r.written),
+        _ => len,
+    };
     match (keep, size) {
         (false, _) => 0,
         (true, Some(s)) if len > s => 0,
@@ -85,6 +93,7 @@ mod tests {
                 size: Some(100),
                 written: 40,
                 etag: None,
+                ranged: false,
             })
         };
         let cases = [
@@ -106,6 +115,19 @@ mod tests {
             ),
             (Loaded::Unsupported, 150, Some(100), 0, "longer than the blob: garbage"),
             (Loaded::Unsupported, 150, None, 150, "size unknown"),
+            (
+                Loaded::Found(Record {
+                    digest: d.to_string(),
+                    size: Some(100),
+                    written: 30,
+                    etag: None,
+                    ranged: true,
+                }),
+                100,
+                Some(100),
+                30,
+                "a ranged download trusts only its hashed prefix",
+            ),
         ];
         for (loaded, len, size, want, why) in cases {
             assert_eq!(resume_offset(&loaded, len, &d, size), want, "{why}");
@@ -124,6 +146,7 @@ mod tests {
             size: Some(9),
             written: 4,
             etag: Some("\"e\"".into()),
+            ranged: false,
         };
         assert!(save(f.as_file(), &r));
         assert_eq!(load(f.as_file()), Loaded::Found(r));

@@ -94,6 +94,11 @@ impl Gate {
         }
     }
 
+    /// The limit when no 429 has lowered it.
+    pub fn capacity(&self) -> usize {
+        self.base
+    }
+
     /// Wait for a slot; the slot is freed when the returned guard drops.
     pub fn enter(&self) -> GateGuard<'_> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use xattr::FileExt as _;
@@ -101,6 +101,7 @@ impl Sink for FileSink<'_> {
                 size: self.size,
                 written,
                 etag: etag.map(str::to_owned),
+                ranged: false,
             };
             resume::save(&self.file, &rec);
         }
@@ -287,9 +288,56 @@ fn download(
         sink.restart()?;
     }
     sink.file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io("seek", &part, e))?;
+    if offset < len && offset > 0 {
+        // A ranged download's holes past its hashed prefix.
+        sink.file.set_len(offset).map_err(|e| Error::io("truncate", &part, e))?;
+    }
     sink.xattrs = loaded != Loaded::Unsupported
         && resume::save(&sink.file, &record(spec, offset, state.etag.as_deref()));
     who.progress.set(offset);
+
+    // Big fresh downloads go over several connections, where the .part can carry its record.
+    if offset == 0
+        && sink.xattrs
+        && client.concurrency() > 1
+        && spec.size.is_some_and(|s| s >= crate::ranged::THRESHOLD)
+    {
+        match crate::ranged::fetch(client, spec, &sink.file, &part, who) {
+            Ok(crate::ranged::Ranged::Done(got)) => {
+                let size = spec.size.unwrap_or(0);
+                let mut head = [0u8; 4];
+                let elf = size >= 4
+                    && sink.file.read_exact_at(&mut head, 0).is_ok()
+                    && &head == ELF_MAGIC;
+                if &got != spec.digest {
+                    drop(sink);
+                    let _ = std::fs::remove_file(&part);
+                    return Err(Error::new(
+                        ErrorKind::Integrity,
+                        format!("blob {}: content hashes to {got}", spec.digest),
+                    ));
+                }
+                let outcome = Outcome { size, elf, resumed_from: 0, from_cache: false };
+                finish(sink.file, &part, dest, &outcome)?;
+                return Ok(outcome);
+            }
+            Ok(crate::ranged::Ranged::Unsupported) => {
+                debug(
+                    who.obs,
+                    format!("{}: the server ignores Range; using one connection", who.name),
+                );
+                sink.restart()?;
+                who.progress.set(0);
+            }
+            Err((e, prefix)) => {
+                if prefix == 0 {
+                    drop(sink);
+                    let _ = std::fs::remove_file(&part);
+                }
+                return Err(e);
+            }
+        }
+    }
 
     let result = fetch(client, spec, &mut sink, &mut state, who).and_then(|()| verify(spec, state));
     let outcome = match result {
@@ -333,6 +381,7 @@ fn record(spec: BlobSpec<'_>, written: u64, etag: Option<&str>) -> Record {
         size: spec.size,
         written,
         etag: etag.map(str::to_owned),
+        ranged: false,
     }
 }
 

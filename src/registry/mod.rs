@@ -235,6 +235,11 @@ impl Client {
         crate::retry::run(&self.retry, &self.cancel, &self.gate, &*self.log, what, attempt)
     }
 
+    /// How many transfers may be in flight at once (`--jobs`).
+    pub fn concurrency(&self) -> usize {
+        self.gate.capacity()
+    }
+
     /// The blob cache, when one is in use.
     pub fn cache(&self) -> Option<&crate::cache::Cache> {
         self.cache.as_ref()
@@ -352,8 +357,24 @@ impl Client {
         from: u64,
         if_range: Option<&str>,
     ) -> Result<Reply, Error> {
+        self.blob_range(repo, digest, from, None, if_range)
+    }
+
+    /// GET bytes `from..=to` (or `from..` without `to`) of a blob; see [`Client::blob`].
+    pub fn blob_range(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        from: u64,
+        to: Option<u64>,
+        if_range: Option<&str>,
+    ) -> Result<Reply, Error> {
         let path = format!("/v2/{repo}/blobs/{digest}");
-        let range = (from > 0).then(|| format!("bytes={from}-"));
+        let range = match (from, to) {
+            (0, None) => None,
+            (f, None) => Some(format!("bytes={f}-")),
+            (f, Some(t)) => Some(format!("bytes={f}-{t}")),
+        };
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(r) = &range {
             headers.push(("range", r));

@@ -12,5 +12,6 @@ mod extract;
 mod faults;
 mod manifest;
 mod pull;
+mod ranged;
 mod registries;
 mod transport;

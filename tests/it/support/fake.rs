@@ -49,17 +49,20 @@ impl Reply {
 
     /// Serve `bytes` as a blob, honouring a `Range: bytes=N-` request with a 206.
     pub fn blob(hit: &Hit, bytes: &[u8]) -> Reply {
-        match hit
+        let range = hit
             .header("range")
             .and_then(|r| r.strip_prefix("bytes="))
-            .and_then(|r| r.strip_suffix('-'))
-        {
-            Some(n) => {
-                let n: usize = n.parse().unwrap();
-                Reply::new(206, bytes[n..].to_vec()).header(
-                    "content-range",
-                    &format!("bytes {n}-{}/{}", bytes.len() - 1, bytes.len()),
-                )
+            .and_then(|r| r.split_once('-'));
+        match range {
+            Some((a, b)) => {
+                let a: usize = a.parse().unwrap();
+                let b: usize = if b.is_empty() {
+                    bytes.len() - 1
+                } else {
+                    b.parse::<usize>().unwrap().min(bytes.len() - 1)
+                };
+                Reply::new(206, bytes[a..=b].to_vec())
+                    .header("content-range", &format!("bytes {a}-{b}/{}", bytes.len()))
             }
             None => Reply::new(200, bytes.to_vec()),
         }

@@ -1,0 +1,249 @@
+//! Big blobs over several connections: the blob is cut into ranges that workers take from one
+//! shared queue and write in place with positional writes, while this thread hashes the
+//! contiguous prefix in order as it grows (reading it back from the page cache). `--jobs` counts
+//! connections: every range request takes a slot of the client's gate. A server that ignores
+//! `Range` sends us back to the single stream.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind};
+use crate::registry::Client;
+use crate::resume::{self, Record};
+use crate::transfer::{BlobSpec, Report};
+
+/// Blobs at least this large are fetched in ranges when more than one connection is allowed.
+pub const THRESHOLD: u64 = 32 * 1024 * 1024;
+/// The size of one range.
+const RANGE: u64 = 8 * 1024 * 1024;
+const BUF: usize = 256 * 1024;
+/// The resume record is rewritten as the hashed prefix grows by this much.
+const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
+
+pub(crate) enum Ranged {
+    /// Every byte is in and hashed to this digest.
+    Done(Digest),
+    /// The server does not serve ranges: use one stream.
+    Unsupported,
+}
+
+/// A failure, with how many bytes from the start are known good (for the resume record).
+pub(crate) type Failure = (Error, u64);
+
+struct Shared {
+    done: Mutex<Vec<bool>>,
+    cv: Condvar,
+    stop: AtomicBool,
+    unsupported: AtomicBool,
+    error: Mutex<Option<Error>>,
+}
+
+/// Fetch `spec` (of known size) into `file` (a fresh `.part`) over up to `client.concurrency()`
+/// connections.
+pub(crate) fn fetch(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    file: &File,
+    part: &Path,
+    who: Report<'_>,
+) -> Result<Ranged, Failure> {
+    let size = spec.size.expect("ranged fetches need a size");
+    let chunks = size.div_ceil(RANGE) as usize;
+    file.set_len(size).map_err(|e| (Error::io("allocate", part, e), 0))?;
+    // From here the file is full-length with holes: only the record's prefix may be trusted.
+    save(file, spec, 0);
+    let shared = Shared {
+        done: Mutex::new(vec![false; chunks]),
+        cv: Condvar::new(),
+        stop: AtomicBool::new(false),
+        unsupported: AtomicBool::new(false),
+        error: Mutex::new(None),
+    };
+    let next = AtomicUsize::new(0);
+    let workers = client.concurrency().min(chunks);
+    let mut hasher = spec.digest.algorithm().hasher();
+    let mut prefix = 0u64;
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| worker(client, spec, file, part, who, &shared, &next, chunks));
+        }
+        let mut buf = vec![0u8; BUF];
+        let mut since_checkpoint = 0;
+        for i in 0..chunks {
+            {
+                let mut done = shared.done.lock().unwrap_or_else(|p| p.into_inner());
+                while !done[i] && !shared.stop.load(Ordering::SeqCst) {
+                    done = shared.cv.wait(done).unwrap_or_else(|p| p.into_inner());
+                }
+                if !done[i] {
+                    break;
+                }
+            }
+            let (start, end) = bounds(i, size);
+            let mut at = start;
+            while at < end {
+                let n = ((end - at) as usize).min(BUF);
+                if let Err(e) = file.read_exact_at(&mut buf[..n], at) {
+                    stop(&shared, Error::io("read back", part, e));
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                at += n as u64;
+            }
+            if at < end {
+                break;
+            }
+            prefix = end;
+            since_checkpoint += end - start;
+            if since_checkpoint >= CHECKPOINT_EVERY {
+                save(file, spec, prefix);
+                since_checkpoint = 0;
+            }
+        }
+        shared.stop.store(true, Ordering::SeqCst);
+        shared.cv.notify_all();
+    });
+    if shared.unsupported.load(Ordering::SeqCst) {
+        return Ok(Ranged::Unsupported);
+    }
+    if let Some(e) = shared.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        save(file, spec, prefix);
+        return Err((e, prefix));
+    }
+    Ok(Ranged::Done(hasher.finish()))
+}
+
+fn save(file: &File, spec: BlobSpec<'_>, written: u64) {
+    let rec = Record {
+        digest: spec.digest.to_string(),
+        size: spec.size,
+        written,
+        etag: None,
+        ranged: true,
+    };
+    resume::save(file, &rec);
+}
+
+fn bounds(i: usize, size: u64) -> (u64, u64) {
+    let start = i as u64 * RANGE;
+    (start, (start + RANGE).min(size))
+}
+
+fn stop(shared: &Shared, e: Error) {
+    let mut slot = shared.error.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.is_none() {
+        *slot = Some(e);
+    }
+    shared.stop.store(true, Ordering::SeqCst);
+    shared.cv.notify_all();
+}
+
+#[allow(clippy::too_many_arguments)]
+fn worker(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    file: &File,
+    part: &Path,
+    who: Report<'_>,
+    shared: &Shared,
+    next: &AtomicUsize,
+    chunks: usize,
+) {
+    let size = spec.size.unwrap_or(0);
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        if i >= chunks {
+            return;
+        }
+        let (start, end) = bounds(i, size);
+        let mut pos = start;
+        let what = format!("{} ({} bytes {start}-{})", who.name, spec.digest.short(), end - 1);
+        let r = client
+            .retrying(&what, |_| range(client, spec, file, part, who, &mut pos, end, &shared.stop));
+        match r {
+            Ok(true) => {
+                shared.done.lock().unwrap_or_else(|p| p.into_inner())[i] = true;
+                shared.cv.notify_all();
+            }
+            Ok(false) => {
+                shared.unsupported.store(true, Ordering::SeqCst);
+                shared.stop.store(true, Ordering::SeqCst);
+                shared.cv.notify_all();
+                return;
+            }
+            Err(e) => {
+                stop(shared, e);
+                return;
+            }
+        }
+    }
+}
+
+/// One attempt at bytes `pos..end`, continuing from `pos` on a retry. `Ok(false)`: the server
+/// answered without honouring the range.
+#[allow(clippy::too_many_arguments)]
+fn range(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    file: &File,
+    part: &Path,
+    who: Report<'_>,
+    pos: &mut u64,
+    end: u64,
+    stop: &AtomicBool,
+) -> Result<bool, Error> {
+    let reply = client.blob_range(spec.repository, spec.digest, *pos, Some(end - 1), None)?;
+    if reply.response.status().as_u16() != 206 {
+        return Ok(false);
+    }
+    let start = reply.header("content-range").and_then(|v| {
+        v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse::<u64>().ok()
+    });
+    if start != Some(*pos) {
+        return Err(Error::new(
+            ErrorKind::Network,
+            format!("blob {}: asked for bytes from {pos}, got range {start:?}", spec.digest),
+        )
+        .transient(true));
+    }
+    let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
+    let mut buf = vec![0u8; BUF];
+    while *pos < end {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::new(ErrorKind::Interrupted, "stopped"));
+        }
+        client.cancel().check()?;
+        let want = ((end - *pos) as usize).min(BUF);
+        let n = match reader.read(&mut buf[..want]) {
+            Ok(0) => {
+                return Err(Error::new(
+                    ErrorKind::Network,
+                    format!("blob {}: range ended at {pos} of {end}", spec.digest),
+                )
+                .transient(true));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Network,
+                    format!("blob {}: read failed at {pos}", spec.digest),
+                )
+                .with_source(e)
+                .transient(true));
+            }
+        };
+        file.write_all_at(&buf[..n], *pos).map_err(|e| Error::io("write", part, e))?;
+        *pos += n as u64;
+        who.progress.add(n as u64);
+    }
+    Ok(true)
+}
