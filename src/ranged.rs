@@ -11,14 +11,17 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use crate::digest::Digest;
+use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind};
 use crate::registry::Client;
 use crate::resume::{self, Record};
 use crate::transfer::{BlobSpec, Report};
 
-/// Blobs at least this large are fetched in ranges when more than one connection is allowed.
+/// Ranges are used only when at least this much is left to fetch...
 pub const THRESHOLD: u64 = 32 * 1024 * 1024;
+/// ...and one connection delivered less than this many bytes per second over its first second
+/// (on a fast link extra connections only add work: a hash must then re-read the bytes).
+pub const SLOW_BELOW: u64 = 48 * 1024 * 1024;
 /// The size of one range.
 const RANGE: u64 = 8 * 1024 * 1024;
 const BUF: usize = 256 * 1024;
@@ -43,20 +46,22 @@ struct Shared {
     error: Mutex<Option<Error>>,
 }
 
-/// Fetch `spec` (of known size) into `file` (a fresh `.part`) over up to `client.concurrency()`
-/// connections.
+/// Fetch the rest of `spec` (of known size) from byte `start` into `file`, whose first `start`
+/// bytes are in and fed to `hasher`, over up to `client.concurrency()` connections.
 pub(crate) fn fetch(
     client: &Client,
     spec: BlobSpec<'_>,
     file: &File,
     part: &Path,
     who: Report<'_>,
+    start: u64,
+    hasher: Hasher,
 ) -> Result<Ranged, Failure> {
     let size = spec.size.expect("ranged fetches need a size");
-    let chunks = size.div_ceil(RANGE) as usize;
-    file.set_len(size).map_err(|e| (Error::io("allocate", part, e), 0))?;
+    let chunks = (size - start).div_ceil(RANGE) as usize;
     // From here the file is full-length with holes: only the record's prefix may be trusted.
-    save(file, spec, 0);
+    save(file, spec, start);
+    file.set_len(size).map_err(|e| (Error::io("allocate", part, e), start))?;
     let shared = Shared {
         done: Mutex::new(vec![false; chunks]),
         cv: Condvar::new(),
@@ -66,11 +71,11 @@ pub(crate) fn fetch(
     };
     let next = AtomicUsize::new(0);
     let workers = client.concurrency().min(chunks);
-    let mut hasher = spec.digest.algorithm().hasher();
-    let mut prefix = 0u64;
+    let mut hasher = hasher;
+    let mut prefix = start;
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| worker(client, spec, file, part, who, &shared, &next, chunks));
+            s.spawn(|| worker(client, spec, file, part, who, &shared, &next, (start, chunks)));
         }
         let mut buf = vec![0u8; BUF];
         let mut since_checkpoint = 0;
@@ -84,8 +89,8 @@ pub(crate) fn fetch(
                     break;
                 }
             }
-            let (start, end) = bounds(i, size);
-            let mut at = start;
+            let (from, end) = bounds(start, i, size);
+            let mut at = from;
             while at < end {
                 let n = ((end - at) as usize).min(BUF);
                 if let Err(e) = file.read_exact_at(&mut buf[..n], at) {
@@ -99,7 +104,7 @@ pub(crate) fn fetch(
                 break;
             }
             prefix = end;
-            since_checkpoint += end - start;
+            since_checkpoint += end - from;
             if since_checkpoint >= CHECKPOINT_EVERY {
                 save(file, spec, prefix);
                 since_checkpoint = 0;
@@ -129,9 +134,10 @@ fn save(file: &File, spec: BlobSpec<'_>, written: u64) {
     resume::save(file, &rec);
 }
 
-fn bounds(i: usize, size: u64) -> (u64, u64) {
-    let start = i as u64 * RANGE;
-    (start, (start + RANGE).min(size))
+/// Range `i` of those that cover `start..size`.
+fn bounds(start: u64, i: usize, size: u64) -> (u64, u64) {
+    let from = start + i as u64 * RANGE;
+    (from, (from + RANGE).min(size))
 }
 
 fn stop(shared: &Shared, e: Error) {
@@ -152,7 +158,7 @@ fn worker(
     who: Report<'_>,
     shared: &Shared,
     next: &AtomicUsize,
-    chunks: usize,
+    (first, chunks): (u64, usize),
 ) {
     let size = spec.size.unwrap_or(0);
     loop {
@@ -163,7 +169,7 @@ fn worker(
         if i >= chunks {
             return;
         }
-        let (start, end) = bounds(i, size);
+        let (start, end) = bounds(first, i, size);
         let mut pos = start;
         let what = format!("{} ({} bytes {start}-{})", who.name, spec.digest.short(), end - 1);
         let r = client

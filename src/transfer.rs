@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use xattr::FileExt as _;
@@ -73,6 +73,19 @@ trait Sink {
     fn restart(&mut self) -> Result<bool, Error>;
     /// Save the resume record (no-op for streams).
     fn checkpoint(&mut self, _written: u64, _etag: Option<&str>) {}
+    /// Whether to stop this stream and fetch the rest in ranges (see [`crate::ranged`]).
+    fn wants_ranges(&mut self, _written: u64) -> bool {
+        false
+    }
+    fn switched(&self) -> bool {
+        false
+    }
+}
+
+/// Watches a file transfer's first second to decide whether ranges would help.
+struct Probe {
+    started: std::time::Instant,
+    from: u64,
 }
 
 struct FileSink<'a> {
@@ -81,6 +94,9 @@ struct FileSink<'a> {
     digest: &'a Digest,
     size: Option<u64>,
     xattrs: bool,
+    /// Set while a switch to ranges may still happen.
+    probe: Option<Probe>,
+    switched: bool,
 }
 
 impl Sink for FileSink<'_> {
@@ -92,6 +108,23 @@ impl Sink for FileSink<'_> {
         self.file.set_len(0).map_err(|e| Error::io("truncate", self.path, e))?;
         self.file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", self.path, e))?;
         Ok(true)
+    }
+
+    fn switched(&self) -> bool {
+        self.switched
+    }
+
+    fn wants_ranges(&mut self, written: u64) -> bool {
+        let (Some(p), Some(size)) = (&self.probe, self.size) else { return false };
+        let elapsed = p.started.elapsed();
+        if elapsed < std::time::Duration::from_secs(1) {
+            return false;
+        }
+        let rate = (written - p.from) as f64 / elapsed.as_secs_f64();
+        self.probe = None; // decide once
+        self.switched =
+            rate < crate::ranged::SLOW_BELOW as f64 && size - written >= crate::ranged::THRESHOLD;
+        self.switched
     }
 
     fn checkpoint(&mut self, written: u64, etag: Option<&str>) {
@@ -226,8 +259,15 @@ fn restore(
     let part = part_path(dest);
     let file = open_part(&part)?;
     file.set_len(0).map_err(|e| Error::io("truncate", &part, e))?;
-    let mut sink =
-        FileSink { file, path: &part, digest: spec.digest, size: spec.size, xattrs: false };
+    let mut sink = FileSink {
+        file,
+        path: &part,
+        digest: spec.digest,
+        size: spec.size,
+        xattrs: false,
+        probe: None,
+        switched: false,
+    };
     let mut state = State::new(spec.digest.algorithm());
     let mut src = File::open(cached).map_err(|e| Error::io("open", cached, e))?;
     who.progress.set(0);
@@ -282,8 +322,15 @@ fn download(
             }
         }
     }
-    let mut sink =
-        FileSink { file, path: &part, digest: spec.digest, size: spec.size, xattrs: true };
+    let mut sink = FileSink {
+        file,
+        path: &part,
+        digest: spec.digest,
+        size: spec.size,
+        xattrs: true,
+        probe: None,
+        switched: false,
+    };
     if offset == 0 && len > 0 {
         sink.restart()?;
     }
@@ -296,19 +343,29 @@ fn download(
         && resume::save(&sink.file, &record(spec, offset, state.etag.as_deref()));
     who.progress.set(offset);
 
-    // Big fresh downloads go over several connections, where the .part can carry its record.
-    if offset == 0
-        && sink.xattrs
-        && client.concurrency() > 1
-        && spec.size.is_some_and(|s| s >= crate::ranged::THRESHOLD)
-    {
-        match crate::ranged::fetch(client, spec, &sink.file, &part, who) {
+    // A slow single stream may hand the rest to several connections; that needs the record.
+    if sink.xattrs && client.concurrency() > 1 {
+        sink.probe = Some(Probe { started: std::time::Instant::now(), from: offset });
+    }
+    let mut fetched = fetch(client, spec, &mut sink, &mut state, who);
+    if fetched.is_ok() && sink.switched {
+        sink.switched = false;
+        let start = state.written;
+        debug(
+            who.obs,
+            format!("{}: one connection is slow; fetching the rest in ranges", who.name),
+        );
+        match crate::ranged::fetch(
+            client,
+            spec,
+            &sink.file,
+            &part,
+            who,
+            start,
+            state.hasher.clone(),
+        ) {
             Ok(crate::ranged::Ranged::Done(got)) => {
                 let size = spec.size.unwrap_or(0);
-                let mut head = [0u8; 4];
-                let elf = size >= 4
-                    && sink.file.read_exact_at(&mut head, 0).is_ok()
-                    && &head == ELF_MAGIC;
                 if &got != spec.digest {
                     drop(sink);
                     let _ = std::fs::remove_file(&part);
@@ -317,29 +374,26 @@ fn download(
                         format!("blob {}: content hashes to {got}", spec.digest),
                     ));
                 }
-                let outcome = Outcome { size, elf, resumed_from: 0, from_cache: false };
+                let elf = size >= 4 && &state.head == ELF_MAGIC;
+                let outcome = Outcome { size, elf, resumed_from: offset, from_cache: false };
                 finish(sink.file, &part, dest, &outcome)?;
                 return Ok(outcome);
             }
             Ok(crate::ranged::Ranged::Unsupported) => {
                 debug(
                     who.obs,
-                    format!("{}: the server ignores Range; using one connection", who.name),
+                    format!("{}: the server ignores Range; staying on one connection", who.name),
                 );
-                sink.restart()?;
-                who.progress.set(0);
+                sink.file.set_len(start).map_err(|e| Error::io("truncate", &part, e))?;
+                sink.file.seek(SeekFrom::Start(start)).map_err(|e| Error::io("seek", &part, e))?;
+                sink.checkpoint(start, state.etag.as_deref());
+                fetched = fetch(client, spec, &mut sink, &mut state, who);
             }
-            Err((e, prefix)) => {
-                if prefix == 0 {
-                    drop(sink);
-                    let _ = std::fs::remove_file(&part);
-                }
-                return Err(e);
-            }
+            Err((e, _prefix)) => return Err(e),
         }
     }
+    let result = fetched.and_then(|()| verify(spec, state));
 
-    let result = fetch(client, spec, &mut sink, &mut state, who).and_then(|()| verify(spec, state));
     let outcome = match result {
         Ok(o) => Outcome { resumed_from: offset, ..o },
         Err((e, written, etag)) => {
@@ -556,11 +610,17 @@ fn copy(
             if let Some(e) = err {
                 return Err(e);
             }
+            if sink.wants_ranges(state.written) {
+                return Ok(());
+            }
         })();
         drop(full_tx);
         state.hasher = hashing.join().expect("hashing thread");
         result
     })?;
+    if sink.switched() {
+        return Ok(()); // the rest comes in ranges
+    }
     check_complete(spec, state)
 }
 

@@ -1,58 +1,88 @@
-//! Big blobs over several connections: ranges from one queue, positional writes, in-order hashing,
-//! redirects per range, and the fall back to one stream.
+//! Big blobs over slow links: when one connection is slow, the rest of the blob comes in ranges
+//! from one queue, written in place and hashed in order; redirects are followed per range, and a
+//! server without ranges keeps the single stream.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::support::fake::{self, Fault, Guard, Reply};
 use crate::support::*;
 
 const MIB: usize = 1024 * 1024;
+/// Slow enough that the first second decides for ranges.
+const SLOW: u64 = 4 * MIB as u64;
 
-fn ranges(f: &fake::Fake) -> Vec<String> {
-    f.hits_to("/v2/x/blobs/").iter().filter_map(|h| h.header("range").map(str::to_owned)).collect()
+fn range_starts(hits: &[fake::Hit]) -> Vec<(u64, u64)> {
+    let mut v: Vec<(u64, u64)> = hits
+        .iter()
+        .filter_map(|h| {
+            let (a, b) = h.header("range")?.strip_prefix("bytes=")?.split_once('-')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 #[test]
-fn a_big_blob_is_fetched_in_ranges_over_several_connections() {
-    let data = noise(40 * MIB + 123, 1);
+fn a_slow_stream_hands_the_rest_to_parallel_ranges() {
+    let data = noise(48 * MIB, 1);
+    let f = fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, |hit, _, b| {
+        let r = Reply::blob(hit, b);
+        if hit.header("range").is_none() { r.fault(Fault::Throttle(SLOW)) } else { r }
+    });
+    let sb = Sandbox::new();
+    let run =
+        sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "out", "-j", "4", "--no-cache", "-v"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("one connection is slow; fetching the rest in ranges"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
+    let ranges = range_starts(&f.hits_to("/v2/x/blobs/"));
+    assert!(ranges.len() >= 5, "{ranges:?}");
+    let first = ranges[0].0;
+    assert!(
+        first > 0 && first < 16 * MIB as u64,
+        "ranges start where the stream stopped: {ranges:?}"
+    );
+    for (k, (a, b)) in ranges.iter().enumerate() {
+        assert_eq!(*a, first + (k * 8 * MIB) as u64, "8 MiB ranges from one queue: {ranges:?}");
+        assert_eq!(*b, (a + 8 * MIB as u64).min(data.len() as u64) - 1);
+    }
+    assert!(f.connections() >= 3, "parallel connections: {}", f.connections());
+}
+
+#[test]
+fn a_fast_stream_or_one_job_stays_on_one_connection() {
+    let data = noise(40 * MIB, 2);
     let f = fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, |hit, _, b| {
         Reply::blob(hit, b)
     });
-    let sb = Sandbox::new();
-    let r = format!("{}/x:v1", f.host);
-    sb.run(&["pull", &r, "-o", "out", "-j", "4", "--no-cache"]).ok();
-    assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
-    let mut got = ranges(&f);
-    got.sort();
-    assert_eq!(got.len(), 6, "8 MiB ranges: {got:?}");
-    assert!(
-        got.contains(&format!("bytes=41943040-{}", data.len() - 1)),
-        "the last range ends at the last byte: {got:?}"
-    );
-    assert!(f.connections() >= 3, "ranges went over parallel connections: {}", f.connections());
-
-    let sb = Sandbox::new();
-    let before = f.hits_to("/v2/x/blobs/").len();
-    sb.run(&["pull", &r, "-o", "out", "-j", "1", "--no-cache"]).ok();
-    let one: Vec<_> = f.hits_to("/v2/x/blobs/").into_iter().skip(before).collect();
-    assert_eq!(one.len(), 1, "-j 1 is one stream");
-    assert_eq!(one[0].header("range"), None);
-    assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
+    for jobs in ["4", "1"] {
+        let sb = Sandbox::new();
+        sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "out", "-j", jobs, "--no-cache"]).ok();
+        assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
+    }
+    assert!(range_starts(&f.hits_to("/v2/x/blobs/")).is_empty(), "loopback is fast: no ranges");
 }
 
 #[test]
-fn a_server_without_ranges_gets_one_stream() {
-    let data = noise(33 * MIB, 2);
-    let f = fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, |_, _, b| {
-        Reply::new(200, b.to_vec())
+fn a_server_without_ranges_keeps_one_stream() {
+    let data = noise(48 * MIB, 3);
+    let n = AtomicUsize::new(0);
+    let f = fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, move |_, _, b| {
+        let r = Reply::new(200, b.to_vec());
+        if n.fetch_add(1, Ordering::SeqCst) == 0 { r.fault(Fault::Throttle(SLOW)) } else { r }
     });
     let sb = Sandbox::new();
     let run =
         sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "out", "-j", "4", "-v", "--no-cache"]);
     run.ok();
     assert!(
-        run.stderr.contains("the server ignores Range; using one connection"),
+        run.stderr.contains("the server ignores Range; staying on one connection"),
         "{}",
         run.stderr
     );
@@ -60,19 +90,23 @@ fn a_server_without_ranges_gets_one_stream() {
 }
 
 #[test]
-fn a_dropped_range_resumes_inside_the_range_and_redirects_are_followed_per_range() {
-    let data = noise(34 * MIB, 3);
-    let n = Arc::new(AtomicUsize::new(0));
-    let (d2, n2) = (data.clone(), n.clone());
+fn a_dropped_range_resumes_inside_it_and_redirects_are_followed_per_range() {
+    let data = noise(48 * MIB, 4);
+    let dropped: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let (d2, dr) = (data.clone(), dropped.clone());
     let cdn = fake::Fake::start(move |hit| {
         let r = Reply::blob(hit, &d2);
-        // The first request for the second range drops a megabyte in.
-        if hit.header("range") == Some("bytes=8388608-16777215")
-            && n2.fetch_add(1, Ordering::SeqCst) == 0
-        {
-            r.fault(Fault::DropAfter(MIB))
-        } else {
-            r
+        match hit.header("range") {
+            None => r.fault(Fault::Throttle(SLOW)),
+            Some(range) => {
+                let mut first = dr.lock().unwrap();
+                if first.is_none() {
+                    *first = Some(range.to_owned());
+                    r.fault(Fault::DropAfter(MIB))
+                } else {
+                    r
+                }
+            }
         }
     });
     let cdn_host = cdn.host.clone();
@@ -82,54 +116,68 @@ fn a_dropped_range_resumes_inside_the_range_and_redirects_are_followed_per_range
     let sb = Sandbox::new();
     sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "out", "-j", "3", "--no-cache"]).ok();
     assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
+    let first = dropped.lock().unwrap().clone().unwrap();
+    let (a, b) = first.strip_prefix("bytes=").unwrap().split_once('-').unwrap();
+    let resumed = format!("bytes={}-{b}", a.parse::<usize>().unwrap() + MIB);
     let cdn_ranges: Vec<String> =
         cdn.hits().iter().filter_map(|h| h.header("range").map(str::to_owned)).collect();
     assert!(
-        cdn_ranges.contains(&format!("bytes={}-16777215", 8 * MIB + MIB)),
-        "the retry resumed inside the range: {cdn_ranges:?}"
+        cdn_ranges.contains(&resumed),
+        "the retry resumed inside the range ({resumed}): {cdn_ranges:?}"
     );
     assert_eq!(
         f.hits_to("/v2/x/blobs/").len(),
         cdn.hits().len(),
-        "every range request went through the registry first"
+        "every request went through the registry first"
     );
     cdn.assert_no_unexpected();
 }
 
 #[test]
 fn a_killed_ranged_download_resumes_from_its_hashed_prefix() {
-    let data = noise(48 * MIB, 4);
-    let slow = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let data = noise(64 * MIB, 5);
+    let slow = Arc::new(AtomicBool::new(true));
     let s2 = slow.clone();
     let f = fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, move |hit, _, b| {
         let r = Reply::blob(hit, b);
-        if s2.load(Ordering::SeqCst) { r.fault(Fault::Throttle(4 * MIB as u64)) } else { r }
+        if s2.load(Ordering::SeqCst) { r.fault(Fault::Throttle(SLOW)) } else { r }
     });
     let sb = Sandbox::new();
     let r = format!("{}/x:v1", f.host);
     let mut child = sb.cmd(&["pull", &r, "-o", "out", "-j", "4", "--no-cache"]).spawn().unwrap();
     let part = sb.work().join("out/big.bin.part");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
     loop {
-        let rec = xattr::get(&part, "user.oci-dl.resume").ok().flatten();
-        let written = rec
-            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r).ok())
-            .and_then(|v| v["written"].as_u64())
-            .unwrap_or(0);
-        if written >= 8 * MIB as u64 {
-            break;
+        match xattr::get(&part, "user.oci-dl.resume") {
+            Ok(Some(rec)) => {
+                let v: serde_json::Value = serde_json::from_slice(&rec).unwrap();
+                if v["ranged"] == true && v["written"].as_u64().unwrap() >= 12 * MIB as u64 {
+                    break;
+                }
+            }
+            Err(_) if part.exists() => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return; // no xattrs here: ranges are not used
+            }
+            _ => {}
         }
-        if std::fs::metadata(&part).is_ok() && xattr::get(&part, "user.oci-dl.resume").is_err() {
-            let _ = child.kill();
-            let _ = child.wait();
-            return; // no xattrs here: ranged downloads are not used
-        }
-        assert!(std::time::Instant::now() < deadline, "no checkpoint appeared");
+        assert!(std::time::Instant::now() < deadline, "no ranged checkpoint appeared");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    assert_eq!(
+        std::fs::metadata(&part).unwrap().len(),
+        data.len() as u64,
+        "full length with holes"
+    );
     slow.store(false, Ordering::SeqCst);
+    let before = f.bytes_served();
     sb.run(&["pull", &r, "-o", "out", "-j", "4", "--no-cache"]).ok();
+    assert!(
+        f.bytes_served() - before < data.len() as u64 - 11 * MIB as u64,
+        "resumed after the hashed prefix"
+    );
     assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
 }
