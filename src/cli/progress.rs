@@ -76,6 +76,8 @@ struct Shared {
     mp: MultiProgress,
     state: Mutex<State>,
     prompt: Mutex<()>,
+    /// Where plain and JSON lines go (stderr, but for tests).
+    out: Mutex<Box<dyn Write + Send>>,
 }
 
 /// The [`Observer`] the binary uses.
@@ -107,7 +109,7 @@ impl View {
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
                         if Instant::now() >= next {
-                            shared.tick();
+                            shared.tick(Instant::now());
                             next += period;
                         }
                     }
@@ -118,12 +120,23 @@ impl View {
 
     /// A view drawing to `target` with no ticker thread; tests call [`View::tick`].
     pub fn with_target(mode: Mode, verbosity: u8, target: ProgressDrawTarget) -> View {
+        View::with_output(mode, verbosity, target, Box::new(std::io::stderr()))
+    }
+
+    /// Like [`View::with_target`], with plain and JSON lines going to `out` instead of stderr.
+    pub fn with_output(
+        mode: Mode,
+        verbosity: u8,
+        target: ProgressDrawTarget,
+        out: Box<dyn Write + Send>,
+    ) -> View {
         let shared = Arc::new(Shared {
             mode,
             verbosity,
             mp: MultiProgress::with_draw_target(target),
             state: Mutex::new(State::default()),
             prompt: Mutex::new(()),
+            out: Mutex::new(out),
         });
         View { shared, stop: Arc::default(), ticker: Mutex::new(None), started: Instant::now() }
     }
@@ -132,10 +145,10 @@ impl View {
         self.started.elapsed()
     }
 
-    /// Poll the counters and redraw (the ticker thread does this on its own).
+    /// Poll the counters and redraw as at `now` (the ticker thread does this on its own).
     #[cfg(test)]
-    pub fn tick(&self) {
-        self.shared.tick();
+    pub fn tick(&self, now: Instant) {
+        self.shared.tick(now);
     }
 
     /// Stop the ticker and clear the bars, before the summary is printed.
@@ -172,26 +185,31 @@ impl Shared {
             Mode::Bars => {
                 let _ = self.mp.println(line);
             }
-            Mode::Lines => eprintln!("{line}"),
+            Mode::Lines => self.line(line),
             Mode::Json | Mode::Quiet => {}
         }
     }
 
     /// Diagnostics go to stderr in every mode when asked for.
     fn log(&self, line: &str) {
-        if self.mode == Mode::Bars { self.say(line) } else { eprintln!("{line}") }
+        if self.mode == Mode::Bars { self.say(line) } else { self.line(line) }
     }
 
     fn json(&self, v: serde_json::Value) {
         if self.mode == Mode::Json {
-            eprintln!("{v}");
+            self.line(&v.to_string());
         }
     }
 
-    fn tick(&self) {
+    /// One line to the plain output; a closed stderr is not worth failing a download for.
+    fn line(&self, line: &str) {
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(out, "{line}");
+    }
+
+    fn tick(&self, now: Instant) {
         let mut st = self.state();
         let mut live_bytes = 0;
-        let now = Instant::now();
         for (index, l) in st.live.iter_mut() {
             let n = l.progress.get();
             live_bytes += n;
@@ -207,13 +225,11 @@ impl Shared {
                         .size
                         .map(|s| format!(" of {} ({}%)", HumanBytes(s), n * 100 / s.max(1)))
                         .unwrap_or_default();
-                    eprintln!("… {} {}{of}", l.name, HumanBytes(n));
+                    self.line(&format!("… {} {}{of}", l.name, HumanBytes(n)));
                 }
                 Mode::Json => {
-                    eprintln!(
-                        "{}",
-                        json!({"event": "progress", "index": index, "name": l.name, "bytes": n, "size": l.size})
-                    );
+                    let v = json!({"event": "progress", "index": index, "name": l.name, "bytes": n, "size": l.size});
+                    self.line(&v.to_string());
                 }
                 _ => {}
             }
@@ -320,7 +336,7 @@ impl Observer for View {
                 sh.state().live.insert(*index, live);
                 if sh.mode == Mode::Lines {
                     let size = size.map(|s| format!(" ({})", HumanBytes(s))).unwrap_or_default();
-                    eprintln!("pulling {name}{size}");
+                    sh.line(&format!("pulling {name}{size}"));
                 }
                 sh.json(json!({"event": "start", "index": index, "name": name, "size": size}));
             }
@@ -350,9 +366,9 @@ impl Observer for View {
                 drop(st);
                 match (bar, sh.mode) {
                     (Some((b, name)), _) => b.set_message(format!("{name} (retry {attempt}/{of})")),
-                    (None, Mode::Lines) if sh.verbosity == 0 => {
-                        eprintln!("retrying {what} ({attempt}/{of}) in {delay:.1?}: {reason}")
-                    }
+                    (None, Mode::Lines) if sh.verbosity == 0 => sh.line(&format!(
+                        "retrying {what} ({attempt}/{of}) in {delay:.1?}: {reason}"
+                    )),
                     _ => {}
                 }
                 sh.json(json!({"event": "retry", "what": what, "attempt": attempt, "of": of,
@@ -429,7 +445,7 @@ mod tests {
         let b = started(&v, 1, "beta.bin", 2000);
         a.add_for_test(500);
         b.add_for_test(1000);
-        v.tick();
+        v.tick(Instant::now());
         let screen = term.contents();
         assert!(screen.contains("alpha.bin") && screen.contains("beta.bin"), "{screen}");
         assert!(screen.contains("0/2 files"), "{screen}");
@@ -447,7 +463,7 @@ mod tests {
             size: 1000,
             status: FileStatus::Downloaded,
         });
-        v.tick();
+        v.tick(Instant::now());
         let screen = term.contents();
         assert!(screen.contains(&format!("✓ alpha.bin  1000 B  {}", d.short())), "{screen}");
         assert_eq!(
@@ -458,6 +474,71 @@ mod tests {
         assert!(screen.contains("1/2 files"), "{screen}");
     }
 
+    /// A shared buffer standing in for stderr.
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buf {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    #[test]
+    fn plain_lines_report_long_transfers_every_ten_seconds() {
+        let buf = Buf::default();
+        let v =
+            View::with_output(Mode::Lines, 0, ProgressDrawTarget::hidden(), Box::new(buf.clone()));
+        let t0 = Instant::now();
+        let p = started(&v, 0, "big.iso", 100 << 20);
+        p.add_for_test(50 << 20);
+        v.tick(t0 + Duration::from_secs(5));
+        assert_eq!(buf.text(), "pulling big.iso (100.00 MiB)\n", "nothing before 10 s");
+        v.tick(t0 + Duration::from_secs(11));
+        v.tick(t0 + Duration::from_secs(12));
+        assert_eq!(
+            buf.text().matches("… big.iso 50.00 MiB of 100.00 MiB (50%)").count(),
+            1,
+            "{}",
+            buf.text()
+        );
+        p.add_for_test(25 << 20);
+        v.tick(t0 + Duration::from_secs(22));
+        assert!(
+            buf.text().ends_with("… big.iso 75.00 MiB of 100.00 MiB (75%)\n"),
+            "{}",
+            buf.text()
+        );
+        assert!(!buf.text().contains('\x1b'), "no ANSI codes");
+    }
+
+    #[test]
+    fn json_mode_reports_progress_each_tick() {
+        let buf = Buf::default();
+        let v =
+            View::with_output(Mode::Json, 0, ProgressDrawTarget::hidden(), Box::new(buf.clone()));
+        let p = started(&v, 3, "a.bin", 1000);
+        p.add_for_test(400);
+        v.tick(Instant::now());
+        let lines: Vec<serde_json::Value> =
+            buf.text().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines[0]["event"], "start");
+        assert_eq!(
+            (lines[1]["event"].as_str(), lines[1]["bytes"].as_u64(), lines[1]["index"].as_u64()),
+            (Some("progress"), Some(400), Some(3))
+        );
+    }
+
     #[test]
     fn resumes_and_retries_show_on_the_bar() {
         let term = InMemoryTerm::new(8, 120);
@@ -466,7 +547,7 @@ mod tests {
         let p = started(&v, 0, "big.iso", 10 << 20);
         v.event(&Event::Resumed { index: 0, name: "big.iso", offset: 4 << 20 });
         p.add_for_test(4 << 20);
-        v.tick();
+        v.tick(Instant::now());
         assert!(term.contents().contains("big.iso (resumed at 4.00 MiB)"), "{}", term.contents());
         let err = oci_dl::Error::new(oci_dl::ErrorKind::Network, "reset");
         v.event(&Event::Retry {
@@ -476,7 +557,7 @@ mod tests {
             delay: Duration::from_millis(500),
             error: &err,
         });
-        v.tick();
+        v.tick(Instant::now());
         assert!(term.contents().contains("big.iso (retry 2/5)"), "{}", term.contents());
     }
 }

@@ -17,6 +17,10 @@ fn tls_registry_needs_its_ca_or_insecure() {
     run.fails(6, "https://registry.test");
     assert!(run.stderr.to_lowercase().contains("certificate"), "{}", run.stderr);
     sb.run(&["manifest", &r, "--resolve", &pin, "--insecure"]).fails(3, "404 MANIFEST_UNKNOWN");
+    // The system roots come from SSL_CERT_FILE when it is set, as for curl and OpenSSL.
+    let run =
+        sb.cmd(&["manifest", &r, "--resolve", &pin]).env("SSL_CERT_FILE", ca).output().unwrap();
+    Run::from(run).fails(3, "404 MANIFEST_UNKNOWN");
     sb.run(&["manifest", &r, "--resolve", "nonsense"]).fails(2, "invalid --resolve");
     std::fs::write(sb.path("empty.pem"), "").unwrap();
     let empty = sb.path("empty.pem");
