@@ -207,55 +207,94 @@ fn merge(from: &Path, to: &Path) -> Result<(), Error> {
     std::fs::rename(from, to).map_err(|e| Error::io("move into place", to, e))
 }
 
-/// Unpack the archive at `archive` into the directory `target`. With `content_digest`, the
-/// decompressed tar stream must hash to it (oras's `io.deis.oras.content.digest`).
-pub fn unpack(
-    archive: &Path,
+/// Bytes unpacked into a staging directory, waiting for [`Staged::commit`] (after the blob's
+/// digest checked out). Dropping it removes them.
+pub struct Staged {
+    staging: Staging,
+    /// For a single decompressed file: the file inside the staging directory.
+    file: Option<PathBuf>,
+    /// Entries (or bytes, for a single file) unpacked.
+    pub count: u64,
+}
+
+impl Staged {
+    /// Move what was unpacked into `target` (merging into an existing directory).
+    pub fn commit(self, target: &Path) -> Result<(), Error> {
+        match self.file.clone() {
+            Some(f) => self.staging.commit_from(&f, target),
+            None => self.staging.commit(target),
+        }
+    }
+}
+
+/// Why [`stage`] did not stage anything.
+#[derive(Debug)]
+pub enum StageError {
+    /// The bytes do not start with the format's magic: keep the blob as a file.
+    NotArchive,
+    Failed(Error),
+}
+
+impl From<Error> for StageError {
+    fn from(e: Error) -> Self {
+        StageError::Failed(e)
+    }
+}
+
+/// Unpack the archive read from `input` into a staging directory beside `target`: a tar format
+/// into a directory, a single `.gz` / `.zst` into a file. With `content_digest`, the
+/// decompressed tar stream must hash to it (oras's `io.deis.oras.content.digest`). `input` is
+/// read to its end whatever happens, so a producer feeding it never blocks.
+pub fn stage(
+    input: &mut dyn Read,
     format: Format,
     target: &Path,
     content_digest: Option<&Digest>,
+    name: &str,
     obs: &dyn Observer,
-) -> Result<u64, Error> {
+) -> Result<Staged, StageError> {
+    let result = stage_inner(&mut *input, format, target, content_digest, name, obs);
+    let _ = std::io::copy(input, &mut std::io::sink());
+    result
+}
+
+fn stage_inner(
+    input: &mut dyn Read,
+    format: Format,
+    target: &Path,
+    content_digest: Option<&Digest>,
+    name: &str,
+    obs: &dyn Observer,
+) -> Result<Staged, StageError> {
+    let mut head = Vec::with_capacity(512);
+    input.take(512).read_to_end(&mut head).map_err(|e| decode_error(name, e))?;
+    if !format.confirm(&head) {
+        return Err(StageError::NotArchive);
+    }
     let staging = Staging::beside(target)?;
-    let file = File::open(archive).map_err(|e| Error::io("open", archive, e))?;
-    let reader = format.reader(file)?;
+    let mut reader = format.reader(std::io::Cursor::new(head).chain(input))?;
+    if !format.is_tar() {
+        let tmp = staging.path.join("file");
+        let mut out = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        let n = std::io::copy(&mut reader, &mut out).map_err(|e| decode_error(name, e))?;
+        return Ok(Staged { staging, file: Some(tmp), count: n });
+    }
     let mut hashing =
         HashingReader { inner: reader, hasher: content_digest.map(|d| d.algorithm().hasher()) };
-    let name = archive.display().to_string();
-    let count = if format.is_tar() {
-        let mut dirs = Vec::new();
-        let n = apply_tar(&mut hashing, &staging.path, Kind::Archive, &name, &mut dirs, obs)?;
-        std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| decode_error(&name, e))?;
-        finish_dirs(dirs);
-        n
-    } else {
-        return Err(Error::new(ErrorKind::Other, format!("{name}: not a tar archive")));
-    };
+    let mut dirs = Vec::new();
+    let count = apply_tar(&mut hashing, &staging.path, Kind::Archive, name, &mut dirs, obs)?;
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| decode_error(name, e))?;
+    finish_dirs(dirs);
     if let (Some(want), Some(h)) = (content_digest, hashing.hasher.take()) {
         let got = h.finish();
         if &got != want {
-            return Err(Error::new(
+            return Err(StageError::Failed(Error::new(
                 ErrorKind::Integrity,
                 format!("{name}: unpacked content hashes to {got}, the annotation says {want}"),
-            ));
+            )));
         }
     }
-    staging.commit(target)?;
-    Ok(count)
-}
-
-/// Decompress a single `.gz` / `.zst` file to `dest`.
-pub fn decompress(archive: &Path, format: Format, dest: &Path) -> Result<u64, Error> {
-    let staging = Staging::beside(dest)?;
-    let name = archive.display().to_string();
-    let file = File::open(archive).map_err(|e| Error::io("open", archive, e))?;
-    let mut reader = format.reader(file)?;
-    let tmp = staging.path.join("file");
-    let mut out = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-    let n = std::io::copy(&mut reader, &mut out).map_err(|e| decode_error(&name, e))?;
-    drop(out);
-    staging.commit_from(&tmp, dest)?;
-    Ok(n)
+    Ok(Staged { staging, file: None, count })
 }
 
 /// Apply image layers in order into `target`, honouring whiteouts; the result is the image's

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
-use crate::extract::{self, Format};
+use crate::extract::{self, Format, StageError};
 use crate::manifest::{Descriptor, Manifest, Platform};
 use crate::pool;
 use crate::reference::Reference;
@@ -288,33 +288,60 @@ fn fetch_layer(
         });
         Ok(report(path, layer, status))
     };
-    let status = download(client, req, job, index, &archive, obs)?;
-    if matches!(after, After::Keep) || status == FileStatus::Skipped {
+    let (format, target, content_digest) = match after {
+        After::Keep => {
+            let status = download(client, req, job, index, &archive, obs, None)?;
+            return finished(&archive, status);
+        }
+        After::Unpack { format, target, content_digest, .. } => (format, target, content_digest),
+        After::Decompress { format, dest: out, .. } => (format, out, None),
+    };
+    // One pass: unpack into staging from a tap on the download; commit once the blob verified.
+    let (mut tap, mut reader) = transfer::Tap::channel(8);
+    let (status, staged, intact) = std::thread::scope(|s| {
+        let (target, digest) = (&target, content_digest.as_ref());
+        let unpacking =
+            s.spawn(move || extract::stage(&mut reader, format, target, digest, &job.name, obs));
+        let status = download(client, req, job, index, &archive, obs, Some(&mut tap));
+        let intact = status.is_ok() && tap.intact(layer.size);
+        drop(tap); // the end of the stream for the unpacking thread
+        let staged = unpacking.join().unwrap_or_else(|_| {
+            Err(StageError::Failed(Error::new(ErrorKind::Other, "unpacking thread panicked")))
+        });
+        (status, staged, intact)
+    });
+    let status = status?;
+    if status == FileStatus::Skipped {
         return finished(&archive, status);
     }
-    match after {
-        After::Keep => finished(&dest, status),
-        After::Unpack { format, target, content_digest, archive } => {
-            if !format.confirm(&extract::head(&archive)?) {
-                return not_an_archive(&archive, &dest, &job.name, obs)
-                    .and_then(|()| finished(&dest, FileStatus::Downloaded));
-            }
-            let r = extract::unpack(&archive, format, &target, content_digest.as_ref(), obs);
+    // Already on disk, or the stream broke (a restart from zero): unpack from the verified file.
+    let staged = if intact {
+        debug_log(obs, format!("{}: unpacked while downloading", job.name));
+        staged
+    } else {
+        drop(staged);
+        debug_log(obs, format!("{}: unpacking from the downloaded file", job.name));
+        let mut file = std::fs::File::open(&archive).map_err(|e| Error::io("open", &archive, e))?;
+        extract::stage(&mut file, format, &target, content_digest.as_ref(), &job.name, obs)
+    };
+    match staged {
+        Ok(st) => {
+            let r = st.commit(&target);
             drop_archive(req, &archive, &dest);
             r.map_err(|e| e.context(&job.name))?;
             finished(&target, FileStatus::Extracted)
         }
-        After::Decompress { format, dest: out, archive } => {
-            if !format.confirm(&extract::head(&archive)?) {
-                return not_an_archive(&archive, &dest, &job.name, obs)
-                    .and_then(|()| finished(&dest, FileStatus::Downloaded));
-            }
-            let r = extract::decompress(&archive, format, &out);
+        Err(StageError::NotArchive) => not_an_archive(&archive, &dest, &job.name, obs)
+            .and_then(|()| finished(&dest, FileStatus::Downloaded)),
+        Err(StageError::Failed(e)) => {
             drop_archive(req, &archive, &dest);
-            r.map_err(|e| e.context(&job.name))?;
-            finished(&out, FileStatus::Extracted)
+            Err(e.context(&job.name))
         }
     }
+}
+
+fn debug_log(obs: &dyn Observer, message: String) {
+    obs.event(&Event::Log { level: Level::Debug, message });
 }
 
 /// Bring the layer's verified bytes to `path`, unless they are there already.
@@ -325,6 +352,7 @@ fn download(
     index: usize,
     path: &Path,
     obs: &dyn Observer,
+    tap: Option<&mut transfer::Tap>,
 ) -> Result<FileStatus, Error> {
     let layer = &job.layer;
     if let Some(status) = existing(path, layer, req.overwrite, obs)? {
@@ -343,7 +371,8 @@ fn download(
         size: Some(layer.size),
     };
     let who = transfer::Report { index, name: &job.name, progress: &progress, obs };
-    let outcome = transfer::to_file(client, spec, path, who).map_err(|e| e.context(&job.name))?;
+    let outcome =
+        transfer::to_file_tapped(client, spec, path, who, tap).map_err(|e| e.context(&job.name))?;
     Ok(match outcome {
         o if o.from_cache => FileStatus::Cached,
         o if o.resumed_from > 0 => FileStatus::Resumed,
@@ -368,7 +397,7 @@ fn pull_rootfs(
         }
     };
     let results = pool::run(jobs.iter().collect(), req.jobs, |index, job: &Job| {
-        let r = download(client, req, job, index, &path_of(job), obs);
+        let r = download(client, req, job, index, &path_of(job), obs, None);
         if let Err(e) = &r {
             obs.event(&Event::Failed { index, name: &job.name, error: e });
         }

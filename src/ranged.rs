@@ -28,6 +28,24 @@ const BUF: usize = 256 * 1024;
 /// The resume record is rewritten as the hashed prefix grows by this much.
 const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 
+/// What a ranged fetch works on.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub client: &'a Client,
+    pub spec: BlobSpec<'a>,
+    /// The `.part`, whose first `Rest::start` bytes are in.
+    pub file: &'a File,
+    pub part: &'a Path,
+    pub who: Report<'a>,
+}
+
+/// Where the single stream stopped: its offset, its hash state, and the unpacking tap.
+pub(crate) struct Rest<'a> {
+    pub start: u64,
+    pub hasher: Hasher,
+    pub tap: Option<&'a mut crate::transfer::Tap>,
+}
+
 pub(crate) enum Ranged {
     /// Every byte is in and hashed to this digest.
     Done(Digest),
@@ -48,15 +66,9 @@ struct Shared {
 
 /// Fetch the rest of `spec` (of known size) from byte `start` into `file`, whose first `start`
 /// bytes are in and fed to `hasher`, over up to `client.concurrency()` connections.
-pub(crate) fn fetch(
-    client: &Client,
-    spec: BlobSpec<'_>,
-    file: &File,
-    part: &Path,
-    who: Report<'_>,
-    start: u64,
-    hasher: Hasher,
-) -> Result<Ranged, Failure> {
+pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Failure> {
+    let Ctx { client, spec, file, part, .. } = *ctx;
+    let Rest { start, hasher, mut tap } = rest;
     let size = spec.size.expect("ranged fetches need a size");
     let chunks = (size - start).div_ceil(RANGE) as usize;
     // From here the file is full-length with holes: only the record's prefix may be trusted.
@@ -75,7 +87,7 @@ pub(crate) fn fetch(
     let mut prefix = start;
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| worker(client, spec, file, part, who, &shared, &next, (start, chunks)));
+            s.spawn(|| worker(ctx, &shared, &next, (start, chunks)));
         }
         let mut buf = vec![0u8; BUF];
         let mut since_checkpoint = 0;
@@ -98,6 +110,9 @@ pub(crate) fn fetch(
                     break;
                 }
                 hasher.update(&buf[..n]);
+                if let Some(t) = tap.as_deref_mut() {
+                    t.send(&buf[..n]);
+                }
                 at += n as u64;
             }
             if at < end {
@@ -149,17 +164,8 @@ fn stop(shared: &Shared, e: Error) {
     shared.cv.notify_all();
 }
 
-#[allow(clippy::too_many_arguments)]
-fn worker(
-    client: &Client,
-    spec: BlobSpec<'_>,
-    file: &File,
-    part: &Path,
-    who: Report<'_>,
-    shared: &Shared,
-    next: &AtomicUsize,
-    (first, chunks): (u64, usize),
-) {
+fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, (first, chunks): (u64, usize)) {
+    let Ctx { client, spec, who, .. } = *ctx;
     let size = spec.size.unwrap_or(0);
     loop {
         if shared.stop.load(Ordering::SeqCst) {
@@ -172,8 +178,7 @@ fn worker(
         let (start, end) = bounds(first, i, size);
         let mut pos = start;
         let what = format!("{} ({} bytes {start}-{})", who.name, spec.digest.short(), end - 1);
-        let r = client
-            .retrying(&what, |_| range(client, spec, file, part, who, &mut pos, end, &shared.stop));
+        let r = client.retrying(&what, |_| range(ctx, &mut pos, end, &shared.stop));
         match r {
             Ok(true) => {
                 shared.done.lock().unwrap_or_else(|p| p.into_inner())[i] = true;
@@ -195,17 +200,8 @@ fn worker(
 
 /// One attempt at bytes `pos..end`, continuing from `pos` on a retry. `Ok(false)`: the server
 /// answered without honouring the range.
-#[allow(clippy::too_many_arguments)]
-fn range(
-    client: &Client,
-    spec: BlobSpec<'_>,
-    file: &File,
-    part: &Path,
-    who: Report<'_>,
-    pos: &mut u64,
-    end: u64,
-    stop: &AtomicBool,
-) -> Result<bool, Error> {
+fn range(ctx: &Ctx<'_>, pos: &mut u64, end: u64, stop: &AtomicBool) -> Result<bool, Error> {
+    let Ctx { client, spec, file, part, who } = *ctx;
     let reply = client.blob_range(spec.repository, spec.digest, *pos, Some(end - 1), None)?;
     if reply.response.status().as_u16() != 206 {
         return Ok(false);

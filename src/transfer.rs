@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use xattr::FileExt as _;
@@ -82,6 +82,68 @@ trait Sink {
     }
 }
 
+/// A copy of a file transfer's bytes, in order, for a consumer that unpacks while the blob
+/// downloads. The consumer must not trust what it got until the transfer verified, and only
+/// if the tap stayed [`intact`](Tap::intact): a restart from zero breaks the stream.
+pub struct Tap {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    sent: u64,
+    intact: bool,
+}
+
+/// The consumer's end of a [`Tap`]; reads until the tap is dropped.
+pub struct TapReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Tap {
+    /// A tap and its reader, with `depth` chunks in flight.
+    pub fn channel(depth: usize) -> (Tap, TapReader) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(depth);
+        (Tap { tx: Some(tx), sent: 0, intact: true }, TapReader { rx, cur: Vec::new(), pos: 0 })
+    }
+
+    pub(crate) fn send(&mut self, buf: &[u8]) {
+        if let Some(tx) = &self.tx {
+            if tx.send(buf.to_vec()).is_err() {
+                self.cut(); // the consumer gave up
+            } else {
+                self.sent += buf.len() as u64;
+            }
+        }
+    }
+
+    fn cut(&mut self) {
+        self.intact = false;
+        self.tx = None;
+    }
+
+    /// Whether the consumer saw exactly the first `size` bytes of the blob, in order.
+    pub fn intact(&self, size: u64) -> bool {
+        self.intact && self.sent == size
+    }
+}
+
+impl Read for TapReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(next) => {
+                    self.cur = next;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Watches a file transfer's first second to decide whether ranges would help.
 struct Probe {
     started: std::time::Instant,
@@ -97,14 +159,24 @@ struct FileSink<'a> {
     /// Set while a switch to ranges may still happen.
     probe: Option<Probe>,
     switched: bool,
+    tap: Option<&'a mut Tap>,
 }
 
 impl Sink for FileSink<'_> {
     fn write(&mut self, buf: &[u8]) -> Result<(), Error> {
-        self.file.write_all(buf).map_err(|e| Error::io("write", self.path, e))
+        self.file.write_all(buf).map_err(|e| Error::io("write", self.path, e))?;
+        if let Some(t) = self.tap.as_deref_mut() {
+            t.send(buf);
+        }
+        Ok(())
     }
 
     fn restart(&mut self) -> Result<bool, Error> {
+        if let Some(t) = self.tap.as_deref_mut()
+            && t.sent > 0
+        {
+            t.cut();
+        }
         self.file.set_len(0).map_err(|e| Error::io("truncate", self.path, e))?;
         self.file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", self.path, e))?;
         Ok(true)
@@ -191,12 +263,26 @@ pub fn to_file(
     dest: &Path,
     who: Report<'_>,
 ) -> Result<Outcome, Error> {
+    to_file_tapped(client, spec, dest, who, None)
+}
+
+/// [`to_file`], also handing every byte, in order, to `tap`.
+pub fn to_file_tapped(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    dest: &Path,
+    who: Report<'_>,
+    mut tap: Option<&mut Tap>,
+) -> Result<Outcome, Error> {
     if let Some(cache) = client.cache()
         && let Some(cached) = cache.get(spec.digest)
     {
-        match restore(&cached, spec, dest, who, client.cancel()) {
+        match restore(&cached, spec, dest, who, client.cancel(), tap.as_deref_mut()) {
             Ok(o) => return Ok(o),
             Err(e) if e.kind() == ErrorKind::Integrity => {
+                if let Some(t) = tap.as_deref_mut() {
+                    t.cut();
+                }
                 cache.remove(spec.digest);
                 who.obs.event(&Event::Log {
                     level: Level::Warn,
@@ -209,7 +295,7 @@ pub fn to_file(
             Err(e) => return Err(e),
         }
     }
-    let outcome = download(client, spec, dest, who)?;
+    let outcome = download(client, spec, dest, who, tap)?;
     if let Some(cache) = client.cache()
         && let Err(e) = cache.put(spec.digest, dest)
     {
@@ -255,6 +341,7 @@ fn restore(
     dest: &Path,
     who: Report<'_>,
     cancel: &Cancel,
+    tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
     let part = part_path(dest);
     let file = open_part(&part)?;
@@ -267,6 +354,7 @@ fn restore(
         xattrs: false,
         probe: None,
         switched: false,
+        tap,
     };
     let mut state = State::new(spec.digest.algorithm());
     let mut src = File::open(cached).map_err(|e| Error::io("open", cached, e))?;
@@ -292,6 +380,7 @@ fn download(
     spec: BlobSpec<'_>,
     dest: &Path,
     who: Report<'_>,
+    mut tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
     let part = part_path(dest);
     let file = open_part(&part)?;
@@ -330,10 +419,17 @@ fn download(
         xattrs: true,
         probe: None,
         switched: false,
+        tap: None,
     };
     if offset == 0 && len > 0 {
         sink.restart()?;
     }
+    if let Some(t) = tap.as_deref_mut()
+        && offset > 0
+    {
+        feed_prefix(&sink.file, &part, offset, t)?;
+    }
+    sink.tap = tap;
     sink.file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io("seek", &part, e))?;
     if offset < len && offset > 0 {
         // A ranged download's holes past its hashed prefix.
@@ -355,15 +451,13 @@ fn download(
             who.obs,
             format!("{}: one connection is slow; fetching the rest in ranges", who.name),
         );
-        match crate::ranged::fetch(
-            client,
-            spec,
-            &sink.file,
-            &part,
-            who,
+        let ctx = crate::ranged::Ctx { client, spec, file: &sink.file, part: &part, who };
+        let rest = crate::ranged::Rest {
             start,
-            state.hasher.clone(),
-        ) {
+            hasher: state.hasher.clone(),
+            tap: sink.tap.as_deref_mut(),
+        };
+        match crate::ranged::fetch(&ctx, rest) {
             Ok(crate::ranged::Ranged::Done(got)) => {
                 let size = spec.size.unwrap_or(0);
                 if &got != spec.digest {
@@ -384,6 +478,11 @@ fn download(
                     who.obs,
                     format!("{}: the server ignores Range; staying on one connection", who.name),
                 );
+                if let Some(t) = sink.tap.as_deref_mut()
+                    && t.sent != start
+                {
+                    t.cut();
+                }
                 sink.file.set_len(start).map_err(|e| Error::io("truncate", &part, e))?;
                 sink.file.seek(SeekFrom::Start(start)).map_err(|e| Error::io("seek", &part, e))?;
                 sink.checkpoint(start, state.etag.as_deref());
@@ -441,6 +540,19 @@ fn record(spec: BlobSpec<'_>, written: u64, etag: Option<&str>) -> Record {
 
 fn debug(obs: &dyn Observer, message: String) {
     obs.event(&Event::Log { level: Level::Debug, message });
+}
+
+/// Hand the first `offset` bytes of a resumed `.part` to `tap`, so its stream starts at zero.
+fn feed_prefix(file: &File, path: &Path, offset: u64, tap: &mut Tap) -> Result<(), Error> {
+    let mut buf = vec![0u8; BUF];
+    let mut at = 0;
+    while at < offset {
+        let n = ((offset - at) as usize).min(BUF);
+        file.read_exact_at(&mut buf[..n], at).map_err(|e| Error::io("read", path, e))?;
+        tap.send(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(())
 }
 
 /// Feed the first `offset` bytes already in `file` to the hasher.

@@ -320,3 +320,52 @@ fn ok_entry<'a>(e: &E<'a>) -> E<'a> {
         _ => unreachable!(),
     }
 }
+
+#[test]
+fn archives_unpack_while_downloading_and_only_a_verified_blob_lands() {
+    use crate::support::fake::{self, Fault, Guard, Reply};
+    let archive = gz(&bundle());
+    let f =
+        fake::artifact_with(vec![("bundle.tar.gz", archive.clone())], Guard::Open, |hit, _, b| {
+            Reply::blob(hit, b)
+        });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let run = sb.run(&["pull", &r, "-o", "out", "-x", "-v", "--no-cache"]);
+    run.ok();
+    assert!(run.stderr.contains("bundle.tar.gz: unpacked while downloading"), "{}", run.stderr);
+    check_bundle(&sb.work().join("out"));
+
+    // Corrupt bytes: the stream was unpacked into staging, but nothing lands.
+    let bad =
+        fake::artifact_with(vec![("bundle.tar.gz", archive.clone())], Guard::Open, |_, _, b| {
+            let mut c = b.to_vec();
+            let n = c.len();
+            c[n - 10] ^= 1; // the gzip trailer: the tar itself is fine
+            Reply::new(200, c)
+        });
+    let sb = Sandbox::new();
+    sb.run(&["pull", &format!("{}/x:v1", bad.host), "-o", "out", "-x", "--no-cache"])
+        .fails(5, "content hashes to");
+    assert!(tree(&sb.work().join("out")).is_empty(), "{:?}", tree(&sb.work().join("out")));
+    no_staging_left(&sb.work());
+
+    // A restart from zero breaks the stream: the verified file is unpacked instead.
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let restart =
+        fake::artifact_with(vec![("bundle.tar.gz", archive)], Guard::Open, move |_, _, b| {
+            let r = Reply::new(200, b.to_vec());
+            if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                r.fault(Fault::DropAfter(100))
+            } else {
+                r
+            }
+        });
+    let sb = Sandbox::new();
+    let run =
+        sb.run(&["pull", &format!("{}/x:v1", restart.host), "-o", "out", "-x", "-v", "--no-cache"]);
+    run.ok();
+    assert!(run.stderr.contains("unpacking from the downloaded file"), "{}", run.stderr);
+    check_bundle(&sb.work().join("out"));
+    no_staging_left(&sb.work());
+}
