@@ -357,6 +357,15 @@ fn finish_dirs(mut dirs: Vec<DirMeta>) {
     }
 }
 
+/// A link entry's target, as written in the archive.
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>, name: &str) -> Result<PathBuf, Error> {
+    Ok(entry
+        .link_name()
+        .map_err(|e| decode_error(name, e))?
+        .map(|c| c.into_owned())
+        .unwrap_or_default())
+}
+
 /// A tar member path made relative and checked: no root, no `..`.
 fn sanitize(name: &str, raw: &Path) -> Result<Option<PathBuf>, Error> {
     let mut out = PathBuf::new();
@@ -518,11 +527,7 @@ fn apply_tar(
                     .map_err(|e| Error::io("chmod", &dest, e))?;
             }
             tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| decode_error(name, e))?
-                    .map(|c| c.into_owned())
-                    .unwrap_or_default();
+                let target = link_target(&entry, name)?;
                 if !link_stays_inside(&rel, &target, kind) {
                     return Err(refuse(
                         name,
@@ -538,11 +543,7 @@ fn apply_tar(
                     .map_err(|e| Error::io("symlink", &dest, e))?;
             }
             tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| decode_error(name, e))?
-                    .map(|c| c.into_owned())
-                    .unwrap_or_default();
+                let target = link_target(&entry, name)?;
                 let target_rel = sanitize(name, &target).map_err(|_| {
                     refuse(
                         name,

@@ -144,6 +144,17 @@ impl Reply {
         self.response.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Read at most `cap` bytes of the body; a failure is a (retryable) network error.
+    pub fn read_body(self, cap: u64, what: &str) -> Result<Vec<u8>, Error> {
+        let mut body = Vec::new();
+        self.response.into_body().into_reader().take(cap).read_to_end(&mut body).map_err(|e| {
+            Error::new(ErrorKind::Network, format!("GET {}: reading {what}", self.url))
+                .with_source(e)
+                .transient(true)
+        })?;
+        Ok(body)
+    }
+
     pub fn content_length(&self) -> Option<u64> {
         self.header("content-length").and_then(|v| v.trim().parse().ok())
     }
@@ -279,18 +290,7 @@ impl Client {
         let content_type = reply.header("content-type").map(str::to_owned);
         let served_digest = reply.header("docker-content-digest").map(str::to_owned);
         let url = reply.url.clone();
-        let mut body = Vec::new();
-        reply
-            .response
-            .into_body()
-            .into_reader()
-            .take(MAX_MANIFEST_BYTES + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| {
-                Error::new(ErrorKind::Network, format!("GET {url}: reading manifest"))
-                    .with_source(e)
-                    .transient(true)
-            })?;
+        let body = reply.read_body(MAX_MANIFEST_BYTES + 1, "manifest")?;
         if body.len() as u64 > MAX_MANIFEST_BYTES {
             return Err(Error::new(
                 ErrorKind::Other,
@@ -300,8 +300,6 @@ impl Client {
         Ok(RawManifest { bytes: body, content_type, served_digest })
     }
 
-    /// GET a blob, optionally from byte `from`. Redirects (to CDNs) are followed without our
-    /// credentials.
     /// Every tag of `repo`, following `Link: <…>; rel="next"` pagination.
     pub fn tags(&self, repo: &str) -> Result<Vec<String>, Error> {
         #[derive(serde::Deserialize)]
@@ -317,18 +315,7 @@ impl Client {
             })?;
             let next = reply.header("link").and_then(next_link);
             let url = reply.url.clone();
-            let mut body = Vec::new();
-            reply
-                .response
-                .into_body()
-                .into_reader()
-                .take(MAX_MANIFEST_BYTES)
-                .read_to_end(&mut body)
-                .map_err(|e| {
-                    Error::new(ErrorKind::Network, format!("GET {url}: reading tags"))
-                        .with_source(e)
-                        .transient(true)
-                })?;
+            let body = reply.read_body(MAX_MANIFEST_BYTES, "tags")?;
             let page: Page = serde_json::from_slice(&body).map_err(|e| {
                 Error::new(ErrorKind::Other, format!("GET {url}: not a tag list ({e})"))
             })?;
@@ -348,7 +335,8 @@ impl Client {
         Err(Error::new(ErrorKind::Other, format!("tags of {repo}: too many pages")))
     }
 
-    /// Each call starts at the registry URL, so a retry never reuses an expired signed
+    /// GET a blob, optionally from byte `from`. Redirects (to CDNs) are followed without our
+    /// credentials. Each call starts at the registry URL, so a retry never reuses an expired signed
     /// `Location`. With `from > 0` a `Range` is sent, and `If-Range` when an ETag is known.
     pub fn blob(
         &self,

@@ -181,26 +181,7 @@ fn a_full_disk_keeps_the_part_for_resume() {
     let sb = Sandbox::new();
     let mnt = sb.path("small");
     std::fs::create_dir_all(&mnt).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(&mnt)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI runs as root and must be able to mount a tmpfs for the ENOSPC test");
-        }
-        eprintln!("SKIP: cannot mount a tmpfs here (not root?)");
-        return;
-    }
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(mnt.clone());
+    let Some(_guard) = Mount::new(&["-t", "tmpfs", "-o", "size=1m", "tmpfs"], &mnt) else { return };
     let data = noise(3 << 20, 41);
     let f = crate::support::fake::artifact(
         vec![("big.bin", data)],

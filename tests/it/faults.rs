@@ -333,26 +333,7 @@ fn without_xattrs_resume_uses_the_part_length() {
     let sb = Sandbox::new();
     let mnt = sb.path("ramfs");
     std::fs::create_dir_all(&mnt).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "ramfs", "ramfs"])
-        .arg(&mnt)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI runs as root and must be able to mount a ramfs for the no-xattr test");
-        }
-        eprintln!("SKIP: cannot mount a ramfs here (not root?)");
-        return;
-    }
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Unmount(mnt.clone());
+    let Some(_guard) = Mount::new(&["-t", "ramfs", "ramfs"], &mnt) else { return };
     let data = noise(2 * MIB, 32);
     let fail_first = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let ff = fail_first.clone();

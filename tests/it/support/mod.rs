@@ -148,3 +148,33 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A filesystem mounted for one test (root only), unmounted on drop.
+pub struct Mount(PathBuf);
+
+impl Mount {
+    /// `mount ARGS DIR`; `None` (after a skip message) where this is not allowed, but in CI,
+    /// which runs as root and must be able to.
+    pub fn new(args: &[&str], dir: &Path) -> Option<Mount> {
+        let ok = Command::new("mount")
+            .args(args)
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(Mount(dir.to_path_buf()));
+        }
+        if std::env::var_os("CI").is_some() {
+            panic!("CI runs as root and must be able to run: mount {args:?}");
+        }
+        eprintln!("SKIP: cannot mount {args:?} here (not root?)");
+        None
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
