@@ -97,37 +97,10 @@ pub fn fetch_blob(
         status,
     };
     let name = output.display().to_string();
-    if let Ok(m) = std::fs::symlink_metadata(output) {
-        if m.is_file() && transfer::hash_file(output, digest.algorithm())?.0 == *digest {
-            let size = m.len();
-            obs.event(&Event::Finished {
-                index: 0,
-                name: &name,
-                path: output,
-                digest,
-                size,
-                status: FileStatus::UpToDate,
-            });
-            return Ok(report(size, FileStatus::UpToDate));
-        }
-        let replace = match overwrite {
-            Overwrite::Force => m.is_file() || m.file_type().is_symlink(),
-            Overwrite::Prompt => m.is_file() && obs.confirm_overwrite(output),
-            Overwrite::Skip => false,
-            Overwrite::Error => false,
-        };
-        if !replace {
-            if overwrite == Overwrite::Skip && m.is_file() {
-                return Ok(report(m.len(), FileStatus::Skipped));
-            }
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "{} exists with other content; use --overwrite force or skip",
-                    output.display()
-                ),
-            ));
-        }
+    if let Some(status) = pull::existing(output, digest, None, overwrite, &*obs)? {
+        let size = std::fs::metadata(output).map_err(|e| Error::io("inspect", output, e))?.len();
+        obs.event(&Event::Finished { index: 0, name: &name, path: output, digest, size, status });
+        return Ok(report(size, status));
     }
     let progress = Progress::default();
     obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });

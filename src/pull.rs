@@ -355,7 +355,7 @@ fn download(
     tap: Option<&mut transfer::Tap>,
 ) -> Result<FileStatus, Error> {
     let layer = &job.layer;
-    if let Some(status) = existing(path, layer, req.overwrite, obs)? {
+    if let Some(status) = existing(path, &layer.digest, Some(layer.size), req.overwrite, obs)? {
         return Ok(status);
     }
     let progress = Progress::default();
@@ -534,9 +534,10 @@ fn drop_archive(req: &PullRequest, archive: &Path, dest: &Path) {
 
 /// Decide about a file already at `dest`: `Some(status)` when nothing needs fetching, `None` to
 /// download (the rename replaces it), an error when the policy forbids touching it.
-fn existing(
+pub(crate) fn existing(
     dest: &Path,
-    layer: &Descriptor,
+    digest: &Digest,
+    size: Option<u64>,
     policy: Overwrite,
     obs: &dyn Observer,
 ) -> Result<Option<FileStatus>, Error> {
@@ -545,9 +546,9 @@ fn existing(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("inspect", dest, e)),
     };
-    if meta.is_file() && meta.len() == layer.size {
-        let (digest, _) = transfer::hash_file(dest, layer.digest.algorithm())?;
-        if digest == layer.digest {
+    if meta.is_file() && size.is_none_or(|s| s == meta.len()) {
+        let (got, _) = transfer::hash_file(dest, digest.algorithm())?;
+        if &got == digest {
             return Ok(Some(FileStatus::UpToDate));
         }
     }

@@ -62,3 +62,22 @@ fn corrupt_bytes_exit_5_and_leave_no_file() {
     assert_eq!(run.stdout, bad, "the stream was written, the exit code tells");
     fake.assert_no_unexpected();
 }
+
+#[test]
+fn an_existing_file_is_kept_when_it_matches_and_guarded_when_it_differs() {
+    let Some(reg) = registry::open() else { return };
+    let bytes = noise(10_000, 12);
+    let d = Pusher::new(reg).blob("test/blob3", &bytes);
+    let sb = Sandbox::new();
+    let r = format!("{}/test/blob3@{d}", reg.host);
+    std::fs::write(sb.work().join("f"), b"other").unwrap();
+    sb.run(&["blob", &r, "-o", "f"]).fails(1, "exists with other content");
+    assert_eq!(std::fs::read(sb.work().join("f")).unwrap(), b"other");
+    sb.run(&["blob", &r, "-o", "f", "--overwrite", "skip"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("f")).unwrap(), b"other");
+    sb.run(&["blob", &r, "-o", "f", "--overwrite", "force", "--no-cache"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("f")).unwrap(), bytes);
+    let again = sb.run(&["blob", &r, "-o", "f"]);
+    again.ok();
+    assert!(again.stderr.contains("= up to date"), "{}", again.stderr);
+}
