@@ -304,18 +304,57 @@ pub fn rootfs(
     target: &Path,
     obs: &dyn Observer,
 ) -> Result<u64, Error> {
-    let staging = Staging::beside(target)?;
-    let mut count = 0;
-    let mut dirs = Vec::new();
+    let mut stage = RootfsStage::beside(target)?;
     for (path, format) in layers {
-        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        let mut reader = format.reader(file)?;
-        let name = path.display().to_string();
-        count += apply_tar(&mut reader, &staging.path, Kind::Rootfs, &name, &mut dirs, obs)?;
+        let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        stage.apply(&mut file, *format, &path.display().to_string(), obs)?;
     }
-    finish_dirs(dirs);
-    staging.commit(target)?;
-    Ok(count)
+    stage.commit(target)
+}
+
+/// A root filesystem being built in staging, one layer at a time, in order.
+pub struct RootfsStage {
+    staging: Staging,
+    dirs: Vec<DirMeta>,
+    count: u64,
+}
+
+impl RootfsStage {
+    pub fn beside(target: &Path) -> Result<RootfsStage, Error> {
+        Ok(RootfsStage { staging: Staging::beside(target)?, dirs: Vec::new(), count: 0 })
+    }
+
+    /// Apply the next layer, read from `input` (read to its end whatever happens).
+    pub fn apply(
+        &mut self,
+        input: &mut dyn Read,
+        format: Format,
+        name: &str,
+        obs: &dyn Observer,
+    ) -> Result<(), Error> {
+        let result = (|| {
+            let mut reader = format.reader(&mut *input)?;
+            self.count += apply_tar(
+                &mut reader,
+                &self.staging.path,
+                Kind::Rootfs,
+                name,
+                &mut self.dirs,
+                obs,
+            )?;
+            std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| decode_error(name, e))?;
+            Ok(())
+        })();
+        let _ = std::io::copy(input, &mut std::io::sink());
+        result
+    }
+
+    /// Move the finished root filesystem into `target`.
+    pub fn commit(self, target: &Path) -> Result<u64, Error> {
+        finish_dirs(self.dirs);
+        self.staging.commit(target)?;
+        Ok(self.count)
+    }
 }
 
 struct HashingReader<R> {

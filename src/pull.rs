@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
@@ -396,35 +398,70 @@ fn pull_rootfs(
             req.output.join(format!(".oci-dl-{}", j.layer.digest.hex()))
         }
     };
-    let results = pool::run(jobs.iter().collect(), req.jobs, |index, job: &Job| {
-        let r = download(client, req, job, index, &path_of(job), obs, None);
-        if let Err(e) = &r {
-            obs.event(&Event::Failed { index, name: &job.name, error: e });
-        }
-        r
+    let format_of = |j: &Job| Format::guess(&j.layer.media_type, "").unwrap_or(Format::Tar);
+    // One pass where it can be had: the layer the applier waits for streams into the staged
+    // root filesystem while it downloads; the others are applied from their files, in order.
+    let line = Line {
+        slots: Mutex::new((0..jobs.len()).map(|_| Slot::Pending).collect()),
+        cv: Condvar::new(),
+        next: AtomicUsize::new(0),
+    };
+    let (results, streamed) = std::thread::scope(|s| {
+        let applier = s.spawn(|| apply_in_order(&line, &jobs, &target, &path_of, &format_of, obs));
+        let results = pool::run(jobs.iter().collect(), req.jobs, |index, job: &Job| {
+            let mut tap = None;
+            if line.next.load(Ordering::SeqCst) == index {
+                let (t, reader) = transfer::Tap::channel(8);
+                tap = Some(t);
+                line.set(index, Slot::Streaming(reader));
+            }
+            let r = download(client, req, job, index, &path_of(job), obs, tap.as_mut());
+            let intact = tap.as_ref().is_none_or(|t| t.intact(job.layer.size));
+            drop(tap); // the end of the stream for the applier
+            line.set(index, if r.is_ok() { Slot::Downloaded { intact } } else { Slot::Failed });
+            if let Err(e) = &r {
+                obs.event(&Event::Failed { index, name: &job.name, error: e });
+            }
+            r
+        });
+        (results, applier.join().unwrap_or(None))
     });
     let errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
+    let layers: Vec<(PathBuf, Format)> = jobs.iter().map(|j| (path_of(j), format_of(j))).collect();
+    let cleanup = || {
+        if !req.extract.keep_archive {
+            for (p, _) in &layers {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    };
     if !errors.is_empty() {
+        cleanup();
         return Err(Error::many(errors));
     }
-    let mut layers = Vec::new();
-    for j in &jobs {
-        let path = path_of(j);
-        let format = Format::guess(&j.layer.media_type, "").unwrap_or(Format::Tar);
-        if !format.confirm(&extract::head(&path)?) {
-            return Err(Error::new(
-                ErrorKind::Other,
-                format!("layer {} is not a {format:?} archive", j.layer.digest),
-            ));
+    let result = match streamed {
+        Some(stage) => {
+            debug_log(obs, "root filesystem unpacked while downloading".into());
+            stage.commit(&target)
         }
-        layers.push((path, format));
-    }
-    let result = extract::rootfs(&layers, &target, obs);
-    if !req.extract.keep_archive {
-        for (p, _) in &layers {
-            let _ = std::fs::remove_file(p);
+        None => {
+            debug_log(obs, "unpacking the root filesystem from the downloaded layers".into());
+            layers
+                .iter()
+                .try_for_each(|(p, f)| {
+                    if f.confirm(&extract::head(p)?) {
+                        Ok(())
+                    } else {
+                        Err(Error::new(
+                            ErrorKind::Other,
+                            format!("{} is not a {f:?} archive", p.display()),
+                        ))
+                    }
+                })
+                .and_then(|()| extract::rootfs(&layers, &target, obs))
         }
-    }
+    };
+    cleanup();
     result?;
     let files = jobs
         .iter()
@@ -442,6 +479,80 @@ fn pull_rootfs(
         })
         .collect();
     Ok(PullReport { manifest: resolved, files })
+}
+
+/// Hand-over between the downloads of an image's layers and the thread applying them in order.
+struct Line {
+    slots: Mutex<Vec<Slot>>,
+    cv: Condvar,
+    /// The layer the applier waits for; a download that starts it streams it.
+    next: AtomicUsize,
+}
+
+enum Slot {
+    Pending,
+    /// Downloading, with a tap the applier may read.
+    Streaming(transfer::TapReader),
+    /// The applier took the stream.
+    Taken,
+    /// Downloaded and verified; `intact`: any stream handed out saw every byte in order.
+    Downloaded {
+        intact: bool,
+    },
+    Failed,
+}
+
+impl Line {
+    fn set(&self, i: usize, slot: Slot) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots[i] = slot;
+        self.cv.notify_all();
+    }
+}
+
+/// Apply the layers in order as they become available. `None` when the one pass could not be
+/// completed (a stream broke, a download failed, an entry was refused): the caller then applies
+/// every layer from its verified file, which also reports any real refusal.
+fn apply_in_order(
+    line: &Line,
+    jobs: &[Job],
+    target: &Path,
+    path_of: &dyn Fn(&Job) -> PathBuf,
+    format_of: &dyn Fn(&Job) -> Format,
+    obs: &dyn Observer,
+) -> Option<extract::RootfsStage> {
+    let mut stage = extract::RootfsStage::beside(target).ok()?;
+    for (i, job) in jobs.iter().enumerate() {
+        line.next.store(i, Ordering::SeqCst);
+        let mut slots = line.slots.lock().unwrap_or_else(|p| p.into_inner());
+        while matches!(slots[i], Slot::Pending) {
+            slots = line.cv.wait(slots).unwrap_or_else(|p| p.into_inner());
+        }
+        let taken = std::mem::replace(&mut slots[i], Slot::Taken);
+        drop(slots);
+        let applied = match taken {
+            Slot::Streaming(mut reader) => {
+                let ok = stage.apply(&mut reader, format_of(job), &job.name, obs).is_ok();
+                let mut slots = line.slots.lock().unwrap_or_else(|p| p.into_inner());
+                while matches!(slots[i], Slot::Taken) {
+                    slots = line.cv.wait(slots).unwrap_or_else(|p| p.into_inner());
+                }
+                ok && matches!(slots[i], Slot::Downloaded { intact: true })
+            }
+            Slot::Downloaded { .. } => {
+                let path = path_of(job);
+                std::fs::File::open(&path)
+                    .is_ok_and(|mut f| stage.apply(&mut f, format_of(job), &job.name, obs).is_ok())
+            }
+            _ => false,
+        };
+        if !applied {
+            line.next.store(usize::MAX, Ordering::SeqCst);
+            return None;
+        }
+    }
+    line.next.store(usize::MAX, Ordering::SeqCst);
+    Some(stage)
 }
 
 /// An image (untitled tar layers), as opposed to an artifact of named files.

@@ -190,8 +190,9 @@ fn an_image_becomes_its_flattened_root_filesystem() {
     ];
     let r = push(reg, "test/x-image", &layers);
     let sb = Sandbox::new();
-    let run = sb.run(&["pull", &r, "-o", "rootfs", "-x", "--json"]);
+    let run = sb.run(&["pull", &r, "-o", "rootfs", "-x", "--json", "-v", "-j", "1"]);
     run.ok();
+    assert!(run.stderr.contains("root filesystem unpacked while downloading"), "{}", run.stderr);
     let root = sb.work().join("rootfs");
     assert_eq!(tree(&root), vec!["a/", "a/2", "a/3", "b/", "b/y", "bin", "d"]);
     assert_eq!(std::fs::read(root.join("a/2")).unwrap(), b"two v3", "later layers win");
@@ -199,6 +200,13 @@ fn an_image_becomes_its_flattened_root_filesystem() {
     assert_eq!(std::fs::metadata(root.join("d")).unwrap().permissions().mode() & 0o777, 0o600);
     let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert!(doc["files"].as_array().unwrap().iter().all(|f| f["status"] == "extracted"));
+    no_staging_left(&sb.work());
+    // In parallel, and again over an existing tree: the same flattened result.
+    for jobs in ["4", "2"] {
+        sb.run(&["pull", &r, "-o", "rootfs", "-x", "-j", jobs]).ok();
+        assert_eq!(tree(&root), vec!["a/", "a/2", "a/3", "b/", "b/y", "bin", "d"], "-j {jobs}");
+        assert_eq!(std::fs::read(root.join("a/2")).unwrap(), b"two v3");
+    }
     no_staging_left(&sb.work());
 }
 
@@ -368,4 +376,32 @@ fn archives_unpack_while_downloading_and_only_a_verified_blob_lands() {
     assert!(run.stderr.contains("unpacking from the downloaded file"), "{}", run.stderr);
     check_bundle(&sb.work().join("out"));
     no_staging_left(&sb.work());
+}
+
+#[test]
+fn a_hostile_image_layer_leaves_no_root_filesystem() {
+    let Some(reg) = registry::open() else { return };
+    let layers = [
+        Layer::untitled(
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            gz(&tar(&[E::File("ok", b"ok", 0o644)])),
+        ),
+        Layer::untitled(
+            "application/vnd.oci.image.layer.v1.tar",
+            tar(&[E::Symlink("etc", "/etc"), E::File("etc/passwd", b"x", 0o644)]),
+        ),
+    ];
+    let r = push(reg, "test/x-image-hostile", &layers);
+    for jobs in ["1", "2"] {
+        let sb = Sandbox::new();
+        std::fs::create_dir_all(sb.work().join("rootfs")).unwrap();
+        let run = sb.run(&["pull", &r, "-o", "rootfs", "-x", "-j", jobs, "-v"]);
+        run.fails(1, "write through the symlink");
+        assert!(
+            tree(&sb.work().join("rootfs")).is_empty(),
+            "{:?}",
+            tree(&sb.work().join("rootfs"))
+        );
+        no_staging_left(sb.dir.path());
+    }
 }
