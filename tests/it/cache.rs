@@ -61,8 +61,9 @@ fn concurrent_processes_share_the_cache_safely() {
     let f = fake::artifact(vec![("big.bin", data.clone())], Guard::Open, None);
     let sb = Sandbox::new();
     let r = format!("{}/x:v1", f.host);
-    let children: Vec<_> =
-        (0..4).map(|i| sb.cmd(&["pull", &r, "-o", &format!("out{i}")]).spawn().unwrap()).collect();
+    let children: Vec<_> = (0..4)
+        .map(|i| sb.cmd(&["pull", &r, "-o", &format!("out{i}"), "-q"]).spawn().unwrap())
+        .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
