@@ -95,6 +95,11 @@ pub enum Event<'a> {
 pub trait Observer: Send + Sync {
     fn event(&self, event: &Event<'_>);
 
+    /// Shorthand for an [`Event::Log`].
+    fn log(&self, level: Level, message: String) {
+        self.event(&Event::Log { level, message });
+    }
+
     /// Asked when a file exists with other content and the policy is `prompt`. Default: no.
     fn confirm_overwrite(&self, _path: &Path) -> bool {
         false

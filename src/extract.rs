@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, Level, Observer};
+use crate::events::{Level, Observer};
 
 /// An archive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -614,13 +614,10 @@ fn apply_tar(
                 std::fs::hard_link(&src, &dest).map_err(|e| Error::io("hard link", &dest, e))?;
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                obs.event(&Event::Log {
-                    level: Level::Warn,
-                    message: format!(
-                        "{name}: skipped device or FIFO {:?}",
-                        raw.display().to_string()
-                    ),
-                });
+                obs.log(
+                    Level::Warn,
+                    format!("{name}: skipped device or FIFO {:?}", raw.display().to_string()),
+                );
                 continue;
             }
             _ => continue, // pax/GNU metadata entries are handled by the tar crate

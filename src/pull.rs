@@ -318,11 +318,11 @@ fn fetch_layer(
     }
     // Already on disk, or the stream broke (a restart from zero): unpack from the verified file.
     let staged = if intact {
-        debug_log(obs, format!("{}: unpacked while downloading", job.name));
+        obs.log(Level::Debug, format!("{}: unpacked while downloading", job.name));
         staged
     } else {
         drop(staged);
-        debug_log(obs, format!("{}: unpacking from the downloaded file", job.name));
+        obs.log(Level::Debug, format!("{}: unpacking from the downloaded file", job.name));
         let mut file = std::fs::File::open(&archive).map_err(|e| Error::io("open", &archive, e))?;
         extract::stage(&mut file, format, &target, content_digest.as_ref(), &job.name, obs)
     };
@@ -340,10 +340,6 @@ fn fetch_layer(
             Err(e.context(&job.name))
         }
     }
-}
-
-fn debug_log(obs: &dyn Observer, message: String) {
-    obs.event(&Event::Log { level: Level::Debug, message });
 }
 
 /// Bring the layer's verified bytes to `path`, unless they are there already.
@@ -441,11 +437,14 @@ fn pull_rootfs(
     }
     let result = match streamed {
         Some(stage) => {
-            debug_log(obs, "root filesystem unpacked while downloading".into());
+            obs.log(Level::Debug, "root filesystem unpacked while downloading".into());
             stage.commit(&target)
         }
         None => {
-            debug_log(obs, "unpacking the root filesystem from the downloaded layers".into());
+            obs.log(
+                Level::Debug,
+                "unpacking the root filesystem from the downloaded layers".into(),
+            );
             layers
                 .iter()
                 .try_for_each(|(p, f)| {
@@ -630,10 +629,7 @@ fn not_an_archive(
     if archive != dest {
         std::fs::rename(archive, dest).map_err(|e| Error::io("rename into place", dest, e))?;
     }
-    obs.event(&Event::Log {
-        level: Level::Info,
-        message: format!("{name} is not an archive; kept as a file"),
-    });
+    obs.log(Level::Info, format!("{name} is not an archive; kept as a file"));
     Ok(())
 }
 

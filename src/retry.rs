@@ -166,13 +166,13 @@ pub(crate) fn run<T>(
         }
         if err.kind() == ErrorKind::RateLimited {
             let limit = gate.throttle(policy.throttle_for);
-            obs.event(&Event::Log {
-                level: Level::Debug,
-                message: format!(
+            obs.log(
+                Level::Debug,
+                format!(
                     "rate-limited: at most {limit} transfer(s) at once for {:?}",
                     policy.throttle_for
                 ),
-            });
+            );
         }
         let delay = match err.retry_after() {
             Some(d) => d.min(policy.max_retry_after),

@@ -284,13 +284,13 @@ pub fn to_file_tapped(
                     t.cut();
                 }
                 cache.remove(spec.digest);
-                who.obs.event(&Event::Log {
-                    level: Level::Warn,
-                    message: format!(
+                who.obs.log(
+                    Level::Warn,
+                    format!(
                         "cached {} was damaged ({e}); dropped it, downloading",
                         spec.digest.short()
                     ),
-                });
+                );
             }
             Err(e) => return Err(e),
         }
@@ -299,7 +299,7 @@ pub fn to_file_tapped(
     if let Some(cache) = client.cache()
         && let Err(e) = cache.put(spec.digest, dest)
     {
-        debug(who.obs, format!("not cached: {}", e.to_string_full()));
+        who.obs.log(Level::Debug, format!("not cached: {}", e.to_string_full()));
     }
     Ok(outcome)
 }
@@ -395,8 +395,8 @@ fn download(
                     state.etag = r.etag.clone();
                 }
                 if loaded == Loaded::Unsupported {
-                    debug(
-                        who.obs,
+                    who.obs.log(
+                        Level::Debug,
                         format!(
                             "{}: no xattrs on this filesystem; resuming from the .part length",
                             who.name
@@ -447,8 +447,8 @@ fn download(
     if fetched.is_ok() && sink.switched {
         sink.switched = false;
         let start = state.written;
-        debug(
-            who.obs,
+        who.obs.log(
+            Level::Debug,
             format!("{}: one connection is slow; fetching the rest in ranges", who.name),
         );
         let ctx = crate::ranged::Ctx { client, spec, file: &sink.file, part: &part, who };
@@ -474,8 +474,8 @@ fn download(
                 return Ok(outcome);
             }
             Ok(crate::ranged::Ranged::Unsupported) => {
-                debug(
-                    who.obs,
+                who.obs.log(
+                    Level::Debug,
                     format!("{}: the server ignores Range; staying on one connection", who.name),
                 );
                 if let Some(t) = sink.tap.as_deref_mut()
@@ -536,10 +536,6 @@ fn record(spec: BlobSpec<'_>, written: u64, etag: Option<&str>) -> Record {
         etag: etag.map(str::to_owned),
         ranged: false,
     }
-}
-
-fn debug(obs: &dyn Observer, message: String) {
-    obs.event(&Event::Log { level: Level::Debug, message });
 }
 
 /// Hand the first `offset` bytes of a resumed `.part` to `tap`, so its stream starts at zero.
@@ -617,8 +613,8 @@ fn attempt(
         }
     } else if from > 0 {
         // The server ignored the Range (or the ETag changed): start over.
-        debug(
-            who.obs,
+        who.obs.log(
+            Level::Debug,
             format!("{}: server answered {status} to a range request; restarting from 0", who.name),
         );
         if sink.restart()? {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::challenge::{self, Challenge};
 use super::credentials::Credentials;
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, Level, Observer};
+use crate::events::{Level, Observer};
 
 /// Cache key for an `Authorization` that serves every scope (Basic auth).
 const ANY_SCOPE: &str = "*";
@@ -41,7 +41,7 @@ impl Auth {
         log: &dyn Observer,
     ) -> Result<(), Error> {
         let challenges: Vec<Challenge> = headers.iter().flat_map(|h| challenge::parse(h)).collect();
-        let debug = |m: String| log.event(&Event::Log { level: Level::Debug, message: m });
+        let debug = |m: String| log.log(Level::Debug, m);
         if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer") {
             let value = self.bearer(agent, c, scope, &debug)?;
             self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.to_owned(), value);

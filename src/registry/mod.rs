@@ -15,7 +15,7 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, Level, Observer};
+use crate::events::{Level, Observer};
 use crate::manifest::{ACCEPT, MAX_MANIFEST_BYTES};
 use crate::reference::Reference;
 use crate::retry::{Cancel, Gate, RetryPolicy};
@@ -186,14 +186,10 @@ impl Client {
             None => {
                 let found = opts.sources.find(reference.registry())?;
                 if let Some(f) = &found {
-                    log.event(&Event::Log {
-                        level: Level::Debug,
-                        message: format!(
-                            "using credentials for {} from {}",
-                            reference.registry(),
-                            f.source
-                        ),
-                    });
+                    log.log(
+                        Level::Debug,
+                        format!("using credentials for {} from {}", reference.registry(), f.source),
+                    );
                 }
                 found.map(|f| f.credentials)
             }
@@ -262,7 +258,7 @@ impl Client {
     }
 
     fn debug(&self, message: String) {
-        self.log.event(&Event::Log { level: Level::Debug, message });
+        self.log.log(Level::Debug, message);
     }
 
     /// GET a manifest by tag or digest. Returns the raw body and its content type. The body is
@@ -409,8 +405,7 @@ impl Client {
                         if q.low()
                             && !self.quota_warned.swap(true, std::sync::atomic::Ordering::Relaxed)
                         {
-                            self.log
-                                .event(&Event::Log { level: Level::Warn, message: q.describe() });
+                            self.log.log(Level::Warn, q.describe());
                         }
                     }
                     return Ok(Reply { response: resp, url });
@@ -560,10 +555,10 @@ fn proxy_for(scheme: &str, host: &str, log: &dyn Observer) -> Result<Option<ureq
         Error::new(ErrorKind::Usage, "invalid proxy URL in the environment".to_string())
             .with_source(e)
     })?;
-    log.event(&Event::Log {
-        level: Level::Debug,
-        message: format!("using proxy {}:{} for {scheme}://{host}", proxy.host(), proxy.port()),
-    });
+    log.log(
+        Level::Debug,
+        format!("using proxy {}:{} for {scheme}://{host}", proxy.host(), proxy.port()),
+    );
     Ok(Some(proxy))
 }
 
