@@ -81,6 +81,11 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     if to_stdout && args.json {
         return Err(super::usage("--json and -o - both want stdout; pick one").into());
     }
+    if to_stdout && args.extract {
+        return Err(
+            super::usage("--extract writes files; use -o DIR, or pipe -o - into tar").into()
+        );
+    }
     let opts = global.client_options()?;
     let req = PullRequest {
         reference,

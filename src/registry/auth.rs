@@ -18,12 +18,14 @@ const MAX_TOKEN_BODY: u64 = 1024 * 1024;
 
 pub(super) struct Auth {
     credentials: Option<Credentials>,
+    /// The registry is reached over HTTPS: credentials must not then travel in clear text.
+    secure: bool,
     cache: Mutex<HashMap<String, String>>,
 }
 
 impl Auth {
-    pub(super) fn new(credentials: Option<Credentials>) -> Auth {
-        Auth { credentials, cache: Mutex::new(HashMap::new()) }
+    pub(super) fn new(credentials: Option<Credentials>, secure: bool) -> Auth {
+        Auth { credentials, secure, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The cached `Authorization` value for `scope`, if a challenge was answered before.
@@ -82,6 +84,14 @@ impl Auth {
             .ok_or_else(|| {
                 Error::new(ErrorKind::Auth, "Bearer challenge without a usable realm")
             })?;
+        if !realm_allowed(realm, self.secure, self.credentials.is_some()) {
+            return Err(Error::new(
+                ErrorKind::Auth,
+                format!(
+                    "refusing to send credentials to the plain-HTTP token realm {realm} of an HTTPS registry"
+                ),
+            ));
+        }
         let want_scope = c.param("scope").unwrap_or(scope);
         let service = c.param("service");
         let started = Instant::now();
@@ -169,6 +179,12 @@ impl Auth {
     }
 }
 
+/// Credentials for an HTTPS registry may only go to an HTTPS realm (anonymous requests may go
+/// anywhere: they carry nothing to steal).
+fn realm_allowed(realm: &str, secure: bool, with_credentials: bool) -> bool {
+    !(secure && with_credentials && realm.starts_with("http://"))
+}
+
 /// `token` (Docker) or `access_token` (OAuth2) from a token response, as a header value.
 fn parse_token(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
@@ -210,6 +226,17 @@ mod tests {
         assert!(parse_token(b"<html>").is_none());
         assert!(parse_token(br#"{"token":"a\nb"}"#).is_none());
         assert!(parse_token(br#"{}"#).is_none());
+    }
+
+    #[test]
+    fn credentials_never_go_to_a_plain_http_realm_of_an_https_registry() {
+        assert!(!realm_allowed("http://auth.example/token", true, true));
+        assert!(realm_allowed("http://auth.example/token", true, false), "anonymous is fine");
+        assert!(realm_allowed("https://auth.example/token", true, true));
+        assert!(
+            realm_allowed("http://127.0.0.1:5000/token", false, true),
+            "a plain-HTTP registry already chose"
+        );
     }
 
     #[test]

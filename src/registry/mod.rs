@@ -217,7 +217,7 @@ impl Client {
             agent,
             base: format!("{scheme}://{host}"),
             host,
-            auth: auth::Auth::new(credentials),
+            auth: auth::Auth::new(credentials, !plain),
             log,
             retry: opts.retry.clone(),
             cancel: opts.cancel.clone(),

@@ -82,6 +82,8 @@ fn pull_to_stdout_streams_exactly_one_layer() {
     assert_eq!(run.stdout, noise(70_000, 2));
     let run = sb.run(&["pull", r, "-o", "-"]);
     run.fails(2, "3 are selected: one.txt, two/two.bin, three.tar.gz");
+    sb.run(&["pull", r, "-o", "-", "-x"]).fails(2, "--extract writes files");
+    sb.run(&["pull", r, "-o", "-", "--json"]).fails(2, "both want stdout");
     assert!(run.stdout.is_empty());
     assert!(tree(&sb.work()).is_empty());
 }
