@@ -323,6 +323,8 @@ mod tests {
             ("localhost:99999/x", "invalid port \"99999\""),
             ("localhost:5a/x", "invalid port \"5a\""),
             ("-bad.io/x", "host name part \"-bad\""),
+            // Found by the property test: a '.' makes the first component a registry.
+            ("a_a.0/a", "host name part \"a_a\""),
             ("ghcr.io/o/p:", "tag \"\" is empty"),
             ("ghcr.io/o/p:-x", "must start with"),
             ("ghcr.io/o/p:a+b", "may only hold"),
