@@ -17,12 +17,16 @@ pub struct Cache {
 /// What [`Cache::prune`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
+    /// Blobs deleted.
     pub removed: u64,
+    /// Bytes freed.
     pub freed: u64,
+    /// Bytes still cached.
     pub kept: u64,
 }
 
 impl Cache {
+    /// A cache in `root` (created when the first blob is added).
     pub fn new(root: impl Into<PathBuf>) -> Cache {
         Cache { root: root.into() }
     }
@@ -35,6 +39,7 @@ impl Cache {
             .map(|d| d.join("oci-dl"))
     }
 
+    /// The directory it lives in.
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -12,7 +12,9 @@ use crate::error::{Error, ErrorKind};
 /// A digest algorithm this tool can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
+    /// `sha256`, what registries use.
     Sha256,
+    /// `sha512`, allowed by the spec.
     Sha512,
 }
 
@@ -50,6 +52,7 @@ pub struct Digest {
 }
 
 impl Digest {
+    /// The algorithm that made it.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
     }

@@ -82,6 +82,7 @@ impl Error {
         self.transient
     }
 
+    /// The wait the server asked for, if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }

@@ -12,9 +12,13 @@ use crate::manifest::Platform;
 /// Log detail levels: `-v` shows `Debug`, `-vv` shows `Trace`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
+    /// Shown unless `-q`: something the user should know about (a skipped device node).
     Warn,
+    /// Shown unless `-q`: a note (a layer that is not an archive after all).
     Info,
+    /// `-v`: requests with status and timing, auth steps, retries.
     Debug,
+    /// `-vv`: everything else.
     Trace,
 }
 
@@ -24,6 +28,7 @@ pub enum Level {
 pub struct Progress(Arc<AtomicU64>);
 
 impl Progress {
+    /// Bytes so far.
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
@@ -67,32 +72,90 @@ pub enum FileStatus {
 #[derive(Debug)]
 pub enum Event<'a> {
     /// The manifest was resolved (after following an index to one platform, if any).
-    Resolved { digest: &'a Digest, media_type: &'a str, platform: Option<&'a Platform> },
+    Resolved {
+        /// The digest of the manifest bytes that will be used.
+        digest: &'a Digest,
+        /// Its media type.
+        media_type: &'a str,
+        /// The platform an index was resolved to, if any.
+        platform: Option<&'a Platform>,
+    },
     /// The layers a pull will fetch, before any starts.
-    Planned { files: usize, bytes: u64 },
-    /// A transfer began. `progress` counts bytes of this file, including any already on disk.
-    Started { index: usize, name: &'a str, size: Option<u64>, progress: &'a Progress },
+    Planned {
+        /// How many files.
+        files: usize,
+        /// Their total size.
+        bytes: u64,
+    },
+    /// A transfer began.
+    Started {
+        /// The file's position in the pull; the same in its later events.
+        index: usize,
+        /// Its name (title, or digest hex).
+        name: &'a str,
+        /// Its size, when the descriptor says.
+        size: Option<u64>,
+        /// Bytes of this file so far, including any already on disk; poll it.
+        progress: &'a Progress,
+    },
     /// A file is done.
     Finished {
+        /// As in [`Event::Started`].
         index: usize,
+        /// As in [`Event::Started`].
         name: &'a str,
+        /// Where it is now (the file, or the directory it was unpacked into).
         path: &'a Path,
+        /// Its verified digest.
         digest: &'a Digest,
+        /// Its size in bytes.
         size: u64,
+        /// What happened to it.
         status: FileStatus,
     },
     /// A request or transfer failed transiently and will be tried again after `delay`.
-    Retry { what: &'a str, attempt: u32, of: u32, delay: std::time::Duration, error: &'a Error },
-    /// A transfer resumed from `offset` bytes already on disk.
-    Resumed { index: usize, name: &'a str, offset: u64 },
+    Retry {
+        /// What is being retried, for people.
+        what: &'a str,
+        /// This retry's number, from 1.
+        attempt: u32,
+        /// The most retries there will be.
+        of: u32,
+        /// The wait before it.
+        delay: std::time::Duration,
+        /// Why the last attempt failed.
+        error: &'a Error,
+    },
+    /// A transfer resumed from bytes already on disk.
+    Resumed {
+        /// As in [`Event::Started`].
+        index: usize,
+        /// As in [`Event::Started`].
+        name: &'a str,
+        /// How many bytes were already there.
+        offset: u64,
+    },
     /// A file failed; the pull goes on with the others.
-    Failed { index: usize, name: &'a str, error: &'a Error },
+    Failed {
+        /// As in [`Event::Started`].
+        index: usize,
+        /// As in [`Event::Started`].
+        name: &'a str,
+        /// Why.
+        error: &'a Error,
+    },
     /// A diagnostic line.
-    Log { level: Level, message: String },
+    Log {
+        /// How much detail it is.
+        level: Level,
+        /// The line; never holds a secret.
+        message: String,
+    },
 }
 
 /// Receives [`Event`]s. Called from worker threads, so it must be `Sync`.
 pub trait Observer: Send + Sync {
+    /// Called for every event, from whichever thread it happened on.
     fn event(&self, event: &Event<'_>);
 
     /// Shorthand for an [`Event::Log`].
@@ -117,10 +180,16 @@ impl Observer for Silent {
 /// A file that was pulled, for summaries and JSON output.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FileReport {
+    /// Where it is (for unpacked layers, the directory or file unpacked into).
     pub path: PathBuf,
+    /// The layer's title annotation, if it had one.
     pub title: Option<String>,
+    /// The layer's digest.
     pub digest: Digest,
+    /// The layer's size in bytes.
     pub size: u64,
+    /// The layer's media type.
     pub media_type: String,
+    /// What happened to it.
     pub status: FileStatus,
 }

@@ -213,8 +213,6 @@ pub struct Staged {
     staging: Staging,
     /// For a single decompressed file: the file inside the staging directory.
     file: Option<PathBuf>,
-    /// Entries (or bytes, for a single file) unpacked.
-    pub count: u64,
 }
 
 impl Staged {
@@ -276,13 +274,13 @@ fn stage_inner(
     if !format.is_tar() {
         let tmp = staging.path.join("file");
         let mut out = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        let n = std::io::copy(&mut reader, &mut out).map_err(|e| decode_error(name, e))?;
-        return Ok(Staged { staging, file: Some(tmp), count: n });
+        std::io::copy(&mut reader, &mut out).map_err(|e| decode_error(name, e))?;
+        return Ok(Staged { staging, file: Some(tmp) });
     }
     let mut hashing =
         HashingReader { inner: reader, hasher: content_digest.map(|d| d.algorithm().hasher()) };
     let mut dirs = Vec::new();
-    let count = apply_tar(&mut hashing, &staging.path, Kind::Archive, name, &mut dirs, obs)?;
+    apply_tar(&mut hashing, &staging.path, Kind::Archive, name, &mut dirs, obs)?;
     std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| decode_error(name, e))?;
     finish_dirs(dirs);
     if let (Some(want), Some(h)) = (content_digest, hashing.hasher.take()) {
@@ -294,7 +292,7 @@ fn stage_inner(
             )));
         }
     }
-    Ok(Staged { staging, file: None, count })
+    Ok(Staged { staging, file: None })
 }
 
 /// Apply image layers in order into `target`, honouring whiteouts; the result is the image's

@@ -4,38 +4,42 @@
 //! [`fetch_blob`] / [`stream_blob`] — each take a request, connection options and an
 //! [`Observer`] that receives progress [`Event`]s. The engine never prints.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![deny(missing_docs)]
 
 pub mod cache;
-pub mod digest;
-pub mod error;
-pub mod events;
-pub mod extract;
+mod digest;
+mod error;
+mod events;
+mod extract;
 pub mod manifest;
-pub mod pool;
-pub mod pull;
-pub mod ranged;
-pub mod reference;
-pub mod registry;
-pub mod resolve;
-pub mod resume;
-pub mod retry;
-pub mod select;
-pub mod transfer;
+mod pool;
+mod pull;
+mod ranged;
+mod reference;
+mod registry;
+mod resolve;
+mod resume;
+mod retry;
+mod select;
+mod transfer;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use cache::{Cache, parse_size};
 pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};
 pub use manifest::{Descriptor, Manifest, Platform};
 pub use pull::{ExtractOptions, Overwrite, PullReport, PullRequest};
-pub use reference::Reference;
-pub use registry::{ClientOptions, Credentials};
+pub use reference::{DEFAULT_REGISTRY, Reference};
+pub use registry::credentials::Sources;
+pub use registry::{ClientOptions, Credentials, Pin};
 pub use resolve::ResolvedManifest;
 pub use retry::{Cancel, RetryPolicy};
 pub use select::Filter;
+pub use transfer::part_path;
 
 use registry::Client;
 use transfer::BlobSpec;

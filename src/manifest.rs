@@ -11,9 +11,13 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 
+/// OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI image index.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Docker image manifest, schema 2.
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Docker manifest list (Docker's index).
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// The `Accept` header for manifest requests. All four types must be listed: the CNCF registry
@@ -36,11 +40,16 @@ pub const MAX_BLOB_SIZE: u64 = 1 << 50;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
+    /// What the content is.
     pub media_type: String,
+    /// What the content must hash to.
     pub digest: Digest,
+    /// How many bytes it has (never above [`MAX_BLOB_SIZE`]).
     pub size: u64,
+    /// Free-form metadata; [`TITLE_ANNOTATION`] names a layer's file.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// In an index: the platform the manifest is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
 }
@@ -56,11 +65,16 @@ impl Descriptor {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageManifest {
+    /// Always 2.
     pub schema_version: u32,
+    /// The body's own media type, when it states one.
     #[serde(default)]
     pub media_type: Option<String>,
+    /// The config blob (for artifacts often the empty `{}`).
     pub config: Descriptor,
+    /// The layers, in order: an artifact's files, or an image's filesystem changesets.
     pub layers: Vec<Descriptor>,
+    /// Free-form metadata.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
 }
@@ -69,16 +83,21 @@ pub struct ImageManifest {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Index {
+    /// Always 2.
     pub schema_version: u32,
+    /// The body's own media type, when it states one.
     #[serde(default)]
     pub media_type: Option<String>,
+    /// One manifest per platform (and attestations, whose platform is `unknown/unknown`).
     pub manifests: Vec<Descriptor>,
 }
 
 /// A decoded manifest body.
 #[derive(Debug, Clone)]
 pub enum Manifest {
+    /// An image manifest (OCI or Docker).
     Image(ImageManifest),
+    /// An index or manifest list.
     Index(Index),
 }
 
@@ -130,8 +149,11 @@ impl Manifest {
 /// A platform: `os/architecture[/variant]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Platform {
+    /// `linux`, `darwin`, `windows`…
     pub os: String,
+    /// In OCI's names: `amd64`, `arm64`, `arm`…
     pub architecture: String,
+    /// `v7`, `v8`…, when the architecture has variants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
 }

@@ -34,18 +34,23 @@ pub enum Overwrite {
 /// Everything a pull needs besides the registry connection.
 #[derive(Debug, Clone)]
 pub struct PullRequest {
+    /// What to pull.
     pub reference: Reference,
     /// For an index; defaults to the host's platform.
     pub platform: Option<Platform>,
+    /// The directory files go to (created if missing); nothing is written outside it.
     pub output: PathBuf,
+    /// Which layers to fetch.
     pub filter: Filter,
     /// Keep only the base name of titles.
     pub flatten: bool,
+    /// What to do about existing files with other content.
     pub overwrite: Overwrite,
-    /// Layers in flight at once (at least 1).
+    /// Connections in flight at once (at least 1).
     pub jobs: usize,
     /// Resolve and select only; write nothing.
     pub dry_run: bool,
+    /// What to unpack, and where.
     pub extract: ExtractOptions,
 }
 
@@ -71,7 +76,9 @@ impl Default for ExtractOptions {
 /// The outcome of a pull: the resolved manifest and every file.
 #[derive(Debug, Clone)]
 pub struct PullReport {
+    /// The manifest the layers came from.
     pub manifest: ResolvedManifest,
+    /// Every selected file, in manifest order.
     pub files: Vec<FileReport>,
 }
 

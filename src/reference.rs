@@ -82,14 +82,17 @@ impl Reference {
         if is_docker_hub(&self.registry) { "registry-1.docker.io" } else { &self.registry }
     }
 
+    /// The repository path, e.g. `org/pkg` or `library/alpine`.
     pub fn repository(&self) -> &str {
         &self.repository
     }
 
+    /// The tag; `latest` when the reference named neither tag nor digest.
     pub fn tag(&self) -> Option<&str> {
         self.tag.as_deref()
     }
 
+    /// The digest, when the reference pins one.
     pub fn digest(&self) -> Option<&Digest> {
         self.digest.as_ref()
     }

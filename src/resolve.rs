@@ -15,6 +15,7 @@ pub struct ResolvedManifest {
     pub bytes: Vec<u8>,
     /// Its descriptor: media type, digest of `bytes`, size.
     pub descriptor: Descriptor,
+    /// The decoded body.
     pub manifest: Manifest,
     /// The platform an index was resolved to, if one was.
     pub platform: Option<Platform>,

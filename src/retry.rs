@@ -40,6 +40,7 @@ impl Default for RetryPolicy {
 pub struct Cancel(pub Arc<AtomicBool>);
 
 impl Cancel {
+    /// Whether a stop was asked for.
     pub fn is_set(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }

@@ -19,6 +19,7 @@ pub struct Filter {
     pub exclude: Vec<Vec<String>>,
     /// Layer media types (globs); any may match.
     pub media_types: Vec<String>,
+    /// Match names and keywords case-sensitively (default: not).
     pub case_sensitive: bool,
 }
 

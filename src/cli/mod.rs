@@ -157,11 +157,7 @@ impl OverwriteArg {
 impl Global {
     /// The cache directory in effect, if any.
     pub fn cache_dir(&self) -> Option<PathBuf> {
-        if self.no_cache {
-            None
-        } else {
-            self.cache.clone().or_else(oci_dl::cache::Cache::default_dir)
-        }
+        if self.no_cache { None } else { self.cache.clone().or_else(oci_dl::Cache::default_dir) }
     }
 
     /// The progress view for this run: `--progress`, `-q`, and `-v` or `RUST_LOG` for detail.
@@ -209,9 +205,7 @@ impl Global {
             credentials,
             timeout: Some(Duration::from_secs(self.timeout.max(1))),
             cache: self.cache_dir(),
-            sources: oci_dl::registry::credentials::Sources::from_env(
-                self.registry_config.as_deref(),
-            ),
+            sources: oci_dl::Sources::from_env(self.registry_config.as_deref()),
             resolve: self.resolve.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,
             retry: oci_dl::RetryPolicy { retries: self.retries, ..Default::default() },
             cancel: cancel_on_signals()?,
@@ -229,7 +223,7 @@ pub fn parse_reference(s: &str) -> Result<Reference, oci_dl::Error> {
     let default = std::env::var("OCI_DL_DEFAULT_REGISTRY")
         .ok()
         .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| oci_dl::reference::DEFAULT_REGISTRY.to_owned());
+        .unwrap_or_else(|| oci_dl::DEFAULT_REGISTRY.to_owned());
     Reference::parse_with_default(s, &default)
 }
 
@@ -261,11 +255,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 )
                 .into());
             };
-            let cache = oci_dl::cache::Cache::new(dir);
+            let cache = oci_dl::Cache::new(dir);
             match c {
                 CacheCommand::Dir => println!("{}", cache.root().display()),
                 CacheCommand::Prune { max_size } => {
-                    let max = oci_dl::cache::parse_size(max_size)?;
+                    let max = oci_dl::parse_size(max_size)?;
                     let p = cache.prune(max)?;
                     eprintln!(
                         "removed {} blob(s), {} freed, {} kept in {}",
@@ -289,7 +283,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Write `bytes` to `path` through `path.part` and a rename, so `path` is never half-written.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let part = oci_dl::transfer::part_path(path);
+    let part = oci_dl::part_path(path);
     std::fs::write(&part, bytes).with_context(|| format!("write {}", part.display()))?;
     std::fs::rename(&part, path).with_context(|| format!("rename into place {}", path.display()))
 }

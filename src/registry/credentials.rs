@@ -23,9 +23,19 @@ use crate::error::{Error, ErrorKind};
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credentials {
     /// A user name and password (or personal access token).
-    Basic { username: String, password: String },
+    Basic {
+        /// Sent as is.
+        username: String,
+        /// Never printed.
+        password: String,
+    },
     /// An OAuth2 refresh token (`identitytoken` in the Docker config).
-    IdentityToken { username: String, token: String },
+    IdentityToken {
+        /// May be empty.
+        username: String,
+        /// Never printed.
+        token: String,
+    },
 }
 
 impl fmt::Debug for Credentials {

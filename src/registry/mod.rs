@@ -54,8 +54,11 @@ pub struct ClientOptions {
 /// One `--resolve HOST:PORT:ADDR` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
+    /// The host name, lowercased.
     pub host: String,
+    /// The port it applies to.
     pub port: u16,
+    /// Where to connect instead of asking DNS.
     pub addr: std::net::IpAddr,
 }
 
