@@ -304,23 +304,41 @@ pub fn to_file_tapped(
     Ok(outcome)
 }
 
-/// Open (or create) `part` for writing, never through a symlink.
-fn open_part(part: &Path) -> Result<File, Error> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .mode(0o644)
-        .open(part)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => Error::new(
-                ErrorKind::Other,
-                format!("refusing to write through symlink {}", part.display()),
-            ),
-            _ => Error::io("create", part, e),
-        })
+/// Open (or create) `part` for writing, never through a symlink, and hold an exclusive lock on
+/// it: a second `oci-dl` pulling the same file into the same place waits instead of writing into
+/// the same bytes. After the wait the path may name another file (the first one renamed its
+/// `.part` into place), so the lock only counts if the path still names the locked file.
+fn open_part(part: &Path, obs: &dyn Observer) -> Result<File, Error> {
+    use std::os::unix::fs::MetadataExt;
+    loop {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .mode(0o644)
+            .open(part)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => Error::new(
+                    ErrorKind::Other,
+                    format!("refusing to write through symlink {}", part.display()),
+                ),
+                _ => Error::io("create", part, e),
+            })?;
+        if file.try_lock().is_err() {
+            obs.log(
+                Level::Info,
+                format!("{} is being written by another process; waiting for it", part.display()),
+            );
+            file.lock().map_err(|e| Error::io("lock", part, e))?;
+        }
+        let locked = file.metadata().map_err(|e| Error::io("inspect", part, e))?;
+        match std::fs::symlink_metadata(part) {
+            Ok(now) if now.ino() == locked.ino() && now.dev() == locked.dev() => return Ok(file),
+            _ => continue,
+        }
+    }
 }
 
 /// Give a verified `.part` its mode and its final name.
@@ -330,8 +348,10 @@ fn finish(file: File, part: &Path, dest: &Path, outcome: &Outcome) -> Result<(),
         file.set_permissions(std::fs::Permissions::from_mode(0o755))
             .map_err(|e| Error::io("chmod", part, e))?;
     }
+    // Rename before unlocking (dropping), so a waiting process never writes into the final name.
+    std::fs::rename(part, dest).map_err(|e| Error::io("rename into place", dest, e))?;
     drop(file);
-    std::fs::rename(part, dest).map_err(|e| Error::io("rename into place", dest, e))
+    Ok(())
 }
 
 /// Copy a cached blob into place, verifying it on the way.
@@ -344,7 +364,7 @@ fn restore(
     tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
     let part = part_path(dest);
-    let file = open_part(&part)?;
+    let file = open_part(&part, who.obs)?;
     file.set_len(0).map_err(|e| Error::io("truncate", &part, e))?;
     let mut sink = FileSink {
         file,
@@ -365,8 +385,9 @@ fn restore(
     let outcome = match result {
         Ok(o) => Outcome { from_cache: true, ..o },
         Err((e, _, _)) => {
-            drop(sink);
+            // Unlink before unlocking, so a waiting process never adopts a doomed file.
             let _ = std::fs::remove_file(&part);
+            drop(sink);
             return Err(e);
         }
     };
@@ -383,7 +404,7 @@ fn download(
     mut tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
     let part = part_path(dest);
-    let file = open_part(&part)?;
+    let file = open_part(&part, who.obs)?;
     let len = file.metadata().map_err(|e| Error::io("inspect", &part, e))?.len();
     let loaded = resume::load(&file);
     let mut state = State::new(spec.digest.algorithm());
@@ -461,8 +482,9 @@ fn download(
             Ok(crate::ranged::Ranged::Done(got)) => {
                 let size = spec.size.unwrap_or(0);
                 if &got != spec.digest {
-                    drop(sink);
+                    // Unlink before unlocking, so a waiting process never adopts a doomed file.
                     let _ = std::fs::remove_file(&part);
+                    drop(sink);
                     return Err(Error::new(
                         ErrorKind::Integrity,
                         format!("blob {}: content hashes to {got}", spec.digest),
@@ -497,8 +519,9 @@ fn download(
         Ok(o) => Outcome { resumed_from: offset, ..o },
         Err((e, written, etag)) => {
             if e.kind() == ErrorKind::Integrity || written == 0 {
-                drop(sink);
+                // Unlink before unlocking, so a waiting process never adopts a doomed file.
                 let _ = std::fs::remove_file(&part);
+                drop(sink);
             } else {
                 sink.checkpoint(written, etag.as_deref());
             }

@@ -359,3 +359,35 @@ fn without_xattrs_resume_uses_the_part_length() {
     assert_eq!(range_of(&f.hits_to("/v2/x/blobs/").pop().unwrap()), Some(kept));
     assert_eq!(std::fs::read(out.join("blob.bin")).unwrap(), data);
 }
+
+#[test]
+fn two_processes_pulling_into_one_place_take_turns() {
+    let data = noise(6 * MIB, 33);
+    let f = scripted(data.clone(), |_, hit, b| {
+        Reply::blob(hit, b).fault(Fault::Throttle(8 * MIB as u64))
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let a = sb
+        .cmd(&["pull", &r, "-o", "out", "--no-cache", "-j", "1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let b = sb
+        .cmd(&["pull", &r, "-o", "out", "--no-cache", "-j", "1", "--overwrite", "force"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (a, b) =
+        (Run::from(a.wait_with_output().unwrap()), Run::from(b.wait_with_output().unwrap()));
+    a.ok();
+    b.ok();
+    assert!(
+        b.stderr.contains("is being written by another process; waiting for it"),
+        "{}",
+        b.stderr
+    );
+    assert_eq!(std::fs::read(sb.work().join("out/blob.bin")).unwrap(), data);
+    assert!(!sb.work().join("out/blob.bin.part").exists());
+}
