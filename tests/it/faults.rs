@@ -373,7 +373,7 @@ fn two_processes_pulling_into_one_place_take_turns() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for(|| std::fs::metadata(sb.work().join("out/blob.bin.part")).is_ok_and(|m| m.len() > 0));
     let b = sb
         .cmd(&["pull", &r, "-o", "out", "--no-cache", "-j", "1", "--overwrite", "force"])
         .stderr(std::process::Stdio::piped())
