@@ -62,7 +62,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l overwrite -d 'Whe
 skip\t''
 force\t''
 prompt\t''"
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s j -l jobs -d 'Layers downloaded at once' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s j -l jobs -d 'Connections at once: layers, or ranges of a big blob on a slow link' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l extract-to -d 'Unpack into DIR instead of the output directory' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'

@@ -45,7 +45,7 @@ pub struct PullArgs {
     /// When a file exists with other content [default: prompt at a terminal, else error].
     #[arg(long, value_enum, value_name = "POLICY")]
     pub overwrite: Option<OverwriteArg>,
-    /// Layers downloaded at once.
+    /// Connections at once: layers, or ranges of a big blob on a slow link.
     #[arg(short, long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
     /// Print one JSON document describing the pull on stdout.
