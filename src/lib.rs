@@ -1,8 +1,9 @@
 //! oci-dl: download files stored in OCI registries, verifying every byte.
 //!
-//! The engine behind the `oci-dl` binary. Three entry points — [`pull`], [`fetch_manifest`] and
-//! [`fetch_blob`] / [`stream_blob`] — each take a request, connection options and an
-//! [`Observer`] that receives progress [`Event`]s. The engine never prints.
+//! The engine behind the `oci-dl` binary. Its entry points — [`pull`] (or [`pull_stream`] for one
+//! layer to a writer), [`fetch_manifest`], [`fetch_blob`] / [`stream_blob`] and [`list_tags`] —
+//! each take a request, [`ClientOptions`] and an [`Observer`] that receives progress [`Event`]s.
+//! The engine never prints, never parses command lines and never exits.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 #![deny(missing_docs)]
 
