@@ -354,7 +354,9 @@ fn finish(file: File, part: &Path, dest: &Path, outcome: &Outcome) -> Result<(),
     Ok(())
 }
 
-/// Copy a cached blob into place, verifying it on the way.
+/// Bring a cached blob into place: verify it in one read (feeding the tap on the way), then
+/// hard-link it in where the filesystem allows, else copy it (`copy_file_range`, which reflinks
+/// on btrfs and XFS), under a temporary name renamed onto `dest`.
 fn restore(
     cached: &Path,
     spec: BlobSpec<'_>,
@@ -363,36 +365,53 @@ fn restore(
     cancel: &Cancel,
     tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
-    let part = part_path(dest);
-    let file = open_part(&part, who.obs)?;
-    file.set_len(0).map_err(|e| Error::io("truncate", &part, e))?;
-    let mut sink = FileSink {
-        file,
-        path: &part,
-        digest: spec.digest,
-        size: spec.size,
-        xattrs: false,
-        probe: None,
-        switched: false,
-        tap,
-    };
     let mut state = State::new(spec.digest.algorithm());
     let mut src = File::open(cached).map_err(|e| Error::io("open", cached, e))?;
     who.progress.set(0);
-    let result = copy(&mut src, spec, &mut sink, &mut state, who, cancel)
+    let mut sink = VerifySink { tap };
+    let outcome = copy(&mut src, spec, &mut sink, &mut state, who, cancel)
         .map_err(|e| (e, 0, None))
-        .and_then(|()| verify(spec, state));
-    let outcome = match result {
-        Ok(o) => Outcome { from_cache: true, ..o },
-        Err((e, _, _)) => {
-            // Unlink before unlocking, so a waiting process never adopts a doomed file.
-            let _ = std::fs::remove_file(&part);
-            drop(sink);
-            return Err(e);
+        .and_then(|()| verify(spec, state))
+        .map_err(|(e, _, _)| e.context(format!("cached {}", cached.display())))?;
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dest.with_file_name(format!(
+        ".{name}.oci-dl-{}-{}",
+        std::process::id(),
+        &spec.digest.hex()[..12]
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(cached, &tmp).is_err() {
+        std::fs::copy(cached, &tmp).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io("copy from the cache to", &tmp, e)
+        })?;
+    }
+    if outcome.elf {
+        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755));
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("rename into place", dest, e)
+    })?;
+    Ok(Outcome { from_cache: true, ..outcome })
+}
+
+/// Where a cached blob's bytes go while it is verified: nowhere but the tap.
+struct VerifySink<'a> {
+    tap: Option<&'a mut Tap>,
+}
+
+impl Sink for VerifySink<'_> {
+    fn write(&mut self, buf: &[u8]) -> Result<(), Error> {
+        if let Some(t) = self.tap.as_deref_mut() {
+            t.send(buf);
         }
-    };
-    finish(sink.file, &part, dest, &outcome)?;
-    Ok(outcome)
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<bool, Error> {
+        Ok(false)
+    }
 }
 
 /// The network path: resume a `.part` if one is there, retry, verify, rename.

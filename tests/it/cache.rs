@@ -25,7 +25,19 @@ fn a_cached_blob_is_copied_in_without_network_traffic() {
     assert!(doc["files"].as_array().unwrap().iter().all(|x| x["status"] == "cached"), "{doc}");
     for (name, data) in &files {
         assert_eq!(&std::fs::read(sb.work().join("two").join(name)).unwrap(), data);
+        // Same filesystem: a hard link of the cache entry, not a second copy.
+        use std::os::unix::fs::MetadataExt;
+        let entry = cache.join(oci_dl::Digest::of(oci_dl::Algorithm::Sha256, data).hex());
+        let (a, b) = (
+            std::fs::metadata(&entry).unwrap(),
+            std::fs::metadata(sb.work().join("two").join(name)).unwrap(),
+        );
+        assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "{name}");
     }
+    assert!(
+        tree(&sb.work().join("two")).iter().all(|p| !p.contains(".oci-dl")),
+        "no temporary names left"
+    );
 
     sb.run(&["pull", &r, "-o", "three", "--no-cache"]).ok();
     assert_eq!(blob_gets(&f), 4, "--no-cache downloads");

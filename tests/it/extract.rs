@@ -405,3 +405,21 @@ fn a_hostile_image_layer_leaves_no_root_filesystem() {
         no_staging_left(sb.dir.path());
     }
 }
+
+#[test]
+fn a_cached_archive_unpacks_in_one_pass_too() {
+    let Some(reg) = registry::open() else { return };
+    let r = push(reg, "test/x-cached", &[Layer::titled("bundle.tar.gz", gz(&bundle()))]);
+    let sb = Sandbox::new();
+    sb.run(&["pull", &r, "-o", "first", "-x"]).ok();
+    let run = sb.run(&["pull", &r, "-o", "second", "-x", "-v", "--json"]);
+    run.ok();
+    assert!(run.stderr.contains("bundle.tar.gz: unpacked while downloading"), "{}", run.stderr);
+    check_bundle(&sb.work().join("second"));
+    assert_eq!(
+        tree(&sb.work().join("second")).iter().filter(|p| p.contains("bundle")).count(),
+        0,
+        "no archive left"
+    );
+    no_staging_left(&sb.work());
+}
