@@ -107,17 +107,9 @@ impl Format {
 
 /// The first bytes of `path`, for [`Format::confirm`].
 pub fn head(path: &Path) -> Result<Vec<u8>, Error> {
-    let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let mut buf = vec![0u8; 512];
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) => return Err(Error::io("read", path, e)),
-        }
-    }
-    buf.truncate(n);
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut buf = Vec::with_capacity(512);
+    file.take(512).read_to_end(&mut buf).map_err(|e| Error::io("read", path, e))?;
     Ok(buf)
 }
 
