@@ -712,9 +712,11 @@ fn skip_then_copy(
 }
 
 /// Copy, hashing every byte, refusing to read past the expected size, checkpointing. Large
-/// transfers hash on a second thread, overlapping the socket reads and file writes.
+/// transfers run as a three-stage pipeline over a few recycled buffers: a thread receives, this
+/// thread writes, a third hashes what was written. Receiving, writing and hashing cost about the
+/// same, so with any one of them on the caller's thread a core sat idle while it waited.
 fn copy(
-    reader: &mut dyn Read,
+    reader: &mut (dyn Read + Send),
     spec: BlobSpec<'_>,
     sink: &mut dyn Sink,
     state: &mut State,
@@ -727,46 +729,72 @@ fn copy(
     }
     let algorithm = spec.digest.algorithm();
     let hasher = std::mem::replace(&mut state.hasher, algorithm.hasher());
+    let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 1);
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
-    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 1);
+    let (hash_tx, hash_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
     for _ in 0..=PIPELINE_DEPTH {
-        let _ = empty_tx.send(vec![0u8; CHUNK]);
+        let _ = free_tx.send(vec![0u8; CHUNK]);
     }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = &stop;
+    let start = state.written;
     std::thread::scope(|s| {
         let hashing = s.spawn(move || {
             let mut hasher = hasher;
-            for (buf, n) in full_rx {
+            for (buf, n) in hash_rx {
                 hasher.update(&buf[..n]);
-                let _ = empty_tx.send(buf);
+                let _ = free_tx.send(buf);
             }
             hasher
         });
-        let result = (|| loop {
-            let Ok(mut buf) = empty_rx.recv() else { return Ok(()) };
-            cancel.check()?;
-            let (n, err) = fill(reader, &mut buf, spec, state.written);
-            if n == 0 {
-                return err.map_or(Ok(()), Err);
+        // Returns the error that ended the body, if any; bytes read before it are sent first.
+        let receiving = s.spawn(move || {
+            let mut at = start;
+            loop {
+                let Ok(mut buf) = free_rx.recv() else { return None };
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return None;
+                }
+                if let Err(e) = cancel.check() {
+                    return Some(e);
+                }
+                let (n, err) = fill(reader, &mut buf, spec, at);
+                at += n as u64;
+                if n > 0 && full_tx.send((buf, n)).is_err() {
+                    return None;
+                }
+                if n == 0 || err.is_some() {
+                    return err;
+                }
             }
-            sink.write(&buf[..n])?;
-            state.note(&buf[..n]);
-            who.progress.add(n as u64);
-            if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY {
-                sink.checkpoint(state.written, state.etag.as_deref());
+        });
+        let written = (|| {
+            for (buf, n) in &full_rx {
+                sink.write(&buf[..n])?;
+                state.note(&buf[..n]);
+                who.progress.add(n as u64);
+                if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY
+                {
+                    sink.checkpoint(state.written, state.etag.as_deref());
+                }
+                let _ = hash_tx.send((buf, n));
+                if sink.wants_ranges(state.written) {
+                    break;
+                }
             }
-            if full_tx.send((buf, n)).is_err() {
-                return Ok(());
-            }
-            if let Some(e) = err {
-                return Err(e);
-            }
-            if sink.wants_ranges(state.written) {
-                return Ok(());
-            }
+            Ok(())
         })();
-        drop(full_tx);
+        // Stop the receiver if this side quit early: it sees the flag or a closed channel.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(full_rx);
+        drop(hash_tx);
+        let received = receiving.join().expect("receiving thread");
         state.hasher = hashing.join().expect("hashing thread");
-        result
+        match received {
+            // Whatever ended the stream, the ranges take over from what was written.
+            Some(e) if !sink.switched() => written.and(Err(e)),
+            _ => written,
+        }
     })?;
     if sink.switched() {
         return Ok(()); // the rest comes in ranges

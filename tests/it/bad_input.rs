@@ -175,23 +175,28 @@ fn garbage_token_server() -> Fake {
     f
 }
 
-/// ENOSPC on a 1 MiB tmpfs: a clear message, exit 1, and the `.part` kept for resume.
+/// ENOSPC on a 1 MiB tmpfs: a clear message, exit 1, and the `.part` kept for resume. Below
+/// 4 MiB one thread copies; above, the receive/write/hash pipeline must stop just as cleanly.
 #[test]
 fn a_full_disk_keeps_the_part_for_resume() {
-    let sb = Sandbox::new();
-    let mnt = sb.path("small");
-    std::fs::create_dir_all(&mnt).unwrap();
-    let Some(_guard) = Mount::new(&["-t", "tmpfs", "-o", "size=1m", "tmpfs"], &mnt) else { return };
-    let data = noise(3 << 20, 41);
-    let f = crate::support::fake::artifact(
-        vec![("big.bin", data)],
-        crate::support::fake::Guard::Open,
-        None,
-    );
-    let out = mnt.join("out");
-    let run = sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", out.to_str().unwrap()]);
-    run.fails(1, "No space left on device");
-    assert!(run.stderr.contains("big.bin.part"), "names the file: {}", run.stderr);
-    assert!(out.join("big.bin.part").exists(), ".part kept for resume");
-    assert!(!out.join("big.bin").exists());
+    for (i, size) in [3 << 20, 12 << 20].into_iter().enumerate() {
+        let sb = Sandbox::new();
+        let mnt = sb.path("small");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let Some(_guard) = Mount::new(&["-t", "tmpfs", "-o", "size=1m", "tmpfs"], &mnt) else {
+            return;
+        };
+        let data = noise(size, 41 + i as u64);
+        let f = crate::support::fake::artifact(
+            vec![("big.bin", data)],
+            crate::support::fake::Guard::Open,
+            None,
+        );
+        let out = mnt.join("out");
+        let run = sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", out.to_str().unwrap()]);
+        run.fails(1, "No space left on device");
+        assert!(run.stderr.contains("big.bin.part"), "names the file: {}", run.stderr);
+        assert!(out.join("big.bin.part").exists(), ".part kept for resume");
+        assert!(!out.join("big.bin").exists());
+    }
 }

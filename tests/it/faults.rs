@@ -200,6 +200,23 @@ fn an_expired_token_is_refreshed_once() {
 }
 
 #[test]
+fn a_drop_mid_pipeline_resumes_at_the_last_byte_received() {
+    // Big enough for the receive/write/hash pipeline; the cut falls inside a 1 MiB chunk.
+    let cut = 5 * MIB + 12_345;
+    let data = noise(10 * MIB, 27);
+    let f = scripted(data.clone(), move |n, hit, b| {
+        let r = Reply::blob(hit, b);
+        if n == 0 { r.fault(Fault::DropAfter(cut)) } else { r }
+    });
+    let sb = Sandbox::new();
+    pull(&sb, &f, &[]).ok();
+    let gets = f.hits_to("/v2/x/blobs/");
+    assert_eq!(gets.len(), 2);
+    assert_eq!(range_of(&gets[1]), Some(cut as u64), "bytes before the error were kept");
+    assert_eq!(std::fs::read(sb.work().join("out/blob.bin")).unwrap(), data);
+}
+
+#[test]
 fn a_later_run_resumes_the_part_left_by_a_failed_one() {
     let data = noise(3 * MIB, 28);
     let fail_first = Arc::new(std::sync::atomic::AtomicBool::new(true));
