@@ -20,9 +20,13 @@ use crate::retry::Cancel;
 
 /// Bytes per read: large reads keep syscalls and hashing calls few.
 const BUF: usize = 256 * 1024;
-/// Pipelined transfers hand the hashing thread chunks of this size...
+/// Pipelined transfers pass chunks of at most this size between their threads...
 const CHUNK: usize = 1024 * 1024;
-/// ...with this many in flight (memory: about `CHUNK * (DEPTH + 2)`).
+/// ...and at least this size...
+const CHUNK_MIN: usize = 128 * 1024;
+/// ...sized so that this many bytes of buffers serve all `--jobs` transfers together...
+const PIPELINE_BUDGET: usize = 20 * 1024 * 1024;
+/// ...with this many queued between two stages (each transfer owns `DEPTH + 1` buffers).
 const PIPELINE_DEPTH: usize = 4;
 /// Below this many bytes a second thread costs more than it saves.
 const PIPELINE_MIN: u64 = 4 * 1024 * 1024;
@@ -277,7 +281,7 @@ pub fn to_file_tapped(
     if let Some(cache) = client.cache()
         && let Some(cached) = cache.get(spec.digest)
     {
-        match restore(&cached, spec, dest, who, client.cancel(), tap.as_deref_mut()) {
+        match restore(&cached, spec, dest, who, client, tap.as_deref_mut()) {
             Ok(o) => return Ok(o),
             Err(e) if e.kind() == ErrorKind::Integrity => {
                 if let Some(t) = tap.as_deref_mut() {
@@ -362,14 +366,14 @@ fn restore(
     spec: BlobSpec<'_>,
     dest: &Path,
     who: Report<'_>,
-    cancel: &Cancel,
+    client: &Client,
     tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
     let mut state = State::new(spec.digest.algorithm());
     let mut src = File::open(cached).map_err(|e| Error::io("open", cached, e))?;
     who.progress.set(0);
     let mut sink = VerifySink { tap };
-    let outcome = copy(&mut src, spec, &mut sink, &mut state, who, cancel)
+    let outcome = copy(&mut src, spec, &mut sink, &mut state, who, client)
         .map_err(|e| (e, 0, None))
         .and_then(|()| verify(spec, state))
         .map_err(|(e, _, _)| e.context(format!("cached {}", cached.display())))?;
@@ -663,7 +667,7 @@ fn attempt(
             *state = State::new(spec.digest.algorithm());
             who.progress.set(0);
         } else {
-            return skip_then_copy(reply, spec, sink, state, who, client.cancel());
+            return skip_then_copy(reply, spec, sink, state, who, client);
         }
     }
     if state.etag.is_none() {
@@ -681,7 +685,7 @@ fn attempt(
         ));
     }
     let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
-    copy(&mut reader, spec, sink, state, who, client.cancel())
+    copy(&mut reader, spec, sink, state, who, client)
 }
 
 /// A stream cannot rewind: read past the bytes already sent, then copy the rest.
@@ -691,7 +695,7 @@ fn skip_then_copy(
     sink: &mut dyn Sink,
     state: &mut State,
     who: Report<'_>,
-    cancel: &Cancel,
+    client: &Client,
 ) -> Result<(), Error> {
     let skip = state.written;
     let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
@@ -708,7 +712,7 @@ fn skip_then_copy(
         )
         .transient(true));
     }
-    copy(&mut reader, spec, sink, state, who, cancel)
+    copy(&mut reader, spec, sink, state, who, client)
 }
 
 /// Copy, hashing every byte, refusing to read past the expected size, checkpointing. Large
@@ -721,19 +725,21 @@ fn copy(
     sink: &mut dyn Sink,
     state: &mut State,
     who: Report<'_>,
-    cancel: &Cancel,
+    client: &Client,
 ) -> Result<(), Error> {
+    let cancel = client.cancel();
     let remaining = spec.size.map(|s| s.saturating_sub(state.written));
     if remaining.is_some_and(|r| r < PIPELINE_MIN) {
         return pump(reader, spec, sink, state, who, cancel);
     }
+    let chunk = chunk_size(client.concurrency());
     let algorithm = spec.digest.algorithm();
     let hasher = std::mem::replace(&mut state.hasher, algorithm.hasher());
     let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 1);
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
     let (hash_tx, hash_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
     for _ in 0..=PIPELINE_DEPTH {
-        let _ = free_tx.send(vec![0u8; CHUNK]);
+        let _ = free_tx.send(vec![0u8; chunk]);
     }
     let stop = std::sync::atomic::AtomicBool::new(false);
     let stop = &stop;
@@ -800,6 +806,13 @@ fn copy(
         return Ok(()); // the rest comes in ranges
     }
     check_complete(spec, state)
+}
+
+/// The pipeline's chunk size when `jobs` transfers may run at once: memory stays near
+/// [`PIPELINE_BUDGET`] whatever `--jobs` is, down to [`CHUNK_MIN`] per chunk.
+fn chunk_size(jobs: usize) -> usize {
+    let share = PIPELINE_BUDGET / (jobs.max(1) * (PIPELINE_DEPTH + 1));
+    (share / CHUNK_MIN * CHUNK_MIN).clamp(CHUNK_MIN, CHUNK)
 }
 
 /// The small-transfer path: read, write and hash on this thread.
@@ -934,4 +947,25 @@ pub fn hash_file(path: &Path, algorithm: Algorithm) -> Result<(Digest, u64), Err
         total += n as u64;
     }
     Ok((hasher.finish(), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipeline_buffers_stay_within_the_budget_for_any_jobs() {
+        assert_eq!(chunk_size(1), CHUNK);
+        assert_eq!(chunk_size(4), CHUNK, "the default --jobs keeps full-size chunks");
+        let mut last = CHUNK;
+        for jobs in 1..=64 {
+            let c = chunk_size(jobs);
+            assert!(c <= last && c >= CHUNK_MIN && c.is_multiple_of(CHUNK_MIN), "jobs {jobs}: {c}");
+            if c > CHUNK_MIN {
+                assert!(c * (PIPELINE_DEPTH + 1) * jobs <= PIPELINE_BUDGET, "jobs {jobs}: {c}");
+            }
+            last = c;
+        }
+        assert_eq!(chunk_size(64), CHUNK_MIN);
+    }
 }
