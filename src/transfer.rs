@@ -28,7 +28,7 @@ const CHUNK_MIN: usize = 128 * 1024;
 const PIPELINE_BUDGET: usize = 20 * 1024 * 1024;
 /// ...with this many queued between two stages (each transfer owns `DEPTH + 1` buffers).
 const PIPELINE_DEPTH: usize = 4;
-/// Below this many bytes a second thread costs more than it saves.
+/// Below this many bytes the pipeline's threads cost more than they save.
 const PIPELINE_MIN: u64 = 4 * 1024 * 1024;
 /// The resume record is rewritten at least this often.
 const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
