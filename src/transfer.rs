@@ -754,6 +754,7 @@ fn copy(
             hasher
         });
         // Returns the error that ended the body, if any; bytes read before it are sent first.
+        let watch = Watch { cancel, progress: who.progress };
         let receiving = s.spawn(move || {
             let mut at = start;
             loop {
@@ -761,10 +762,7 @@ fn copy(
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     return None;
                 }
-                if let Err(e) = cancel.check() {
-                    return Some(e);
-                }
-                let (n, err) = fill(reader, &mut buf, spec, at);
+                let (n, err) = fill(reader, &mut buf, spec, at, watch);
                 at += n as u64;
                 if n > 0 && full_tx.send((buf, n)).is_err() {
                     return None;
@@ -778,7 +776,6 @@ fn copy(
             for (buf, n) in &full_rx {
                 sink.write(&buf[..n])?;
                 state.note(&buf[..n]);
-                who.progress.add(n as u64);
                 if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY
                 {
                     sink.checkpoint(state.written, state.etag.as_deref());
@@ -796,6 +793,8 @@ fn copy(
         drop(hash_tx);
         let received = receiving.join().expect("receiving thread");
         state.hasher = hashing.join().expect("hashing thread");
+        // The receiver counts bytes as they arrive; some may never have been written.
+        who.progress.set(state.written);
         match received {
             // Whatever ended the stream, the ranges take over from what was written.
             Some(e) if !sink.switched() => written.and(Err(e)),
@@ -825,12 +824,11 @@ fn pump(
     cancel: &Cancel,
 ) -> Result<(), Error> {
     let mut buf = vec![0u8; BUF];
+    let watch = Watch { cancel, progress: who.progress };
     loop {
-        cancel.check()?;
-        let (n, err) = fill(reader, &mut buf, spec, state.written);
+        let (n, err) = fill(reader, &mut buf, spec, state.written, watch);
         sink.write(&buf[..n])?;
         state.absorb(&buf[..n]);
-        who.progress.add(n as u64);
         match err {
             Some(e) => return Err(e),
             None if n == 0 => break,
@@ -840,20 +838,38 @@ fn pump(
     check_complete(spec, state)
 }
 
+/// What a read loop reports to and obeys: the progress counter (moved per read, so bars move
+/// on slow links too) and the cancel flag.
+#[derive(Clone, Copy)]
+struct Watch<'a> {
+    cancel: &'a Cancel,
+    progress: &'a Progress,
+}
+
 /// Read until `buf` is full or the body ends. Bytes that arrived before an error are returned
 /// with it, so that a retry resumes after them; bytes past the expected size are an error.
+/// A cancel stops it between reads, with the bytes so far.
 fn fill(
     reader: &mut dyn Read,
     buf: &mut [u8],
     spec: BlobSpec<'_>,
     written: u64,
+    watch: Watch<'_>,
 ) -> (usize, Option<Error>) {
     let mut n = 0;
     let mut err = None;
     while n < buf.len() {
+        // Checked per read, not per chunk: a chunk can take seconds on a slow link.
+        if let Err(e) = watch.cancel.check() {
+            err = Some(e);
+            break;
+        }
         match reader.read(&mut buf[n..]) {
             Ok(0) => break,
-            Ok(k) => n += k,
+            Ok(k) => {
+                n += k;
+                watch.progress.add(k as u64);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 let at = written + n as u64;

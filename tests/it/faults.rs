@@ -303,6 +303,55 @@ fn ctrl_c_keeps_the_part_and_exits_130_and_the_rerun_resumes() {
     assert_eq!(std::fs::read(sb.work().join("out/blob.bin")).unwrap(), data);
 }
 
+/// On a slow link a pipeline chunk (1 MiB) takes seconds to fill: progress must still move and
+/// Ctrl-C must still stop at once, keeping the bytes that arrived inside the unfinished chunk.
+#[test]
+fn a_slow_stream_shows_progress_and_stops_inside_a_chunk() {
+    use std::io::BufRead;
+    let data = noise(8 * MIB, 34);
+    let slow = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let s2 = slow.clone();
+    let f = scripted(data.clone(), move |_, hit, b| {
+        let r = Reply::blob(hit, b);
+        if s2.load(Ordering::SeqCst) { r.fault(Fault::Throttle(128 * 1024)) } else { r }
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let mut child = sb
+        .cmd(&["pull", &r, "-o", "out", "--progress", "json"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let seen = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .find_map(|v| {
+            (v["event"] == "progress").then(|| v["bytes"].as_u64().unwrap()).filter(|&b| b > 0)
+        })
+        .expect("a progress event with bytes");
+    assert!(seen < MIB as u64, "progress moves before the first 1 MiB chunk is full: {seen}");
+    let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let signalled = Instant::now();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    // A whole chunk more would take 8 s at this rate; the next read sees the flag instead.
+    assert!(
+        signalled.elapsed() < Duration::from_secs(4),
+        "stopped after {:?}",
+        signalled.elapsed()
+    );
+    let part = sb.work().join("out/blob.bin.part");
+    let kept = std::fs::metadata(&part).expect(".part kept").len();
+    assert!(kept > 0 && kept < MIB as u64, "kept the bytes of the unfinished chunk: {kept}");
+    slow.store(false, Ordering::SeqCst);
+    sb.run(&["pull", &r, "-o", "out"]).ok();
+    assert_eq!(range_of(&f.hits_to("/v2/x/blobs/").pop().unwrap()), Some(kept));
+    assert_eq!(std::fs::read(sb.work().join("out/blob.bin")).unwrap(), data);
+}
+
 #[test]
 fn sigkill_midway_leaves_a_resumable_directory() {
     let data = noise(16 * MIB, 31);
