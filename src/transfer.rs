@@ -717,8 +717,8 @@ fn skip_then_copy(
 
 /// Copy, hashing every byte, refusing to read past the expected size, checkpointing. Large
 /// transfers run as a three-stage pipeline over a few recycled buffers: a thread receives, this
-/// thread writes, a third hashes what was written. Receiving, writing and hashing cost about the
-/// same, so with any one of them on the caller's thread a core sat idle while it waited.
+/// thread writes, a third hashes what was written. With receiving and writing on one thread,
+/// that thread was the slow stage and a core sat idle while the others waited for it.
 fn copy(
     reader: &mut (dyn Read + Send),
     spec: BlobSpec<'_>,
