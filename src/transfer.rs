@@ -753,8 +753,8 @@ fn copy(
             }
             hasher
         });
-        // Returns the error that ended the body, if any; bytes read before it are sent first.
         let watch = Watch { cancel, progress: who.progress };
+        // Returns the error that ended the body, if any; bytes read before it are sent first.
         let receiving = s.spawn(move || {
             let mut at = start;
             loop {
