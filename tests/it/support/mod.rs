@@ -178,3 +178,81 @@ impl Drop for Mount {
         let _ = Command::new("umount").arg(&self.0).status();
     }
 }
+
+/// Files and directories planted around an output directory — in its parent, a sibling, and a
+/// victim outside — that a hostile artifact must leave byte-for-byte and mode-for-mode alone.
+pub struct Canaries {
+    root: PathBuf,
+    before: Vec<(String, Option<Vec<u8>>, u32)>,
+}
+
+impl Canaries {
+    /// Plant canaries in `root` (the parent of the output directory); `root/out` is left for the
+    /// output itself. Returns them with a snapshot of everything below `root` except `out/`.
+    pub fn plant(root: &Path) -> Canaries {
+        use std::os::unix::fs::PermissionsExt;
+        let put = |rel: &str, bytes: &[u8], mode: u32| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, bytes).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        put("parent-canary.txt", b"the parent's own file\n", 0o644);
+        put("sibling/keep.txt", b"a sibling directory's file\n", 0o600);
+        put("victim/secret.txt", b"a victim outside\n", 0o640);
+        std::fs::set_permissions(root.join("victim"), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+        let mut c = Canaries { root: root.to_path_buf(), before: Vec::new() };
+        c.before = c.snapshot();
+        c
+    }
+
+    /// Where a test can point a link at something outside the output directory.
+    pub fn victim(&self) -> PathBuf {
+        self.root.join("victim/secret.txt")
+    }
+
+    fn snapshot(&self) -> Vec<(String, Option<Vec<u8>>, u32)> {
+        use std::os::unix::fs::PermissionsExt;
+        fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Option<Vec<u8>>, u32)>) {
+            let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let p = e.path();
+                let rel = p.strip_prefix(base).unwrap().display().to_string();
+                if rel == "out" {
+                    continue;
+                }
+                let m = std::fs::symlink_metadata(&p).unwrap();
+                let mode = m.permissions().mode();
+                if m.is_dir() {
+                    out.push((format!("{rel}/"), None, mode));
+                    walk(base, &p, out);
+                } else if m.file_type().is_symlink() {
+                    let t = std::fs::read_link(&p).unwrap();
+                    out.push((rel, Some(t.display().to_string().into_bytes()), mode));
+                } else {
+                    out.push((rel, Some(std::fs::read(&p).unwrap()), mode));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let mode = std::fs::metadata(&self.root).unwrap().permissions().mode();
+        out.push((".".into(), None, mode));
+        walk(&self.root, &self.root, &mut out);
+        out
+    }
+
+    /// Everything planted is as it was, and nothing new appeared beside `out/`.
+    #[track_caller]
+    pub fn assert_unchanged(&self) {
+        let now = self.snapshot();
+        let show = |v: &[(String, Option<Vec<u8>>, u32)]| -> Vec<String> {
+            v.iter()
+                .map(|(p, b, m)| format!("{p} {m:o} {:?}", b.as_ref().map(|b| b.len())))
+                .collect()
+        };
+        assert_eq!(show(&now), show(&self.before), "the canaries around out/ changed");
+        assert_eq!(now, self.before, "a canary's bytes changed");
+    }
+}
