@@ -63,6 +63,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand -j 'Connections at once: layers, or ranges of a big blob on a slow link'
             cand --jobs 'Connections at once: layers, or ranges of a big blob on a slow link'
             cand --extract-to 'Unpack into DIR instead of the output directory'
+            cand --max-unpacked-size 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]'
             cand --progress 'Progress display on stderr'
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'

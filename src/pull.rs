@@ -9,7 +9,7 @@ use std::sync::{Condvar, Mutex};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
-use crate::extract::{self, Format, StageError};
+use crate::extract::{self, Format, Hint, Limit, Policy, StageError, Unpack};
 use crate::manifest::{Descriptor, Manifest, Platform};
 use crate::pool;
 use crate::reference::Reference;
@@ -65,11 +65,20 @@ pub struct ExtractOptions {
     pub keep_archive: bool,
     /// Unpack layers that oras marked `io.deis.oras.content.unpack=true` (a pushed directory).
     pub oras_unpack: bool,
+    /// The most one archive (or one image, all layers together) may unpack to; default
+    /// [`Limit::for_blob`].
+    pub max_unpacked: Option<u64>,
 }
 
 impl Default for ExtractOptions {
     fn default() -> Self {
-        ExtractOptions { extract: false, to: None, keep_archive: false, oras_unpack: true }
+        ExtractOptions {
+            extract: false,
+            to: None,
+            keep_archive: false,
+            oras_unpack: true,
+            max_unpacked: None,
+        }
     }
 }
 
@@ -103,6 +112,7 @@ fn plan(
     };
     let names: Vec<String> = image.layers.iter().map(layer_name).collect();
     let mut jobs: Vec<Job> = Vec::new();
+    let mut claims: Vec<Vec<PathBuf>> = Vec::new();
     for (layer, name) in image.layers.iter().zip(&names) {
         if !filter.matches(name, &layer.media_type) {
             continue;
@@ -111,7 +121,9 @@ fn plan(
             continue; // the same blob under the same name twice: one download serves both
         }
         let rel = safe_relative_path(name, req.flatten)?;
-        jobs.push(Job { layer: layer.clone(), name: name.clone(), rel });
+        let job = Job { layer: layer.clone(), name: name.clone(), rel };
+        claims.push(claimed_paths(req, &job)?);
+        jobs.push(job);
     }
     if jobs.is_empty() {
         let list = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
@@ -120,7 +132,7 @@ fn plan(
             format!("no layer of {} matches the filters; layers: {list}", req.reference),
         ));
     }
-    check_collisions(&jobs)?;
+    check_collisions(&jobs, &claims)?;
     Ok((resolved, jobs))
 }
 
@@ -228,34 +240,57 @@ fn layer_name(d: &Descriptor) -> String {
     d.title().map_or_else(|| d.digest.hex().to_owned(), str::to_owned)
 }
 
-/// Two layers must not land on one path, nor one on another's `.part` or parent directory.
-fn check_collisions(jobs: &[Job]) -> Result<(), Error> {
-    let mut seen: HashMap<&Path, &Job> = HashMap::new();
-    for j in jobs {
-        if let Some(other) = seen.insert(&j.rel, j) {
-            return Err(Error::new(
-                ErrorKind::Other,
-                format!(
-                    "two layers ({} and {}) would both be written to {:?}; pull them separately with a filter",
-                    other.layer.digest.short(),
-                    j.layer.digest.short(),
-                    j.rel
-                ),
-            ));
+/// Every path a job may write, derived names included, each checked like a title: its file
+/// (and `.part`), the name it decompresses to, the directory an oras layer unpacks to.
+fn claimed_paths(req: &PullRequest, job: &Job) -> Result<Vec<PathBuf>, Error> {
+    let base = req.extract.to.as_ref().unwrap_or(&req.output);
+    let file = req.output.join(&job.rel);
+    let mut out = vec![file.clone(), transfer::part_path(&file)];
+    if is_oras_dir(req, &job.layer) {
+        out.push(base.join(&job.rel));
+    } else if req.extract.extract && Hint::of(&job.layer.media_type, &job.name).single {
+        let derived = decompressed_name(&job.rel);
+        let rel = safe_relative_path(&derived, false)
+            .map_err(|e| e.context(format!("{} decompresses to {derived:?}", job.name)))?;
+        out.push(base.join(rel));
+    }
+    Ok(out)
+}
+
+/// No two layers may claim one path, nor one a parent directory of another's.
+fn check_collisions(jobs: &[Job], claims: &[Vec<PathBuf>]) -> Result<(), Error> {
+    let mut seen: HashMap<&Path, usize> = HashMap::new();
+    for (i, paths) in claims.iter().enumerate() {
+        for p in paths {
+            if let Some(other) = seen.insert(p, i).filter(|o| *o != i) {
+                return Err(collision(jobs, other, i, p));
+            }
         }
     }
-    for j in jobs {
-        let part = transfer::part_path(&j.rel);
-        let clash = seen.contains_key(part.as_path())
-            || j.rel.ancestors().skip(1).any(|a| seen.contains_key(a));
-        if clash {
-            return Err(Error::new(
-                ErrorKind::Other,
-                format!("layer path {:?} collides with another layer's path", j.rel),
-            ));
+    for (i, paths) in claims.iter().enumerate() {
+        for p in paths {
+            if let Some(other) =
+                p.ancestors().skip(1).find_map(|a| seen.get(a)).filter(|o| **o != i)
+            {
+                return Err(collision(jobs, *other, i, p));
+            }
         }
     }
     Ok(())
+}
+
+fn collision(jobs: &[Job], a: usize, b: usize, path: &Path) -> Error {
+    Error::new(
+        ErrorKind::Other,
+        format!(
+            "two layers ({} {:?} and {} {:?}) would both be written to {:?}; pull them separately with a filter",
+            jobs[a].layer.digest.short(),
+            jobs[a].name,
+            jobs[b].layer.digest.short(),
+            jobs[b].name,
+            path
+        ),
+    )
 }
 
 fn prepare_output(dir: &Path) -> Result<(), Error> {
@@ -282,10 +317,6 @@ fn fetch_layer(
     let layer = &job.layer;
     let dest = prepare_parent(&req.output, &job.rel)?;
     let after = after_download(req, job, &dest)?;
-    let archive = match &after {
-        After::Keep => dest.clone(),
-        After::Unpack { archive, .. } | After::Decompress { archive, .. } => archive.clone(),
-    };
     let finished = |path: &Path, status| {
         obs.event(&Event::Finished {
             index,
@@ -297,20 +328,22 @@ fn fetch_layer(
         });
         Ok(report(path, layer, status))
     };
-    let (format, target, content_digest) = match after {
-        After::Keep => {
-            let status = download(client, req, job, index, &archive, obs, None)?;
-            return finished(&archive, status);
-        }
-        After::Unpack { format, target, content_digest, .. } => (format, target, content_digest),
-        After::Decompress { format, dest: out, .. } => (format, out, None),
+    let After::Unpack { hint, root, rel, content_digest, archive } = after else {
+        let status = download(client, req, job, index, &dest, obs, None)?;
+        return finished(&dest, status);
+    };
+    let unpack = Unpack {
+        hint,
+        root: &root,
+        content_digest: content_digest.as_ref(),
+        name: &job.name,
+        limit: Limit::for_blob(layer.size, req.extract.max_unpacked),
+        prefix: is_oras_dir(req, layer).then_some(job.rel.as_path()),
     };
     // One pass: unpack into staging from a tap on the download; commit once the blob verified.
     let (mut tap, mut reader) = transfer::Tap::channel(8);
     let (status, staged, intact) = std::thread::scope(|s| {
-        let (target, digest) = (&target, content_digest.as_ref());
-        let unpacking =
-            s.spawn(move || extract::stage(&mut reader, format, target, digest, &job.name, obs));
+        let unpacking = s.spawn(|| extract::stage(&mut reader, &unpack, obs));
         let status = download(client, req, job, index, &archive, obs, Some(&mut tap));
         let intact = status.is_ok() && tap.intact(layer.size);
         drop(tap); // the end of the stream for the unpacking thread
@@ -331,17 +364,19 @@ fn fetch_layer(
         drop(staged);
         obs.log(Level::Debug, format!("{}: unpacking from the downloaded file", job.name));
         let mut file = std::fs::File::open(&archive).map_err(|e| Error::io("open", &archive, e))?;
-        extract::stage(&mut file, format, &target, content_digest.as_ref(), &job.name, obs)
+        extract::stage(&mut file, &unpack, obs)
     };
     match staged {
         Ok(st) => {
-            let r = st.commit(&target);
+            let r = st.commit(&root, &rel, Policy { overwrite: req.overwrite, obs });
             drop_archive(req, &archive, &dest);
             r.map_err(|e| e.context(&job.name))?;
-            finished(&target, FileStatus::Extracted)
+            finished(&root.join(&rel), FileStatus::Extracted)
         }
-        Err(StageError::NotArchive) => not_an_archive(&archive, &dest, &job.name, obs)
-            .and_then(|()| finished(&dest, FileStatus::Downloaded)),
+        Err(StageError::NotArchive) => {
+            let status = not_an_archive(req, job, &archive, &dest, obs)?;
+            finished(&dest, status)
+        }
         Err(StageError::Failed(e)) => {
             drop_archive(req, &archive, &dest);
             Err(e.context(&job.name))
@@ -398,10 +433,12 @@ fn pull_rootfs(
         if req.extract.keep_archive {
             req.output.join(&j.rel)
         } else {
-            req.output.join(format!(".oci-dl-{}", j.layer.digest.hex()))
+            req.output.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()))
         }
     };
-    let format_of = |j: &Job| Format::guess(&j.layer.media_type, "").unwrap_or(Format::Tar);
+    let total: u64 = jobs.iter().map(|j| j.layer.size).sum();
+    let limit = Limit::for_blob(total, req.extract.max_unpacked);
+    let policy = Policy { overwrite: req.overwrite, obs };
     // One pass where it can be had: the layer the applier waits for streams into the staged
     // root filesystem while it downloads; the others are applied from their files, in order.
     let line = Line {
@@ -410,7 +447,10 @@ fn pull_rootfs(
         next: AtomicUsize::new(0),
     };
     let (results, streamed) = std::thread::scope(|s| {
-        let applier = s.spawn(|| apply_in_order(&line, &jobs, &target, &path_of, &format_of, obs));
+        let applier = s.spawn(|| {
+            let stage = extract::RootfsStage::inside(&target, limit, obs).ok();
+            apply_in_order(&line, &jobs, stage, &path_of, obs)
+        });
         let results = pool::run(jobs.iter().collect(), req.jobs, |index, job: &Job| {
             let mut tap = None;
             if line.next.load(Ordering::SeqCst) == index {
@@ -430,10 +470,10 @@ fn pull_rootfs(
         (results, applier.join().unwrap_or(None))
     });
     let errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
-    let layers: Vec<(PathBuf, Format)> = jobs.iter().map(|j| (path_of(j), format_of(j))).collect();
+    let layers: Vec<PathBuf> = jobs.iter().map(path_of).collect();
     let cleanup = || {
         if !req.extract.keep_archive {
-            for (p, _) in &layers {
+            for p in &layers {
                 let _ = std::fs::remove_file(p);
             }
         }
@@ -445,26 +485,14 @@ fn pull_rootfs(
     let result = match streamed {
         Some(stage) => {
             obs.log(Level::Debug, "root filesystem unpacked while downloading".into());
-            stage.commit(&target)
+            stage.commit(&target, policy)
         }
         None => {
             obs.log(
                 Level::Debug,
                 "unpacking the root filesystem from the downloaded layers".into(),
             );
-            layers
-                .iter()
-                .try_for_each(|(p, f)| {
-                    if f.confirm(&extract::head(p)?) {
-                        Ok(())
-                    } else {
-                        Err(Error::new(
-                            ErrorKind::Other,
-                            format!("{} is not a {f:?} archive", p.display()),
-                        ))
-                    }
-                })
-                .and_then(|()| extract::rootfs(&layers, &target, obs))
+            extract::rootfs(&layers, &target, limit, policy)
         }
     };
     cleanup();
@@ -522,12 +550,11 @@ impl Line {
 fn apply_in_order(
     line: &Line,
     jobs: &[Job],
-    target: &Path,
+    stage: Option<extract::RootfsStage>,
     path_of: &dyn Fn(&Job) -> PathBuf,
-    format_of: &dyn Fn(&Job) -> Format,
     obs: &dyn Observer,
 ) -> Option<extract::RootfsStage> {
-    let mut stage = extract::RootfsStage::beside(target).ok()?;
+    let mut stage = stage?;
     for (i, job) in jobs.iter().enumerate() {
         line.next.store(i, Ordering::SeqCst);
         let mut slots = line.slots.lock().unwrap_or_else(|p| p.into_inner());
@@ -538,7 +565,7 @@ fn apply_in_order(
         drop(slots);
         let applied = match taken {
             Slot::Streaming(mut reader) => {
-                let ok = stage.apply(&mut reader, format_of(job), &job.name, obs).is_ok();
+                let ok = stage.apply(&mut reader, &job.name, obs).is_ok();
                 let mut slots = line.slots.lock().unwrap_or_else(|p| p.into_inner());
                 while matches!(slots[i], Slot::Taken) {
                     slots = line.cv.wait(slots).unwrap_or_else(|p| p.into_inner());
@@ -548,7 +575,7 @@ fn apply_in_order(
             Slot::Downloaded { .. } => {
                 let path = path_of(job);
                 std::fs::File::open(&path)
-                    .is_ok_and(|mut f| stage.apply(&mut f, format_of(job), &job.name, obs).is_ok())
+                    .is_ok_and(|mut f| stage.apply(&mut f, &job.name, obs).is_ok())
             }
             _ => false,
         };
@@ -573,25 +600,31 @@ fn is_image(jobs: &[Job]) -> bool {
 enum After {
     /// Saved under its name.
     Keep,
-    /// A tar archive unpacked into `target`.
-    Unpack { format: Format, target: PathBuf, content_digest: Option<Digest>, archive: PathBuf },
-    /// A single compressed file decompressed to `dest`.
-    Decompress { format: Format, dest: PathBuf, archive: PathBuf },
+    /// Unpacked to `root/rel` (`rel` empty: a tar merged into `root`) from `archive`, where the
+    /// blob is downloaded (its own name when kept, else a hidden one that is removed).
+    Unpack {
+        hint: Hint,
+        root: PathBuf,
+        rel: PathBuf,
+        content_digest: Option<Digest>,
+        archive: PathBuf,
+    },
 }
 
 const ORAS_UNPACK: &str = "io.deis.oras.content.unpack";
 const ORAS_DIGEST: &str = "io.deis.oras.content.digest";
 
+/// A directory pushed by oras, to be unpacked as `oras pull` does.
+fn is_oras_dir(req: &PullRequest, layer: &Descriptor) -> bool {
+    req.extract.oras_unpack && layer.annotations.get(ORAS_UNPACK).is_some_and(|v| v == "true")
+}
+
 fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Result<After, Error> {
     let layer = &job.layer;
     let x = &req.extract;
-    let base = x.to.clone().unwrap_or_else(|| req.output.clone());
-    // Where the archive goes: its own name when kept, else a hidden name that is removed.
-    let hidden = req.output.join(format!(".oci-dl-{}", layer.digest.hex()));
-    let oras_dir = x.oras_unpack && layer.annotations.get(ORAS_UNPACK).is_some_and(|v| v == "true");
-    if oras_dir {
-        let format =
-            Format::guess(&layer.media_type, "").filter(|f| f.is_tar()).unwrap_or(Format::TarGzip);
+    let root = x.to.clone().unwrap_or_else(|| req.output.clone());
+    let hidden = req.output.join(format!("{}{}", extract::RESERVED_PREFIX, layer.digest.hex()));
+    if is_oras_dir(req, layer) {
         let content_digest = match layer.annotations.get(ORAS_DIGEST) {
             Some(d) => Some(
                 d.parse::<Digest>()
@@ -599,45 +632,69 @@ fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Result<After, Er
             ),
             None => None,
         };
-        let suffix = match format {
-            Format::Tar => "tar",
-            Format::TarZstd => "tar.zst",
+        let suffix = match Format::guess(&layer.media_type, "") {
+            Some(Format::Tar) => "tar",
+            Some(Format::TarZstd) => "tar.zst",
             _ => "tar.gz",
         };
         let kept = PathBuf::from(format!("{}.{suffix}", dest.display()));
         let archive = if x.keep_archive { kept } else { hidden };
-        return Ok(After::Unpack { format, target: base.join(&job.rel), content_digest, archive });
+        let hint = Hint { tar: true, single: false };
+        return Ok(After::Unpack { hint, root, rel: job.rel.clone(), content_digest, archive });
     }
-    if !x.extract {
+    if !x.extract || Format::guess(&layer.media_type, &job.name).is_none() {
         return Ok(After::Keep);
     }
     let archive = if x.keep_archive { dest.to_path_buf() } else { hidden };
-    Ok(match Format::guess(&layer.media_type, &job.name) {
-        Some(format) if format.is_tar() => {
-            std::fs::create_dir_all(&base).map_err(|e| Error::io("create directory", &base, e))?;
-            After::Unpack { format, target: base, content_digest: None, archive }
-        }
-        Some(format) => {
-            let name = format.decompressed_name(&job.rel.display().to_string());
-            let out = prepare_parent(&base, Path::new(&name))?;
-            After::Decompress { format, dest: out, archive }
-        }
-        None => After::Keep,
-    })
+    let hint = Hint::of(&layer.media_type, &job.name);
+    // A single compressed file lands under its name without the suffix (checked when planned,
+    // and again here as a title is); a tar is merged into the root.
+    let rel = if hint.single {
+        safe_relative_path(&decompressed_name(&job.rel), false)?
+    } else {
+        PathBuf::new()
+    };
+    Ok(After::Unpack { hint, root, rel, content_digest: None, archive })
 }
 
-/// A layer that claimed to be an archive but is not: keep it as a file under its name.
+/// The name a single compressed file decompresses to: its own without the suffix.
+fn decompressed_name(rel: &Path) -> String {
+    let name = rel.display().to_string();
+    let lower = name.to_ascii_lowercase();
+    [".gz", ".zst"]
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .map_or(name.clone(), |s| name[..name.len() - s.len()].to_owned())
+}
+
+/// A layer that claimed to be an archive but is not: keep it as a file under its name, as the
+/// overwrite policy allows for what is there.
 fn not_an_archive(
+    req: &PullRequest,
+    job: &Job,
     archive: &Path,
     dest: &Path,
-    name: &str,
     obs: &dyn Observer,
-) -> Result<(), Error> {
-    if archive != dest {
-        std::fs::rename(archive, dest).map_err(|e| Error::io("rename into place", dest, e))?;
+) -> Result<FileStatus, Error> {
+    obs.log(Level::Info, format!("{} is not an archive; kept as a file", job.name));
+    if archive == dest {
+        return Ok(FileStatus::Downloaded);
     }
-    obs.log(Level::Info, format!("{name} is not an archive; kept as a file"));
-    Ok(())
+    let layer = &job.layer;
+    match existing(dest, &layer.digest, Some(layer.size), req.overwrite, obs) {
+        Ok(None) => {
+            std::fs::rename(archive, dest).map_err(|e| Error::io("rename into place", dest, e))?;
+            Ok(FileStatus::Downloaded)
+        }
+        Ok(Some(status)) => {
+            let _ = std::fs::remove_file(archive);
+            Ok(status)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(archive);
+            Err(e)
+        }
+    }
 }
 
 fn drop_archive(req: &PullRequest, archive: &Path, dest: &Path) {

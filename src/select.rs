@@ -123,6 +123,11 @@ pub fn safe_relative_path(title: &str, flatten: bool) -> Result<PathBuf, Error> 
     if out.as_os_str().is_empty() {
         return Err(bad("empty name"));
     }
+    // Hidden archives and staging directories live at the top of the output directory.
+    let first = out.components().next().and_then(|c| c.as_os_str().to_str());
+    if first.is_some_and(|f| f.starts_with(crate::extract::RESERVED_PREFIX)) {
+        return Err(bad("names starting with .oci-dl- are oci-dl's own"));
+    }
     Ok(out)
 }
 
@@ -249,12 +254,16 @@ mod tests {
             ("a/..", ".."),
             ("a\0b", "NUL"),
             ("dir/", "directory"),
+            (".oci-dl-staging-1-0/t/x", "oci-dl's own"),
+            ("./.oci-dl-0123", "oci-dl's own"),
         ];
         for (t, want) in bad {
             let e = safe_relative_path(t, false).unwrap_err();
             assert!(e.to_string().contains(want), "{t:?}: {e}");
         }
         assert!(safe_relative_path("../x", true).is_err(), "flatten does not launder '..'");
+        assert!(safe_relative_path("sub/.oci-dl-x", true).is_err(), "nor a reserved name");
+        assert!(safe_relative_path("sub/.oci-dl-x", false).is_ok(), "reserved at the top only");
     }
 
     #[test]

@@ -66,6 +66,14 @@ pub struct PullArgs {
     /// Keep layers that oras marked for unpacking (pushed directories) as archives.
     #[arg(long)]
     pub no_unpack: bool,
+    /// Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the
+    /// archive, at least 16 MiB, at most 64 GiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub max_unpacked_size: Option<u64>,
+}
+
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    oci_dl::parse_size(s).map_err(|e| e.to_string())
 }
 
 fn groups(v: &[String]) -> Vec<Vec<String>> {
@@ -108,6 +116,7 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
             to: args.extract_to.clone(),
             keep_archive: args.keep_archive,
             oras_unpack: !args.no_unpack,
+            max_unpacked: args.max_unpacked_size,
         },
     };
     let view = global.view();
@@ -148,10 +157,19 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
 fn summary(report: &PullReport, secs: f64, req: &PullRequest) -> String {
     let count = |s| report.files.iter().filter(|f| f.status == s).count();
     let fetched = |f: &&oci_dl::FileReport| {
-        matches!(f.status, FileStatus::Downloaded | FileStatus::Resumed | FileStatus::Cached)
+        matches!(
+            f.status,
+            FileStatus::Downloaded
+                | FileStatus::Resumed
+                | FileStatus::Cached
+                | FileStatus::Extracted
+        )
     };
     let bytes: u64 = report.files.iter().filter(fetched).map(|f| f.size).sum();
     let mut line = format!("pulled {} file(s)", report.files.iter().filter(fetched).count());
+    if count(FileStatus::Extracted) > 0 {
+        line.push_str(&format!(" ({} unpacked)", count(FileStatus::Extracted)));
+    }
     if count(FileStatus::Cached) > 0 {
         line.push_str(&format!(" ({} from the cache)", count(FileStatus::Cached)));
     }

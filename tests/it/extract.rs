@@ -12,7 +12,7 @@ use crate::support::*;
 const MTIME: u64 = 1_600_000_000;
 
 /// A tar entry for the builder.
-enum E<'a> {
+pub enum E<'a> {
     Dir(&'a str),
     File(&'a str, &'a [u8], u32),
     Symlink(&'a str, &'a str),
@@ -21,7 +21,7 @@ enum E<'a> {
 }
 
 /// A tar made entry by entry with raw headers, so hostile names go in unvalidated.
-fn tar(entries: &[E<'_>]) -> Vec<u8> {
+pub fn tar(entries: &[E<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for e in entries {
         let mut h = tar::Header::new_gnu();
@@ -51,13 +51,13 @@ fn tar(entries: &[E<'_>]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fn gz(data: &[u8]) -> Vec<u8> {
+pub fn gz(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
 
-fn zst(data: &[u8]) -> Vec<u8> {
+pub fn zst(data: &[u8]) -> Vec<u8> {
     zstd::encode_all(data, 3).unwrap()
 }
 
@@ -213,7 +213,16 @@ fn an_image_becomes_its_flattened_root_filesystem() {
 #[test]
 fn oras_directories_are_unpacked_by_their_annotation() {
     let Some(reg) = registry::open() else { return };
-    let inner = bundle();
+    // oras-go content/file/utils.go tarDirectory: every entry is prefixed by the title.
+    let inner = tar(&[
+        E::Dir("mydir"),
+        E::Dir("mydir/app/"),
+        E::Dir("mydir/app/bin/"),
+        E::File("mydir/app/bin/run", b"#!/bin/sh\necho hi\n", 0o755),
+        E::File("mydir/app/share/doc.txt", b"docs", 0o644),
+        E::Symlink("mydir/app/current", "bin/run"),
+        E::Hardlink("mydir/app/share/doc-again.txt", "mydir/app/share/doc.txt"),
+    ]);
     let content = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &inner).to_string();
     let blob = gz(&inner);
     let p = Pusher::new(reg);

@@ -32,6 +32,16 @@ impl Layer {
         }
     }
 
+    /// A file as `oras push` gives it: the generic layer type whatever the file holds, and its
+    /// name as the title (oras-go `content/file/file.go`: `defaultBlobMediaType`).
+    pub fn oras(title: &str, bytes: impl Into<Vec<u8>>) -> Layer {
+        Layer {
+            bytes: bytes.into(),
+            title: Some(title.into()),
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        }
+    }
+
     pub fn untitled(media_type: &str, bytes: impl Into<Vec<u8>>) -> Layer {
         Layer { bytes: bytes.into(), title: None, media_type: media_type.into() }
     }
@@ -120,6 +130,26 @@ impl<'a> Pusher<'a> {
             "artifactType": "application/vnd.oci-dl.test",
             "config": {"mediaType": EMPTY_CONFIG, "digest": config.to_string(), "size": 2},
             "layers": layers.iter().map(Layer::descriptor).collect::<Vec<_>>(),
+        }))
+        .unwrap();
+        (self.manifest_raw(repo, tag, OCI_MANIFEST, &body), body)
+    }
+
+    /// Push layers as `oras push` (image-spec v1.1) would: the unknown artifact type, the empty
+    /// config with its inline data, a `created` annotation (oras CLI `cmd/oras/root/push.go`).
+    /// Layers carry their own descriptors (`Layer::oras`, or oras-shaped directories).
+    pub fn oras_push(&self, repo: &str, tag: &str, layers: &[Layer]) -> (Digest, Vec<u8>) {
+        let config = self.blob(repo, b"{}");
+        for l in layers {
+            self.blob(repo, &l.bytes);
+        }
+        let body = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": "application/vnd.unknown.artifact.v1",
+            "config": {"mediaType": EMPTY_CONFIG, "digest": config.to_string(), "size": 2, "data": "e30="},
+            "layers": layers.iter().map(Layer::descriptor).collect::<Vec<_>>(),
+            "annotations": {"org.opencontainers.image.created": "2026-11-30T10:00:00Z"},
         }))
         .unwrap();
         (self.manifest_raw(repo, tag, OCI_MANIFEST, &body), body)

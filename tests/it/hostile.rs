@@ -1,0 +1,428 @@
+//! Hostile artifacts against extraction: derived names, whiteouts, what is already in the output
+//! directory, link chains, modes, bombs, staging. Every case checks its exact outcome and that
+//! the canaries around the output directory are untouched.
+//!
+//! Files are pushed as `oras push` pushes them (`Layer::oras`: the generic layer type whatever
+//! the bytes are), since that is what an attacker's artifact on ghcr.io looks like.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::extract::{E, gz, tar, zst};
+use crate::support::push::{Layer, Pusher};
+use crate::support::registry::{self, Registry};
+use crate::support::*;
+
+fn push(reg: &Registry, repo: &str, layers: &[Layer]) -> String {
+    Pusher::new(reg).oras_push(repo, "v1", layers);
+    format!("{}/{repo}:v1", reg.host)
+}
+
+/// A sandbox whose work dir holds canaries around `out/`, which holds the user's own file.
+fn arena() -> (Sandbox, Canaries) {
+    let sb = Sandbox::new();
+    let c = Canaries::plant(&sb.work());
+    std::fs::create_dir(sb.work().join("out")).unwrap();
+    std::fs::write(sb.work().join("out/mine.txt"), "the user's own file").unwrap();
+    (sb, c)
+}
+
+#[track_caller]
+fn only_mine(sb: &Sandbox) {
+    assert_eq!(tree(&sb.work().join("out")), vec!["mine.txt"], "nothing half-done");
+    assert_eq!(std::fs::read(sb.work().join("out/mine.txt")).unwrap(), b"the user's own file");
+}
+
+#[test]
+fn derived_names_that_are_dot_or_dotdot_are_refused() {
+    let Some(reg) = registry::open() else { return };
+    for (i, title) in ["...gz", "..gz", "sub/.gz", "...zst"].iter().enumerate() {
+        let bytes = if title.ends_with("zst") { zst(b"x") } else { gz(b"x") };
+        let r = push(reg, &format!("test/h-derived-{i}"), &[Layer::oras(title, bytes)]);
+        let (sb, c) = arena();
+        sb.run(&["pull", &r, "-o", "out", "-x"]).fails(1, "decompresses to");
+        only_mine(&sb);
+        c.assert_unchanged();
+    }
+}
+
+#[test]
+fn reserved_and_colliding_derived_names_are_refused_before_any_byte() {
+    let Some(reg) = registry::open() else { return };
+    let r = push(
+        reg,
+        "test/h-collide",
+        &[Layer::oras("tool.gz", gz(b"gzip content")), Layer::oras("tool", "plain content")],
+    );
+    let (sb, c) = arena();
+    let run = sb.run(&["pull", &r, "-o", "out", "-x", "--json"]);
+    run.fails(1, "would both be written to");
+    assert!(run.stdout.is_empty(), "no report of a download that did not happen");
+    only_mine(&sb);
+    c.assert_unchanged();
+    // Without -x the two names differ: both land.
+    sb.run(&["pull", &r, "-o", "out"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("out/tool")).unwrap(), b"plain content");
+
+    for (i, title) in [".oci-dl-staging-1-0/t/x", ".oci-dl-0123abcd"].iter().enumerate() {
+        let r = push(reg, &format!("test/h-reserved-{i}"), &[Layer::oras(title, "x")]);
+        let (sb, c) = arena();
+        sb.run(&["pull", &r, "-o", "out", "-x"]).fails(1, "oci-dl's own");
+        only_mine(&sb);
+        c.assert_unchanged();
+    }
+    let r = push(
+        reg,
+        "test/h-reserved-entry",
+        &[Layer::oras("t.tar", tar(&[E::File(".oci-dl-staging-1-0/t/x", b"x", 0o644)]))],
+    );
+    let (sb, c) = arena();
+    sb.run(&["pull", &r, "-o", "out", "-x"]).fails(1, "reserved for oci-dl");
+    only_mine(&sb);
+    c.assert_unchanged();
+}
+
+#[test]
+fn a_whiteout_must_name_one_file() {
+    let Some(reg) = registry::open() else { return };
+    for (i, wh) in [".wh...", ".wh..", "sub/.wh..."].iter().enumerate() {
+        let layers = [
+            Layer::untitled(
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                gz(&tar(&[E::Dir("sub/"), E::File("sub/a", b"a", 0o644)])),
+            ),
+            Layer::untitled(
+                "application/vnd.oci.image.layer.v1.tar",
+                tar(&[E::File(wh, b"", 0o644)]),
+            ),
+        ];
+        let r = push(reg, &format!("test/h-whiteout-{i}"), &layers);
+        let (sb, c) = arena();
+        sb.run(&["pull", &r, "-o", "out", "-x", "-j", "1"])
+            .fails(1, "a whiteout must name one file");
+        only_mine(&sb);
+        c.assert_unchanged();
+    }
+}
+
+#[test]
+fn unpacking_follows_the_overwrite_policy_and_never_replaces_a_directory_or_link() {
+    let Some(reg) = registry::open() else { return };
+    let archive = gz(&tar(&[
+        E::File("conf.txt", b"from the archive", 0o644),
+        E::Dir("dir/"),
+        E::File("dir/x", b"x", 0o644),
+    ]));
+    let r = push(reg, "test/h-policy", &[Layer::oras("bundle.tar.gz", archive)]);
+    let (sb, c) = arena();
+    let out = sb.work().join("out");
+    std::fs::write(out.join("conf.txt"), "mine").unwrap();
+    // Off a terminal the default is `error`: nothing moves, not even the new paths.
+    sb.run(&["pull", &r, "-o", "out", "-x"]).fails(1, "conf.txt exists with other content");
+    assert_eq!(tree(&out), vec!["conf.txt", "mine.txt"]);
+    assert_eq!(std::fs::read(out.join("conf.txt")).unwrap(), b"mine");
+    sb.run(&["pull", &r, "-o", "out", "-x", "--overwrite", "skip"]).ok();
+    assert_eq!(std::fs::read(out.join("conf.txt")).unwrap(), b"mine");
+    assert_eq!(std::fs::read(out.join("dir/x")).unwrap(), b"x");
+    sb.run(&["pull", &r, "-o", "out", "-x", "--overwrite", "force"]).ok();
+    assert_eq!(std::fs::read(out.join("conf.txt")).unwrap(), b"from the archive");
+    // The same content again is no conflict.
+    sb.run(&["pull", &r, "-o", "out", "-x"]).ok();
+    c.assert_unchanged();
+
+    // A directory the user has is never replaced by a file, whatever the policy.
+    let r = push(
+        reg,
+        "test/h-policy-dir",
+        &[Layer::oras("d.tar", tar(&[E::File("keep", b"file", 0o644)]))],
+    );
+    let (sb, c) = arena();
+    let out = sb.work().join("out");
+    std::fs::create_dir(out.join("keep")).unwrap();
+    std::fs::write(out.join("keep/inner"), "inner").unwrap();
+    sb.run(&["pull", &r, "-o", "out", "-x", "--overwrite", "force"])
+        .fails(1, "is a directory oci-dl did not create");
+    assert_eq!(std::fs::read(out.join("keep/inner")).unwrap(), b"inner");
+    c.assert_unchanged();
+
+    // A symlink in the output directory is neither replaced nor written through.
+    for (i, entries) in [
+        vec![E::File("link", b"evil", 0o644)],
+        vec![E::Dir("link/"), E::File("link/secret.txt", b"evil", 0o644)],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r =
+            push(reg, &format!("test/h-policy-link-{i}"), &[Layer::oras("l.tar", tar(&entries))]);
+        let (sb, c) = arena();
+        let out = sb.work().join("out");
+        std::os::unix::fs::symlink("../victim", out.join("link")).unwrap();
+        let run = sb.run(&["pull", &r, "-o", "out", "-x", "--overwrite", "force"]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains("link"), "{}", run.stderr);
+        assert_eq!(std::fs::read_link(out.join("link")).unwrap(), Path::new("../victim"));
+        c.assert_unchanged();
+    }
+}
+
+#[test]
+fn an_oras_directory_merges_into_an_existing_one_without_removing_it() {
+    let Some(reg) = registry::open() else { return };
+    // oras-go content/file/utils.go tarDirectory: entries are prefixed by the title, with a
+    // root directory entry; the layer is tar+gzip with the unpack and digest annotations.
+    let inner = tar(&[E::Dir("site/"), E::File("site/index.html", b"<h1>new</h1>", 0o644)]);
+    let blob = gz(&inner);
+    let p = Pusher::new(reg);
+    let digest = |b: &[u8]| oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b).to_string();
+    p.blob("test/h-oras-merge", &blob);
+    let config = p.blob("test/h-oras-merge", b"{}");
+    let body = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.unknown.artifact.v1",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config.to_string(), "size": 2, "data": "e30="},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(&blob), "size": blob.len(),
+            "annotations": {"org.opencontainers.image.title": "site", "io.deis.oras.content.unpack": "true",
+                            "io.deis.oras.content.digest": digest(&inner)}}],
+    }))
+    .unwrap();
+    p.manifest_raw("test/h-oras-merge", "v1", "application/vnd.oci.image.manifest.v1+json", &body);
+    let r = format!("{}/test/h-oras-merge:v1", reg.host);
+    let (sb, c) = arena();
+    let out = sb.work().join("out");
+    std::fs::create_dir(out.join("site")).unwrap();
+    std::fs::write(out.join("site/extra.txt"), "the user's").unwrap();
+    std::fs::set_permissions(out.join("site"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    sb.run(&["pull", &r, "-o", "out"]).ok();
+    assert_eq!(std::fs::read(out.join("site/extra.txt")).unwrap(), b"the user's");
+    assert_eq!(
+        tree(&out.join("site")),
+        vec!["extra.txt", "index.html"],
+        "as `oras pull` writes it"
+    );
+    let mode = std::fs::metadata(out.join("site")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o750, "an existing directory keeps its mode");
+    c.assert_unchanged();
+}
+
+#[test]
+fn symlinks_through_symlinks_are_refused() {
+    let Some(reg) = registry::open() else { return };
+    let chain = tar(&[E::Dir("x/"), E::Symlink("x/up", ".."), E::Symlink("y", "x/up/..")]);
+    let r = push(reg, "test/h-link-chain", &[Layer::oras("chain.tar", chain)]);
+    let (sb, c) = arena();
+    sb.run(&["pull", &r, "-o", "out", "-x"]).fails(1, "climbs back out of a directory");
+    only_mine(&sb);
+    c.assert_unchanged();
+}
+
+/// `oci-dl ARGS` under `umask MASK`.
+fn with_umask(sb: &Sandbox, mask: &str, args: &[&str]) -> Run {
+    let script = format!("umask {mask}; exec \"$0\" \"$@\"");
+    let mut sh_args = vec!["-c", script.as_str(), env!("CARGO_BIN_EXE_oci-dl")];
+    sh_args.extend_from_slice(args);
+    Run::from(sb.cmd(&[]).output_with_program("sh", &sh_args))
+}
+
+#[test]
+fn existing_directories_keep_their_modes_and_new_ones_get_the_umask() {
+    let Some(reg) = registry::open() else { return };
+    let archive = tar(&[
+        E::Dir("./"),
+        E::Dir("sub/"),
+        E::File("sub/f", b"f", 0o666),
+        E::Dir("new/"),
+        E::File("new/g", b"g", 0o777),
+    ]);
+    let r = push(reg, "test/h-modes", &[Layer::oras("m.tar", archive)]);
+    let (sb, c) = arena();
+    let out = sb.work().join("out");
+    std::fs::create_dir(out.join("sub")).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(out.join("sub"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    with_umask(&sb, "027", &["pull", &r, "-o", "out", "-x"]).ok();
+    let mode = |p: &str| std::fs::metadata(out.join(p)).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(""), 0o700, "the output directory keeps its mode");
+    assert_eq!(mode("sub"), 0o750, "an existing directory keeps its mode");
+    assert_eq!(mode("new"), 0o750, "0755 under umask 027");
+    assert_eq!(mode("sub/f"), 0o640);
+    assert_eq!(mode("new/g"), 0o750);
+    c.assert_unchanged();
+}
+
+/// A tar holding one file of `size` zero bytes, compressed by `compress` as it is built.
+fn zeros_tar<W: std::io::Write>(mut w: W, size: u64) -> W {
+    let mut h = tar::Header::new_gnu();
+    h.set_path("zeros.bin").unwrap();
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_cksum();
+    w.write_all(h.as_bytes()).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        w.write_all(&chunk[..n]).unwrap();
+        left -= n as u64;
+    }
+    w.write_all(&[0u8; 1024]).unwrap();
+    w
+}
+
+/// A GNU sparse tar entry that claims `real` bytes with only 512 stored.
+fn sparse_tar(real: u64) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    h.set_path("sparse.img").unwrap();
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    h.set_mode(0o644);
+    h.set_size(512);
+    let gnu = h.as_gnu_mut().unwrap();
+    // GNU tar's base-256 form for numbers too big for the octal field.
+    let octal = |field: &mut [u8], v: u64| {
+        field.fill(0);
+        let n = field.len();
+        field[n - 8..].copy_from_slice(&v.to_be_bytes());
+        field[0] |= 0x80;
+    };
+    octal(&mut gnu.realsize, real);
+    octal(&mut gnu.sparse[0].offset, real - 512);
+    octal(&mut gnu.sparse[0].numbytes, 512);
+    h.set_cksum();
+    let mut out = h.as_bytes().to_vec();
+    out.extend_from_slice(&[7u8; 512]);
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+#[test]
+fn decompression_bombs_stop_at_the_limit_and_leave_nothing() {
+    let Some(reg) = registry::open() else { return };
+    let gzip_bomb = {
+        let e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        zeros_tar(e, 1 << 30).finish().unwrap()
+    };
+    let zstd_bomb = {
+        let e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        zeros_tar(e, 4 << 30).finish().unwrap()
+    };
+    let single_zstd = {
+        let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        std::io::copy(&mut std::io::repeat(0).take(4 << 30), &mut e).unwrap();
+        e.finish().unwrap()
+    };
+    let sparse = sparse_tar(100 << 30);
+    let sizes = [sparse.len(), zstd_bomb.len(), single_zstd.len(), gzip_bomb.len()];
+    assert!(sizes.iter().all(|n| *n < 2 << 20), "small bombs: {sizes:?}");
+    let cases = [
+        ("bomb.tar.gz", gzip_bomb),
+        ("bomb.tar.zst", zstd_bomb),
+        ("zeros.bin.zst", single_zstd),
+        ("sparse.tar", sparse),
+    ];
+    use std::io::Read as _;
+    for (i, (title, bytes)) in cases.into_iter().enumerate() {
+        let r = push(reg, &format!("test/h-bomb-{i}"), &[Layer::oras(title, bytes)]);
+        let (sb, c) = arena();
+        let Some(_m) =
+            Mount::new(&["-t", "tmpfs", "-o", "size=256m", "tmpfs"], &sb.work().join("out"))
+        else {
+            return;
+        };
+        std::fs::write(sb.work().join("out/mine.txt"), "the user's own file").unwrap();
+        let start = std::time::Instant::now();
+        // A generous memory bound: an unpacker that buffered the bomb could not stay under it.
+        let script = "ulimit -v 1500000; exec \"$0\" \"$@\"";
+        let args = ["-c", script, env!("CARGO_BIN_EXE_oci-dl"), "pull", &r, "-o", "out", "-x"];
+        let run = Run::from(sb.cmd(&[]).output_with_program("sh", &args));
+        run.fails(1, "unpacks to more than");
+        assert!(start.elapsed().as_secs() < 120, "{title}: stopped early");
+        only_mine(&sb);
+        c.assert_unchanged();
+    }
+}
+
+#[test]
+fn a_full_disk_while_unpacking_says_so() {
+    let Some(reg) = registry::open() else { return };
+    let r = push(reg, "test/h-enospc", &[Layer::oras("big.bin.gz", gz(&vec![0u8; 32 << 20]))]);
+    let (sb, c) = arena();
+    let Some(_m) = Mount::new(&["-t", "tmpfs", "-o", "size=8m", "tmpfs"], &sb.work().join("out"))
+    else {
+        return;
+    };
+    let run = sb.run(&["pull", &r, "-o", "out", "-x", "--max-unpacked-size", "1G"]);
+    run.fails(1, "No space left on device");
+    assert!(!run.stderr.contains("corrupt"), "{}", run.stderr);
+    assert!(
+        tree(&sb.work().join("out")).iter().all(|p| !p.starts_with("big")),
+        "nothing half-done"
+    );
+    c.assert_unchanged();
+}
+
+#[test]
+fn staging_happens_inside_the_output_directory() {
+    let Some(reg) = registry::open() else { return };
+    let archive = gz(&tar(&[E::Dir("app/"), E::File("app/run", b"run", 0o755)]));
+    let r = push(reg, "test/h-staging", &[Layer::oras("app.tar.gz", archive)]);
+
+    // DIR is a mount point: no EXDEV.
+    let (sb, c) = arena();
+    let out = sb.work().join("out");
+    let Some(_m) = Mount::new(&["-t", "tmpfs", "-o", "size=16m", "tmpfs"], &out) else { return };
+    sb.run(&["pull", &r, "-o", "out", "-x"]).ok();
+    assert_eq!(std::fs::read(out.join("app/run")).unwrap(), b"run");
+    assert_eq!(tree(&out).iter().filter(|p| p.contains(".oci-dl")).count(), 0);
+    c.assert_unchanged();
+    drop(_m);
+
+    // DIR is writable but its parent is not.
+    let sb = Sandbox::new();
+    let parent = sb.work().join("ro");
+    std::fs::create_dir(&parent).unwrap();
+    let Some(_p) = Mount::new(&["-t", "tmpfs", "-o", "size=4m", "tmpfs"], &parent) else { return };
+    std::fs::create_dir(parent.join("out")).unwrap();
+    let _o = Mount::new(&["-t", "tmpfs", "-o", "size=16m", "tmpfs"], &parent.join("out")).unwrap();
+    Mount::new(&["-o", "remount,ro"], &parent).map(std::mem::forget).unwrap();
+    sb.run(&["pull", &r, "-o", "ro/out", "-x"]).ok();
+    assert_eq!(std::fs::read(parent.join("out/app/run")).unwrap(), b"run");
+    drop(_o);
+
+    // What a killed run left is removed by the next; a live run's staging is not.
+    let (sb, c) = arena();
+    let out = sb.work().join("out");
+    let dead = out.join(".oci-dl-staging-999999-0");
+    std::fs::create_dir_all(dead.join("t/deep")).unwrap();
+    std::fs::write(dead.join("lock"), "").unwrap();
+    std::fs::write(dead.join("t/deep/junk"), "junk").unwrap();
+    let live = out.join(".oci-dl-staging-999998-0");
+    std::fs::create_dir_all(live.join("t")).unwrap();
+    let held = std::fs::File::create(live.join("lock")).unwrap();
+    held.lock().unwrap();
+    let run = sb.run(&["pull", &r, "-o", "out", "-x"]);
+    run.ok();
+    assert!(run.stderr.contains("removed 1 staging directory"), "{}", run.stderr);
+    assert!(!dead.exists(), "a dead run's staging is removed");
+    assert!(live.join("t").is_dir(), "a live run's staging stays");
+    assert_eq!(std::fs::read(out.join("app/run")).unwrap(), b"run");
+    c.assert_unchanged();
+}
+
+#[test]
+fn an_output_directory_given_as_a_symlink_is_followed_not_replaced() {
+    let Some(reg) = registry::open() else { return };
+    let archive = gz(&tar(&[E::File("a.txt", b"a", 0o644)]));
+    let r = push(reg, "test/h-out-link", &[Layer::oras("a.tar.gz", archive)]);
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.work().join("real")).unwrap();
+    std::os::unix::fs::symlink("real", sb.work().join("link")).unwrap();
+    let run = sb.run(&["pull", &r, "-o", "link", "-x"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("(1 unpacked)"),
+        "the summary counts what was unpacked: {}",
+        run.stderr
+    );
+    assert!(std::fs::symlink_metadata(sb.work().join("link")).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read(sb.work().join("real/a.txt")).unwrap(), b"a");
+}
