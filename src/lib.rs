@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+mod conventions;
 mod digest;
 mod error;
 mod events;
@@ -81,6 +82,7 @@ pub fn fetch_manifest(
 ) -> Result<ResolvedManifest> {
     let client = Client::new(reference, opts, obs.clone())?;
     resolve::resolve(&client, reference, platform, &*obs)
+        .map_err(|e| resolve::blob_hint(&client, reference, e))
 }
 
 /// Download the blob `reference` names by digest to `output`, verified, via `output.part`.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
+use crate::conventions::{self, HelmChart};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
@@ -106,14 +107,27 @@ fn plan(
 ) -> Result<(ResolvedManifest, Vec<Job>), Error> {
     let filter = req.filter.compile()?;
     let platform = req.platform.clone().unwrap_or_else(Platform::host);
-    let resolved = resolve(client, &req.reference, Some(&platform), obs)?;
+    let resolved = resolve(client, &req.reference, Some(&platform), obs)
+        .map_err(|e| crate::resolve::blob_hint(client, &req.reference, e))?;
     let Manifest::Image(image) = &resolved.manifest else {
         unreachable!("resolve follows an index when given a platform");
     };
-    let names: Vec<String> = image.layers.iter().map(layer_name).collect();
+    let helm = HelmChart::of(client, req.reference.repository(), image)?;
+    let mut layers: Vec<&Descriptor> = Vec::new();
+    for layer in &image.layers {
+        if conventions::is_empty_descriptor(layer) {
+            obs.log(
+                Level::Debug,
+                format!("skipping the empty descriptor {}", layer.digest.short()),
+            );
+        } else {
+            layers.push(layer);
+        }
+    }
+    let names: Vec<String> = layers.iter().map(|l| layer_name(l, helm.as_ref())).collect();
     let mut jobs: Vec<Job> = Vec::new();
     let mut claims: Vec<Vec<PathBuf>> = Vec::new();
-    for (layer, name) in image.layers.iter().zip(&names) {
+    for (layer, name) in layers.iter().zip(&names) {
         if !filter.matches(name, &layer.media_type) {
             continue;
         }
@@ -121,9 +135,14 @@ fn plan(
             continue; // the same blob under the same name twice: one download serves both
         }
         let rel = safe_relative_path(name, req.flatten)?;
-        let job = Job { layer: layer.clone(), name: name.clone(), rel };
+        let job = Job { layer: (*layer).clone(), name: name.clone(), rel };
         claims.push(claimed_paths(req, &job)?);
         jobs.push(job);
+    }
+    if layers.is_empty() && req.filter.is_empty() {
+        // oras pull exits 0 on an artifact of annotations only; so do we, saying so.
+        obs.log(Level::Info, format!("nothing to pull: {} has no files", req.reference));
+        return Ok((resolved, jobs));
     }
     if jobs.is_empty() {
         let list = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
@@ -148,6 +167,9 @@ pub(crate) fn pull(
             .map(|j| report(&req.output.join(&j.rel), &j.layer, FileStatus::Planned))
             .collect();
         return Ok(PullReport { manifest: resolved, files });
+    }
+    if jobs.is_empty() {
+        return Ok(PullReport { manifest: resolved, files: Vec::new() });
     }
     prepare_output(&req.output)?;
     obs.event(&Event::Planned {
@@ -186,6 +208,9 @@ pub(crate) fn pull_stream(
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
     let (resolved, jobs) = plan(client, req, obs)?;
+    let Some(job) = jobs.first() else {
+        return Ok(PullReport { manifest: resolved, files: Vec::new() });
+    };
     if jobs.len() > 1 {
         let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
         return Err(Error::new(
@@ -197,7 +222,6 @@ pub(crate) fn pull_stream(
             ),
         ));
     }
-    let job = &jobs[0];
     let progress = Progress::default();
     obs.event(&Event::Started {
         index: 0,
@@ -235,9 +259,13 @@ fn report(path: &Path, layer: &Descriptor, status: FileStatus) -> FileReport {
     }
 }
 
-/// A layer's file name: its title, else its digest's hex.
-fn layer_name(d: &Descriptor) -> String {
-    d.title().map_or_else(|| d.digest.hex().to_owned(), str::to_owned)
+/// A layer's file name: its title, else the name its publisher's client gives it (Helm), else
+/// its digest's hex.
+fn layer_name(d: &Descriptor, helm: Option<&HelmChart>) -> String {
+    d.title()
+        .map(str::to_owned)
+        .or_else(|| helm.and_then(|h| h.layer_name(d)))
+        .unwrap_or_else(|| d.digest.hex().to_owned())
 }
 
 /// Every path a job may write, derived names included, each checked like a title: its file
@@ -676,7 +704,10 @@ fn not_an_archive(
     dest: &Path,
     obs: &dyn Observer,
 ) -> Result<FileStatus, Error> {
-    obs.log(Level::Info, format!("{} is not an archive; kept as a file", job.name));
+    // Said out loud only when the layer claimed to be one: oras's generic type claims nothing.
+    let hint = Hint::of(&job.layer.media_type, &job.name);
+    let level = if hint.tar || hint.single { Level::Info } else { Level::Debug };
+    obs.log(level, format!("{} is not an archive; kept as a file", job.name));
     if archive == dest {
         return Ok(FileStatus::Downloaded);
     }

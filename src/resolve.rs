@@ -114,3 +114,24 @@ fn fetch(
     };
     Ok(ResolvedManifest { bytes, descriptor, manifest, platform: None })
 }
+
+/// A digest that names no manifest may name a blob (as `pull REPO@sha256:…` did in the tool
+/// oci-dl grew out of): one ranged GET asks, and the error then says which command fetches it.
+/// The CNCF registry answers such a manifest request with a 500, not a 404, hence `Network`.
+pub fn blob_hint(client: &Client, reference: &Reference, e: Error) -> Error {
+    let asks = matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Network);
+    let Some(digest) = reference.digest().filter(|_| asks) else {
+        return e;
+    };
+    match client.blob_range(reference.repository(), digest, 0, Some(0), None) {
+        Ok(_) => Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "{digest} is a blob, not a manifest: use `oci-dl blob {}/{}@{digest}`",
+                reference.registry(),
+                reference.repository()
+            ),
+        ),
+        Err(_) => e,
+    }
+}

@@ -35,6 +35,15 @@ pub struct Compiled {
 }
 
 impl Filter {
+    /// Whether no filter was given (everything is selected).
+    pub fn is_empty(&self) -> bool {
+        self.globs.is_empty()
+            && self.regexes.is_empty()
+            && self.include.is_empty()
+            && self.exclude.is_empty()
+            && self.media_types.is_empty()
+    }
+
     /// Compile the patterns; a bad glob or regex is a usage error naming it.
     pub fn compile(&self) -> Result<Compiled, Error> {
         let glob = |g: &String| {

@@ -219,12 +219,24 @@ pub fn usage(msg: impl Into<String>) -> oci_dl::Error {
 }
 
 /// Parse a reference with the default registry from `OCI_DL_DEFAULT_REGISTRY`.
+/// Without it, a one-component name (`alpine`) is refused: on ghcr.io such a name is anyone's to
+/// claim, and the user most likely meant Docker Hub's.
 pub fn parse_reference(s: &str) -> Result<Reference, oci_dl::Error> {
-    let default = std::env::var("OCI_DL_DEFAULT_REGISTRY")
-        .ok()
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| oci_dl::DEFAULT_REGISTRY.to_owned());
-    Reference::parse_with_default(s, &default)
+    let default = std::env::var("OCI_DL_DEFAULT_REGISTRY").ok().filter(|r| !r.is_empty());
+    let parsed =
+        Reference::parse_with_default(s, default.as_deref().unwrap_or(oci_dl::DEFAULT_REGISTRY))?;
+    let name = s.split('@').next().unwrap_or(s);
+    if default.is_none() && !name.contains('/') {
+        let repo = name.split(':').next().unwrap_or(name);
+        return Err(usage(format!(
+            "invalid reference {s:?}: names no registry, and a one-component name on {} is anyone's \
+             to claim; did you mean docker.io/library/{repo} or {}/OWNER/{repo}? \
+             (OCI_DL_DEFAULT_REGISTRY sets a default registry)",
+            parsed.registry(),
+            parsed.registry()
+        )));
+    }
+    Ok(parsed)
 }
 
 /// Run the parsed command.

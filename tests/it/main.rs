@@ -12,6 +12,7 @@ mod extract;
 mod faults;
 mod hostile;
 mod manifest;
+mod publishers;
 mod pull;
 mod ranged;
 mod registries;
