@@ -12,6 +12,7 @@ mod digest;
 mod error;
 mod events;
 mod extract;
+mod fsx;
 pub mod manifest;
 mod pool;
 mod pull;
@@ -102,8 +103,10 @@ pub fn fetch_blob(
         status,
     };
     let name = output.display().to_string();
-    if let Some(status) = pull::existing(output, digest, None, overwrite, &*obs)? {
-        let size = std::fs::metadata(output).map_err(|e| Error::io("inspect", output, e))?.len();
+    let (dir, file_name) = fsx::parent_of(output)?;
+    let dest = transfer::Dest { dir: &dir, name: &file_name };
+    if let Some(status) = pull::existing(dest, digest, None, overwrite, &*obs)? {
+        let size = dir.entry(&file_name)?.map_or(0, |n| n.size);
         obs.event(&Event::Finished { index: 0, name: &name, path: output, digest, size, status });
         return Ok(report(size, status));
     }
@@ -111,7 +114,7 @@ pub fn fetch_blob(
     obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
     let spec = BlobSpec { repository: reference.repository(), digest, size: None };
     let who = transfer::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
-    let outcome = transfer::to_file(&client, spec, output, who)?;
+    let outcome = transfer::to_file(&client, spec, dest, who)?;
     obs.event(&Event::Finished {
         index: 0,
         name: &name,

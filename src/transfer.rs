@@ -4,9 +4,10 @@
 //! Transient failures are retried from the bytes already written (a `Range` request), and a
 //! `.part` left by an earlier run is continued when its resume record names the same digest.
 
-use std::fs::{File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use xattr::FileExt as _;
@@ -14,6 +15,7 @@ use xattr::FileExt as _;
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, Level, Observer, Progress};
+use crate::fsx::{self, Dir, Node};
 use crate::registry::Client;
 use crate::resume::{self, Loaded, Record};
 use crate::retry::Cancel;
@@ -65,9 +67,26 @@ pub struct Report<'a> {
 
 /// `path` with `.part` appended to its file name.
 pub fn part_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
+    PathBuf::from(part_name(path.as_os_str()))
+}
+
+fn part_name(name: &OsStr) -> OsString {
+    let mut s = name.to_owned();
     s.push(".part");
-    PathBuf::from(s)
+    s
+}
+
+/// Where a file transfer ends: `name` in a directory held open from its check to the rename.
+#[derive(Clone, Copy)]
+pub struct Dest<'a> {
+    pub dir: &'a Dir,
+    pub name: &'a OsStr,
+}
+
+impl Dest<'_> {
+    fn path(&self) -> PathBuf {
+        self.dir.show(self.name)
+    }
 }
 
 /// Where the bytes go.
@@ -264,7 +283,7 @@ impl State {
 pub fn to_file(
     client: &Client,
     spec: BlobSpec<'_>,
-    dest: &Path,
+    dest: Dest<'_>,
     who: Report<'_>,
 ) -> Result<Outcome, Error> {
     to_file_tapped(client, spec, dest, who, None)
@@ -274,7 +293,7 @@ pub fn to_file(
 pub fn to_file_tapped(
     client: &Client,
     spec: BlobSpec<'_>,
-    dest: &Path,
+    dest: Dest<'_>,
     who: Report<'_>,
     mut tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
@@ -299,103 +318,112 @@ pub fn to_file_tapped(
             Err(e) => return Err(e),
         }
     }
-    let outcome = download(client, spec, dest, who, tap)?;
+    let (outcome, file) = download(client, spec, dest, who, tap)?;
     if let Some(cache) = client.cache()
-        && let Err(e) = cache.put(spec.digest, dest)
+        && let Err(e) = cache.put(spec.digest, dest.dir, dest.name, &file)
     {
         who.obs.log(Level::Debug, format!("not cached: {}", e.to_string_full()));
     }
     Ok(outcome)
 }
 
-/// Open (or create) `part` for writing, never through a symlink, and hold an exclusive lock on
-/// it: a second `oci-dl` pulling the same file into the same place waits instead of writing into
-/// the same bytes. After the wait the path may name another file (the first one renamed its
-/// `.part` into place), so the lock only counts if the path still names the locked file.
-fn open_part(part: &Path, obs: &dyn Observer) -> Result<File, Error> {
-    use std::os::unix::fs::MetadataExt;
+/// Open (or create) the `.part` `name` in `dir` for writing, never through a symlink, and hold
+/// an exclusive lock on it: a second `oci-dl` pulling the same file into the same place waits
+/// instead of writing into the same bytes. After the wait the name may hold another file (the
+/// first one renamed its `.part` into place), so the lock only counts if the name still holds
+/// the locked file.
+fn open_part(dir: &Dir, name: &OsStr, obs: &dyn Observer) -> Result<File, Error> {
+    let part = dir.show(name);
     loop {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .mode(0o644)
-            .open(part)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => Error::new(
-                    ErrorKind::Other,
-                    format!("refusing to write through symlink {}", part.display()),
-                ),
-                _ => Error::io("create", part, e),
-            })?;
+        let file = dir.open_or_create(name).map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => Error::new(
+                ErrorKind::Other,
+                format!("refusing to write through symlink {}", part.display()),
+            ),
+            _ => Error::io("create", &part, e),
+        })?;
         if file.try_lock().is_err() {
             obs.log(
                 Level::Info,
                 format!("{} is being written by another process; waiting for it", part.display()),
             );
-            file.lock().map_err(|e| Error::io("lock", part, e))?;
+            file.lock().map_err(|e| Error::io("lock", &part, e))?;
         }
-        let locked = file.metadata().map_err(|e| Error::io("inspect", part, e))?;
-        match std::fs::symlink_metadata(part) {
-            Ok(now) if now.ino() == locked.ino() && now.dev() == locked.dev() => return Ok(file),
-            _ => continue,
+        let locked = Node::of_file(&file).map_err(|e| Error::io("inspect", &part, e))?;
+        if dir.entry(name)?.is_some_and(|now| now.same(&locked)) {
+            return Ok(file);
         }
     }
 }
 
-/// Give a verified `.part` its mode and its final name.
-fn finish(file: File, part: &Path, dest: &Path, outcome: &Outcome) -> Result<(), Error> {
+/// Unlink our `.part` before unlocking it, so a waiting process never adopts a doomed file; only
+/// if the name still holds it.
+fn remove_part(dir: &Dir, name: &OsStr, file: &File) {
+    if let (Ok(ours), Ok(Some(now))) = (Node::of_file(file), dir.entry(name))
+        && ours.same(&now)
+    {
+        let _ = dir.remove_file(name);
+    }
+}
+
+/// Give a verified `.part` its mode and its final name, under the directory held since the
+/// check. Returns the file, still locked.
+fn finish(file: File, dest: Dest<'_>, part_name: &OsStr, outcome: &Outcome) -> Result<File, Error> {
+    let part = dest.dir.show(part_name);
     let _ = file.remove_xattr(resume::XATTR);
+    let node = Node::of_file(&file).map_err(|e| Error::io("inspect", &part, e))?;
     if outcome.elf {
         file.set_permissions(std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| Error::io("chmod", part, e))?;
+            .map_err(|e| Error::io("chmod", &part, e))?;
+    }
+    // Only the file that was verified may take the final name.
+    if !dest.dir.entry(part_name)?.is_some_and(|now| now.same(&node)) {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{} was replaced while it was written", part.display()),
+        ));
     }
     // Rename before unlocking (dropping), so a waiting process never writes into the final name.
-    std::fs::rename(part, dest).map_err(|e| Error::io("rename into place", dest, e))?;
-    drop(file);
-    Ok(())
+    dest.dir
+        .rename(part_name, dest.name)
+        .map_err(|e| Error::io("rename into place", &dest.path(), e))?;
+    Ok(file)
 }
 
 /// Bring a cached blob into place: verify it in one read (feeding the tap on the way), then
-/// hard-link it in where the filesystem allows, else copy it (`copy_file_range`, which reflinks
-/// on btrfs and XFS), under a temporary name renamed onto `dest`.
+/// hard-link it in where the filesystem allows, else copy it, under a temporary name renamed
+/// onto `dest`.
 fn restore(
-    cached: &Path,
+    cached: &crate::cache::Entry,
     spec: BlobSpec<'_>,
-    dest: &Path,
+    dest: Dest<'_>,
     who: Report<'_>,
     client: &Client,
     tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
     let mut state = State::new(spec.digest.algorithm());
-    let mut src = File::open(cached).map_err(|e| Error::io("open", cached, e))?;
+    let mut src = cached.file.try_clone().map_err(|e| Error::io("open", &cached.path, e))?;
+    src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &cached.path, e))?;
     who.progress.set(0);
     let mut sink = VerifySink { tap };
     let outcome = copy(&mut src, spec, &mut sink, &mut state, who, client)
         .map_err(|e| (e, 0, None))
         .and_then(|()| verify(spec, state))
-        .map_err(|(e, _, _)| e.context(format!("cached {}", cached.display())))?;
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dest.with_file_name(format!(
-        ".{name}.oci-dl-{}-{}",
+        .map_err(|(e, _, _)| e.context(format!("cached {}", cached.path.display())))?;
+    let tmp = OsString::from(format!(
+        ".{}.oci-dl-{}-{}",
+        dest.name.to_string_lossy(),
         std::process::id(),
         &spec.digest.hex()[..12]
     ));
-    let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(cached, &tmp).is_err() {
-        std::fs::copy(cached, &tmp).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io("copy from the cache to", &tmp, e)
-        })?;
-    }
+    let _ = dest.dir.remove_file(&tmp); // a leftover (or a plant): the entry only
+    let placed = fsx::place(&cached.dir, &cached.name, &cached.file, dest.dir, &tmp)?;
     if outcome.elf {
-        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755));
+        let _ = placed.set_permissions(std::fs::Permissions::from_mode(0o755));
     }
-    std::fs::rename(&tmp, dest).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io("rename into place", dest, e)
+    dest.dir.rename(&tmp, dest.name).map_err(|e| {
+        let _ = dest.dir.remove_file(&tmp);
+        Error::io("rename into place", &dest.path(), e)
     })?;
     Ok(Outcome { from_cache: true, ..outcome })
 }
@@ -418,16 +446,18 @@ impl Sink for VerifySink<'_> {
     }
 }
 
-/// The network path: resume a `.part` if one is there, retry, verify, rename.
+/// The network path: resume a `.part` if one is there, retry, verify, rename. Returns the final
+/// file, still locked.
 fn download(
     client: &Client,
     spec: BlobSpec<'_>,
-    dest: &Path,
+    dest: Dest<'_>,
     who: Report<'_>,
     mut tap: Option<&mut Tap>,
-) -> Result<Outcome, Error> {
-    let part = part_path(dest);
-    let file = open_part(&part, who.obs)?;
+) -> Result<(Outcome, File), Error> {
+    let part_name = part_name(dest.name);
+    let part = dest.dir.show(&part_name);
+    let file = open_part(dest.dir, &part_name, who.obs)?;
     let len = file.metadata().map_err(|e| Error::io("inspect", &part, e))?.len();
     let loaded = resume::load(&file);
     let mut state = State::new(spec.digest.algorithm());
@@ -506,7 +536,7 @@ fn download(
                 let size = spec.size.unwrap_or(0);
                 if &got != spec.digest {
                     // Unlink before unlocking, so a waiting process never adopts a doomed file.
-                    let _ = std::fs::remove_file(&part);
+                    remove_part(dest.dir, &part_name, &sink.file);
                     drop(sink);
                     return Err(Error::new(
                         ErrorKind::Integrity,
@@ -515,8 +545,8 @@ fn download(
                 }
                 let elf = size >= 4 && &state.head == ELF_MAGIC;
                 let outcome = Outcome { size, elf, resumed_from: offset, from_cache: false };
-                finish(sink.file, &part, dest, &outcome)?;
-                return Ok(outcome);
+                let file = finish(sink.file, dest, &part_name, &outcome)?;
+                return Ok((outcome, file));
             }
             Ok(crate::ranged::Ranged::Unsupported) => {
                 who.obs.log(
@@ -543,7 +573,7 @@ fn download(
         Err((e, written, etag)) => {
             if e.kind() == ErrorKind::Integrity || written == 0 {
                 // Unlink before unlocking, so a waiting process never adopts a doomed file.
-                let _ = std::fs::remove_file(&part);
+                remove_part(dest.dir, &part_name, &sink.file);
                 drop(sink);
             } else {
                 sink.checkpoint(written, etag.as_deref());
@@ -551,8 +581,8 @@ fn download(
             return Err(e);
         }
     };
-    finish(sink.file, &part, dest, &outcome)?;
-    Ok(outcome)
+    let file = finish(sink.file, dest, &part_name, &outcome)?;
+    Ok((outcome, file))
 }
 
 /// Stream `spec` into `out` (stdout), verifying as it goes. The bytes are already written when a
@@ -948,14 +978,14 @@ fn content_range_start(v: &str) -> Option<u64> {
     v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
 }
 
-/// Hash an existing file with `algorithm`, returning its digest and size.
-pub fn hash_file(path: &Path, algorithm: Algorithm) -> Result<(Digest, u64), Error> {
-    let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+/// Hash an open file from its start with `algorithm`, returning its digest and size; `path` names
+/// it in errors.
+pub fn hash_file(f: &File, path: &Path, algorithm: Algorithm) -> Result<(Digest, u64), Error> {
     let mut hasher = algorithm.hasher();
     let mut buf = vec![0u8; BUF];
     let mut total = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io("read", path, e))?;
+        let n = f.read_at(&mut buf, total).map_err(|e| Error::io("read", path, e))?;
         if n == 0 {
             break;
         }
