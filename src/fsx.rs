@@ -58,9 +58,27 @@ impl Node {
         self.kind() == rfs::FileType::Symlink
     }
 
+    pub fn is_dir(&self) -> bool {
+        self.kind() == rfs::FileType::Directory
+    }
+
     /// Whether `other` is the same file.
     pub fn same(&self, other: &Node) -> bool {
         self.dev == other.dev && self.ino == other.ino
+    }
+
+    /// Why oci-dl must not take this file over as its own (resume into it, truncate it):
+    /// `None` for a regular file with no other link.
+    pub fn unfit(&self) -> Option<String> {
+        if self.is_symlink() {
+            Some("is a symlink".into())
+        } else if !self.is_file() {
+            Some("is not a regular file".into())
+        } else if self.nlink != 1 {
+            Some(format!("has {} other hard link(s)", self.nlink - 1))
+        } else {
+            None
+        }
     }
 }
 
@@ -173,13 +191,6 @@ impl Dir {
         Ok(File::from(rfs::openat(&self.fd, name, flags, Mode::from_raw_mode(mode))?))
     }
 
-    /// Open `name` for reading and writing, creating it (mode 0644 less the umask) if missing;
-    /// never through a symlink.
-    pub fn open_or_create(&self, name: &OsStr) -> std::io::Result<File> {
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        Ok(File::from(rfs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o644))?))
-    }
-
     /// Open the regular file `name`, never through a symlink and never blocking on a FIFO;
     /// `None` when there is nothing. Anything but a regular file is an error; so is, when
     /// `write`, a file with other hard links (writing would change them too).
@@ -290,5 +301,29 @@ mod tests {
         assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
         let e = open_beneath(&out, Path::new("a/sub")).unwrap_err();
         assert!(e.to_string().contains("refusing to write through symlink"), "{e}");
+    }
+
+    #[test]
+    fn nothing_planted_is_opened_for_writing() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = Dir::open(d.path()).unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "v").unwrap();
+        std::os::unix::fs::symlink(&victim, d.path().join("sym")).unwrap();
+        std::fs::hard_link(&victim, d.path().join("hard")).unwrap();
+        let fifo = std::process::Command::new("mkfifo").arg(d.path().join("fifo")).status();
+        for name in ["sym", "hard", "fifo", "victim"] {
+            let n = OsStr::new(name);
+            if name == "fifo" && !fifo.as_ref().is_ok_and(|s| s.success()) {
+                continue;
+            }
+            assert!(dir.create_new_file(n, 0o644).is_err(), "{name}: O_EXCL");
+            let unfit = dir.entry(n).unwrap().unwrap().unfit();
+            assert!(unfit.is_some(), "{name}: not ours to take over");
+            if name != "victim" {
+                assert!(dir.open_existing_regular(n, true).is_err(), "{name}");
+            }
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"v");
     }
 }

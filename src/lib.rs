@@ -26,7 +26,7 @@ mod select;
 mod transfer;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use cache::{Cache, parse_size};
@@ -124,6 +124,12 @@ pub fn fetch_blob(
         status: FileStatus::Downloaded,
     });
     Ok(report(outcome.size, FileStatus::Downloaded))
+}
+
+/// Write `bytes` to the file `path` through `path.part` and a rename: never half-written, never
+/// through a link or FIFO planted at `path.part`.
+pub fn write_file(path: &Path, bytes: &[u8], obs: Arc<dyn Observer>) -> Result<()> {
+    transfer::write_atomic(path, bytes, &*obs)
 }
 
 /// Stream the blob `reference` names by digest to `out`. The bytes are written as they arrive;

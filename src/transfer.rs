@@ -327,21 +327,34 @@ pub fn to_file_tapped(
     Ok(outcome)
 }
 
-/// Open (or create) the `.part` `name` in `dir` for writing, never through a symlink, and hold
-/// an exclusive lock on it: a second `oci-dl` pulling the same file into the same place waits
-/// instead of writing into the same bytes. After the wait the name may hold another file (the
-/// first one renamed its `.part` into place), so the lock only counts if the name still holds
-/// the locked file.
-fn open_part(dir: &Dir, name: &OsStr, obs: &dyn Observer) -> Result<File, Error> {
+/// Open (or create) the `.part` `name` in `dir` for writing and hold an exclusive lock on it: a
+/// second `oci-dl` pulling the same file into the same place waits instead of writing into the
+/// same bytes. Only a file oci-dl may take over is reused (see [`Node::unfit`]); anything else
+/// there — a symlink, a hard link, a FIFO — is removed (the entry only,
+/// never what it points to) and a new file is created with `O_EXCL`. `true` when the file
+/// existed. After the wait the name may hold another file (the first process renamed its
+/// `.part` into place), so the lock only counts if the name still holds the locked file.
+fn open_part(dir: &Dir, name: &OsStr, obs: &dyn Observer) -> Result<(File, bool), Error> {
     let part = dir.show(name);
-    loop {
-        let file = dir.open_or_create(name).map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => Error::new(
-                ErrorKind::Other,
-                format!("refusing to write through symlink {}", part.display()),
-            ),
-            _ => Error::io("create", &part, e),
-        })?;
+    for _ in 0..100 {
+        let (file, existed) = match dir.entry(name)? {
+            None => match dir.create_new_file(name, 0o644) {
+                Ok(f) => (f, false),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io("create", &part, e)),
+            },
+            Some(node) => {
+                if let Some(why) = node.unfit() {
+                    remove_unfit(dir, name, &node, &why, obs)?;
+                    continue;
+                }
+                let Some(f) = dir.open_existing_regular(name, true)? else { continue };
+                match Node::of_file(&f) {
+                    Ok(n) if n.same(&node) && n.unfit().is_none() => (f, true),
+                    _ => continue, // replaced between the look and the open: look again
+                }
+            }
+        };
         if file.try_lock().is_err() {
             obs.log(
                 Level::Info,
@@ -351,9 +364,52 @@ fn open_part(dir: &Dir, name: &OsStr, obs: &dyn Observer) -> Result<File, Error>
         }
         let locked = Node::of_file(&file).map_err(|e| Error::io("inspect", &part, e))?;
         if dir.entry(name)?.is_some_and(|now| now.same(&locked)) {
-            return Ok(file);
+            return Ok((file, existed));
         }
     }
+    Err(Error::new(
+        ErrorKind::Other,
+        format!("{} keeps changing while oci-dl opens it", part.display()),
+    ))
+}
+
+/// Take `name` out of the way: it is not a file oci-dl may write into.
+fn remove_unfit(
+    dir: &Dir,
+    name: &OsStr,
+    node: &Node,
+    why: &str,
+    obs: &dyn Observer,
+) -> Result<(), Error> {
+    let part = dir.show(name);
+    if node.is_dir() {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{} exists and is not a file oci-dl can replace", part.display()),
+        ));
+    }
+    // Only what was judged: if the name changed meanwhile, the caller looks again.
+    if !dir.entry(name)?.is_some_and(|now| now.same(node)) {
+        return Ok(());
+    }
+    match dir.remove_file(name) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!(
+                    "{} {why} and cannot be removed ({e}); remove it or use another output directory",
+                    part.display()
+                ),
+            ));
+        }
+    }
+    obs.log(
+        Level::Warn,
+        format!("{} {why}; not resuming it, starting over in a new file", part.display()),
+    );
+    Ok(())
 }
 
 /// Unlink our `.part` before unlocking it, so a waiting process never adopts a doomed file; only
@@ -388,6 +444,30 @@ fn finish(file: File, dest: Dest<'_>, part_name: &OsStr, outcome: &Outcome) -> R
         .rename(part_name, dest.name)
         .map_err(|e| Error::io("rename into place", &dest.path(), e))?;
     Ok(file)
+}
+
+/// Write `bytes` to the user-named file `path` through `path.part` and a rename under its held
+/// directory: never through a planted link or FIFO, never half-written.
+pub fn write_atomic(path: &Path, bytes: &[u8], obs: &dyn Observer) -> Result<(), Error> {
+    let (dir, name) = fsx::parent_of(path)?;
+    let part_name = part_name(&name);
+    let part = dir.show(&part_name);
+    let (mut file, existed) = open_part(&dir, &part_name, obs)?;
+    let written = (|| {
+        if existed {
+            file.set_len(0)?;
+            let _ = file.remove_xattr(resume::XATTR);
+        }
+        file.write_all(bytes)
+    })();
+    if let Err(e) = written {
+        remove_part(&dir, &part_name, &file);
+        return Err(Error::io("write", &part, e));
+    }
+    let outcome =
+        Outcome { size: bytes.len() as u64, elf: false, resumed_from: 0, from_cache: false };
+    finish(file, Dest { dir: &dir, name: &name }, &part_name, &outcome)?;
+    Ok(())
 }
 
 /// Bring a cached blob into place: verify it in one read (feeding the tap on the way), then
@@ -457,7 +537,7 @@ fn download(
 ) -> Result<(Outcome, File), Error> {
     let part_name = part_name(dest.name);
     let part = dest.dir.show(&part_name);
-    let file = open_part(dest.dir, &part_name, who.obs)?;
+    let (file, _) = open_part(dest.dir, &part_name, who.obs)?;
     let len = file.metadata().map_err(|e| Error::io("inspect", &part, e))?.len();
     let loaded = resume::load(&file);
     let mut state = State::new(spec.digest.algorithm());
