@@ -27,6 +27,7 @@ pub(crate) struct Node {
     pub ino: u64,
     pub mode: u32,
     pub nlink: u64,
+    pub uid: u32,
     pub size: u64,
 }
 
@@ -37,6 +38,7 @@ impl Node {
             ino: st.st_ino,
             mode: st.st_mode,
             nlink: st.st_nlink,
+            uid: st.st_uid,
             size: st.st_size as u64,
         }
     }
@@ -68,7 +70,8 @@ impl Node {
     }
 
     /// Why oci-dl must not take this file over as its own (resume into it, truncate it):
-    /// `None` for a regular file with no other link.
+    /// `None` for a regular file with no other link, owned by the running user, that nobody
+    /// else may write.
     pub fn unfit(&self) -> Option<String> {
         if self.is_symlink() {
             Some("is a symlink".into())
@@ -76,6 +79,10 @@ impl Node {
             Some("is not a regular file".into())
         } else if self.nlink != 1 {
             Some(format!("has {} other hard link(s)", self.nlink - 1))
+        } else if self.uid != rustix::process::geteuid().as_raw() {
+            Some(format!("is owned by uid {}", self.uid))
+        } else if self.mode & 0o022 != 0 {
+            Some("is writable by others".into())
         } else {
             None
         }
@@ -282,6 +289,13 @@ pub(crate) fn place(
     }
 }
 
+/// `mode` with execute bits wherever it has read bits: 0644 → 0755, 0600 → 0700, so an
+/// executable keeps the umask its file was created with.
+pub(crate) fn executable(mode: u32) -> u32 {
+    let mode = mode & 0o7777;
+    mode | ((mode & 0o444) >> 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,5 +339,7 @@ mod tests {
             }
         }
         assert_eq!(std::fs::read(&victim).unwrap(), b"v");
+        assert_eq!(executable(0o644), 0o755);
+        assert_eq!(executable(0o600), 0o700);
     }
 }

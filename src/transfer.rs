@@ -279,7 +279,8 @@ impl State {
     }
 }
 
-/// Download `spec` to `dest` via `dest.part`, resuming and retrying. ELF files get mode 0755.
+/// Download `spec` to `dest` via `dest.part`, resuming and retrying. ELF files get mode 0755
+/// (less the umask).
 pub fn to_file(
     client: &Client,
     spec: BlobSpec<'_>,
@@ -330,7 +331,7 @@ pub fn to_file_tapped(
 /// Open (or create) the `.part` `name` in `dir` for writing and hold an exclusive lock on it: a
 /// second `oci-dl` pulling the same file into the same place waits instead of writing into the
 /// same bytes. Only a file oci-dl may take over is reused (see [`Node::unfit`]); anything else
-/// there — a symlink, a hard link, a FIFO — is removed (the entry only,
+/// there — a symlink, a hard link, a FIFO, another user's file — is removed (the entry only,
 /// never what it points to) and a new file is created with `O_EXCL`. `true` when the file
 /// existed. After the wait the name may hold another file (the first process renamed its
 /// `.part` into place), so the lock only counts if the name still holds the locked file.
@@ -429,7 +430,7 @@ fn finish(file: File, dest: Dest<'_>, part_name: &OsStr, outcome: &Outcome) -> R
     let _ = file.remove_xattr(resume::XATTR);
     let node = Node::of_file(&file).map_err(|e| Error::io("inspect", &part, e))?;
     if outcome.elf {
-        file.set_permissions(std::fs::Permissions::from_mode(0o755))
+        file.set_permissions(std::fs::Permissions::from_mode(fsx::executable(node.mode)))
             .map_err(|e| Error::io("chmod", &part, e))?;
     }
     // Only the file that was verified may take the final name.
@@ -498,8 +499,10 @@ fn restore(
     ));
     let _ = dest.dir.remove_file(&tmp); // a leftover (or a plant): the entry only
     let placed = fsx::place(&cached.dir, &cached.name, &cached.file, dest.dir, &tmp)?;
-    if outcome.elf {
-        let _ = placed.set_permissions(std::fs::Permissions::from_mode(0o755));
+    if outcome.elf
+        && let Ok(n) = Node::of_file(&placed)
+    {
+        let _ = placed.set_permissions(std::fs::Permissions::from_mode(fsx::executable(n.mode)));
     }
     dest.dir.rename(&tmp, dest.name).map_err(|e| {
         let _ = dest.dir.remove_file(&tmp);

@@ -2,9 +2,11 @@
 //! corrupt partial files, and directories swapped for symlinks mid-download. Whatever is planted,
 //! oci-dl writes only regular files it created itself, under the directory it checked.
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::fake::{self, Fault, Guard, Reply};
@@ -34,6 +36,22 @@ fn wait_for(cond: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// This process's umask, as files it creates get it.
+fn umask() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+    u32::from_str_radix(line["Umask:".len()..].trim(), 8).unwrap()
+}
+
+/// The user the test (and so the binary) runs as.
+fn my_uid(sb: &Sandbox) -> u32 {
+    std::fs::metadata(sb.work()).unwrap().uid()
+}
+
+fn range_of(h: &fake::Hit) -> Option<u64> {
+    h.header("range")?.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok()
 }
 
 fn mkfifo(p: &Path) {
@@ -154,4 +172,140 @@ fn a_directory_swapped_for_a_symlink_mid_download_is_not_followed() {
     assert_eq!(std::fs::read(out.join("sub-moved/blob.bin")).unwrap(), data);
     assert!(!out.join("sub-moved/blob.bin.part").exists());
     c.assert_unchanged();
+}
+
+/// A one-layer artifact whose blob GETs drop after 1 MiB while `fail` is set.
+fn flaky(data: Vec<u8>, fail: Arc<AtomicBool>) -> fake::Fake {
+    fake::artifact_with(vec![("blob.bin", data)], Guard::Open, move |hit, _, b| {
+        let r = Reply::blob(hit, b);
+        if fail.load(Ordering::SeqCst) { r.fault(Fault::DropAfter(MIB + 5)) } else { r }
+    })
+}
+
+/// Leave `out/blob.bin.part` (with its resume record) as an interrupted pull does; its length.
+fn interrupted(sb: &Sandbox, f: &fake::Fake, fail: &AtomicBool) -> u64 {
+    fail.store(true, Ordering::SeqCst);
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["pull", &r, "-o", "out", "--retries", "0"]).fails(6, "read failed after");
+    fail.store(false, Ordering::SeqCst);
+    let kept = std::fs::metadata(sb.work().join("out/blob.bin.part")).unwrap().len();
+    assert!(kept > 0);
+    kept
+}
+
+/// Whether this process may give files away (root, as in CI).
+fn can_chown(sb: &Sandbox) -> bool {
+    let probe = sb.path("chown-probe");
+    std::fs::write(&probe, "").unwrap();
+    let ok = std::os::unix::fs::chown(&probe, Some(65534), Some(65534)).is_ok();
+    if !ok && std::env::var_os("CI").is_some() {
+        panic!("CI runs as root and must be able to chown");
+    }
+    if !ok {
+        eprintln!("SKIP: cannot chown here (not root)");
+    }
+    ok
+}
+
+/// The final file: the right bytes, owned by us, mode 0644 less the umask.
+#[track_caller]
+fn assert_ours(sb: &Sandbox, file: &Path, data: &[u8]) {
+    assert_eq!(std::fs::read(file).unwrap(), data);
+    let m = std::fs::metadata(file).unwrap();
+    assert_eq!(m.uid(), my_uid(sb), "owned by the running user");
+    assert_eq!(m.permissions().mode() & 0o7777, 0o644 & !umask(), "mode");
+}
+
+#[test]
+fn a_part_owned_by_another_user_is_not_resumed() {
+    let data = noise(3 * MIB, 53);
+    let fail = Arc::new(AtomicBool::new(false));
+    let f = flaky(data.clone(), fail.clone());
+    let sb = Sandbox::new();
+    if !can_chown(&sb) {
+        return;
+    }
+    let c = Canaries::plant(&sb.work());
+    interrupted(&sb, &f, &fail);
+    let part = sb.work().join("out/blob.bin.part");
+    std::os::unix::fs::chown(&part, Some(65534), Some(65534)).unwrap();
+    let gets = f.hits_to("/v2/x/blobs/").len();
+    let run = sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "out", "-v"]);
+    run.ok();
+    assert!(run.stderr.contains("owned by uid 65534; not resuming"), "{}", run.stderr);
+    let rerun = &f.hits_to("/v2/x/blobs/")[gets..];
+    assert_eq!(rerun.len(), 1);
+    assert_eq!(range_of(&rerun[0]), None, "started over from byte 0");
+    assert_ours(&sb, &sb.work().join("out/blob.bin"), &data);
+    assert_eq!(tree(&sb.work().join("out")), ["blob.bin"]);
+    c.assert_unchanged();
+}
+
+#[test]
+fn a_part_others_may_write_is_not_resumed() {
+    let data = noise(3 * MIB, 54);
+    let fail = Arc::new(AtomicBool::new(false));
+    let f = flaky(data.clone(), fail.clone());
+    let sb = Sandbox::new();
+    let c = Canaries::plant(&sb.work());
+    interrupted(&sb, &f, &fail);
+    let part = sb.work().join("out/blob.bin.part");
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let gets = f.hits_to("/v2/x/blobs/").len();
+    let run = sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "out", "-v"]);
+    run.ok();
+    assert!(run.stderr.contains("writable by others; not resuming"), "{}", run.stderr);
+    let rerun = &f.hits_to("/v2/x/blobs/")[gets..];
+    assert_eq!(rerun.len(), 1);
+    assert_eq!(range_of(&rerun[0]), None, "started over from byte 0");
+    assert_ours(&sb, &sb.work().join("out/blob.bin"), &data);
+    c.assert_unchanged();
+}
+
+/// In a shared sticky directory, another user's `.part` cannot be removed: a one-line error,
+/// and that file is left as it was.
+#[test]
+fn a_foreign_part_that_cannot_be_removed_is_a_clear_error() {
+    let data = noise(100_000, 58);
+    let f = fake::artifact(vec![("blob.bin", data)], Guard::Open, None);
+    let sb = Sandbox::new();
+    if !can_chown(&sb) {
+        return;
+    }
+    let out = sb.work().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for (p, mode) in [(sb.dir.path(), 0o755), (&sb.work(), 0o755), (&out, 0o1777)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let c = Canaries::plant(&sb.work());
+    let part = out.join("blob.bin.part");
+    std::fs::write(&part, b"root's own bytes").unwrap();
+    let bin = env!("CARGO_BIN_EXE_oci-dl");
+    let r = format!("{}/x:v1", f.host);
+    let nobody = ["--reuid", "65534", "--regid", "65534", "--clear-groups", bin];
+    let args = [&nobody[..], &["pull", &r, "-o", "out", "--no-cache"]].concat();
+    let run = Run::from(sb.cmd(&[]).output_with_program("setpriv", &args));
+    run.fails(1, "out/blob.bin.part is owned by uid 0 and cannot be removed");
+    assert_eq!(std::fs::read(&part).unwrap(), b"root's own bytes");
+    assert!(!out.join("blob.bin").exists());
+    c.assert_unchanged();
+}
+
+/// An ELF file keeps 0755 less the umask when it is started over from a foreign `.part`.
+#[test]
+fn a_foreign_part_of_an_elf_file_ends_as_our_0755_file() {
+    let mut data = b"\x7fELF".to_vec();
+    data.extend(noise(3 * MIB, 55));
+    let fail = Arc::new(AtomicBool::new(false));
+    let f = flaky(data.clone(), fail.clone());
+    let sb = Sandbox::new();
+    interrupted(&sb, &f, &fail);
+    let part = sb.work().join("out/blob.bin.part");
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o646)).unwrap();
+    sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "out"]).ok();
+    assert_eq!(range_of(&f.hits_to("/v2/x/blobs/").pop().unwrap()), None, "started over");
+    let file = sb.work().join("out/blob.bin");
+    assert_eq!(std::fs::read(&file).unwrap(), data);
+    let m = std::fs::metadata(&file).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o755 & !umask());
 }
