@@ -595,12 +595,66 @@ fn download(
     sink.xattrs = loaded != Loaded::Unsupported
         && resume::save(&sink.file, &record(spec, offset, state.etag.as_deref()));
     who.progress.set(offset);
-
-    // A slow single stream may hand the rest to several connections; that needs the record.
-    if sink.xattrs && client.concurrency() > 1 {
-        sink.probe = Some(Probe { started: std::time::Instant::now(), from: offset });
+    loop {
+        // A slow single stream may hand the rest to several connections; that needs the record.
+        if sink.xattrs && client.concurrency() > 1 {
+            sink.probe = Some(Probe { started: std::time::Instant::now(), from: offset });
+        }
+        let e = match complete(client, spec, &mut sink, &mut state, who, offset) {
+            Ok(outcome) => {
+                let file = finish(sink.file, dest, &part_name, &outcome)?;
+                return Ok((outcome, file));
+            }
+            Err(Ended::Kept(e)) => return Err(e),
+            Err(Ended::Failed((e, _, _))) if e.kind() == ErrorKind::Integrity && offset > 0 => e,
+            Err(Ended::Failed((e, written, etag))) => {
+                if e.kind() == ErrorKind::Integrity || written == 0 {
+                    remove_part(dest.dir, &part_name, &sink.file);
+                    drop(sink);
+                } else {
+                    sink.checkpoint(written, etag.as_deref());
+                }
+                return Err(e);
+            }
+        };
+        // The bytes on disk were bad (the record matched, the content did not): the registry
+        // is not to blame until a download from zero fails too.
+        who.obs.log(
+            Level::Info,
+            format!(
+                "{}: the partial file did not verify; restarting the download from 0 ({e})",
+                who.name
+            ),
+        );
+        sink.restart()?;
+        state = State::new(spec.digest.algorithm());
+        offset = 0;
+        who.progress.set(0);
+        if sink.xattrs {
+            resume::save(&sink.file, &record(spec, 0, None));
+        }
     }
-    let mut fetched = fetch(client, spec, &mut sink, &mut state, who);
+}
+
+/// How a transfer into a `.part` ended without a verified file.
+enum Ended {
+    /// With the bytes written so far and the ETag, for the checkpoint.
+    Failed(Failure),
+    /// The ranged fetch kept its own record; nothing more to do.
+    Kept(Error),
+}
+
+/// Fetch what the `.part` lacks past `offset` (in ranges if one stream is slow) and verify it.
+fn complete(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    sink: &mut FileSink<'_>,
+    state: &mut State,
+    who: Report<'_>,
+    offset: u64,
+) -> Result<Outcome, Ended> {
+    sink.switched = false;
+    let mut fetched = fetch(client, spec, sink, state, who);
     if fetched.is_ok() && sink.switched {
         sink.switched = false;
         let start = state.written;
@@ -608,7 +662,7 @@ fn download(
             Level::Debug,
             format!("{}: one connection is slow; fetching the rest in ranges", who.name),
         );
-        let ctx = crate::ranged::Ctx { client, spec, file: &sink.file, part: &part, who };
+        let ctx = crate::ranged::Ctx { client, spec, file: &sink.file, part: sink.path, who };
         let rest = crate::ranged::Rest {
             start,
             hasher: state.hasher.clone(),
@@ -616,20 +670,19 @@ fn download(
         };
         match crate::ranged::fetch(&ctx, rest) {
             Ok(crate::ranged::Ranged::Done(got)) => {
-                let size = spec.size.unwrap_or(0);
                 if &got != spec.digest {
-                    // Unlink before unlocking, so a waiting process never adopts a doomed file.
-                    remove_part(dest.dir, &part_name, &sink.file);
-                    drop(sink);
-                    return Err(Error::new(
-                        ErrorKind::Integrity,
-                        format!("blob {}: content hashes to {got}", spec.digest),
-                    ));
+                    return Err(Ended::Failed((
+                        Error::new(
+                            ErrorKind::Integrity,
+                            format!("blob {}: content hashes to {got}", spec.digest),
+                        ),
+                        0,
+                        None,
+                    )));
                 }
+                let size = spec.size.unwrap_or(0);
                 let elf = size >= 4 && &state.head == ELF_MAGIC;
-                let outcome = Outcome { size, elf, resumed_from: offset, from_cache: false };
-                let file = finish(sink.file, dest, &part_name, &outcome)?;
-                return Ok((outcome, file));
+                return Ok(Outcome { size, elf, resumed_from: offset, from_cache: false });
             }
             Ok(crate::ranged::Ranged::Unsupported) => {
                 who.obs.log(
@@ -641,31 +694,24 @@ fn download(
                 {
                     t.cut();
                 }
-                sink.file.set_len(start).map_err(|e| Error::io("truncate", &part, e))?;
-                sink.file.seek(SeekFrom::Start(start)).map_err(|e| Error::io("seek", &part, e))?;
+                let part = sink.path;
+                sink.file
+                    .set_len(start)
+                    .map_err(|e| Ended::Kept(Error::io("truncate", part, e)))?;
+                sink.file
+                    .seek(SeekFrom::Start(start))
+                    .map_err(|e| Ended::Kept(Error::io("seek", part, e)))?;
                 sink.checkpoint(start, state.etag.as_deref());
-                fetched = fetch(client, spec, &mut sink, &mut state, who);
+                fetched = fetch(client, spec, sink, state, who);
             }
-            Err((e, _prefix)) => return Err(e),
+            Err((e, _prefix)) => return Err(Ended::Kept(e)),
         }
     }
-    let result = fetched.and_then(|()| verify(spec, state));
-
-    let outcome = match result {
-        Ok(o) => Outcome { resumed_from: offset, ..o },
-        Err((e, written, etag)) => {
-            if e.kind() == ErrorKind::Integrity || written == 0 {
-                // Unlink before unlocking, so a waiting process never adopts a doomed file.
-                remove_part(dest.dir, &part_name, &sink.file);
-                drop(sink);
-            } else {
-                sink.checkpoint(written, etag.as_deref());
-            }
-            return Err(e);
-        }
-    };
-    let file = finish(sink.file, dest, &part_name, &outcome)?;
-    Ok((outcome, file))
+    let algorithm = spec.digest.algorithm();
+    fetched
+        .and_then(|()| verify(spec, std::mem::replace(state, State::new(algorithm))))
+        .map(|o| Outcome { resumed_from: offset, ..o })
+        .map_err(Ended::Failed)
 }
 
 /// Stream `spec` into `out` (stdout), verifying as it goes. The bytes are already written when a

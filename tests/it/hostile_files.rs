@@ -6,7 +6,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::fake::{self, Fault, Guard, Reply};
@@ -308,4 +308,67 @@ fn a_foreign_part_of_an_elf_file_ends_as_our_0755_file() {
     assert_eq!(std::fs::read(&file).unwrap(), data);
     let m = std::fs::metadata(&file).unwrap();
     assert_eq!(m.permissions().mode() & 0o7777, 0o755 & !umask());
+}
+
+/// A `.part` whose bytes on disk were damaged, with a record that matches the blob: the resume
+/// cannot verify, so the download starts again from byte 0 and succeeds. The registry did
+/// nothing wrong: no exit 5.
+#[test]
+fn a_damaged_part_with_a_matching_record_restarts_from_zero() {
+    use std::os::unix::fs::FileExt;
+    let data = noise(3 * MIB, 56);
+    let fail = Arc::new(AtomicBool::new(false));
+    let f = flaky(data.clone(), fail.clone());
+    let sb = Sandbox::new();
+    let c = Canaries::plant(&sb.work());
+    let kept = interrupted(&sb, &f, &fail);
+    let part = sb.work().join("out/blob.bin.part");
+    let file = std::fs::OpenOptions::new().write(true).open(&part).unwrap();
+    file.write_all_at(b"\0\0damage\0\0", 1000).unwrap(); // in place: the record stays
+    drop(file);
+    let gets = f.hits_to("/v2/x/blobs/").len();
+    let before = f.bytes_served();
+    let run = sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "out", "-v"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("the partial file did not verify; restarting the download from 0"),
+        "{}",
+        run.stderr
+    );
+    let rerun = &f.hits_to("/v2/x/blobs/")[gets..];
+    assert_eq!(rerun.len(), 2, "the resume, then one download from the start");
+    assert_eq!(range_of(&rerun[0]), Some(kept), "resumed first");
+    assert_eq!(range_of(&rerun[1]), None, "then asked again from byte 0");
+    let served = f.bytes_served() - before;
+    assert!(served >= 2 * data.len() as u64 - kept, "the whole blob was sent again: {served}");
+    assert_ours(&sb, &sb.work().join("out/blob.bin"), &data);
+    assert_eq!(tree(&sb.work().join("out")), ["blob.bin"]);
+    c.assert_unchanged();
+}
+
+/// The same for `oci-dl blob` (no size known in advance) after a run that was cut off.
+#[test]
+fn blob_o_restarts_a_damaged_part_too() {
+    use std::os::unix::fs::FileExt;
+    let data = noise(2 * MIB, 57);
+    let d = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &data);
+    let n = Arc::new(AtomicUsize::new(0));
+    let n2 = n.clone();
+    let f = fake::artifact_with(vec![("b", data.clone())], Guard::Open, move |hit, _, b| {
+        let r = Reply::blob(hit, b);
+        if n2.fetch_add(1, Ordering::SeqCst) == 0 { r.fault(Fault::DropAfter(MIB)) } else { r }
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x@{d}", f.host);
+    sb.run(&["blob", &r, "-o", "b.bin", "--retries", "0"]).fails(6, "read failed after");
+    let part = sb.work().join("b.bin.part");
+    let file = std::fs::OpenOptions::new().write(true).open(&part).unwrap();
+    file.write_all_at(b"damage", 10).unwrap();
+    drop(file);
+    let run = sb.run(&["blob", &r, "-o", "b.bin", "-v"]);
+    run.ok();
+    assert!(run.stderr.contains("did not verify"), "{}", run.stderr);
+    assert_eq!(std::fs::read(sb.work().join("b.bin")).unwrap(), data);
+    let gets = f.hits_to("/v2/x/blobs/");
+    assert_eq!(range_of(gets.last().unwrap()), None);
 }
