@@ -1,17 +1,30 @@
 //! A shared cache of verified blobs, by digest: `DIR/blobs/sha256/<hex>`. Entries are written
 //! to a temporary name and renamed into place, so concurrent `oci-dl` processes never see a
-//! torn file; every use re-verifies the bytes, so a damaged entry is dropped, not trusted.
+//! torn file; every use re-verifies the bytes, so a damaged entry is dropped, not trusted. Below
+//! `DIR` nothing follows a symlink, and only regular files are used.
 
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
+use crate::fsx::{self, Dir};
 
 /// A blob cache rooted at a directory.
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+}
+
+/// A cache entry, open for reading: the file and where it is.
+pub(crate) struct Entry {
+    pub dir: Dir,
+    pub name: OsString,
+    pub file: File,
+    /// For messages.
+    pub path: PathBuf,
 }
 
 /// What [`Cache::prune`] did.
@@ -48,39 +61,44 @@ impl Cache {
         self.root.join("blobs").join(d.algorithm().name())
     }
 
+    fn rel_dir(d: &Digest) -> PathBuf {
+        Path::new("blobs").join(d.algorithm().name())
+    }
+
     /// Where `d` would be.
     pub fn path(&self, d: &Digest) -> PathBuf {
         self.dir(d).join(d.hex())
     }
 
     /// The entry for `d`, if there is a regular file (never a symlink) for it.
-    pub fn get(&self, d: &Digest) -> Option<PathBuf> {
-        let p = self.path(d);
-        let m = std::fs::symlink_metadata(&p).ok()?;
-        if !m.is_file() {
-            return None;
+    pub(crate) fn get(&self, d: &Digest) -> Option<Entry> {
+        if !std::fs::symlink_metadata(self.path(d)).is_ok_and(|m| m.is_file()) {
+            return None; // without creating the cache's directories on a miss
         }
+        let dir = fsx::open_beneath(&self.root, &Cache::rel_dir(d)).ok()?;
+        let name = OsString::from(d.hex());
+        let file = dir.open_existing_regular(&name, false).ok()??;
         // The mtime records the last use, for pruning oldest-first.
-        if let Ok(f) = std::fs::File::options().append(true).open(&p) {
-            let _ = f.set_modified(SystemTime::now());
-        }
-        Some(p)
+        let _ = file.set_modified(SystemTime::now());
+        Some(Entry { path: dir.show(&name), dir, name, file })
     }
 
-    /// Add the verified file `src` as `d`: a hard link where the filesystem allows, else a copy;
-    /// either way through a temporary name and an atomic rename.
-    pub fn put(&self, d: &Digest, src: &Path) -> Result<(), Error> {
-        let dir = self.dir(d);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create cache directory", &dir, e))?;
-        let tmp = dir.join(format!(".tmp-{}-{}-{}", d.hex(), std::process::id(), unique()));
-        if std::fs::hard_link(src, &tmp).is_err() {
-            std::fs::copy(src, &tmp).map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                Error::io("copy into the cache", &tmp, e)
-            })?;
-        }
-        std::fs::rename(&tmp, self.path(d)).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
+    /// Add the verified file `file`, open as `name` in `from`, as `d`: a hard link where the
+    /// filesystem allows, else a copy; either way through a temporary name and an atomic rename.
+    pub(crate) fn put(
+        &self,
+        d: &Digest,
+        from: &Dir,
+        name: &OsStr,
+        file: &File,
+    ) -> Result<(), Error> {
+        std::fs::create_dir_all(&self.root)
+            .map_err(|e| Error::io("create cache directory", &self.root, e))?;
+        let dir = fsx::open_beneath(&self.root, &Cache::rel_dir(d))?;
+        let tmp = OsString::from(format!(".tmp-{}-{}-{}", d.hex(), std::process::id(), unique()));
+        fsx::place(from, name, file, &dir, &tmp)?;
+        dir.rename(&tmp, OsStr::new(d.hex())).map_err(|e| {
+            let _ = dir.remove_file(&tmp);
             Error::io("add to the cache", &self.path(d), e)
         })
     }
@@ -190,12 +208,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let cache = Cache::new(d.path().join("c"));
         let mut digests = Vec::new();
+        let here = Dir::open(d.path()).unwrap();
         for (i, age) in [(0u8, 300u64), (1, 100), (2, 200)] {
             let data = vec![i; 1000];
-            let src = d.path().join(format!("src{i}"));
-            std::fs::write(&src, &data).unwrap();
+            let name = format!("src{i}");
+            std::fs::write(d.path().join(&name), &data).unwrap();
+            let src = File::open(d.path().join(&name)).unwrap();
             let dg = Digest::of(Algorithm::Sha256, &data);
-            cache.put(&dg, &src).unwrap();
+            cache.put(&dg, &here, OsStr::new(&name), &src).unwrap();
             let f = std::fs::File::options().append(true).open(cache.path(&dg)).unwrap();
             f.set_modified(SystemTime::now() - std::time::Duration::from_secs(age)).unwrap();
             digests.push(dg);

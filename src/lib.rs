@@ -13,6 +13,7 @@ mod digest;
 mod error;
 mod events;
 mod extract;
+mod fsx;
 pub mod manifest;
 mod pool;
 mod pull;
@@ -26,7 +27,7 @@ mod select;
 mod transfer;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use cache::{Cache, parse_size};
@@ -104,8 +105,10 @@ pub fn fetch_blob(
         status,
     };
     let name = output.display().to_string();
-    if let Some(status) = pull::existing(output, digest, None, overwrite, &*obs)? {
-        let size = std::fs::metadata(output).map_err(|e| Error::io("inspect", output, e))?.len();
+    let (dir, file_name) = fsx::parent_of(output)?;
+    let dest = transfer::Dest { dir: &dir, name: &file_name };
+    if let Some(status) = pull::existing(dest, digest, None, overwrite, &*obs)? {
+        let size = dir.entry(&file_name)?.map_or(0, |n| n.size);
         obs.event(&Event::Finished { index: 0, name: &name, path: output, digest, size, status });
         return Ok(report(size, status));
     }
@@ -113,7 +116,7 @@ pub fn fetch_blob(
     obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
     let spec = BlobSpec { repository: reference.repository(), digest, size: None };
     let who = transfer::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
-    let outcome = transfer::to_file(&client, spec, output, who)?;
+    let outcome = transfer::to_file(&client, spec, dest, who)?;
     obs.event(&Event::Finished {
         index: 0,
         name: &name,
@@ -123,6 +126,12 @@ pub fn fetch_blob(
         status: FileStatus::Downloaded,
     });
     Ok(report(outcome.size, FileStatus::Downloaded))
+}
+
+/// Write `bytes` to the file `path` through `path.part` and a rename: never half-written, never
+/// through a link or FIFO planted at `path.part`.
+pub fn write_file(path: &Path, bytes: &[u8], obs: Arc<dyn Observer>) -> Result<()> {
+    transfer::write_atomic(path, bytes, &*obs)
 }
 
 /// Stream the blob `reference` names by digest to `out`. The bytes are written as they arrive;

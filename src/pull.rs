@@ -11,6 +11,7 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
 use crate::extract::{self, Format, Hint, Limit, Policy, StageError, Unpack};
+use crate::fsx;
 use crate::manifest::{Descriptor, Manifest, Platform};
 use crate::pool;
 use crate::reference::Reference;
@@ -423,7 +424,18 @@ fn download(
     tap: Option<&mut transfer::Tap>,
 ) -> Result<FileStatus, Error> {
     let layer = &job.layer;
-    if let Some(status) = existing(path, &layer.digest, Some(layer.size), req.overwrite, obs)? {
+    // Every path here is `req.output` joined with a checked relative path. Its directory is
+    // opened once, without following symlinks, and held until the final rename.
+    let rel = path.strip_prefix(&req.output).ok().filter(|r| r.file_name().is_some());
+    let Some(rel) = rel else {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{} is not a file below {}", path.display(), req.output.display()),
+        ));
+    };
+    let dir = fsx::open_beneath(&req.output, rel.parent().unwrap_or(Path::new("")))?;
+    let dest = transfer::Dest { dir: &dir, name: rel.file_name().unwrap_or_default() };
+    if let Some(status) = existing(dest, &layer.digest, Some(layer.size), req.overwrite, obs)? {
         return Ok(status);
     }
     let progress = Progress::default();
@@ -440,7 +452,7 @@ fn download(
     };
     let who = transfer::Report { index, name: &job.name, progress: &progress, obs };
     let outcome =
-        transfer::to_file_tapped(client, spec, path, who, tap).map_err(|e| e.context(&job.name))?;
+        transfer::to_file_tapped(client, spec, dest, who, tap).map_err(|e| e.context(&job.name))?;
     Ok(match outcome {
         o if o.from_cache => FileStatus::Cached,
         o if o.resumed_from > 0 => FileStatus::Resumed,
@@ -712,7 +724,10 @@ fn not_an_archive(
         return Ok(FileStatus::Downloaded);
     }
     let layer = &job.layer;
-    match existing(dest, &layer.digest, Some(layer.size), req.overwrite, obs) {
+    let rel = &job.rel;
+    let dir = fsx::open_beneath(&req.output, rel.parent().unwrap_or(Path::new("")))?;
+    let held = transfer::Dest { dir: &dir, name: rel.file_name().unwrap_or_default() };
+    match existing(held, &layer.digest, Some(layer.size), req.overwrite, obs) {
         Ok(None) => {
             std::fs::rename(archive, dest).map_err(|e| Error::io("rename into place", dest, e))?;
             Ok(FileStatus::Downloaded)
@@ -737,39 +752,39 @@ fn drop_archive(req: &PullRequest, archive: &Path, dest: &Path) {
 /// Decide about a file already at `dest`: `Some(status)` when nothing needs fetching, `None` to
 /// download (the rename replaces it), an error when the policy forbids touching it.
 pub(crate) fn existing(
-    dest: &Path,
+    dest: transfer::Dest<'_>,
     digest: &Digest,
     size: Option<u64>,
     policy: Overwrite,
     obs: &dyn Observer,
 ) -> Result<Option<FileStatus>, Error> {
-    let meta = match std::fs::symlink_metadata(dest) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io("inspect", dest, e)),
-    };
-    if meta.is_file() && size.is_none_or(|s| s == meta.len()) {
-        let (got, _) = transfer::hash_file(dest, digest.algorithm())?;
+    let path = dest.dir.show(dest.name);
+    let Some(node) = dest.dir.entry(dest.name)? else { return Ok(None) };
+    if node.is_file()
+        && size.is_none_or(|s| s == node.size)
+        && let Some(file) = dest.dir.open_existing_regular(dest.name, false)?
+    {
+        let (got, _) = transfer::hash_file(&file, &path, digest.algorithm())?;
         if &got == digest {
             return Ok(Some(FileStatus::UpToDate));
         }
     }
-    if !meta.is_file() && !meta.file_type().is_symlink() {
+    if !node.is_file() && !node.is_symlink() {
         return Err(Error::new(
             ErrorKind::Conflict,
-            format!("{} exists and is not a regular file", dest.display()),
+            format!("{} exists and is not a regular file", path.display()),
         ));
     }
     let replace = match policy {
         Overwrite::Force => true,
         Overwrite::Skip => false,
-        Overwrite::Prompt => obs.confirm_overwrite(dest),
+        Overwrite::Prompt => obs.confirm_overwrite(&path),
         Overwrite::Error => {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!(
                     "{} exists with other content; use --overwrite force or skip",
-                    dest.display()
+                    path.display()
                 ),
             ));
         }

@@ -4,9 +4,10 @@
 //! Transient failures are retried from the bytes already written (a `Range` request), and a
 //! `.part` left by an earlier run is continued when its resume record names the same digest.
 
-use std::fs::{File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use xattr::FileExt as _;
@@ -14,6 +15,7 @@ use xattr::FileExt as _;
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, Level, Observer, Progress};
+use crate::fsx::{self, Dir, Node};
 use crate::registry::Client;
 use crate::resume::{self, Loaded, Record};
 use crate::retry::Cancel;
@@ -65,9 +67,26 @@ pub struct Report<'a> {
 
 /// `path` with `.part` appended to its file name.
 pub fn part_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
+    PathBuf::from(part_name(path.as_os_str()))
+}
+
+fn part_name(name: &OsStr) -> OsString {
+    let mut s = name.to_owned();
     s.push(".part");
-    PathBuf::from(s)
+    s
+}
+
+/// Where a file transfer ends: `name` in a directory held open from its check to the rename.
+#[derive(Clone, Copy)]
+pub struct Dest<'a> {
+    pub dir: &'a Dir,
+    pub name: &'a OsStr,
+}
+
+impl Dest<'_> {
+    fn path(&self) -> PathBuf {
+        self.dir.show(self.name)
+    }
 }
 
 /// Where the bytes go.
@@ -260,11 +279,12 @@ impl State {
     }
 }
 
-/// Download `spec` to `dest` via `dest.part`, resuming and retrying. ELF files get mode 0755.
+/// Download `spec` to `dest` via `dest.part`, resuming and retrying. ELF files get mode 0755
+/// (less the umask).
 pub fn to_file(
     client: &Client,
     spec: BlobSpec<'_>,
-    dest: &Path,
+    dest: Dest<'_>,
     who: Report<'_>,
 ) -> Result<Outcome, Error> {
     to_file_tapped(client, spec, dest, who, None)
@@ -274,7 +294,7 @@ pub fn to_file(
 pub fn to_file_tapped(
     client: &Client,
     spec: BlobSpec<'_>,
-    dest: &Path,
+    dest: Dest<'_>,
     who: Report<'_>,
     mut tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
@@ -299,103 +319,194 @@ pub fn to_file_tapped(
             Err(e) => return Err(e),
         }
     }
-    let outcome = download(client, spec, dest, who, tap)?;
+    let (outcome, file) = download(client, spec, dest, who, tap)?;
     if let Some(cache) = client.cache()
-        && let Err(e) = cache.put(spec.digest, dest)
+        && let Err(e) = cache.put(spec.digest, dest.dir, dest.name, &file)
     {
         who.obs.log(Level::Debug, format!("not cached: {}", e.to_string_full()));
     }
     Ok(outcome)
 }
 
-/// Open (or create) `part` for writing, never through a symlink, and hold an exclusive lock on
-/// it: a second `oci-dl` pulling the same file into the same place waits instead of writing into
-/// the same bytes. After the wait the path may name another file (the first one renamed its
-/// `.part` into place), so the lock only counts if the path still names the locked file.
-fn open_part(part: &Path, obs: &dyn Observer) -> Result<File, Error> {
-    use std::os::unix::fs::MetadataExt;
-    loop {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .mode(0o644)
-            .open(part)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => Error::new(
-                    ErrorKind::Other,
-                    format!("refusing to write through symlink {}", part.display()),
-                ),
-                _ => Error::io("create", part, e),
-            })?;
+/// Open (or create) the `.part` `name` in `dir` for writing and hold an exclusive lock on it: a
+/// second `oci-dl` pulling the same file into the same place waits instead of writing into the
+/// same bytes. Only a file oci-dl may take over is reused (see [`Node::unfit`]); anything else
+/// there — a symlink, a hard link, a FIFO, another user's file — is removed (the entry only,
+/// never what it points to) and a new file is created with `O_EXCL`. `true` when the file
+/// existed. After the wait the name may hold another file (the first process renamed its
+/// `.part` into place), so the lock only counts if the name still holds the locked file.
+fn open_part(dir: &Dir, name: &OsStr, obs: &dyn Observer) -> Result<(File, bool), Error> {
+    let part = dir.show(name);
+    for _ in 0..100 {
+        let (file, existed) = match dir.entry(name)? {
+            None => match dir.create_new_file(name, 0o644) {
+                Ok(f) => (f, false),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io("create", &part, e)),
+            },
+            Some(node) => {
+                if let Some(why) = node.unfit() {
+                    remove_unfit(dir, name, &node, &why, obs)?;
+                    continue;
+                }
+                let Some(f) = dir.open_existing_regular(name, true)? else { continue };
+                match Node::of_file(&f) {
+                    Ok(n) if n.same(&node) && n.unfit().is_none() => (f, true),
+                    _ => continue, // replaced between the look and the open: look again
+                }
+            }
+        };
         if file.try_lock().is_err() {
             obs.log(
                 Level::Info,
                 format!("{} is being written by another process; waiting for it", part.display()),
             );
-            file.lock().map_err(|e| Error::io("lock", part, e))?;
+            file.lock().map_err(|e| Error::io("lock", &part, e))?;
         }
-        let locked = file.metadata().map_err(|e| Error::io("inspect", part, e))?;
-        match std::fs::symlink_metadata(part) {
-            Ok(now) if now.ino() == locked.ino() && now.dev() == locked.dev() => return Ok(file),
-            _ => continue,
+        let locked = Node::of_file(&file).map_err(|e| Error::io("inspect", &part, e))?;
+        if dir.entry(name)?.is_some_and(|now| now.same(&locked)) {
+            return Ok((file, existed));
         }
+    }
+    Err(Error::new(
+        ErrorKind::Other,
+        format!("{} keeps changing while oci-dl opens it", part.display()),
+    ))
+}
+
+/// Take `name` out of the way: it is not a file oci-dl may write into.
+fn remove_unfit(
+    dir: &Dir,
+    name: &OsStr,
+    node: &Node,
+    why: &str,
+    obs: &dyn Observer,
+) -> Result<(), Error> {
+    let part = dir.show(name);
+    if node.is_dir() {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{} exists and is not a file oci-dl can replace", part.display()),
+        ));
+    }
+    // Only what was judged: if the name changed meanwhile, the caller looks again.
+    if !dir.entry(name)?.is_some_and(|now| now.same(node)) {
+        return Ok(());
+    }
+    match dir.remove_file(name) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!(
+                    "{} {why} and cannot be removed ({e}); remove it or use another output directory",
+                    part.display()
+                ),
+            ));
+        }
+    }
+    obs.log(
+        Level::Warn,
+        format!("{} {why}; not resuming it, starting over in a new file", part.display()),
+    );
+    Ok(())
+}
+
+/// Unlink our `.part` before unlocking it, so a waiting process never adopts a doomed file; only
+/// if the name still holds it.
+fn remove_part(dir: &Dir, name: &OsStr, file: &File) {
+    if let (Ok(ours), Ok(Some(now))) = (Node::of_file(file), dir.entry(name))
+        && ours.same(&now)
+    {
+        let _ = dir.remove_file(name);
     }
 }
 
-/// Give a verified `.part` its mode and its final name.
-fn finish(file: File, part: &Path, dest: &Path, outcome: &Outcome) -> Result<(), Error> {
+/// Give a verified `.part` its mode and its final name, under the directory held since the
+/// check. Returns the file, still locked.
+fn finish(file: File, dest: Dest<'_>, part_name: &OsStr, outcome: &Outcome) -> Result<File, Error> {
+    let part = dest.dir.show(part_name);
     let _ = file.remove_xattr(resume::XATTR);
+    let node = Node::of_file(&file).map_err(|e| Error::io("inspect", &part, e))?;
     if outcome.elf {
-        file.set_permissions(std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| Error::io("chmod", part, e))?;
+        file.set_permissions(std::fs::Permissions::from_mode(fsx::executable(node.mode)))
+            .map_err(|e| Error::io("chmod", &part, e))?;
+    }
+    // Only the file that was verified may take the final name.
+    if !dest.dir.entry(part_name)?.is_some_and(|now| now.same(&node)) {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{} was replaced while it was written", part.display()),
+        ));
     }
     // Rename before unlocking (dropping), so a waiting process never writes into the final name.
-    std::fs::rename(part, dest).map_err(|e| Error::io("rename into place", dest, e))?;
-    drop(file);
+    dest.dir
+        .rename(part_name, dest.name)
+        .map_err(|e| Error::io("rename into place", &dest.path(), e))?;
+    Ok(file)
+}
+
+/// Write `bytes` to the user-named file `path` through `path.part` and a rename under its held
+/// directory: never through a planted link or FIFO, never half-written.
+pub fn write_atomic(path: &Path, bytes: &[u8], obs: &dyn Observer) -> Result<(), Error> {
+    let (dir, name) = fsx::parent_of(path)?;
+    let part_name = part_name(&name);
+    let part = dir.show(&part_name);
+    let (mut file, existed) = open_part(&dir, &part_name, obs)?;
+    let written = (|| {
+        if existed {
+            file.set_len(0)?;
+            let _ = file.remove_xattr(resume::XATTR);
+        }
+        file.write_all(bytes)
+    })();
+    if let Err(e) = written {
+        remove_part(&dir, &part_name, &file);
+        return Err(Error::io("write", &part, e));
+    }
+    let outcome =
+        Outcome { size: bytes.len() as u64, elf: false, resumed_from: 0, from_cache: false };
+    finish(file, Dest { dir: &dir, name: &name }, &part_name, &outcome)?;
     Ok(())
 }
 
 /// Bring a cached blob into place: verify it in one read (feeding the tap on the way), then
-/// hard-link it in where the filesystem allows, else copy it (`copy_file_range`, which reflinks
-/// on btrfs and XFS), under a temporary name renamed onto `dest`.
+/// hard-link it in where the filesystem allows, else copy it, under a temporary name renamed
+/// onto `dest`.
 fn restore(
-    cached: &Path,
+    cached: &crate::cache::Entry,
     spec: BlobSpec<'_>,
-    dest: &Path,
+    dest: Dest<'_>,
     who: Report<'_>,
     client: &Client,
     tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
     let mut state = State::new(spec.digest.algorithm());
-    let mut src = File::open(cached).map_err(|e| Error::io("open", cached, e))?;
+    let mut src = cached.file.try_clone().map_err(|e| Error::io("open", &cached.path, e))?;
+    src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &cached.path, e))?;
     who.progress.set(0);
     let mut sink = VerifySink { tap };
     let outcome = copy(&mut src, spec, &mut sink, &mut state, who, client)
         .map_err(|e| (e, 0, None))
         .and_then(|()| verify(spec, state))
-        .map_err(|(e, _, _)| e.context(format!("cached {}", cached.display())))?;
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dest.with_file_name(format!(
-        ".{name}.oci-dl-{}-{}",
+        .map_err(|(e, _, _)| e.context(format!("cached {}", cached.path.display())))?;
+    let tmp = OsString::from(format!(
+        ".{}.oci-dl-{}-{}",
+        dest.name.to_string_lossy(),
         std::process::id(),
         &spec.digest.hex()[..12]
     ));
-    let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(cached, &tmp).is_err() {
-        std::fs::copy(cached, &tmp).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io("copy from the cache to", &tmp, e)
-        })?;
+    let _ = dest.dir.remove_file(&tmp); // a leftover (or a plant): the entry only
+    let placed = fsx::place(&cached.dir, &cached.name, &cached.file, dest.dir, &tmp)?;
+    if outcome.elf
+        && let Ok(n) = Node::of_file(&placed)
+    {
+        let _ = placed.set_permissions(std::fs::Permissions::from_mode(fsx::executable(n.mode)));
     }
-    if outcome.elf {
-        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755));
-    }
-    std::fs::rename(&tmp, dest).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io("rename into place", dest, e)
+    dest.dir.rename(&tmp, dest.name).map_err(|e| {
+        let _ = dest.dir.remove_file(&tmp);
+        Error::io("rename into place", &dest.path(), e)
     })?;
     Ok(Outcome { from_cache: true, ..outcome })
 }
@@ -418,16 +529,18 @@ impl Sink for VerifySink<'_> {
     }
 }
 
-/// The network path: resume a `.part` if one is there, retry, verify, rename.
+/// The network path: resume a `.part` if one is there, retry, verify, rename. Returns the final
+/// file, still locked.
 fn download(
     client: &Client,
     spec: BlobSpec<'_>,
-    dest: &Path,
+    dest: Dest<'_>,
     who: Report<'_>,
     mut tap: Option<&mut Tap>,
-) -> Result<Outcome, Error> {
-    let part = part_path(dest);
-    let file = open_part(&part, who.obs)?;
+) -> Result<(Outcome, File), Error> {
+    let part_name = part_name(dest.name);
+    let part = dest.dir.show(&part_name);
+    let (file, _) = open_part(dest.dir, &part_name, who.obs)?;
     let len = file.metadata().map_err(|e| Error::io("inspect", &part, e))?.len();
     let loaded = resume::load(&file);
     let mut state = State::new(spec.digest.algorithm());
@@ -482,12 +595,66 @@ fn download(
     sink.xattrs = loaded != Loaded::Unsupported
         && resume::save(&sink.file, &record(spec, offset, state.etag.as_deref()));
     who.progress.set(offset);
-
-    // A slow single stream may hand the rest to several connections; that needs the record.
-    if sink.xattrs && client.concurrency() > 1 {
-        sink.probe = Some(Probe { started: std::time::Instant::now(), from: offset });
+    loop {
+        // A slow single stream may hand the rest to several connections; that needs the record.
+        if sink.xattrs && client.concurrency() > 1 {
+            sink.probe = Some(Probe { started: std::time::Instant::now(), from: offset });
+        }
+        let e = match complete(client, spec, &mut sink, &mut state, who, offset) {
+            Ok(outcome) => {
+                let file = finish(sink.file, dest, &part_name, &outcome)?;
+                return Ok((outcome, file));
+            }
+            Err(Ended::Kept(e)) => return Err(e),
+            Err(Ended::Failed((e, _, _))) if e.kind() == ErrorKind::Integrity && offset > 0 => e,
+            Err(Ended::Failed((e, written, etag))) => {
+                if e.kind() == ErrorKind::Integrity || written == 0 {
+                    remove_part(dest.dir, &part_name, &sink.file);
+                    drop(sink);
+                } else {
+                    sink.checkpoint(written, etag.as_deref());
+                }
+                return Err(e);
+            }
+        };
+        // The bytes on disk were bad (the record matched, the content did not): the registry
+        // is not to blame until a download from zero fails too.
+        who.obs.log(
+            Level::Info,
+            format!(
+                "{}: the partial file did not verify; restarting the download from 0 ({e})",
+                who.name
+            ),
+        );
+        sink.restart()?;
+        state = State::new(spec.digest.algorithm());
+        offset = 0;
+        who.progress.set(0);
+        if sink.xattrs {
+            resume::save(&sink.file, &record(spec, 0, None));
+        }
     }
-    let mut fetched = fetch(client, spec, &mut sink, &mut state, who);
+}
+
+/// How a transfer into a `.part` ended without a verified file.
+enum Ended {
+    /// With the bytes written so far and the ETag, for the checkpoint.
+    Failed(Failure),
+    /// The ranged fetch kept its own record; nothing more to do.
+    Kept(Error),
+}
+
+/// Fetch what the `.part` lacks past `offset` (in ranges if one stream is slow) and verify it.
+fn complete(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    sink: &mut FileSink<'_>,
+    state: &mut State,
+    who: Report<'_>,
+    offset: u64,
+) -> Result<Outcome, Ended> {
+    sink.switched = false;
+    let mut fetched = fetch(client, spec, sink, state, who);
     if fetched.is_ok() && sink.switched {
         sink.switched = false;
         let start = state.written;
@@ -495,7 +662,7 @@ fn download(
             Level::Debug,
             format!("{}: one connection is slow; fetching the rest in ranges", who.name),
         );
-        let ctx = crate::ranged::Ctx { client, spec, file: &sink.file, part: &part, who };
+        let ctx = crate::ranged::Ctx { client, spec, file: &sink.file, part: sink.path, who };
         let rest = crate::ranged::Rest {
             start,
             hasher: state.hasher.clone(),
@@ -503,20 +670,19 @@ fn download(
         };
         match crate::ranged::fetch(&ctx, rest) {
             Ok(crate::ranged::Ranged::Done(got)) => {
-                let size = spec.size.unwrap_or(0);
                 if &got != spec.digest {
-                    // Unlink before unlocking, so a waiting process never adopts a doomed file.
-                    let _ = std::fs::remove_file(&part);
-                    drop(sink);
-                    return Err(Error::new(
-                        ErrorKind::Integrity,
-                        format!("blob {}: content hashes to {got}", spec.digest),
-                    ));
+                    return Err(Ended::Failed((
+                        Error::new(
+                            ErrorKind::Integrity,
+                            format!("blob {}: content hashes to {got}", spec.digest),
+                        ),
+                        0,
+                        None,
+                    )));
                 }
+                let size = spec.size.unwrap_or(0);
                 let elf = size >= 4 && &state.head == ELF_MAGIC;
-                let outcome = Outcome { size, elf, resumed_from: offset, from_cache: false };
-                finish(sink.file, &part, dest, &outcome)?;
-                return Ok(outcome);
+                return Ok(Outcome { size, elf, resumed_from: offset, from_cache: false });
             }
             Ok(crate::ranged::Ranged::Unsupported) => {
                 who.obs.log(
@@ -528,31 +694,24 @@ fn download(
                 {
                     t.cut();
                 }
-                sink.file.set_len(start).map_err(|e| Error::io("truncate", &part, e))?;
-                sink.file.seek(SeekFrom::Start(start)).map_err(|e| Error::io("seek", &part, e))?;
+                let part = sink.path;
+                sink.file
+                    .set_len(start)
+                    .map_err(|e| Ended::Kept(Error::io("truncate", part, e)))?;
+                sink.file
+                    .seek(SeekFrom::Start(start))
+                    .map_err(|e| Ended::Kept(Error::io("seek", part, e)))?;
                 sink.checkpoint(start, state.etag.as_deref());
-                fetched = fetch(client, spec, &mut sink, &mut state, who);
+                fetched = fetch(client, spec, sink, state, who);
             }
-            Err((e, _prefix)) => return Err(e),
+            Err((e, _prefix)) => return Err(Ended::Kept(e)),
         }
     }
-    let result = fetched.and_then(|()| verify(spec, state));
-
-    let outcome = match result {
-        Ok(o) => Outcome { resumed_from: offset, ..o },
-        Err((e, written, etag)) => {
-            if e.kind() == ErrorKind::Integrity || written == 0 {
-                // Unlink before unlocking, so a waiting process never adopts a doomed file.
-                let _ = std::fs::remove_file(&part);
-                drop(sink);
-            } else {
-                sink.checkpoint(written, etag.as_deref());
-            }
-            return Err(e);
-        }
-    };
-    finish(sink.file, &part, dest, &outcome)?;
-    Ok(outcome)
+    let algorithm = spec.digest.algorithm();
+    fetched
+        .and_then(|()| verify(spec, std::mem::replace(state, State::new(algorithm))))
+        .map(|o| Outcome { resumed_from: offset, ..o })
+        .map_err(Ended::Failed)
 }
 
 /// Stream `spec` into `out` (stdout), verifying as it goes. The bytes are already written when a
@@ -948,14 +1107,14 @@ fn content_range_start(v: &str) -> Option<u64> {
     v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
 }
 
-/// Hash an existing file with `algorithm`, returning its digest and size.
-pub fn hash_file(path: &Path, algorithm: Algorithm) -> Result<(Digest, u64), Error> {
-    let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+/// Hash an open file from its start with `algorithm`, returning its digest and size; `path` names
+/// it in errors.
+pub fn hash_file(f: &File, path: &Path, algorithm: Algorithm) -> Result<(Digest, u64), Error> {
     let mut hasher = algorithm.hasher();
     let mut buf = vec![0u8; BUF];
     let mut total = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io("read", path, e))?;
+        let n = f.read_at(&mut buf, total).map_err(|e| Error::io("read", path, e))?;
         if n == 0 {
             break;
         }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::CommandFactory;
-use clap_complete::Shell;
+use clap_complete::{Generator, Shell};
 
 use super::Cli;
 
@@ -17,8 +17,9 @@ pub fn generate(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(&man).with_context(|| format!("create {}", man.display()))?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Elvish, Shell::PowerShell] {
         let mut cmd = Cli::command();
-        clap_complete::generate_to(shell, &mut cmd, "oci-dl", &completions)
-            .with_context(|| format!("write {shell} completions"))?;
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "oci-dl", &mut out);
+        write(&completions.join(shell.file_name("oci-dl")), &out)?;
     }
     let cmd = Cli::command();
     write_man(&man.join("oci-dl.1"), cmd.clone())?;
@@ -37,5 +38,10 @@ pub fn generate(dir: &Path) -> anyhow::Result<()> {
 fn write_man(path: &Path, cmd: clap::Command) -> anyhow::Result<()> {
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd).render(&mut out)?;
-    std::fs::write(path, out).with_context(|| format!("write {}", path.display()))
+    write(path, &out)
+}
+
+/// Like every file oci-dl writes: through a `.part` created without following links.
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    Ok(oci_dl::write_file(path, bytes, std::sync::Arc::new(oci_dl::Silent))?)
 }

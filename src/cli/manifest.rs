@@ -40,7 +40,7 @@ pub fn run(args: &ManifestArgs, global: &Global) -> anyhow::Result<()> {
         resolved.bytes
     };
     match &args.output {
-        Some(path) if path.as_os_str() != "-" => super::write_atomic(path, &bytes),
+        Some(path) if path.as_os_str() != "-" => Ok(oci_dl::write_file(path, &bytes, view)?),
         _ => {
             let mut out = std::io::stdout().lock();
             out.write_all(&bytes).and_then(|()| out.flush()).context("write to stdout")

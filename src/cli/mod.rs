@@ -293,13 +293,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Write `bytes` to `path` through `path.part` and a rename, so `path` is never half-written.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let part = oci_dl::part_path(path);
-    std::fs::write(&part, bytes).with_context(|| format!("write {}", part.display()))?;
-    std::fs::rename(&part, path).with_context(|| format!("rename into place {}", path.display()))
-}
-
 /// A cancel flag set by SIGINT or SIGTERM. A second signal exits at once with 130.
 fn cancel_on_signals() -> anyhow::Result<oci_dl::Cancel> {
     use signal_hook::consts::{SIGINT, SIGTERM};

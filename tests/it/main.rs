@@ -11,6 +11,7 @@ mod cli;
 mod extract;
 mod faults;
 mod hostile;
+mod hostile_files;
 mod manifest;
 mod publishers;
 mod pull;

@@ -207,6 +207,11 @@ impl Canaries {
         c
     }
 
+    /// Where a test can point a link at something outside the output directory.
+    pub fn victim(&self) -> PathBuf {
+        self.root.join("victim/secret.txt")
+    }
+
     fn snapshot(&self) -> Vec<(String, Option<Vec<u8>>, u32)> {
         use std::os::unix::fs::PermissionsExt;
         fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Option<Vec<u8>>, u32)>) {

@@ -1,0 +1,345 @@
+//! Files reached through held directory handles. A directory is opened once; every later create,
+//! rename, link and removal in it is relative to that handle, so swapping a directory on the way
+//! for a symlink after the check cannot redirect a write. Below the directory the caller opens,
+//! nothing follows a symlink, and only regular files are opened for writing.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::error::{Error, ErrorKind};
+
+/// A directory held open. Its path is for messages only: nothing resolves it again.
+#[derive(Debug)]
+pub(crate) struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// What `stat` says about a file, in the few fields the checks need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Node {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub size: u64,
+}
+
+impl Node {
+    fn of(st: &rfs::Stat) -> Node {
+        Node {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mode: st.st_mode,
+            nlink: st.st_nlink,
+            uid: st.st_uid,
+            size: st.st_size as u64,
+        }
+    }
+
+    /// The open file's own node.
+    pub fn of_file(f: &File) -> std::io::Result<Node> {
+        Ok(Node::of(&rfs::fstat(f)?))
+    }
+
+    fn kind(&self) -> rfs::FileType {
+        rfs::FileType::from_raw_mode(self.mode)
+    }
+
+    pub fn is_file(&self) -> bool {
+        self.kind() == rfs::FileType::RegularFile
+    }
+
+    pub fn is_symlink(&self) -> bool {
+        self.kind() == rfs::FileType::Symlink
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.kind() == rfs::FileType::Directory
+    }
+
+    /// Whether `other` is the same file.
+    pub fn same(&self, other: &Node) -> bool {
+        self.dev == other.dev && self.ino == other.ino
+    }
+
+    /// Why oci-dl must not take this file over as its own (resume into it, truncate it):
+    /// `None` for a regular file with no other link, owned by the running user, that nobody
+    /// else may write.
+    pub fn unfit(&self) -> Option<String> {
+        if self.is_symlink() {
+            Some("is a symlink".into())
+        } else if !self.is_file() {
+            Some("is not a regular file".into())
+        } else if self.nlink != 1 {
+            Some(format!("has {} other hard link(s)", self.nlink - 1))
+        } else if self.uid != rustix::process::geteuid().as_raw() {
+            Some(format!("is owned by uid {}", self.uid))
+        } else if self.mode & 0o022 != 0 {
+            Some("is writable by others".into())
+        } else {
+            None
+        }
+    }
+}
+
+/// Open `root` (the user's own directory: a symlink there is followed), then walk `rel` below it
+/// one component at a time without following symlinks, creating missing directories.
+pub(crate) fn open_beneath(root: &Path, rel: &Path) -> Result<Dir, Error> {
+    Dir::open(root)?.open_beneath(rel)
+}
+
+/// The directory holding the user-named file `path` (followed like any path the user gives),
+/// and the file's name in it.
+pub(crate) fn parent_of(path: &Path) -> Result<(Dir, OsString), Error> {
+    let name = match path.components().next_back() {
+        Some(Component::Normal(n)) => n.to_owned(),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("{} does not name a file", path.display()),
+            ));
+        }
+    };
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok((Dir::open(parent)?, name))
+}
+
+fn io(e: Errno) -> std::io::Error {
+    e.into()
+}
+
+impl Dir {
+    /// Open the directory `path` as the user named it.
+    pub fn open(path: &Path) -> Result<Dir, Error> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rfs::open(path, flags, Mode::empty())
+            .map_err(|e| Error::io("open directory", path, io(e)))?;
+        Ok(Dir { fd, path: path.to_path_buf() })
+    }
+
+    /// `name` in this directory, for messages.
+    pub fn show(&self, name: &OsStr) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Walk `rel` (normal components only) below this directory without following a symlink,
+    /// creating missing directories (mode 0777 less the umask).
+    pub fn open_beneath(&self, rel: &Path) -> Result<Dir, Error> {
+        let mut cur = self.child(OsStr::new("."), false)?;
+        for c in rel.components() {
+            match c {
+                Component::Normal(name) => cur = cur.child(name, true)?,
+                Component::CurDir => {}
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Other,
+                        format!("refusing path {} below {}", rel.display(), self.path.display()),
+                    ));
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    fn child(&self, name: &OsStr, create: bool) -> Result<Dir, Error> {
+        let path = if name == "." { self.path.clone() } else { self.path.join(name) };
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut made = false;
+        loop {
+            match rfs::openat(&self.fd, name, flags, Mode::empty()) {
+                Ok(fd) => return Ok(Dir { fd, path }),
+                Err(Errno::NOENT) if create && !made => {
+                    match rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o777)) {
+                        Ok(()) | Err(Errno::EXIST) => made = true,
+                        Err(e) => return Err(Error::io("create directory", &path, io(e))),
+                    }
+                }
+                Err(Errno::LOOP | Errno::NOTDIR) => {
+                    let what = match self.entry(name) {
+                        Ok(Some(n)) if n.is_symlink() => "symlink",
+                        _ => {
+                            return Err(Error::new(
+                                ErrorKind::Other,
+                                format!("{} exists and is not a directory", path.display()),
+                            ));
+                        }
+                    };
+                    return Err(Error::new(
+                        ErrorKind::Other,
+                        format!("refusing to write through {what} {}", path.display()),
+                    ));
+                }
+                Err(e) => return Err(Error::io("open directory", &path, io(e))),
+            }
+        }
+    }
+
+    /// What is at `name`, not following a symlink; `None` when nothing is.
+    pub fn entry(&self, name: &OsStr) -> Result<Option<Node>, Error> {
+        match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Node::of(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(Error::io("inspect", &self.show(name), io(e))),
+        }
+    }
+
+    /// Create `name` for reading and writing with `mode` less the umask. It must not exist
+    /// (`O_EXCL`), so nothing planted there — a symlink, a hard link, a FIFO — is ever opened.
+    pub fn create_new_file(&self, name: &OsStr, mode: u32) -> std::io::Result<File> {
+        let flags =
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Ok(File::from(rfs::openat(&self.fd, name, flags, Mode::from_raw_mode(mode))?))
+    }
+
+    /// Open the regular file `name`, never through a symlink and never blocking on a FIFO;
+    /// `None` when there is nothing. Anything but a regular file is an error; so is, when
+    /// `write`, a file with other hard links (writing would change them too).
+    pub fn open_existing_regular(&self, name: &OsStr, write: bool) -> Result<Option<File>, Error> {
+        let path = self.show(name);
+        let access = if write { OFlags::RDWR } else { OFlags::RDONLY };
+        let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let file = match rfs::openat(&self.fd, name, flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            Err(Errno::NOENT) => return Ok(None),
+            Err(Errno::LOOP) => {
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    format!("refusing to open symlink {}", path.display()),
+                ));
+            }
+            Err(e) => return Err(Error::io("open", &path, io(e))),
+        };
+        let node = Node::of_file(&file).map_err(|e| Error::io("inspect", &path, e))?;
+        if !node.is_file() {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
+        if write && node.nlink != 1 {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("refusing to write into {}: it has other hard links", path.display()),
+            ));
+        }
+        Ok(Some(file))
+    }
+
+    /// Remove the entry `name` (a file, or a symlink itself: never what it points to).
+    pub fn remove_file(&self, name: &OsStr) -> std::io::Result<()> {
+        Ok(rfs::unlinkat(&self.fd, name, AtFlags::empty())?)
+    }
+
+    /// Rename `from` to `to`, both in this directory.
+    pub fn rename(&self, from: &OsStr, to: &OsStr) -> std::io::Result<()> {
+        Ok(rfs::renameat(&self.fd, from, &self.fd, to)?)
+    }
+
+    /// Hard-link `name` (itself, even a symlink: never followed) as `to_name` in `to`.
+    pub fn link_to(&self, name: &OsStr, to: &Dir, to_name: &OsStr) -> std::io::Result<()> {
+        Ok(rfs::linkat(&self.fd, name, to.fd.as_fd(), to_name, AtFlags::empty())?)
+    }
+}
+
+/// Give `to/to_name` (which must not exist) the bytes of `src`, open as `from/name`: a hard link
+/// where the filesystem allows, else a copy (`copy_file_range`, which reflinks on btrfs and XFS).
+/// A link counts only if it is of `src` itself, not of whatever `name` holds by then. Returns
+/// the placed file.
+pub(crate) fn place(
+    from: &Dir,
+    name: &OsStr,
+    src: &File,
+    to: &Dir,
+    to_name: &OsStr,
+) -> Result<File, Error> {
+    let dest = to.show(to_name);
+    let want = Node::of_file(src).map_err(|e| Error::io("inspect", &from.show(name), e))?;
+    if from.link_to(name, to, to_name).is_ok() {
+        if to.entry(to_name)?.is_some_and(|n| n.same(&want)) {
+            return src.try_clone().map_err(|e| Error::io("open", &dest, e));
+        }
+        let _ = to.remove_file(to_name);
+    }
+    let mut out = to.create_new_file(to_name, 0o644).map_err(|e| Error::io("create", &dest, e))?;
+    let copied = src.try_clone().and_then(|mut r| {
+        use std::io::Seek;
+        r.seek(std::io::SeekFrom::Start(0))?;
+        std::io::copy(&mut r, &mut out)
+    });
+    match copied {
+        Ok(n) if n == want.size => Ok(out),
+        Ok(n) => {
+            let _ = to.remove_file(to_name);
+            Err(Error::new(
+                ErrorKind::Other,
+                format!("copy to {}: {n} of {} bytes", dest.display(), want.size),
+            ))
+        }
+        Err(e) => {
+            let _ = to.remove_file(to_name);
+            Err(Error::io("copy to", &dest, e))
+        }
+    }
+}
+
+/// `mode` with execute bits wherever it has read bits: 0644 → 0755, 0600 → 0700, so an
+/// executable keeps the umask its file was created with.
+pub(crate) fn executable(mode: u32) -> u32 {
+    let mode = mode & 0o7777;
+    mode | ((mode & 0o444) >> 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_directory_is_written_even_after_it_is_swapped_for_a_symlink() {
+        let d = tempfile::tempdir().unwrap();
+        let (out, victim) = (d.path().join("out"), d.path().join("victim"));
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::create_dir_all(&out).unwrap();
+        let sub = open_beneath(&out, Path::new("a/sub")).unwrap();
+        std::fs::rename(out.join("a/sub"), out.join("a/moved")).unwrap();
+        std::os::unix::fs::symlink(&victim, out.join("a/sub")).unwrap();
+        sub.create_new_file(OsStr::new("f.part"), 0o644).unwrap();
+        sub.rename(OsStr::new("f.part"), OsStr::new("f")).unwrap();
+        assert!(out.join("a/moved/f").is_file());
+        assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+        let e = open_beneath(&out, Path::new("a/sub")).unwrap_err();
+        assert!(e.to_string().contains("refusing to write through symlink"), "{e}");
+    }
+
+    #[test]
+    fn nothing_planted_is_opened_for_writing() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = Dir::open(d.path()).unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "v").unwrap();
+        std::os::unix::fs::symlink(&victim, d.path().join("sym")).unwrap();
+        std::fs::hard_link(&victim, d.path().join("hard")).unwrap();
+        let fifo = std::process::Command::new("mkfifo").arg(d.path().join("fifo")).status();
+        for name in ["sym", "hard", "fifo", "victim"] {
+            let n = OsStr::new(name);
+            if name == "fifo" && !fifo.as_ref().is_ok_and(|s| s.success()) {
+                continue;
+            }
+            assert!(dir.create_new_file(n, 0o644).is_err(), "{name}: O_EXCL");
+            let unfit = dir.entry(n).unwrap().unwrap().unfit();
+            assert!(unfit.is_some(), "{name}: not ours to take over");
+            if name != "victim" {
+                assert!(dir.open_existing_regular(n, true).is_err(), "{name}");
+            }
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"v");
+        assert_eq!(executable(0o644), 0o755);
+        assert_eq!(executable(0o600), 0o700);
+    }
+}
