@@ -34,7 +34,27 @@ const PIPELINE_DEPTH: usize = 4;
 const PIPELINE_MIN: u64 = 4 * 1024 * 1024;
 /// The resume record is rewritten at least this often.
 const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
-const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
+/// Bytes kept from the start of a blob to tell an executable by.
+const HEAD: usize = 8;
+
+/// Whether a file starting with `head` is an executable a user runs: ELF, or Mach-O (thin, or
+/// universal: `cafebabe` followed by a small architecture count — a Java class has its version
+/// there, 45 or more, as `file(1)` tells them apart).
+fn is_executable(head: &[u8]) -> bool {
+    const MACHO: [[u8; 4]; 4] = [
+        [0xfe, 0xed, 0xfa, 0xce],
+        [0xce, 0xfa, 0xed, 0xfe],
+        [0xfe, 0xed, 0xfa, 0xcf],
+        [0xcf, 0xfa, 0xed, 0xfe],
+    ];
+    let Some(magic) = head.get(..4) else { return false };
+    if magic == b"\x7fELF" || MACHO.iter().any(|m| m == magic) {
+        return true;
+    }
+    let fat = magic == [0xca, 0xfe, 0xba, 0xbe] || magic == [0xca, 0xfe, 0xba, 0xbf];
+    let count = head.get(4..8).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+    fat && count.is_some_and(|n| (1..30).contains(&n))
+}
 
 /// The blob to fetch: where it lives and what it must hash to.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +69,8 @@ pub struct BlobSpec<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome {
     pub size: u64,
-    pub elf: bool,
+    /// ELF or Mach-O: the file gets its execute bits.
+    pub executable: bool,
     /// Bytes taken from an earlier run's `.part`.
     pub resumed_from: u64,
     /// Copied from the blob cache, not downloaded.
@@ -254,13 +275,13 @@ impl Sink for StreamSink<'_> {
 struct State {
     hasher: Hasher,
     written: u64,
-    head: [u8; 4],
+    head: [u8; HEAD],
     etag: Option<String>,
 }
 
 impl State {
     fn new(algorithm: Algorithm) -> State {
-        State { hasher: algorithm.hasher(), written: 0, head: [0; 4], etag: None }
+        State { hasher: algorithm.hasher(), written: 0, head: [0; HEAD], etag: None }
     }
 
     fn absorb(&mut self, buf: &[u8]) {
@@ -268,18 +289,18 @@ impl State {
         self.note(buf);
     }
 
-    /// Count bytes written (and keep the first four) without hashing them.
+    /// Count bytes written (and keep the first few) without hashing them.
     fn note(&mut self, buf: &[u8]) {
-        if self.written < 4 {
+        if self.written < HEAD as u64 {
             let at = self.written as usize;
-            let take = (4 - at).min(buf.len());
+            let take = (HEAD - at).min(buf.len());
             self.head[at..at + take].copy_from_slice(&buf[..take]);
         }
         self.written += buf.len() as u64;
     }
 }
 
-/// Download `spec` to `dest` via `dest.part`, resuming and retrying. ELF files get mode 0755
+/// Download `spec` to `dest` via `dest.part`, resuming and retrying. ELF and Mach-O files get mode 0755
 /// (less the umask).
 pub fn to_file(
     client: &Client,
@@ -429,7 +450,7 @@ fn finish(file: File, dest: Dest<'_>, part_name: &OsStr, outcome: &Outcome) -> R
     let part = dest.dir.show(part_name);
     let _ = file.remove_xattr(resume::XATTR);
     let node = Node::of_file(&file).map_err(|e| Error::io("inspect", &part, e))?;
-    if outcome.elf {
+    if outcome.executable {
         file.set_permissions(std::fs::Permissions::from_mode(fsx::executable(node.mode)))
             .map_err(|e| Error::io("chmod", &part, e))?;
     }
@@ -466,7 +487,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], obs: &dyn Observer) -> Result<(),
         return Err(Error::io("write", &part, e));
     }
     let outcome =
-        Outcome { size: bytes.len() as u64, elf: false, resumed_from: 0, from_cache: false };
+        Outcome { size: bytes.len() as u64, executable: false, resumed_from: 0, from_cache: false };
     finish(file, Dest { dir: &dir, name: &name }, &part_name, &outcome)?;
     Ok(())
 }
@@ -499,7 +520,7 @@ fn restore(
     ));
     let _ = dest.dir.remove_file(&tmp); // a leftover (or a plant): the entry only
     let placed = fsx::place(&cached.dir, &cached.name, &cached.file, dest.dir, &tmp)?;
-    if outcome.elf
+    if outcome.executable
         && let Ok(n) = Node::of_file(&placed)
     {
         let _ = placed.set_permissions(std::fs::Permissions::from_mode(fsx::executable(n.mode)));
@@ -681,8 +702,8 @@ fn complete(
                     )));
                 }
                 let size = spec.size.unwrap_or(0);
-                let elf = size >= 4 && &state.head == ELF_MAGIC;
-                return Ok(Outcome { size, elf, resumed_from: offset, from_cache: false });
+                let executable = is_executable(&state.head[..(size as usize).min(HEAD)]);
+                return Ok(Outcome { size, executable, resumed_from: offset, from_cache: false });
             }
             Ok(crate::ranged::Ranged::Unsupported) => {
                 who.obs.log(
@@ -1096,7 +1117,7 @@ fn verify(spec: BlobSpec<'_>, state: State) -> Result<Outcome, Failure> {
     }
     Ok(Outcome {
         size: written,
-        elf: written >= 4 && &head == ELF_MAGIC,
+        executable: is_executable(&head[..(written as usize).min(HEAD)]),
         resumed_from: 0,
         from_cache: false,
     })
@@ -1127,6 +1148,26 @@ pub fn hash_file(f: &File, path: &Path, algorithm: Algorithm) -> Result<(Digest,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn executables_by_their_magic() {
+        let cases: [(&[u8], bool); 11] = [
+            (b"\x7fELF\x02\x01\x01\0", true),
+            (&[0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1], true), // Mach-O 64, little-endian (arm64, x86_64)
+            (&[0xce, 0xfa, 0xed, 0xfe, 7, 0, 0, 0], true), // Mach-O 32
+            (&[0xfe, 0xed, 0xfa, 0xcf, 0, 0, 0, 0x12], true), // big-endian
+            (&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 2], true), // universal, two architectures
+            (&[0xca, 0xfe, 0xba, 0xbf, 0, 0, 0, 2], true), // universal, 64-bit offsets
+            (&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 52], false), // a Java 8 class file
+            (&[0xca, 0xfe, 0xba, 0xbe], false),
+            (b"\x7fEL", false),
+            (b"#!/bin/sh\n", false),
+            (b"", false),
+        ];
+        for (head, want) in cases {
+            assert_eq!(is_executable(head), want, "{head:02x?}");
+        }
+    }
 
     #[test]
     fn pipeline_buffers_stay_within_the_budget_for_any_jobs() {

@@ -252,3 +252,39 @@ fn naming_conventions_users_carry_over() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(!run.stderr.contains("is a blob"), "{}", run.stderr);
 }
+
+/// macOS runners fetch tools too: Mach-O binaries, thin or universal, become executable like
+/// ELF files; a Java class (the same `cafebabe` magic) does not.
+#[test]
+fn mach_o_binaries_are_executable() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(reg) = registry::open() else { return };
+    let with = |head: &[u8]| [head, &noise(4096, 3)[..]].concat();
+    let rows: [(&str, Vec<u8>, u32); 4] = [
+        ("tool-darwin-arm64", with(&[0xcf, 0xfa, 0xed, 0xfe, 0x0c, 0, 0, 1]), 0o755),
+        ("tool-universal", with(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 2]), 0o755),
+        ("tool-linux", with(b"\x7fELF\x02\x01\x01\0"), 0o755),
+        ("App.class", with(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 52]), 0o644),
+    ];
+    let layers: Vec<Layer> = rows.iter().map(|(t, b, _)| Layer::oras(t, b.clone())).collect();
+    Pusher::new(reg).oras_push("test/p-macho", "v1", &layers);
+    let sb = Sandbox::new();
+    let run = Run::from(sb.cmd(&[]).output_with_program(
+        "sh",
+        &[
+            "-c",
+            "umask 022; exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_oci-dl"),
+            "pull",
+            &format!("{}/test/p-macho:v1", reg.host),
+            "-o",
+            "out",
+        ],
+    ));
+    run.ok();
+    for (title, _, mode) in rows {
+        let got =
+            std::fs::metadata(sb.work().join("out").join(title)).unwrap().permissions().mode();
+        assert_eq!(got & 0o777, mode, "{title}");
+    }
+}
