@@ -88,6 +88,9 @@ pub struct Global {
     /// Seconds a connection may deliver nothing before it counts as stalled.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
+    /// Seconds a small answer (headers, manifest, token, tag list, error body) may take in all.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    pub deadline: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +207,7 @@ impl Global {
             ca_file: self.ca_file.clone(),
             credentials,
             timeout: Some(Duration::from_secs(self.timeout.max(1))),
+            deadline: Some(Duration::from_secs(self.deadline.max(1))),
             cache: self.cache_dir(),
             sources: oci_dl::Sources::from_env(self.registry_config.as_deref()),
             resolve: self.resolve.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,

@@ -25,6 +25,7 @@ pub use credentials::Credentials;
 /// Error bodies are read up to this size, then cut.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 const MAX_REDIRECTS: usize = 10;
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 /// How to reach a registry.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +42,9 @@ pub struct ClientOptions {
     pub sources: credentials::Sources,
     /// A read that delivers nothing for this long fails (default 30 s).
     pub timeout: Option<Duration>,
+    /// A small answer (headers, manifest, token, tag list, error body) must be complete within
+    /// this (default 60 s), however steadily it trickles in.
+    pub deadline: Option<Duration>,
     /// Pinned addresses, as curl's `--resolve`: `(host, port) → address`.
     pub resolve: Vec<Pin>,
     /// How hard to retry transient failures.
@@ -126,6 +130,52 @@ pub struct Client {
     gate: Gate,
     quota_warned: std::sync::atomic::AtomicBool,
     cache: Option<crate::cache::Cache>,
+    deadline: Duration,
+    _watch: CancelWatch,
+}
+
+/// Closes every connection of an agent once the cancel flag is set, so that no blocked read
+/// (headers, bodies, a TLS handshake) outlives a Ctrl-C or SIGTERM. Stops when dropped.
+struct CancelWatch {
+    alive: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CancelWatch {
+    fn start(agent: ureq::Agent, cancel: Cancel) -> CancelWatch {
+        use std::sync::atomic::Ordering;
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let still = alive.clone();
+        let thread = std::thread::spawn(move || {
+            while still.load(Ordering::Relaxed) {
+                if cancel.is_set() {
+                    agent.shutdown();
+                    return;
+                }
+                std::thread::park_timeout(Duration::from_millis(50));
+            }
+        });
+        CancelWatch { alive, thread: Some(thread) }
+    }
+}
+
+impl Drop for CancelWatch {
+    fn drop(&mut self) {
+        self.alive.store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+/// What a request fetches, which decides how long it may take as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// A manifest or tag list: the whole answer within the deadline.
+    Small,
+    /// A blob: any length, as long as it keeps moving (only its headers have a deadline).
+    Blob,
 }
 
 /// A manifest body as served, with the headers that say what it is.
@@ -140,6 +190,7 @@ pub struct RawManifest {
 pub struct Reply {
     pub response: Response<ureq::Body>,
     pub url: String,
+    deadline: Duration,
 }
 
 impl Reply {
@@ -151,9 +202,7 @@ impl Reply {
     pub fn read_body(self, cap: u64, what: &str) -> Result<Vec<u8>, Error> {
         let mut body = Vec::new();
         self.response.into_body().into_reader().take(cap).read_to_end(&mut body).map_err(|e| {
-            Error::new(ErrorKind::Network, format!("GET {}: reading {what}", self.url))
-                .with_source(e)
-                .transient(true)
+            body_error(&format!("GET {}: reading {what}", self.url), e, self.deadline)
         })?;
         Ok(body)
     }
@@ -198,6 +247,7 @@ impl Client {
             }
         };
         let tls = if plain { TlsConfig::default() } else { tls_config(opts)? };
+        let deadline = opts.deadline.unwrap_or(DEFAULT_DEADLINE);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -205,6 +255,7 @@ impl Client {
             .user_agent(concat!("oci-dl/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_per_read(Some(opts.timeout.unwrap_or(Duration::from_secs(30))))
+            .timeout_recv_response(Some(deadline))
             .input_buffer_size(256 * 1024)
             .max_idle_connections_per_host(16)
             .tls_config(tls)
@@ -217,16 +268,18 @@ impl Client {
             resolver,
         );
         Ok(Client {
+            _watch: CancelWatch::start(agent.clone(), opts.cancel.clone()),
             agent,
             base: format!("{scheme}://{host}"),
             host,
-            auth: auth::Auth::new(credentials, !plain),
+            auth: auth::Auth::new(credentials, !plain, deadline),
             log,
             retry: opts.retry.clone(),
             cancel: opts.cancel.clone(),
             gate: Gate::new(1),
             quota_warned: Default::default(),
             cache: opts.cache.clone().map(crate::cache::Cache::new),
+            deadline,
         })
     }
 
@@ -274,7 +327,7 @@ impl Client {
 
     fn manifest_once(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
         let path = format!("/v2/{repo}/manifests/{reference}");
-        let reply = self.get(&path, repo, &[("accept", ACCEPT)])?;
+        let reply = self.get(&path, repo, &[("accept", ACCEPT)], Body::Small)?;
         if let Some(len) = reply.content_length()
             && len > MAX_MANIFEST_BYTES
         {
@@ -309,12 +362,13 @@ impl Client {
         let mut path = format!("/v2/{repo}/tags/list?n=1000");
         let mut tags = Vec::new();
         for _ in 0..10_000 {
-            let reply = self.retrying(&format!("tags of {repo}"), |_| {
-                self.get(&path, repo, &[("accept", "application/json")])
+            let (next, url, body) = self.retrying(&format!("tags of {repo}"), |_| {
+                let reply =
+                    self.get(&path, repo, &[("accept", "application/json")], Body::Small)?;
+                let next = reply.header("link").and_then(next_link);
+                let url = reply.url.clone();
+                Ok((next, url, reply.read_body(MAX_MANIFEST_BYTES, "tags")?))
             })?;
-            let next = reply.header("link").and_then(next_link);
-            let url = reply.url.clone();
-            let body = reply.read_body(MAX_MANIFEST_BYTES, "tags")?;
             let page: Page = serde_json::from_slice(&body).map_err(|e| {
                 Error::new(ErrorKind::Other, format!("GET {url}: not a tag list ({e})"))
             })?;
@@ -369,11 +423,17 @@ impl Client {
                 headers.push(("if-range", etag));
             }
         }
-        self.get(&path, repo, &headers)
+        self.get(&path, repo, &headers, Body::Blob)
     }
 
     /// GET `path` with auth and redirects, and turn non-2xx answers into errors.
-    pub fn get(&self, path: &str, repo: &str, headers: &[(&str, &str)]) -> Result<Reply, Error> {
+    fn get(
+        &self,
+        path: &str,
+        repo: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Result<Reply, Error> {
         let scope = format!("repository:{repo}:pull");
         let mut url = format!("{}{}", self.base, path);
         let mut retried_auth = false;
@@ -381,6 +441,7 @@ impl Client {
         loop {
             let same_host = url_authority(&url).is_some_and(|a| a.eq_ignore_ascii_case(&self.host))
                 && url.starts_with(&self.base);
+            let what = |u: &str| format!("GET {}", display_url(u, same_host));
             let mut req = self.agent.get(&url);
             for (k, v) in headers {
                 req = req.header(*k, *v);
@@ -388,10 +449,14 @@ impl Client {
             if same_host && let Some(value) = self.auth.header_for(&scope) {
                 req = req.header("authorization", value);
             }
+            if body == Body::Small {
+                req = req.config().timeout_global(Some(self.deadline)).build();
+            }
             let started = Instant::now();
-            let resp = req
-                .call()
-                .map_err(|e| network(&format!("GET {}", display_url(&url, same_host)), e))?;
+            let until = started + self.deadline;
+            let resp = req.call().map_err(|e| {
+                network(&format!("GET {}", display_url(&url, same_host)), e, self.deadline)
+            })?;
             let status = resp.status().as_u16();
             self.debug(format!(
                 "GET {} -> {status} in {} ms",
@@ -411,7 +476,7 @@ impl Client {
                             self.log.log(Level::Warn, q.describe());
                         }
                     }
-                    return Ok(Reply { response: resp, url });
+                    return Ok(Reply { response: resp, url, deadline: self.deadline });
                 }
                 401 if same_host && !retried_auth => {
                     retried_auth = true;
@@ -422,13 +487,10 @@ impl Client {
                         .filter_map(|v| v.to_str().ok().map(str::to_owned))
                         .collect();
                     if challenges.is_empty() {
-                        return Err(self.status_error(resp, &url, same_host));
+                        return Err(status_error(resp, &what(&url), until));
                     }
                     // Drain the small 401 body so its connection can be reused for the retry.
-                    let _ = std::io::copy(
-                        &mut resp.into_body().into_reader().take(MAX_ERROR_BODY),
-                        &mut std::io::sink(),
-                    );
+                    read_error_body(resp, until);
                     self.auth.authenticate(&self.agent, &challenges, &scope, &*self.log)?;
                 }
                 301 | 302 | 303 | 307 | 308 => {
@@ -445,19 +507,30 @@ impl Client {
                     };
                     url = resolve_location(&url, location)?;
                 }
-                _ => return Err(self.status_error(resp, &url, same_host)),
+                _ => return Err(status_error(resp, &what(&url), until)),
             }
         }
     }
+}
 
-    fn status_error(&self, resp: Response<ureq::Body>, url: &str, same_host: bool) -> Error {
-        status_error(resp, &format!("GET {}", display_url(url, same_host)))
+/// Read at most [`MAX_ERROR_BODY`] bytes of an error body, keeping what came by `until`: the
+/// body only adds detail to a status already known, so it gets no retry and no more time.
+fn read_error_body(resp: Response<ureq::Body>, until: Instant) -> Vec<u8> {
+    let mut reader = resp.into_body().into_reader().take(MAX_ERROR_BODY);
+    let mut body = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < until {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&buf[..n]),
+        }
     }
+    body
 }
 
 /// Build an error from a non-2xx answer: the status, and the registry's `errors[]` when the body
-/// has them (read at most [`MAX_ERROR_BODY`] bytes).
-pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str) -> Error {
+/// has them (see [`read_error_body`]).
+pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str, until: Instant) -> Error {
     let status = resp.status();
     let quota = rate_limit(resp.headers()).map(|q| q.describe());
     let retry_after = resp
@@ -465,8 +538,7 @@ pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str) -> Error {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
-    let mut body = Vec::new();
-    let _ = resp.into_body().into_reader().take(MAX_ERROR_BODY).read_to_end(&mut body);
+    let body = read_error_body(resp, until);
     let detail = describe_error_body(&body);
     let kind = match status.as_u16() {
         401 | 403 => ErrorKind::Auth,
@@ -620,9 +692,34 @@ fn describe_error_body(body: &[u8]) -> Option<String> {
     Some(line)
 }
 
+/// A small answer that was still arriving at the deadline. Not retried: a registry that drips
+/// would drip again.
+fn deadline_error(what: &str, deadline: Duration) -> Error {
+    Error::new(
+        ErrorKind::Network,
+        format!("{what}: no complete answer within the {deadline:?} deadline (see --deadline)"),
+    )
+}
+
+fn is_deadline(e: &ureq::Error) -> bool {
+    use ureq::Timeout;
+    matches!(e, ureq::Error::Timeout(Timeout::Global | Timeout::RecvResponse | Timeout::RecvBody))
+}
+
+/// A failed body read: the deadline, or a (retryable) network error.
+pub(crate) fn body_error(what: &str, e: std::io::Error, deadline: Duration) -> Error {
+    if e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()).is_some_and(is_deadline) {
+        return deadline_error(what, deadline);
+    }
+    Error::new(ErrorKind::Network, what).with_source(e).transient(true)
+}
+
 /// A transport failure. Resets, timeouts and refused connections are worth retrying; DNS and TLS
-/// failures are not (another try gives the same answer).
-pub(crate) fn network(what: &str, e: ureq::Error) -> Error {
+/// failures are not (another try gives the same answer), nor is a missed deadline.
+pub(crate) fn network(what: &str, e: ureq::Error, deadline: Duration) -> Error {
+    if is_deadline(&e) {
+        return deadline_error(what, deadline);
+    }
     // rustls reports a handshake with garbage (often: an HTTP-only server) as InvalidData.
     let tls_garbage =
         matches!(&e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData);

@@ -10,6 +10,7 @@ mod cache;
 mod cli;
 mod extract;
 mod faults;
+mod hostile_net;
 mod manifest;
 mod pull;
 mod ranged;

@@ -1,0 +1,159 @@
+//! A hostile registry on the wire: drips that would hold a run forever, pagination loops,
+//! terminal escapes in what it names, credential helpers that fail loudly, poisoned ETags.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::fake::{Fake, Fault, Hit, Reply};
+use crate::support::*;
+
+/// A fake whose handler also gets the fake's own `host` (for realms and links).
+fn scripted(handler: impl Fn(&Hit, &str) -> Reply + Send + Sync + 'static) -> Fake {
+    let me: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let me2 = me.clone();
+    let fake = Fake::start(move |hit| handler(hit, me2.get().map_or("", String::as_str)));
+    me.set(fake.host.clone()).unwrap();
+    fake
+}
+
+/// Run `cmd` to its end, killing it (and failing the test) if it takes longer than `limit`.
+#[track_caller]
+fn bounded(cmd: &mut Command, limit: Duration) -> (Run, Duration) {
+    let started = Instant::now();
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => (Run::from(out.unwrap()), started.elapsed()),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            panic!("still running after {limit:?}: the run has no deadline");
+        }
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+}
+
+const DRIP: Duration = Duration::from_millis(200);
+
+/// A body that would take minutes at one byte per [`DRIP`].
+fn long_body(start: &str) -> Vec<u8> {
+    let mut b = start.as_bytes().to_vec();
+    b.resize(2000, b' ');
+    b
+}
+
+/// Each small body that drips (manifest, tag list, token, a blob's error body) ends at the
+/// deadline with exit 6 and one line naming it, instead of holding the run for minutes.
+#[test]
+fn dripping_small_bodies_end_at_the_deadline() {
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let f = scripted(|hit, host| {
+        let drip =
+            |status, body: &str| Reply::new(status, long_body(body)).fault(Fault::Drip(DRIP));
+        match hit.path.as_str() {
+            "/v2/m/manifests/v1" => drip(200, "{"),
+            p if p.starts_with("/v2/t/tags/list") => drip(200, r#"{"tags":["#),
+            p if p.starts_with("/v2/b/blobs/") => drip(500, r#"{"errors":["#),
+            p if p.starts_with("/token") => drip(200, r#"{"token":"#),
+            p if p.starts_with("/v2/a/") => Reply::new(401, "").header(
+                "www-authenticate",
+                &format!(r#"Bearer realm="http://{host}/token",service="fake""#),
+            ),
+            _ => Reply::unexpected(),
+        }
+    });
+    let sb = Sandbox::new();
+    let c = Canaries::plant(&sb.work());
+    std::fs::create_dir(sb.work().join("out")).unwrap();
+    let h = &f.host;
+    // A blob's error body only adds detail: its status is the error, once the body is cut. A
+    // manifest cut short never reaches the file it was to replace.
+    let victim = c.victim();
+    let cases: [(&[&str], &str); 4] = [
+        (&["manifest", &format!("{h}/m:v1"), "-o", victim.to_str().unwrap()], "2s deadline"),
+        (&["tags", &format!("{h}/t")], "within the 2s deadline (see --deadline)"),
+        (&["blob", &format!("{h}/b@{digest}"), "-o", "out/b.bin"], ": 500 "),
+        (&["manifest", &format!("{h}/a:v1")], "token request to http://"),
+    ];
+    for (args, needle) in cases {
+        let mut args = args.to_vec();
+        args.extend(["--deadline", "2", "--retries", "1"]);
+        let (run, took) = bounded(&mut sb.cmd(&args), Duration::from_secs(40));
+        run.fails(6, needle);
+        assert!(needle == ": 500 " || run.stderr.contains("2s deadline"), "{}", run.stderr);
+        // Two attempts of 2 s each and a backoff, with a wide margin; the drip lasts 400 s.
+        assert!(took < Duration::from_secs(30), "{args:?} took {took:?}");
+    }
+    assert_eq!(tree(&sb.work().join("out")), Vec::<String>::new(), "nothing half-written");
+    c.assert_unchanged();
+    f.assert_no_unexpected();
+}
+
+/// SIGTERM while blocked in a read that never finishes (a dripping token endpoint, a stalled
+/// blob) exits 130 at once; the blob's `.part` is kept for the next run.
+#[test]
+fn sigterm_ends_a_run_blocked_in_any_read() {
+    let blob = noise(1 << 20, 91);
+    let digest = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &blob).to_string();
+    let b2 = blob.clone();
+    let f = scripted(move |hit, host| match hit.path.as_str() {
+        p if p.starts_with("/token") => {
+            Reply::new(200, long_body(r#"{"token":"#)).fault(Fault::Drip(DRIP))
+        }
+        p if p.starts_with("/v2/a/") => Reply::new(401, "").header(
+            "www-authenticate",
+            &format!(r#"Bearer realm="http://{host}/token",service="fake""#),
+        ),
+        p if p.starts_with("/v2/s/blobs/") => {
+            Reply::blob(hit, &b2).fault(Fault::StallAfter(100_000, Duration::from_secs(120)))
+        }
+        _ => Reply::unexpected(),
+    });
+    let sb = Sandbox::new();
+    let c = Canaries::plant(&sb.work());
+    std::fs::create_dir(sb.work().join("out")).unwrap();
+    let token_run = ["manifest".to_owned(), format!("{}/a:v1", f.host)];
+    let blob_run =
+        ["blob".to_owned(), format!("{}/s@{digest}", f.host), "-o".into(), "out/s.bin".into()];
+    let part = sb.work().join("out/s.bin.part");
+    for (args, blocked) in [
+        (&token_run[..], Box::new(|| !f.hits_to("/token").is_empty()) as Box<dyn Fn() -> bool>),
+        (&blob_run[..], Box::new(|| !f.hits_to("/v2/s/blobs/").is_empty())),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // A long --timeout: only the signal can end these reads in time.
+        let mut cmd = sb.cmd(&[&args[..], &["--timeout", "300"]].concat());
+        let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let pid = child.id();
+        let until = Instant::now() + Duration::from_secs(20);
+        while !blocked() {
+            assert!(Instant::now() < until, "{args:?} never reached the read");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(500)); // well inside the read now
+        signal(pid, "-TERM");
+        let signalled = Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let Ok(out) = rx.recv_timeout(Duration::from_secs(15)) else {
+            signal(pid, "-KILL");
+            panic!("{args:?}: SIGTERM did not end the run");
+        };
+        let run = Run::from(out.unwrap());
+        run.fails(130, "interrupted");
+        assert!(signalled.elapsed() < Duration::from_secs(10), "{args:?}");
+    }
+    let kept = std::fs::metadata(&part).expect("the blob's .part is kept").len();
+    assert_eq!(kept, 100_000, "with every byte that arrived before the signal");
+    assert_eq!(tree(&sb.work().join("out")), ["s.bin.part"]);
+    c.assert_unchanged();
+}
