@@ -7,7 +7,7 @@ pub mod manifest;
 pub mod progress;
 pub mod pull;
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -239,17 +239,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Blob(a) => blob::run(a, &cli.global),
         Command::Tags { repository, json } => {
             let reference = parse_reference(repository)?;
+            let opts = cli.global.client_options()?;
             let view = cli.global.view();
-            let tags = oci_dl::list_tags(&reference, &cli.global.client_options()?, view.clone());
-            view.finish();
-            let tags = tags?;
             if *json {
-                println!("{}", serde_json::to_string(&tags)?);
-            } else {
-                for t in tags {
-                    println!("{t}");
-                }
+                let tags = oci_dl::list_tags(&reference, &opts, view.clone());
+                view.finish();
+                println!("{}", serde_json::to_string(&tags?)?);
+                return Ok(());
             }
+            // Printed as the pages arrive: a long listing never sits in memory.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let listed = oci_dl::each_tag(&reference, &opts, view.clone(), &mut |t| {
+                writeln!(out, "{t}")
+                    .map_err(|e| oci_dl::Error::io("write", std::path::Path::new("<stdout>"), e))
+            });
+            view.finish();
+            out.flush().context("write to stdout")?;
+            listed?;
             Ok(())
         }
         Command::Cache(c) => {

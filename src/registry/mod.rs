@@ -352,16 +352,22 @@ impl Client {
         Ok(RawManifest { bytes: body, content_type, served_digest })
     }
 
-    /// Every tag of `repo`, following `Link: <…>; rel="next"` pagination.
-    pub fn tags(&self, repo: &str) -> Result<Vec<String>, Error> {
+    /// Every tag of `repo`, handed to `on_tag` page by page as they arrive, following
+    /// `Link: <…>; rel="next"` pagination within the bounds of [`TagWalk`]. Returns the count.
+    pub fn tags(
+        &self,
+        repo: &str,
+        on_tag: &mut dyn FnMut(&str) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
         #[derive(serde::Deserialize)]
         struct Page {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
         let mut path = format!("/v2/{repo}/tags/list?n=1000");
-        let mut tags = Vec::new();
-        for _ in 0..10_000 {
+        let mut walk = TagWalk::new(repo);
+        walk.visit(&path)?;
+        loop {
             let (next, url, body) = self.retrying(&format!("tags of {repo}"), |_| {
                 let reply =
                     self.get(&path, repo, &[("accept", "application/json")], Body::Small)?;
@@ -372,20 +378,24 @@ impl Client {
             let page: Page = serde_json::from_slice(&body).map_err(|e| {
                 Error::new(ErrorKind::Other, format!("GET {url}: not a tag list ({e})"))
             })?;
-            tags.extend(page.tags.unwrap_or_default());
-            match next {
-                Some(n) if n.starts_with('/') => path = n,
-                Some(n) if n.starts_with(&self.base) => path = n[self.base.len()..].to_owned(),
+            let tags = page.tags.unwrap_or_default();
+            walk.page(body.len(), tags.len())?;
+            for t in &tags {
+                on_tag(t)?;
+            }
+            path = match next {
+                Some(n) if n.starts_with('/') => n,
+                Some(n) if n.starts_with(&self.base) => n[self.base.len()..].to_owned(),
                 Some(n) => {
                     return Err(Error::new(
                         ErrorKind::Other,
                         format!("tag list points to another host: {n}"),
                     ));
                 }
-                None => return Ok(tags),
-            }
+                None => return Ok(walk.tags),
+            };
+            walk.visit(&path)?;
         }
-        Err(Error::new(ErrorKind::Other, format!("tags of {repo}: too many pages")))
     }
 
     /// GET a blob, optionally from byte `from`. Redirects (to CDNs) are followed without our
@@ -649,6 +659,76 @@ fn no_proxy_matches(list: &str, host: &str) -> bool {
     })
 }
 
+/// A tag listing stops at this many tags...
+pub const MAX_TAGS: u64 = 1_000_000;
+/// ...or this many bytes of tag-list pages...
+pub const MAX_TAG_BYTES: u64 = 256 * 1024 * 1024;
+/// ...or this many pages.
+const MAX_TAG_PAGES: u64 = 10_000;
+
+/// The bounds of a tag listing: no page twice (by URL or by `last=` cursor), and caps on tags,
+/// bytes and pages, so a registry cannot keep a listing going forever.
+struct TagWalk<'a> {
+    repo: &'a str,
+    seen: std::collections::HashSet<String>,
+    cursors: std::collections::HashSet<String>,
+    tags: u64,
+    bytes: u64,
+    pages: u64,
+    max_tags: u64,
+    max_bytes: u64,
+}
+
+impl<'a> TagWalk<'a> {
+    fn new(repo: &'a str) -> TagWalk<'a> {
+        TagWalk {
+            repo,
+            seen: Default::default(),
+            cursors: Default::default(),
+            tags: 0,
+            bytes: 0,
+            pages: 0,
+            max_tags: MAX_TAGS,
+            max_bytes: MAX_TAG_BYTES,
+        }
+    }
+
+    fn fail(&self, why: String) -> Error {
+        Error::new(ErrorKind::Other, format!("tags of {}: {why}", self.repo))
+    }
+
+    /// Before requesting `path`.
+    fn visit(&mut self, path: &str) -> Result<(), Error> {
+        let cursor = path
+            .split_once('?')
+            .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("last=")));
+        let repeated = !self.seen.insert(path.to_owned())
+            || cursor.is_some_and(|c| !self.cursors.insert(c.to_owned()));
+        if repeated {
+            return Err(self
+                .fail(format!("the registry's Link points back to a page already read ({path})")));
+        }
+        self.pages += 1;
+        if self.pages > MAX_TAG_PAGES {
+            return Err(self.fail(format!("more than {MAX_TAG_PAGES} pages")));
+        }
+        Ok(())
+    }
+
+    /// After a page of `bytes` holding `tags` arrived, before any of it is handed on.
+    fn page(&mut self, bytes: usize, tags: usize) -> Result<(), Error> {
+        self.tags += tags as u64;
+        self.bytes += bytes as u64;
+        if self.tags > self.max_tags {
+            return Err(self.fail(format!("more than {} tags", self.max_tags)));
+        }
+        if self.bytes > self.max_bytes {
+            return Err(self.fail(format!("more than {} bytes of tag lists", self.max_bytes)));
+        }
+        Ok(())
+    }
+}
+
 /// The target of `rel="next"` in a `Link` header.
 fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
@@ -864,6 +944,26 @@ mod tests {
             Some("https://a/n")
         );
         assert_eq!(next_link(r#"</x>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn tag_walks_refuse_loops_and_stop_at_their_caps() {
+        let mut w = TagWalk::new("x");
+        w.visit("/v2/x/tags/list?n=2").unwrap();
+        w.visit("/v2/x/tags/list?n=2&last=b").unwrap();
+        w.visit("/v2/x/tags/list?n=2&last=d").unwrap();
+        let e = w.visit("/v2/x/tags/list?n=2").unwrap_err();
+        assert!(e.to_string().contains("points back to a page already read"), "{e}");
+        let e = w.visit("/v2/x/tags/list?last=b&n=3").unwrap_err();
+        assert!(e.to_string().contains("already read"), "the same cursor elsewhere: {e}");
+
+        let mut w = TagWalk { max_tags: 5, max_bytes: 100, ..TagWalk::new("x") };
+        w.page(40, 5).unwrap();
+        assert_eq!(w.page(10, 1).unwrap_err().to_string(), "tags of x: more than 5 tags");
+        let mut w = TagWalk { max_tags: 5, max_bytes: 100, ..TagWalk::new("x") };
+        w.page(100, 1).unwrap();
+        let e = w.page(1, 0).unwrap_err();
+        assert_eq!(e.to_string(), "tags of x: more than 100 bytes of tag lists");
     }
 
     #[test]

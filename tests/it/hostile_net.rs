@@ -31,7 +31,7 @@ fn bounded(cmd: &mut Command, limit: Duration) -> (Run, Duration) {
         Ok(out) => (Run::from(out.unwrap()), started.elapsed()),
         Err(_) => {
             let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            panic!("still running after {limit:?}: the run has no deadline");
+            panic!("still running after {limit:?}: nothing bounds this run");
         }
     }
 }
@@ -156,4 +156,62 @@ fn sigterm_ends_a_run_blocked_in_any_read() {
     assert_eq!(kept, 100_000, "with every byte that arrived before the signal");
     assert_eq!(tree(&sb.work().join("out")), ["s.bin.part"]);
     c.assert_unchanged();
+}
+
+/// A page of `n` tags named `{prefix}{i:07}`, as the registry's JSON.
+fn tag_page(prefix: &str, n: usize) -> Vec<u8> {
+    let tags: Vec<String> = (0..n).map(|i| format!("{prefix}{i:07}")).collect();
+    serde_json::to_vec(&serde_json::json!({"name": "x", "tags": tags})).unwrap()
+}
+
+/// A `Link` that leads back to a page already read (itself, or the same `last=` cursor under
+/// another URL) ends the listing with one line, after printing each page once as it came.
+#[test]
+fn tags_refuse_a_link_that_loops() {
+    // ~1 MiB pages: following the loop would eat memory as fast as loopback delivers.
+    let pad = "p".repeat(100);
+    let page = tag_page(&pad, 10_000);
+    let f = scripted(move |hit, _| match hit.path.as_str() {
+        "/v2/self/tags/list?n=1000" => Reply::new(200, page.clone())
+            .header("link", r#"</v2/self/tags/list?n=1000>; rel="next""#),
+        "/v2/cur/tags/list?n=1000" => Reply::new(200, page.clone())
+            .header("link", r#"</v2/cur/tags/list?n=1000&last=z>; rel="next""#),
+        "/v2/cur/tags/list?n=1000&last=z" => Reply::new(200, tag_page("z", 1))
+            .header("link", r#"</v2/cur/tags/list?last=z&n=999>; rel="next""#),
+        _ => Reply::unexpected(),
+    });
+    let sb = Sandbox::new();
+    for (repo, pages) in [("self", 1), ("cur", 2)] {
+        let mut cmd = sb.cmd(&["tags", &format!("{}/{repo}", f.host)]);
+        let (run, _) = bounded(&mut cmd, Duration::from_secs(60));
+        run.fails(1, "points back to a page already read");
+        let out = String::from_utf8(run.stdout.clone()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 10_000 + (pages - 1), "each page printed once, as it came");
+        assert_eq!(lines[0], format!("{pad}0000000"));
+        let (json, _) = bounded(
+            &mut sb.cmd(&["tags", &format!("{}/{repo}", f.host), "--json"]),
+            Duration::from_secs(60),
+        );
+        json.fails(1, "points back to a page already read");
+        assert!(json.stdout.is_empty(), "--json prints all or nothing");
+    }
+    assert_eq!(f.hits_to("/v2/self/").len(), 2, "one request a run: the loop was not followed");
+    f.assert_no_unexpected();
+}
+
+/// A registry that hands out fresh cursors forever stops at the documented cap of tags.
+#[test]
+fn tags_stop_at_a_million() {
+    let f = scripted(|hit, _| {
+        let n: usize = hit.path.rsplit("last=p").next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        Reply::new(200, tag_page(&format!("p{:04}-", n + 1), 20_000))
+            .header("link", &format!(r#"</v2/x/tags/list?n=1000&last=p{}>; rel="next""#, n + 1))
+    });
+    let sb = Sandbox::new();
+    let (run, _) =
+        bounded(&mut sb.cmd(&["tags", &format!("{}/x", f.host)]), Duration::from_secs(120));
+    run.fails(1, "more than 1000000 tags");
+    assert_eq!(run.stdout.iter().filter(|&&b| b == b'\n').count(), 1_000_000);
+    assert_eq!(f.hits_to("/v2/x/tags/").len(), 51, "no page read past the cap");
 }
