@@ -2,6 +2,7 @@
 
 mod assets;
 pub mod blob;
+pub mod escape;
 pub mod exit;
 pub mod manifest;
 pub mod progress;
@@ -250,7 +251,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             // Printed as the pages arrive: a long listing never sits in memory.
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let listed = oci_dl::each_tag(&reference, &opts, view.clone(), &mut |t| {
-                writeln!(out, "{t}")
+                writeln!(out, "{}", escape::escape(t))
                     .map_err(|e| oci_dl::Error::io("write", std::path::Path::new("<stdout>"), e))
             });
             view.finish();

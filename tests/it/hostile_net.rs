@@ -215,3 +215,67 @@ fn tags_stop_at_a_million() {
     assert_eq!(run.stdout.iter().filter(|&&b| b == b'\n').count(), 1_000_000);
     assert_eq!(f.hits_to("/v2/x/tags/").len(), 51, "no page read past the cap");
 }
+
+/// A title built to retitle the terminal, forge a `✓ trusted.bin` line and reverse the text.
+const EVIL: &str = "\x1b]0;pwned\x07\r✓ trusted.bin\n\u{202e}x";
+/// How oci-dl shows it.
+const EVIL_SHOWN: &str = r"\x1b]0;pwned\x07\x0d✓ trusted.bin\x0a\u{202e}x";
+
+#[track_caller]
+fn assert_inert(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for c in ['\x1b', '\r', '\x07', '\u{202e}'] {
+        assert!(!text.contains(c), "{what} holds a raw {c:?}: {text:?}");
+    }
+    assert!(!text.lines().any(|l| l.starts_with("✓ trusted.bin")), "{what} forged a line: {text}");
+}
+
+/// Registry strings reach the terminal escaped: in plain progress lines, the `--dry-run`
+/// listing, tags, and error lines (a refused title, a registry's error message).
+#[test]
+fn registry_strings_cannot_drive_the_terminal() {
+    use crate::support::fake::{self, Guard};
+    let f = fake::artifact(vec![(EVIL, b"payload".to_vec())], Guard::Open, None);
+    let r = format!("{}/x:v1", f.host);
+    let sb = Sandbox::new();
+    let c = Canaries::plant(&sb.work());
+
+    let dry = sb.run(&["pull", &r, "-o", "out", "--dry-run", "--progress", "never"]);
+    dry.ok();
+    assert_inert("--dry-run stdout", &dry.stdout);
+    assert_inert("--dry-run stderr", dry.stderr.as_bytes());
+    assert!(String::from_utf8_lossy(&dry.stdout).contains(EVIL_SHOWN), "{:?}", dry.stdout);
+
+    let run = sb.run(&["pull", &r, "-o", "out", "--progress", "never", "-vv"]);
+    run.ok();
+    assert_inert("progress lines", run.stderr.as_bytes());
+    assert!(run.stderr.contains(&format!("pulling {EVIL_SHOWN}")), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("✓ {EVIL_SHOWN}")), "{}", run.stderr);
+    assert_eq!(std::fs::read(sb.work().join("out").join(EVIL)).unwrap(), b"payload");
+    c.assert_unchanged();
+
+    let refused = format!("../{EVIL}");
+    let f2 = fake::artifact(vec![(refused.as_str(), b"x".to_vec())], Guard::Open, None);
+    let run = sb.run(&["pull", &format!("{}/x:v1", f2.host), "-o", "out2"]);
+    run.fails(1, "refusing layer title");
+    assert_inert("the refused title's error line", run.stderr.as_bytes());
+
+    let msg = serde_json::json!({"errors": [{"code": "DENIED", "message": EVIL}]}).to_string();
+    let tag = EVIL.replace('\n', "");
+    let f3 = scripted(move |hit, _| match hit.path.as_str() {
+        p if p.starts_with("/v2/x/tags/") => {
+            Reply::new(200, serde_json::json!({"tags": ["v1", tag]}).to_string())
+        }
+        _ => Reply::new(403, msg.clone()),
+    });
+    let run = sb.run(&["manifest", &format!("{}/x:v1", f3.host)]);
+    run.fails(4, "DENIED");
+    assert_inert("a registry's error message", run.stderr.as_bytes());
+    assert!(run.stderr.contains(EVIL_SHOWN.trim_end_matches("\\x0a\\u{202e}x")), "{}", run.stderr);
+    let tags = sb.run(&["tags", &format!("{}/x", f3.host)]);
+    tags.ok();
+    assert_inert("tags", &tags.stdout);
+    let shown = String::from_utf8(tags.stdout.clone()).unwrap();
+    assert_eq!(shown, format!("v1\n{}\n", EVIL_SHOWN.replace(r"\x0a", "")));
+    c.assert_unchanged();
+}
