@@ -279,3 +279,35 @@ fn registry_strings_cannot_drive_the_terminal() {
     assert_eq!(shown, format!("v1\n{}\n", EVIL_SHOWN.replace(r"\x0a", "")));
     c.assert_unchanged();
 }
+
+/// A credential helper that prints its JSON (or the secret on stderr) and then fails: the
+/// error names the helper and its exit status, and the secret is nowhere, even at `-vv`.
+#[test]
+fn a_failing_credential_helper_never_leaks_what_it_printed() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = scripted(|_, _| Reply::unexpected());
+    let sb = Sandbox::new();
+    let bin = sb.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let scripts = [
+        ("x", r#"echo '{"ServerURL":"r","Username":"u","Secret":"s3cr3t"}'; exit 1"#, "1"),
+        ("y", r#"echo 's3cr3t' >&2; echo '{"Secret":"s3cr3t"}'; exit 7"#, "7"),
+    ];
+    for (name, script, status) in scripts {
+        let p = bin.join(format!("docker-credential-{name}"));
+        std::fs::write(&p, format!("#!/bin/sh\ncat >/dev/null\n{script}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        sb.docker_config(&format!(r#"{{"credHelpers":{{"{}":"{name}"}}}}"#, f.host));
+        for v in [&[][..], &["-vv"][..]] {
+            let r = format!("{}/x:v1", f.host);
+            let mut cmd = sb.cmd(&[&["manifest", r.as_str()][..], v].concat());
+            let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+            let run = Run::from(cmd.env("PATH", path).output().unwrap());
+            run.fails(4, &format!("credential helper docker-credential-{name}"));
+            assert!(run.stderr.contains(&format!("exit status: {status}")), "{}", run.stderr);
+            assert!(!run.stderr.contains("s3cr3t"), "secret leaked: {}", run.stderr);
+            assert!(!String::from_utf8_lossy(&run.stdout).contains("s3cr3t"));
+        }
+    }
+    assert!(f.hits().is_empty(), "no request without the credentials the config names");
+}
