@@ -800,10 +800,15 @@ pub(crate) fn network(what: &str, e: ureq::Error, deadline: Duration) -> Error {
     if is_deadline(&e) {
         return deadline_error(what, deadline);
     }
-    // rustls reports a handshake with garbage (often: an HTTP-only server) as InvalidData.
-    let tls_garbage =
-        matches!(&e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData);
-    let transient = !tls_garbage
+    // rustls reports a failed handshake as InvalidData (or as its own error): not worth a retry.
+    let tls = match &e {
+        ureq::Error::Rustls(r) => Some(Some(r)),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            Some(io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()))
+        }
+        _ => None,
+    };
+    let transient = tls.is_none()
         && matches!(
             e,
             ureq::Error::Io(_)
@@ -812,10 +817,22 @@ pub(crate) fn network(what: &str, e: ureq::Error, deadline: Duration) -> Error {
                 | ureq::Error::Protocol(_)
                 | ureq::Error::BodyStalled
         );
-    let what = if tls_garbage && what.contains("https://") {
-        format!("{what} (TLS handshake failed; an HTTP-only registry needs --plain-http)")
-    } else {
-        what.to_owned()
+    let hint = match tls {
+        _ if !what.contains("https://") => None,
+        Some(Some(rustls::Error::InvalidCertificate(_))) => Some(
+            "untrusted certificate: pass the registry's CA with --ca-file FILE, or as a last \
+             resort --insecure, which turns verification off",
+        ),
+        // Garbage instead of a handshake: most often a server that speaks only HTTP.
+        Some(Some(rustls::Error::InvalidMessage(_)) | None) => Some(
+            "TLS handshake failed: if the registry only speaks HTTP, --plain-http reaches it, in cleartext",
+        ),
+        Some(Some(_)) => Some("TLS handshake failed"),
+        None => None,
+    };
+    let what = match hint {
+        Some(h) => format!("{what} ({h})"),
+        None => what.to_owned(),
     };
     Error::new(ErrorKind::Network, what).with_source(e).transient(transient)
 }

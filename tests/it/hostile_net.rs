@@ -311,3 +311,27 @@ fn a_failing_credential_helper_never_leaks_what_it_printed() {
     }
     assert!(f.hits().is_empty(), "no request without the credentials the config names");
 }
+
+/// An untrusted certificate points to `--ca-file` (and `--insecure` only as a last resort),
+/// never to the cleartext `--plain-http`; a server that answers TLS with plain HTTP still gets
+/// the `--plain-http` hint.
+#[test]
+fn tls_failures_suggest_the_right_flag() {
+    use crate::support::registry;
+    let Some(reg) = registry::tls() else { return };
+    let port = reg.host.rsplit(':').next().unwrap();
+    let pin = format!("registry.test:{port}:127.0.0.1");
+    let sb = Sandbox::new();
+    let run = sb.run(&["manifest", &format!("registry.test:{port}/x/y:v1"), "--resolve", &pin]);
+    run.fails(6, "--ca-file");
+    assert!(!run.stderr.contains("--plain-http"), "{}", run.stderr);
+    let insecure = run.stderr.find("--insecure").expect("--insecure, as the last resort");
+    assert!(run.stderr.find("--ca-file").unwrap() < insecure, "{}", run.stderr);
+
+    let Some(open) = registry::open() else { return };
+    let port = open.host.rsplit(':').next().unwrap();
+    let pin = format!("plain.test:{port}:127.0.0.1");
+    let run = sb.run(&["manifest", &format!("plain.test:{port}/x/y:v1"), "--resolve", &pin]);
+    run.fails(6, "--plain-http");
+    assert!(!run.stderr.contains("--ca-file"), "{}", run.stderr);
+}
