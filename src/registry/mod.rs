@@ -429,7 +429,7 @@ impl Client {
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(r) = &range {
             headers.push(("range", r));
-            if let Some(etag) = if_range {
+            if let Some(etag) = if_range.filter(|e| strong_etag(e)) {
                 headers.push(("if-range", etag));
             }
         }
@@ -837,6 +837,15 @@ pub(crate) fn network(what: &str, e: ureq::Error, deadline: Duration) -> Error {
     Error::new(ErrorKind::Network, what).with_source(e).transient(transient)
 }
 
+/// Whether `s` is a strong entity-tag (RFC 9110 8.8.3: `"` visible ASCII but `"` `"`), the only
+/// kind `If-Range` may carry. Anything else from a registry or a resume record is ignored.
+pub(crate) fn strong_etag(s: &str) -> bool {
+    s.len() >= 2
+        && s.starts_with('"')
+        && s.ends_with('"')
+        && s[1..s.len() - 1].bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
+}
+
 /// The authority (`host[:port]`) of an absolute http(s) URL.
 pub(crate) fn url_authority(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
@@ -981,6 +990,26 @@ mod tests {
         w.page(100, 1).unwrap();
         let e = w.page(1, 0).unwrap_err();
         assert_eq!(e.to_string(), "tags of x: more than 100 bytes of tag lists");
+    }
+
+    #[test]
+    fn only_strong_entity_tags_pass() {
+        for ok in [r#""abc""#, r#""""#, r#""sha256:0f/x-y!""#] {
+            assert!(strong_etag(ok), "{ok}");
+        }
+        for bad in [
+            r#"W/"weak""#,
+            "abc",
+            r#""a b""#,
+            "\"a\"\r\nx-injected: 1",
+            "\"a\tb\"",
+            "\"\u{e9}\"",
+            r#""a"b""#,
+            "\"",
+            "",
+        ] {
+            assert!(!strong_etag(bad), "{bad:?}");
+        }
     }
 
     #[test]

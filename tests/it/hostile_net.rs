@@ -335,3 +335,59 @@ fn tls_failures_suggest_the_right_flag() {
     run.fails(6, "--plain-http");
     assert!(!run.stderr.contains("--ca-file"), "{}", run.stderr);
 }
+
+/// An ETag that is no entity-tag is neither recorded nor sent back: one with a space from the
+/// registry, and one with CR/LF in a `.part`'s resume record, which made every later run fail
+/// to build its request. The rerun resumes without `If-Range` and succeeds.
+#[test]
+fn a_bad_etag_never_wedges_a_resume() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let data = noise(2 << 20, 77);
+    let first = Arc::new(AtomicUsize::new(0));
+    let f = {
+        let first = first.clone();
+        crate::support::fake::artifact_with(
+            vec![("big.bin", data.clone())],
+            crate::support::fake::Guard::Open,
+            move |hit, _, b| {
+                if hit.header("range").is_some() {
+                    return Reply::blob(hit, b);
+                }
+                first.fetch_add(1, Ordering::SeqCst);
+                Reply::new(200, b.to_vec())
+                    .header("etag", "\"bad etag\"")
+                    .fault(Fault::DropAfter(700_000))
+            },
+        )
+    };
+    let r = format!("{}/x:v1", f.host);
+    let sb = Sandbox::new();
+    let c = Canaries::plant(&sb.work());
+    let part = sb.work().join("out/big.bin.part");
+    let pull = || sb.run(&["pull", &r, "-o", "out", "--retries", "0", "--no-cache"]);
+
+    pull().fails(6, "big.bin");
+    let rec = xattr::get(&part, "user.oci-dl.resume").ok().flatten();
+    let Some(rec) = rec else { return }; // no user xattrs here: nothing is recorded at all
+    let rec: serde_json::Value = serde_json::from_slice(&rec).unwrap();
+    assert_eq!(rec["etag"], serde_json::Value::Null, "not recorded: {rec}");
+    pull().ok();
+    let resumed = f.hits_to("/v2/x/blobs/").pop().unwrap();
+    assert!(resumed.header("range").is_some() && resumed.header("if-range").is_none());
+    assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
+
+    std::fs::remove_file(sb.work().join("out/big.bin")).unwrap();
+    pull().fails(6, "big.bin");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&xattr::get(&part, "user.oci-dl.resume").unwrap().unwrap()).unwrap();
+    rec["etag"] = "\"e\"\r\nx-injected: 1".into();
+    xattr::set(&part, "user.oci-dl.resume", rec.to_string().as_bytes()).unwrap();
+    pull().ok();
+    let resumed = f.hits_to("/v2/x/blobs/").pop().unwrap();
+    assert!(resumed.header("range").is_some(), "resumed, not started over");
+    assert!(resumed.header("if-range").is_none() && resumed.header("x-injected").is_none());
+    assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
+    assert_eq!(first.load(Ordering::SeqCst), 2);
+    c.assert_unchanged();
+    f.assert_no_unexpected();
+}
