@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_oci_dl_global_optspecs
-    string join \n v/verbose q/quiet progress= plain-http insecure ca-file= u/username= registry-config= password-stdin cache= no-cache retries= resolve= timeout= h/help V/version
+    string join \n v/verbose q/quiet progress= plain-http insecure ca-file= u/username= registry-config= password-stdin cache= no-cache retries= resolve= timeout= deadline= h/help V/version
 end
 
 function __fish_oci_dl_needs_command
@@ -35,6 +35,7 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -l cache -d 'Keep verified b
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
@@ -76,6 +77,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l cache -d 'Keep ve
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l case-sensitive -d 'Match names and keywords case-sensitively'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l flatten -d 'Save each layer under the last component of its title'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l json -d 'Print one JSON document describing the pull on stdout'
@@ -103,6 +105,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l cache -d 'Kee
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l descriptor -d 'Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s q -l quiet -d 'Print only errors'
@@ -127,6 +130,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l cache -d 'Keep ve
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
@@ -145,6 +149,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l cache -d 'Keep ve
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l json -d 'Print a JSON array instead'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s q -l quiet -d 'Print only errors'
@@ -164,6 +169,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
@@ -185,6 +191,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_sub
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
@@ -204,6 +211,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_sub
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
@@ -225,6 +233,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l cache -d '
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
@@ -243,6 +252,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l cache 
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'

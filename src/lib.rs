@@ -38,7 +38,7 @@ pub use manifest::{Descriptor, Manifest, Platform};
 pub use pull::{ExtractOptions, Overwrite, PullReport, PullRequest};
 pub use reference::{DEFAULT_REGISTRY, Reference};
 pub use registry::credentials::Sources;
-pub use registry::{ClientOptions, Credentials, Pin};
+pub use registry::{ClientOptions, Credentials, MAX_TAG_BYTES, MAX_TAGS, Pin};
 pub use resolve::ResolvedManifest;
 pub use retry::{Cancel, RetryPolicy};
 pub use select::Filter;
@@ -65,13 +65,31 @@ pub fn pull_stream(
     pull::pull_stream(&client, req, out, &*obs)
 }
 
-/// Every tag of `reference`'s repository (its tag and digest are ignored).
+/// Every tag of `reference`'s repository (its tag and digest are ignored), collected; see
+/// [`each_tag`] for the bounds.
 pub fn list_tags(
     reference: &Reference,
     opts: &ClientOptions,
     obs: Arc<dyn Observer>,
 ) -> Result<Vec<String>> {
-    Client::new(reference, opts, obs)?.tags(reference.repository())
+    let mut tags = Vec::new();
+    each_tag(reference, opts, obs, &mut |t| {
+        tags.push(t.to_owned());
+        Ok(())
+    })?;
+    Ok(tags)
+}
+
+/// Hand every tag of `reference`'s repository to `on_tag` as its page arrives; an error from
+/// `on_tag` stops the listing. A `Link` back to a page already read, more than [`MAX_TAGS`]
+/// tags or more than [`MAX_TAG_BYTES`] of pages is an error. Returns how many tags there were.
+pub fn each_tag(
+    reference: &Reference,
+    opts: &ClientOptions,
+    obs: Arc<dyn Observer>,
+    on_tag: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<u64> {
+    Client::new(reference, opts, obs)?.tags(reference.repository(), on_tag)
 }
 
 /// Fetch a manifest; with `platform`, an index is resolved to that platform's manifest.

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
                 .collect();
             let line = head.join(" ");
             let line = line.strip_prefix("error: ").unwrap_or(&line);
-            eprintln!("oci-dl: error: {line} (see --help)");
+            eprintln!("oci-dl: error: {} (see --help)", cli::escape::escape(line));
             return ExitCode::from(2);
         }
     };
@@ -37,7 +37,8 @@ fn main() -> ExitCode {
                 Some(e) => e.to_string_full(),
                 None => format!("{err:#}"),
             };
-            eprintln!("oci-dl: error: {text}");
+            // Messages carry registry strings (titles, URLs, error bodies): never raw.
+            eprintln!("oci-dl: error: {}", cli::escape::escape(&text));
             if err
                 .downcast_ref::<oci_dl::Error>()
                 .is_some_and(|e| e.kind() == oci_dl::ErrorKind::Interrupted)

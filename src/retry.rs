@@ -155,6 +155,8 @@ pub(crate) fn run<T>(
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
+        // A cancel closes the connections, so the attempt failed because of it: say so.
+        cancel.check()?;
         if !err.is_transient() || err.kind() == ErrorKind::Interrupted {
             return Err(err);
         }
@@ -349,6 +351,22 @@ mod tests {
             run(&slow, &cancel, &Gate::new(1), &crate::events::Silent, "x", |_| Ok(()));
         assert_eq!(r.unwrap_err().kind(), ErrorKind::Interrupted);
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_attempt_that_fails_after_a_cancel_is_interrupted_not_retried() {
+        let cancel = Cancel::default();
+        let calls = AtomicUsize::new(0);
+        let r: Result<(), _> =
+            run(&fast(), &cancel, &Gate::new(1), &crate::events::Silent, "x", |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                cancel.0.store(true, Ordering::SeqCst); // as the signal does mid-read
+                Err(Error::new(ErrorKind::Network, "connection closed").transient(true))
+            });
+        assert_eq!(
+            (r.unwrap_err().kind(), calls.load(Ordering::SeqCst)),
+            (ErrorKind::Interrupted, 1)
+        );
     }
 
     #[test]

@@ -570,7 +570,7 @@ fn download(
         match rehash(&file, &part, offset, &mut state) {
             Ok(()) => {
                 if let Loaded::Found(r) = &loaded {
-                    state.etag = r.etag.clone();
+                    state.etag = r.etag.clone().filter(|e| crate::registry::strong_etag(e));
                 }
                 if loaded == Loaded::Unsupported {
                     who.obs.log(
@@ -851,7 +851,8 @@ fn attempt(
         }
     }
     if state.etag.is_none() {
-        state.etag = reply.header("etag").map(str::to_owned);
+        state.etag =
+            reply.header("etag").filter(|e| crate::registry::strong_etag(e)).map(str::to_owned);
     }
     if let (Some(expected), Some(len)) = (spec.size, len)
         && state.written + len != expected

@@ -2,12 +2,13 @@
 
 mod assets;
 pub mod blob;
+pub mod escape;
 pub mod exit;
 pub mod manifest;
 pub mod progress;
 pub mod pull;
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -88,6 +89,9 @@ pub struct Global {
     /// Seconds a connection may deliver nothing before it counts as stalled.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
+    /// Seconds a small answer (headers, manifest, token, tag list, error body) may take in all.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    pub deadline: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +208,7 @@ impl Global {
             ca_file: self.ca_file.clone(),
             credentials,
             timeout: Some(Duration::from_secs(self.timeout.max(1))),
+            deadline: Some(Duration::from_secs(self.deadline.max(1))),
             cache: self.cache_dir(),
             sources: oci_dl::Sources::from_env(self.registry_config.as_deref()),
             resolve: self.resolve.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,
@@ -247,17 +252,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Blob(a) => blob::run(a, &cli.global),
         Command::Tags { repository, json } => {
             let reference = parse_reference(repository)?;
+            let opts = cli.global.client_options()?;
             let view = cli.global.view();
-            let tags = oci_dl::list_tags(&reference, &cli.global.client_options()?, view.clone());
-            view.finish();
-            let tags = tags?;
             if *json {
-                println!("{}", serde_json::to_string(&tags)?);
-            } else {
-                for t in tags {
-                    println!("{t}");
-                }
+                let tags = oci_dl::list_tags(&reference, &opts, view.clone());
+                view.finish();
+                println!("{}", serde_json::to_string(&tags?)?);
+                return Ok(());
             }
+            // Printed as the pages arrive: a long listing never sits in memory.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let listed = oci_dl::each_tag(&reference, &opts, view.clone(), &mut |t| {
+                writeln!(out, "{}", escape::escape(t))
+                    .map_err(|e| oci_dl::Error::io("write", std::path::Path::new("<stdout>"), e))
+            });
+            view.finish();
+            out.flush().context("write to stdout")?;
+            listed?;
             Ok(())
         }
         Command::Cache(c) => {

@@ -16,6 +16,8 @@ use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, Prog
 use oci_dl::{Event, FileStatus, Level, Observer, Progress};
 use serde_json::json;
 
+use super::escape::escape;
+
 /// `--progress` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressArg {
@@ -180,10 +182,11 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Every text line and bar message passes through [`escape`]; JSON lines are serde's.
     fn say(&self, line: &str) {
         match self.mode {
             Mode::Bars => {
-                let _ = self.mp.println(line);
+                let _ = self.mp.println(escape(line));
             }
             Mode::Lines => self.line(line),
             Mode::Json | Mode::Quiet => {}
@@ -197,12 +200,17 @@ impl Shared {
 
     fn json(&self, v: serde_json::Value) {
         if self.mode == Mode::Json {
-            self.line(&v.to_string());
+            self.write_line(&v.to_string());
         }
     }
 
-    /// One line to the plain output; a closed stderr is not worth failing a download for.
+    /// One line of text to the plain output.
     fn line(&self, line: &str) {
+        self.write_line(&escape(line));
+    }
+
+    /// A closed stderr is not worth failing a download for.
+    fn write_line(&self, line: &str) {
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writeln!(out, "{line}");
     }
@@ -229,7 +237,7 @@ impl Shared {
                 }
                 Mode::Json => {
                     let v = json!({"event": "progress", "index": index, "name": l.name, "bytes": n, "size": l.size});
-                    self.line(&v.to_string());
+                    self.write_line(&v.to_string());
                 }
                 _ => {}
             }
@@ -323,7 +331,7 @@ impl Observer for View {
                         Some(t) => sh.mp.insert_before(t, bar),
                         None => sh.mp.add(bar),
                     };
-                    bar.set_message(name.to_string());
+                    bar.set_message(escape(name).into_owned());
                     bar
                 });
                 let live = Live {
@@ -342,7 +350,10 @@ impl Observer for View {
             }
             Event::Resumed { index, name, offset } => {
                 if let Some(b) = sh.state().live.get(index).and_then(|l| l.bar.clone()) {
-                    b.set_message(format!("{name} (resumed at {})", HumanBytes(*offset)));
+                    b.set_message(
+                        escape(&format!("{name} (resumed at {})", HumanBytes(*offset)))
+                            .into_owned(),
+                    );
                     b.set_position(*offset);
                     b.reset_eta();
                 } else {
@@ -365,7 +376,9 @@ impl Observer for View {
                     .and_then(|l| l.bar.clone().map(|b| (b, l.name.clone())));
                 drop(st);
                 match (bar, sh.mode) {
-                    (Some((b, name)), _) => b.set_message(format!("{name} (retry {attempt}/{of})")),
+                    (Some((b, name)), _) => b.set_message(
+                        escape(&format!("{name} (retry {attempt}/{of})")).into_owned(),
+                    ),
                     (None, Mode::Lines) if sh.verbosity == 0 => sh.line(&format!(
                         "retrying {what} ({attempt}/{of}) in {delay:.1?}: {reason}"
                     )),
@@ -414,7 +427,8 @@ impl Observer for View {
     fn confirm_overwrite(&self, path: &Path) -> bool {
         let _one_at_a_time = self.shared.prompt.lock().unwrap_or_else(|p| p.into_inner());
         self.shared.mp.suspend(|| {
-            eprint!("{} exists with other content. Overwrite? [y/N] ", path.display());
+            let shown = path.display().to_string();
+            eprint!("{} exists with other content. Overwrite? [y/N] ", escape(&shown));
             let _ = std::io::stderr().flush();
             let mut answer = String::new();
             let _ = std::io::stdin().lock().read_line(&mut answer);
@@ -537,6 +551,67 @@ mod tests {
             (lines[1]["event"].as_str(), lines[1]["bytes"].as_u64(), lines[1]["index"].as_u64()),
             (Some("progress"), Some(400), Some(3))
         );
+    }
+
+    const EVIL: &str = "\x1b]0;pwned\x07\r✓ trusted.bin\n\u{202e}";
+    const SHOWN: &str = r"\x1b]0;pwned\x07\x0d✓ trusted.bin\x0a\u{202e}";
+
+    fn finish_evil(v: &View) {
+        let d = Digest::of(Algorithm::Sha256, b"a");
+        let p = started(v, 0, EVIL, 10);
+        v.event(&Event::Resumed { index: 0, name: EVIL, offset: 1 });
+        let err = oci_dl::Error::new(oci_dl::ErrorKind::Network, format!("GET {EVIL}"));
+        let delay = Duration::from_millis(1);
+        v.event(&Event::Retry { what: EVIL, attempt: 1, of: 5, delay, error: &err });
+        v.log(Level::Warn, format!("about {EVIL}"));
+        p.add_for_test(10);
+        v.tick(Instant::now() + Duration::from_secs(11));
+        v.event(&Event::Finished {
+            index: 0,
+            name: EVIL,
+            path: Path::new(EVIL),
+            digest: &d,
+            size: 10,
+            status: FileStatus::Downloaded,
+        });
+        v.say(&format!("summary {EVIL}"));
+    }
+
+    #[test]
+    fn registry_strings_are_escaped_in_lines_and_bars_and_stay_json_in_json() {
+        let buf = Buf::default();
+        let v =
+            View::with_output(Mode::Lines, 2, ProgressDrawTarget::hidden(), Box::new(buf.clone()));
+        finish_evil(&v);
+        let text = buf.text();
+        assert!(!text.contains(['\x1b', '\x07', '\r', '\u{202e}']), "{text:?}");
+        for want in ["pulling ", "resuming ", "warning: about ", "… ", "✓ ", "summary "] {
+            assert!(text.contains(&format!("{want}{SHOWN}")), "{want}: {text}");
+        }
+        assert_eq!(text.lines().count(), 7, "one line per event, none forged: {text}");
+
+        let term = InMemoryTerm::new(12, 200);
+        let v =
+            View::with_target(Mode::Bars, 0, ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let p = started(&v, 0, EVIL, 10);
+        p.add_for_test(5);
+        v.tick(Instant::now());
+        assert!(term.contents().contains(&SHOWN[..20]), "the bar: {}", term.contents());
+        finish_evil(&v);
+        assert!(term.contents().contains(&format!("summary {SHOWN}")), "{}", term.contents());
+
+        let buf = Buf::default();
+        let v =
+            View::with_output(Mode::Json, 0, ProgressDrawTarget::hidden(), Box::new(buf.clone()));
+        finish_evil(&v);
+        assert!(!buf.text().contains(['\x1b', '\x07', '\r']), "{}", buf.text());
+        // Diagnostics are text lines in every mode; the events are JSON.
+        for line in buf.text().lines().filter(|l| l.starts_with('{')) {
+            let j: serde_json::Value = serde_json::from_str(line).expect(line);
+            if let Some(name) = j["name"].as_str() {
+                assert_eq!(name, EVIL, "JSON carries the real name");
+            }
+        }
     }
 
     #[test]

@@ -139,7 +139,8 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     }
     if args.dry_run {
         for f in &report.files {
-            println!("{}\t{}\t{}", f.digest, f.size, f.path.display());
+            let path = f.path.display().to_string();
+            println!("{}\t{}\t{}", f.digest, f.size, super::escape::escape(&path));
         }
         let bytes: u64 = report.files.iter().map(|f| f.size).sum();
         view.say(&format!(

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::challenge::{self, Challenge};
 use super::credentials::Credentials;
@@ -20,12 +20,14 @@ pub(super) struct Auth {
     credentials: Option<Credentials>,
     /// The registry is reached over HTTPS: credentials must not then travel in clear text.
     secure: bool,
+    /// The whole token exchange must be done within this.
+    deadline: Duration,
     cache: Mutex<HashMap<String, String>>,
 }
 
 impl Auth {
-    pub(super) fn new(credentials: Option<Credentials>, secure: bool) -> Auth {
-        Auth { credentials, secure, cache: Mutex::new(HashMap::new()) }
+    pub(super) fn new(credentials: Option<Credentials>, secure: bool, deadline: Duration) -> Auth {
+        Auth { credentials, secure, deadline, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The cached `Authorization` value for `scope`, if a challenge was answered before.
@@ -95,6 +97,9 @@ impl Auth {
         let want_scope = c.param("scope").unwrap_or(scope);
         let service = c.param("service");
         let started = Instant::now();
+        let post = || agent.post(realm).config().timeout_global(Some(self.deadline)).build();
+        let what = format!("token request to {realm}");
+        let network = |e| super::network(&what, e, self.deadline);
         let resp = match &self.credentials {
             Some(Credentials::IdentityToken { token, .. }) => {
                 let mut form: Vec<(&str, &str)> = vec![
@@ -107,7 +112,7 @@ impl Auth {
                     form.push(("service", s));
                 }
                 debug(format!("POST {realm} (refresh-token grant, scope {want_scope})"));
-                agent.post(realm).send_form(form)
+                post().send_form(form)
             }
             creds => {
                 let mut url = format!(
@@ -118,7 +123,7 @@ impl Auth {
                 if let Some(s) = service {
                     url.push_str(&format!("&service={}", encode(s)));
                 }
-                let mut req = agent.get(&url);
+                let mut req = agent.get(&url).config().timeout_global(Some(self.deadline)).build();
                 let basic = creds.as_ref().and_then(|c| c.basic_header());
                 if let Some(b) = &basic {
                     req = req.header("authorization", b);
@@ -130,7 +135,7 @@ impl Auth {
                 req.call()
             }
         };
-        let mut resp = resp.map_err(|e| super::network(&format!("token request to {realm}"), e))?;
+        let mut resp = resp.map_err(network)?;
         // Some token servers only speak the OAuth2 form: retry a refused GET as a password grant.
         if let (404 | 405, Some(Credentials::Basic { username, password })) =
             (resp.status().as_u16(), &self.credentials)
@@ -149,15 +154,12 @@ impl Auth {
                 "GET answered {}; POST {realm} (password grant, scope {want_scope})",
                 resp.status().as_u16()
             ));
-            resp = agent
-                .post(realm)
-                .send_form(form)
-                .map_err(|e| super::network(&format!("token request to {realm}"), e))?;
+            resp = post().send_form(form).map_err(network)?;
         }
         let status = resp.status().as_u16();
         debug(format!("token endpoint -> {status} in {} ms", started.elapsed().as_millis()));
         if !(200..300).contains(&status) {
-            let mut err = super::status_error(resp, &format!("token request to {realm}"));
+            let mut err = super::status_error(resp, &what, started + self.deadline);
             if status == 401 || status == 403 {
                 err = Error::new(ErrorKind::Auth, format!("{err} (credentials refused)"));
             } else if err.kind() == ErrorKind::Other || err.kind() == ErrorKind::NotFound {
@@ -166,13 +168,11 @@ impl Auth {
             return Err(err);
         }
         let mut body = Vec::new();
-        resp.into_body().into_reader().take(MAX_TOKEN_BODY).read_to_end(&mut body).map_err(
-            |e| {
-                Error::new(ErrorKind::Network, format!("token request to {realm}"))
-                    .with_source(e)
-                    .transient(true)
-            },
-        )?;
+        resp.into_body()
+            .into_reader()
+            .take(MAX_TOKEN_BODY)
+            .read_to_end(&mut body)
+            .map_err(|e| super::body_error(&what, e, self.deadline))?;
         parse_token(&body).ok_or_else(|| {
             Error::new(ErrorKind::Auth, format!("token endpoint {realm} answered without a token"))
         })

@@ -225,22 +225,19 @@ fn run_helper(name: &str, server: &str, config: &Path) -> Result<Option<Credenti
         let _ = stdin.write_all(server.as_bytes());
     }
     let out = child.wait_with_output().map_err(|e| fail(format!("failed: {e}")))?;
-    let said = |b: &[u8]| {
-        String::from_utf8_lossy(b)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .chars()
-            .take(200)
-            .collect::<String>()
-    };
+    // What a helper prints may be its secret, whatever its exit status: it is read for the
+    // protocol's "not found" answer only, and never repeated.
     if !out.status.success() {
-        let msg = if out.stderr.is_empty() { said(&out.stdout) } else { said(&out.stderr) };
-        if msg.to_ascii_lowercase().contains("credentials not found") {
+        let not_found = [&out.stdout, &out.stderr].iter().any(|b| {
+            String::from_utf8_lossy(b).to_ascii_lowercase().contains("credentials not found")
+        });
+        if not_found {
             return Ok(None);
         }
-        return Err(fail(format!("failed ({}): {msg}", out.status)));
+        return Err(fail(format!(
+            "failed ({}); its output is not shown, as it may hold a secret",
+            out.status
+        )));
     }
     #[derive(serde::Deserialize)]
     struct Answer {

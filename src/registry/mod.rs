@@ -25,6 +25,7 @@ pub use credentials::Credentials;
 /// Error bodies are read up to this size, then cut.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 const MAX_REDIRECTS: usize = 10;
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 /// How to reach a registry.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +42,9 @@ pub struct ClientOptions {
     pub sources: credentials::Sources,
     /// A read that delivers nothing for this long fails (default 30 s).
     pub timeout: Option<Duration>,
+    /// A small answer (headers, manifest, token, tag list, error body) must be complete within
+    /// this (default 60 s), however steadily it trickles in.
+    pub deadline: Option<Duration>,
     /// Pinned addresses, as curl's `--resolve`: `(host, port) → address`.
     pub resolve: Vec<Pin>,
     /// How hard to retry transient failures.
@@ -126,6 +130,52 @@ pub struct Client {
     gate: Gate,
     quota_warned: std::sync::atomic::AtomicBool,
     cache: Option<crate::cache::Cache>,
+    deadline: Duration,
+    _watch: CancelWatch,
+}
+
+/// Closes every connection of an agent once the cancel flag is set, so that no blocked read
+/// (headers, bodies, a TLS handshake) outlives a Ctrl-C or SIGTERM. Stops when dropped.
+struct CancelWatch {
+    alive: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CancelWatch {
+    fn start(agent: ureq::Agent, cancel: Cancel) -> CancelWatch {
+        use std::sync::atomic::Ordering;
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let still = alive.clone();
+        let thread = std::thread::spawn(move || {
+            while still.load(Ordering::Relaxed) {
+                if cancel.is_set() {
+                    agent.shutdown();
+                    return;
+                }
+                std::thread::park_timeout(Duration::from_millis(50));
+            }
+        });
+        CancelWatch { alive, thread: Some(thread) }
+    }
+}
+
+impl Drop for CancelWatch {
+    fn drop(&mut self) {
+        self.alive.store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+/// What a request fetches, which decides how long it may take as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// A manifest or tag list: the whole answer within the deadline.
+    Small,
+    /// A blob: any length, as long as it keeps moving (only its headers have a deadline).
+    Blob,
 }
 
 /// A manifest body as served, with the headers that say what it is.
@@ -140,6 +190,7 @@ pub struct RawManifest {
 pub struct Reply {
     pub response: Response<ureq::Body>,
     pub url: String,
+    deadline: Duration,
 }
 
 impl Reply {
@@ -151,9 +202,7 @@ impl Reply {
     pub fn read_body(self, cap: u64, what: &str) -> Result<Vec<u8>, Error> {
         let mut body = Vec::new();
         self.response.into_body().into_reader().take(cap).read_to_end(&mut body).map_err(|e| {
-            Error::new(ErrorKind::Network, format!("GET {}: reading {what}", self.url))
-                .with_source(e)
-                .transient(true)
+            body_error(&format!("GET {}: reading {what}", self.url), e, self.deadline)
         })?;
         Ok(body)
     }
@@ -198,6 +247,7 @@ impl Client {
             }
         };
         let tls = if plain { TlsConfig::default() } else { tls_config(opts)? };
+        let deadline = opts.deadline.unwrap_or(DEFAULT_DEADLINE);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -205,6 +255,7 @@ impl Client {
             .user_agent(concat!("oci-dl/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_per_read(Some(opts.timeout.unwrap_or(Duration::from_secs(30))))
+            .timeout_recv_response(Some(deadline))
             .input_buffer_size(256 * 1024)
             .max_idle_connections_per_host(16)
             .tls_config(tls)
@@ -217,16 +268,18 @@ impl Client {
             resolver,
         );
         Ok(Client {
+            _watch: CancelWatch::start(agent.clone(), opts.cancel.clone()),
             agent,
             base: format!("{scheme}://{host}"),
             host,
-            auth: auth::Auth::new(credentials, !plain),
+            auth: auth::Auth::new(credentials, !plain, deadline),
             log,
             retry: opts.retry.clone(),
             cancel: opts.cancel.clone(),
             gate: Gate::new(1),
             quota_warned: Default::default(),
             cache: opts.cache.clone().map(crate::cache::Cache::new),
+            deadline,
         })
     }
 
@@ -274,7 +327,7 @@ impl Client {
 
     fn manifest_once(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
         let path = format!("/v2/{repo}/manifests/{reference}");
-        let reply = self.get(&path, repo, &[("accept", ACCEPT)])?;
+        let reply = self.get(&path, repo, &[("accept", ACCEPT)], Body::Small)?;
         if let Some(len) = reply.content_length()
             && len > MAX_MANIFEST_BYTES
         {
@@ -299,39 +352,50 @@ impl Client {
         Ok(RawManifest { bytes: body, content_type, served_digest })
     }
 
-    /// Every tag of `repo`, following `Link: <…>; rel="next"` pagination.
-    pub fn tags(&self, repo: &str) -> Result<Vec<String>, Error> {
+    /// Every tag of `repo`, handed to `on_tag` page by page as they arrive, following
+    /// `Link: <…>; rel="next"` pagination within the bounds of [`TagWalk`]. Returns the count.
+    pub fn tags(
+        &self,
+        repo: &str,
+        on_tag: &mut dyn FnMut(&str) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
         #[derive(serde::Deserialize)]
         struct Page {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
         let mut path = format!("/v2/{repo}/tags/list?n=1000");
-        let mut tags = Vec::new();
-        for _ in 0..10_000 {
-            let reply = self.retrying(&format!("tags of {repo}"), |_| {
-                self.get(&path, repo, &[("accept", "application/json")])
+        let mut walk = TagWalk::new(repo);
+        walk.visit(&path)?;
+        loop {
+            let (next, url, body) = self.retrying(&format!("tags of {repo}"), |_| {
+                let reply =
+                    self.get(&path, repo, &[("accept", "application/json")], Body::Small)?;
+                let next = reply.header("link").and_then(next_link);
+                let url = reply.url.clone();
+                Ok((next, url, reply.read_body(MAX_MANIFEST_BYTES, "tags")?))
             })?;
-            let next = reply.header("link").and_then(next_link);
-            let url = reply.url.clone();
-            let body = reply.read_body(MAX_MANIFEST_BYTES, "tags")?;
             let page: Page = serde_json::from_slice(&body).map_err(|e| {
                 Error::new(ErrorKind::Other, format!("GET {url}: not a tag list ({e})"))
             })?;
-            tags.extend(page.tags.unwrap_or_default());
-            match next {
-                Some(n) if n.starts_with('/') => path = n,
-                Some(n) if n.starts_with(&self.base) => path = n[self.base.len()..].to_owned(),
+            let tags = page.tags.unwrap_or_default();
+            walk.page(body.len(), tags.len())?;
+            for t in &tags {
+                on_tag(t)?;
+            }
+            path = match next {
+                Some(n) if n.starts_with('/') => n,
+                Some(n) if n.starts_with(&self.base) => n[self.base.len()..].to_owned(),
                 Some(n) => {
                     return Err(Error::new(
                         ErrorKind::Other,
                         format!("tag list points to another host: {n}"),
                     ));
                 }
-                None => return Ok(tags),
-            }
+                None => return Ok(walk.tags),
+            };
+            walk.visit(&path)?;
         }
-        Err(Error::new(ErrorKind::Other, format!("tags of {repo}: too many pages")))
     }
 
     /// GET a blob, optionally from byte `from`. Redirects (to CDNs) are followed without our
@@ -365,15 +429,21 @@ impl Client {
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(r) = &range {
             headers.push(("range", r));
-            if let Some(etag) = if_range {
+            if let Some(etag) = if_range.filter(|e| strong_etag(e)) {
                 headers.push(("if-range", etag));
             }
         }
-        self.get(&path, repo, &headers)
+        self.get(&path, repo, &headers, Body::Blob)
     }
 
     /// GET `path` with auth and redirects, and turn non-2xx answers into errors.
-    pub fn get(&self, path: &str, repo: &str, headers: &[(&str, &str)]) -> Result<Reply, Error> {
+    fn get(
+        &self,
+        path: &str,
+        repo: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Result<Reply, Error> {
         let scope = format!("repository:{repo}:pull");
         let mut url = format!("{}{}", self.base, path);
         let mut retried_auth = false;
@@ -381,6 +451,7 @@ impl Client {
         loop {
             let same_host = url_authority(&url).is_some_and(|a| a.eq_ignore_ascii_case(&self.host))
                 && url.starts_with(&self.base);
+            let what = |u: &str| format!("GET {}", display_url(u, same_host));
             let mut req = self.agent.get(&url);
             for (k, v) in headers {
                 req = req.header(*k, *v);
@@ -388,10 +459,14 @@ impl Client {
             if same_host && let Some(value) = self.auth.header_for(&scope) {
                 req = req.header("authorization", value);
             }
+            if body == Body::Small {
+                req = req.config().timeout_global(Some(self.deadline)).build();
+            }
             let started = Instant::now();
-            let resp = req
-                .call()
-                .map_err(|e| network(&format!("GET {}", display_url(&url, same_host)), e))?;
+            let until = started + self.deadline;
+            let resp = req.call().map_err(|e| {
+                network(&format!("GET {}", display_url(&url, same_host)), e, self.deadline)
+            })?;
             let status = resp.status().as_u16();
             self.debug(format!(
                 "GET {} -> {status} in {} ms",
@@ -411,7 +486,7 @@ impl Client {
                             self.log.log(Level::Warn, q.describe());
                         }
                     }
-                    return Ok(Reply { response: resp, url });
+                    return Ok(Reply { response: resp, url, deadline: self.deadline });
                 }
                 401 if same_host && !retried_auth => {
                     retried_auth = true;
@@ -422,13 +497,10 @@ impl Client {
                         .filter_map(|v| v.to_str().ok().map(str::to_owned))
                         .collect();
                     if challenges.is_empty() {
-                        return Err(self.status_error(resp, &url, same_host));
+                        return Err(status_error(resp, &what(&url), until));
                     }
                     // Drain the small 401 body so its connection can be reused for the retry.
-                    let _ = std::io::copy(
-                        &mut resp.into_body().into_reader().take(MAX_ERROR_BODY),
-                        &mut std::io::sink(),
-                    );
+                    read_error_body(resp, until);
                     self.auth.authenticate(&self.agent, &challenges, &scope, &*self.log)?;
                 }
                 301 | 302 | 303 | 307 | 308 => {
@@ -445,19 +517,30 @@ impl Client {
                     };
                     url = resolve_location(&url, location)?;
                 }
-                _ => return Err(self.status_error(resp, &url, same_host)),
+                _ => return Err(status_error(resp, &what(&url), until)),
             }
         }
     }
+}
 
-    fn status_error(&self, resp: Response<ureq::Body>, url: &str, same_host: bool) -> Error {
-        status_error(resp, &format!("GET {}", display_url(url, same_host)))
+/// Read at most [`MAX_ERROR_BODY`] bytes of an error body, keeping what came by `until`: the
+/// body only adds detail to a status already known, so it gets no retry and no more time.
+fn read_error_body(resp: Response<ureq::Body>, until: Instant) -> Vec<u8> {
+    let mut reader = resp.into_body().into_reader().take(MAX_ERROR_BODY);
+    let mut body = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < until {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&buf[..n]),
+        }
     }
+    body
 }
 
 /// Build an error from a non-2xx answer: the status, and the registry's `errors[]` when the body
-/// has them (read at most [`MAX_ERROR_BODY`] bytes).
-pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str) -> Error {
+/// has them (see [`read_error_body`]).
+pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str, until: Instant) -> Error {
     let status = resp.status();
     let quota = rate_limit(resp.headers()).map(|q| q.describe());
     let retry_after = resp
@@ -465,8 +548,7 @@ pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str) -> Error {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
-    let mut body = Vec::new();
-    let _ = resp.into_body().into_reader().take(MAX_ERROR_BODY).read_to_end(&mut body);
+    let body = read_error_body(resp, until);
     let detail = describe_error_body(&body);
     let kind = match status.as_u16() {
         401 | 403 => ErrorKind::Auth,
@@ -577,6 +659,76 @@ fn no_proxy_matches(list: &str, host: &str) -> bool {
     })
 }
 
+/// A tag listing stops at this many tags...
+pub const MAX_TAGS: u64 = 1_000_000;
+/// ...or this many bytes of tag-list pages...
+pub const MAX_TAG_BYTES: u64 = 256 * 1024 * 1024;
+/// ...or this many pages.
+const MAX_TAG_PAGES: u64 = 10_000;
+
+/// The bounds of a tag listing: no page twice (by URL or by `last=` cursor), and caps on tags,
+/// bytes and pages, so a registry cannot keep a listing going forever.
+struct TagWalk<'a> {
+    repo: &'a str,
+    seen: std::collections::HashSet<String>,
+    cursors: std::collections::HashSet<String>,
+    tags: u64,
+    bytes: u64,
+    pages: u64,
+    max_tags: u64,
+    max_bytes: u64,
+}
+
+impl<'a> TagWalk<'a> {
+    fn new(repo: &'a str) -> TagWalk<'a> {
+        TagWalk {
+            repo,
+            seen: Default::default(),
+            cursors: Default::default(),
+            tags: 0,
+            bytes: 0,
+            pages: 0,
+            max_tags: MAX_TAGS,
+            max_bytes: MAX_TAG_BYTES,
+        }
+    }
+
+    fn fail(&self, why: String) -> Error {
+        Error::new(ErrorKind::Other, format!("tags of {}: {why}", self.repo))
+    }
+
+    /// Before requesting `path`.
+    fn visit(&mut self, path: &str) -> Result<(), Error> {
+        let cursor = path
+            .split_once('?')
+            .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("last=")));
+        let repeated = !self.seen.insert(path.to_owned())
+            || cursor.is_some_and(|c| !self.cursors.insert(c.to_owned()));
+        if repeated {
+            return Err(self
+                .fail(format!("the registry's Link points back to a page already read ({path})")));
+        }
+        self.pages += 1;
+        if self.pages > MAX_TAG_PAGES {
+            return Err(self.fail(format!("more than {MAX_TAG_PAGES} pages")));
+        }
+        Ok(())
+    }
+
+    /// After a page of `bytes` holding `tags` arrived, before any of it is handed on.
+    fn page(&mut self, bytes: usize, tags: usize) -> Result<(), Error> {
+        self.tags += tags as u64;
+        self.bytes += bytes as u64;
+        if self.tags > self.max_tags {
+            return Err(self.fail(format!("more than {} tags", self.max_tags)));
+        }
+        if self.bytes > self.max_bytes {
+            return Err(self.fail(format!("more than {} bytes of tag lists", self.max_bytes)));
+        }
+        Ok(())
+    }
+}
+
 /// The target of `rel="next"` in a `Link` header.
 fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
@@ -620,13 +772,43 @@ fn describe_error_body(body: &[u8]) -> Option<String> {
     Some(line)
 }
 
+/// A small answer that was still arriving at the deadline. Not retried: a registry that drips
+/// would drip again.
+fn deadline_error(what: &str, deadline: Duration) -> Error {
+    Error::new(
+        ErrorKind::Network,
+        format!("{what}: no complete answer within the {deadline:?} deadline (see --deadline)"),
+    )
+}
+
+fn is_deadline(e: &ureq::Error) -> bool {
+    use ureq::Timeout;
+    matches!(e, ureq::Error::Timeout(Timeout::Global | Timeout::RecvResponse | Timeout::RecvBody))
+}
+
+/// A failed body read: the deadline, or a (retryable) network error.
+pub(crate) fn body_error(what: &str, e: std::io::Error, deadline: Duration) -> Error {
+    if e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()).is_some_and(is_deadline) {
+        return deadline_error(what, deadline);
+    }
+    Error::new(ErrorKind::Network, what).with_source(e).transient(true)
+}
+
 /// A transport failure. Resets, timeouts and refused connections are worth retrying; DNS and TLS
-/// failures are not (another try gives the same answer).
-pub(crate) fn network(what: &str, e: ureq::Error) -> Error {
-    // rustls reports a handshake with garbage (often: an HTTP-only server) as InvalidData.
-    let tls_garbage =
-        matches!(&e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData);
-    let transient = !tls_garbage
+/// failures are not (another try gives the same answer), nor is a missed deadline.
+pub(crate) fn network(what: &str, e: ureq::Error, deadline: Duration) -> Error {
+    if is_deadline(&e) {
+        return deadline_error(what, deadline);
+    }
+    // rustls reports a failed handshake as InvalidData (or as its own error): not worth a retry.
+    let tls = match &e {
+        ureq::Error::Rustls(r) => Some(Some(r)),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            Some(io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()))
+        }
+        _ => None,
+    };
+    let transient = tls.is_none()
         && matches!(
             e,
             ureq::Error::Io(_)
@@ -635,12 +817,33 @@ pub(crate) fn network(what: &str, e: ureq::Error) -> Error {
                 | ureq::Error::Protocol(_)
                 | ureq::Error::BodyStalled
         );
-    let what = if tls_garbage && what.contains("https://") {
-        format!("{what} (TLS handshake failed; an HTTP-only registry needs --plain-http)")
-    } else {
-        what.to_owned()
+    let hint = match tls {
+        _ if !what.contains("https://") => None,
+        Some(Some(rustls::Error::InvalidCertificate(_))) => Some(
+            "untrusted certificate: pass the registry's CA with --ca-file FILE, or as a last \
+             resort --insecure, which turns verification off",
+        ),
+        // Garbage instead of a handshake: most often a server that speaks only HTTP.
+        Some(Some(rustls::Error::InvalidMessage(_)) | None) => Some(
+            "TLS handshake failed: if the registry only speaks HTTP, --plain-http reaches it, in cleartext",
+        ),
+        Some(Some(_)) => Some("TLS handshake failed"),
+        None => None,
+    };
+    let what = match hint {
+        Some(h) => format!("{what} ({h})"),
+        None => what.to_owned(),
     };
     Error::new(ErrorKind::Network, what).with_source(e).transient(transient)
+}
+
+/// Whether `s` is a strong entity-tag (RFC 9110 8.8.3: `"` visible ASCII but `"` `"`), the only
+/// kind `If-Range` may carry. Anything else from a registry or a resume record is ignored.
+pub(crate) fn strong_etag(s: &str) -> bool {
+    s.len() >= 2
+        && s.starts_with('"')
+        && s.ends_with('"')
+        && s[1..s.len() - 1].bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
 }
 
 /// The authority (`host[:port]`) of an absolute http(s) URL.
@@ -767,6 +970,46 @@ mod tests {
             Some("https://a/n")
         );
         assert_eq!(next_link(r#"</x>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn tag_walks_refuse_loops_and_stop_at_their_caps() {
+        let mut w = TagWalk::new("x");
+        w.visit("/v2/x/tags/list?n=2").unwrap();
+        w.visit("/v2/x/tags/list?n=2&last=b").unwrap();
+        w.visit("/v2/x/tags/list?n=2&last=d").unwrap();
+        let e = w.visit("/v2/x/tags/list?n=2").unwrap_err();
+        assert!(e.to_string().contains("points back to a page already read"), "{e}");
+        let e = w.visit("/v2/x/tags/list?last=b&n=3").unwrap_err();
+        assert!(e.to_string().contains("already read"), "the same cursor elsewhere: {e}");
+
+        let mut w = TagWalk { max_tags: 5, max_bytes: 100, ..TagWalk::new("x") };
+        w.page(40, 5).unwrap();
+        assert_eq!(w.page(10, 1).unwrap_err().to_string(), "tags of x: more than 5 tags");
+        let mut w = TagWalk { max_tags: 5, max_bytes: 100, ..TagWalk::new("x") };
+        w.page(100, 1).unwrap();
+        let e = w.page(1, 0).unwrap_err();
+        assert_eq!(e.to_string(), "tags of x: more than 100 bytes of tag lists");
+    }
+
+    #[test]
+    fn only_strong_entity_tags_pass() {
+        for ok in [r#""abc""#, r#""""#, r#""sha256:0f/x-y!""#] {
+            assert!(strong_etag(ok), "{ok}");
+        }
+        for bad in [
+            r#"W/"weak""#,
+            "abc",
+            r#""a b""#,
+            "\"a\"\r\nx-injected: 1",
+            "\"a\tb\"",
+            "\"\u{e9}\"",
+            r#""a"b""#,
+            "\"",
+            "",
+        ] {
+            assert!(!strong_etag(bad), "{bad:?}");
+        }
     }
 
     #[test]

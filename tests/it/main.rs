@@ -12,6 +12,7 @@ mod extract;
 mod faults;
 mod hostile;
 mod hostile_files;
+mod hostile_net;
 mod manifest;
 mod publishers;
 mod pull;

@@ -40,6 +40,8 @@ pub enum Fault {
     StallAfter(usize, std::time::Duration),
     /// Send the body at about this many bytes per second.
     Throttle(u64),
+    /// Send the body one byte per interval: never stalled, never done.
+    Drip(std::time::Duration),
 }
 
 impl Reply {
@@ -268,6 +270,18 @@ fn serve(
                     }
                 }
                 r.map(|_| 0) // counted as it went
+            }
+            Some(Fault::Drip(every)) => {
+                let mut r = Ok(0);
+                for b in body {
+                    if let Err(e) = writer.write_all(&[*b]).and_then(|()| writer.flush()) {
+                        r = Err(e);
+                        break;
+                    }
+                    served.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(every);
+                }
+                r
             }
         };
         match sent {
