@@ -72,8 +72,10 @@ pub struct Found {
 /// build it by hand.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
-    /// `GITHUB_TOKEN` / `GH_TOKEN`, and the user name to send with it (`GITHUB_ACTOR`).
+    /// `GH_TOKEN` / `GITHUB_TOKEN`, and the user name to send with it (`GITHUB_ACTOR`).
     pub github_token: Option<(String, String)>,
+    /// Which variable the token came from, for `-vv`.
+    pub github_token_var: &'static str,
     /// Config files in lookup order.
     pub files: Vec<PathBuf>,
 }
@@ -83,9 +85,13 @@ impl Sources {
     /// the Docker config.
     pub fn from_env(registry_config: Option<&Path>) -> Sources {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let github_token = var("GITHUB_TOKEN")
-            .or_else(|| var("GH_TOKEN"))
-            .map(|t| (var("GITHUB_ACTOR").unwrap_or_else(|| "oci-dl".to_owned()), t));
+        // gh's order: GH_TOKEN wins over GITHUB_TOKEN.
+        let (github_token_var, token) = match var("GH_TOKEN") {
+            Some(t) => ("GH_TOKEN", Some(t)),
+            None => ("GITHUB_TOKEN", var("GITHUB_TOKEN")),
+        };
+        let github_token =
+            token.map(|t| (var("GITHUB_ACTOR").unwrap_or_else(|| "oci-dl".to_owned()), t));
         let mut files = Vec::new();
         if let Some(p) = registry_config {
             files.push(p.to_path_buf());
@@ -99,7 +105,7 @@ impl Sources {
         } else if let Some(home) = var("HOME") {
             files.push(Path::new(&home).join(".docker/config.json"));
         }
-        Sources { github_token, files }
+        Sources { github_token, github_token_var, files }
     }
 
     /// Credentials for `registry` (as written in the reference, e.g. `ghcr.io`, `docker.io`,
@@ -113,7 +119,7 @@ impl Sources {
         {
             return Ok(Some(Found {
                 credentials: Credentials::Basic { username: user.clone(), password: token.clone() },
-                source: "GITHUB_TOKEN".into(),
+                source: self.github_token_var.into(),
             }));
         }
         for file in &self.files {
@@ -335,6 +341,7 @@ mod tests {
         );
         let s = Sources {
             github_token: Some(("actor".into(), "ghp_x".into())),
+            github_token_var: "GITHUB_TOKEN",
             files: vec![first, second],
         };
         let user = |r: &str| match s.find(r).unwrap().map(|f| f.credentials) {

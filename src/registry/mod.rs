@@ -614,14 +614,18 @@ pub(crate) fn rate_limit(headers: &http::HeaderMap) -> Option<Quota> {
     Some(Quota { limit, remaining, window_secs: w1.or(w2) })
 }
 
-/// The proxy for `scheme://host`, read as curl reads it: `https_proxy`/`HTTPS_PROXY` for HTTPS,
-/// `http_proxy` (lowercase only) for HTTP, then `all_proxy`/`ALL_PROXY`; `no_proxy`/`NO_PROXY`
-/// lists hosts (and their subdomains) to reach directly, `*` for all.
+/// The proxy for `scheme://host`, read as the container tools read it (Go's
+/// `http.ProxyFromEnvironment`, used by docker, podman, skopeo, oras, crane): `HTTPS_PROXY` /
+/// `https_proxy` for HTTPS, `HTTP_PROXY` / `http_proxy` for HTTP — the upper-case one ignored in
+/// a CGI environment (`REQUEST_METHOD` set, where a request header can set it: httpoxy) — then
+/// curl's `all_proxy`/`ALL_PROXY`; `NO_PROXY`/`no_proxy` lists hosts (and their subdomains) to
+/// reach directly, `*` for all.
 fn proxy_for(scheme: &str, host: &str, log: &dyn Observer) -> Result<Option<ureq::Proxy>, Error> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let cgi = std::env::var_os("REQUEST_METHOD").is_some();
     let url = match scheme {
-        "https" => var("https_proxy").or_else(|| var("HTTPS_PROXY")),
-        _ => var("http_proxy"),
+        "https" => var("HTTPS_PROXY").or_else(|| var("https_proxy")),
+        _ => if cgi { None } else { var("HTTP_PROXY") }.or_else(|| var("http_proxy")),
     }
     .or_else(|| var("all_proxy"))
     .or_else(|| var("ALL_PROXY"));
@@ -630,7 +634,7 @@ fn proxy_for(scheme: &str, host: &str, log: &dyn Observer) -> Result<Option<ureq
         || host.rsplit_once(':').map_or(host, |(h, _)| h),
         |rest| rest.split(']').next().unwrap_or(rest),
     );
-    if let Some(list) = var("no_proxy").or_else(|| var("NO_PROXY"))
+    if let Some(list) = var("NO_PROXY").or_else(|| var("no_proxy"))
         && no_proxy_matches(&list, name)
     {
         return Ok(None);

@@ -135,6 +135,13 @@ fn github_token_is_used_for_ghcr() {
     run.ok();
     assert!(!run.stderr.contains("ghs_abc"), "{}", run.stderr);
     run_with_bin(&sb, &args, &[("GH_TOKEN", "nope")]).fails(4, "credentials refused");
+    // gh's order: GH_TOKEN first.
+    let both = [("GH_TOKEN", "ghs_abc"), ("GITHUB_TOKEN", "nope"), ("GITHUB_ACTOR", "octocat")];
+    let run = run_with_bin(&sb, &args, &both);
+    run.ok();
+    assert!(run.stderr.contains("GH_TOKEN"), "-vv names the source: {}", run.stderr);
+    let swapped = [("GH_TOKEN", "nope"), ("GITHUB_TOKEN", "ghs_abc"), ("GITHUB_ACTOR", "octocat")];
+    run_with_bin(&sb, &args, &swapped).fails(4, "credentials refused");
 }
 
 #[test]
@@ -241,7 +248,7 @@ fn tunnel(client: TcpStream, rec: &Mutex<Vec<String>>) {
 }
 
 #[test]
-fn proxies_are_used_as_curl_would() {
+fn proxies_are_used_as_the_container_tools_use_them() {
     let Some(reg) = registry::open() else { return };
     let Some(tls) = registry::tls() else { return };
     let p = proxy();
@@ -268,11 +275,32 @@ fn proxies_are_used_as_curl_would() {
     );
     no.fails(3, "MANIFEST_UNKNOWN");
     assert!(p.lines.lock().unwrap().is_empty(), "NO_PROXY bypasses the proxy");
-    // curl ignores upper-case HTTP_PROXY (httpoxy); so do we.
+    // Upper-case HTTP_PROXY counts, as for docker, podman, skopeo, oras and crane (Go's
+    // ProxyFromEnvironment)...
     let upper =
         Run::from(sb.cmd(&["manifest", &r]).env("HTTP_PROXY", &proxy_url).output().unwrap());
     upper.fails(3, "MANIFEST_UNKNOWN");
-    assert!(p.lines.lock().unwrap().is_empty());
+    assert!(p.lines.lock().unwrap().iter().any(via), "HTTP_PROXY is used");
+    // ...but not in a CGI environment, where a request's Proxy header would set it (httpoxy).
+    p.lines.lock().unwrap().clear();
+    let cgi = Run::from(
+        sb.cmd(&["manifest", &r])
+            .env("HTTP_PROXY", &proxy_url)
+            .env("REQUEST_METHOD", "GET")
+            .output()
+            .unwrap(),
+    );
+    cgi.fails(3, "MANIFEST_UNKNOWN");
+    assert!(p.lines.lock().unwrap().is_empty(), "HTTP_PROXY is ignored under CGI");
+    let lower = Run::from(
+        sb.cmd(&["manifest", &r])
+            .env("http_proxy", &proxy_url)
+            .env("REQUEST_METHOD", "GET")
+            .output()
+            .unwrap(),
+    );
+    lower.fails(3, "MANIFEST_UNKNOWN");
+    assert!(p.lines.lock().unwrap().iter().any(via), "http_proxy still counts under CGI");
 
     let port = tls.host.rsplit(':').next().unwrap();
     let tr = format!("registry.test:{port}/x/y:nope");
