@@ -288,3 +288,96 @@ fn mach_o_binaries_are_executable() {
         assert_eq!(got & 0o777, mode, "{title}");
     }
 }
+
+/// Homebrew bottles as `brew pr-upload` publishes them: an OCI layout written by
+/// Homebrew/brew `Library/Homebrew/github_packages.rb` (`write_image_index`, no `mediaType`
+/// members; per-bottle manifests with one titled tar+gzip layer whose entries are
+/// `NAME/VERSION/…`; index entries with `os.version` and `ref.name`), pushed by the real
+/// `skopeo copy --all`, as brew does.
+#[test]
+fn homebrew_bottles_pushed_by_skopeo_are_pulled_per_platform() {
+    let Some(reg) = registry::open() else { return };
+    if Command::new("skopeo").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "CI installs skopeo");
+        eprintln!("SKIP: skopeo is not installed");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let blobs = root.path().join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let d = sha(bytes);
+        std::fs::write(blobs.join(d.trim_start_matches("sha256:")), bytes).unwrap();
+        (d, bytes.len())
+    };
+    let pretty = |v: &serde_json::Value| serde_json::to_vec_pretty(v).unwrap();
+    let mut entries = Vec::new();
+    let mut bottles = Vec::new();
+    for (tag, arch, os, os_version) in [
+        ("arm64_sonoma", "arm64", "darwin", "macOS 14"),
+        ("x86_64_linux", "amd64", "linux", "Ubuntu 22.04"),
+    ] {
+        let bin = format!("#!/bin/sh\necho hello from {tag}\n");
+        let bottle = gz(&tar(&[
+            E::Dir("hello/2.12.1/bin/"),
+            E::File("hello/2.12.1/bin/hello", bin.as_bytes(), 0o755),
+        ]));
+        let title = format!("hello--2.12.1.{tag}.bottle.tar.gz");
+        let (layer, layer_size) = put(&bottle);
+        let platform = json!({"architecture": arch, "os": os, "os.version": os_version});
+        let (config, config_size) = put(&pretty(&json!({
+            "architecture": arch, "os": os, "os.version": os_version,
+            "rootfs": {"type": "layers", "diff_ids": [sha(b"uncompressed")]}
+        })));
+        let manifest = pretty(&json!({
+            "schemaVersion": 2,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_size,
+                        "annotations": {"org.opencontainers.image.title": title}}],
+            "annotations": {"org.opencontainers.image.title": format!("hello {tag}")},
+        }));
+        let (m, m_size) = put(&manifest);
+        entries.push(json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": m_size,
+            "platform": platform,
+            "annotations": {"org.opencontainers.image.ref.name": format!("2.12.1.{tag}"),
+                            "sh.brew.bottle.digest": layer.trim_start_matches("sha256:")},
+        }));
+        bottles.push((tag, title, bottle, bin));
+    }
+    let (index, index_size) = put(&pretty(&json!({
+        "schemaVersion": 2, "manifests": entries,
+        "annotations": {"com.github.package.type": "homebrew_bottle", "org.opencontainers.image.ref.name": "2.12.1"},
+    })));
+    std::fs::write(root.path().join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        root.path().join("index.json"),
+        pretty(&json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json", "digest": index, "size": index_size,
+            "annotations": {"org.opencontainers.image.ref.name": "2.12.1"}}]})),
+    )
+    .unwrap();
+    let out = Command::new("skopeo")
+        .args(["copy", "--all", "--format=oci", "--dest-tls-verify=false", "--quiet"])
+        .arg(format!("oci:{}:2.12.1", root.path().display()))
+        .arg(format!("docker://{}/homebrew/core/hello:2.12.1", reg.host))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&out.stderr));
+
+    let r = format!("{}/homebrew/core/hello:2.12.1", reg.host);
+    for (platform, (tag, title, bottle, bin)) in
+        ["darwin/arm64", "linux/amd64"].iter().zip(&bottles)
+    {
+        let sb = Sandbox::new();
+        sb.run(&["pull", &r, "--platform", platform, "-o", "out"]).ok();
+        assert_eq!(tree(&sb.work().join("out")), vec![title.clone()], "{tag}");
+        assert_eq!(&std::fs::read(sb.work().join("out").join(title)).unwrap(), bottle);
+        sb.run(&["pull", &r, "--platform", platform, "-o", "x", "-x"]).ok();
+        assert_eq!(
+            std::fs::read_to_string(sb.work().join("x/hello/2.12.1/bin/hello")).unwrap(),
+            *bin,
+            "{tag}"
+        );
+    }
+}
