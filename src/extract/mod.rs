@@ -293,7 +293,7 @@ fn stage_inner(
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
             .map_err(|e| Error::io("create", &tmp, e))?;
-        copy_out(&mut reader, &mut out, &tmp, name, u.limit)?;
+        copy_bounded(&mut reader, &mut out, &tmp, name, u.limit, &mut 0)?;
         return Ok(Staged { staging, file: Some(tmp) });
     }
     let mut hashing =
@@ -316,13 +316,15 @@ fn stage_inner(
     Ok(Staged { staging, file: None })
 }
 
-/// Decompress a single file, telling a bad stream from a failing disk.
-fn copy_out(
+/// Copy a file's content out of an archive stream, telling a bad stream from a failing disk,
+/// counting what is written against `limit`.
+fn copy_bounded(
     from: &mut dyn Read,
     to: &mut File,
     dest: &Path,
     name: &str,
     limit: Limit,
+    written: &mut u64,
 ) -> Result<(), Error> {
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -332,6 +334,10 @@ fn copy_out(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(over_limit(decode_error(name, e), name, limit)),
         };
+        *written += n as u64;
+        if *written > limit.bytes {
+            return Err(limit.exceeded(name));
+        }
         to.write_all(&buf[..n]).map_err(|e| Error::io("write", dest, e))?;
     }
 }

@@ -3,13 +3,13 @@
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::staging::RESERVED_PREFIX;
-use super::{Limit, decode_error, umask};
+use super::{Limit, copy_bounded, decode_error, umask};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 
@@ -99,7 +99,7 @@ impl<'a> Unpacker<'a> {
                         .mode(0o600)
                         .open(&dest)
                         .map_err(|e| Error::io("create", &dest, e))?;
-                    self.copy(&mut entry, &mut f, &dest, name)?;
+                    copy_bounded(&mut entry, &mut f, &dest, name, self.limit, &mut self.written)?;
                     if let Some(t) = mtime {
                         let _ = f.set_modified(t);
                     }
@@ -217,30 +217,6 @@ impl<'a> Unpacker<'a> {
             return Err(refuse(name, raw, "a whiteout must name one file"));
         }
         clear(&dir.join(victim))
-    }
-
-    /// Copy one entry's content, telling a bad archive from a failing disk, within the limit.
-    fn copy(
-        &mut self,
-        from: &mut dyn Read,
-        to: &mut File,
-        dest: &Path,
-        name: &str,
-    ) -> Result<(), Error> {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match from.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(decode_error(name, e)),
-            };
-            self.written += n as u64;
-            if self.written > self.limit.bytes {
-                return Err(self.limit.exceeded(name));
-            }
-            to.write_all(&buf[..n]).map_err(|e| Error::io("write", dest, e))?;
-        }
     }
 }
 

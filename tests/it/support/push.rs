@@ -120,18 +120,39 @@ impl<'a> Pusher<'a> {
     /// Push an artifact of `layers` (with the empty config) under `tag`. Returns the manifest
     /// digest and body.
     pub fn artifact(&self, repo: &str, tag: &str, layers: &[Layer]) -> (Digest, Vec<u8>) {
-        let config = self.blob(repo, b"{}");
+        let config = json!({"mediaType": EMPTY_CONFIG, "size": 2});
+        self.manifest_of(
+            repo,
+            tag,
+            layers,
+            config,
+            json!({"artifactType": "application/vnd.oci-dl.test"}),
+        )
+    }
+
+    /// Upload the `{}` config and `layers`, then PUT a manifest of them with `extra` members.
+    fn manifest_of(
+        &self,
+        repo: &str,
+        tag: &str,
+        layers: &[Layer],
+        mut config: Value,
+        extra: Value,
+    ) -> (Digest, Vec<u8>) {
+        config["digest"] = json!(self.blob(repo, b"{}").to_string());
         for l in layers {
             self.blob(repo, &l.bytes);
         }
-        let body = serde_json::to_vec(&json!({
+        let mut m = json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
-            "artifactType": "application/vnd.oci-dl.test",
-            "config": {"mediaType": EMPTY_CONFIG, "digest": config.to_string(), "size": 2},
+            "config": config,
             "layers": layers.iter().map(Layer::descriptor).collect::<Vec<_>>(),
-        }))
-        .unwrap();
+        });
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            m[k] = v.clone();
+        }
+        let body = serde_json::to_vec(&m).unwrap();
         (self.manifest_raw(repo, tag, OCI_MANIFEST, &body), body)
     }
 
@@ -139,20 +160,12 @@ impl<'a> Pusher<'a> {
     /// config with its inline data, a `created` annotation (oras CLI `cmd/oras/root/push.go`).
     /// Layers carry their own descriptors (`Layer::oras`, or oras-shaped directories).
     pub fn oras_push(&self, repo: &str, tag: &str, layers: &[Layer]) -> (Digest, Vec<u8>) {
-        let config = self.blob(repo, b"{}");
-        for l in layers {
-            self.blob(repo, &l.bytes);
-        }
-        let body = serde_json::to_vec(&json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
+        let config = json!({"mediaType": EMPTY_CONFIG, "size": 2, "data": "e30="});
+        let extra = json!({
             "artifactType": "application/vnd.unknown.artifact.v1",
-            "config": {"mediaType": EMPTY_CONFIG, "digest": config.to_string(), "size": 2, "data": "e30="},
-            "layers": layers.iter().map(Layer::descriptor).collect::<Vec<_>>(),
             "annotations": {"org.opencontainers.image.created": "2026-11-30T10:00:00Z"},
-        }))
-        .unwrap();
-        (self.manifest_raw(repo, tag, OCI_MANIFEST, &body), body)
+        });
+        self.manifest_of(repo, tag, layers, config, extra)
     }
 
     /// Push an index over `(platform, manifest digest, manifest size)` under `tag`.
