@@ -385,7 +385,9 @@ fn fetch_layer(
     if status == FileStatus::Skipped {
         return finished(&archive, status);
     }
-    // Already on disk, or the stream broke (a restart from zero): unpack from the verified file.
+    // Already on disk, the stream broke (a restart from zero), or a zip: unpack from the
+    // verified file.
+    let intact = intact && !matches!(staged, Err(StageError::NeedsFile));
     let staged = if intact {
         obs.log(Level::Debug, format!("{}: unpacked while downloading", job.name));
         staged
@@ -393,7 +395,7 @@ fn fetch_layer(
         drop(staged);
         obs.log(Level::Debug, format!("{}: unpacking from the downloaded file", job.name));
         let mut file = std::fs::File::open(&archive).map_err(|e| Error::io("open", &archive, e))?;
-        extract::stage(&mut file, &unpack, obs)
+        extract::stage_file(&mut file, &unpack, obs)
     };
     match staged {
         Ok(st) => {
@@ -402,7 +404,7 @@ fn fetch_layer(
             r.map_err(|e| e.context(&job.name))?;
             finished(&root.join(&rel), FileStatus::Extracted)
         }
-        Err(StageError::NotArchive) => {
+        Err(StageError::NotArchive | StageError::NeedsFile) => {
             let status = not_an_archive(req, job, &archive, &dest, obs)?;
             finished(&dest, status)
         }
@@ -672,11 +674,9 @@ fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Result<After, Er
             ),
             None => None,
         };
-        let suffix = match Format::guess(&layer.media_type, "") {
-            Some(Format::Tar) => "tar",
-            Some(Format::TarZstd) => "tar.zst",
-            _ => "tar.gz",
-        };
+        let suffix = Format::guess(&layer.media_type, "")
+            .filter(|f| f.is_tar())
+            .map_or("tar.gz", Format::suffix);
         let kept = PathBuf::from(format!("{}.{suffix}", dest.display()));
         let archive = if x.keep_archive { kept } else { hidden };
         let hint = Hint { tar: true, single: false };
@@ -699,12 +699,7 @@ fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Result<After, Er
 
 /// The name a single compressed file decompresses to: its own without the suffix.
 fn decompressed_name(rel: &Path) -> String {
-    let name = rel.display().to_string();
-    let lower = name.to_ascii_lowercase();
-    [".gz", ".zst"]
-        .iter()
-        .find(|s| lower.ends_with(*s))
-        .map_or(name.clone(), |s| name[..name.len() - s.len()].to_owned())
+    extract::decompressed_name(&rel.display().to_string())
 }
 
 /// A layer that claimed to be an archive but is not: keep it as a file under its name, as the

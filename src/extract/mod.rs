@@ -6,9 +6,10 @@
 
 mod staging;
 mod tar;
+mod zip;
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -20,16 +21,25 @@ use staging::Staging;
 pub use staging::{Policy, RESERVED_PREFIX};
 use tar::{DirMeta, Kind, Unpacker, finish_dirs};
 
+/// A compression around a stream, found by its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+    Xz,
+    Bzip2,
+}
+
 /// An archive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    Tar,
-    TarGzip,
-    TarZstd,
-    /// One gzip-compressed file.
-    Gzip,
-    /// One zstd-compressed file.
-    Zstd,
+    /// A tar, maybe compressed: unpacked while it downloads.
+    Tar(Compression),
+    /// One compressed file, decompressed to its name without the suffix.
+    Single(Compression),
+    /// A zip: its directory is at the end, so it is unpacked from the verified file.
+    Zip,
 }
 
 /// The media type `oras push` gives every file (oras-go `content/file/file.go`).
@@ -37,6 +47,28 @@ pub const ORAS_FILE_TYPE: &str = "application/vnd.oci.image.layer.v1.tar";
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
+const ZIP_MAGICS: [&[u8]; 3] = [b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"];
+
+/// Names by suffix, longest first where one ends another.
+const SUFFIXES: [(&str, Format); 14] = [
+    (".tar.gz", Format::Tar(Compression::Gzip)),
+    (".tgz", Format::Tar(Compression::Gzip)),
+    (".tar.zst", Format::Tar(Compression::Zstd)),
+    (".tzst", Format::Tar(Compression::Zstd)),
+    (".tar.xz", Format::Tar(Compression::Xz)),
+    (".txz", Format::Tar(Compression::Xz)),
+    (".tar.bz2", Format::Tar(Compression::Bzip2)),
+    (".tbz2", Format::Tar(Compression::Bzip2)),
+    (".tbz", Format::Tar(Compression::Bzip2)),
+    (".tar", Format::Tar(Compression::None)),
+    (".zip", Format::Zip),
+    (".gz", Format::Single(Compression::Gzip)),
+    (".zst", Format::Single(Compression::Zstd)),
+    (".xz", Format::Single(Compression::Xz)),
+];
+/// Single-file suffixes (and `.bz2`, which does not fit the table above's tar rows).
+const SINGLE_SUFFIXES: [&str; 4] = [".gz", ".zst", ".xz", ".bz2"];
 
 impl Format {
     /// Guess from the media type, then the name's suffix.
@@ -46,35 +78,58 @@ impl Format {
             || mt.ends_with("tar.gzip")
             || mt == "application/x-gtar"
         {
-            Some(Format::TarGzip)
+            Some(Format::Tar(Compression::Gzip))
         } else if mt.ends_with(".tar+zstd") {
-            Some(Format::TarZstd)
+            Some(Format::Tar(Compression::Zstd))
+        } else if mt.ends_with("tar+xz") {
+            Some(Format::Tar(Compression::Xz))
+        } else if mt.ends_with("tar+bzip2") {
+            Some(Format::Tar(Compression::Bzip2))
         } else if mt.ends_with(".tar") || mt == "application/x-tar" {
-            Some(Format::Tar)
+            Some(Format::Tar(Compression::None))
+        } else if mt == "application/zip" || mt == "application/x-zip-compressed" {
+            Some(Format::Zip)
+        } else if mt == "application/x-xz" {
+            Some(Format::Single(Compression::Xz))
+        } else if mt == "application/x-bzip2" {
+            Some(Format::Single(Compression::Bzip2))
         } else {
             None
         };
         by_type.or_else(|| {
             let n = name.to_ascii_lowercase();
-            if n.ends_with(".tar.gz") || n.ends_with(".tgz") {
-                Some(Format::TarGzip)
-            } else if n.ends_with(".tar.zst") || n.ends_with(".tzst") {
-                Some(Format::TarZstd)
-            } else if n.ends_with(".tar") {
-                Some(Format::Tar)
-            } else if n.ends_with(".gz") {
-                Some(Format::Gzip)
-            } else if n.ends_with(".zst") {
-                Some(Format::Zstd)
-            } else {
-                None
-            }
+            SUFFIXES
+                .iter()
+                .find(|(s, _)| n.ends_with(s))
+                .map(|(_, f)| *f)
+                .or_else(|| n.ends_with(".bz2").then_some(Format::Single(Compression::Bzip2)))
         })
     }
 
     pub fn is_tar(self) -> bool {
-        matches!(self, Format::Tar | Format::TarGzip | Format::TarZstd)
+        matches!(self, Format::Tar(_))
     }
+
+    /// The suffix an archive of this format is kept under.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Format::Tar(Compression::None) => "tar",
+            Format::Tar(Compression::Zstd) => "tar.zst",
+            Format::Tar(Compression::Xz) => "tar.xz",
+            Format::Tar(Compression::Bzip2) => "tar.bz2",
+            Format::Zip => "zip",
+            _ => "tar.gz",
+        }
+    }
+}
+
+/// The name a single compressed file decompresses to: its own without the suffix.
+pub fn decompressed_name(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    SINGLE_SUFFIXES
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .map_or(name.to_owned(), |s| name[..name.len() - s.len()].to_owned())
 }
 
 /// What a layer's media type and name say about its bytes. Only a hint: [`sniff`] decides.
@@ -82,8 +137,8 @@ impl Format {
 pub struct Hint {
     /// The media type or name says tar: an all-zero first block is an empty tar.
     pub tar: bool,
-    /// The name ends in a compression suffix (`.gz`, `.zst`): a compressed stream that is not a
-    /// tar is one file, decompressed to the name without the suffix.
+    /// The name ends in a compression suffix (`.gz`, `.zst`, `.xz`, `.bz2`): a compressed
+    /// stream that is not a tar is one file, decompressed to the name without the suffix.
     pub single: bool,
 }
 
@@ -92,10 +147,13 @@ impl Hint {
     pub fn of(media_type: &str, name: &str) -> Hint {
         // `oras push` gives every file the plain layer type: it says nothing about the bytes.
         let typed = if media_type == ORAS_FILE_TYPE { "" } else { media_type };
-        let single = Format::guess("", name).is_some_and(|f| !f.is_tar());
+        let single = matches!(Format::guess("", name), Some(Format::Single(_)));
         Hint { tar: !single && Format::guess(typed, name).is_some_and(Format::is_tar), single }
     }
 }
+
+/// The most memory an xz stream may make the decoder take (`xz -9` needs 65 MiB).
+const XZ_MEMORY_KIB: u32 = 256 * 1024;
 
 /// A format found by [`sniff`], and the decompressed stream from its first byte.
 type Sniffed<'a> = (Format, Box<dyn Read + 'a>);
@@ -108,30 +166,41 @@ fn sniff<'a>(input: impl Read + 'a, hint: Hint, name: &str) -> Result<Option<Sni
     let mut input = input;
     let mut head = Vec::with_capacity(512);
     (&mut input).take(512).read_to_end(&mut head).map_err(|e| decode_error(name, e))?;
-    let gzip = head.starts_with(GZIP_MAGIC);
-    let zstd = head.starts_with(ZSTD_MAGIC);
+    if ZIP_MAGICS.iter().any(|m| head.starts_with(m)) {
+        return Ok(Some((Format::Zip, Box::new(std::io::Cursor::new(head).chain(input)))));
+    }
+    let compression = if head.starts_with(GZIP_MAGIC) {
+        Compression::Gzip
+    } else if head.starts_with(ZSTD_MAGIC) {
+        Compression::Zstd
+    } else if head.starts_with(XZ_MAGIC) {
+        Compression::Xz
+    } else if head.len() >= 4 && head.starts_with(b"BZh") && (b'1'..=b'9').contains(&head[3]) {
+        Compression::Bzip2
+    } else {
+        Compression::None
+    };
     let raw = BufReader::with_capacity(256 * 1024, std::io::Cursor::new(head).chain(input));
-    let mut decoded: Box<dyn Read + 'a> = if gzip {
-        Box::new(flate2::bufread::MultiGzDecoder::new(raw))
-    } else if zstd {
-        Box::new(
+    let mut decoded: Box<dyn Read + 'a> = match compression {
+        Compression::None => Box::new(raw),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+        Compression::Zstd => Box::new(
             zstd::stream::read::Decoder::with_buffer(raw)
                 .map_err(|e| Error::new(ErrorKind::Other, "start zstd decoder").with_source(e))?,
-        )
-    } else {
-        Box::new(raw)
+        ),
+        // A hostile stream may ask for a dictionary of gigabytes: bounded as xz's own presets.
+        Compression::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(raw, true, XZ_MEMORY_KIB)),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
     };
     let mut block = Vec::with_capacity(512);
     (&mut decoded).take(512).read_to_end(&mut block).map_err(|e| decode_error(name, e))?;
     // POSIX and GNU tars have "ustar" at 257; an empty tar is all zeros.
     let tar = block.get(257..262) == Some(b"ustar")
         || (hint.tar && block.len() >= 512 && block.iter().all(|b| *b == 0));
-    let format = match (gzip, zstd, tar) {
-        (false, false, true) => Format::Tar,
-        (true, _, true) => Format::TarGzip,
-        (_, true, true) => Format::TarZstd,
-        (true, _, false) if hint.single => Format::Gzip,
-        (_, true, false) if hint.single => Format::Zstd,
+    let format = match (compression, tar) {
+        (c, true) => Format::Tar(c),
+        (Compression::None, false) => return Ok(None),
+        (c, false) if hint.single => Format::Single(c),
         _ => return Ok(None),
     };
     Ok(Some((format, Box::new(std::io::Cursor::new(block).chain(decoded)))))
@@ -237,6 +306,8 @@ impl Staged {
 pub enum StageError {
     /// The bytes do not start with the format's magic: keep the blob as a file.
     NotArchive,
+    /// A zip, which cannot be unpacked from a stream: use [`stage_file`] once it is verified.
+    NeedsFile,
     Failed(Error),
 }
 
@@ -283,6 +354,9 @@ fn stage_inner(
     let Some((format, reader)) = sniff(input, u.hint, name)? else {
         return Err(StageError::NotArchive);
     };
+    if format == Format::Zip {
+        return Err(StageError::NeedsFile);
+    }
     let staging = Staging::inside(u.root, obs)?;
     let mut reader = Counted { inner: reader, left: u.limit.bytes };
     if !format.is_tar() {
@@ -313,6 +387,31 @@ fn stage_inner(
             )));
         }
     }
+    Ok(Staged { staging, file: None })
+}
+
+/// Unpack the verified file `file` into a staging directory inside `u.root`: a zip from its
+/// central directory (members' declared sizes are not trusted: what is written counts), any
+/// other format as a stream, as [`stage`].
+pub fn stage_file(
+    file: &mut File,
+    u: &Unpack<'_>,
+    obs: &dyn Observer,
+) -> Result<Staged, StageError> {
+    let mut magic = Vec::with_capacity(4);
+    let rewind =
+        |file: &mut File| file.seek(SeekFrom::Start(0)).map_err(|e| decode_error(u.name, e));
+    (&mut *file).take(4).read_to_end(&mut magic).map_err(|e| decode_error(u.name, e))?;
+    rewind(file)?;
+    if !ZIP_MAGICS.iter().any(|m| magic.starts_with(m)) {
+        return stage(file, u, obs);
+    }
+    let staging = Staging::inside(u.root, obs)?;
+    let mut unpacker = Unpacker::new(&staging.tree, Kind::Archive, u.limit, obs);
+    unpacker.prefix = u.prefix.map(Path::to_path_buf);
+    let zip = file.try_clone().map_err(|e| decode_error(u.name, e))?;
+    unpacker.apply_zip(zip, u.name)?;
+    finish_dirs(&mut unpacker.dirs);
     Ok(Staged { staging, file: None })
 }
 
@@ -463,23 +562,38 @@ mod tests {
 
     #[test]
     fn format_guessing_table() {
+        use Compression::*;
+        let oct = "application/octet-stream";
         let cases = [
-            ("application/vnd.oci.image.layer.v1.tar+gzip", "x", Some(Format::TarGzip)),
-            ("application/vnd.docker.image.rootfs.diff.tar.gzip", "x", Some(Format::TarGzip)),
-            ("application/vnd.oci.image.layer.v1.tar+zstd", "x", Some(Format::TarZstd)),
-            ("application/vnd.oci.image.layer.v1.tar", "x", Some(Format::Tar)),
-            ("application/octet-stream", "a.tar.gz", Some(Format::TarGzip)),
-            ("application/octet-stream", "a.TGZ", Some(Format::TarGzip)),
-            ("application/octet-stream", "a.tar.zst", Some(Format::TarZstd)),
-            ("application/octet-stream", "a.tzst", Some(Format::TarZstd)),
-            ("application/octet-stream", "a.tar", Some(Format::Tar)),
-            ("application/octet-stream", "a.gz", Some(Format::Gzip)),
-            ("application/octet-stream", "a.zst", Some(Format::Zstd)),
-            ("application/octet-stream", "a.zip", None),
+            ("application/vnd.oci.image.layer.v1.tar+gzip", "x", Some(Format::Tar(Gzip))),
+            ("application/vnd.docker.image.rootfs.diff.tar.gzip", "x", Some(Format::Tar(Gzip))),
+            ("application/vnd.oci.image.layer.v1.tar+zstd", "x", Some(Format::Tar(Zstd))),
+            ("application/vnd.oci.image.layer.v1.tar", "x", Some(Format::Tar(None))),
+            ("application/zip", "x", Some(Format::Zip)),
+            ("application/x-xz", "x", Some(Format::Single(Xz))),
+            ("application/x-bzip2", "x", Some(Format::Single(Bzip2))),
+            (oct, "a.tar.gz", Some(Format::Tar(Gzip))),
+            (oct, "a.TGZ", Some(Format::Tar(Gzip))),
+            (oct, "a.tar.zst", Some(Format::Tar(Zstd))),
+            (oct, "a.tzst", Some(Format::Tar(Zstd))),
+            (oct, "a.tar.xz", Some(Format::Tar(Xz))),
+            (oct, "a.txz", Some(Format::Tar(Xz))),
+            (oct, "a.tar.bz2", Some(Format::Tar(Bzip2))),
+            (oct, "a.tbz2", Some(Format::Tar(Bzip2))),
+            (oct, "a.tbz", Some(Format::Tar(Bzip2))),
+            (oct, "a.tar", Some(Format::Tar(None))),
+            (oct, "a.zip", Some(Format::Zip)),
+            (oct, "a.gz", Some(Format::Single(Gzip))),
+            (oct, "a.zst", Some(Format::Single(Zstd))),
+            (oct, "a.xz", Some(Format::Single(Xz))),
+            (oct, "a.bz2", Some(Format::Single(Bzip2))),
+            (oct, "a.txt", Option::None),
         ];
         for (mt, name, want) in cases {
             assert_eq!(Format::guess(mt, name), want, "{mt} {name}");
         }
+        assert_eq!(decompressed_name("notes.txt.XZ"), "notes.txt");
+        assert_eq!(decompressed_name("a.bz2"), "a");
     }
 
     #[test]
@@ -498,25 +612,56 @@ mod tests {
             e.finish().unwrap()
         };
         let zst = |d: &[u8]| zstd::encode_all(d, 1).unwrap();
+        let xz = |d: &[u8]| {
+            let mut w =
+                lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::default()).unwrap();
+            std::io::Write::write_all(&mut w, d).unwrap();
+            w.finish().unwrap()
+        };
+        let bz = |d: &[u8]| {
+            let mut w = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            std::io::Write::write_all(&mut w, d).unwrap();
+            w.finish().unwrap()
+        };
         let none = Hint::default();
         let single = Hint { tar: false, single: true };
         let cases: Vec<(&str, Vec<u8>, Hint, Option<Format>)> = vec![
-            ("tar, no hint", tar.clone(), none, Some(Format::Tar)),
-            ("tar.gz, no hint", gz(&tar), none, Some(Format::TarGzip)),
-            ("tar.zst, no hint", zst(&tar), none, Some(Format::TarZstd)),
-            ("tar.gz named .gz", gz(&tar), single, Some(Format::TarGzip)),
-            ("gzip of text named .gz", gz(b"text"), single, Some(Format::Gzip)),
-            ("zstd of text named .zst", zst(b"text"), single, Some(Format::Zstd)),
+            ("tar, no hint", tar.clone(), none, Some(Format::Tar(Compression::None))),
+            ("tar.gz, no hint", gz(&tar), none, Some(Format::Tar(Compression::Gzip))),
+            ("tar.zst, no hint", zst(&tar), none, Some(Format::Tar(Compression::Zstd))),
+            ("tar.xz, no hint", xz(&tar), none, Some(Format::Tar(Compression::Xz))),
+            ("tar.bz2, no hint", bz(&tar), none, Some(Format::Tar(Compression::Bzip2))),
+            ("tar.gz named .gz", gz(&tar), single, Some(Format::Tar(Compression::Gzip))),
+            (
+                "gzip of text named .gz",
+                gz(b"text"),
+                single,
+                Some(Format::Single(Compression::Gzip)),
+            ),
+            (
+                "zstd of text named .zst",
+                zst(b"text"),
+                single,
+                Some(Format::Single(Compression::Zstd)),
+            ),
+            ("xz of text named .xz", xz(b"text"), single, Some(Format::Single(Compression::Xz))),
+            (
+                "bzip2 of text named .bz2",
+                bz(b"text"),
+                single,
+                Some(Format::Single(Compression::Bzip2)),
+            ),
+            ("xz of text, no suffix", xz(b"text"), none, None),
             ("gzip of text, no suffix", gz(b"text"), none, None),
             ("text", b"just text".to_vec(), Hint { tar: true, single: true }, None),
             (
                 "zeros named .tar",
                 vec![0; 1024],
                 Hint { tar: true, single: false },
-                Some(Format::Tar),
+                Some(Format::Tar(Compression::None)),
             ),
             ("zeros, no hint", vec![0; 1024], none, None),
-            ("zip", b"PK\x03\x04rest".to_vec(), none, None),
+            ("zip", b"PK\x03\x04rest".to_vec(), none, Some(Format::Zip)),
         ];
         for (what, bytes, hint, want) in cases {
             let got = sniff(&bytes[..], hint, "x").unwrap().map(|(f, mut r)| {

@@ -172,7 +172,12 @@ impl<'a> Unpacker<'a> {
     }
 
     /// `rel` taken below the prefix (`None`: the prefix itself), refused outside it.
-    fn under_prefix(&self, rel: PathBuf, raw: &Path, name: &str) -> Result<Option<PathBuf>, Error> {
+    pub(super) fn under_prefix(
+        &self,
+        rel: PathBuf,
+        raw: &Path,
+        name: &str,
+    ) -> Result<Option<PathBuf>, Error> {
         let Some(prefix) = &self.prefix else { return Ok(Some(rel)) };
         match rel.strip_prefix(prefix) {
             Ok(r) if r.as_os_str().is_empty() => Ok(None),
@@ -232,7 +237,7 @@ pub fn finish_dirs(dirs: &mut Vec<DirMeta>) {
     }
 }
 
-fn refuse(name: &str, entry: &Path, why: &str) -> Error {
+pub(super) fn refuse(name: &str, entry: &Path, why: &str) -> Error {
     Error::new(
         ErrorKind::Other,
         format!("{name}: refusing entry {:?}: {why}", entry.display().to_string()),
@@ -269,7 +274,7 @@ pub fn sanitize(name: &str, raw: &Path) -> Result<Option<PathBuf>, Error> {
 }
 
 /// Create the parents of `root/rel`, refusing to pass through a symlink or a file.
-fn parents(root: &Path, rel: &Path, name: &str, entry: &Path) -> Result<PathBuf, Error> {
+pub(super) fn parents(root: &Path, rel: &Path, name: &str, entry: &Path) -> Result<PathBuf, Error> {
     let mut cur = root.to_path_buf();
     if let Some(parent) = rel.parent() {
         for part in parent.components() {
@@ -304,7 +309,7 @@ fn strip(root: &Path, p: &Path) -> String {
 }
 
 /// Remove whatever is at `path` (never following a symlink), so a new entry can take its place.
-fn clear(path: &Path) -> Result<(), Error> {
+pub(super) fn clear(path: &Path) -> Result<(), Error> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => {
             std::fs::remove_dir_all(path).map_err(|e| Error::io("replace", path, e))
@@ -318,7 +323,7 @@ fn clear(path: &Path) -> Result<(), Error> {
 /// other links the tree holds: `..` may only lead the target (climbing the link's own parents,
 /// which are real directories), and never above the root. A `..` after a name could climb out of
 /// a directory that is itself a link (`y -> x/up/..` with `x/up -> ..`), so it is refused.
-fn check_symlink(rel: &Path, target: &Path, kind: Kind) -> Result<(), &'static str> {
+pub(super) fn check_symlink(rel: &Path, target: &Path, kind: Kind) -> Result<(), &'static str> {
     let mut depth: i64 = rel.components().count() as i64 - 1;
     if target.is_absolute() {
         if kind == Kind::Archive {
