@@ -55,7 +55,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
         'oci-dl;pull' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout')
-            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Platform to pick from an index, OS/ARCH[/VARIANT] [default: this machine''s]')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine''s]')
             [CompletionResult]::new('-g', '-g', [CompletionResultType]::ParameterName, 'Select layers whose name matches PATTERN; any of several may match')
             [CompletionResult]::new('--glob', '--glob', [CompletionResultType]::ParameterName, 'Select layers whose name matches PATTERN; any of several may match')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Select layers whose name matches RE; all of several must match')
@@ -98,7 +98,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             break
         }
         'oci-dl;manifest' {
-            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Resolve an index to this platform''s manifest (OS/ARCH[/VARIANT])')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Resolve an index to this platform''s manifest (OS/ARCH[/VARIANT][:OS_VERSION])')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to FILE instead of stdout')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to FILE instead of stdout')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress display on stderr')

@@ -51,7 +51,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
         &'oci-dl;pull'= {
             cand -o 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout'
             cand --output 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout'
-            cand --platform 'Platform to pick from an index, OS/ARCH[/VARIANT] [default: this machine''s]'
+            cand --platform 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine''s]'
             cand -g 'Select layers whose name matches PATTERN; any of several may match'
             cand --glob 'Select layers whose name matches PATTERN; any of several may match'
             cand -r 'Select layers whose name matches RE; all of several must match'
@@ -93,7 +93,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oci-dl;manifest'= {
-            cand --platform 'Resolve an index to this platform''s manifest (OS/ARCH[/VARIANT])'
+            cand --platform 'Resolve an index to this platform''s manifest (OS/ARCH[/VARIANT][:OS_VERSION])'
             cand -o 'Write to FILE instead of stdout'
             cand --output 'Write to FILE instead of stdout'
             cand --progress 'Progress display on stderr'

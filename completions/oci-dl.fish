@@ -52,7 +52,7 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "completions" -d 'Prin
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s o -l output -d 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l platform -d 'Platform to pick from an index, OS/ARCH[/VARIANT] [default: this machine\'s]' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l platform -d 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine\'s]' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s g -l glob -d 'Select layers whose name matches PATTERN; any of several may match' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s r -l regex -d 'Select layers whose name matches RE; all of several must match' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l include -d 'Names must contain one of these keywords; each use of the flag is a group that must match' -r
@@ -90,7 +90,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l insecure -d 'Skip
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l platform -d 'Resolve an index to this platform\'s manifest (OS/ARCH[/VARIANT])' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l platform -d 'Resolve an index to this platform\'s manifest (OS/ARCH[/VARIANT][:OS_VERSION])' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s o -l output -d 'Write to FILE instead of stdout' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'

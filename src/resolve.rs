@@ -3,7 +3,7 @@
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, Observer};
+use crate::events::{Event, Level, Observer};
 use crate::manifest::{Descriptor, Manifest, Platform};
 use crate::reference::Reference;
 use crate::registry::Client;
@@ -38,7 +38,11 @@ pub fn resolve(
     )?;
     let resolved = match (&top.manifest, platform) {
         (Manifest::Index(index), Some(wanted)) => {
-            let d = index.select(wanted)?.clone();
+            let selection = index.select(wanted)?;
+            if let Some(warning) = selection.ambiguity(wanted) {
+                obs.log(Level::Warn, warning);
+            }
+            let d = selection.chosen.clone();
             let mut child = fetch(
                 client,
                 reference.repository(),

@@ -13,7 +13,7 @@ use super::{Global, parse_reference};
 pub struct ManifestArgs {
     /// [REGISTRY/]REPOSITORY[:TAG][@DIGEST]
     pub reference: String,
-    /// Resolve an index to this platform's manifest (OS/ARCH[/VARIANT]).
+    /// Resolve an index to this platform's manifest (OS/ARCH[/VARIANT][:OS_VERSION]).
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
     /// Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body.

@@ -12,6 +12,7 @@ mod extract;
 mod faults;
 mod hostile;
 mod manifest;
+mod platforms;
 mod pull;
 mod ranged;
 mod registries;
