@@ -110,7 +110,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries of a failed request or transfer (with backoff), each resuming where it stopped')
             [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds a connection may deliver nothing before it counts as stalled')
-            [CompletionResult]::new('--descriptor', '--descriptor', [CompletionResultType]::ParameterName, 'Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body')
+            [CompletionResult]::new('--descriptor', '--descriptor', [CompletionResultType]::ParameterName, 'Print the resolved descriptor as JSON instead of the body: the index entry as sent, or the manifest''s mediaType, digest and size')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')

@@ -105,7 +105,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
-            cand --descriptor 'Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body'
+            cand --descriptor 'Print the resolved descriptor as JSON instead of the body: the index entry as sent, or the manifest''s mediaType, digest and size'
             cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
             cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
             cand -q 'Print only errors'

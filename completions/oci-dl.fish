@@ -103,7 +103,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l cache -d 'Kee
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l descriptor -d 'Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l descriptor -d 'Print the resolved descriptor as JSON instead of the body: the index entry as sent, or the manifest\'s mediaType, digest and size'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'

@@ -52,6 +52,12 @@ pub struct Descriptor {
     /// In an index: the platform the manifest is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+    /// The artifact type of the content, when the descriptor states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// Every other field (`urls`, `data`, extensions), kept so a descriptor prints as it came.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
 }
 
 impl Descriptor {
@@ -160,6 +166,12 @@ pub struct Platform {
     /// The OS release the manifest is for: `macOS 14`, `Ubuntu 24.04`, `10.0.17763.1234`.
     #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
     pub os_version: Option<String>,
+    /// OS features the manifest needs (`win32k`); not matched on.
+    #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
+    pub os_features: Vec<String>,
+    /// CPU features (reserved by the spec); not matched on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
 }
 
 impl Platform {
@@ -184,38 +196,64 @@ impl Platform {
             "macos" => "darwin",
             other => other,
         };
-        Platform { os: os.into(), architecture: architecture.into(), variant, os_version: None }
+        Platform {
+            os: os.into(),
+            architecture: architecture.into(),
+            variant,
+            os_version: None,
+            os_features: Vec::new(),
+            features: Vec::new(),
+        }
     }
 
-    /// Whether a descriptor's platform satisfies this wanted one. A wanted platform without a
-    /// variant matches any variant; `arm64` treats a missing variant as `v8`. A wanted OS
-    /// version must be the candidate's exactly.
-    pub fn matches(&self, candidate: &Platform) -> bool {
+    /// How well a descriptor's platform fits this wanted one: `None` if it does not run here,
+    /// else lower is better. OS and architecture must be equal, and a wanted OS version must be
+    /// the candidate's exactly. `arm` ranks v7, v6, v5 (a variant never runs on an older one,
+    /// and none means v7), as containerd does; `arm64` treats none as `v8`. For other
+    /// architectures a wanted variant must be equal, and none wanted takes any, none first.
+    pub fn rank(&self, candidate: &Platform) -> Option<u8> {
         if self.os != candidate.os || self.architecture != candidate.architecture {
-            return false;
+            return None;
         }
         if self.os_version.is_some() && self.os_version != candidate.os_version {
-            return false;
+            return None;
         }
-        let norm = |v: &Option<String>| match (self.architecture.as_str(), v.as_deref()) {
-            ("arm64", None) => Some("v8".to_owned()),
-            (_, v) => v.map(str::to_owned),
-        };
-        match &self.variant {
-            None => true,
-            Some(_) => norm(&self.variant) == norm(&candidate.variant),
+        let (want, got) = (self.variant.as_deref(), candidate.variant.as_deref());
+        match self.architecture.as_str() {
+            "arm" => {
+                let level = |v: Option<&str>| match v {
+                    None => Some(7u8),
+                    Some("v5") => Some(5),
+                    Some("v6") => Some(6),
+                    Some("v7") => Some(7),
+                    Some("v8") => Some(8),
+                    Some(_) => None,
+                };
+                match (level(want), level(got)) {
+                    (Some(w), Some(g)) => w.checked_sub(g),
+                    _ => (want == got).then_some(0),
+                }
+            }
+            "arm64" => (want.unwrap_or("v8") == got.unwrap_or("v8")).then_some(0),
+            _ => match (want, got) {
+                (None, None) => Some(0),
+                (None, Some(_)) => Some(1),
+                (Some(w), g) => (Some(w) == g).then_some(0),
+            },
         }
     }
 }
 
+/// `OS/ARCH[/VARIANT][:OS_VERSION]`. A platform from a registry is untrusted, so control
+/// characters print escaped and never break a line.
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
+        write!(f, "{}/{}", escaped(&self.os), escaped(&self.architecture))?;
         if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
+            write!(f, "/{}", escaped(v))?;
         }
         if let Some(v) = &self.os_version {
-            write!(f, ":{v}")?;
+            write!(f, ":{}", escaped(v))?;
         }
         Ok(())
     }
@@ -257,6 +295,8 @@ impl FromStr for Platform {
             architecture: parts[1].to_owned(),
             variant: parts.get(2).map(|v| (*v).to_owned()),
             os_version: os_version.map(str::to_owned),
+            os_features: Vec::new(),
+            features: Vec::new(),
         })
     }
 }
@@ -286,31 +326,35 @@ impl Selection<'_> {
             "{} manifests in the index match {}; took {}; the others: {}; \
              ask for one with OS/ARCH[/VARIANT][:OS_VERSION]",
             self.others.len() + 1,
-            escaped(&wanted.to_string()),
+            wanted,
             describe(self.chosen),
             others.join(", "),
         ))
     }
 }
 
-/// An index entry for people: digest, platform (with OS version), `ref.name`. The strings come
-/// from the registry, so control characters are escaped.
+/// An index entry for people: digest, platform (with OS version), `ref.name`, all escaped.
 fn describe(d: &Descriptor) -> String {
-    let plat = d.platform.as_ref().map_or("no platform".to_owned(), |p| escaped(&p.to_string()));
+    let plat = d.platform.as_ref().map_or("no platform".to_owned(), Platform::to_string);
     match d.annotations.get(REF_NAME_ANNOTATION) {
         Some(name) => format!("{} ({plat}, ref.name {name:?})", d.digest),
         None => format!("{} ({plat})", d.digest),
     }
 }
 
+/// `s` with control characters escaped (`\n`, `\u{1b}`).
 fn escaped(s: &str) -> String {
-    s.chars().flat_map(|c| c.escape_debug().collect::<Vec<_>>()).collect()
+    s.chars()
+        .map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() })
+        .collect()
 }
 
 impl Index {
-    /// Pick the manifest for `wanted`. Entries without a platform, and attestation entries
-    /// (`unknown/unknown`), are never picked. Among matches, an exact variant match wins; among
-    /// equals, the first in index order, with the others reported in the [`Selection`].
+    /// Pick the entry for `wanted`, best [`Platform::rank`] first. An entry without a platform
+    /// (Homebrew's `all` bottle, an index added by `oras manifest index create`) matches any,
+    /// after every entry that has one, as containerd ranks it. Attestations (buildx's
+    /// `unknown/unknown`, or any entry with `vnd.docker.reference.type`) are never picked.
+    /// Among equals, the first in index order, with the others reported in the [`Selection`].
     pub fn select(&self, wanted: &Platform) -> Result<Selection<'_>, Error> {
         let ranked: Vec<(u8, &Descriptor)> =
             self.manifests.iter().filter_map(|d| rank(wanted, d).map(|r| (r, d))).collect();
@@ -318,9 +362,10 @@ impl Index {
             let there: Vec<String> = self
                 .manifests
                 .iter()
+                .filter(|d| !d.annotations.contains_key(REFERENCE_TYPE_ANNOTATION))
                 .filter_map(|d| d.platform.as_ref())
                 .filter(|p| p.os != "unknown")
-                .map(|p| escaped(&p.to_string()))
+                .map(Platform::to_string)
                 .collect();
             let list = if there.is_empty() { "none".to_owned() } else { there.join(", ") };
             return Err(Error::new(
@@ -334,13 +379,23 @@ impl Index {
     }
 }
 
+/// BuildKit marks what is not a runnable image (moby/buildkit
+/// `docs/attestations/attestation-storage.md`).
+const REFERENCE_TYPE_ANNOTATION: &str = "vnd.docker.reference.type";
+
+/// Ranks after every platform match.
+const NO_PLATFORM_RANK: u8 = u8::MAX;
+
 /// How well `entry` fits `wanted`: `None` if not at all, else lower is better.
 fn rank(wanted: &Platform, entry: &Descriptor) -> Option<u8> {
-    let p = entry.platform.as_ref()?;
-    if p.os == "unknown" || !wanted.matches(p) {
+    if entry.annotations.contains_key(REFERENCE_TYPE_ANNOTATION) {
         return None;
     }
-    Some(if p.variant == wanted.variant { 0 } else { 1 })
+    match &entry.platform {
+        None => Some(NO_PLATFORM_RANK),
+        Some(p) if p.os == "unknown" && p.architecture == "unknown" => None,
+        Some(p) => wanted.rank(p),
+    }
 }
 
 #[cfg(test)]
@@ -377,6 +432,8 @@ mod tests {
                     size: 10,
                     annotations,
                     platform: (plat != "-").then(|| plat.parse().unwrap()),
+                    artifact_type: None,
+                    other: BTreeMap::new(),
                 }
             })
             .collect();
@@ -400,6 +457,33 @@ mod tests {
             (DOCKER, "linux/amd64", Some(0), &[]),
             (DOCKER, "linux/arm/v7", Some(2), &[]),
             (DOCKER, "linux/arm/v6", Some(1), &[]),
+            // arm: v7 first, then v6, v5, as containerd `platforms/compare.go` ranks them; an
+            // arm entry without variant is v7; a v7 build does not run on v6.
+            (DOCKER, "linux/arm", Some(2), &[]),
+            (&["linux/arm/v5", "linux/arm/v6"], "linux/arm", Some(1), &[]),
+            (&["linux/arm/v5", "linux/arm/v7"], "linux/arm/v6", Some(0), &[]),
+            (&["linux/arm/v7"], "linux/arm/v6", None, &[]),
+            (&["linux/arm/v6", "linux/arm"], "linux/arm", Some(1), &[]),
+            (&["linux/arm", "linux/arm/v7"], "linux/arm/v7", Some(0), &[1]),
+            (&["linux/arm/v6", "linux/arm/v7"], "linux/arm/v8", Some(1), &[]),
+            // arm64: no variant is v8.
+            (&["linux/arm64/v8", "linux/arm64"], "linux/arm64", Some(0), &[1]),
+            (&["linux/arm64"], "linux/arm64/v8", Some(0), &[]),
+            (&["linux/arm64/v9"], "linux/arm64", None, &[]),
+            (&["linux/arm/v7", "linux/arm64/v8"], "linux/arm64", Some(1), &[]),
+            // Other architectures: no variant asked matches any, an entry without one first.
+            (&["linux/amd64/v3", "linux/amd64"], "linux/amd64", Some(1), &[]),
+            (&["linux/amd64/v2", "linux/amd64/v3"], "linux/amd64", Some(0), &[1]),
+            (&["linux/amd64/v2", "linux/amd64/v3"], "linux/amd64/v3", Some(1), &[]),
+            // No platform (Homebrew's `all` bottle) matches anything, after every real match.
+            (&["-", "linux/amd64"], "linux/amd64", Some(1), &[]),
+            (&["-", "linux/amd64"], "linux/arm64", Some(0), &[]),
+            (&["-", "darwin/arm64:macOS 14"], "darwin/arm64:macOS 15", Some(0), &[]),
+            (&["-", "-"], "linux/amd64", Some(0), &[1]),
+            // Attestations (buildx): `unknown/unknown`, or marked by annotation, never.
+            (&["linux/amd64", "att unknown/unknown"], "unknown/unknown", None, &[]),
+            (&["att linux/amd64", "linux/amd64"], "linux/amd64", Some(1), &[]),
+            (&["att -"], "linux/amd64", None, &[]),
             (DOCKER, "linux/arm64/v8", Some(3), &[]),
             (DOCKER, "linux/arm64", Some(3), &[]),
             (DOCKER, "windows/amd64", None, &[]),
@@ -561,6 +645,42 @@ mod props {
     use proptest::prelude::*;
 
     proptest! {
+        /// Registry-made platforms against asked ones: ranking never panics.
+        #[test]
+        fn selection_never_panics(
+            entries in proptest::collection::vec((0..4usize, 0..7usize, any::<bool>()), 0..6),
+            asked in (0..4usize, 0..7usize),
+        ) {
+            const ARCH: [&str; 4] = ["arm", "arm64", "amd64", "unknown"];
+            const VARIANT: [Option<&str>; 7] =
+                [None, Some("v5"), Some("v6"), Some("v7"), Some("v8"), Some("v9"), Some("")];
+            let plat = |(a, v): (usize, usize)| Platform {
+                os: "linux".into(),
+                architecture: ARCH[a].into(),
+                variant: VARIANT[v].map(str::to_owned),
+                os_version: None,
+                os_features: Vec::new(),
+                features: Vec::new(),
+            };
+            let manifests = entries
+                .iter()
+                .map(|&(a, v, has)| Descriptor {
+                    media_type: OCI_MANIFEST.into(),
+                    digest: Digest::of(crate::digest::Algorithm::Sha256, b"x"),
+                    size: 1,
+                    annotations: BTreeMap::new(),
+                    platform: has.then(|| plat((a, v))),
+                    artifact_type: None,
+                    other: BTreeMap::new(),
+                })
+                .collect();
+            let idx = Index { schema_version: 2, media_type: None, manifests };
+            let wanted = plat(asked);
+            if let Ok(s) = idx.select(&wanted) {
+                let _ = s.ambiguity(&wanted);
+            }
+        }
+
         #[test]
         fn decoder_never_panics_on_bytes(b in proptest::collection::vec(any::<u8>(), 0..400)) {
             let _ = Manifest::parse(&b, None);
