@@ -56,7 +56,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
         'oci-dl;pull' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout')
-            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Platform to pick from an index, OS/ARCH[/VARIANT] [default: this machine''s]')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine''s]')
             [CompletionResult]::new('-g', '-g', [CompletionResultType]::ParameterName, 'Select layers whose name matches PATTERN; any of several may match')
             [CompletionResult]::new('--glob', '--glob', [CompletionResultType]::ParameterName, 'Select layers whose name matches PATTERN; any of several may match')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Select layers whose name matches RE; all of several must match')
@@ -100,7 +100,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             break
         }
         'oci-dl;manifest' {
-            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Resolve an index to this platform''s manifest (OS/ARCH[/VARIANT])')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Resolve an index to this platform''s manifest (OS/ARCH[/VARIANT][:OS_VERSION])')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to FILE instead of stdout')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to FILE instead of stdout')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress display on stderr')
@@ -113,7 +113,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds a connection may deliver nothing before it counts as stalled')
             [CompletionResult]::new('--deadline', '--deadline', [CompletionResultType]::ParameterName, 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all')
-            [CompletionResult]::new('--descriptor', '--descriptor', [CompletionResultType]::ParameterName, 'Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body')
+            [CompletionResult]::new('--descriptor', '--descriptor', [CompletionResultType]::ParameterName, 'Print the resolved descriptor as JSON instead of the body: the index entry as sent, or the manifest''s mediaType, digest and size')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')

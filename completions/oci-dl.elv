@@ -52,7 +52,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
         &'oci-dl;pull'= {
             cand -o 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout'
             cand --output 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout'
-            cand --platform 'Platform to pick from an index, OS/ARCH[/VARIANT] [default: this machine''s]'
+            cand --platform 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine''s]'
             cand -g 'Select layers whose name matches PATTERN; any of several may match'
             cand --glob 'Select layers whose name matches PATTERN; any of several may match'
             cand -r 'Select layers whose name matches RE; all of several must match'
@@ -95,7 +95,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oci-dl;manifest'= {
-            cand --platform 'Resolve an index to this platform''s manifest (OS/ARCH[/VARIANT])'
+            cand --platform 'Resolve an index to this platform''s manifest (OS/ARCH[/VARIANT][:OS_VERSION])'
             cand -o 'Write to FILE instead of stdout'
             cand --output 'Write to FILE instead of stdout'
             cand --progress 'Progress display on stderr'
@@ -108,7 +108,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
             cand --deadline 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all'
-            cand --descriptor 'Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body'
+            cand --descriptor 'Print the resolved descriptor as JSON instead of the body: the index entry as sent, or the manifest''s mediaType, digest and size'
             cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
             cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
             cand -q 'Print only errors'

@@ -53,7 +53,7 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "completions" -d 'Prin
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s o -l output -d 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l platform -d 'Platform to pick from an index, OS/ARCH[/VARIANT] [default: this machine\'s]' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l platform -d 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine\'s]' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s g -l glob -d 'Select layers whose name matches PATTERN; any of several may match' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s r -l regex -d 'Select layers whose name matches RE; all of several must match' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l include -d 'Names must contain one of these keywords; each use of the flag is a group that must match' -r
@@ -92,7 +92,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l insecure -d 'Skip
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l platform -d 'Resolve an index to this platform\'s manifest (OS/ARCH[/VARIANT])' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l platform -d 'Resolve an index to this platform\'s manifest (OS/ARCH[/VARIANT][:OS_VERSION])' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s o -l output -d 'Write to FILE instead of stdout' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
@@ -106,7 +106,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l retries -d 'R
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l descriptor -d 'Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l descriptor -d 'Print the resolved descriptor as JSON instead of the body: the index entry as sent, or the manifest\'s mediaType, digest and size'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'

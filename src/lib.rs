@@ -34,7 +34,7 @@ pub use cache::{Cache, parse_size};
 pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};
-pub use manifest::{Descriptor, Manifest, Platform};
+pub use manifest::{Descriptor, Manifest, Platform, Selection};
 pub use pull::{ExtractOptions, Overwrite, PullReport, PullRequest};
 pub use reference::{DEFAULT_REGISTRY, Reference};
 pub use registry::credentials::Sources;

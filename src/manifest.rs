@@ -52,6 +52,12 @@ pub struct Descriptor {
     /// In an index: the platform the manifest is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+    /// The artifact type of the content, when the descriptor states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// Every other field (`urls`, `data`, extensions), kept so a descriptor prints as it came.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
 }
 
 impl Descriptor {
@@ -94,6 +100,7 @@ pub struct Index {
 
 /// A decoded manifest body.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a run holds a handful; boxing buys nothing
 pub enum Manifest {
     /// An image manifest (OCI or Docker).
     Image(ImageManifest),
@@ -146,7 +153,7 @@ impl Manifest {
     }
 }
 
-/// A platform: `os/architecture[/variant]`.
+/// A platform: `os/architecture[/variant][:os_version]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Platform {
     /// `linux`, `darwin`, `windows`…
@@ -156,6 +163,15 @@ pub struct Platform {
     /// `v7`, `v8`…, when the architecture has variants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// The OS release the manifest is for: `macOS 14`, `Ubuntu 24.04`, `10.0.17763.1234`.
+    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    /// OS features the manifest needs (`win32k`); not matched on.
+    #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
+    pub os_features: Vec<String>,
+    /// CPU features (reserved by the spec); not matched on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
 }
 
 impl Platform {
@@ -175,31 +191,69 @@ impl Platform {
             "arm" => Some("v7".to_owned()),
             _ => None,
         };
-        Platform { os: std::env::consts::OS.to_owned(), architecture: architecture.into(), variant }
+        // Rust says `macos`; OCI (Go's GOOS) says `darwin`.
+        let os = match std::env::consts::OS {
+            "macos" => "darwin",
+            other => other,
+        };
+        Platform {
+            os: os.into(),
+            architecture: architecture.into(),
+            variant,
+            os_version: None,
+            os_features: Vec::new(),
+            features: Vec::new(),
+        }
     }
 
-    /// Whether a descriptor's platform satisfies this wanted one. A wanted platform without a
-    /// variant matches any variant; `arm64` treats a missing variant as `v8`.
-    pub fn matches(&self, candidate: &Platform) -> bool {
+    /// How well a descriptor's platform fits this wanted one: `None` if it does not run here,
+    /// else lower is better. OS and architecture must be equal, and a wanted OS version must be
+    /// the candidate's exactly. `arm` ranks v7, v6, v5 (a variant never runs on an older one,
+    /// and none means v7), as containerd does; `arm64` treats none as `v8`. For other
+    /// architectures a wanted variant must be equal, and none wanted takes any, none first.
+    pub fn rank(&self, candidate: &Platform) -> Option<u8> {
         if self.os != candidate.os || self.architecture != candidate.architecture {
-            return false;
+            return None;
         }
-        let norm = |v: &Option<String>| match (self.architecture.as_str(), v.as_deref()) {
-            ("arm64", None) => Some("v8".to_owned()),
-            (_, v) => v.map(str::to_owned),
-        };
-        match &self.variant {
-            None => true,
-            Some(_) => norm(&self.variant) == norm(&candidate.variant),
+        if self.os_version.is_some() && self.os_version != candidate.os_version {
+            return None;
+        }
+        let (want, got) = (self.variant.as_deref(), candidate.variant.as_deref());
+        match self.architecture.as_str() {
+            "arm" => {
+                let level = |v: Option<&str>| match v {
+                    None => Some(7u8),
+                    Some("v5") => Some(5),
+                    Some("v6") => Some(6),
+                    Some("v7") => Some(7),
+                    Some("v8") => Some(8),
+                    Some(_) => None,
+                };
+                match (level(want), level(got)) {
+                    (Some(w), Some(g)) => w.checked_sub(g),
+                    _ => (want == got).then_some(0),
+                }
+            }
+            "arm64" => (want.unwrap_or("v8") == got.unwrap_or("v8")).then_some(0),
+            _ => match (want, got) {
+                (None, None) => Some(0),
+                (None, Some(_)) => Some(1),
+                (Some(w), g) => (Some(w) == g).then_some(0),
+            },
         }
     }
 }
 
+/// `OS/ARCH[/VARIANT][:OS_VERSION]`. A platform from a registry is untrusted, so control
+/// characters print escaped and never break a line.
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
+        write!(f, "{}/{}", escaped(&self.os), escaped(&self.architecture))?;
         if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
+            write!(f, "/{}", escaped(v))?;
+        }
+        if let Some(v) = &self.os_version {
+            write!(f, ":{}", escaped(v))?;
         }
         Ok(())
     }
@@ -208,57 +262,139 @@ impl fmt::Display for Platform {
 impl FromStr for Platform {
     type Err = Error;
 
+    /// `OS/ARCH[/VARIANT][:OS_VERSION]`, the grammar of crane and oras: everything after the
+    /// first `:` is the OS version, which may hold spaces (`darwin/arm64:macOS 14`).
     fn from_str(s: &str) -> Result<Self, Error> {
-        let parts: Vec<&str> = s.split('/').collect();
+        let bad = || {
+            Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "invalid platform {s:?}: expected OS/ARCH[/VARIANT][:OS_VERSION], \
+                     e.g. linux/arm64 or 'darwin/arm64:macOS 14'"
+                ),
+            )
+        };
+        let (path, os_version) = match s.split_once(':') {
+            Some((p, v)) => (p, Some(v)),
+            None => (s, None),
+        };
+        if os_version.is_some_and(|v| v.is_empty() || v.trim() != v || v.contains(char::is_control))
+        {
+            return Err(bad());
+        }
+        let parts: Vec<&str> = path.split('/').collect();
         let ok = |p: &str| {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         };
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| ok(p)) {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                format!("invalid platform {s:?}: expected OS/ARCH[/VARIANT], e.g. linux/arm64"),
-            ));
+            return Err(bad());
         }
         Ok(Platform {
             os: parts[0].to_owned(),
             architecture: parts[1].to_owned(),
             variant: parts.get(2).map(|v| (*v).to_owned()),
+            os_version: os_version.map(str::to_owned),
+            os_features: Vec::new(),
+            features: Vec::new(),
         })
     }
 }
 
-impl Index {
-    /// Pick the manifest for `wanted`. Entries without a platform, and attestation entries
-    /// (`unknown/unknown`), are never picked. Among matches, an exact variant match wins.
-    pub fn select(&self, wanted: &Platform) -> Result<&Descriptor, Error> {
-        let candidates = self.manifests.iter().filter(|d| {
-            d.platform.as_ref().is_some_and(|p| p.os != "unknown" && wanted.matches(p))
-        });
-        let mut best: Option<&Descriptor> = None;
-        for d in candidates {
-            let exact =
-                d.platform.as_ref().map(|p| p.variant.clone()) == Some(wanted.variant.clone());
-            if best.is_none() || exact {
-                best = Some(d);
-                if exact {
-                    break;
-                }
-            }
+/// The annotation Homebrew (and `oras`, `crane`) put on an index entry to name it.
+pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
+
+/// What [`Index::select`] chose: the first of the best matches, and the other entries that
+/// match as well, which the user may have meant.
+#[derive(Debug)]
+pub struct Selection<'a> {
+    /// The entry taken: the first of the best matches in index order, as docker and crane do.
+    pub chosen: &'a Descriptor,
+    /// Other entries matching exactly as well as `chosen`, in index order.
+    pub others: Vec<&'a Descriptor>,
+}
+
+impl Selection<'_> {
+    /// When several entries matched equally, one line saying which was taken and what the
+    /// others are (platform with OS version, `ref.name`), so the user can ask precisely.
+    pub fn ambiguity(&self, wanted: &Platform) -> Option<String> {
+        if self.others.is_empty() {
+            return None;
         }
-        best.ok_or_else(|| {
+        let others: Vec<String> = self.others.iter().map(|d| describe(d)).collect();
+        Some(format!(
+            "{} manifests in the index match {}; took {}; the others: {}; \
+             ask for one with OS/ARCH[/VARIANT][:OS_VERSION]",
+            self.others.len() + 1,
+            wanted,
+            describe(self.chosen),
+            others.join(", "),
+        ))
+    }
+}
+
+/// An index entry for people: digest, platform (with OS version), `ref.name`, all escaped.
+fn describe(d: &Descriptor) -> String {
+    let plat = d.platform.as_ref().map_or("no platform".to_owned(), Platform::to_string);
+    match d.annotations.get(REF_NAME_ANNOTATION) {
+        Some(name) => format!("{} ({plat}, ref.name {name:?})", d.digest),
+        None => format!("{} ({plat})", d.digest),
+    }
+}
+
+/// `s` with control characters escaped (`\n`, `\u{1b}`).
+fn escaped(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() })
+        .collect()
+}
+
+impl Index {
+    /// Pick the entry for `wanted`, best [`Platform::rank`] first. An entry without a platform
+    /// (Homebrew's `all` bottle, an index added by `oras manifest index create`) matches any,
+    /// after every entry that has one, as containerd ranks it. Attestations (buildx's
+    /// `unknown/unknown`, or any entry with `vnd.docker.reference.type`) are never picked.
+    /// Among equals, the first in index order, with the others reported in the [`Selection`].
+    pub fn select(&self, wanted: &Platform) -> Result<Selection<'_>, Error> {
+        let ranked: Vec<(u8, &Descriptor)> =
+            self.manifests.iter().filter_map(|d| rank(wanted, d).map(|r| (r, d))).collect();
+        let Some(best) = ranked.iter().map(|(r, _)| *r).min() else {
             let there: Vec<String> = self
                 .manifests
                 .iter()
+                .filter(|d| !d.annotations.contains_key(REFERENCE_TYPE_ANNOTATION))
                 .filter_map(|d| d.platform.as_ref())
                 .filter(|p| p.os != "unknown")
                 .map(Platform::to_string)
                 .collect();
             let list = if there.is_empty() { "none".to_owned() } else { there.join(", ") };
-            Error::new(
+            return Err(Error::new(
                 ErrorKind::NotFound,
                 format!("no manifest for platform {wanted} in the index; platforms: {list}"),
-            )
-        })
+            ));
+        };
+        let mut equals = ranked.into_iter().filter(|(r, _)| *r == best).map(|(_, d)| d);
+        let chosen = equals.next().expect("the best rank has an entry");
+        Ok(Selection { chosen, others: equals.collect() })
+    }
+}
+
+/// BuildKit marks what is not a runnable image (moby/buildkit
+/// `docs/attestations/attestation-storage.md`).
+const REFERENCE_TYPE_ANNOTATION: &str = "vnd.docker.reference.type";
+
+/// Ranks after every platform match.
+const NO_PLATFORM_RANK: u8 = u8::MAX;
+
+/// How well `entry` fits `wanted`: `None` if not at all, else lower is better.
+fn rank(wanted: &Platform, entry: &Descriptor) -> Option<u8> {
+    if entry.annotations.contains_key(REFERENCE_TYPE_ANNOTATION) {
+        return None;
+    }
+    match &entry.platform {
+        None => Some(NO_PLATFORM_RANK),
+        Some(p) if p.os == "unknown" && p.architecture == "unknown" => None,
+        Some(p) => wanted.rank(p),
     }
 }
 
@@ -270,59 +406,196 @@ mod tests {
         format!("sha256:{}", format!("{n:02x}").repeat(32))
     }
 
-    fn index(platforms: &[&str]) -> Index {
-        let manifests = platforms
+    /// An index over `entries`: a platform string, `-` for an entry without platform, or
+    /// `att PLATFORM` for a buildx attestation entry (moby/buildkit
+    /// `docs/attestations/attestation-storage.md`). Entry `i` has digest `d(i)`.
+    fn index(entries: &[&str]) -> Index {
+        let manifests = entries
             .iter()
             .enumerate()
-            .map(|(i, p)| Descriptor {
-                media_type: OCI_MANIFEST.into(),
-                digest: d(i as u8).parse().unwrap(),
-                size: 10,
-                annotations: BTreeMap::new(),
-                platform: Some(p.parse().unwrap()),
+            .map(|(i, e)| {
+                let mut annotations = BTreeMap::new();
+                let plat = match e.strip_prefix("att ") {
+                    Some(p) => {
+                        annotations.insert(
+                            "vnd.docker.reference.type".to_owned(),
+                            "attestation-manifest".to_owned(),
+                        );
+                        p
+                    }
+                    None => e,
+                };
+                annotations.insert(REF_NAME_ANNOTATION.to_owned(), format!("entry{i}"));
+                Descriptor {
+                    media_type: OCI_MANIFEST.into(),
+                    digest: d(i as u8).parse().unwrap(),
+                    size: 10,
+                    annotations,
+                    platform: (plat != "-").then(|| plat.parse().unwrap()),
+                    artifact_type: None,
+                    other: BTreeMap::new(),
+                }
             })
             .collect();
         Index { schema_version: 2, media_type: None, manifests }
     }
 
+    /// Index entries × asked platform → the entry taken and the others that matched as well.
     #[test]
     fn platform_matching_table() {
-        let idx = index(&[
-            "linux/amd64",
-            "linux/arm/v6",
-            "linux/arm/v7",
-            "linux/arm64",
-            "unknown/unknown",
-        ]);
-        let cases = [
-            ("linux/amd64", Some(0)),
-            ("linux/arm/v7", Some(2)),
-            ("linux/arm/v6", Some(1)),
-            ("linux/arm", Some(1)),
-            ("linux/arm64/v8", Some(3)),
-            ("linux/arm64", Some(3)),
-            ("windows/amd64", None),
-            ("linux/s390x", None),
-            ("unknown/unknown", None),
+        const DOCKER: &[&str] =
+            &["linux/amd64", "linux/arm/v6", "linux/arm/v7", "linux/arm64", "unknown/unknown"];
+        // Homebrew/brew `Library/Homebrew/github_packages.rb`: os.version per bottle.
+        const BREW: &[&str] = &[
+            "darwin/arm64:macOS 15",
+            "darwin/arm64:macOS 14",
+            "darwin/amd64:macOS 14",
+            "linux/amd64:Ubuntu 22.04",
         ];
-        for (want, expect) in cases {
-            let got = idx.select(&want.parse().unwrap()).ok().map(|d| d.digest.clone());
-            assert_eq!(got, expect.map(|i| d(i).parse().unwrap()), "{want}");
+        type Row = (&'static [&'static str], &'static str, Option<usize>, &'static [usize]);
+        let rows: &[Row] = &[
+            (DOCKER, "linux/amd64", Some(0), &[]),
+            (DOCKER, "linux/arm/v7", Some(2), &[]),
+            (DOCKER, "linux/arm/v6", Some(1), &[]),
+            // arm: v7 first, then v6, v5, as containerd `platforms/compare.go` ranks them; an
+            // arm entry without variant is v7; a v7 build does not run on v6.
+            (DOCKER, "linux/arm", Some(2), &[]),
+            (&["linux/arm/v5", "linux/arm/v6"], "linux/arm", Some(1), &[]),
+            (&["linux/arm/v5", "linux/arm/v7"], "linux/arm/v6", Some(0), &[]),
+            (&["linux/arm/v7"], "linux/arm/v6", None, &[]),
+            (&["linux/arm/v6", "linux/arm"], "linux/arm", Some(1), &[]),
+            (&["linux/arm", "linux/arm/v7"], "linux/arm/v7", Some(0), &[1]),
+            (&["linux/arm/v6", "linux/arm/v7"], "linux/arm/v8", Some(1), &[]),
+            // arm64: no variant is v8.
+            (&["linux/arm64/v8", "linux/arm64"], "linux/arm64", Some(0), &[1]),
+            (&["linux/arm64"], "linux/arm64/v8", Some(0), &[]),
+            (&["linux/arm64/v9"], "linux/arm64", None, &[]),
+            (&["linux/arm/v7", "linux/arm64/v8"], "linux/arm64", Some(1), &[]),
+            // Other architectures: no variant asked matches any, an entry without one first.
+            (&["linux/amd64/v3", "linux/amd64"], "linux/amd64", Some(1), &[]),
+            (&["linux/amd64/v2", "linux/amd64/v3"], "linux/amd64", Some(0), &[1]),
+            (&["linux/amd64/v2", "linux/amd64/v3"], "linux/amd64/v3", Some(1), &[]),
+            // No platform (Homebrew's `all` bottle) matches anything, after every real match.
+            (&["-", "linux/amd64"], "linux/amd64", Some(1), &[]),
+            (&["-", "linux/amd64"], "linux/arm64", Some(0), &[]),
+            (&["-", "darwin/arm64:macOS 14"], "darwin/arm64:macOS 15", Some(0), &[]),
+            (&["-", "-"], "linux/amd64", Some(0), &[1]),
+            // Attestations (buildx): `unknown/unknown`, or marked by annotation, never.
+            (&["linux/amd64", "att unknown/unknown"], "unknown/unknown", None, &[]),
+            (&["att linux/amd64", "linux/amd64"], "linux/amd64", Some(1), &[]),
+            (&["att -"], "linux/amd64", None, &[]),
+            (DOCKER, "linux/arm64/v8", Some(3), &[]),
+            (DOCKER, "linux/arm64", Some(3), &[]),
+            (DOCKER, "windows/amd64", None, &[]),
+            (DOCKER, "linux/s390x", None, &[]),
+            (DOCKER, "unknown/unknown", None, &[]),
+            (BREW, "darwin/arm64:macOS 14", Some(1), &[]),
+            (BREW, "darwin/arm64:macOS 15", Some(0), &[]),
+            (BREW, "darwin/arm64", Some(0), &[1]),
+            (BREW, "darwin/arm64:macOS 13", None, &[]),
+            (BREW, "darwin/arm64:macos 14", None, &[]),
+            (BREW, "linux/amd64", Some(3), &[]),
+            (BREW, "linux/amd64:Ubuntu 22.04", Some(3), &[]),
+            (&["linux/amd64", "linux/amd64"], "linux/amd64", Some(0), &[1]),
+        ];
+        for (entries, asked, chosen, others) in rows {
+            let idx = index(entries);
+            let got = idx.select(&asked.parse().unwrap());
+            let got = got.as_ref().ok().map(|s| {
+                let pos = |d: &Descriptor| idx.manifests.iter().position(|m| m == d).unwrap();
+                (pos(s.chosen), s.others.iter().map(|d| pos(d)).collect::<Vec<_>>())
+            });
+            assert_eq!(got, chosen.map(|c| (c, others.to_vec())), "{asked} in {entries:?}");
         }
-        let e = idx.select(&"linux/s390x".parse().unwrap()).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::NotFound);
-        assert!(e.to_string().contains("linux/amd64, linux/arm/v6"), "{e}");
-        assert!(!e.to_string().contains("unknown/unknown"), "{e}");
     }
 
     #[test]
-    fn platform_strings() {
-        assert!("linux".parse::<Platform>().is_err());
-        assert!("linux/amd64/v1/x".parse::<Platform>().is_err());
-        assert!("linux//v1".parse::<Platform>().is_err());
-        assert_eq!("linux/arm/v7".parse::<Platform>().unwrap().to_string(), "linux/arm/v7");
+    fn selection_messages() {
+        let idx = index(&["linux/amd64", "linux/arm/v6", "unknown/unknown"]);
+        let e = idx.select(&"linux/s390x".parse().unwrap()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert!(e.to_string().contains("platforms: linux/amd64, linux/arm/v6"), "{e}");
+        assert!(!e.to_string().contains("unknown/unknown"), "{e}");
+
+        let mut idx = index(&["darwin/arm64:macOS 15", "linux/amd64", "darwin/arm64:macOS 14"]);
+        // From a registry, so not parsed: a newline must not split the warning line.
+        idx.manifests[2].platform.as_mut().unwrap().os_version = Some("macOS\n14".into());
+        let wanted = "darwin/arm64".parse().unwrap();
+        let s = idx.select(&wanted).unwrap();
+        assert_eq!(idx.select(&"linux/amd64".parse().unwrap()).unwrap().ambiguity(&wanted), None);
+        let w = s.ambiguity(&wanted).unwrap();
+        assert_eq!(
+            w,
+            format!(
+                "2 manifests in the index match darwin/arm64; took {} (darwin/arm64:macOS 15, \
+                 ref.name \"entry0\"); the others: {} (darwin/arm64:macOS\\n14, ref.name \"entry2\"); \
+                 ask for one with OS/ARCH[/VARIANT][:OS_VERSION]",
+                d(0),
+                d(2)
+            )
+        );
+    }
+
+    /// The `--platform` grammar: input → (os, arch, variant, os.version), or refused. Every
+    /// accepted input prints back as itself.
+    #[test]
+    fn platform_grammar_table() {
+        type Row = (
+            &'static str,
+            Option<(&'static str, &'static str, Option<&'static str>, Option<&'static str>)>,
+        );
+        let rows: &[Row] = &[
+            ("linux/amd64", Some(("linux", "amd64", None, None))),
+            ("linux/arm/v7", Some(("linux", "arm", Some("v7"), None))),
+            ("linux/arm64/v8.2", Some(("linux", "arm64", Some("v8.2"), None))),
+            ("darwin/arm64:macOS 14", Some(("darwin", "arm64", None, Some("macOS 14")))),
+            ("linux/amd64:Ubuntu 24.04", Some(("linux", "amd64", None, Some("Ubuntu 24.04")))),
+            ("linux/arm/v7:Debian 12", Some(("linux", "arm", Some("v7"), Some("Debian 12")))),
+            (
+                "windows/amd64:10.0.17763.1234",
+                Some(("windows", "amd64", None, Some("10.0.17763.1234"))),
+            ),
+            // oras cuts at the first `:`; the rest is the version.
+            ("linux/amd64:a:b", Some(("linux", "amd64", None, Some("a:b")))),
+            ("linux", None),
+            ("", None),
+            ("/amd64", None),
+            ("linux/", None),
+            ("linux//v1", None),
+            ("linux/amd64/v1/x", None),
+            ("linux amd64", None),
+            ("linux/amd64\n", None),
+            ("linux/amd64:", None),
+            ("linux/amd64: macOS 14", None),
+            ("linux/amd64:macOS 14 ", None),
+            ("linux/amd64:macOS\t14", None),
+            (":macOS 14", None),
+        ];
+        for (input, want) in rows {
+            let got = input.parse::<Platform>();
+            match want {
+                Some((os, arch, variant, os_version)) => {
+                    let p = got.unwrap_or_else(|e| panic!("{input:?}: {e}"));
+                    let fields = (
+                        p.os.as_str(),
+                        p.architecture.as_str(),
+                        p.variant.as_deref(),
+                        p.os_version.as_deref(),
+                    );
+                    assert_eq!(fields, (*os, *arch, *variant, *os_version), "{input:?}");
+                    assert_eq!(p.to_string(), *input, "round trip");
+                    assert_eq!(p.to_string().parse::<Platform>().unwrap(), p, "round trip");
+                }
+                None => {
+                    let e = got.expect_err(input);
+                    assert_eq!(e.kind(), ErrorKind::Usage, "{input:?}");
+                    assert!(e.to_string().contains("OS/ARCH[/VARIANT][:OS_VERSION]"), "{e}");
+                }
+            }
+        }
         let host = Platform::host();
-        assert_eq!(host.os, std::env::consts::OS);
+        assert_ne!(host.os, "macos", "OCI says darwin");
+        assert!(host.os_version.is_none());
     }
 
     #[test]
@@ -372,6 +645,42 @@ mod props {
     use proptest::prelude::*;
 
     proptest! {
+        /// Registry-made platforms against asked ones: ranking never panics.
+        #[test]
+        fn selection_never_panics(
+            entries in proptest::collection::vec((0..4usize, 0..7usize, any::<bool>()), 0..6),
+            asked in (0..4usize, 0..7usize),
+        ) {
+            const ARCH: [&str; 4] = ["arm", "arm64", "amd64", "unknown"];
+            const VARIANT: [Option<&str>; 7] =
+                [None, Some("v5"), Some("v6"), Some("v7"), Some("v8"), Some("v9"), Some("")];
+            let plat = |(a, v): (usize, usize)| Platform {
+                os: "linux".into(),
+                architecture: ARCH[a].into(),
+                variant: VARIANT[v].map(str::to_owned),
+                os_version: None,
+                os_features: Vec::new(),
+                features: Vec::new(),
+            };
+            let manifests = entries
+                .iter()
+                .map(|&(a, v, has)| Descriptor {
+                    media_type: OCI_MANIFEST.into(),
+                    digest: Digest::of(crate::digest::Algorithm::Sha256, b"x"),
+                    size: 1,
+                    annotations: BTreeMap::new(),
+                    platform: has.then(|| plat((a, v))),
+                    artifact_type: None,
+                    other: BTreeMap::new(),
+                })
+                .collect();
+            let idx = Index { schema_version: 2, media_type: None, manifests };
+            let wanted = plat(asked);
+            if let Ok(s) = idx.select(&wanted) {
+                let _ = s.ambiguity(&wanted);
+            }
+        }
+
         #[test]
         fn decoder_never_panics_on_bytes(b in proptest::collection::vec(any::<u8>(), 0..400)) {
             let _ = Manifest::parse(&b, None);

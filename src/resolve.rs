@@ -3,10 +3,13 @@
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, Observer};
+use crate::events::{Event, Level, Observer};
 use crate::manifest::{Descriptor, Manifest, Platform};
 use crate::reference::Reference;
 use crate::registry::Client;
+
+/// How many indexes deep `resolve` follows (an index whose entry is an index counts 2).
+pub const MAX_INDEX_DEPTH: usize = 4;
 
 /// A manifest as served, with what we verified about it.
 #[derive(Debug, Clone)]
@@ -17,55 +20,66 @@ pub struct ResolvedManifest {
     pub descriptor: Descriptor,
     /// The decoded body.
     pub manifest: Manifest,
-    /// The platform an index was resolved to, if one was.
+    /// The platform an index was resolved to, if one was: the chosen entry's, or the nearest
+    /// enclosing entry's when it has none.
     pub platform: Option<Platform>,
+    /// The index entry that led here, every field as the index has it, if an index was followed.
+    pub entry: Option<Descriptor>,
 }
 
 /// Fetch `reference`'s manifest. With `platform`, an index is followed to that platform's
-/// manifest; without, an index is returned as is.
+/// manifest, through nested indexes up to [`MAX_INDEX_DEPTH`]; without, an index is returned
+/// as is.
 pub fn resolve(
     client: &Client,
     reference: &Reference,
     platform: Option<&Platform>,
     obs: &dyn Observer,
 ) -> Result<ResolvedManifest, Error> {
-    let top = fetch(
-        client,
-        reference.repository(),
-        &reference.manifest_reference(),
-        reference.digest(),
-        None,
-    )?;
-    let resolved = match (&top.manifest, platform) {
-        (Manifest::Index(index), Some(wanted)) => {
-            let d = index.select(wanted)?.clone();
-            let mut child = fetch(
-                client,
-                reference.repository(),
-                &d.digest.to_string(),
-                Some(&d.digest),
-                Some(d.size),
-            )?;
-            if matches!(child.manifest, Manifest::Index(_)) {
-                return Err(Error::new(
-                    ErrorKind::Other,
-                    format!(
-                        "manifest {} for {wanted} is itself an index; nested indexes are not supported",
-                        d.digest
-                    ),
-                ));
-            }
-            child.platform = d.platform.clone();
-            child
+    let repo = reference.repository();
+    let mut current =
+        fetch(client, repo, &reference.manifest_reference(), reference.digest(), None)?;
+    let mut seen = vec![current.descriptor.digest.clone()];
+    while let (Manifest::Index(index), Some(wanted)) = (&current.manifest, platform) {
+        let here = &current.descriptor.digest;
+        let nested = |e: Error| match seen.len() {
+            1 => e,
+            _ => Error::new(e.kind(), format!("nested index {here}: {e}")),
+        };
+        let selection = index.select(wanted).map_err(nested)?;
+        if let Some(warning) = selection.ambiguity(wanted) {
+            obs.log(Level::Warn, warning);
         }
-        _ => top,
-    };
+        let d = selection.chosen.clone();
+        // Unreachable while digests are verified (an index would have to hold its own hash),
+        // but the walk must never loop whatever a registry serves.
+        if seen.contains(&d.digest) {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("index cycle: {} appears twice on the way from {}", d.digest, seen[0]),
+            ));
+        }
+        let mut child = fetch(client, repo, &d.digest.to_string(), Some(&d.digest), Some(d.size))?;
+        if matches!(child.manifest, Manifest::Index(_)) && seen.len() >= MAX_INDEX_DEPTH {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!(
+                    "indexes nested more than {MAX_INDEX_DEPTH} deep under {}: {} is another",
+                    seen[0], d.digest
+                ),
+            ));
+        }
+        seen.push(d.digest.clone());
+        child.platform = d.platform.clone().or(current.platform.take());
+        child.entry = Some(d);
+        current = child;
+    }
     obs.event(&Event::Resolved {
-        digest: &resolved.descriptor.digest,
-        media_type: &resolved.descriptor.media_type,
-        platform: resolved.platform.as_ref(),
+        digest: &current.descriptor.digest,
+        media_type: &current.descriptor.media_type,
+        platform: current.platform.as_ref(),
     });
-    Ok(resolved)
+    Ok(current)
 }
 
 fn fetch(
@@ -111,8 +125,10 @@ fn fetch(
         size: bytes.len() as u64,
         annotations: Default::default(),
         platform: None,
+        artifact_type: None,
+        other: Default::default(),
     };
-    Ok(ResolvedManifest { bytes, descriptor, manifest, platform: None })
+    Ok(ResolvedManifest { bytes, descriptor, manifest, platform: None, entry: None })
 }
 
 /// A digest that names no manifest may name a blob (as `pull REPO@sha256:…` did in the tool

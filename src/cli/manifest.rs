@@ -13,10 +13,11 @@ use super::{Global, parse_reference};
 pub struct ManifestArgs {
     /// [REGISTRY/]REPOSITORY[:TAG][@DIGEST]
     pub reference: String,
-    /// Resolve an index to this platform's manifest (OS/ARCH[/VARIANT]).
+    /// Resolve an index to this platform's manifest (OS/ARCH[/VARIANT][:OS_VERSION]).
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
-    /// Print the resolved descriptor (mediaType, digest, size) as JSON instead of the body.
+    /// Print the resolved descriptor as JSON instead of the body: the index entry as sent, or the
+    /// manifest's mediaType, digest and size.
     #[arg(long)]
     pub descriptor: bool,
     /// Write to FILE instead of stdout.
@@ -31,9 +32,9 @@ pub fn run(args: &ManifestArgs, global: &Global) -> anyhow::Result<()> {
     let view = global.view();
     let resolved = oci_dl::fetch_manifest(&reference, platform.as_ref(), &opts, view.clone())?;
     let bytes = if args.descriptor {
-        let mut d = resolved.descriptor.clone();
-        d.platform = resolved.platform.clone();
-        let mut v = serde_json::to_vec_pretty(&d)?;
+        // Through an index: its entry, every field as sent. Else the manifest's own.
+        let d = resolved.entry.as_ref().unwrap_or(&resolved.descriptor);
+        let mut v = serde_json::to_vec_pretty(d)?;
         v.push(b'\n');
         v
     } else {

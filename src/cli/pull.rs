@@ -18,7 +18,7 @@ pub struct PullArgs {
     /// Directory to write into (created if missing), or `-` to stream the one selected layer to stdout.
     #[arg(short, long, value_name = "DIR", default_value = ".")]
     pub output: PathBuf,
-    /// Platform to pick from an index, OS/ARCH[/VARIANT] [default: this machine's].
+    /// Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine's].
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
     /// Select layers whose name matches PATTERN; any of several may match.

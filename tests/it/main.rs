@@ -14,6 +14,7 @@ mod hostile;
 mod hostile_files;
 mod hostile_net;
 mod manifest;
+mod platforms;
 mod publishers;
 mod pull;
 mod ranged;

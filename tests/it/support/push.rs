@@ -181,10 +181,23 @@ impl<'a> Pusher<'a> {
                 json!({"mediaType": OCI_MANIFEST, "digest": d.to_string(), "size": size, "platform": plat})
             })
             .collect();
-        let body = serde_json::to_vec(
-            &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}),
-        )
-        .unwrap();
-        self.manifest_raw(repo, tag, OCI_INDEX, &body)
+        self.index_of(repo, tag, &manifests, None).0
+    }
+
+    /// Push an index of these entry descriptors, as given, with optional top-level annotations.
+    /// Returns its digest and body.
+    pub fn index_of(
+        &self,
+        repo: &str,
+        tag: &str,
+        manifests: &[Value],
+        annotations: Option<Value>,
+    ) -> (Digest, Vec<u8>) {
+        let mut index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
+        if let Some(a) = annotations {
+            index["annotations"] = a;
+        }
+        let body = serde_json::to_vec(&index).unwrap();
+        (self.manifest_raw(repo, tag, OCI_INDEX, &body), body)
     }
 }
