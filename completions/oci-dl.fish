@@ -82,7 +82,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l case-sensitive -d
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l flatten -d 'Save each layer under the last component of its title'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l json -d 'Print one JSON document describing the pull on stdout'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l dry-run -d 'Resolve and filter, list what would be pulled, write nothing'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s x -l extract -d 'Unpack archive layers (tar, tar.gz, tar.zst, .gz, .zst); an image becomes its root filesystem'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s x -l extract -d 'Unpack archive layers (tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2, told by their bytes); an image becomes its root filesystem'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l keep-archive -d 'Keep downloaded archives next to what was unpacked from them'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-unpack -d 'Keep layers that oras marked for unpacking (pushed directories) as archives'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'

@@ -54,7 +54,8 @@ pub struct PullArgs {
     /// Resolve and filter, list what would be pulled, write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Unpack archive layers (tar, tar.gz, tar.zst, .gz, .zst); an image becomes its root filesystem.
+    /// Unpack archive layers (tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2, told by
+    /// their bytes); an image becomes its root filesystem.
     #[arg(short = 'x', long)]
     pub extract: bool,
     /// Unpack into DIR instead of the output directory.

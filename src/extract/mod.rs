@@ -89,6 +89,10 @@ impl Format {
             Some(Format::Tar(Compression::None))
         } else if mt == "application/zip" || mt == "application/x-zip-compressed" {
             Some(Format::Zip)
+        } else if mt == "application/gzip" || mt == "application/x-gzip" {
+            Some(Format::Single(Compression::Gzip))
+        } else if mt == "application/zstd" {
+            Some(Format::Single(Compression::Zstd))
         } else if mt == "application/x-xz" {
             Some(Format::Single(Compression::Xz))
         } else if mt == "application/x-bzip2" {

@@ -24,12 +24,21 @@ impl Unpacker<'_> {
     /// comes twice is refused (zip readers disagree on which one wins).
     pub fn apply_zip(&mut self, file: File, name: &str) -> Result<(), Error> {
         let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| bad_zip(name, e))?;
+        // The reader keeps one member per name; which one a reader keeps differs.
+        if zip.has_duplicate_names() {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("{name}: refusing entry: the archive holds a name twice"),
+            ));
+        }
         let mut seen: HashSet<PathBuf> = HashSet::new();
         for i in 0..zip.len() {
             let mut member = zip.by_index(i).map_err(|e| bad_zip(name, e))?;
             let lossy = String::from_utf8_lossy(member.name_raw()).into_owned();
             let shown = Path::new(&lossy);
-            let Ok(text) = member.name().map(|n| n.into_owned()) else {
+            // Read as UTF-8 only: the reader would take other bytes as CP437 and make a name
+            // the archive's author may not have meant.
+            let Ok(text) = std::str::from_utf8(member.name_raw()).map(str::to_owned) else {
                 return Err(refuse(name, shown, "the name is not valid UTF-8"));
             };
             if text.contains('\0') {

@@ -10,6 +10,7 @@ mod cache;
 mod cli;
 mod extract;
 mod faults;
+mod formats;
 mod hostile;
 mod hostile_files;
 mod hostile_net;
