@@ -157,7 +157,7 @@ impl Hint {
 }
 
 /// The most memory an xz stream may make the decoder take (`xz -9` needs 65 MiB).
-const XZ_MEMORY_KIB: u32 = 256 * 1024;
+const XZ_MEMORY: u64 = 256 << 20;
 
 /// A format found by [`sniff`], and the decompressed stream from its first byte.
 type Sniffed<'a> = (Format, Box<dyn Read + 'a>);
@@ -193,7 +193,12 @@ fn sniff<'a>(input: impl Read + 'a, hint: Hint, name: &str) -> Result<Option<Sni
                 .map_err(|e| Error::new(ErrorKind::Other, "start zstd decoder").with_source(e))?,
         ),
         // A hostile stream may ask for a dictionary of gigabytes: bounded as xz's own presets.
-        Compression::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(raw, true, XZ_MEMORY_KIB)),
+        Compression::Xz => {
+            let stream =
+                liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY, liblzma::stream::CONCATENATED)
+                    .map_err(|e| Error::new(ErrorKind::Other, "start xz decoder").with_source(e))?;
+            Box::new(liblzma::bufread::XzDecoder::new_stream(raw, stream))
+        }
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
     };
     let mut block = Vec::with_capacity(512);
@@ -617,8 +622,7 @@ mod tests {
         };
         let zst = |d: &[u8]| zstd::encode_all(d, 1).unwrap();
         let xz = |d: &[u8]| {
-            let mut w =
-                lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::default()).unwrap();
+            let mut w = liblzma::write::XzEncoder::new(Vec::new(), 1);
             std::io::Write::write_all(&mut w, d).unwrap();
             w.finish().unwrap()
         };
