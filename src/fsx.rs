@@ -237,6 +237,16 @@ impl Dir {
         Ok(rfs::unlinkat(&self.fd, name, AtFlags::empty())?)
     }
 
+    /// The handle, for `*at` calls this module does not wrap.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Rename `from` in this directory to `to_name` in `to`, replacing a file there.
+    pub fn rename_into(&self, from: &OsStr, to: &Dir, to_name: &OsStr) -> std::io::Result<()> {
+        Ok(rfs::renameat(&self.fd, from, to.fd.as_fd(), to_name)?)
+    }
+
     /// Rename `from` to `to`, both in this directory.
     pub fn rename(&self, from: &OsStr, to: &OsStr) -> std::io::Result<()> {
         Ok(rfs::renameat(&self.fd, from, &self.fd, to)?)

@@ -1,6 +1,6 @@
 //! `pull`: resolve, select, then fetch every selected layer over one worker pool.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -98,6 +98,8 @@ struct Job {
     layer: Descriptor,
     name: String,
     rel: PathBuf,
+    /// Every path it may write (see `claimed_paths`).
+    claims: Vec<PathBuf>,
 }
 
 /// Resolve and select: the manifest and the layers to fetch, with their safe paths.
@@ -136,8 +138,9 @@ fn plan(
             continue; // the same blob under the same name twice: one download serves both
         }
         let rel = safe_relative_path(name, req.flatten)?;
-        let job = Job { layer: (*layer).clone(), name: name.clone(), rel };
-        claims.push(claimed_paths(req, &job)?);
+        let mut job = Job { layer: (*layer).clone(), name: name.clone(), rel, claims: Vec::new() };
+        job.claims = claimed_paths(req, &job)?;
+        claims.push(job.claims.clone());
         jobs.push(job);
     }
     if layers.is_empty() && req.filter.is_empty() {
@@ -180,8 +183,11 @@ pub(crate) fn pull(
     if req.extract.extract && is_image(&jobs) {
         return pull_rootfs(client, req, resolved, jobs, obs);
     }
+    let claimed: HashSet<PathBuf> = jobs.iter().flat_map(|j| j.claims.iter().cloned()).collect();
     let results = pool::run(jobs, req.jobs, |index, job| {
-        let r = fetch_layer(client, req, &job, index, obs);
+        let others: HashSet<PathBuf> =
+            claimed.iter().filter(|p| !job.claims.contains(p)).cloned().collect();
+        let r = fetch_layer(client, req, &job, index, &others, obs);
         if let Err(e) = &r {
             obs.event(&Event::Failed { index, name: &job.name, error: e });
         }
@@ -277,6 +283,11 @@ fn claimed_paths(req: &PullRequest, job: &Job) -> Result<Vec<PathBuf>, Error> {
     let mut out = vec![file.clone(), transfer::part_path(&file)];
     if is_oras_dir(req, &job.layer) {
         out.push(base.join(&job.rel));
+        if req.extract.keep_archive {
+            let kept = PathBuf::from(format!("{}.{}", file.display(), oras_suffix(&job.layer)));
+            out.push(transfer::part_path(&kept));
+            out.push(kept);
+        }
     } else if req.extract.extract && Hint::of(&job.layer.media_type, &job.name).single {
         let derived = decompressed_name(&job.rel);
         let rel = safe_relative_path(&derived, false)
@@ -341,6 +352,7 @@ fn fetch_layer(
     req: &PullRequest,
     job: &Job,
     index: usize,
+    others: &HashSet<PathBuf>,
     obs: &dyn Observer,
 ) -> Result<FileReport, Error> {
     let layer = &job.layer;
@@ -368,6 +380,7 @@ fn fetch_layer(
         name: &job.name,
         limit: Limit::for_blob(layer.size, req.extract.max_unpacked),
         prefix: is_oras_dir(req, layer).then_some(job.rel.as_path()),
+        cancel: Some(client.cancel()),
     };
     // One pass: unpack into staging from a tap on the download; commit once the blob verified.
     let (mut tap, mut reader) = transfer::Tap::channel(8);
@@ -399,7 +412,8 @@ fn fetch_layer(
     };
     match staged {
         Ok(st) => {
-            let r = st.commit(&root, &rel, Policy { overwrite: req.overwrite, obs });
+            let policy = Policy { overwrite: req.overwrite, obs, claimed: Some(others) };
+            let r = st.commit(&root, &rel, policy);
             drop_archive(req, &archive, &dest);
             r.map_err(|e| e.context(&job.name))?;
             finished(&root.join(&rel), FileStatus::Extracted)
@@ -410,7 +424,9 @@ fn fetch_layer(
         }
         Err(StageError::Failed(e)) => {
             drop_archive(req, &archive, &dest);
-            Err(e.context(&job.name))
+            // The unpacker's own errors already start with the layer's name.
+            let named = e.to_string().starts_with(&format!("{}: ", job.name));
+            Err(if named { e } else { e.context(&job.name) })
         }
     }
 }
@@ -480,19 +496,29 @@ fn pull_rootfs(
     };
     let total: u64 = jobs.iter().map(|j| j.layer.size).sum();
     let limit = Limit::for_blob(total, req.extract.max_unpacked);
-    let policy = Policy { overwrite: req.overwrite, obs };
+    let policy = Policy { overwrite: req.overwrite, obs, claimed: None };
+    // The manifest's order, repeats included (a layer may come twice): downloaded once each,
+    // applied at every place it has.
+    let Manifest::Image(image) = &resolved.manifest else { unreachable!("an image is resolved") };
+    let ordered: Vec<(PathBuf, String)> = image
+        .layers
+        .iter()
+        .filter_map(|l| jobs.iter().find(|j| j.layer.digest == l.digest))
+        .map(|j| (path_of(j), j.name.clone()))
+        .collect();
     // One pass where it can be had: the layer the applier waits for streams into the staged
     // root filesystem while it downloads; the others are applied from their files, in order.
+    // Not with repeats, nor when no stage can be made: then nothing ever streams.
+    let stage = (ordered.len() == jobs.len())
+        .then(|| extract::RootfsStage::inside(&target, limit, Some(client.cancel()), obs).ok())
+        .flatten();
     let line = Line {
         slots: Mutex::new((0..jobs.len()).map(|_| Slot::Pending).collect()),
         cv: Condvar::new(),
-        next: AtomicUsize::new(0),
+        next: AtomicUsize::new(if stage.is_some() { 0 } else { usize::MAX }),
     };
     let (results, streamed) = std::thread::scope(|s| {
-        let applier = s.spawn(|| {
-            let stage = extract::RootfsStage::inside(&target, limit, obs).ok();
-            apply_in_order(&line, &jobs, stage, &path_of, obs)
-        });
+        let applier = s.spawn(|| apply_in_order(&line, &jobs, stage, &path_of, obs));
         let results = pool::run(jobs.iter().collect(), req.jobs, |index, job: &Job| {
             let mut tap = None;
             if line.next.load(Ordering::SeqCst) == index {
@@ -512,7 +538,7 @@ fn pull_rootfs(
         (results, applier.join().unwrap_or(None))
     });
     let errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
-    let layers: Vec<PathBuf> = jobs.iter().map(path_of).collect();
+    let layers: Vec<PathBuf> = jobs.iter().map(&path_of).collect();
     let cleanup = || {
         if !req.extract.keep_archive {
             for p in &layers {
@@ -534,7 +560,7 @@ fn pull_rootfs(
                 Level::Debug,
                 "unpacking the root filesystem from the downloaded layers".into(),
             );
-            extract::rootfs(&layers, &target, limit, policy)
+            extract::rootfs(&ordered, &target, limit, Some(client.cancel()), policy)
         }
     };
     cleanup();
@@ -656,6 +682,11 @@ enum After {
 const ORAS_UNPACK: &str = "io.deis.oras.content.unpack";
 const ORAS_DIGEST: &str = "io.deis.oras.content.digest";
 
+/// The suffix of the archive an oras directory is kept as (`--keep-archive`).
+fn oras_suffix(layer: &Descriptor) -> &'static str {
+    Format::guess(&layer.media_type, "").filter(|f| f.is_tar()).map_or("tar.gz", Format::suffix)
+}
+
 /// A directory pushed by oras, to be unpacked as `oras pull` does.
 fn is_oras_dir(req: &PullRequest, layer: &Descriptor) -> bool {
     req.extract.oras_unpack && layer.annotations.get(ORAS_UNPACK).is_some_and(|v| v == "true")
@@ -720,22 +751,20 @@ fn not_an_archive(
     }
     let layer = &job.layer;
     let rel = &job.rel;
+    // Both ends held: the hidden archive at the top of the output directory, the file's own
+    // directory walked without following links.
+    let top = fsx::Dir::open(&req.output)?;
+    let hidden = archive.file_name().unwrap_or_default();
     let dir = fsx::open_beneath(&req.output, rel.parent().unwrap_or(Path::new("")))?;
-    let held = transfer::Dest { dir: &dir, name: rel.file_name().unwrap_or_default() };
-    match existing(held, &layer.digest, Some(layer.size), req.overwrite, obs) {
-        Ok(None) => {
-            std::fs::rename(archive, dest).map_err(|e| Error::io("rename into place", dest, e))?;
-            Ok(FileStatus::Downloaded)
-        }
-        Ok(Some(status)) => {
-            let _ = std::fs::remove_file(archive);
-            Ok(status)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(archive);
-            Err(e)
-        }
+    let name = rel.file_name().unwrap_or_default();
+    let held = transfer::Dest { dir: &dir, name };
+    let decided = existing(held, &layer.digest, Some(layer.size), req.overwrite, obs);
+    if !matches!(decided, Ok(None)) {
+        let _ = top.remove_file(hidden);
+        return decided.map(|s| s.unwrap_or(FileStatus::Skipped));
     }
+    top.rename_into(hidden, &dir, name).map_err(|e| Error::io("rename into place", dest, e))?;
+    Ok(FileStatus::Downloaded)
 }
 
 fn drop_archive(req: &PullRequest, archive: &Path, dest: &Path) {

@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind};
 use crate::events::Observer;
+use crate::retry::Cancel;
 use staging::Staging;
 pub use staging::{Policy, RESERVED_PREFIX};
 use tar::{DirMeta, Kind, Unpacker, finish_dirs};
@@ -194,9 +195,11 @@ fn sniff<'a>(input: impl Read + 'a, hint: Hint, name: &str) -> Result<Option<Sni
         ),
         // A hostile stream may ask for a dictionary of gigabytes: bounded as xz's own presets.
         Compression::Xz => {
-            let stream =
-                liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY, liblzma::stream::CONCATENATED)
-                    .map_err(|e| Error::new(ErrorKind::Other, "start xz decoder").with_source(e))?;
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMORY,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(|e| Error::new(ErrorKind::Other, "start xz decoder").with_source(e))?;
             Box::new(liblzma::bufread::XzDecoder::new_stream(raw, stream))
         }
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),
@@ -339,6 +342,8 @@ pub struct Unpack<'a> {
     /// Entries are taken relative to this prefix and must lie below it: oras-go
     /// `content/file/utils.go` (`resolveRelToBase`) does so with a pushed directory's title.
     pub prefix: Option<&'a Path>,
+    /// The run's stop flag, checked between entries.
+    pub cancel: Option<&'a Cancel>,
 }
 
 /// Unpack the archive read from `input` into a staging directory inside `u.root`: a tar format
@@ -383,10 +388,11 @@ fn stage_inner(
         HashingReader { inner: reader, hasher: u.content_digest.map(|d| d.algorithm().hasher()) };
     let mut unpacker = Unpacker::new(&staging.tree, Kind::Archive, u.limit, obs);
     unpacker.prefix = u.prefix.map(Path::to_path_buf);
+    unpacker.cancel = u.cancel.cloned();
     unpacker.apply(&mut hashing, name).map_err(|e| over_limit(e, name, u.limit))?;
     std::io::copy(&mut hashing, &mut std::io::sink())
         .map_err(|e| over_limit(decode_error(name, e), name, u.limit))?;
-    finish_dirs(&mut unpacker.dirs);
+    finish_dirs(&staging.tree, &mut unpacker.dirs);
     if let (Some(want), Some(h)) = (u.content_digest, hashing.hasher.take()) {
         let got = h.finish();
         if &got != want {
@@ -418,9 +424,10 @@ pub fn stage_file(
     let staging = Staging::inside(u.root, obs)?;
     let mut unpacker = Unpacker::new(&staging.tree, Kind::Archive, u.limit, obs);
     unpacker.prefix = u.prefix.map(Path::to_path_buf);
+    unpacker.cancel = u.cancel.cloned();
     let zip = file.try_clone().map_err(|e| decode_error(u.name, e))?;
     unpacker.apply_zip(zip, u.name)?;
-    finish_dirs(&mut unpacker.dirs);
+    finish_dirs(&staging.tree, &mut unpacker.dirs);
     Ok(Staged { staging, file: None })
 }
 
@@ -468,15 +475,16 @@ fn over_limit(e: Error, name: &str, limit: Limit) -> Error {
 /// Apply image layers in order into `root`, honouring whiteouts; the result is the image's
 /// flattened root filesystem.
 pub fn rootfs(
-    layers: &[PathBuf],
+    layers: &[(PathBuf, String)],
     root: &Path,
     limit: Limit,
+    cancel: Option<&Cancel>,
     policy: Policy<'_>,
 ) -> Result<u64, Error> {
-    let mut stage = RootfsStage::inside(root, limit, policy.obs)?;
-    for path in layers {
+    let mut stage = RootfsStage::inside(root, limit, cancel, policy.obs)?;
+    for (path, name) in layers {
         let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        stage.apply(&mut file, &path.display().to_string(), policy.obs)?;
+        stage.apply(&mut file, name, policy.obs)?;
     }
     stage.commit(root, policy)
 }
@@ -490,11 +498,17 @@ pub struct RootfsStage {
     written: u64,
     count: u64,
     dirs: Vec<DirMeta>,
+    cancel: Option<Cancel>,
 }
 
 impl RootfsStage {
     /// A staging directory inside `root`; `limit` counts all layers together.
-    pub fn inside(root: &Path, limit: Limit, obs: &dyn Observer) -> Result<RootfsStage, Error> {
+    pub fn inside(
+        root: &Path,
+        limit: Limit,
+        cancel: Option<&Cancel>,
+        obs: &dyn Observer,
+    ) -> Result<RootfsStage, Error> {
         Ok(RootfsStage {
             staging: Staging::inside(root, obs)?,
             limit,
@@ -502,6 +516,7 @@ impl RootfsStage {
             written: 0,
             count: 0,
             dirs: Vec::new(),
+            cancel: cancel.cloned(),
         })
     }
 
@@ -523,6 +538,7 @@ impl RootfsStage {
             let mut unpacker = Unpacker::new(&self.staging.tree, Kind::Rootfs, self.limit, obs);
             unpacker.written = self.written;
             unpacker.dirs = std::mem::take(&mut self.dirs);
+            unpacker.cancel = self.cancel.clone();
             let r = unpacker.apply(&mut reader, name).and_then(|()| {
                 std::io::copy(&mut reader, &mut std::io::sink())
                     .map(drop)
@@ -540,7 +556,7 @@ impl RootfsStage {
 
     /// Move the finished root filesystem into `root`.
     pub fn commit(mut self, root: &Path, policy: Policy<'_>) -> Result<u64, Error> {
-        finish_dirs(&mut self.dirs);
+        finish_dirs(&self.staging.tree, &mut self.dirs);
         staging::commit(&self.staging.tree, root, Path::new(""), policy)?;
         Ok(self.count)
     }

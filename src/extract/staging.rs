@@ -3,27 +3,34 @@
 //! Staging lives *inside* the extraction root (`ROOT/.oci-dl-staging-PID-N/t`), so it is on the
 //! target's filesystem (no EXDEV at a mount point) and needs no write access to the root's parent.
 //! The staging directory is 0700 and holds a lock for as long as its run lives; the next run
-//! removes staging directories whose lock nobody holds (a killed run's leftovers).
+//! removes staging directories of its own user whose lock nobody holds (a killed run's leftovers).
+//!
+//! The staging directory is held open from its creation, and everything below it is reached
+//! through that handle (`/proc/self/fd/N/t`), never by its name in ROOT: whoever may write in
+//! ROOT can rename the name away or plant a symlink under it, but not redirect what oci-dl writes.
 //!
 //! The commit walks the target under directory handles opened without following links, so what
 //! was checked is what is written to, and plans every move before the first one: an existing path
 //! is merged (directories), kept (same content), or replaced only as the overwrite policy allows.
-//! A directory oci-dl did not create is never removed, nor is a symlink replaced or followed.
+//! A directory oci-dl did not create is never removed, nor is a symlink replaced or followed, nor
+//! a path that another layer of the same pull claims.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
+use rustix::io::Errno;
 
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
+use crate::fsx;
 use crate::pull::Overwrite;
 
 /// Names oci-dl keeps for itself inside an output or extraction directory.
@@ -34,10 +41,35 @@ const UNLOCKED_GRACE: Duration = Duration::from_secs(60);
 
 /// A private staging directory inside the extraction root; removed unless committed.
 pub struct Staging {
-    dir: PathBuf,
-    /// The tree to commit: `dir/t`.
+    /// Its name in the root, and the root: for the final `rmdir` only.
+    root: fsx::Dir,
+    name: OsString,
+    fd: OwnedFd,
+    /// The tree to commit, reached through the held handle: `/proc/self/fd/N/t`.
     pub tree: PathBuf,
     _lock: File,
+}
+
+fn io(e: Errno) -> std::io::Error {
+    e.into()
+}
+
+/// Open `name` in `dir` as a directory, not following a symlink.
+fn open_dir_at(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::openat(dir, name, flags, Mode::empty())
+}
+
+/// Whether the open directory `fd` is a private one of this user (0700, ours).
+fn is_private(fd: BorrowedFd<'_>) -> bool {
+    rustix::fs::fstat(fd)
+        .is_ok_and(|st| st.st_uid == rustix::process::geteuid().as_raw() && st.st_mode & 0o077 == 0)
+}
+
+/// The path that reaches what `fd` holds whatever happens to its name.
+fn through(fd: BorrowedFd<'_>) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
 impl Staging {
@@ -45,28 +77,43 @@ impl Staging {
     /// runs left there.
     pub fn inside(root: &Path, obs: &dyn Observer) -> Result<Staging, Error> {
         std::fs::create_dir_all(root).map_err(|e| Error::io("create directory", root, e))?;
-        sweep(root, obs);
+        let dir = fsx::Dir::open(root)?;
+        sweep(&dir, obs);
         for n in 0..1000u32 {
-            let dir = root.join(format!("{STAGING_PREFIX}{}-{n}", std::process::id()));
-            match DirBuilder::new().mode(0o700).create(&dir) {
+            let name = OsString::from(format!("{STAGING_PREFIX}{}-{n}", std::process::id()));
+            let shown = dir.show(&name);
+            match rustix::fs::mkdirat(dir.fd(), &name, Mode::from_raw_mode(0o700)) {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io("create staging directory", &dir, e)),
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(Error::io("create staging directory", &shown, io(e))),
             }
-            let lock_path = dir.join("lock");
-            let lock = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .mode(0o600)
-                .open(&lock_path)
-                .map_err(|e| Error::io("create", &lock_path, e))?;
+            let fd = open_dir_at(dir.fd(), &name)
+                .map_err(|e| Error::io("open staging directory", &shown, io(e)))?;
+            if !is_private(fd.as_fd()) {
+                continue; // swapped between mkdir and open: not ours
+            }
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
+            let lock = rustix::fs::openat(
+                &fd,
+                "lock",
+                flags | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )
+            .map(File::from)
+            .map_err(|e| Error::io("create", &shown.join("lock"), io(e)))?;
             if lock.try_lock().is_err() {
                 continue; // a sweeper of another run got there first; leave it to them
             }
-            let tree = dir.join("t");
-            std::fs::create_dir(&tree).map_err(|e| Error::io("create directory", &tree, e))?;
-            return Ok(Staging { dir, tree, _lock: lock });
+            rustix::fs::mkdirat(&fd, "t", Mode::from_raw_mode(0o777))
+                .map_err(|e| Error::io("create directory", &shown.join("t"), io(e)))?;
+            let tree = through(fd.as_fd()).join("t");
+            if !tree.is_dir() {
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    "extraction needs /proc (it reaches its staging directory through /proc/self/fd)",
+                ));
+            }
+            return Ok(Staging { root: dir, name, fd, tree, _lock: lock });
         }
         Err(Error::new(
             ErrorKind::Other,
@@ -77,31 +124,60 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        // Committed or not, whatever is left is ours and no longer wanted.
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // Committed or not, whatever is left is ours and no longer wanted: emptied through the
+        // handle, and the name removed only while it still names this directory.
+        remove_staging(&self.root, &self.name, self.fd.as_fd());
     }
 }
 
-/// Remove the staging directories in `root` whose run is gone (nobody holds their lock).
-fn sweep(root: &Path, obs: &dyn Observer) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
+fn remove_staging(root: &fsx::Dir, name: &std::ffi::OsStr, fd: BorrowedFd<'_>) {
+    let inside = through(fd);
+    let _ = std::fs::remove_dir_all(inside.join("t"));
+    let _ = std::fs::remove_file(inside.join("lock"));
+    let same = match (
+        rustix::fs::fstat(fd),
+        rustix::fs::statat(root.fd(), name, AtFlags::SYMLINK_NOFOLLOW),
+    ) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    };
+    if same {
+        let _ = rustix::fs::unlinkat(root.fd(), name, AtFlags::REMOVEDIR);
+    }
+}
+
+/// Remove the staging directories in `root` that are this user's own and whose run is gone
+/// (nobody holds their lock). Anything else with the name — another user's directory, a
+/// symlink, a lock that is not a regular file — is left alone.
+fn sweep(root: &fsx::Dir, obs: &dyn Observer) {
+    let Ok(entries) = std::fs::read_dir(through(root.fd())) else { return };
     let mut removed = 0;
     for entry in entries.flatten() {
-        let is_staging = entry.file_name().to_str().is_some_and(|n| n.starts_with(STAGING_PREFIX));
-        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else { continue };
-        if !is_staging || !meta.is_dir() {
+        let name = entry.file_name();
+        if !name.as_bytes().starts_with(STAGING_PREFIX.as_bytes()) {
             continue;
         }
-        let stale = match File::open(entry.path().join("lock")) {
-            Ok(lock) => lock.try_lock().is_ok(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => meta
-                .modified()
+        let Ok(fd) = open_dir_at(root.fd(), &name) else { continue };
+        if !is_private(fd.as_fd()) {
+            continue;
+        }
+        let lock_flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let stale = match rustix::fs::openat(&fd, "lock", lock_flags, Mode::empty()) {
+            Ok(lock) => {
+                let lock = File::from(lock);
+                lock.metadata().is_ok_and(|m| m.is_file()) && lock.try_lock().is_ok()
+            }
+            Err(Errno::NOENT) => rustix::fs::fstat(&fd)
                 .ok()
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .and_then(|st| {
+                    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(st.st_mtime.max(0) as u64);
+                    SystemTime::now().duration_since(t).ok()
+                })
                 .is_some_and(|age| age > UNLOCKED_GRACE),
             Err(_) => false,
         };
-        if stale && std::fs::remove_dir_all(entry.path()).is_ok() {
+        if stale {
+            remove_staging(root, &name, fd.as_fd());
             removed += 1;
         }
     }
@@ -111,7 +187,7 @@ fn sweep(root: &Path, obs: &dyn Observer) {
             format!(
                 "removed {removed} staging director{} an interrupted run left in {}",
                 if removed == 1 { "y" } else { "ies" },
-                root.display()
+                root.show(std::ffi::OsStr::new("")).display()
             ),
         );
     }
@@ -124,6 +200,8 @@ pub struct Policy<'a> {
     pub overwrite: Overwrite,
     /// Asked when `overwrite` is `Prompt`; says `Skipped` for every path it keeps.
     pub obs: &'a dyn Observer,
+    /// Paths other layers of the same pull write: never replaced, whatever `overwrite` says.
+    pub claimed: Option<&'a HashSet<PathBuf>>,
 }
 
 /// One planned move: `src` (in staging) to `name` in the directory `dst`.
@@ -140,7 +218,8 @@ struct Move {
 /// Move `staged` to `root/rel` (`rel` empty: merge the staged directory into `root` itself).
 /// `root` is the user's own directory and is followed if it is a symlink; nothing below it is.
 pub fn commit(staged: &Path, root: &Path, rel: &Path, policy: Policy<'_>) -> Result<(), Error> {
-    let root_fd = Arc::new(open_dir(rustix::fs::CWD, root, false, root)?);
+    let root_dir = fsx::Dir::open(root)?;
+    let root_fd = Arc::new(dup(&root_dir, root)?);
     let mut moves = Vec::new();
     let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
     for c in rel.components() {
@@ -153,13 +232,11 @@ pub fn commit(staged: &Path, root: &Path, rel: &Path, policy: Policy<'_>) -> Res
     match parts.split_last() {
         None => plan_children(staged, &root_fd, root, policy, &mut moves)?,
         Some((last, dirs)) => {
-            let mut fd = root_fd;
-            let mut shown = root.to_path_buf();
-            for d in dirs {
-                shown.push(d);
-                fd = Arc::new(open_dir(&*fd, Path::new(d), true, &shown)?);
-            }
-            plan_entry(staged, &fd, last.into(), &shown.join(last), policy, &mut moves)?;
+            // Missing parents are made (mode 0777 less the umask), none is followed.
+            let parent = root_dir.open_beneath(&dirs.iter().collect::<PathBuf>())?;
+            let fd = Arc::new(dup(&parent, root)?);
+            let shown = root.join(rel);
+            plan_entry(staged, &fd, last.into(), &shown, policy, &mut moves)?;
         }
     }
     for m in moves {
@@ -181,13 +258,13 @@ pub fn commit(staged: &Path, root: &Path, rel: &Path, policy: Policy<'_>) -> Res
     Ok(())
 }
 
-fn open_dir(at: impl AsFd, path: &Path, nofollow: bool, shown: &Path) -> Result<OwnedFd, Error> {
-    let mut flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
-    if nofollow {
-        flags |= OFlags::NOFOLLOW;
-    }
-    rustix::fs::openat(at, path, flags, Mode::empty()).map_err(|e| {
-        if nofollow && matches!(e, rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) {
+fn dup(dir: &fsx::Dir, shown: &Path) -> Result<OwnedFd, Error> {
+    dir.fd().try_clone_to_owned().map_err(|e| Error::io("open directory", shown, e))
+}
+
+fn open_dir(at: impl AsFd, path: &Path, shown: &Path) -> Result<OwnedFd, Error> {
+    open_dir_at(at.as_fd(), path.as_os_str()).map_err(|e| {
+        if matches!(e, Errno::LOOP | Errno::NOTDIR) {
             Error::new(
                 ErrorKind::Conflict,
                 format!("{} is not a directory; refusing to write through it", shown.display()),
@@ -227,7 +304,16 @@ fn plan_entry(
 ) -> Result<(), Error> {
     let there = match rustix::fs::statat(&**dst, &name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => FileType::from_raw_mode(st.st_mode),
-        Err(rustix::io::Errno::NOENT) => {
+        Err(Errno::NOENT) => {
+            if let Some(hit) = policy.claimed.and_then(|c| claimed_below(src, shown, c)) {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "{} is another layer's file in this pull; pull them separately with a filter",
+                        hit.display()
+                    ),
+                ));
+            }
             let m = Move {
                 src: src.into(),
                 dst: dst.clone(),
@@ -244,8 +330,11 @@ fn plan_entry(
     let refuse =
         |why: &str| Err(Error::new(ErrorKind::Conflict, format!("{} {why}", shown.display())));
     match there {
+        _ if policy.claimed.is_some_and(|c| c.contains(shown)) && !mine.is_dir() => {
+            refuse("is another layer's file in this pull; pull them separately with a filter")
+        }
         FileType::Directory if mine.is_dir() => {
-            let sub = Arc::new(open_dir(&**dst, Path::new(&name), true, shown)?);
+            let sub = Arc::new(open_dir(&**dst, Path::new(&name), shown)?);
             plan_children(src, &sub, shown, policy, moves)
         }
         FileType::Directory => {
@@ -286,6 +375,16 @@ fn plan_entry(
         }
         _ => refuse("exists and is not a regular file"),
     }
+}
+
+/// The first path that moving the staged `src` to `shown` would write and another layer claims.
+fn claimed_below(src: &Path, shown: &Path, claimed: &HashSet<PathBuf>) -> Option<PathBuf> {
+    let is_dir = std::fs::symlink_metadata(src).is_ok_and(|m| m.is_dir());
+    if !is_dir {
+        return claimed.contains(shown).then(|| shown.to_path_buf());
+    }
+    let entries = std::fs::read_dir(src).ok()?;
+    entries.flatten().find_map(|e| claimed_below(&e.path(), &shown.join(e.file_name()), claimed))
 }
 
 /// Whether the regular file `name` in `dst` holds exactly the bytes of `src`.

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -39,11 +40,23 @@ pub struct Unpacker<'a> {
     pub dirs: Vec<DirMeta>,
     /// Entries must lie below this prefix, which is stripped (an oras directory's title).
     pub prefix: Option<PathBuf>,
+    /// Checked before every entry: Ctrl-C and SIGTERM stop an unpack too.
+    pub cancel: Option<crate::retry::Cancel>,
 }
 
 impl<'a> Unpacker<'a> {
     pub fn new(root: &'a Path, kind: Kind, limit: Limit, obs: &'a dyn Observer) -> Unpacker<'a> {
-        Unpacker { root, kind, obs, limit, written: 0, count: 0, dirs: Vec::new(), prefix: None }
+        Unpacker {
+            root,
+            kind,
+            obs,
+            limit,
+            written: 0,
+            count: 0,
+            dirs: Vec::new(),
+            prefix: None,
+            cancel: None,
+        }
     }
 
     /// Apply one tar stream (`name` is the layer, for messages).
@@ -54,7 +67,9 @@ impl<'a> Unpacker<'a> {
         let entries = archive.entries().map_err(|e| decode_error(name, e))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| decode_error(name, e))?;
+            self.check_cancel(name)?;
             let raw = entry.path().map_err(|e| decode_error(name, e))?.into_owned();
+            check_size(name, &raw)?;
             let Some(rel) = sanitize(name, &raw)? else { continue };
             let Some(rel) = self.under_prefix(rel, &raw, name)? else { continue };
             let header = entry.header();
@@ -86,7 +101,7 @@ impl<'a> Unpacker<'a> {
                     }
                     // Writable while we fill it; the real mode comes at the end.
                     let _ = std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755));
-                    self.dirs.push((dest, mode, mtime));
+                    self.dirs.push((rel.clone(), mode, mtime));
                 }
                 tar::EntryType::Regular
                 | tar::EntryType::Continuous
@@ -171,6 +186,17 @@ impl<'a> Unpacker<'a> {
         Ok(())
     }
 
+    /// An interrupted run stops between entries.
+    pub(super) fn check_cancel(&self, name: &str) -> Result<(), Error> {
+        if self.cancel.as_ref().is_some_and(|c| c.is_set()) {
+            return Err(Error::new(
+                ErrorKind::Interrupted,
+                format!("{name}: interrupted while unpacking"),
+            ));
+        }
+        Ok(())
+    }
+
     /// `rel` taken below the prefix (`None`: the prefix itself), refused outside it.
     pub(super) fn under_prefix(
         &self,
@@ -225,23 +251,60 @@ impl<'a> Unpacker<'a> {
     }
 }
 
-/// Set the directories' own modes and mtimes, deepest first, once everything is in.
-pub fn finish_dirs(dirs: &mut Vec<DirMeta>) {
+/// Set the directories' own modes and mtimes, deepest first, once everything is in. Each is
+/// reached from `root` without following a link: a later entry may have replaced a directory
+/// (or one above it) with a symlink to anywhere, and that one is skipped.
+pub fn finish_dirs(root: &Path, dirs: &mut Vec<DirMeta>) {
+    use rustix::fs::{Mode, OFlags};
     let mut dirs = std::mem::take(dirs);
     dirs.sort_by_key(|d| std::cmp::Reverse(d.0.components().count()));
-    for (path, mode, mtime) in dirs {
-        if let (Some(t), Ok(f)) = (mtime, File::open(&path)) {
-            let _ = f.set_modified(t);
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let Ok(top) = rustix::fs::open(root, flags, Mode::empty()) else { return };
+    for (rel, mode, mtime) in dirs {
+        let mut fd = None;
+        for c in rel.components() {
+            let at = fd.as_ref().unwrap_or(&top);
+            match rustix::fs::openat(at, c.as_os_str(), flags, Mode::empty()) {
+                Ok(next) => fd = Some(next),
+                Err(_) => {
+                    fd = None;
+                    break;
+                }
+            }
         }
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+        let Some(fd) = fd else { continue };
+        let _ = rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode));
+        if let Some(t) = mtime {
+            let _ = File::from(fd).set_modified(t);
+        }
     }
 }
 
+/// Names longer than this are refused (Linux's `PATH_MAX`)...
+const MAX_NAME: usize = 4096;
+/// ...and so are paths this deep: each level costs every later entry a lookup.
+const MAX_DEPTH: usize = 256;
+
+/// An entry's name within what any real archive holds.
+pub(super) fn check_size(name: &str, raw: &Path) -> Result<(), Error> {
+    if raw.as_os_str().len() > MAX_NAME {
+        return Err(refuse(name, raw, &format!("the name is over {MAX_NAME} bytes")));
+    }
+    if raw.components().count() > MAX_DEPTH {
+        return Err(refuse(name, raw, &format!("the path is over {MAX_DEPTH} levels deep")));
+    }
+    Ok(())
+}
+
 pub(super) fn refuse(name: &str, entry: &Path, why: &str) -> Error {
-    Error::new(
-        ErrorKind::Other,
-        format!("{name}: refusing entry {:?}: {why}", entry.display().to_string()),
-    )
+    // An entry's name comes from the archive: one line, shortened.
+    let mut shown = entry.display().to_string();
+    if shown.len() > 200 {
+        let cut = (0..=200).rev().find(|i| shown.is_char_boundary(*i)).unwrap_or(0);
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    Error::new(ErrorKind::Other, format!("{name}: refusing entry {shown:?}: {why}"))
 }
 
 /// A link entry's target, as written in the archive.

@@ -7,7 +7,7 @@ use std::io::{BufReader, Read};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::tar::{Kind, Unpacker, check_symlink, clear, parents, refuse, sanitize};
+use super::tar::{Kind, Unpacker, check_size, check_symlink, clear, parents, refuse, sanitize};
 use super::{copy_bounded, umask};
 use crate::error::{Error, ErrorKind};
 use crate::events::Level;
@@ -33,6 +33,7 @@ impl Unpacker<'_> {
         }
         let mut seen: HashSet<PathBuf> = HashSet::new();
         for i in 0..zip.len() {
+            self.check_cancel(name)?;
             let mut member = zip.by_index(i).map_err(|e| bad_zip(name, e))?;
             let lossy = String::from_utf8_lossy(member.name_raw()).into_owned();
             let shown = Path::new(&lossy);
@@ -46,6 +47,7 @@ impl Unpacker<'_> {
             }
             // Windows zippers write `\` between components.
             let raw = PathBuf::from(text.replace('\\', "/"));
+            check_size(name, &raw)?;
             let Some(rel) = sanitize(name, &raw)? else { continue };
             let Some(rel) = self.under_prefix(rel, &raw, name)? else { continue };
             if !seen.insert(rel.clone()) {
@@ -76,7 +78,7 @@ impl Unpacker<'_> {
                             .map_err(|e| Error::io("create directory", &dest, e))?;
                     }
                     let _ = std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755));
-                    self.dirs.push((dest, perm(0o755), None));
+                    self.dirs.push((rel.clone(), perm(0o755), None));
                 }
                 S_IFLNK => {
                     let mut target = Vec::new();

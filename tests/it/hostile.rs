@@ -7,6 +7,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::Command;
 
 use crate::extract::{E, gz, tar, zst};
 use crate::support::push::{Layer, Pusher};
@@ -399,11 +400,34 @@ fn staging_happens_inside_the_output_directory() {
     std::fs::create_dir_all(live.join("t")).unwrap();
     let held = std::fs::File::create(live.join("lock")).unwrap();
     held.lock().unwrap();
+    // Not oci-dl's leftovers, though named like them: another user's directory, one open to
+    // others, a FIFO or a symlink as the lock. None is touched, and the FIFO hangs nothing.
+    let foreign = out.join(".oci-dl-staging-1-0");
+    std::fs::create_dir_all(foreign.join("data")).unwrap();
+    std::fs::write(foreign.join("data/file"), "someone's").unwrap();
+    let open = out.join(".oci-dl-staging-2-0");
+    std::fs::create_dir_all(&open).unwrap();
+    std::fs::write(open.join("lock"), "").unwrap();
+    let fifo = out.join(".oci-dl-staging-3-0");
+    std::fs::create_dir_all(&fifo).unwrap();
+    assert!(Command::new("mkfifo").arg(fifo.join("lock")).status().unwrap().success());
+    let link = out.join(".oci-dl-staging-4-0");
+    std::fs::create_dir_all(&link).unwrap();
+    std::os::unix::fs::symlink("../../victim/secret.txt", link.join("lock")).unwrap();
+    for d in [&dead, &live, &fifo, &link] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let start = std::time::Instant::now();
     let run = sb.run(&["pull", &r, "-o", "out", "-x"]);
     run.ok();
+    assert!(start.elapsed().as_secs() < 30, "a FIFO lock hangs nothing");
     assert!(run.stderr.contains("removed 1 staging directory"), "{}", run.stderr);
     assert!(!dead.exists(), "a dead run's staging is removed");
     assert!(live.join("t").is_dir(), "a live run's staging stays");
+    assert!(foreign.join("data/file").exists(), "another user's directory stays");
+    assert!(open.join("lock").exists() && fifo.exists() && link.join("lock").is_symlink());
     assert_eq!(std::fs::read(out.join("app/run")).unwrap(), b"run");
     c.assert_unchanged();
 }
