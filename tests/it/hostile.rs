@@ -450,3 +450,208 @@ fn an_output_directory_given_as_a_symlink_is_followed_not_replaced() {
     assert!(std::fs::symlink_metadata(sb.work().join("link")).unwrap().file_type().is_symlink());
     assert_eq!(std::fs::read(sb.work().join("real/a.txt")).unwrap(), b"a");
 }
+
+/// The first staging directory in `out`, once a run has made one.
+fn wait_for_staging(out: &Path, child: &mut std::process::Child) -> std::path::PathBuf {
+    for _ in 0..400 {
+        if let Some(e) = std::fs::read_dir(out)
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with(".oci-dl-staging-"))
+        {
+            return e.path();
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it staged anything");
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("no staging directory appeared");
+}
+
+#[test]
+fn a_staging_directory_swapped_for_a_symlink_redirects_nothing() {
+    use crate::support::fake::{self, Fault, Guard, Reply};
+    // Many entries, slowly: the swap happens while they are being written.
+    let entries: Vec<(String, Vec<u8>)> =
+        (0..64).map(|i| (format!("app/f{i}"), noise(16 * 1024, i))).collect();
+    let files: Vec<E<'_>> =
+        entries.iter().map(|(n, d)| E::File(n.as_str(), d.as_slice(), 0o644)).collect();
+    let archive = gz(&tar(&files));
+    let f = fake::artifact_with(vec![("rel.tar.gz", archive)], Guard::Open, |hit, _, b| {
+        Reply::blob(hit, b).fault(Fault::Throttle(256 * 1024))
+    });
+    let (sb, c) = arena();
+    let out = sb.work().join("out");
+    let r = format!("{}/x:v1", f.host);
+    let mut child = sb
+        .cmd(&["pull", &r, "-o", "out", "-x", "--no-cache"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let staging = wait_for_staging(&out, &mut child);
+    // A writer of DIR renames the staging directory away and plants a symlink to a victim.
+    std::fs::rename(&staging, out.join("moved")).unwrap();
+    std::os::unix::fs::symlink(sb.work().join("victim"), &staging).unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    run.ok();
+    for (n, d) in &entries {
+        assert_eq!(&std::fs::read(out.join(n)).unwrap(), d, "{n} landed in DIR");
+    }
+    assert!(staging.is_symlink(), "the planted name is not oci-dl's to remove");
+    std::fs::remove_file(&staging).unwrap();
+    c.assert_unchanged();
+}
+
+#[test]
+fn a_directory_swapped_before_a_non_archive_lands_is_not_followed() {
+    use crate::support::fake::{self, Fault, Guard, Reply};
+    let f = fake::artifact_with(
+        vec![("sub/tool.gz", noise(512 * 1024, 7))],
+        Guard::Open,
+        |hit, _, b| Reply::blob(hit, b).fault(Fault::Throttle(256 * 1024)),
+    );
+    let (sb, c) = arena();
+    let out = sb.work().join("out");
+    let r = format!("{}/x:v1", f.host);
+    let mut child = sb
+        .cmd(&["pull", &r, "-o", "out", "-x", "--no-cache", "--overwrite", "force"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..400 {
+        if out.join("sub").is_dir() && child.try_wait().unwrap().is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::rename(out.join("sub"), out.join("sub-moved")).unwrap();
+    std::os::unix::fs::symlink(sb.work().join("victim"), out.join("sub")).unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    run.fails(1, "refusing to write through symlink");
+    std::fs::remove_file(out.join("sub")).unwrap();
+    c.assert_unchanged();
+}
+
+#[test]
+fn an_image_cannot_chmod_through_a_directory_it_replaced_with_a_link() {
+    let Some(reg) = registry::open() else { return };
+    let (sb, c) = arena();
+    let victim = sb.work().join("victim/secret.txt");
+    let victim_dir = sb.work().join("victim");
+    let layer = tar(&[
+        E::Dir("d/"),
+        E::Symlink("d", victim.to_str().unwrap()),
+        E::Dir("a/"),
+        E::Dir("a/b/"),
+        E::Symlink("a", victim_dir.to_str().unwrap()),
+    ]);
+    let r = push(
+        reg,
+        "test/h-chmod-link",
+        &[Layer::untitled("application/vnd.oci.image.layer.v1.tar", layer)],
+    );
+    sb.run(&["pull", &r, "-o", "out", "-x"]).ok();
+    assert!(sb.work().join("out/d").is_symlink());
+    c.assert_unchanged();
+}
+
+#[test]
+fn a_tar_entry_never_replaces_another_layers_file() {
+    let Some(reg) = registry::open() else { return };
+    let extras = gz(&tar(&[E::File("tool", b"EVIL", 0o755)]));
+    let r = push(
+        reg,
+        "test/h-cross",
+        &[Layer::oras("tool", "GENUINE"), Layer::oras("extras.tar.gz", extras)],
+    );
+    for jobs in ["1", "4"] {
+        let (sb, c) = arena();
+        let run = sb.run(&["pull", &r, "-o", "out", "-x", "--overwrite", "force", "-j", jobs]);
+        run.fails(1, "another layer's file");
+        let tool = std::fs::read(sb.work().join("out/tool")).unwrap_or_default();
+        assert!(tool.is_empty() || tool == b"GENUINE", "-j {jobs}: {tool:?}");
+        c.assert_unchanged();
+    }
+}
+
+#[test]
+fn names_too_long_or_too_deep_are_refused_in_one_short_line() {
+    let Some(reg) = registry::open() else { return };
+    let with_path = |path: &str| {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, path, &b"x"[..]).unwrap();
+        b.into_inner().unwrap()
+    };
+    let deep = format!("{}f", "a/".repeat(300));
+    let long = "n".repeat(5000);
+    for (i, (path, needle)) in [(deep, "levels deep"), (long, "over 4096 bytes")].iter().enumerate()
+    {
+        let r = push(reg, &format!("test/h-long-{i}"), &[Layer::oras("x.tar", with_path(path))]);
+        let (sb, c) = arena();
+        let run = sb.run(&["pull", &r, "-o", "out", "-x"]);
+        run.fails(1, needle);
+        assert!(run.stderr.len() < 2000, "one short line: {} bytes", run.stderr.len());
+        only_mine(&sb);
+        c.assert_unchanged();
+    }
+}
+
+#[test]
+fn an_image_that_repeats_a_layer_applies_it_each_time() {
+    let Some(reg) = registry::open() else { return };
+    let a = tar(&[E::File("f", b"from A", 0o644)]);
+    let b = tar(&[E::File(".wh.f", b"", 0o644)]);
+    let t = "application/vnd.oci.image.layer.v1.tar";
+    let r = push(
+        reg,
+        "test/h-repeat",
+        &[Layer::untitled(t, a.clone()), Layer::untitled(t, b), Layer::untitled(t, a)],
+    );
+    let sb = Sandbox::new();
+    sb.run(&["pull", &r, "-o", "rootfs", "-x"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("rootfs/f")).unwrap(), b"from A", "as crane export");
+}
+
+#[test]
+fn a_nested_single_file_unpacks_into_extract_to() {
+    let Some(reg) = registry::open() else { return };
+    let r = push(reg, "test/h-nested-to", &[Layer::oras("sub/tool.gz", gz(b"tool"))]);
+    let sb = Sandbox::new();
+    sb.run(&["pull", &r, "-o", "dl", "-x", "--extract-to", "ex"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("ex/sub/tool")).unwrap(), b"tool");
+}
+
+#[test]
+fn the_archive_an_oras_directory_is_kept_as_is_claimed() {
+    let Some(reg) = registry::open() else { return };
+    let inner = tar(&[E::Dir("d"), E::File("d/x", b"x", 0o644)]);
+    let blob = gz(&inner);
+    let p = Pusher::new(reg);
+    let sha = |b: &[u8]| oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b).to_string();
+    let plain = b"a plain layer".to_vec();
+    for b in [&blob, &plain, &b"{}".to_vec()] {
+        p.blob("test/h-oras-kept", b);
+    }
+    let body = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha(b"{}"), "size": 2},
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(&blob), "size": blob.len(),
+             "annotations": {"org.opencontainers.image.title": "d", "io.deis.oras.content.unpack": "true",
+                             "io.deis.oras.content.digest": sha(&inner)}},
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(&plain), "size": plain.len(),
+             "annotations": {"org.opencontainers.image.title": "d.tar.gz"}}],
+    }))
+    .unwrap();
+    p.manifest_raw("test/h-oras-kept", "v1", "application/vnd.oci.image.manifest.v1+json", &body);
+    let (sb, c) = arena();
+    let r = format!("{}/test/h-oras-kept:v1", reg.host);
+    sb.run(&["pull", &r, "-o", "out", "--keep-archive"]).fails(1, "would both be written");
+    only_mine(&sb);
+    c.assert_unchanged();
+}
