@@ -502,6 +502,9 @@ fn a_staging_directory_swapped_for_a_symlink_redirects_nothing() {
     c.assert_unchanged();
 }
 
+/// The swap happens during the download, before the file would land: the walk to its
+/// directory refuses the link. (The narrower window between that walk and the rename is closed
+/// by renaming under the same handles; no test here can hit it on cue.)
 #[test]
 fn a_directory_swapped_before_a_non_archive_lands_is_not_followed() {
     use crate::support::fake::{self, Fault, Guard, Reply};
