@@ -69,6 +69,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Connections at once: layers, or ranges of a big blob on a slow link')
             [CompletionResult]::new('--extract-to', '--extract-to', [CompletionResultType]::ParameterName, 'Unpack into DIR instead of the output directory')
             [CompletionResult]::new('--max-unpacked-size', '--max-unpacked-size', [CompletionResultType]::ParameterName, 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]')
+            [CompletionResult]::new('--verify-key', '--verify-key', [CompletionResultType]::ParameterName, 'Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64 line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress display on stderr')
             [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust the PEM root certificates in FILE, besides the system''s')
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)')

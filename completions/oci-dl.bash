@@ -765,7 +765,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__pull)
-            opts="-o -g -r -j -x -v -q -u -h --output --platform --glob --regex --include --exclude --media-type --case-sensitive --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --deadline --help"
+            opts="-o -g -r -j -x -v -q -u -h --output --platform --glob --regex --include --exclude --media-type --case-sensitive --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -828,6 +828,10 @@ _oci__dl() {
                     return 0
                     ;;
                 --max-unpacked-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --verify-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

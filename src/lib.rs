@@ -25,6 +25,7 @@ mod resume;
 mod retry;
 mod select;
 mod transfer;
+mod trust;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,7 @@ pub use resolve::ResolvedManifest;
 pub use retry::{Cancel, RetryPolicy};
 pub use select::Filter;
 pub use transfer::part_path;
+pub use trust::VerifyKey;
 
 use registry::Client;
 use transfer::BlobSpec;

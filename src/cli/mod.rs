@@ -26,6 +26,7 @@ Exit codes:
   5  integrity: digest or size mismatch
   6  network failure
   7  rate-limited (HTTP 429 after the retries)
+  8  signature: missing, not verifying with --verify-key, or over something else
   130 interrupted (SIGINT/SIGTERM); partial downloads are kept for the next run";
 
 const EXAMPLES: &str = "\

@@ -71,6 +71,10 @@ pub struct PullArgs {
     /// archive, at least 16 MiB, at most 64 GiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
     pub max_unpacked_size: Option<u64>,
+    /// Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64
+    /// line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable.
+    #[arg(long = "verify-key", value_name = "KEY", help_heading = "Verification")]
+    pub verify_keys: Vec<String>,
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
@@ -119,6 +123,11 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
             oras_unpack: !args.no_unpack,
             max_unpacked: args.max_unpacked_size,
         },
+        verify: args
+            .verify_keys
+            .iter()
+            .map(|k| oci_dl::VerifyKey::load(k))
+            .collect::<Result<_, _>>()?,
     };
     let view = global.view();
     let result = if to_stdout && !args.dry_run {

@@ -21,3 +21,4 @@ mod pull;
 mod ranged;
 mod registries;
 mod transport;
+mod trust;
