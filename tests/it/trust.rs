@@ -341,3 +341,231 @@ fn cosign_refuses_before_downloading_any_layer() {
     assert!(!sb.work().join("out").exists());
     f.assert_no_unexpected();
 }
+
+/// A minisign key pair made by `minisign -G -W` (no password) in `dir`: (secret, public).
+fn minisign_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (s, p) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pub")));
+    tool(
+        dir,
+        "minisign",
+        &["-G", "-W", "-f", "-s", s.to_str().unwrap(), "-p", p.to_str().unwrap()],
+    );
+    (s, p)
+}
+
+/// `minisign -S` over `bytes`: the `.minisig` file's bytes.
+fn minisign_sign(secret: &Path, bytes: &[u8], comment: &str) -> Vec<u8> {
+    let dir = secret.parent().unwrap();
+    let file = dir.join("signed.tmp");
+    std::fs::write(&file, bytes).unwrap();
+    let f = file.to_str().unwrap();
+    tool(dir, "minisign", &["-S", "-s", secret.to_str().unwrap(), "-m", f, "-t", comment]);
+    std::fs::read(dir.join("signed.tmp.minisig")).unwrap()
+}
+
+fn sha256sum_line(bytes: &[u8], name: &str) -> String {
+    format!("{}  {name}\n", oci_dl::Digest::of(oci_dl::Algorithm::Sha256, bytes).hex())
+}
+
+/// Push `layers` oras-style to `repo:v1` and pull it into a fresh `out` beside canaries with
+/// `args`; returns the run and the output directory.
+fn pull_signed(
+    sb: &Sandbox,
+    reg: &Registry,
+    repo: &str,
+    layers: &[Layer],
+    case: &str,
+    args: &[&str],
+) -> (Run, PathBuf, Canaries) {
+    Pusher::new(reg).oras_push(repo, "v1", layers);
+    let root = sb.work().join(case);
+    std::fs::create_dir_all(&root).unwrap();
+    let c = Canaries::plant(&root);
+    let out = root.join("out");
+    let reference = format!("{}/{repo}:v1", reg.host);
+    let mut all = vec!["pull", reference.as_str(), "-o", out.to_str().unwrap()];
+    all.extend_from_slice(args);
+    (sb.run(&all), out, c)
+}
+
+#[test]
+fn minisign_sibling_signatures_and_signed_checksum_lists_pull() {
+    let Some(reg) = registry::open() else { return };
+    let sb = Sandbox::new();
+    let (secret, public) = minisign_key(&sb.path("keys"), "m");
+    let key = public.to_str().unwrap();
+    let app = noise(300_000, 3);
+    let (a, b) = (b"alpha\n".to_vec(), b"beta\n".to_vec());
+    let sums = [sha256sum_line(&a, "a.bin"), sha256sum_line(&b, "b.bin")].concat().into_bytes();
+    let layers = vec![
+        Layer::oras("app", app.clone()),
+        Layer::oras("app.minisig", minisign_sign(&secret, &app, "app v1.2.3")),
+        Layer::oras("a.bin", a.clone()),
+        Layer::oras("b.bin", b.clone()),
+        Layer::oras("SHA256SUMS", sums.clone()),
+        Layer::oras("SHA256SUMS.minisig", minisign_sign(&secret, &sums, "sums v1.2.3")),
+    ];
+    let (r, out, c) =
+        pull_signed(&sb, reg, "trust/mini-good", &layers, "all", &["--verify-key", key, "-v"]);
+    r.ok();
+    assert!(
+        r.stderr.contains("app: signed by app.minisig, trusted comment \"app v1.2.3\""),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        tree(&out),
+        ["SHA256SUMS", "SHA256SUMS.minisig", "a.bin", "app", "app.minisig", "b.bin"]
+    );
+    assert_eq!(std::fs::read(out.join("app")).unwrap(), app);
+    c.assert_unchanged();
+    // Filtered: the signatures are fetched to check, but only what was selected is written.
+    let (r, out, _) = pull_signed(
+        &sb,
+        reg,
+        "trust/mini-good",
+        &layers,
+        "some",
+        &["--verify-key", key, "-g", "a.bin", "-g", "app"],
+    );
+    r.ok();
+    assert_eq!(tree(&out), ["a.bin", "app"]);
+    // The base64 line of the key works as well, from the environment.
+    let line = std::fs::read_to_string(&public).unwrap().lines().nth(1).unwrap().to_owned();
+    let reference = format!("{}/trust/mini-good:v1", reg.host);
+    let o = sb
+        .cmd(&["pull", &reference, "-o", "env-out", "--verify-key", "env:MINISIGN_KEY"])
+        .env("MINISIGN_KEY", line)
+        .output()
+        .unwrap();
+    Run::from(o).ok();
+    assert_eq!(tree(&sb.work().join("env-out")).len(), 6);
+    // To stdout: a file whose signature covers its bytes cannot be held back; one a signed
+    // checksum list covers streams (its digest was checked before the first byte).
+    sb.run(&["pull", &reference, "-o", "-", "-g", "app", "--verify-key", key])
+        .fails(2, "-o - cannot hold back");
+    let r = sb.run(&["pull", &reference, "-o", "-", "-g", "a.bin", "--verify-key", key]);
+    assert_eq!(r.ok().stdout, a);
+}
+
+/// Each way a minisign signature can be wrong: exit 8, one line naming the file and why, and
+/// no file written at all (not even the ones whose signature was good).
+#[test]
+fn minisign_bad_signatures_exit_8_and_write_nothing() {
+    let Some(reg) = registry::open() else { return };
+    let sb = Sandbox::new();
+    let (secret, public) = minisign_key(&sb.path("keys"), "m");
+    let (_, other_pub) = minisign_key(&sb.path("keys"), "other");
+    let good = noise(200_000, 4);
+    let bad = noise(100_000, 5);
+    let good_sig = minisign_sign(&secret, &good, "good");
+    let a = b"alpha\n".to_vec();
+    let sums = sha256sum_line(&a, "a.bin").into_bytes();
+    let sums_sig = minisign_sign(&secret, &sums, "sums");
+    let good_pair =
+        || vec![Layer::oras("good", good.clone()), Layer::oras("good.minisig", good_sig.clone())];
+    let with = |mut v: Vec<Layer>, more: Vec<Layer>| {
+        v.extend(more);
+        v
+    };
+    let cases: Vec<(&str, Vec<Layer>, &Path, &str)> = vec![
+        ("wrong key", good_pair(), &other_pub, "good.minisig was made with another key"),
+        (
+            "missing signature",
+            with(good_pair(), vec![Layer::oras("bad", bad.clone())]),
+            &public,
+            "bad is not signed: no bad.minisig or bad.sig layer",
+        ),
+        (
+            "signature over another file",
+            with(
+                good_pair(),
+                vec![Layer::oras("bad", bad.clone()), Layer::oras("bad.sig", good_sig.clone())],
+            ),
+            &public,
+            "bad: the minisign signature bad.sig does not match its bytes",
+        ),
+        (
+            "truncated minisig",
+            with(
+                good_pair(),
+                vec![
+                    Layer::oras("bad", bad.clone()),
+                    Layer::oras("bad.minisig", good_sig[..good_sig.len() - 40].to_vec()),
+                ],
+            ),
+            &public,
+            "bad.minisig is not a valid minisign signature",
+        ),
+        (
+            "checksum mismatch",
+            vec![
+                Layer::oras("a.bin", b"alpha, changed\n".to_vec()),
+                Layer::oras("SHA256SUMS", sums.clone()),
+                Layer::oras("SHA256SUMS.minisig", sums_sig.clone()),
+            ],
+            &public,
+            "a.bin: the signed SHA256SUMS lists sha256:",
+        ),
+        (
+            "tampered checksum list",
+            vec![
+                Layer::oras("a.bin", a.clone()),
+                Layer::oras("SHA256SUMS", [&sums[..], b"\n"].concat()),
+                Layer::oras("SHA256SUMS.minisig", sums_sig.clone()),
+            ],
+            &public,
+            "SHA256SUMS: the minisign signature SHA256SUMS.minisig does not match its bytes",
+        ),
+    ];
+    for (i, (what, layers, key, needle)) in cases.into_iter().enumerate() {
+        let repo = format!("trust/mini-bad-{i}");
+        let (r, out, c) = pull_signed(
+            &sb,
+            reg,
+            &repo,
+            &layers,
+            &what.replace(' ', "-"),
+            &["--verify-key", key.to_str().unwrap()],
+        );
+        r.fails(8, needle);
+        assert!(tree(&out).is_empty(), "{what}: left {:?}", tree(&out));
+        c.assert_unchanged();
+    }
+}
+
+#[test]
+fn minisign_signed_archive_is_unpacked_only_when_it_verifies() {
+    let Some(reg) = registry::open() else { return };
+    let sb = Sandbox::new();
+    let (secret, public) = minisign_key(&sb.path("keys"), "m");
+    let src = sb.path("src");
+    std::fs::create_dir_all(src.join("pkg")).unwrap();
+    std::fs::write(src.join("pkg/tool"), "the tool\n").unwrap();
+    tool(&src, "tar", &["czf", "../pkg.tar.gz", "pkg"]);
+    let tgz = std::fs::read(sb.path("pkg.tar.gz")).unwrap();
+    let key = public.to_str().unwrap();
+    let sig = minisign_sign(&secret, &tgz, "pkg");
+    let layers = vec![
+        Layer::oras("pkg.tar.gz", tgz.clone()),
+        Layer::oras("pkg.tar.gz.minisig", sig.clone()),
+    ];
+    let (r, out, _) = pull_signed(
+        &sb,
+        reg,
+        "trust/mini-x",
+        &layers,
+        "good",
+        &["--verify-key", key, "-x", "-g", "*.tar.gz"],
+    );
+    r.ok();
+    assert_eq!(tree(&out), ["pkg/", "pkg/tool"]);
+    let other = minisign_sign(&secret, b"something else", "pkg");
+    let layers = vec![Layer::oras("pkg.tar.gz", tgz), Layer::oras("pkg.tar.gz.minisig", other)];
+    let (r, out, c) =
+        pull_signed(&sb, reg, "trust/mini-x-bad", &layers, "bad", &["--verify-key", key, "-x"]);
+    r.fails(8, "pkg.tar.gz: the minisign signature pkg.tar.gz.minisig does not match its bytes");
+    assert!(tree(&out).is_empty(), "{:?}", tree(&out));
+    c.assert_unchanged();
+}
