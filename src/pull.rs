@@ -56,6 +56,8 @@ pub struct PullRequest {
     pub extract: ExtractOptions,
     /// Publishers' keys: with any, nothing gets its final name unless its signature verifies.
     pub verify: Vec<crate::trust::VerifyKey>,
+    /// Also (or only) pull the newest referrer of a type (`--referrer`).
+    pub referrer: Option<crate::referrers::ReferrerPull>,
 }
 
 /// What to unpack, and where.
@@ -163,6 +165,9 @@ pub(crate) fn pull(
     req: &PullRequest,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
+    if let Some(wanted) = &req.referrer {
+        return crate::referrers::pull(client, req, wanted, obs);
+    }
     let (resolved, jobs) = plan(client, req, obs)?;
     let checks = trust_checks(client, req, &resolved, &jobs, obs)?;
     if req.dry_run {

@@ -60,4 +60,25 @@ impl Client {
         }
         Ok(Some(out))
     }
+
+    /// The referrers of `digest` by the fallback tag schema: the index at the tag
+    /// `<alg>-<hex>`; empty when there is no such tag.
+    pub(crate) fn referrers_tag(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<Vec<Descriptor>, Error> {
+        let tag = format!("{}-{}", digest.algorithm().name(), digest.hex());
+        match self.manifest(repo, &tag) {
+            Ok(raw) => match Manifest::parse(&raw.bytes, raw.content_type.as_deref()) {
+                Ok((Manifest::Index(i), _)) => Ok(i.manifests),
+                _ => Err(Error::new(
+                    ErrorKind::Other,
+                    format!("{repo}:{tag}, the referrers tag of {digest}, is not an index"),
+                )),
+            },
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
 }
