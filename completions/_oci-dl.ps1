@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('pull', 'pull', [CompletionResultType]::ParameterValue, 'Download the layers of an artifact, each saved under its title')
             [CompletionResult]::new('manifest', 'manifest', [CompletionResultType]::ParameterValue, 'Print a manifest exactly as the registry serves it')
             [CompletionResult]::new('blob', 'blob', [CompletionResultType]::ParameterValue, 'Download one blob by digest, to a file or stdout')
+            [CompletionResult]::new('referrers', 'referrers', [CompletionResultType]::ParameterValue, 'List what is attached to a manifest: SBOMs, signatures, attestations')
             [CompletionResult]::new('tags', 'tags', [CompletionResultType]::ParameterValue, 'List a repository''s tags, one per line')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Manage the blob cache')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -69,6 +70,8 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Connections at once: layers, or ranges of a big blob on a slow link')
             [CompletionResult]::new('--extract-to', '--extract-to', [CompletionResultType]::ParameterName, 'Unpack into DIR instead of the output directory')
             [CompletionResult]::new('--max-unpacked-size', '--max-unpacked-size', [CompletionResultType]::ParameterName, 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]')
+            [CompletionResult]::new('--verify-key', '--verify-key', [CompletionResultType]::ParameterName, 'Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64 line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable')
+            [CompletionResult]::new('--referrer', '--referrer', [CompletionResultType]::ParameterName, 'Also pull the files of the newest referrer of artifact TYPE (an SBOM such as application/spdx+json, an attestation) into the output directory')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress display on stderr')
             [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust the PEM root certificates in FILE, besides the system''s')
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)')
@@ -87,6 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('--extract', '--extract', [CompletionResultType]::ParameterName, 'Unpack archive layers (tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2, told by their bytes); an image becomes its root filesystem')
             [CompletionResult]::new('--keep-archive', '--keep-archive', [CompletionResultType]::ParameterName, 'Keep downloaded archives next to what was unpacked from them')
             [CompletionResult]::new('--no-unpack', '--no-unpack', [CompletionResultType]::ParameterName, 'Keep layers that oras marked for unpacking (pushed directories) as archives')
+            [CompletionResult]::new('--no-subject', '--no-subject', [CompletionResultType]::ParameterName, 'With --referrer: pull only the referrer''s files, not the subject''s')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
@@ -140,6 +144,31 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds a connection may deliver nothing before it counts as stalled')
             [CompletionResult]::new('--deadline', '--deadline', [CompletionResultType]::ParameterName, 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--plain-http', '--plain-http', [CompletionResultType]::ParameterName, 'Use plain HTTP (automatic for localhost and loopback addresses)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Skip TLS certificate verification')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password or token from standard input')
+            [CompletionResult]::new('--no-cache', '--no-cache', [CompletionResultType]::ParameterName, 'Use no blob cache')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'oci-dl;referrers' {
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'List the referrers of this platform''s manifest instead of the index''s')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress display on stderr')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust the PEM root certificates in FILE, besides the system''s')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)')
+            [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)')
+            [CompletionResult]::new('--registry-config', '--registry-config', [CompletionResultType]::ParameterName, 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)')
+            [CompletionResult]::new('--cache', '--cache', [CompletionResultType]::ParameterName, 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries of a failed request or transfer (with backoff), each resuming where it stopped')
+            [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds a connection may deliver nothing before it counts as stalled')
+            [CompletionResult]::new('--deadline', '--deadline', [CompletionResultType]::ParameterName, 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document: subject, source (api or tag) and the descriptors as listed')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
@@ -314,6 +343,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('pull', 'pull', [CompletionResultType]::ParameterValue, 'Download the layers of an artifact, each saved under its title')
             [CompletionResult]::new('manifest', 'manifest', [CompletionResultType]::ParameterValue, 'Print a manifest exactly as the registry serves it')
             [CompletionResult]::new('blob', 'blob', [CompletionResultType]::ParameterValue, 'Download one blob by digest, to a file or stdout')
+            [CompletionResult]::new('referrers', 'referrers', [CompletionResultType]::ParameterValue, 'List what is attached to a manifest: SBOMs, signatures, attestations')
             [CompletionResult]::new('tags', 'tags', [CompletionResultType]::ParameterValue, 'List a repository''s tags, one per line')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Manage the blob cache')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -328,6 +358,9 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             break
         }
         'oci-dl;help;blob' {
+            break
+        }
+        'oci-dl;help;referrers' {
             break
         }
         'oci-dl;help;tags' {

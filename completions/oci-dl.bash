@@ -37,6 +37,9 @@ _oci__dl() {
             oci__dl,pull)
                 cmd="oci__dl__subcmd__pull"
                 ;;
+            oci__dl,referrers)
+                cmd="oci__dl__subcmd__referrers"
+                ;;
             oci__dl,tags)
                 cmd="oci__dl__subcmd__tags"
                 ;;
@@ -79,6 +82,9 @@ _oci__dl() {
             oci__dl__subcmd__help,pull)
                 cmd="oci__dl__subcmd__help__subcmd__pull"
                 ;;
+            oci__dl__subcmd__help,referrers)
+                cmd="oci__dl__subcmd__help__subcmd__referrers"
+                ;;
             oci__dl__subcmd__help,tags)
                 cmd="oci__dl__subcmd__help__subcmd__tags"
                 ;;
@@ -95,7 +101,7 @@ _oci__dl() {
 
     case "${cmd}" in
         oci__dl)
-            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --deadline --help --version pull manifest blob tags cache completions generate-assets help"
+            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --deadline --help --version pull manifest blob referrers tags cache completions generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -545,7 +551,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__help)
-            opts="pull manifest blob tags cache completions generate-assets help"
+            opts="pull manifest blob referrers tags cache completions generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,6 +690,20 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oci__subcmd__dl__subcmd__help__subcmd__referrers)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oci__subcmd__dl__subcmd__help__subcmd__tags)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -765,7 +785,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__pull)
-            opts="-o -g -r -j -x -v -q -u -h --output --platform --glob --regex --include --exclude --media-type --case-sensitive --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --deadline --help"
+            opts="-o -g -r -j -x -v -q -u -h --output --platform --glob --regex --include --exclude --media-type --case-sensitive --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --referrer --no-subject --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -828,6 +848,72 @@ _oci__dl() {
                     return 0
                     ;;
                 --max-unpacked-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --verify-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --referrer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never json" -- "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__subcmd__dl__subcmd__referrers)
+            opts="-v -q -u -h --platform --json --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --retries --resolve --timeout --deadline --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

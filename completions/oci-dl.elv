@@ -43,6 +43,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand pull 'Download the layers of an artifact, each saved under its title'
             cand manifest 'Print a manifest exactly as the registry serves it'
             cand blob 'Download one blob by digest, to a file or stdout'
+            cand referrers 'List what is attached to a manifest: SBOMs, signatures, attestations'
             cand tags 'List a repository''s tags, one per line'
             cand cache 'Manage the blob cache'
             cand completions 'Print a shell completion script'
@@ -65,6 +66,8 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --jobs 'Connections at once: layers, or ranges of a big blob on a slow link'
             cand --extract-to 'Unpack into DIR instead of the output directory'
             cand --max-unpacked-size 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]'
+            cand --verify-key 'Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64 line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable'
+            cand --referrer 'Also pull the files of the newest referrer of artifact TYPE (an SBOM such as application/spdx+json, an attestation) into the output directory'
             cand --progress 'Progress display on stderr'
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
@@ -83,6 +86,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --extract 'Unpack archive layers (tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2, told by their bytes); an image becomes its root filesystem'
             cand --keep-archive 'Keep downloaded archives next to what was unpacked from them'
             cand --no-unpack 'Keep layers that oras marked for unpacking (pushed directories) as archives'
+            cand --no-subject 'With --referrer: pull only the referrer''s files, not the subject''s'
             cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
             cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
             cand -q 'Print only errors'
@@ -134,6 +138,30 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
             cand --deadline 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP (automatic for localhost and loopback addresses)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oci-dl;referrers'= {
+            cand --platform 'List the referrers of this platform''s manifest instead of the index''s'
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand --deadline 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all'
+            cand --json 'Print one JSON document: subject, source (api or tag) and the descriptors as listed'
             cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
             cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
             cand -q 'Print only errors'
@@ -297,6 +325,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand pull 'Download the layers of an artifact, each saved under its title'
             cand manifest 'Print a manifest exactly as the registry serves it'
             cand blob 'Download one blob by digest, to a file or stdout'
+            cand referrers 'List what is attached to a manifest: SBOMs, signatures, attestations'
             cand tags 'List a repository''s tags, one per line'
             cand cache 'Manage the blob cache'
             cand completions 'Print a shell completion script'
@@ -308,6 +337,8 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
         &'oci-dl;help;manifest'= {
         }
         &'oci-dl;help;blob'= {
+        }
+        &'oci-dl;help;referrers'= {
         }
         &'oci-dl;help;tags'= {
         }

@@ -47,6 +47,7 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -s V -l version -d 'Print ve
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "referrers" -d 'List what is attached to a manifest: SBOMs, signatures, attestations'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "tags" -d 'List a repository\'s tags, one per line'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "cache" -d 'Manage the blob cache'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -66,6 +67,8 @@ prompt\t''"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s j -l jobs -d 'Connections at once: layers, or ranges of a big blob on a slow link' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l extract-to -d 'Unpack into DIR instead of the output directory' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l max-unpacked-size -d 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l verify-key -d 'Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64 line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l referrer -d 'Also pull the files of the newest referrer of artifact TYPE (an SBOM such as application/spdx+json, an attestation) into the output directory' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
@@ -85,6 +88,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l dry-run -d 'Resol
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s x -l extract -d 'Unpack archive layers (tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2, told by their bytes); an image becomes its root filesystem'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l keep-archive -d 'Keep downloaded archives next to what was unpacked from them'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-unpack -d 'Keep layers that oras marked for unpacking (pushed directories) as archives'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-subject -d 'With --referrer: pull only the referrer\'s files, not the subject\'s'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
@@ -138,6 +142,27 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l insecure -d 'Skip
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l platform -d 'List the referrers of this platform\'s manifest instead of the index\'s' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
+always\t'Bars even when stderr is not a terminal'
+never\t'Plain lines'
+json\t'One JSON event per line on stderr'"
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l json -d 'Print one JSON document: subject, source (api or tag) and the descriptors as listed'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s q -l quiet -d 'Print only errors'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l plain-http -d 'Use plain HTTP (automatic for localhost and loopback addresses)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l insecure -d 'Skip TLS certificate verification'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
@@ -260,13 +285,14 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l insecu
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "tags" -d 'List a repository\'s tags, one per line'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "cache" -d 'Manage the blob cache'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "completions" -d 'Print a shell completion script'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob tags cache completions generate-assets help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "referrers" -d 'List what is attached to a manifest: SBOMs, signatures, attestations'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "tags" -d 'List a repository\'s tags, one per line'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "cache" -d 'Manage the blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "completions" -d 'Print a shell completion script'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "dir" -d 'Print the cache directory'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "prune" -d 'Delete least recently used blobs until the cache holds at most SIZE'

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     Other,
     /// Stopped by SIGINT/SIGTERM; partial downloads were kept for resuming.
     Interrupted,
+    /// A publisher's signature was missing, did not verify, or covered something else.
+    Signature,
 }
 
 impl ErrorKind {
@@ -33,8 +35,9 @@ impl ErrorKind {
     /// the exit code, since "a digest did not match" tells the user more than "the network failed".
     pub fn specificity(self) -> u8 {
         match self {
-            ErrorKind::Interrupted => 9,
-            ErrorKind::Usage => 8,
+            ErrorKind::Interrupted => 10,
+            ErrorKind::Usage => 9,
+            ErrorKind::Signature => 8,
             ErrorKind::Integrity => 7,
             ErrorKind::Auth => 6,
             ErrorKind::NotFound => 5,

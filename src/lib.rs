@@ -19,12 +19,14 @@ mod pool;
 mod pull;
 mod ranged;
 mod reference;
+mod referrers;
 mod registry;
 mod resolve;
 mod resume;
 mod retry;
 mod select;
 mod transfer;
+mod trust;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,12 +39,14 @@ pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silen
 pub use manifest::{Descriptor, Manifest, Platform, Selection};
 pub use pull::{ExtractOptions, Overwrite, PullReport, PullRequest};
 pub use reference::{DEFAULT_REGISTRY, Reference};
+pub use referrers::{ReferrerPull, Referrers};
 pub use registry::credentials::Sources;
 pub use registry::{ClientOptions, Credentials, MAX_TAG_BYTES, MAX_TAGS, Pin};
 pub use resolve::ResolvedManifest;
 pub use retry::{Cancel, RetryPolicy};
 pub use select::Filter;
 pub use transfer::part_path;
+pub use trust::VerifyKey;
 
 use registry::Client;
 use transfer::BlobSpec;
@@ -144,6 +148,18 @@ pub fn fetch_blob(
         status: FileStatus::Downloaded,
     });
     Ok(report(outcome.size, FileStatus::Downloaded))
+}
+
+/// The referrers of the manifest `reference` names (with `platform`, of that platform's
+/// manifest): the registry's referrers API, else the fallback tag `sha256-<hex>`.
+pub fn list_referrers(
+    reference: &Reference,
+    platform: Option<&Platform>,
+    opts: &ClientOptions,
+    obs: Arc<dyn Observer>,
+) -> Result<Referrers> {
+    let client = Client::new(reference, opts, obs.clone())?;
+    referrers::list_for(&client, reference, platform, &*obs)
 }
 
 /// Write `bytes` to the file `path` through `path.part` and a rename: never half-written, never

@@ -54,6 +54,10 @@ pub struct PullRequest {
     pub dry_run: bool,
     /// What to unpack, and where.
     pub extract: ExtractOptions,
+    /// Publishers' keys: with any, nothing gets its final name unless its signature verifies.
+    pub verify: Vec<crate::trust::VerifyKey>,
+    /// Also (or only) pull the newest referrer of a type (`--referrer`).
+    pub referrer: Option<crate::referrers::ReferrerPull>,
 }
 
 /// What to unpack, and where.
@@ -164,7 +168,11 @@ pub(crate) fn pull(
     req: &PullRequest,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
+    if let Some(wanted) = &req.referrer {
+        return crate::referrers::pull(client, req, wanted, obs);
+    }
     let (resolved, jobs) = plan(client, req, obs)?;
+    let checks = trust_checks(client, req, &resolved, &jobs, obs)?;
     if req.dry_run {
         let files = jobs
             .iter()
@@ -180,11 +188,16 @@ pub(crate) fn pull(
         files: jobs.len(),
         bytes: jobs.iter().map(|j| j.layer.size).sum(),
     });
+    // Signed or nothing: files whose signature covers their bytes are held and verified first.
+    let held = Mutex::new(hold_signed(client, req, &jobs, &checks, obs)?);
     if req.extract.extract && is_image(&jobs) {
         return pull_rootfs(client, req, resolved, jobs, obs);
     }
     let claimed: HashSet<PathBuf> = jobs.iter().flat_map(|j| j.claims.iter().cloned()).collect();
     let results = pool::run(jobs, req.jobs, |index, job| {
+        if let Some(done) = held.lock().unwrap_or_else(|p| p.into_inner()).remove(&index) {
+            return done;
+        }
         let others: HashSet<PathBuf> =
             claimed.iter().filter(|p| !job.claims.contains(p)).cloned().collect();
         let r = fetch_layer(client, req, &job, index, &others, obs);
@@ -215,6 +228,12 @@ pub(crate) fn pull_stream(
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
     let (resolved, jobs) = plan(client, req, obs)?;
+    if trust_checks(client, req, &resolved, &jobs, obs)?.any_bytes() {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            "-o - cannot hold back bytes until their minisign signature verified; use -o DIR",
+        ));
+    }
     let Some(job) = jobs.first() else {
         return Ok(PullReport { manifest: resolved, files: Vec::new() });
     };
@@ -253,6 +272,161 @@ pub(crate) fn pull_stream(
         status: FileStatus::Downloaded,
     });
     Ok(PullReport { manifest: resolved, files: vec![file] })
+}
+
+/// `--verify-key`: check what can be checked before any download (see [`crate::trust`]).
+fn trust_checks(
+    client: &Client,
+    req: &PullRequest,
+    resolved: &ResolvedManifest,
+    jobs: &[Job],
+    obs: &dyn Observer,
+) -> Result<crate::trust::Checks, Error> {
+    if req.verify.is_empty() {
+        return Ok(Default::default());
+    }
+    let selected: Vec<(String, Descriptor)> =
+        jobs.iter().map(|j| (j.name.clone(), j.layer.clone())).collect();
+    crate::trust::before_download(client, &req.reference, resolved, &selected, &req.verify, obs)
+}
+
+/// The files whose minisign signature covers their bytes: download each to its hidden name
+/// (`.oci-dl-<hex>`, as an unpacked archive's), verify it, and only when all verified give
+/// each its name. A failure removes every held file. Returns the outcome of each job done
+/// here; a held archive stays under its hidden name, where its unpacking finds it.
+fn hold_signed(
+    client: &Client,
+    req: &PullRequest,
+    jobs: &[Job],
+    checks: &crate::trust::Checks,
+    obs: &dyn Observer,
+) -> Result<HashMap<usize, Result<FileReport, Error>>, Error> {
+    let held: Vec<usize> = (0..jobs.len()).filter(|i| checks.needs_bytes(*i)).collect();
+    let mut done = HashMap::new();
+    if held.is_empty() {
+        return Ok(done);
+    }
+    let hidden =
+        |j: &Job| req.output.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()));
+    let ours = PullRequest { overwrite: Overwrite::Force, ..req.clone() }; // the hidden name is ours
+    let results = pool::run(held.clone(), req.jobs, |_, i| {
+        let job = &jobs[i];
+        let path = hidden(job);
+        let r = download(client, &ours, job, i, &path, obs, None).and_then(|status| {
+            let dir = fsx::open_beneath(&req.output, Path::new(""))?;
+            let name = path.file_name().unwrap_or_default();
+            let Some(mut file) = dir.open_existing_regular(name, false)? else {
+                return Err(Error::new(ErrorKind::Other, format!("{} vanished", path.display())));
+            };
+            checks.verify_file(i, &job.name, &mut file)?;
+            Ok(status)
+        });
+        if let Err(e) = &r {
+            obs.event(&Event::Failed { index: i, name: &job.name, error: e });
+        }
+        r
+    });
+    let remove_all = || {
+        for i in &held {
+            let _ = std::fs::remove_file(hidden(&jobs[*i]));
+        }
+    };
+    let mut statuses = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(s) => statuses.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        remove_all();
+        return Err(Error::many(errors));
+    }
+    let image = req.extract.extract && is_image(jobs);
+    for (n, (&i, status)) in held.iter().zip(statuses).enumerate() {
+        let job = &jobs[i];
+        let from = hidden(job);
+        // Another held job still needs this blob: it gets a copy.
+        let shared = held[n + 1..].iter().any(|k| jobs[*k].layer.digest == job.layer.digest);
+        let r = (|| {
+            let dest = prepare_parent(&req.output, &job.rel)?;
+            let (later, to) = match (image, after_download(req, job, &dest)?) {
+                (true, _) if req.extract.keep_archive => (true, dest.clone()),
+                (true, _) => (true, from.clone()),
+                (false, After::Unpack { archive, .. }) => (true, archive),
+                (false, After::Keep) => (false, dest.clone()),
+            };
+            let got =
+                if to == from { status } else { land(req, &job.layer, &from, &to, shared, obs)? };
+            Ok::<_, Error>((later, dest, if got == FileStatus::Downloaded { status } else { got }))
+        })();
+        match r {
+            Ok((true, _, _)) => {} // unpacked later, from where it now is
+            Ok((false, dest, status)) => {
+                obs.event(&Event::Finished {
+                    index: i,
+                    name: &job.name,
+                    path: &dest,
+                    digest: &job.layer.digest,
+                    size: job.layer.size,
+                    status,
+                });
+                done.insert(i, Ok(report(&dest, &job.layer, status)));
+            }
+            Err(e) => {
+                obs.event(&Event::Failed { index: i, name: &job.name, error: &e });
+                done.insert(i, Err(e));
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Give `to` (a path below the output directory) the verified bytes of the hidden `from` at the
+/// top of it, as the overwrite policy allows for what is there: renamed (or, when `copy`,
+/// copied), both ends held as directory handles, nothing followed.
+fn land(
+    req: &PullRequest,
+    layer: &Descriptor,
+    from: &Path,
+    to: &Path,
+    copy: bool,
+    obs: &dyn Observer,
+) -> Result<FileStatus, Error> {
+    let top = fsx::Dir::open(&req.output)?;
+    let hidden = from.file_name().unwrap_or_default();
+    let rel = to.strip_prefix(&req.output).unwrap_or(to);
+    let dir = fsx::open_beneath(&req.output, rel.parent().unwrap_or(Path::new("")))?;
+    let name = rel.file_name().unwrap_or_default();
+    let decided = existing(
+        transfer::Dest { dir: &dir, name },
+        &layer.digest,
+        Some(layer.size),
+        req.overwrite,
+        obs,
+    );
+    if !matches!(decided, Ok(None)) {
+        if !copy {
+            let _ = top.remove_file(hidden);
+        }
+        return decided.map(|s| s.unwrap_or(FileStatus::Skipped));
+    }
+    if copy {
+        use std::os::unix::fs::PermissionsExt;
+        let part = transfer::part_path(Path::new(name));
+        let part = part.as_os_str();
+        let _ = dir.remove_file(part); // a leftover (or a plant): the entry only
+        let mut src = std::fs::File::open(from).map_err(|e| Error::io("open", from, e))?;
+        let mode = src.metadata().map_or(0o644, |m| m.permissions().mode() & 0o777);
+        let mut out =
+            dir.create_new_file(part, mode).map_err(|e| Error::io("create", &dir.show(part), e))?;
+        std::io::copy(&mut src, &mut out).map_err(|e| Error::io("copy to", &dir.show(part), e))?;
+        dir.rename(part, name).map_err(|e| Error::io("rename into place", to, e))?;
+    } else {
+        top.rename_into(hidden, &dir, name).map_err(|e| Error::io("rename into place", to, e))?;
+    }
+    Ok(FileStatus::Downloaded)
 }
 
 fn report(path: &Path, layer: &Descriptor, status: FileStatus) -> FileReport {
@@ -749,22 +923,7 @@ fn not_an_archive(
     if archive == dest {
         return Ok(FileStatus::Downloaded);
     }
-    let layer = &job.layer;
-    let rel = &job.rel;
-    // Both ends held: the hidden archive at the top of the output directory, the file's own
-    // directory walked without following links.
-    let top = fsx::Dir::open(&req.output)?;
-    let hidden = archive.file_name().unwrap_or_default();
-    let dir = fsx::open_beneath(&req.output, rel.parent().unwrap_or(Path::new("")))?;
-    let name = rel.file_name().unwrap_or_default();
-    let held = transfer::Dest { dir: &dir, name };
-    let decided = existing(held, &layer.digest, Some(layer.size), req.overwrite, obs);
-    if !matches!(decided, Ok(None)) {
-        let _ = top.remove_file(hidden);
-        return decided.map(|s| s.unwrap_or(FileStatus::Skipped));
-    }
-    top.rename_into(hidden, &dir, name).map_err(|e| Error::io("rename into place", dest, e))?;
-    Ok(FileStatus::Downloaded)
+    land(req, &job.layer, archive, dest, false, obs)
 }
 
 fn drop_archive(req: &PullRequest, archive: &Path, dest: &Path) {

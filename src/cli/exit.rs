@@ -12,6 +12,7 @@ pub fn code(kind: ErrorKind) -> u8 {
         ErrorKind::Integrity => 5,
         ErrorKind::Network => 6,
         ErrorKind::RateLimited => 7,
+        ErrorKind::Signature => 8,
         ErrorKind::Conflict | ErrorKind::Other => 1,
         ErrorKind::Interrupted => 130,
     }
@@ -36,6 +37,7 @@ mod tests {
             (ErrorKind::Integrity, 5),
             (ErrorKind::Network, 6),
             (ErrorKind::RateLimited, 7),
+            (ErrorKind::Signature, 8),
             (ErrorKind::Conflict, 1),
             (ErrorKind::Other, 1),
             (ErrorKind::Interrupted, 130),

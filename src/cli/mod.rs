@@ -7,6 +7,7 @@ pub mod exit;
 pub mod manifest;
 pub mod progress;
 pub mod pull;
+pub mod referrers;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ Exit codes:
   5  integrity: digest or size mismatch
   6  network failure
   7  rate-limited (HTTP 429 after the retries)
+  8  signature: missing, not verifying with --verify-key, or over something else
   130 interrupted (SIGINT/SIGTERM); partial downloads are kept for the next run";
 
 const EXAMPLES: &str = "\
@@ -97,11 +99,13 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Download the layers of an artifact, each saved under its title.
-    Pull(pull::PullArgs),
+    Pull(Box<pull::PullArgs>),
     /// Print a manifest exactly as the registry serves it.
     Manifest(manifest::ManifestArgs),
     /// Download one blob by digest, to a file or stdout.
     Blob(blob::BlobArgs),
+    /// List what is attached to a manifest: SBOMs, signatures, attestations.
+    Referrers(referrers::ReferrersArgs),
     /// List a repository's tags, one per line.
     Tags {
         /// [REGISTRY/]REPOSITORY
@@ -250,6 +254,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pull(a) => pull::run(a, &cli.global),
         Command::Manifest(a) => manifest::run(a, &cli.global),
         Command::Blob(a) => blob::run(a, &cli.global),
+        Command::Referrers(a) => referrers::run(a, &cli.global),
         Command::Tags { repository, json } => {
             let reference = parse_reference(repository)?;
             let opts = cli.global.client_options()?;

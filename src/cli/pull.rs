@@ -71,6 +71,17 @@ pub struct PullArgs {
     /// archive, at least 16 MiB, at most 64 GiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
     pub max_unpacked_size: Option<u64>,
+    /// Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64
+    /// line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable.
+    #[arg(long = "verify-key", value_name = "KEY", help_heading = "Verification")]
+    pub verify_keys: Vec<String>,
+    /// Also pull the files of the newest referrer of artifact TYPE (an SBOM such as
+    /// application/spdx+json, an attestation) into the output directory.
+    #[arg(long, value_name = "TYPE", help_heading = "Attached artifacts")]
+    pub referrer: Option<String>,
+    /// With --referrer: pull only the referrer's files, not the subject's.
+    #[arg(long, requires = "referrer", help_heading = "Attached artifacts")]
+    pub no_subject: bool,
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
@@ -94,6 +105,9 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         return Err(
             super::usage("--extract writes files; use -o DIR, or pipe -o - into tar").into()
         );
+    }
+    if to_stdout && args.referrer.is_some() {
+        return Err(super::usage("--referrer writes files; use -o DIR").into());
     }
     let opts = global.client_options()?;
     let req = PullRequest {
@@ -119,6 +133,15 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
             oras_unpack: !args.no_unpack,
             max_unpacked: args.max_unpacked_size,
         },
+        referrer: args
+            .referrer
+            .clone()
+            .map(|t| oci_dl::ReferrerPull { artifact_type: t, with_subject: !args.no_subject }),
+        verify: args
+            .verify_keys
+            .iter()
+            .map(|k| oci_dl::VerifyKey::load(k))
+            .collect::<Result<_, _>>()?,
     };
     let view = global.view();
     let result = if to_stdout && !args.dry_run {

@@ -4,6 +4,7 @@
 mod auth;
 pub mod challenge;
 pub mod credentials;
+mod referrers;
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -19,5 +19,7 @@ mod platforms;
 mod publishers;
 mod pull;
 mod ranged;
+mod referrers;
 mod registries;
 mod transport;
+mod trust;

@@ -1,0 +1,148 @@
+//! What is attached to a manifest (OCI 1.1 referrers: SBOMs, signatures, attestations), and
+//! `pull --referrer TYPE`: the files of the newest referrer of that type.
+
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Level, Observer};
+use crate::manifest::{Descriptor, Platform};
+use crate::pull::{PullReport, PullRequest};
+use crate::reference::Reference;
+use crate::registry::Client;
+use crate::resolve::resolve;
+
+/// The annotation that orders referrers: the newest wins.
+pub const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
+
+/// The referrers of one manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Referrers {
+    /// The manifest they refer to.
+    pub subject: Digest,
+    /// `api` (`GET /v2/NAME/referrers/DIGEST`) or `tag` (the fallback tag `sha256-<hex>`).
+    pub source: &'static str,
+    /// Their descriptors as listed: artifactType, digest, size, annotations.
+    pub referrers: Vec<Descriptor>,
+}
+
+/// `pull --referrer`: which attached artifact to pull.
+#[derive(Debug, Clone)]
+pub struct ReferrerPull {
+    /// Its artifact type, e.g. `application/spdx+json`.
+    pub artifact_type: String,
+    /// Pull the subject's own files too.
+    pub with_subject: bool,
+}
+
+/// List the referrers of `subject` in `reference`'s repository.
+pub(crate) fn list(
+    client: &Client,
+    reference: &Reference,
+    subject: &Digest,
+) -> Result<Referrers, Error> {
+    let repo = reference.repository();
+    let (source, referrers) = match client.referrers_api(repo, subject)? {
+        Some(list) => ("api", list),
+        None => ("tag", client.referrers_tag(repo, subject)?),
+    };
+    Ok(Referrers { subject: subject.clone(), source, referrers })
+}
+
+/// The referrers of the manifest `reference` names (with `platform`, of that platform's).
+pub(crate) fn list_for(
+    client: &Client,
+    reference: &Reference,
+    platform: Option<&Platform>,
+    obs: &dyn Observer,
+) -> Result<Referrers, Error> {
+    let resolved = resolve(client, reference, platform, obs)?;
+    list(client, reference, &resolved.descriptor.digest)
+}
+
+/// The newest of `list` of `artifact_type`, by [`CREATED_ANNOTATION`] (RFC 3339 times, which
+/// sort as text; one without it counts as oldest).
+fn newest<'a>(list: &'a [Descriptor], artifact_type: &str) -> Option<&'a Descriptor> {
+    list.iter().filter(|d| d.artifact_type.as_deref() == Some(artifact_type)).max_by(|a, b| {
+        let created = |d: &Descriptor| d.annotations.get(CREATED_ANNOTATION).cloned();
+        created(a).cmp(&created(b))
+    })
+}
+
+/// Pull the newest referrer of the requested type into the output directory, beside the
+/// subject's files unless `with_subject` is off. Filters apply to both.
+pub(crate) fn pull(
+    client: &Client,
+    req: &PullRequest,
+    wanted: &ReferrerPull,
+    obs: &dyn Observer,
+) -> Result<PullReport, Error> {
+    let plain = PullRequest { referrer: None, ..req.clone() };
+    let platform = req.platform.clone().unwrap_or_else(Platform::host);
+    let (subject, mut files) = if wanted.with_subject {
+        let report = crate::pull::pull(client, &plain, obs)?;
+        (report.manifest.clone(), Some(report))
+    } else {
+        (resolve(client, &req.reference, Some(&platform), obs)?, None)
+    };
+    // Attached to the platform manifest, or else to the index the reference named.
+    let mut found = list(client, &req.reference, &subject.descriptor.digest)?;
+    let mut pick = newest(&found.referrers, &wanted.artifact_type).cloned();
+    if pick.is_none() && subject.entry.is_some() {
+        let top = resolve(client, &req.reference, None, obs)?;
+        found = list(client, &req.reference, &top.descriptor.digest)?;
+        pick = newest(&found.referrers, &wanted.artifact_type).cloned();
+    }
+    let Some(d) = pick else {
+        let types: Vec<&str> =
+            found.referrers.iter().filter_map(|d| d.artifact_type.as_deref()).collect();
+        let types = if types.is_empty() { "none".to_owned() } else { types.join(", ") };
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "{} has no referrer of type {}; attached: {types}",
+                req.reference, wanted.artifact_type
+            ),
+        ));
+    };
+    obs.log(
+        Level::Debug,
+        format!(
+            "referrer {} ({}) from the referrers {}",
+            d.digest, wanted.artifact_type, found.source
+        ),
+    );
+    let attached = PullRequest { reference: req.reference.with_digest(d.digest.clone()), ..plain };
+    let report = crate::pull::pull(client, &attached, obs)?;
+    Ok(match files.take() {
+        Some(mut subject) => {
+            subject.files.extend(report.files);
+            subject
+        }
+        None => report,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(t: &str, created: Option<&str>, n: u8) -> Descriptor {
+        let mut v = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{}", format!("{n:02x}").repeat(32)), "size": 10, "artifactType": t});
+        if let Some(c) = created {
+            v["annotations"] = serde_json::json!({CREATED_ANNOTATION: c});
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn newest_of_the_type_by_created() {
+        let list = [
+            d("application/spdx+json", Some("2024-01-02T00:00:00Z"), 1),
+            d("application/spdx+json", Some("2025-06-01T00:00:00Z"), 2),
+            d("application/vnd.cyclonedx+json", Some("2026-01-01T00:00:00Z"), 3),
+            d("application/spdx+json", None, 4),
+        ];
+        assert_eq!(newest(&list, "application/spdx+json").unwrap().digest, list[1].digest);
+        assert!(newest(&list, "application/vnd.in-toto+json").is_none());
+    }
+}

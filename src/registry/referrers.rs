@@ -1,0 +1,84 @@
+//! OCI 1.1 referrers of a manifest: `GET /v2/NAME/referrers/DIGEST` (distribution-spec
+//! "Listing Referrers"), and the fallback tag schema `sha256-<hex>` for registries without it.
+
+use super::{Body, Client, next_link};
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind};
+use crate::manifest::{Descriptor, MAX_MANIFEST_BYTES, Manifest, OCI_INDEX};
+
+/// Pages of a referrers answer followed at most.
+const MAX_PAGES: usize = 16;
+
+impl Client {
+    /// The referrers API's list for `digest`, following `Link` pages; `None` when the registry
+    /// has no such API (it answers 404, as the spec asks of one without it).
+    pub(crate) fn referrers_api(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<Option<Vec<Descriptor>>, Error> {
+        let mut path = format!("/v2/{repo}/referrers/{digest}");
+        let mut out = Vec::new();
+        for page in 0.. {
+            if page == MAX_PAGES {
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    format!("referrers of {digest}: more than {MAX_PAGES} pages"),
+                ));
+            }
+            let got = self.retrying(&format!("referrers of {digest}"), |_| {
+                let reply = self.get(&path, repo, &[("accept", OCI_INDEX)], Body::Small)?;
+                let next = reply.header("link").and_then(next_link);
+                let url = reply.url.clone();
+                Ok((next, url, reply.read_body(MAX_MANIFEST_BYTES, "referrers")?))
+            });
+            let (next, url, body) = match got {
+                Ok(g) => g,
+                Err(e) if e.kind() == ErrorKind::NotFound && page == 0 => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            match Manifest::parse(&body, Some(OCI_INDEX)) {
+                Ok((Manifest::Index(i), _)) => out.extend(i.manifests),
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Other,
+                        format!("GET {url}: not an image index of referrers"),
+                    ));
+                }
+            }
+            match next {
+                Some(n) if n.starts_with('/') => path = n,
+                Some(n) if n.starts_with(&self.base) => path = n[self.base.len()..].to_owned(),
+                Some(n) => {
+                    return Err(Error::new(
+                        ErrorKind::Other,
+                        format!("referrers list points to another host: {n}"),
+                    ));
+                }
+                None => break,
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The referrers of `digest` by the fallback tag schema: the index at the tag
+    /// `<alg>-<hex>`; empty when there is no such tag.
+    pub(crate) fn referrers_tag(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<Vec<Descriptor>, Error> {
+        let tag = format!("{}-{}", digest.algorithm().name(), digest.hex());
+        match self.manifest(repo, &tag) {
+            Ok(raw) => match Manifest::parse(&raw.bytes, raw.content_type.as_deref()) {
+                Ok((Manifest::Index(i), _)) => Ok(i.manifests),
+                _ => Err(Error::new(
+                    ErrorKind::Other,
+                    format!("{repo}:{tag}, the referrers tag of {digest}, is not an index"),
+                )),
+            },
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+}

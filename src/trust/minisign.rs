@@ -1,0 +1,309 @@
+//! minisign, as release files in OCI artifacts carry it: a layer `NAME` signed by a sibling
+//! layer `NAME.minisig` (or `NAME.sig`), or listed in a signed checksum file (`SHA256SUMS`,
+//! `CHECKSUM`, `checksums.txt`…, itself signed by its `.minisig`/`.sig` sibling).
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use minisign_verify::{PublicKey, Signature};
+
+use super::refused;
+use crate::digest::Algorithm;
+use crate::error::Error;
+use crate::events::{Level, Observer};
+use crate::manifest::Descriptor;
+
+/// The suffixes of a signature layer, in the order they are looked for.
+const SUFFIXES: [&str; 2] = [".minisig", ".sig"];
+
+/// Fetches a layer's bytes into memory (bounded), given its descriptor and name.
+pub(crate) type Fetch<'a> = dyn Fn(&Descriptor, &str) -> Result<Vec<u8>, Error> + 'a;
+
+/// A checksum list's (name, hex) entries, or why it does not count.
+type Entries = Result<Vec<(String, String)>, Error>;
+
+/// How a selected file is covered.
+pub(crate) enum Cover {
+    /// Nothing more to check: a signed checksum list names its digest, or it is a signature.
+    Checked,
+    /// Its bytes must verify with `sig` (from the layer `via`) under `keys[key]`.
+    Bytes { sig: Box<Signature>, key: usize, via: String },
+}
+
+/// The layer a signature layer signs: `NAME` for `NAME.minisig` / `NAME.sig`.
+fn target_of(name: &str) -> Option<&str> {
+    SUFFIXES.iter().find_map(|s| name.strip_suffix(s)).filter(|t| !t.is_empty())
+}
+
+/// Whether `name` is a checksum list by the names release tools give them.
+fn is_checksum_list(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    matches!(
+        base.as_str(),
+        "checksum" | "checksums" | "sha256sum" | "sha256sums" | "sha256sums.txt" | "checksum.txt"
+    ) || base.ends_with("checksums.txt")
+}
+
+/// Decode a minisign signature file.
+pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Signature, Error> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| refused(format!("{name} is not a minisign signature (not text)")))?;
+    Signature::decode(text).map_err(|e| {
+        refused(format!("{name} is not a valid minisign signature (truncated or corrupt: {e})"))
+    })
+}
+
+/// The index of the key `sig` was made with, or why none fits.
+fn key_for(keys: &[&PublicKey], sig: &Signature, name: &str) -> Result<usize, Error> {
+    let mut legacy = false;
+    for (i, k) in keys.iter().enumerate() {
+        match k.verify_stream(sig) {
+            Ok(_) => return Ok(i),
+            Err(minisign_verify::Error::UnsupportedLegacyMode) => legacy = true,
+            Err(_) => {}
+        }
+    }
+    Err(refused(if legacy {
+        format!(
+            "{name} is a legacy (not prehashed) minisign signature; re-sign with minisign 0.8 or later"
+        )
+    } else {
+        format!("{name} was made with another key than the one(s) given with --verify-key")
+    }))
+}
+
+/// Verify `reader`'s bytes, streamed, against `sig` under `key`. `name` is the signed file's.
+pub(crate) fn verify_reader(
+    key: &PublicKey,
+    sig: &Signature,
+    reader: &mut dyn Read,
+    name: &str,
+    via: &str,
+) -> Result<(), Error> {
+    let mut v = key
+        .verify_stream(sig)
+        .map_err(|e| refused(format!("{name}: {via} cannot be used ({e})")))?;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(refused(format!("{name}: reading it to verify failed ({e})"))),
+        };
+        v.update(&buf[..n]);
+    }
+    v.finalize().map_err(|_| {
+        refused(format!("{name}: the minisign signature {via} does not match its bytes"))
+    })
+}
+
+/// Entries of a checksum list: `HEX  NAME` / `HEX *NAME` (sha256sum) or `SHA256 (NAME) = HEX`
+/// (BSD), as (name, lowercase hex).
+fn checksums(text: &str) -> Vec<(String, String)> {
+    let hex = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if let Some(rest) = line.strip_prefix("SHA256 (")
+            && let Some((name, h)) = rest.rsplit_once(") = ")
+            && hex(h)
+        {
+            out.push((name.to_owned(), h.to_ascii_lowercase()));
+        } else if let Some((h, name)) = line.split_once(' ')
+            && hex(h)
+        {
+            let name = name.strip_prefix(' ').or_else(|| name.strip_prefix('*')).unwrap_or(name);
+            let name = name.strip_prefix("./").unwrap_or(name);
+            out.push((name.to_owned(), h.to_ascii_lowercase()));
+        }
+    }
+    out
+}
+
+/// Decide how each selected file is covered, fetching (with `fetch`) the signature layers and
+/// signed checksum lists among `layers` (every titled layer of the manifest, selected or not).
+/// Whatever can be checked without the files' bytes is checked here; an uncovered file is an
+/// error naming it.
+pub(crate) fn plan(
+    keys: &[&PublicKey],
+    layers: &[(String, Descriptor)],
+    selected: &[(String, Descriptor)],
+    fetch: &Fetch<'_>,
+    obs: &dyn Observer,
+) -> Result<Vec<Cover>, Error> {
+    let by_name: HashMap<&str, &Descriptor> = layers.iter().map(|(n, d)| (n.as_str(), d)).collect();
+    let show = |sig: &Signature| format!("{:?}", sig.trusted_comment());
+    // Signed checksum lists, verified in memory: name → entries, or why it does not count.
+    let mut lists: Vec<(String, Entries)> = Vec::new();
+    for (name, d) in layers.iter().filter(|(n, _)| is_checksum_list(n)) {
+        let Some((via, sd)) =
+            SUFFIXES.iter().find_map(|s| by_name.get_key_value(format!("{name}{s}").as_str()))
+        else {
+            continue;
+        };
+        let checked = (|| {
+            let sig = decode(&fetch(sd, via)?, via)?;
+            let key = key_for(keys, &sig, via)?;
+            let body = fetch(d, name)?;
+            verify_reader(keys[key], &sig, &mut &body[..], name, via)?;
+            obs.log(
+                Level::Debug,
+                format!("{name}: good minisign signature {via}, trusted comment {}", show(&sig)),
+            );
+            Ok(checksums(&String::from_utf8_lossy(&body)))
+        })();
+        lists.push((name.clone(), checked));
+    }
+    let mut out = Vec::new();
+    for (name, d) in selected {
+        if let Some(t) = target_of(name).filter(|t| by_name.contains_key(t)) {
+            obs.log(Level::Debug, format!("{name}: a signature of {t}, checked as one"));
+            out.push(Cover::Checked);
+            continue;
+        }
+        if let Some((_, Ok(_))) = lists.iter().find(|(n, _)| n == name) {
+            out.push(Cover::Checked);
+            continue;
+        }
+        if let Some((via, sd)) =
+            SUFFIXES.iter().find_map(|s| by_name.get_key_value(format!("{name}{s}").as_str()))
+        {
+            let sig = decode(&fetch(sd, via)?, via)?;
+            let key = key_for(keys, &sig, via).map_err(|e| e.context(name))?;
+            obs.log(
+                Level::Debug,
+                format!("{name}: signed by {via}, trusted comment {}", show(&sig)),
+            );
+            out.push(Cover::Bytes { sig: Box::new(sig), key, via: (*via).to_owned() });
+            continue;
+        }
+        let base = name.rsplit('/').next().unwrap_or(name);
+        let mut why = Vec::new();
+        let mut found = false;
+        for (list, entries) in &lists {
+            let entries = match entries {
+                Ok(e) => e,
+                Err(e) => {
+                    why.push(e.to_string());
+                    continue;
+                }
+            };
+            let hit = entries
+                .iter()
+                .find(|(n, _)| n == name)
+                .or_else(|| entries.iter().find(|(n, _)| n == base));
+            let Some((_, hex)) = hit else { continue };
+            if d.digest.algorithm() != Algorithm::Sha256 || d.digest.hex() != hex {
+                return Err(refused(format!(
+                    "{name}: the signed {list} lists sha256:{hex}, but the manifest has {}",
+                    d.digest
+                )));
+            }
+            obs.log(Level::Debug, format!("{name}: listed in the signed {list}"));
+            found = true;
+            break;
+        }
+        if !found {
+            let mut msg = format!(
+                "{name} is not signed: no {name}.minisig or {name}.sig layer, and no signed checksum list names it"
+            );
+            if !why.is_empty() {
+                msg.push_str(&format!(" ({})", why.join("; ")));
+            }
+            return Err(refused(msg));
+        }
+        out.push(Cover::Checked);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Digest;
+    use crate::events::Silent;
+
+    // `minisign -G -W`, then `minisign -S -m hello.txt -t 'release v1'` over "hello\n".
+    const PUB: &str = "RWQ0R2UuoJ+OU3O8+pxCZUXuunaSfLlFGURTcsjpsqw9B4e9jzUp7V6n";
+    const SIG: &str = "untrusted comment: signature from minisign secret key\n\
+RUQ0R2UuoJ+OU4hYSk/UEBejd8DSNIip5vUF+K8ZqCwyd4526mZQ46SZ88xL1g7Rb9R7VM2hpSpKJWWfCSrjdUYJC7CJKbuYqAA=\n\
+trusted comment: release v1\n\
+iR8V04eSiismUN5K2x4CK4eaM8guyXw95O4A3tbmuDvPLSeYjgcL5zWRoCCe/aAUd8gRktfTsR8QmYgk+bE6DQ==\n";
+    // Another key, from the minisign-verify crate's own test.
+    const OTHER: &str = "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3";
+
+    fn key(b64: &str) -> PublicKey {
+        PublicKey::from_base64(b64).unwrap()
+    }
+
+    fn desc(bytes: &[u8]) -> Descriptor {
+        serde_json::from_value(serde_json::json!({
+            "mediaType": "application/octet-stream",
+            "digest": Digest::of(Algorithm::Sha256, bytes).to_string(),
+            "size": bytes.len(),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn streaming_verify_accepts_the_signed_bytes_only() {
+        let k = key(PUB);
+        let sig = decode(SIG.as_bytes(), "hello.txt.minisig").unwrap();
+        assert_eq!(sig.trusted_comment(), "release v1");
+        verify_reader(&k, &sig, &mut &b"hello\n"[..], "hello.txt", "hello.txt.minisig").unwrap();
+        let e = verify_reader(&k, &sig, &mut &b"hellO\n"[..], "hello.txt", "hello.txt.minisig")
+            .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Signature);
+        assert!(e.to_string().contains("does not match its bytes"), "{e}");
+    }
+
+    #[test]
+    fn truncated_and_foreign_signatures_are_refused() {
+        let half = &SIG.as_bytes()[..SIG.len() / 2];
+        let e = decode(half, "a.minisig").err().unwrap();
+        assert!(e.to_string().contains("a.minisig is not a valid minisign signature"), "{e}");
+        let sig = decode(SIG.as_bytes(), "a.minisig").unwrap();
+        let other = key(OTHER);
+        let e = key_for(&[&other], &sig, "a.minisig").unwrap_err();
+        assert!(e.to_string().contains("another key"), "{e}");
+        let mine = key(PUB);
+        assert_eq!(key_for(&[&other, &mine], &sig, "a.minisig").unwrap(), 1);
+    }
+
+    #[test]
+    fn checksum_lines_in_both_styles() {
+        let h = "ab".repeat(32);
+        let text = format!(
+            "{h}  app.tar.gz\n{h} *./bin/x\nSHA256 (y z) = {}\njunk line\n",
+            h.to_uppercase()
+        );
+        let got = checksums(&text);
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["app.tar.gz", "bin/x", "y z"]);
+        assert!(got.iter().all(|(_, x)| *x == h));
+        assert!(is_checksum_list("SHA256SUMS") && is_checksum_list("tool_1.0_checksums.txt"));
+        assert!(!is_checksum_list("app.tar.gz"));
+    }
+
+    #[test]
+    fn plan_needs_a_signature_for_every_selected_file() {
+        let k = key(PUB);
+        let hello = desc(b"hello\n");
+        let sigd = desc(SIG.as_bytes());
+        let fetch = |d: &Descriptor, _: &str| -> Result<Vec<u8>, Error> {
+            Ok(if d.digest == sigd.digest { SIG.as_bytes().to_vec() } else { b"hello\n".to_vec() })
+        };
+        let layers = vec![
+            ("hello.txt".to_owned(), hello.clone()),
+            ("hello.txt.minisig".to_owned(), sigd.clone()),
+            ("other.bin".to_owned(), desc(b"other")),
+        ];
+        let sel = vec![layers[0].clone(), layers[1].clone()];
+        let covers = plan(&[&k], &layers, &sel, &fetch, &Silent).unwrap();
+        assert!(matches!(covers[0], Cover::Bytes { key: 0, .. }));
+        assert!(matches!(covers[1], Cover::Checked));
+        let e = plan(&[&k], &layers, &layers[2..], &fetch, &Silent).err().unwrap();
+        assert!(e.to_string().starts_with("other.bin is not signed"), "{e}");
+    }
+}

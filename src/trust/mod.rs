@@ -1,0 +1,276 @@
+//! Publishers' signatures: the keys given with `--verify-key`, and the checks a pull makes with
+//! them before any file gets its final name (see [`crate::pull`]).
+//!
+//! Two schemes: minisign (signatures shipped as sibling layers, or a signed checksum list) and
+//! cosign with a key (a signature manifest at the tag `sha256-<hex>.sig`). Keyless cosign
+//! (Fulcio certificates, Rekor) is refused as not supported yet.
+
+pub(crate) mod cosign;
+pub(crate) mod minisign;
+
+use std::fmt;
+
+use p256::pkcs8::DecodePublicKey as _;
+
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind};
+use crate::manifest::Descriptor;
+use crate::registry::Client;
+
+/// Largest signature, signature payload or checksum list fetched into memory.
+pub const MAX_SIGNATURE_BYTES: u64 = 1024 * 1024;
+
+/// A public key that a publisher's signature must verify with (`--verify-key`).
+#[derive(Clone)]
+pub struct VerifyKey {
+    kind: KeyKind,
+    origin: String,
+}
+
+#[derive(Clone)]
+enum KeyKind {
+    Minisign(minisign_verify::PublicKey),
+    Cosign(p256::ecdsa::VerifyingKey),
+}
+
+impl fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} key from {}", self.scheme(), self.origin)
+    }
+}
+
+impl VerifyKey {
+    /// Read a key from `spec`: a file path, or `env:VAR` for the key's text in a variable.
+    pub fn load(spec: &str) -> Result<VerifyKey, Error> {
+        let usage = |m: String| Error::new(ErrorKind::Usage, m);
+        let text = match spec.strip_prefix("env:") {
+            Some(var) => std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| usage(format!("--verify-key {spec}: ${var} is not set")))?,
+            None => {
+                let meta = std::fs::metadata(spec)
+                    .map_err(|e| usage(format!("--verify-key {spec}: cannot read it ({e})")))?;
+                if !meta.is_file() || meta.len() > 64 * 1024 {
+                    return Err(usage(format!("--verify-key {spec}: not a public key file")));
+                }
+                std::fs::read_to_string(spec)
+                    .map_err(|e| usage(format!("--verify-key {spec}: cannot read it ({e})")))?
+            }
+        };
+        VerifyKey::parse(&text, spec)
+    }
+
+    /// Parse a key's text: a minisign public key (its file, or its base64 line), or a cosign
+    /// `cosign.pub` (PEM, ECDSA P-256). `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<VerifyKey, Error> {
+        let usage = |m: &str| Error::new(ErrorKind::Usage, format!("--verify-key {origin}: {m}"));
+        let t = text.trim();
+        let origin = origin.to_owned();
+        if t.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(usage(
+                "a certificate: keyless (Fulcio certificate) verification is not supported yet; pass the publisher's cosign.pub",
+            ));
+        }
+        if t.contains("PRIVATE KEY-----") || t.contains("secret key") {
+            return Err(usage("a private key: pass the public key (minisign.pub or cosign.pub)"));
+        }
+        if t.starts_with("-----BEGIN PUBLIC KEY-----") {
+            let key = p256::ecdsa::VerifyingKey::from_public_key_pem(t).map_err(|_| {
+                usage("not an ECDSA P-256 public key (cosign.pub); other cosign key types are not supported yet")
+            })?;
+            return Ok(VerifyKey { kind: KeyKind::Cosign(key), origin });
+        }
+        let lines: Vec<&str> = t.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let key = match lines.as_slice() {
+            [b64] => minisign_verify::PublicKey::from_base64(b64),
+            [comment, b64] if comment.starts_with("untrusted comment:") => {
+                minisign_verify::PublicKey::from_base64(b64)
+            }
+            _ => return Err(usage("neither a minisign public key nor a PEM cosign.pub")),
+        }
+        .map_err(|_| usage("not a valid minisign public key"))?;
+        Ok(VerifyKey { kind: KeyKind::Minisign(key), origin })
+    }
+
+    /// `minisign` or `cosign`.
+    pub fn scheme(&self) -> &'static str {
+        match self.kind {
+            KeyKind::Minisign(_) => "minisign",
+            KeyKind::Cosign(_) => "cosign",
+        }
+    }
+
+    pub(crate) fn minisign(&self) -> Option<&minisign_verify::PublicKey> {
+        match &self.kind {
+            KeyKind::Minisign(k) => Some(k),
+            KeyKind::Cosign(_) => None,
+        }
+    }
+
+    pub(crate) fn cosign(&self) -> Option<&p256::ecdsa::VerifyingKey> {
+        match &self.kind {
+            KeyKind::Cosign(k) => Some(k),
+            KeyKind::Minisign(_) => None,
+        }
+    }
+
+    pub(crate) fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+/// What is left to check once a pull's files are downloaded: for each selected file (in the
+/// pull's order), the minisign signature its bytes must match, if any.
+#[derive(Default)]
+pub(crate) struct Checks {
+    keys: Vec<minisign_verify::PublicKey>,
+    bytes: Vec<Option<minisign::Cover>>,
+}
+
+impl Checks {
+    /// Whether file `i` must be held back until its bytes verified.
+    pub(crate) fn needs_bytes(&self, i: usize) -> bool {
+        matches!(self.bytes.get(i), Some(Some(minisign::Cover::Bytes { .. })))
+    }
+
+    /// Whether any file must be held back.
+    pub(crate) fn any_bytes(&self) -> bool {
+        (0..self.bytes.len()).any(|i| self.needs_bytes(i))
+    }
+
+    /// Verify the downloaded bytes of file `i` (`name`), read from `file`.
+    pub(crate) fn verify_file(
+        &self,
+        i: usize,
+        name: &str,
+        file: &mut dyn std::io::Read,
+    ) -> Result<(), Error> {
+        let Some(Some(minisign::Cover::Bytes { sig, key, via })) = self.bytes.get(i) else {
+            return Ok(());
+        };
+        minisign::verify_reader(&self.keys[*key], sig, file, name, via)
+    }
+}
+
+/// Everything checkable before a download: cosign's signature of the manifest, and which
+/// selected files minisign signatures (or signed checksum lists) cover. No key, no request.
+pub(crate) fn before_download(
+    client: &Client,
+    reference: &crate::reference::Reference,
+    resolved: &crate::resolve::ResolvedManifest,
+    selected: &[(String, Descriptor)],
+    keys: &[VerifyKey],
+    obs: &dyn crate::events::Observer,
+) -> Result<Checks, Error> {
+    let cosign_keys: Vec<_> = keys.iter().filter_map(VerifyKey::cosign).collect();
+    if !cosign_keys.is_empty() {
+        let origins: Vec<&str> =
+            keys.iter().filter(|k| k.cosign().is_some()).map(VerifyKey::origin).collect();
+        cosign::verify(client, reference, resolved, &cosign_keys, &origins, obs)?;
+    }
+    let mini: Vec<minisign_verify::PublicKey> =
+        keys.iter().filter_map(VerifyKey::minisign).cloned().collect();
+    if mini.is_empty() {
+        return Ok(Checks::default());
+    }
+    let crate::manifest::Manifest::Image(image) = &resolved.manifest else {
+        return Ok(Checks::default());
+    };
+    let layers: Vec<(String, Descriptor)> = image
+        .layers
+        .iter()
+        .map(|d| (d.title().map_or_else(|| d.digest.hex().to_owned(), str::to_owned), d.clone()))
+        .collect();
+    let repo = reference.repository();
+    let fetch = |d: &Descriptor, what: &str| fetch_small(client, repo, d, what);
+    let refs: Vec<&minisign_verify::PublicKey> = mini.iter().collect();
+    let covers = minisign::plan(&refs, &layers, selected, &fetch, obs)?;
+    Ok(Checks { bytes: covers.into_iter().map(Some).collect(), keys: mini })
+}
+
+/// A signature error: exit code 8.
+pub(crate) fn refused(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Signature, message)
+}
+
+/// Fetch a small blob (a signature, a payload, a checksum list) into memory, verified against
+/// its descriptor, at most [`MAX_SIGNATURE_BYTES`].
+pub(crate) fn fetch_small(
+    client: &Client,
+    repo: &str,
+    d: &Descriptor,
+    what: &str,
+) -> Result<Vec<u8>, Error> {
+    if d.size > MAX_SIGNATURE_BYTES {
+        return Err(refused(format!(
+            "{what} is {} bytes, over the {MAX_SIGNATURE_BYTES} a signature may have",
+            d.size
+        )));
+    }
+    let bytes = client.retrying(&format!("blob {what}"), |_| {
+        client.blob(repo, &d.digest, 0, None)?.read_body(d.size + 1, what)
+    })?;
+    let got = Digest::of(d.digest.algorithm(), &bytes);
+    if bytes.len() as u64 != d.size || got != d.digest {
+        return Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "{what}: got {} bytes hashing to {got}, expected {} and {}",
+                bytes.len(),
+                d.size,
+                d.digest
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The minisign-verify crate's own test key.
+    pub(crate) const MINISIGN_PUB: &str = "untrusted comment: minisign public key E7620F1842B4E81F\nRWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3\n";
+    // `openssl ecparam -name prime256v1 -genkey | openssl pkey -pubout`.
+    pub(crate) const COSIGN_PUB: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEneP/yeq0U13iGSwtq0S2d46H5h40\nVN3XlboO4LFws5FORspLU9FfLA73PiNAEawEpmTtycMPczzYCfGrEYQ9GQ==\n-----END PUBLIC KEY-----\n";
+
+    #[test]
+    fn keys_are_told_apart_by_their_text() {
+        let m = VerifyKey::parse(MINISIGN_PUB, "m.pub").unwrap();
+        assert_eq!(m.scheme(), "minisign");
+        let line = MINISIGN_PUB.lines().nth(1).unwrap();
+        assert_eq!(VerifyKey::parse(line, "env:K").unwrap().scheme(), "minisign");
+        assert_eq!(VerifyKey::parse(COSIGN_PUB, "cosign.pub").unwrap().scheme(), "cosign");
+    }
+
+    #[test]
+    fn certificates_private_keys_and_junk_are_usage_errors() {
+        let cases = [
+            ("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "not supported yet"),
+            ("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nx\n", "private key"),
+            ("untrusted comment: minisign encrypted secret key\nRWRTY0Iy\n", "private key"),
+            ("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n", "P-256"),
+            ("RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7", "not a valid minisign"),
+            ("hello\nworld\nagain", "neither"),
+        ];
+        for (text, needle) in cases {
+            let e = VerifyKey::parse(text, "k").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Usage, "{text}");
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+            assert!(e.to_string().starts_with("--verify-key k: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn load_reads_files_and_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cosign.pub");
+        std::fs::write(&p, COSIGN_PUB).unwrap();
+        assert_eq!(VerifyKey::load(p.to_str().unwrap()).unwrap().scheme(), "cosign");
+        let e = VerifyKey::load("env:OCI_DL_TEST_SURELY_UNSET").unwrap_err();
+        assert!(e.to_string().contains("is not set"), "{e}");
+        let e = VerifyKey::load(dir.path().to_str().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("not a public key file"), "{e}");
+    }
+}

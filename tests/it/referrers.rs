@@ -1,0 +1,166 @@
+//! `oci-dl referrers` and `pull --referrer`: the fallback tag schema against the real registry
+//! (CNCF distribution 2.8 has no referrers API), the API against the fake.
+
+use serde_json::{Value, json};
+
+use crate::support::fake::{Fake, Reply};
+use crate::support::push::{EMPTY_CONFIG, Layer, OCI_INDEX, OCI_MANIFEST, Pusher};
+use crate::support::registry;
+use crate::support::*;
+
+/// Push an artifact of `artifact_type` whose `subject` is (digest, size), with one file; returns
+/// its descriptor as a referrers index lists it.
+fn push_referrer(
+    p: &Pusher,
+    repo: &str,
+    subject: (&oci_dl::Digest, usize),
+    artifact_type: &str,
+    file: &Layer,
+    created: &str,
+) -> Value {
+    let config = p.blob(repo, b"{}");
+    p.blob(repo, &file.bytes);
+    let annotations = json!({"org.opencontainers.image.created": created});
+    let m = json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": config.to_string(), "size": 2},
+        "layers": [file.descriptor()],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject.0.to_string(), "size": subject.1},
+        "annotations": annotations,
+    });
+    let body = serde_json::to_vec(&m).unwrap();
+    let digest = p.manifest_raw(repo, &body_digest_tag(&body), OCI_MANIFEST, &body);
+    json!({"mediaType": OCI_MANIFEST, "digest": digest.to_string(), "size": body.len(),
+           "artifactType": artifact_type, "annotations": annotations})
+}
+
+/// Manifests are pushed by digest, as referrers are.
+fn body_digest_tag(body: &[u8]) -> String {
+    oci_dl::Digest::of(oci_dl::Algorithm::Sha256, body).to_string()
+}
+
+#[test]
+fn fallback_tag_lists_and_pulls_the_newest_referrer_of_a_type() {
+    let Some(reg) = registry::open() else { return };
+    let p = Pusher::new(reg);
+    let repo = "refs/app";
+    let (subject, body) = p.oras_push(repo, "v1", &[Layer::oras("app", "the app\n")]);
+    let s = (&subject, body.len());
+    let old = push_referrer(
+        &p,
+        repo,
+        s,
+        "application/spdx+json",
+        &Layer::oras("sbom.spdx.json", "{\"old\":1}"),
+        "2025-01-01T00:00:00Z",
+    );
+    let new = push_referrer(
+        &p,
+        repo,
+        s,
+        "application/spdx+json",
+        &Layer::oras("sbom.spdx.json", "{\"new\":1}"),
+        "2026-01-01T00:00:00Z",
+    );
+    let cdx = push_referrer(
+        &p,
+        repo,
+        s,
+        "application/vnd.cyclonedx+json",
+        &Layer::oras("bom.cdx.json", "{}"),
+        "2027-01-01T00:00:00Z",
+    );
+    // What a client in fallback mode (oras) keeps at the tag sha256-<hex>.
+    p.index_of(repo, &format!("sha256-{}", subject.hex()), &[old, new.clone(), cdx], None);
+    let sb = Sandbox::new();
+    let r = format!("{}/{repo}:v1", reg.host);
+    let run = sb.run(&["referrers", &r, "--json"]);
+    let doc: Value = serde_json::from_slice(&run.ok().stdout).unwrap();
+    assert_eq!(doc["source"], "tag");
+    assert_eq!(doc["subject"], subject.to_string());
+    assert_eq!(doc["referrers"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["referrers"][1]["artifactType"], "application/spdx+json");
+    let text = String::from_utf8(sb.run(&["referrers", &r]).ok().stdout.clone()).unwrap();
+    assert_eq!(text.lines().count(), 3);
+    assert!(
+        text.lines()
+            .nth(2)
+            .unwrap()
+            .contains("\tapplication/vnd.cyclonedx+json\torg.opencontainers.image.created=2027"),
+        "{text}"
+    );
+    // Beside the subject's files, the newest SPDX document.
+    sb.run(&["pull", &r, "-o", "both", "--referrer", "application/spdx+json"]).ok();
+    assert_eq!(tree(&sb.work().join("both")), ["app", "sbom.spdx.json"]);
+    assert_eq!(std::fs::read(sb.work().join("both/sbom.spdx.json")).unwrap(), b"{\"new\":1}");
+    // Alone, with the filters applying to the referrer's files.
+    sb.run(&[
+        "pull",
+        &r,
+        "-o",
+        "alone",
+        "--referrer",
+        "application/vnd.cyclonedx+json",
+        "--no-subject",
+        "-g",
+        "*.json",
+    ])
+    .ok();
+    assert_eq!(tree(&sb.work().join("alone")), ["bom.cdx.json"]);
+    let missing = sb.run(&[
+        "pull",
+        &r,
+        "-o",
+        "none",
+        "--referrer",
+        "application/vnd.in-toto+json",
+        "--no-subject",
+    ]);
+    missing.fails(
+        3,
+        "has no referrer of type application/vnd.in-toto+json; attached: application/spdx+json",
+    );
+    assert!(!sb.work().join("none").exists());
+    // No referrers at all: an empty list, not an error.
+    let (_, _) = p.oras_push(repo, "bare", &[Layer::oras("x", "x")]);
+    let run = sb.run(&["referrers", &format!("{}/{repo}:bare", reg.host), "--json"]);
+    let doc: Value = serde_json::from_slice(&run.ok().stdout).unwrap();
+    assert_eq!(doc["referrers"], json!([]));
+}
+
+#[test]
+fn the_referrers_api_is_used_where_the_registry_has_it() {
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b"{}").to_string(), "size": 2},
+        "layers": [],
+    }))
+    .unwrap();
+    let md = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &manifest);
+    let sbom = format!("sha256:{}", "5b".repeat(32));
+    let list = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sbom, "size": 500, "artifactType": "application/spdx+json",
+         "annotations": {"org.opencontainers.image.created": "2026-02-03T04:05:06Z", "note": "a\u{1b}[31mred"}}]}))
+    .unwrap();
+    let api = format!("/v2/x/referrers/{md}");
+    let f = Fake::start(move |hit| {
+        if hit.path == "/v2/x/manifests/v1" {
+            return Reply::new(200, manifest.clone()).header("content-type", OCI_MANIFEST);
+        }
+        if hit.path == api {
+            return Reply::new(200, list.clone()).header("content-type", OCI_INDEX);
+        }
+        Reply::unexpected()
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let doc: Value =
+        serde_json::from_slice(&sb.run(&["referrers", &r, "--json"]).ok().stdout).unwrap();
+    assert_eq!(doc["source"], "api");
+    assert_eq!(doc["referrers"][0]["digest"], sbom);
+    assert_eq!(doc["referrers"][0]["size"], 500);
+    let text = String::from_utf8(sb.run(&["referrers", &r]).ok().stdout.clone()).unwrap();
+    assert!(text.starts_with(&format!("{sbom}\t500\tapplication/spdx+json\t")), "{text}");
+    assert!(!text.contains('\u{1b}'), "registry text printed raw: {text:?}");
+    f.assert_no_unexpected(); // no fallback tag request
+}
