@@ -36,7 +36,10 @@ use crate::pull::Overwrite;
 /// Names oci-dl keeps for itself inside an output or extraction directory.
 pub const RESERVED_PREFIX: &str = ".oci-dl-";
 const STAGING_PREFIX: &str = ".oci-dl-staging-";
-/// A staging directory without a lock file is another run's only while it is being set up.
+/// A staging directory is set up under this name and renamed to its real one with its lock held,
+/// so a sweeper never sees a staging directory whose lock is not taken yet.
+const SETUP_PREFIX: &str = ".oci-dl-setup-";
+/// A directory still being set up is another run's until it is this old.
 const UNLOCKED_GRACE: Duration = Duration::from_secs(60);
 
 /// A private staging directory inside the extraction root; removed unless committed.
@@ -80,14 +83,16 @@ impl Staging {
         let dir = fsx::Dir::open(root)?;
         sweep(&dir, obs);
         for n in 0..1000u32 {
-            let name = OsString::from(format!("{STAGING_PREFIX}{}-{n}", std::process::id()));
+            let id = format!("{}-{n}", std::process::id());
+            let setup = OsString::from(format!("{SETUP_PREFIX}{id}"));
+            let name = OsString::from(format!("{STAGING_PREFIX}{id}"));
             let shown = dir.show(&name);
-            match rustix::fs::mkdirat(dir.fd(), &name, Mode::from_raw_mode(0o700)) {
+            match rustix::fs::mkdirat(dir.fd(), &setup, Mode::from_raw_mode(0o700)) {
                 Ok(()) => {}
                 Err(Errno::EXIST) => continue,
                 Err(e) => return Err(Error::io("create staging directory", &shown, io(e))),
             }
-            let fd = open_dir_at(dir.fd(), &name)
+            let fd = open_dir_at(dir.fd(), &setup)
                 .map_err(|e| Error::io("open staging directory", &shown, io(e)))?;
             if !is_private(fd.as_fd()) {
                 continue; // swapped between mkdir and open: not ours
@@ -101,11 +106,20 @@ impl Staging {
             )
             .map(File::from)
             .map_err(|e| Error::io("create", &shown.join("lock"), io(e)))?;
-            if lock.try_lock().is_err() {
-                continue; // a sweeper of another run got there first; leave it to them
-            }
+            lock.try_lock().map_err(|e| Error::io("lock", &shown.join("lock"), e.into()))?;
             rustix::fs::mkdirat(&fd, "t", Mode::from_raw_mode(0o777))
                 .map_err(|e| Error::io("create directory", &shown.join("t"), io(e)))?;
+            let named = rustix::fs::renameat_with(
+                dir.fd(),
+                &setup,
+                dir.fd(),
+                &name,
+                RenameFlags::NOREPLACE,
+            );
+            if named.is_err() {
+                remove_staging(&dir, &setup, fd.as_fd());
+                continue;
+            }
             let tree = through(fd.as_fd()).join("t");
             if !tree.is_dir() {
                 return Err(Error::new(
@@ -154,7 +168,8 @@ fn sweep(root: &fsx::Dir, obs: &dyn Observer) {
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if !name.as_bytes().starts_with(STAGING_PREFIX.as_bytes()) {
+        let setup = name.as_bytes().starts_with(SETUP_PREFIX.as_bytes());
+        if !setup && !name.as_bytes().starts_with(STAGING_PREFIX.as_bytes()) {
             continue;
         }
         let Ok(fd) = open_dir_at(root.fd(), &name) else { continue };
@@ -162,18 +177,22 @@ fn sweep(root: &fsx::Dir, obs: &dyn Observer) {
             continue;
         }
         let lock_flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let stale = match rustix::fs::openat(&fd, "lock", lock_flags, Mode::empty()) {
-            Ok(lock) => {
-                let lock = File::from(lock);
-                lock.metadata().is_ok_and(|m| m.is_file()) && lock.try_lock().is_ok()
-            }
-            Err(Errno::NOENT) => rustix::fs::fstat(&fd)
+        let old_enough = || {
+            rustix::fs::fstat(&fd)
                 .ok()
                 .and_then(|st| {
                     let t = SystemTime::UNIX_EPOCH + Duration::from_secs(st.st_mtime.max(0) as u64);
                     SystemTime::now().duration_since(t).ok()
                 })
-                .is_some_and(|age| age > UNLOCKED_GRACE),
+                .is_some_and(|age| age > UNLOCKED_GRACE)
+        };
+        let stale = match rustix::fs::openat(&fd, "lock", lock_flags, Mode::empty()) {
+            Ok(_) if setup => old_enough(),
+            Ok(lock) => {
+                let lock = File::from(lock);
+                lock.metadata().is_ok_and(|m| m.is_file()) && lock.try_lock().is_ok()
+            }
+            Err(Errno::NOENT) => old_enough(),
             Err(_) => false,
         };
         if stale {
