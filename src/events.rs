@@ -115,7 +115,10 @@ pub enum Event<'a> {
     },
     /// A request or transfer failed transiently and will be tried again after `delay`.
     Retry {
-        /// What is being retried, for people.
+        /// The transfer being retried (as in [`Event::Started`]); `None` for a request that is
+        /// no file's (a manifest, a tag list, a config blob).
+        index: Option<usize>,
+        /// What is being retried, for people; never matched against names.
         what: &'a str,
         /// This retry's number, from 1.
         attempt: u32,

@@ -178,7 +178,8 @@ fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, (first, chunks): (
         let (start, end) = bounds(first, i, size);
         let mut pos = start;
         let what = format!("{} ({} bytes {start}-{})", who.name, spec.digest.short(), end - 1);
-        let r = client.retrying(&what, |_| range(ctx, &mut pos, end, &shared.stop));
+        let r =
+            client.retrying(Some(who.index), &what, |_| range(ctx, &mut pos, end, &shared.stop));
         match r {
             Ok(true) => {
                 shared.done.lock().unwrap_or_else(|p| p.into_inner())[i] = true;

@@ -809,7 +809,7 @@ fn fetch(
 ) -> Result<(), Failure> {
     let what = format!("{} ({})", who.name, spec.digest.short());
     client
-        .retrying(&what, |_| attempt(client, spec, sink, state, who))
+        .retrying(Some(who.index), &what, |_| attempt(client, spec, sink, state, who))
         .map_err(|e| (e, state.written, state.etag.clone()))
 }
 

@@ -194,9 +194,11 @@ fn sniff<'a>(input: impl Read + 'a, hint: Hint, name: &str) -> Result<Option<Sni
         ),
         // A hostile stream may ask for a dictionary of gigabytes: bounded as xz's own presets.
         Compression::Xz => {
-            let stream =
-                liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY, liblzma::stream::CONCATENATED)
-                    .map_err(|e| Error::new(ErrorKind::Other, "start xz decoder").with_source(e))?;
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMORY,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(|e| Error::new(ErrorKind::Other, "start xz decoder").with_source(e))?;
             Box::new(liblzma::bufread::XzDecoder::new_stream(raw, stream))
         }
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(raw)),

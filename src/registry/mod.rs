@@ -289,13 +289,15 @@ impl Client {
         self
     }
 
-    /// Run `attempt` under the client's retry policy, cancel flag and concurrency gate.
+    /// Run `attempt` under the client's retry policy, cancel flag and concurrency gate; its
+    /// retries are reported as those of transfer `index` (`None`: no file's request).
     pub fn retrying<T>(
         &self,
+        index: Option<usize>,
         what: &str,
         attempt: impl FnMut(u32) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        crate::retry::run(&self.retry, &self.cancel, &self.gate, &*self.log, what, attempt)
+        crate::retry::run(&self.retry, &self.cancel, &self.gate, &*self.log, (index, what), attempt)
     }
 
     /// How many transfers may be in flight at once (`--jobs`).
@@ -320,7 +322,7 @@ impl Client {
     /// GET a manifest by tag or digest. Returns the raw body and its content type. The body is
     /// capped at [`MAX_MANIFEST_BYTES`] and, when fetched by digest, verified against it.
     pub fn manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
-        self.retrying(&format!("manifest {repo}:{reference}"), |_| {
+        self.retrying(None, &format!("manifest {repo}:{reference}"), |_| {
             self.manifest_once(repo, reference)
         })
     }
@@ -368,7 +370,7 @@ impl Client {
         let mut walk = TagWalk::new(repo);
         walk.visit(&path)?;
         loop {
-            let (next, url, body) = self.retrying(&format!("tags of {repo}"), |_| {
+            let (next, url, body) = self.retrying(None, &format!("tags of {repo}"), |_| {
                 let reply =
                     self.get(&path, repo, &[("accept", "application/json")], Body::Small)?;
                 let next = reply.header("link").and_then(next_link);

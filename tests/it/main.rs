@@ -8,6 +8,7 @@ mod bad_input;
 mod blob;
 mod cache;
 mod cli;
+mod core_defects;
 mod extract;
 mod faults;
 mod formats;

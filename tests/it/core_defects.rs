@@ -1,0 +1,51 @@
+//! The defects issue 14 lists, each reproduced through the binary: retries named by index,
+//! `-o -` as stdout (not a path), per-layer errors kept.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::support::fake::{self, Fault, Guard, Reply};
+use crate::support::*;
+
+fn json_lines(stderr: &str) -> Vec<serde_json::Value> {
+    stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+#[test]
+fn a_retry_is_attributed_to_its_transfer_not_to_a_layer_whose_name_is_a_prefix() {
+    let tool = noise(50_000, 1);
+    let sig = noise(40_000, 2);
+    let sig_digest = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &sig).to_string();
+    let drops = AtomicUsize::new(0);
+    let f = fake::artifact_with(
+        vec![("tool", tool.clone()), ("tool.sig", sig.clone())],
+        Guard::Open,
+        move |hit, d, b| {
+            let r = Reply::blob(hit, b);
+            if d == sig_digest && drops.fetch_add(1, Ordering::SeqCst) == 0 {
+                r.fault(Fault::DropAfter(1000))
+            } else {
+                r
+            }
+        },
+    );
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let run = sb.run(&["pull", &r, "-o", "out", "--progress", "json", "-j", "1"]);
+    run.ok();
+    assert_eq!(std::fs::read(sb.work().join("out/tool.sig")).unwrap(), sig);
+    let events = json_lines(&run.stderr);
+    let index_of = |name: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == "start" && e["name"] == name)
+            .and_then(|e| e["index"].as_u64())
+            .unwrap_or_else(|| panic!("no start of {name}: {}", run.stderr))
+    };
+    let (tool_i, sig_i) = (index_of("tool"), index_of("tool.sig"));
+    assert_ne!(tool_i, sig_i);
+    let retries: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["event"] == "retry").collect();
+    assert_eq!(retries.len(), 1, "{}", run.stderr);
+    assert_eq!(retries[0]["index"].as_u64(), Some(sig_i), "{}", run.stderr);
+    assert_eq!(retries[0]["name"], "tool.sig", "{}", run.stderr);
+}
