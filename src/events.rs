@@ -183,7 +183,8 @@ impl Observer for Silent {
 /// A file that was pulled, for summaries and JSON output.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FileReport {
-    /// Where it is (for unpacked layers, the directory or file unpacked into).
+    /// Where it is (for unpacked layers, the directory or file unpacked into); `-` for a layer
+    /// streamed to stdout.
     pub path: PathBuf,
     /// The layer's title annotation, if it had one.
     pub title: Option<String>,

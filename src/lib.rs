@@ -35,7 +35,7 @@ pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};
 pub use manifest::{Descriptor, Manifest, Platform, Selection};
-pub use pull::{ExtractOptions, Overwrite, PullReport, PullRequest};
+pub use pull::{ExtractOptions, Output, Overwrite, PullReport, PullRequest};
 pub use reference::{DEFAULT_REGISTRY, Reference};
 pub use registry::credentials::Sources;
 pub use registry::{ClientOptions, Credentials, MAX_TAG_BYTES, MAX_TAGS, Pin};
@@ -47,7 +47,8 @@ pub use transfer::part_path;
 use registry::Client;
 use transfer::BlobSpec;
 
-/// Pull the selected layers of `req.reference` into `req.output`.
+/// Pull the selected layers of `req.reference` into `req.output`, a directory ([`Output::Stdout`]
+/// is for [`pull_stream`], or a dry run).
 pub fn pull(req: &PullRequest, opts: &ClientOptions, obs: Arc<dyn Observer>) -> Result<PullReport> {
     let client = Client::new(&req.reference, opts, obs.clone())?.with_concurrency(req.jobs);
     pull::pull(&client, req, &*obs)

@@ -40,8 +40,8 @@ pub struct PullRequest {
     pub reference: Reference,
     /// For an index; defaults to the host's platform.
     pub platform: Option<Platform>,
-    /// The directory files go to (created if missing); nothing is written outside it.
-    pub output: PathBuf,
+    /// Where the files go; nothing is written outside it.
+    pub output: Output,
     /// Which layers to fetch.
     pub filter: Filter,
     /// Keep only the base name of titles.
@@ -54,6 +54,33 @@ pub struct PullRequest {
     pub dry_run: bool,
     /// What to unpack, and where.
     pub extract: ExtractOptions,
+}
+
+/// Where a pull's files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Into this directory (created if missing).
+    Dir(PathBuf),
+    /// The one selected layer, streamed to a writer ([`crate::pull_stream`]).
+    Stdout,
+}
+
+impl Output {
+    /// The directory, unless the output is stdout.
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            Output::Dir(d) => Some(d),
+            Output::Stdout => None,
+        }
+    }
+}
+
+/// The output directory of a pull that writes files; stdout is refused here, not turned into a
+/// path named `-`.
+fn output_dir(req: &PullRequest) -> Result<&Path, Error> {
+    req.output.dir().ok_or_else(|| {
+        Error::new(ErrorKind::Usage, "this pull writes files: give an output directory, not -")
+    })
 }
 
 /// What to unpack, and where.
@@ -137,7 +164,9 @@ fn plan(
         }
         let rel = safe_relative_path(name, req.flatten)?;
         let job = Job { layer: (*layer).clone(), name: name.clone(), rel };
-        claims.push(claimed_paths(req, &job)?);
+        if req.output.dir().is_some() {
+            claims.push(claimed_paths(req, &job)?);
+        }
         jobs.push(job);
     }
     if layers.is_empty() && req.filter.is_empty() {
@@ -163,16 +192,21 @@ pub(crate) fn pull(
 ) -> Result<PullReport, Error> {
     let (resolved, jobs) = plan(client, req, obs)?;
     if req.dry_run {
-        let files = jobs
-            .iter()
-            .map(|j| report(&req.output.join(&j.rel), &j.layer, FileStatus::Planned))
-            .collect();
+        let path = |j: &Job| match &req.output {
+            Output::Dir(d) => d.join(&j.rel),
+            Output::Stdout => PathBuf::from("-"),
+        };
+        if req.output == Output::Stdout {
+            one_layer(&jobs)?;
+        }
+        let files = jobs.iter().map(|j| report(&path(j), &j.layer, FileStatus::Planned)).collect();
         return Ok(PullReport { manifest: resolved, files });
     }
+    let out = output_dir(req)?;
     if jobs.is_empty() {
         return Ok(PullReport { manifest: resolved, files: Vec::new() });
     }
-    prepare_output(&req.output)?;
+    prepare_output(out)?;
     obs.event(&Event::Planned {
         files: jobs.len(),
         bytes: jobs.iter().map(|j| j.layer.size).sum(),
@@ -209,20 +243,9 @@ pub(crate) fn pull_stream(
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
     let (resolved, jobs) = plan(client, req, obs)?;
-    let Some(job) = jobs.first() else {
+    let Some(job) = one_layer(&jobs)? else {
         return Ok(PullReport { manifest: resolved, files: Vec::new() });
     };
-    if jobs.len() > 1 {
-        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        return Err(Error::new(
-            ErrorKind::Usage,
-            format!(
-                "-o - writes one layer, but {} are selected: {}; narrow it with a filter",
-                jobs.len(),
-                names.join(", ")
-            ),
-        ));
-    }
     let progress = Progress::default();
     obs.event(&Event::Started {
         index: 0,
@@ -249,6 +272,22 @@ pub(crate) fn pull_stream(
     Ok(PullReport { manifest: resolved, files: vec![file] })
 }
 
+/// The one layer a stream to stdout writes (none: nothing to pull); more is a usage error.
+fn one_layer(jobs: &[Job]) -> Result<Option<&Job>, Error> {
+    if jobs.len() > 1 {
+        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "-o - writes one layer, but {} are selected: {}; narrow it with a filter",
+                jobs.len(),
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(jobs.first())
+}
+
 fn report(path: &Path, layer: &Descriptor, status: FileStatus) -> FileReport {
     FileReport {
         path: path.to_path_buf(),
@@ -272,8 +311,9 @@ fn layer_name(d: &Descriptor, helm: Option<&HelmChart>) -> String {
 /// Every path a job may write, derived names included, each checked like a title: its file
 /// (and `.part`), the name it decompresses to, the directory an oras layer unpacks to.
 fn claimed_paths(req: &PullRequest, job: &Job) -> Result<Vec<PathBuf>, Error> {
-    let base = req.extract.to.as_ref().unwrap_or(&req.output);
-    let file = req.output.join(&job.rel);
+    let out = output_dir(req)?;
+    let base = req.extract.to.as_deref().unwrap_or(out);
+    let file = out.join(&job.rel);
     let mut out = vec![file.clone(), transfer::part_path(&file)];
     if is_oras_dir(req, &job.layer) {
         out.push(base.join(&job.rel));
@@ -344,7 +384,7 @@ fn fetch_layer(
     obs: &dyn Observer,
 ) -> Result<FileReport, Error> {
     let layer = &job.layer;
-    let dest = prepare_parent(&req.output, &job.rel)?;
+    let dest = prepare_parent(output_dir(req)?, &job.rel)?;
     let after = after_download(req, job, &dest)?;
     let finished = |path: &Path, status| {
         obs.event(&Event::Finished {
@@ -426,16 +466,17 @@ fn download(
     tap: Option<&mut transfer::Tap>,
 ) -> Result<FileStatus, Error> {
     let layer = &job.layer;
-    // Every path here is `req.output` joined with a checked relative path. Its directory is
-    // opened once, without following symlinks, and held until the final rename.
-    let rel = path.strip_prefix(&req.output).ok().filter(|r| r.file_name().is_some());
+    // Every path here is the output directory joined with a checked relative path. Its
+    // directory is opened once, without following symlinks, and held until the final rename.
+    let out = output_dir(req)?;
+    let rel = path.strip_prefix(out).ok().filter(|r| r.file_name().is_some());
     let Some(rel) = rel else {
         return Err(Error::new(
             ErrorKind::Other,
-            format!("{} is not a file below {}", path.display(), req.output.display()),
+            format!("{} is not a file below {}", path.display(), out.display()),
         ));
     };
-    let dir = fsx::open_beneath(&req.output, rel.parent().unwrap_or(Path::new("")))?;
+    let dir = fsx::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
     let dest = transfer::Dest { dir: &dir, name: rel.file_name().unwrap_or_default() };
     if let Some(status) = existing(dest, &layer.digest, Some(layer.size), req.overwrite, obs)? {
         return Ok(status);
@@ -470,12 +511,13 @@ fn pull_rootfs(
     jobs: Vec<Job>,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
-    let target = req.extract.to.clone().unwrap_or_else(|| req.output.clone());
+    let out = output_dir(req)?;
+    let target = req.extract.to.clone().unwrap_or_else(|| out.to_path_buf());
     let path_of = |j: &Job| {
         if req.extract.keep_archive {
-            req.output.join(&j.rel)
+            out.join(&j.rel)
         } else {
-            req.output.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()))
+            out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()))
         }
     };
     let total: u64 = jobs.iter().map(|j| j.layer.size).sum();
@@ -664,8 +706,9 @@ fn is_oras_dir(req: &PullRequest, layer: &Descriptor) -> bool {
 fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Result<After, Error> {
     let layer = &job.layer;
     let x = &req.extract;
-    let root = x.to.clone().unwrap_or_else(|| req.output.clone());
-    let hidden = req.output.join(format!("{}{}", extract::RESERVED_PREFIX, layer.digest.hex()));
+    let out = output_dir(req)?;
+    let root = x.to.clone().unwrap_or_else(|| out.to_path_buf());
+    let hidden = out.join(format!("{}{}", extract::RESERVED_PREFIX, layer.digest.hex()));
     if is_oras_dir(req, layer) {
         let content_digest = match layer.annotations.get(ORAS_DIGEST) {
             Some(d) => Some(
@@ -720,7 +763,7 @@ fn not_an_archive(
     }
     let layer = &job.layer;
     let rel = &job.rel;
-    let dir = fsx::open_beneath(&req.output, rel.parent().unwrap_or(Path::new("")))?;
+    let dir = fsx::open_beneath(output_dir(req)?, rel.parent().unwrap_or(Path::new("")))?;
     let held = transfer::Dest { dir: &dir, name: rel.file_name().unwrap_or_default() };
     match existing(held, &layer.digest, Some(layer.size), req.overwrite, obs) {
         Ok(None) => {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use indicatif::HumanBytes;
-use oci_dl::{FileStatus, Filter, Platform, PullReport, PullRequest};
+use oci_dl::{FileStatus, Filter, Output, Platform, PullReport, PullRequest};
 use serde_json::json;
 
 use super::{Global, OverwriteArg, parse_reference};
@@ -16,8 +16,9 @@ pub struct PullArgs {
     /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
     pub reference: String,
     /// Directory to write into (created if missing), or `-` to stream the one selected layer to stdout.
-    #[arg(short, long, value_name = "DIR", default_value = ".")]
-    pub output: PathBuf,
+    #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
+        value_hint = clap::ValueHint::DirPath)]
+    pub output: Output,
     /// Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine's].
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
@@ -73,6 +74,15 @@ pub struct PullArgs {
     pub max_unpacked_size: Option<u64>,
 }
 
+/// `-` is stdout, anything else a directory: decided here, once, never by comparing paths later.
+fn parse_output(s: &str) -> Result<Output, String> {
+    match s {
+        "-" => Ok(Output::Stdout),
+        "" => Err("an empty output directory".into()),
+        d => Ok(Output::Dir(PathBuf::from(d))),
+    }
+}
+
 fn parse_size_arg(s: &str) -> Result<u64, String> {
     oci_dl::parse_size(s).map_err(|e| e.to_string())
 }
@@ -86,7 +96,7 @@ fn groups(v: &[String]) -> Vec<Vec<String>> {
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
     let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
-    let to_stdout = args.output.as_os_str() == "-";
+    let to_stdout = args.output == Output::Stdout;
     if to_stdout && args.json {
         return Err(super::usage("--json and -o - both want stdout; pick one").into());
     }
@@ -144,12 +154,11 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
             println!("{}\t{}\t{}", f.digest, f.size, super::escape::escape(&path));
         }
         let bytes: u64 = report.files.iter().map(|f| f.size).sum();
-        view.say(&format!(
-            "would pull {} file(s), {} into {}",
-            report.files.len(),
-            HumanBytes(bytes),
-            req.output.display()
-        ));
+        let (n, bytes) = (report.files.len(), HumanBytes(bytes));
+        view.say(&match &req.output {
+            Output::Dir(d) => format!("would pull {n} file(s), {bytes} into {}", d.display()),
+            Output::Stdout => format!("would stream {n} file(s), {bytes} to stdout"),
+        });
         return Ok(());
     }
     view.say(&summary(&report, secs, &req));
@@ -184,10 +193,9 @@ fn summary(report: &PullReport, secs: f64, req: &PullRequest) -> String {
     if count(FileStatus::Skipped) > 0 {
         line.push_str(&format!(", {} skipped", count(FileStatus::Skipped)));
     }
-    let dest = if req.output.as_os_str() == "-" {
-        "stdout".to_owned()
-    } else {
-        req.output.display().to_string()
+    let dest = match &req.output {
+        Output::Stdout => "stdout".to_owned(),
+        Output::Dir(d) => d.display().to_string(),
     };
     line.push_str(&format!(
         ", {} in {secs:.1}s ({}/s) into {dest}",
@@ -208,7 +216,7 @@ fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Va
         "digest": m.descriptor.digest.to_string(),
         "media_type": m.descriptor.media_type,
         "platform": m.platform.as_ref().map(|p| p.to_string()),
-        "output": req.output,
+        "output": req.output.dir(),
         "files": report.files,
         "totals": {
             "files": report.files.len(),

@@ -49,3 +49,24 @@ fn a_retry_is_attributed_to_its_transfer_not_to_a_layer_whose_name_is_a_prefix()
     assert_eq!(retries[0]["index"].as_u64(), Some(sig_i), "{}", run.stderr);
     assert_eq!(retries[0]["name"], "tool.sig", "{}", run.stderr);
 }
+
+#[test]
+fn a_dry_run_to_stdout_lists_the_layer_for_stdout_not_a_directory_named_dash() {
+    let f = fake::artifact(vec![("a.txt", b"hello".to_vec())], Guard::Open, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let run = sb.run(&["pull", &r, "-o", "-", "--dry-run", "--progress", "never"]);
+    run.ok();
+    let digest = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b"hello");
+    let stdout = String::from_utf8(run.stdout.clone()).unwrap();
+    assert_eq!(stdout, format!("{digest}\t5\t-\n"), "stderr: {}", run.stderr);
+    assert!(run.stderr.contains("would stream 1 file(s), 5 B to stdout"), "{}", run.stderr);
+    assert!(!run.stderr.contains("into -") && !stdout.contains("-/"), "{}", run.stderr);
+    assert!(!sb.work().join("-").exists(), "a dry run writes nothing");
+
+    let f =
+        fake::artifact(vec![("a.txt", b"a".to_vec()), ("b.txt", b"b".to_vec())], Guard::Open, None);
+    let r = format!("{}/x:v1", f.host);
+    let run = sb.run(&["pull", &r, "-o", "-", "--dry-run"]);
+    run.fails(2, "-o - writes one layer, but 2 are selected: a.txt, b.txt");
+}
