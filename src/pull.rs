@@ -215,7 +215,7 @@ pub(crate) fn pull(
         return pull_rootfs(client, req, resolved, jobs, obs);
     }
     let results = pool::run(jobs, req.jobs, |index, job| {
-        let r = fetch_layer(client, req, &job, index, obs);
+        let r = fetch_layer(client, req, &job, index, obs).map_err(|e| e.in_layer(&job.name));
         if let Err(e) = &r {
             obs.event(&Event::Failed { index, name: &job.name, error: e });
         }
@@ -259,7 +259,8 @@ pub(crate) fn pull_stream(
         size: Some(job.layer.size),
     };
     let who = transfer::Report { index: 0, name: &job.name, progress: &progress, obs };
-    transfer::to_writer(client, spec, out, who).map_err(|e| e.context(&job.name))?;
+    transfer::to_writer(client, spec, out, who)
+        .map_err(|e| e.context(&job.name).in_layer(&job.name))?;
     let file = report(Path::new("-"), &job.layer, FileStatus::Downloaded);
     obs.event(&Event::Finished {
         index: 0,
@@ -542,7 +543,8 @@ fn pull_rootfs(
                 tap = Some(t);
                 line.set(index, Slot::Streaming(reader));
             }
-            let r = download(client, req, job, index, &path_of(job), obs, tap.as_mut());
+            let r = download(client, req, job, index, &path_of(job), obs, tap.as_mut())
+                .map_err(|e| e.in_layer(&job.name));
             let intact = tap.as_ref().is_none_or(|t| t.intact(job.layer.size));
             drop(tap); // the end of the stream for the applier
             line.set(index, if r.is_ok() { Slot::Downloaded { intact } } else { Slot::Failed });

@@ -140,8 +140,17 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         oci_dl::pull(&req, &opts, view.clone())
     };
     view.finish();
-    let report = result?;
     let secs = view.elapsed().as_secs_f64();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) if args.json => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &failure_document(&req, &e, secs))?;
+            writeln!(out)?;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &document(&req, &report, secs))?;
@@ -229,6 +238,30 @@ fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Va
             "extracted": count(FileStatus::Extracted),
             "cached": count(FileStatus::Cached),
         },
+        "elapsed_seconds": (secs * 1000.0).round() / 1000.0,
+    })
+}
+
+/// The `--json` document of a failed pull: the error that decides the exit code, and every
+/// failure on its own (each layer's when several failed), as the engine kept them.
+fn failure_document(req: &PullRequest, e: &oci_dl::Error, secs: f64) -> serde_json::Value {
+    let one = |e: &oci_dl::Error| {
+        json!({
+            "layer": e.layer(),
+            "kind": e.kind(),
+            "exit_code": super::exit::code(e.kind()),
+            "message": e.to_string_full(),
+        })
+    };
+    json!({
+        "reference": req.reference.to_string(),
+        "output": req.output.dir(),
+        "error": {
+            "kind": e.kind(),
+            "exit_code": super::exit::code(e.kind()),
+            "message": e.to_string(),
+        },
+        "errors": e.errors().iter().map(one).collect::<Vec<_>>(),
         "elapsed_seconds": (secs * 1000.0).round() / 1000.0,
     })
 }

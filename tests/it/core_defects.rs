@@ -70,3 +70,87 @@ fn a_dry_run_to_stdout_lists_the_layer_for_stdout_not_a_directory_named_dash() {
     let run = sb.run(&["pull", &r, "-o", "-", "--dry-run"]);
     run.fails(2, "-o - writes one layer, but 2 are selected: a.txt, b.txt");
 }
+
+#[test]
+fn several_failed_layers_keep_their_own_errors_in_the_json_report_and_on_stderr() {
+    let layers = vec![
+        ("ok.txt", b"fine".to_vec()),
+        ("bad.bin", noise(20_000, 1)),
+        ("gone.bin", b"lost".to_vec()),
+        ("flaky.bin", b"flaky".to_vec()),
+    ];
+    let digest = |i: usize| oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &layers[i].1).to_string();
+    let (bad, gone, flaky) = (digest(1), digest(2), digest(3));
+    let f = fake::artifact_with(layers, Guard::Open, move |_, d, bytes| {
+        if d == bad {
+            let mut b = bytes.to_vec();
+            b[100] ^= 0xff;
+            Reply::new(200, b)
+        } else if d == gone {
+            Reply::new(404, r#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#)
+        } else if d == flaky {
+            Reply::new(503, "down")
+        } else {
+            Reply::new(200, bytes.to_vec())
+        }
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let run = sb.run(&["pull", &r, "-o", "out", "--json", "--retries", "0", "-j", "1"]);
+    run.fails(5, "3 layers failed");
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).expect("a JSON document");
+    assert_eq!(
+        (doc["error"]["kind"].as_str(), doc["error"]["exit_code"].as_u64()),
+        (Some("integrity"), Some(5))
+    );
+    let mut each: Vec<(String, String, u64)> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["layer"].as_str().unwrap().to_owned(),
+                e["kind"].as_str().unwrap().to_owned(),
+                e["exit_code"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    each.sort();
+    assert_eq!(
+        each,
+        [
+            ("bad.bin".into(), "integrity".into(), 5),
+            ("flaky.bin".into(), "network".into(), 6),
+            ("gone.bin".into(), "not-found".into(), 3)
+        ],
+        "{doc}"
+    );
+    for e in doc["errors"].as_array().unwrap() {
+        let m = e["message"].as_str().unwrap();
+        assert!(
+            m.starts_with(e["layer"].as_str().unwrap()) && !m.contains(';'),
+            "one error each: {m}"
+        );
+    }
+    // On stderr: the headline, then each failure on its own line.
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(lines.len(), 3, "{}", run.stderr);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("bad.bin: blob sha256:") && l.contains("content hashes to")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("gone.bin: GET") && l.contains("404 BLOB_UNKNOWN")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("flaky.bin: GET") && l.contains("503")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(tree(&sb.work().join("out")), vec!["ok.txt"]);
+}
