@@ -210,6 +210,25 @@ impl Reply {
     pub fn content_length(&self) -> Option<u64> {
         self.header("content-length").and_then(|v| v.trim().parse().ok())
     }
+
+    /// Check that a 206 answer to a range request for `digest` from byte `from` starts there; a
+    /// server that sends another range is a (retryable) network error.
+    pub fn starts_at(&self, from: u64, digest: &Digest) -> Result<(), Error> {
+        let start = self.header("content-range").and_then(content_range_start);
+        if start == Some(from) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Network,
+            format!("blob {digest}: asked for bytes from {from}, got range {start:?}"),
+        )
+        .transient(true))
+    }
+}
+
+/// `Content-Range: bytes START-END/TOTAL` → START (the one parser of it).
+fn content_range_start(v: &str) -> Option<u64> {
+    v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
 }
 
 /// Whether `host` (with optional port) is a loopback name or address, served over plain HTTP.
@@ -930,6 +949,15 @@ fn system_roots() -> Vec<Certificate<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_range_starts() {
+        assert_eq!(content_range_start("bytes 5-9/10"), Some(5));
+        assert_eq!(content_range_start(" bytes 0-0/*"), Some(0));
+        assert_eq!(content_range_start("bytes */10"), None);
+        assert_eq!(content_range_start("items 5-9/10"), None);
+        assert_eq!(content_range_start("bytes -5/10"), None);
+    }
 
     #[test]
     fn loopback_detection() {
