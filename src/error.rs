@@ -94,6 +94,12 @@ impl Error {
         self.about.as_ref()?.layer.as_deref()
     }
 
+    /// The same error with ` (note)` after its message, keeping kind, cause and retry data.
+    pub fn with_note(mut self, note: impl std::fmt::Display) -> Self {
+        self.message = format!("{} ({note})", self.message);
+        self
+    }
+
     /// The same error with another kind, keeping message, cause and retry data.
     pub fn with_kind(mut self, kind: ErrorKind) -> Self {
         self.kind = kind;

@@ -154,3 +154,56 @@ fn several_failed_layers_keep_their_own_errors_in_the_json_report_and_on_stderr(
     );
     assert_eq!(tree(&sb.work().join("out")), vec!["ok.txt"]);
 }
+
+#[test]
+fn a_transient_token_endpoint_failure_is_retried() {
+    use crate::support::fake::Fake;
+    let data = b"behind a token".to_vec();
+    let digest = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &data).to_string();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": digest, "size": data.len(),
+            "annotations": {"org.opencontainers.image.title": "a.bin"}}],
+    }))
+    .unwrap();
+    let tokens = AtomicUsize::new(0);
+    let me: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
+    let me2 = me.clone();
+    let body = data.clone();
+    let f = Fake::start(move |hit| {
+        if hit.path.starts_with("/token") {
+            return match tokens.fetch_add(1, Ordering::SeqCst) {
+                0 => Reply::new(503, "token service busy"),
+                1 => {
+                    Reply::new(200, r#"{"token":"abcdefabcdefabcdef"}"#).fault(Fault::DropAfter(5))
+                }
+                _ => Reply::new(200, r#"{"token":"abcdefabcdefabcdef"}"#),
+            };
+        }
+        if hit.header("authorization") != Some("Bearer abcdefabcdefabcdef") {
+            let host = me2.get().cloned().unwrap_or_default();
+            return Reply::new(401, "").header(
+                "www-authenticate",
+                &format!(r#"Bearer realm="http://{host}/token",service="fake""#),
+            );
+        }
+        match hit.path.as_str() {
+            "/v2/x/manifests/v1" => Reply::new(200, manifest.clone())
+                .header("content-type", "application/vnd.oci.image.manifest.v1+json"),
+            p if p == format!("/v2/x/blobs/{digest}") => Reply::new(200, body.clone()),
+            _ => Reply::unexpected(),
+        }
+    });
+    me.set(f.host.clone()).unwrap();
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let run = sb.run(&["pull", &r, "-o", "out", "-v", "--no-cache"]);
+    run.ok();
+    assert_eq!(std::fs::read(sb.work().join("out/a.bin")).unwrap(), data);
+    assert_eq!(f.hits_to("/token").len(), 3, "a 503 and a cut body, each retried");
+    assert!(run.stderr.contains("retry 1/5") && run.stderr.contains("retry 2/5"), "{}", run.stderr);
+    assert!(!run.stderr.contains("abcdefabcdefabcdef"), "the token never shows");
+    f.assert_no_unexpected();
+}
