@@ -15,62 +15,62 @@ use super::{Global, OverwriteArg, parse_reference};
 pub struct PullArgs {
     /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
     pub reference: String,
-    /// Directory to write into (created if missing), or `-` to stream the one selected layer to stdout.
-    #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
-        value_hint = clap::ValueHint::DirPath)]
-    pub output: Output,
     /// Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine's].
-    #[arg(long, value_name = "PLATFORM")]
+    #[arg(long, value_name = "PLATFORM", help_heading = "Selection")]
     pub platform: Option<String>,
     /// Select layers whose name matches PATTERN; any of several may match.
-    #[arg(short, long = "glob", value_name = "PATTERN")]
+    #[arg(short, long = "glob", value_name = "PATTERN", help_heading = "Selection")]
     pub globs: Vec<String>,
     /// Select layers whose name matches RE; all of several must match.
-    #[arg(short, long = "regex", value_name = "RE")]
+    #[arg(short, long = "regex", value_name = "RE", help_heading = "Selection")]
     pub regexes: Vec<String>,
     /// Names must contain one of these keywords; each use of the flag is a group that must match.
-    #[arg(long, value_name = "KW[,KW…]")]
+    #[arg(long, value_name = "KW[,KW…]", help_heading = "Selection")]
     pub include: Vec<String>,
     /// Names must contain none of these keywords.
-    #[arg(long, value_name = "KW[,KW…]")]
+    #[arg(long, value_name = "KW[,KW…]", help_heading = "Selection")]
     pub exclude: Vec<String>,
     /// Select layers by media type (globs allowed).
-    #[arg(long = "media-type", value_name = "TYPE")]
+    #[arg(long = "media-type", value_name = "TYPE", help_heading = "Selection")]
     pub media_types: Vec<String>,
     /// Match names and keywords case-sensitively.
-    #[arg(long)]
+    #[arg(long, help_heading = "Selection")]
     pub case_sensitive: bool,
+    /// Directory to write into (created if missing), or `-` to stream the one selected layer to stdout.
+    #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
+        value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
+    pub output: Output,
     /// Save each layer under the last component of its title.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub flatten: bool,
     /// When a file exists with other content [default: prompt at a terminal, else error].
-    #[arg(long, value_enum, value_name = "POLICY")]
+    #[arg(long, value_enum, value_name = "POLICY", help_heading = "Output")]
     pub overwrite: Option<OverwriteArg>,
     /// Connections at once: layers, or ranges of a big blob on a slow link.
-    #[arg(short, long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(short, long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Network")]
     pub jobs: u16,
     /// Print one JSON document describing the pull on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     /// Resolve and filter, list what would be pulled, write nothing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub dry_run: bool,
     /// Unpack archive layers (tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2, told by
     /// their bytes); an image becomes its root filesystem.
-    #[arg(short = 'x', long)]
+    #[arg(short = 'x', long, help_heading = "Extraction")]
     pub extract: bool,
     /// Unpack into DIR instead of the output directory.
-    #[arg(long, value_name = "DIR", requires = "extract")]
+    #[arg(long, value_name = "DIR", requires = "extract", help_heading = "Extraction")]
     pub extract_to: Option<PathBuf>,
     /// Keep downloaded archives next to what was unpacked from them.
-    #[arg(long)]
+    #[arg(long, help_heading = "Extraction")]
     pub keep_archive: bool,
     /// Keep layers that oras marked for unpacking (pushed directories) as archives.
-    #[arg(long)]
+    #[arg(long, help_heading = "Extraction")]
     pub no_unpack: bool,
     /// Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the
     /// archive, at least 16 MiB, at most 64 GiB].
-    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Extraction")]
     pub max_unpacked_size: Option<u64>,
 }
 

@@ -207,3 +207,85 @@ fn a_transient_token_endpoint_failure_is_retried() {
     assert!(!run.stderr.contains("abcdefabcdefabcdef"), "the token never shows");
     f.assert_no_unexpected();
 }
+
+/// `pull --help` as `heading → flags`, in order.
+fn help_sections(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(h) = line.strip_suffix(':').filter(|h| !h.starts_with(' ') && !h.contains(' '))
+        {
+            out.push((h.to_owned(), Vec::new()));
+        } else if let (Some(flag), Some(last)) =
+            (line.trim_start().split([' ', ',', '.']).find(|w| w.starts_with("--")), out.last_mut())
+            && (line.starts_with("  -") || line.starts_with("      --"))
+        {
+            last.1.push(flag.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn pull_help_groups_its_flags_under_headings() {
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", "-h"]);
+    run.ok();
+    let text = String::from_utf8(run.stdout.clone()).unwrap();
+    let sections = help_sections(&text);
+    let names: Vec<&str> = sections.iter().map(|(h, _)| h.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Arguments",
+            "Options",
+            "Selection",
+            "Output",
+            "Network",
+            "Extraction",
+            "Display",
+            "Auth",
+            "Cache"
+        ],
+        "{text}"
+    );
+    let under = |h: &str| &sections.iter().find(|(n, _)| n == h).unwrap().1;
+    assert_eq!(under("Options"), &["--help"], "nothing left ungrouped: {text}");
+    let want: [(&str, &[&str]); 7] = [
+        (
+            "Selection",
+            &[
+                "--platform",
+                "--glob",
+                "--regex",
+                "--include",
+                "--exclude",
+                "--media-type",
+                "--case-sensitive",
+            ],
+        ),
+        ("Output", &["--output", "--flatten", "--overwrite", "--json", "--dry-run"]),
+        (
+            "Network",
+            &[
+                "--jobs",
+                "--plain-http",
+                "--insecure",
+                "--ca-file",
+                "--retries",
+                "--resolve",
+                "--timeout",
+                "--deadline",
+            ],
+        ),
+        (
+            "Extraction",
+            &["--extract", "--extract-to", "--keep-archive", "--no-unpack", "--max-unpacked-size"],
+        ),
+        ("Display", &["--verbose", "--quiet", "--progress"]),
+        ("Auth", &["--username", "--registry-config", "--password-stdin"]),
+        ("Cache", &["--cache", "--no-cache"]),
+    ];
+    for (h, flags) in want {
+        assert_eq!(under(h), flags, "{h}: {text}");
+    }
+}
