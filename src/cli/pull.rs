@@ -143,7 +143,8 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     let secs = view.elapsed().as_secs_f64();
     let report = match result {
         Ok(r) => r,
-        Err(e) if args.json => {
+        // Layers failed: the report lists each failure (an error before any layer has none).
+        Err(e) if args.json && e.errors().iter().any(|x| x.layer().is_some()) => {
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &failure_document(&req, &e, secs))?;
             writeln!(out)?;
