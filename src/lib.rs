@@ -136,15 +136,20 @@ pub fn fetch_blob(
     let spec = BlobSpec { repository: reference.repository(), digest, size: None };
     let who = transfer::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
     let outcome = transfer::to_file(&client, spec, dest, who)?;
+    let status = match outcome {
+        o if o.from_cache => FileStatus::Cached,
+        o if o.resumed_from > 0 => FileStatus::Resumed,
+        _ => FileStatus::Downloaded,
+    };
     obs.event(&Event::Finished {
         index: 0,
         name: &name,
         path: output,
         digest,
         size: outcome.size,
-        status: FileStatus::Downloaded,
+        status,
     });
-    Ok(report(outcome.size, FileStatus::Downloaded))
+    Ok(report(outcome.size, status))
 }
 
 /// Write `bytes` to the file `path` through `path.part` and a rename: never half-written, never

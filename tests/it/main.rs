@@ -9,6 +9,7 @@ mod blob;
 mod cache;
 mod cli;
 mod core_defects;
+mod engine;
 mod extract;
 mod faults;
 mod formats;
