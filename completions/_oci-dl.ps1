@@ -55,8 +55,6 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             break
         }
         'oci-dl;pull' {
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout')
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine''s]')
             [CompletionResult]::new('-g', '-g', [CompletionResultType]::ParameterName, 'Select layers whose name matches PATTERN; any of several may match')
             [CompletionResult]::new('--glob', '--glob', [CompletionResultType]::ParameterName, 'Select layers whose name matches PATTERN; any of several may match')
@@ -65,6 +63,8 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Names must contain one of these keywords; each use of the flag is a group that must match')
             [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Names must contain none of these keywords')
             [CompletionResult]::new('--media-type', '--media-type', [CompletionResultType]::ParameterName, 'Select layers by media type (globs allowed)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout')
             [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'When a file exists with other content [default: prompt at a terminal, else error]')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Connections at once: layers, or ranges of a big blob on a slow link')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Connections at once: layers, or ranges of a big blob on a slow link')

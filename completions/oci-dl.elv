@@ -51,8 +51,6 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oci-dl;pull'= {
-            cand -o 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout'
-            cand --output 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout'
             cand --platform 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine''s]'
             cand -g 'Select layers whose name matches PATTERN; any of several may match'
             cand --glob 'Select layers whose name matches PATTERN; any of several may match'
@@ -61,6 +59,8 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --include 'Names must contain one of these keywords; each use of the flag is a group that must match'
             cand --exclude 'Names must contain none of these keywords'
             cand --media-type 'Select layers by media type (globs allowed)'
+            cand -o 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout'
+            cand --output 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout'
             cand --overwrite 'When a file exists with other content [default: prompt at a terminal, else error]'
             cand -j 'Connections at once: layers, or ranges of a big blob on a slow link'
             cand --jobs 'Connections at once: layers, or ranges of a big blob on a slow link'

@@ -52,7 +52,7 @@ impl HelmChart {
                 ),
             ));
         }
-        let bytes = client.retrying("Helm chart config", |_| {
+        let bytes = client.retrying(None, "Helm chart config", |_| {
             client
                 .blob(repo, &config.digest, 0, None)?
                 .read_body(HELM_CONFIG_CAP, "Helm chart config")

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 /// What went wrong, coarse enough to pick an exit code from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ErrorKind {
     /// Bad input from the user: an invalid reference, conflicting options, an unsafe title.
     Usage,
@@ -57,6 +58,16 @@ pub struct Error {
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     transient: bool,
     retry_after: Option<Duration>,
+    /// Rare, so boxed: an `Error` stays small enough to return by value everywhere.
+    about: Option<Box<About>>,
+}
+
+#[derive(Debug, Default)]
+struct About {
+    /// The layer (file) it is about, when a pull failed in one.
+    layer: Option<String>,
+    /// For [`Error::many`]: each failure as it was, not flattened into the message.
+    errors: Vec<Error>,
 }
 
 /// The engine's result type.
@@ -65,7 +76,46 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` with a message and no cause.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), source: None, transient: false, retry_after: None }
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+            transient: false,
+            retry_after: None,
+            about: None,
+        }
+    }
+
+    /// The same error, about the layer `name`.
+    pub fn in_layer(mut self, name: &str) -> Self {
+        self.about.get_or_insert_default().layer = Some(name.to_owned());
+        self
+    }
+
+    /// The layer this error is about, if any.
+    pub fn layer(&self) -> Option<&str> {
+        self.about.as_ref()?.layer.as_deref()
+    }
+
+    /// The same error with ` (note)` after its message, keeping kind, cause and retry data.
+    pub fn with_note(mut self, note: impl std::fmt::Display) -> Self {
+        self.message = format!("{} ({note})", self.message);
+        self
+    }
+
+    /// The same error with another kind, keeping message, cause and retry data.
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The failures this error stands for: each layer's when several failed ([`Error::many`]),
+    /// else just this one.
+    pub fn errors(&self) -> &[Error] {
+        match &self.about {
+            Some(a) if !a.errors.is_empty() => &a.errors,
+            _ => std::slice::from_ref(self),
+        }
     }
 
     /// Mark the error as worth retrying (a reset, a timeout, a 5xx or 429) or not.
@@ -107,7 +157,8 @@ impl Error {
         Error::new(ErrorKind::Other, format!("{action} {}", path.display())).with_source(err)
     }
 
-    /// Several errors, one per failed layer: the kind of the most specific one, every message kept.
+    /// Several errors, one per failed layer: the kind of the most specific one, each error kept
+    /// whole in [`Error::errors`].
     pub fn many(mut errors: Vec<Error>) -> Self {
         if errors.len() == 1 {
             return errors.remove(0);
@@ -117,8 +168,9 @@ impl Error {
             .map(Error::kind)
             .max_by_key(|k| k.specificity())
             .unwrap_or(ErrorKind::Other);
-        let lines: Vec<String> = errors.iter().map(|e| e.to_string_full()).collect();
-        Error::new(kind, format!("{} layers failed: {}", errors.len(), lines.join("; ")))
+        let mut e = Error::new(kind, format!("{} layers failed", errors.len()));
+        e.about = Some(Box::new(About { layer: None, errors }));
+        e
     }
 
     /// The kind, for exit codes and retry decisions.
@@ -126,8 +178,13 @@ impl Error {
         self.kind
     }
 
-    /// The message and its causes on one line, as `message: cause: cause`.
+    /// The message and its causes on one line, as `message: cause: cause` (for several
+    /// failures, `N layers failed: first; second`).
     pub fn to_string_full(&self) -> String {
+        if let Some(a) = self.about.as_ref().filter(|a| !a.errors.is_empty()) {
+            let lines: Vec<String> = a.errors.iter().map(Error::to_string_full).collect();
+            return format!("{}: {}", self.message, lines.join("; "));
+        }
         let mut out = self.message.clone();
         let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(self);
         while let Some(e) = cur {
@@ -159,15 +216,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn many_takes_the_most_specific_kind_and_keeps_every_message() {
+    fn many_takes_the_most_specific_kind_and_keeps_every_error_whole() {
+        let io = std::io::Error::other("connection reset");
         let e = Error::many(vec![
-            Error::new(ErrorKind::Network, "a: reset"),
-            Error::new(ErrorKind::Integrity, "b: digest mismatch"),
-            Error::new(ErrorKind::NotFound, "c: blob unknown"),
+            Error::new(ErrorKind::Network, "a: read failed")
+                .with_source(io)
+                .transient(true)
+                .in_layer("a"),
+            Error::new(ErrorKind::Integrity, "b: digest mismatch").in_layer("b"),
+            Error::new(ErrorKind::NotFound, "c: blob unknown").in_layer("c"),
         ]);
         assert_eq!(e.kind(), ErrorKind::Integrity);
-        let s = e.to_string();
-        assert!(s.contains("a: reset") && s.contains("b: digest") && s.contains("c: blob"), "{s}");
+        let s = e.to_string_full();
+        assert!(
+            s.contains("a: read failed: connection reset")
+                && s.contains("b: digest")
+                && s.contains("c: blob"),
+            "{s}"
+        );
+        let each: Vec<(ErrorKind, Option<&str>)> =
+            e.errors().iter().map(|x| (x.kind(), x.layer())).collect();
+        assert_eq!(
+            each,
+            [
+                (ErrorKind::Network, Some("a")),
+                (ErrorKind::Integrity, Some("b")),
+                (ErrorKind::NotFound, Some("c"))
+            ]
+        );
+        let first = &e.errors()[0];
+        assert!(first.is_transient() && std::error::Error::source(first).is_some(), "kept whole");
+        let one = Error::new(ErrorKind::Auth, "x");
+        assert_eq!(one.errors().len(), 1, "a single error stands for itself");
     }
 
     #[test]

@@ -115,7 +115,10 @@ pub enum Event<'a> {
     },
     /// A request or transfer failed transiently and will be tried again after `delay`.
     Retry {
-        /// What is being retried, for people.
+        /// The transfer being retried (as in [`Event::Started`]); `None` for a request that is
+        /// no file's (a manifest, a tag list, a config blob).
+        index: Option<usize>,
+        /// What is being retried, for people; never matched against names.
         what: &'a str,
         /// This retry's number, from 1.
         attempt: u32,
@@ -180,7 +183,8 @@ impl Observer for Silent {
 /// A file that was pulled, for summaries and JSON output.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FileReport {
-    /// Where it is (for unpacked layers, the directory or file unpacked into).
+    /// Where it is (for unpacked layers, the directory or file unpacked into); `-` for a layer
+    /// streamed to stdout.
     pub path: PathBuf,
     /// The layer's title annotation, if it had one.
     pub title: Option<String>,

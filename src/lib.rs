@@ -37,9 +37,10 @@ pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};
 pub use manifest::{Descriptor, Manifest, Platform, Selection};
-pub use pull::{ExtractOptions, Overwrite, PullReport, PullRequest};
+pub use pull::ReferrerPull;
+pub use pull::{ExtractOptions, Output, Overwrite, PullReport, PullRequest};
 pub use reference::{DEFAULT_REGISTRY, Reference};
-pub use referrers::{ReferrerPull, Referrers};
+pub use referrers::Referrers;
 pub use registry::credentials::Sources;
 pub use registry::{ClientOptions, Credentials, MAX_TAG_BYTES, MAX_TAGS, Pin};
 pub use resolve::ResolvedManifest;
@@ -51,10 +52,14 @@ pub use trust::VerifyKey;
 use registry::Client;
 use transfer::BlobSpec;
 
-/// Pull the selected layers of `req.reference` into `req.output`.
+/// Pull the selected layers of `req.reference` into `req.output`, a directory ([`Output::Stdout`]
+/// is for [`pull_stream`], or a dry run).
 pub fn pull(req: &PullRequest, opts: &ClientOptions, obs: Arc<dyn Observer>) -> Result<PullReport> {
     let client = Client::new(&req.reference, opts, obs.clone())?.with_concurrency(req.jobs);
-    pull::pull(&client, req, &*obs)
+    match &req.referrer {
+        Some(wanted) => referrers::pull(&client, req, wanted, &*obs),
+        None => pull::pull(&client, req, &*obs),
+    }
 }
 
 /// Pull the one selected layer of `req.reference` to `out`, verified as it streams; more than
@@ -139,15 +144,20 @@ pub fn fetch_blob(
     let spec = BlobSpec { repository: reference.repository(), digest, size: None };
     let who = transfer::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
     let outcome = transfer::to_file(&client, spec, dest, who)?;
+    let status = match outcome {
+        o if o.from_cache => FileStatus::Cached,
+        o if o.resumed_from > 0 => FileStatus::Resumed,
+        _ => FileStatus::Downloaded,
+    };
     obs.event(&Event::Finished {
         index: 0,
         name: &name,
         path: output,
         digest,
         size: outcome.size,
-        status: FileStatus::Downloaded,
+        status,
     });
-    Ok(report(outcome.size, FileStatus::Downloaded))
+    Ok(report(outcome.size, status))
 }
 
 /// The referrers of the manifest `reference` names (with `platform`, of that platform's

@@ -33,12 +33,18 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let text = match err.downcast_ref::<oci_dl::Error>() {
+            let engine = err.downcast_ref::<oci_dl::Error>();
+            let text = match engine {
+                Some(e) if e.errors().len() > 1 => e.to_string(),
                 Some(e) => e.to_string_full(),
                 None => format!("{err:#}"),
             };
             // Messages carry registry strings (titles, URLs, error bodies): never raw.
             eprintln!("oci-dl: error: {}", cli::escape::escape(&text));
+            // Several layers failed: each on its own line, as it was.
+            for e in engine.map(oci_dl::Error::errors).filter(|e| e.len() > 1).unwrap_or(&[]) {
+                eprintln!("  {}", cli::escape::escape(&e.to_string_full()));
+            }
             if err
                 .downcast_ref::<oci_dl::Error>()
                 .is_some_and(|e| e.kind() == oci_dl::ErrorKind::Interrupted)

@@ -40,8 +40,8 @@ pub struct PullRequest {
     pub reference: Reference,
     /// For an index; defaults to the host's platform.
     pub platform: Option<Platform>,
-    /// The directory files go to (created if missing); nothing is written outside it.
-    pub output: PathBuf,
+    /// Where the files go; nothing is written outside it.
+    pub output: Output,
     /// Which layers to fetch.
     pub filter: Filter,
     /// Keep only the base name of titles.
@@ -57,7 +57,43 @@ pub struct PullRequest {
     /// Publishers' keys: with any, nothing gets its final name unless its signature verifies.
     pub verify: Vec<crate::trust::VerifyKey>,
     /// Also (or only) pull the newest referrer of a type (`--referrer`).
-    pub referrer: Option<crate::referrers::ReferrerPull>,
+    pub referrer: Option<ReferrerPull>,
+}
+
+/// Where a pull's files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Into this directory (created if missing).
+    Dir(PathBuf),
+    /// The one selected layer, streamed to a writer ([`crate::pull_stream`]).
+    Stdout,
+}
+
+impl Output {
+    /// The directory, unless the output is stdout.
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            Output::Dir(d) => Some(d),
+            Output::Stdout => None,
+        }
+    }
+}
+
+/// The output directory of a pull that writes files; stdout is refused here, not turned into a
+/// path named `-`.
+fn output_dir(req: &PullRequest) -> Result<&Path, Error> {
+    req.output.dir().ok_or_else(|| {
+        Error::new(ErrorKind::Usage, "this pull writes files: give an output directory, not -")
+    })
+}
+
+/// `pull --referrer`: which attached artifact to pull.
+#[derive(Debug, Clone)]
+pub struct ReferrerPull {
+    /// Its artifact type, e.g. `application/spdx+json`.
+    pub artifact_type: String,
+    /// Pull the subject's own files too.
+    pub with_subject: bool,
 }
 
 /// What to unpack, and where.
@@ -143,8 +179,10 @@ fn plan(
         }
         let rel = safe_relative_path(name, req.flatten)?;
         let mut job = Job { layer: (*layer).clone(), name: name.clone(), rel, claims: Vec::new() };
-        job.claims = claimed_paths(req, &job)?;
-        claims.push(job.claims.clone());
+        if req.output.dir().is_some() {
+            job.claims = claimed_paths(req, &job)?;
+            claims.push(job.claims.clone());
+        }
         jobs.push(job);
     }
     if layers.is_empty() && req.filter.is_empty() {
@@ -168,22 +206,24 @@ pub(crate) fn pull(
     req: &PullRequest,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
-    if let Some(wanted) = &req.referrer {
-        return crate::referrers::pull(client, req, wanted, obs);
-    }
     let (resolved, jobs) = plan(client, req, obs)?;
     let checks = trust_checks(client, req, &resolved, &jobs, obs)?;
     if req.dry_run {
-        let files = jobs
-            .iter()
-            .map(|j| report(&req.output.join(&j.rel), &j.layer, FileStatus::Planned))
-            .collect();
+        let path = |j: &Job| match &req.output {
+            Output::Dir(d) => d.join(&j.rel),
+            Output::Stdout => PathBuf::from("-"),
+        };
+        if req.output == Output::Stdout {
+            one_layer(&jobs)?;
+        }
+        let files = jobs.iter().map(|j| report(&path(j), &j.layer, FileStatus::Planned)).collect();
         return Ok(PullReport { manifest: resolved, files });
     }
+    let out = output_dir(req)?;
     if jobs.is_empty() {
         return Ok(PullReport { manifest: resolved, files: Vec::new() });
     }
-    prepare_output(&req.output)?;
+    prepare_output(out)?;
     obs.event(&Event::Planned {
         files: jobs.len(),
         bytes: jobs.iter().map(|j| j.layer.size).sum(),
@@ -200,7 +240,8 @@ pub(crate) fn pull(
         }
         let others: HashSet<PathBuf> =
             claimed.iter().filter(|p| !job.claims.contains(p)).cloned().collect();
-        let r = fetch_layer(client, req, &job, index, &others, obs);
+        let r =
+            fetch_layer(client, req, &job, index, &others, obs).map_err(|e| e.in_layer(&job.name));
         if let Err(e) = &r {
             obs.event(&Event::Failed { index, name: &job.name, error: e });
         }
@@ -234,20 +275,9 @@ pub(crate) fn pull_stream(
             "-o - cannot hold back bytes until their minisign signature verified; use -o DIR",
         ));
     }
-    let Some(job) = jobs.first() else {
+    let Some(job) = one_layer(&jobs)? else {
         return Ok(PullReport { manifest: resolved, files: Vec::new() });
     };
-    if jobs.len() > 1 {
-        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        return Err(Error::new(
-            ErrorKind::Usage,
-            format!(
-                "-o - writes one layer, but {} are selected: {}; narrow it with a filter",
-                jobs.len(),
-                names.join(", ")
-            ),
-        ));
-    }
     let progress = Progress::default();
     obs.event(&Event::Started {
         index: 0,
@@ -261,7 +291,8 @@ pub(crate) fn pull_stream(
         size: Some(job.layer.size),
     };
     let who = transfer::Report { index: 0, name: &job.name, progress: &progress, obs };
-    transfer::to_writer(client, spec, out, who).map_err(|e| e.context(&job.name))?;
+    transfer::to_writer(client, spec, out, who)
+        .map_err(|e| e.context(&job.name).in_layer(&job.name))?;
     let file = report(Path::new("-"), &job.layer, FileStatus::Downloaded);
     obs.event(&Event::Finished {
         index: 0,
@@ -306,14 +337,15 @@ fn hold_signed(
     if held.is_empty() {
         return Ok(done);
     }
+    let out = output_dir(req)?;
     let hidden =
-        |j: &Job| req.output.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()));
+        |j: &Job| out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()));
     let ours = PullRequest { overwrite: Overwrite::Force, ..req.clone() }; // the hidden name is ours
     let results = pool::run(held.clone(), req.jobs, |_, i| {
         let job = &jobs[i];
         let path = hidden(job);
         let r = download(client, &ours, job, i, &path, obs, None).and_then(|status| {
-            let dir = fsx::open_beneath(&req.output, Path::new(""))?;
+            let dir = fsx::open_beneath(out, Path::new(""))?;
             let name = path.file_name().unwrap_or_default();
             let Some(mut file) = dir.open_existing_regular(name, false)? else {
                 return Err(Error::new(ErrorKind::Other, format!("{} vanished", path.display())));
@@ -350,7 +382,7 @@ fn hold_signed(
         // Another held job still needs this blob: it gets a copy.
         let shared = held[n + 1..].iter().any(|k| jobs[*k].layer.digest == job.layer.digest);
         let r = (|| {
-            let dest = prepare_parent(&req.output, &job.rel)?;
+            let dest = prepare_parent(out, &job.rel)?;
             let (later, to) = match (image, after_download(req, job, &dest)?) {
                 (true, _) if req.extract.keep_archive => (true, dest.clone()),
                 (true, _) => (true, from.clone()),
@@ -394,10 +426,11 @@ fn land(
     copy: bool,
     obs: &dyn Observer,
 ) -> Result<FileStatus, Error> {
-    let top = fsx::Dir::open(&req.output)?;
+    let out = output_dir(req)?;
+    let top = fsx::Dir::open(out)?;
     let hidden = from.file_name().unwrap_or_default();
-    let rel = to.strip_prefix(&req.output).unwrap_or(to);
-    let dir = fsx::open_beneath(&req.output, rel.parent().unwrap_or(Path::new("")))?;
+    let rel = to.strip_prefix(out).unwrap_or(to);
+    let dir = fsx::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
     let name = rel.file_name().unwrap_or_default();
     let decided = existing(
         transfer::Dest { dir: &dir, name },
@@ -429,6 +462,22 @@ fn land(
     Ok(FileStatus::Downloaded)
 }
 
+/// The one layer a stream to stdout writes (none: nothing to pull); more is a usage error.
+fn one_layer(jobs: &[Job]) -> Result<Option<&Job>, Error> {
+    if jobs.len() > 1 {
+        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "-o - writes one layer, but {} are selected: {}; narrow it with a filter",
+                jobs.len(),
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(jobs.first())
+}
+
 fn report(path: &Path, layer: &Descriptor, status: FileStatus) -> FileReport {
     FileReport {
         path: path.to_path_buf(),
@@ -452,8 +501,9 @@ fn layer_name(d: &Descriptor, helm: Option<&HelmChart>) -> String {
 /// Every path a job may write, derived names included, each checked like a title: its file
 /// (and `.part`), the name it decompresses to, the directory an oras layer unpacks to.
 fn claimed_paths(req: &PullRequest, job: &Job) -> Result<Vec<PathBuf>, Error> {
-    let base = req.extract.to.as_ref().unwrap_or(&req.output);
-    let file = req.output.join(&job.rel);
+    let out = output_dir(req)?;
+    let base = req.extract.to.as_deref().unwrap_or(out);
+    let file = out.join(&job.rel);
     let mut out = vec![file.clone(), transfer::part_path(&file)];
     if is_oras_dir(req, &job.layer) {
         out.push(base.join(&job.rel));
@@ -530,7 +580,7 @@ fn fetch_layer(
     obs: &dyn Observer,
 ) -> Result<FileReport, Error> {
     let layer = &job.layer;
-    let dest = prepare_parent(&req.output, &job.rel)?;
+    let dest = prepare_parent(output_dir(req)?, &job.rel)?;
     let after = after_download(req, job, &dest)?;
     let finished = |path: &Path, status| {
         obs.event(&Event::Finished {
@@ -616,16 +666,17 @@ fn download(
     tap: Option<&mut transfer::Tap>,
 ) -> Result<FileStatus, Error> {
     let layer = &job.layer;
-    // Every path here is `req.output` joined with a checked relative path. Its directory is
-    // opened once, without following symlinks, and held until the final rename.
-    let rel = path.strip_prefix(&req.output).ok().filter(|r| r.file_name().is_some());
+    // Every path here is the output directory joined with a checked relative path. Its
+    // directory is opened once, without following symlinks, and held until the final rename.
+    let out = output_dir(req)?;
+    let rel = path.strip_prefix(out).ok().filter(|r| r.file_name().is_some());
     let Some(rel) = rel else {
         return Err(Error::new(
             ErrorKind::Other,
-            format!("{} is not a file below {}", path.display(), req.output.display()),
+            format!("{} is not a file below {}", path.display(), out.display()),
         ));
     };
-    let dir = fsx::open_beneath(&req.output, rel.parent().unwrap_or(Path::new("")))?;
+    let dir = fsx::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
     let dest = transfer::Dest { dir: &dir, name: rel.file_name().unwrap_or_default() };
     if let Some(status) = existing(dest, &layer.digest, Some(layer.size), req.overwrite, obs)? {
         return Ok(status);
@@ -660,12 +711,13 @@ fn pull_rootfs(
     jobs: Vec<Job>,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
-    let target = req.extract.to.clone().unwrap_or_else(|| req.output.clone());
+    let out = output_dir(req)?;
+    let target = req.extract.to.clone().unwrap_or_else(|| out.to_path_buf());
     let path_of = |j: &Job| {
         if req.extract.keep_archive {
-            req.output.join(&j.rel)
+            out.join(&j.rel)
         } else {
-            req.output.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()))
+            out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()))
         }
     };
     let total: u64 = jobs.iter().map(|j| j.layer.size).sum();
@@ -700,7 +752,8 @@ fn pull_rootfs(
                 tap = Some(t);
                 line.set(index, Slot::Streaming(reader));
             }
-            let r = download(client, req, job, index, &path_of(job), obs, tap.as_mut());
+            let r = download(client, req, job, index, &path_of(job), obs, tap.as_mut())
+                .map_err(|e| e.in_layer(&job.name));
             let intact = tap.as_ref().is_none_or(|t| t.intact(job.layer.size));
             drop(tap); // the end of the stream for the applier
             line.set(index, if r.is_ok() { Slot::Downloaded { intact } } else { Slot::Failed });
@@ -869,8 +922,9 @@ fn is_oras_dir(req: &PullRequest, layer: &Descriptor) -> bool {
 fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Result<After, Error> {
     let layer = &job.layer;
     let x = &req.extract;
-    let root = x.to.clone().unwrap_or_else(|| req.output.clone());
-    let hidden = req.output.join(format!("{}{}", extract::RESERVED_PREFIX, layer.digest.hex()));
+    let out = output_dir(req)?;
+    let root = x.to.clone().unwrap_or_else(|| out.to_path_buf());
+    let hidden = out.join(format!("{}{}", extract::RESERVED_PREFIX, layer.digest.hex()));
     if is_oras_dir(req, layer) {
         let content_digest = match layer.annotations.get(ORAS_DIGEST) {
             Some(d) => Some(

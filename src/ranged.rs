@@ -53,9 +53,6 @@ pub(crate) enum Ranged {
     Unsupported,
 }
 
-/// A failure, with how many bytes from the start are known good (for the resume record).
-pub(crate) type Failure = (Error, u64);
-
 struct Shared {
     done: Mutex<Vec<bool>>,
     cv: Condvar,
@@ -65,15 +62,16 @@ struct Shared {
 }
 
 /// Fetch the rest of `spec` (of known size) from byte `start` into `file`, whose first `start`
-/// bytes are in and fed to `hasher`, over up to `client.concurrency()` connections.
-pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Failure> {
+/// bytes are in and fed to `hasher`, over up to `client.concurrency()` connections. On failure
+/// the resume record already names the good prefix.
+pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
     let Ctx { client, spec, file, part, .. } = *ctx;
     let Rest { start, hasher, mut tap } = rest;
     let size = spec.size.expect("ranged fetches need a size");
     let chunks = (size - start).div_ceil(RANGE) as usize;
     // From here the file is full-length with holes: only the record's prefix may be trusted.
     save(file, spec, start);
-    file.set_len(size).map_err(|e| (Error::io("allocate", part, e), start))?;
+    file.set_len(size).map_err(|e| Error::io("allocate", part, e))?;
     let shared = Shared {
         done: Mutex::new(vec![false; chunks]),
         cv: Condvar::new(),
@@ -133,20 +131,13 @@ pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Failure> {
     }
     if let Some(e) = shared.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
         save(file, spec, prefix);
-        return Err((e, prefix));
+        return Err(e);
     }
     Ok(Ranged::Done(hasher.finish()))
 }
 
 fn save(file: &File, spec: BlobSpec<'_>, written: u64) {
-    let rec = Record {
-        digest: spec.digest.to_string(),
-        size: spec.size,
-        written,
-        etag: None,
-        ranged: true,
-    };
-    resume::save(file, &rec);
+    resume::save(file, &Record::ranged(spec.digest, spec.size, written));
 }
 
 /// Range `i` of those that cover `start..size`.
@@ -178,7 +169,8 @@ fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, (first, chunks): (
         let (start, end) = bounds(first, i, size);
         let mut pos = start;
         let what = format!("{} ({} bytes {start}-{})", who.name, spec.digest.short(), end - 1);
-        let r = client.retrying(&what, |_| range(ctx, &mut pos, end, &shared.stop));
+        let r =
+            client.retrying(Some(who.index), &what, |_| range(ctx, &mut pos, end, &shared.stop));
         match r {
             Ok(true) => {
                 shared.done.lock().unwrap_or_else(|p| p.into_inner())[i] = true;
@@ -206,16 +198,7 @@ fn range(ctx: &Ctx<'_>, pos: &mut u64, end: u64, stop: &AtomicBool) -> Result<bo
     if reply.response.status().as_u16() != 206 {
         return Ok(false);
     }
-    let start = reply.header("content-range").and_then(|v| {
-        v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse::<u64>().ok()
-    });
-    if start != Some(*pos) {
-        return Err(Error::new(
-            ErrorKind::Network,
-            format!("blob {}: asked for bytes from {pos}, got range {start:?}", spec.digest),
-        )
-        .transient(true));
-    }
+    reply.starts_at(*pos, spec.digest)?;
     let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
     let mut buf = vec![0u8; BUF];
     while *pos < end {

@@ -5,7 +5,7 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::manifest::{Descriptor, Platform};
-use crate::pull::{PullReport, PullRequest};
+use crate::pull::{PullReport, PullRequest, ReferrerPull};
 use crate::reference::Reference;
 use crate::registry::Client;
 use crate::resolve::resolve;
@@ -22,15 +22,6 @@ pub struct Referrers {
     pub source: &'static str,
     /// Their descriptors as listed: artifactType, digest, size, annotations.
     pub referrers: Vec<Descriptor>,
-}
-
-/// `pull --referrer`: which attached artifact to pull.
-#[derive(Debug, Clone)]
-pub struct ReferrerPull {
-    /// Its artifact type, e.g. `application/spdx+json`.
-    pub artifact_type: String,
-    /// Pull the subject's own files too.
-    pub with_subject: bool,
 }
 
 /// List the referrers of `subject` in `reference`'s repository.

@@ -25,6 +25,19 @@ pub struct Record {
     pub ranged: bool,
 }
 
+impl Record {
+    /// The record of a single stream: its first `written` bytes are in, fetched under `etag`.
+    pub fn stream(digest: &Digest, size: Option<u64>, written: u64, etag: Option<&str>) -> Record {
+        let etag = etag.map(str::to_owned);
+        Record { digest: digest.to_string(), size, written, etag, ranged: false }
+    }
+
+    /// The record of a ranged download: full length with holes, only `written` bytes known good.
+    pub fn ranged(digest: &Digest, size: Option<u64>, written: u64) -> Record {
+        Record { digest: digest.to_string(), size, written, etag: None, ranged: true }
+    }
+}
+
 /// The outcome of reading a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loaded {

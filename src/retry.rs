@@ -141,7 +141,7 @@ pub(crate) fn run<T>(
     cancel: &Cancel,
     gate: &Gate,
     obs: &dyn Observer,
-    what: &str,
+    (index, what): (Option<usize>, &str),
     mut attempt: impl FnMut(u32) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let mut n = 0;
@@ -181,7 +181,14 @@ pub(crate) fn run<T>(
             Some(d) => d.min(policy.max_retry_after),
             None => backoff(policy, n),
         };
-        obs.event(&Event::Retry { what, attempt: n + 1, of: policy.retries, delay, error: &err });
+        obs.event(&Event::Retry {
+            index,
+            what,
+            attempt: n + 1,
+            of: policy.retries,
+            delay,
+            error: &err,
+        });
         cancel.sleep(delay)?;
         n += 1;
     }
@@ -319,7 +326,7 @@ mod tests {
     fn transient_errors_are_retried_and_permanent_ones_are_not() {
         let calls = AtomicUsize::new(0);
         let gate = Gate::new(1);
-        let r = run(&fast(), &Cancel::default(), &gate, &crate::events::Silent, "x", |n| {
+        let r = run(&fast(), &Cancel::default(), &gate, &crate::events::Silent, (None, "x"), |n| {
             calls.fetch_add(1, Ordering::SeqCst);
             if n < 2 { Err(Error::new(ErrorKind::Network, "reset").transient(true)) } else { Ok(n) }
         });
@@ -327,14 +334,14 @@ mod tests {
 
         calls.store(0, Ordering::SeqCst);
         let r: Result<(), _> =
-            run(&fast(), &Cancel::default(), &gate, &crate::events::Silent, "x", |_| {
+            run(&fast(), &Cancel::default(), &gate, &crate::events::Silent, (None, "x"), |_| {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err(Error::new(ErrorKind::NotFound, "404"))
             });
         assert_eq!((r.unwrap_err().kind(), calls.load(Ordering::SeqCst)), (ErrorKind::NotFound, 1));
 
         let r: Result<(), _> =
-            run(&fast(), &Cancel::default(), &gate, &crate::events::Silent, "x", |_| {
+            run(&fast(), &Cancel::default(), &gate, &crate::events::Silent, (None, "x"), |_| {
                 Err(Error::new(ErrorKind::Network, "503 Service Unavailable").transient(true))
             });
         let e = r.unwrap_err();
@@ -348,7 +355,7 @@ mod tests {
         let slow = RetryPolicy { base: Duration::from_secs(60), ..fast() };
         let started = Instant::now();
         let r: Result<(), _> =
-            run(&slow, &cancel, &Gate::new(1), &crate::events::Silent, "x", |_| Ok(()));
+            run(&slow, &cancel, &Gate::new(1), &crate::events::Silent, (None, "x"), |_| Ok(()));
         assert_eq!(r.unwrap_err().kind(), ErrorKind::Interrupted);
         assert!(started.elapsed() < Duration::from_secs(1));
     }
@@ -358,7 +365,7 @@ mod tests {
         let cancel = Cancel::default();
         let calls = AtomicUsize::new(0);
         let r: Result<(), _> =
-            run(&fast(), &cancel, &Gate::new(1), &crate::events::Silent, "x", |_| {
+            run(&fast(), &cancel, &Gate::new(1), &crate::events::Silent, (None, "x"), |_| {
                 calls.fetch_add(1, Ordering::SeqCst);
                 cancel.0.store(true, Ordering::SeqCst); // as the signal does mid-read
                 Err(Error::new(ErrorKind::Network, "connection closed").transient(true))

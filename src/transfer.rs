@@ -245,14 +245,7 @@ impl Sink for FileSink<'_> {
 
     fn checkpoint(&mut self, written: u64, etag: Option<&str>) {
         if self.xattrs {
-            let rec = Record {
-                digest: self.digest.to_string(),
-                size: self.size,
-                written,
-                etag: etag.map(str::to_owned),
-                ranged: false,
-            };
-            resume::save(&self.file, &rec);
+            resume::save(&self.file, &Record::stream(self.digest, self.size, written, etag));
         }
     }
 }
@@ -614,7 +607,10 @@ fn download(
         sink.file.set_len(offset).map_err(|e| Error::io("truncate", &part, e))?;
     }
     sink.xattrs = loaded != Loaded::Unsupported
-        && resume::save(&sink.file, &record(spec, offset, state.etag.as_deref()));
+        && resume::save(
+            &sink.file,
+            &Record::stream(spec.digest, spec.size, offset, state.etag.as_deref()),
+        );
     who.progress.set(offset);
     loop {
         // A slow single stream may hand the rest to several connections; that needs the record.
@@ -651,9 +647,7 @@ fn download(
         state = State::new(spec.digest.algorithm());
         offset = 0;
         who.progress.set(0);
-        if sink.xattrs {
-            resume::save(&sink.file, &record(spec, 0, None));
-        }
+        sink.checkpoint(0, None);
     }
 }
 
@@ -725,7 +719,7 @@ fn complete(
                 sink.checkpoint(start, state.etag.as_deref());
                 fetched = fetch(client, spec, sink, state, who);
             }
-            Err((e, _prefix)) => return Err(Ended::Kept(e)),
+            Err(e) => return Err(Ended::Kept(e)),
         }
     }
     let algorithm = spec.digest.algorithm();
@@ -752,17 +746,8 @@ pub fn to_writer(
     outcome
 }
 
+/// A failed transfer, with the bytes written so far and the ETag, for the resume record.
 type Failure = (Error, u64, Option<String>);
-
-fn record(spec: BlobSpec<'_>, written: u64, etag: Option<&str>) -> Record {
-    Record {
-        digest: spec.digest.to_string(),
-        size: spec.size,
-        written,
-        etag: etag.map(str::to_owned),
-        ranged: false,
-    }
-}
 
 /// Hand the first `offset` bytes of a resumed `.part` to `tap`, so its stream starts at zero.
 fn feed_prefix(file: &File, path: &Path, offset: u64, tap: &mut Tap) -> Result<(), Error> {
@@ -809,7 +794,7 @@ fn fetch(
 ) -> Result<(), Failure> {
     let what = format!("{} ({})", who.name, spec.digest.short());
     client
-        .retrying(&what, |_| attempt(client, spec, sink, state, who))
+        .retrying(Some(who.index), &what, |_| attempt(client, spec, sink, state, who))
         .map_err(|e| (e, state.written, state.etag.clone()))
 }
 
@@ -829,14 +814,7 @@ fn attempt(
     let status = reply.response.status().as_u16();
     let len = reply.content_length();
     if from > 0 && status == 206 {
-        let start = reply.header("content-range").and_then(content_range_start);
-        if start != Some(from) {
-            return Err(Error::new(
-                ErrorKind::Network,
-                format!("{what}: asked for bytes from {from}, got range {start:?}"),
-            )
-            .transient(true));
-        }
+        reply.starts_at(from, spec.digest)?;
     } else if from > 0 {
         // The server ignored the Range (or the ETag changed): start over.
         who.obs.log(
@@ -1122,11 +1100,6 @@ fn verify(spec: BlobSpec<'_>, state: State) -> Result<Outcome, Failure> {
         resumed_from: 0,
         from_cache: false,
     })
-}
-
-/// `Content-Range: bytes START-END/TOTAL` → START.
-fn content_range_start(v: &str) -> Option<u64> {
-    v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
 }
 
 /// Hash an open file from its start with `algorithm`, returning its digest and size; `path` names

@@ -50,49 +50,74 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// More detail on stderr: -v shows requests and auth steps, -vv everything.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Display")]
     pub verbose: u8,
     /// Print only errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = "Display")]
     pub quiet: bool,
     /// Progress display on stderr.
-    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value = "auto")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        help_heading = "Display"
+    )]
     pub progress: progress::ProgressArg,
     /// Use plain HTTP (automatic for localhost and loopback addresses).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Network")]
     pub plain_http: bool,
     /// Skip TLS certificate verification.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Network")]
     pub insecure: bool,
     /// Trust the PEM root certificates in FILE, besides the system's.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Network")]
     pub ca_file: Option<PathBuf>,
     /// User name for the registry (password from --password-stdin or OCI_DL_PASSWORD).
-    #[arg(short, long, global = true, env = "OCI_DL_USERNAME")]
+    #[arg(short, long, global = true, env = "OCI_DL_USERNAME", help_heading = "Auth")]
     pub username: Option<String>,
     /// Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman's, Docker's).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Auth")]
     pub registry_config: Option<PathBuf>,
     /// Read the password or token from standard input.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Auth")]
     pub password_stdin: bool,
     /// Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl].
-    #[arg(long, global = true, value_name = "DIR", conflicts_with = "no_cache")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        conflicts_with = "no_cache",
+        help_heading = "Cache"
+    )]
     pub cache: Option<PathBuf>,
     /// Use no blob cache.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Cache")]
     pub no_cache: bool,
     /// Retries of a failed request or transfer (with backoff), each resuming where it stopped.
-    #[arg(long, global = true, value_name = "N", default_value_t = 5)]
+    #[arg(long, global = true, value_name = "N", default_value_t = 5, help_heading = "Network")]
     pub retries: u32,
     /// Connect HOST:PORT to ADDR instead of asking DNS (as curl's --resolve); repeatable.
-    #[arg(long, global = true, value_name = "HOST:PORT:ADDR")]
+    #[arg(long, global = true, value_name = "HOST:PORT:ADDR", help_heading = "Network")]
     pub resolve: Vec<String>,
     /// Seconds a connection may deliver nothing before it counts as stalled.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        default_value_t = 30,
+        help_heading = "Network"
+    )]
     pub timeout: u64,
     /// Seconds a small answer (headers, manifest, token, tag list, error body) may take in all.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        default_value_t = 60,
+        help_heading = "Network"
+    )]
     pub deadline: u64,
 }
 

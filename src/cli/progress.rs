@@ -361,31 +361,29 @@ impl Observer for View {
                 }
                 sh.json(json!({"event": "resume", "index": index, "name": name, "offset": offset}));
             }
-            Event::Retry { what, attempt, of, delay, error } => {
+            Event::Retry { index, what, attempt, of, delay, error } => {
                 let reason = error.to_string_full();
                 if sh.verbosity >= 1 {
                     sh.log(&format!(
                         "debug: retry {attempt}/{of} of {what} in {delay:.1?}: {reason}"
                     ));
                 }
-                let st = sh.state();
-                let bar = st
-                    .live
-                    .values()
-                    .find(|l| what.starts_with(l.name.as_str()))
-                    .and_then(|l| l.bar.clone().map(|b| (b, l.name.clone())));
-                drop(st);
-                match (bar, sh.mode) {
-                    (Some((b, name)), _) => b.set_message(
+                // By index, never by name: `tool` must not take the retries of `tool.sig`.
+                let live = index
+                    .and_then(|i| sh.state().live.get(&i).map(|l| (l.bar.clone(), l.name.clone())));
+                let name = live.as_ref().map(|(_, n)| n.clone());
+                match (live, sh.mode) {
+                    (Some((Some(b), name)), _) => b.set_message(
                         escape(&format!("{name} (retry {attempt}/{of})")).into_owned(),
                     ),
-                    (None, Mode::Lines) if sh.verbosity == 0 => sh.line(&format!(
+                    (_, Mode::Lines) if sh.verbosity == 0 => sh.line(&format!(
                         "retrying {what} ({attempt}/{of}) in {delay:.1?}: {reason}"
                     )),
                     _ => {}
                 }
-                sh.json(json!({"event": "retry", "what": what, "attempt": attempt, "of": of,
-                    "delay_ms": delay.as_millis() as u64, "error": reason}));
+                sh.json(json!({"event": "retry", "index": index, "name": name, "what": what,
+                    "attempt": attempt, "of": of, "delay_ms": delay.as_millis() as u64,
+                    "error": reason}));
             }
             Event::Finished { index, name, path, digest, size, status } => {
                 sh.close(*index);
@@ -562,7 +560,14 @@ mod tests {
         v.event(&Event::Resumed { index: 0, name: EVIL, offset: 1 });
         let err = oci_dl::Error::new(oci_dl::ErrorKind::Network, format!("GET {EVIL}"));
         let delay = Duration::from_millis(1);
-        v.event(&Event::Retry { what: EVIL, attempt: 1, of: 5, delay, error: &err });
+        v.event(&Event::Retry {
+            index: Some(0),
+            what: EVIL,
+            attempt: 1,
+            of: 5,
+            delay,
+            error: &err,
+        });
         v.log(Level::Warn, format!("about {EVIL}"));
         p.add_for_test(10);
         v.tick(Instant::now() + Duration::from_secs(11));
@@ -626,6 +631,7 @@ mod tests {
         assert!(term.contents().contains("big.iso (resumed at 4.00 MiB)"), "{}", term.contents());
         let err = oci_dl::Error::new(oci_dl::ErrorKind::Network, "reset");
         v.event(&Event::Retry {
+            index: Some(0),
             what: "big.iso (sha256:abc)",
             attempt: 2,
             of: 5,
@@ -634,5 +640,48 @@ mod tests {
         });
         v.tick(Instant::now());
         assert!(term.contents().contains("big.iso (retry 2/5)"), "{}", term.contents());
+    }
+
+    #[test]
+    fn a_retry_goes_to_its_own_transfer_not_to_one_whose_name_is_a_prefix() {
+        let term = InMemoryTerm::new(8, 120);
+        let v =
+            View::with_target(Mode::Bars, 0, ProgressDrawTarget::term_like(Box::new(term.clone())));
+        started(&v, 0, "tool", 1000);
+        started(&v, 1, "tool.sig", 1000);
+        let err = oci_dl::Error::new(oci_dl::ErrorKind::Network, "reset");
+        let delay = Duration::from_millis(5);
+        let what = "tool.sig (sha256:abc)";
+        v.event(&Event::Retry { index: Some(1), what, attempt: 1, of: 5, delay, error: &err });
+        v.tick(Instant::now());
+        let screen = term.contents();
+        assert!(screen.contains("tool.sig (retry 1/5)"), "{screen}");
+        assert!(!screen.contains("tool (retry"), "tool took tool.sig's retry: {screen}");
+
+        let buf = Buf::default();
+        let v =
+            View::with_output(Mode::Json, 0, ProgressDrawTarget::hidden(), Box::new(buf.clone()));
+        started(&v, 0, "tool", 1000);
+        started(&v, 1, "tool.sig", 1000);
+        v.event(&Event::Retry { index: Some(1), what, attempt: 1, of: 5, delay, error: &err });
+        v.event(&Event::Retry {
+            index: None,
+            what: "manifest x:v1",
+            attempt: 1,
+            of: 5,
+            delay,
+            error: &err,
+        });
+        let retries: Vec<serde_json::Value> = buf
+            .text()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|j: &serde_json::Value| j["event"] == "retry")
+            .collect();
+        assert_eq!(
+            (retries[0]["index"].as_u64(), retries[0]["name"].as_str()),
+            (Some(1), Some("tool.sig"))
+        );
+        assert!(retries[1]["index"].is_null() && retries[1]["name"].is_null(), "{}", retries[1]);
     }
 }

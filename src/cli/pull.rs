@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use indicatif::HumanBytes;
-use oci_dl::{FileStatus, Filter, Platform, PullReport, PullRequest};
+use oci_dl::{FileStatus, Filter, Output, Platform, PullReport, PullRequest};
 use serde_json::json;
 
 use super::{Global, OverwriteArg, parse_reference};
@@ -15,61 +15,62 @@ use super::{Global, OverwriteArg, parse_reference};
 pub struct PullArgs {
     /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
     pub reference: String,
-    /// Directory to write into (created if missing), or `-` to stream the one selected layer to stdout.
-    #[arg(short, long, value_name = "DIR", default_value = ".")]
-    pub output: PathBuf,
     /// Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine's].
-    #[arg(long, value_name = "PLATFORM")]
+    #[arg(long, value_name = "PLATFORM", help_heading = "Selection")]
     pub platform: Option<String>,
     /// Select layers whose name matches PATTERN; any of several may match.
-    #[arg(short, long = "glob", value_name = "PATTERN")]
+    #[arg(short, long = "glob", value_name = "PATTERN", help_heading = "Selection")]
     pub globs: Vec<String>,
     /// Select layers whose name matches RE; all of several must match.
-    #[arg(short, long = "regex", value_name = "RE")]
+    #[arg(short, long = "regex", value_name = "RE", help_heading = "Selection")]
     pub regexes: Vec<String>,
     /// Names must contain one of these keywords; each use of the flag is a group that must match.
-    #[arg(long, value_name = "KW[,KW…]")]
+    #[arg(long, value_name = "KW[,KW…]", help_heading = "Selection")]
     pub include: Vec<String>,
     /// Names must contain none of these keywords.
-    #[arg(long, value_name = "KW[,KW…]")]
+    #[arg(long, value_name = "KW[,KW…]", help_heading = "Selection")]
     pub exclude: Vec<String>,
     /// Select layers by media type (globs allowed).
-    #[arg(long = "media-type", value_name = "TYPE")]
+    #[arg(long = "media-type", value_name = "TYPE", help_heading = "Selection")]
     pub media_types: Vec<String>,
     /// Match names and keywords case-sensitively.
-    #[arg(long)]
+    #[arg(long, help_heading = "Selection")]
     pub case_sensitive: bool,
+    /// Directory to write into (created if missing), or `-` to stream the one selected layer to stdout.
+    #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
+        value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
+    pub output: Output,
     /// Save each layer under the last component of its title.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub flatten: bool,
     /// When a file exists with other content [default: prompt at a terminal, else error].
-    #[arg(long, value_enum, value_name = "POLICY")]
+    #[arg(long, value_enum, value_name = "POLICY", help_heading = "Output")]
     pub overwrite: Option<OverwriteArg>,
     /// Connections at once: layers, or ranges of a big blob on a slow link.
-    #[arg(short, long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(short, long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Network")]
     pub jobs: u16,
     /// Print one JSON document describing the pull on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     /// Resolve and filter, list what would be pulled, write nothing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub dry_run: bool,
     /// Unpack archive layers (tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2, told by
     /// their bytes); an image becomes its root filesystem.
-    #[arg(short = 'x', long)]
+    #[arg(short = 'x', long, help_heading = "Extraction")]
     pub extract: bool,
     /// Unpack into DIR instead of the output directory.
-    #[arg(long, value_name = "DIR", requires = "extract")]
+    #[arg(long, value_name = "DIR", requires = "extract", help_heading = "Extraction")]
     pub extract_to: Option<PathBuf>,
     /// Keep downloaded archives next to what was unpacked from them.
-    #[arg(long)]
+    #[arg(long, help_heading = "Extraction")]
     pub keep_archive: bool,
     /// Keep layers that oras marked for unpacking (pushed directories) as archives.
-    #[arg(long)]
+    #[arg(long, help_heading = "Extraction")]
     pub no_unpack: bool,
     /// Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the
     /// archive, at least 16 MiB, at most 64 GiB].
-    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Extraction")]
     pub max_unpacked_size: Option<u64>,
     /// Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64
     /// line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable.
@@ -77,11 +78,20 @@ pub struct PullArgs {
     pub verify_keys: Vec<String>,
     /// Also pull the files of the newest referrer of artifact TYPE (an SBOM such as
     /// application/spdx+json, an attestation) into the output directory.
-    #[arg(long, value_name = "TYPE", help_heading = "Attached artifacts")]
+    #[arg(long, value_name = "TYPE", help_heading = "Referrers")]
     pub referrer: Option<String>,
     /// With --referrer: pull only the referrer's files, not the subject's.
-    #[arg(long, requires = "referrer", help_heading = "Attached artifacts")]
+    #[arg(long, requires = "referrer", help_heading = "Referrers")]
     pub no_subject: bool,
+}
+
+/// `-` is stdout, anything else a directory: decided here, once, never by comparing paths later.
+fn parse_output(s: &str) -> Result<Output, String> {
+    match s {
+        "-" => Ok(Output::Stdout),
+        "" => Err("an empty output directory".into()),
+        d => Ok(Output::Dir(PathBuf::from(d))),
+    }
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
@@ -97,7 +107,7 @@ fn groups(v: &[String]) -> Vec<Vec<String>> {
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
     let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
-    let to_stdout = args.output.as_os_str() == "-";
+    let to_stdout = args.output == Output::Stdout;
     if to_stdout && args.json {
         return Err(super::usage("--json and -o - both want stdout; pick one").into());
     }
@@ -153,8 +163,18 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         oci_dl::pull(&req, &opts, view.clone())
     };
     view.finish();
-    let report = result?;
     let secs = view.elapsed().as_secs_f64();
+    let report = match result {
+        Ok(r) => r,
+        // Layers failed: the report lists each failure (an error before any layer has none).
+        Err(e) if args.json && e.errors().iter().any(|x| x.layer().is_some()) => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &failure_document(&req, &e, secs))?;
+            writeln!(out)?;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &document(&req, &report, secs))?;
@@ -167,12 +187,11 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
             println!("{}\t{}\t{}", f.digest, f.size, super::escape::escape(&path));
         }
         let bytes: u64 = report.files.iter().map(|f| f.size).sum();
-        view.say(&format!(
-            "would pull {} file(s), {} into {}",
-            report.files.len(),
-            HumanBytes(bytes),
-            req.output.display()
-        ));
+        let (n, bytes) = (report.files.len(), HumanBytes(bytes));
+        view.say(&match &req.output {
+            Output::Dir(d) => format!("would pull {n} file(s), {bytes} into {}", d.display()),
+            Output::Stdout => format!("would stream {n} file(s), {bytes} to stdout"),
+        });
         return Ok(());
     }
     view.say(&summary(&report, secs, &req));
@@ -207,10 +226,9 @@ fn summary(report: &PullReport, secs: f64, req: &PullRequest) -> String {
     if count(FileStatus::Skipped) > 0 {
         line.push_str(&format!(", {} skipped", count(FileStatus::Skipped)));
     }
-    let dest = if req.output.as_os_str() == "-" {
-        "stdout".to_owned()
-    } else {
-        req.output.display().to_string()
+    let dest = match &req.output {
+        Output::Stdout => "stdout".to_owned(),
+        Output::Dir(d) => d.display().to_string(),
     };
     line.push_str(&format!(
         ", {} in {secs:.1}s ({}/s) into {dest}",
@@ -231,7 +249,7 @@ fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Va
         "digest": m.descriptor.digest.to_string(),
         "media_type": m.descriptor.media_type,
         "platform": m.platform.as_ref().map(|p| p.to_string()),
-        "output": req.output,
+        "output": req.output.dir(),
         "files": report.files,
         "totals": {
             "files": report.files.len(),
@@ -244,6 +262,30 @@ fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Va
             "extracted": count(FileStatus::Extracted),
             "cached": count(FileStatus::Cached),
         },
+        "elapsed_seconds": (secs * 1000.0).round() / 1000.0,
+    })
+}
+
+/// The `--json` document of a failed pull: the error that decides the exit code, and every
+/// failure on its own (each layer's when several failed), as the engine kept them.
+fn failure_document(req: &PullRequest, e: &oci_dl::Error, secs: f64) -> serde_json::Value {
+    let one = |e: &oci_dl::Error| {
+        json!({
+            "layer": e.layer(),
+            "kind": e.kind(),
+            "exit_code": super::exit::code(e.kind()),
+            "message": e.to_string_full(),
+        })
+    };
+    json!({
+        "reference": req.reference.to_string(),
+        "output": req.output.dir(),
+        "error": {
+            "kind": e.kind(),
+            "exit_code": super::exit::code(e.kind()),
+            "message": e.to_string(),
+        },
+        "errors": e.errors().iter().map(one).collect::<Vec<_>>(),
         "elapsed_seconds": (secs * 1000.0).round() / 1000.0,
     })
 }

@@ -159,13 +159,7 @@ impl Auth {
         let status = resp.status().as_u16();
         debug(format!("token endpoint -> {status} in {} ms", started.elapsed().as_millis()));
         if !(200..300).contains(&status) {
-            let mut err = super::status_error(resp, &what, started + self.deadline);
-            if status == 401 || status == 403 {
-                err = Error::new(ErrorKind::Auth, format!("{err} (credentials refused)"));
-            } else if err.kind() == ErrorKind::Other || err.kind() == ErrorKind::NotFound {
-                err = Error::new(ErrorKind::Auth, err.to_string());
-            }
-            return Err(err);
+            return Err(token_error(super::status_error(resp, &what, started + self.deadline)));
         }
         let mut body = Vec::new();
         resp.into_body()
@@ -176,6 +170,16 @@ impl Auth {
         parse_token(&body).ok_or_else(|| {
             Error::new(ErrorKind::Auth, format!("token endpoint {realm} answered without a token"))
         })
+    }
+}
+
+/// A token endpoint's failure, as an auth failure where it is one; the error itself is kept
+/// (cause, retry flag, `Retry-After`), so a 503 or a reset is still retried.
+fn token_error(err: Error) -> Error {
+    match err.kind() {
+        ErrorKind::Auth => err.with_note("credentials refused"),
+        ErrorKind::Other | ErrorKind::NotFound => err.with_kind(ErrorKind::Auth),
+        _ => err,
     }
 }
 
@@ -237,6 +241,27 @@ mod tests {
             realm_allowed("http://127.0.0.1:5000/token", false, true),
             "a plain-HTTP registry already chose"
         );
+    }
+
+    #[test]
+    fn token_endpoint_errors_keep_their_cause_and_retry_data() {
+        let d = Duration::from_secs(3);
+        let io = std::io::Error::other("reset");
+        let e = token_error(
+            Error::new(ErrorKind::NotFound, "token: 404")
+                .with_source(io)
+                .transient(true)
+                .with_retry_after(Some(d)),
+        );
+        assert_eq!((e.kind(), e.is_transient(), e.retry_after()), (ErrorKind::Auth, true, Some(d)));
+        assert_eq!(e.to_string_full(), "token: 404: reset");
+        let e = token_error(Error::new(ErrorKind::Auth, "token: 401 Unauthorized"));
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (ErrorKind::Auth, "token: 401 Unauthorized (credentials refused)".into())
+        );
+        let e = token_error(Error::new(ErrorKind::Network, "token: 503").transient(true));
+        assert_eq!((e.kind(), e.is_transient()), (ErrorKind::Network, true));
     }
 
     #[test]

@@ -211,6 +211,25 @@ impl Reply {
     pub fn content_length(&self) -> Option<u64> {
         self.header("content-length").and_then(|v| v.trim().parse().ok())
     }
+
+    /// Check that a 206 answer to a range request for `digest` from byte `from` starts there; a
+    /// server that sends another range is a (retryable) network error.
+    pub fn starts_at(&self, from: u64, digest: &Digest) -> Result<(), Error> {
+        let start = self.header("content-range").and_then(content_range_start);
+        if start == Some(from) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Network,
+            format!("blob {digest}: asked for bytes from {from}, got range {start:?}"),
+        )
+        .transient(true))
+    }
+}
+
+/// `Content-Range: bytes START-END/TOTAL` → START (the one parser of it).
+fn content_range_start(v: &str) -> Option<u64> {
+    v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
 }
 
 /// Whether `host` (with optional port) is a loopback name or address, served over plain HTTP.
@@ -290,13 +309,15 @@ impl Client {
         self
     }
 
-    /// Run `attempt` under the client's retry policy, cancel flag and concurrency gate.
+    /// Run `attempt` under the client's retry policy, cancel flag and concurrency gate; its
+    /// retries are reported as those of transfer `index` (`None`: no file's request).
     pub fn retrying<T>(
         &self,
+        index: Option<usize>,
         what: &str,
         attempt: impl FnMut(u32) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        crate::retry::run(&self.retry, &self.cancel, &self.gate, &*self.log, what, attempt)
+        crate::retry::run(&self.retry, &self.cancel, &self.gate, &*self.log, (index, what), attempt)
     }
 
     /// How many transfers may be in flight at once (`--jobs`).
@@ -321,7 +342,7 @@ impl Client {
     /// GET a manifest by tag or digest. Returns the raw body and its content type. The body is
     /// capped at [`MAX_MANIFEST_BYTES`] and, when fetched by digest, verified against it.
     pub fn manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
-        self.retrying(&format!("manifest {repo}:{reference}"), |_| {
+        self.retrying(None, &format!("manifest {repo}:{reference}"), |_| {
             self.manifest_once(repo, reference)
         })
     }
@@ -369,7 +390,7 @@ impl Client {
         let mut walk = TagWalk::new(repo);
         walk.visit(&path)?;
         loop {
-            let (next, url, body) = self.retrying(&format!("tags of {repo}"), |_| {
+            let (next, url, body) = self.retrying(None, &format!("tags of {repo}"), |_| {
                 let reply =
                     self.get(&path, repo, &[("accept", "application/json")], Body::Small)?;
                 let next = reply.header("link").and_then(next_link);
@@ -929,6 +950,15 @@ fn system_roots() -> Vec<Certificate<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_range_starts() {
+        assert_eq!(content_range_start("bytes 5-9/10"), Some(5));
+        assert_eq!(content_range_start(" bytes 0-0/*"), Some(0));
+        assert_eq!(content_range_start("bytes */10"), None);
+        assert_eq!(content_range_start("items 5-9/10"), None);
+        assert_eq!(content_range_start("bytes -5/10"), None);
+    }
 
     #[test]
     fn loopback_detection() {

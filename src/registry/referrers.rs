@@ -26,7 +26,7 @@ impl Client {
                     format!("referrers of {digest}: more than {MAX_PAGES} pages"),
                 ));
             }
-            let got = self.retrying(&format!("referrers of {digest}"), |_| {
+            let got = self.retrying(None, &format!("referrers of {digest}"), |_| {
                 let reply = self.get(&path, repo, &[("accept", OCI_INDEX)], Body::Small)?;
                 let next = reply.header("link").and_then(next_link);
                 let url = reply.url.clone();

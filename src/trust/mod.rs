@@ -208,7 +208,7 @@ pub(crate) fn fetch_small(
             d.size
         )));
     }
-    let bytes = client.retrying(&format!("blob {what}"), |_| {
+    let bytes = client.retrying(None, &format!("blob {what}"), |_| {
         client.blob(repo, &d.digest, 0, None)?.read_body(d.size + 1, what)
     })?;
     let got = Digest::of(d.digest.algorithm(), &bytes);

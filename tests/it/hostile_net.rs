@@ -286,6 +286,7 @@ fn registry_strings_cannot_drive_the_terminal() {
 fn a_failing_credential_helper_never_leaks_what_it_printed() {
     use std::os::unix::fs::PermissionsExt;
     let f = scripted(|_, _| Reply::unexpected());
+    f.expect_unused();
     let sb = Sandbox::new();
     let bin = sb.path("bin");
     std::fs::create_dir_all(&bin).unwrap();

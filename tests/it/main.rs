@@ -3,11 +3,14 @@
 
 mod support;
 
+mod architecture;
 mod auth;
 mod bad_input;
 mod blob;
 mod cache;
 mod cli;
+mod core_defects;
+mod engine;
 mod extract;
 mod faults;
 mod formats;

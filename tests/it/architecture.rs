@@ -1,0 +1,209 @@
+//! Checks over `src/` anyone can run: no new import cycle between engine modules, no new source
+//! file over 400 lines. The allow-lists name today's offenders; the redesign of issue 14 shrinks
+//! them, and a test fails when an entry is no longer needed so that the list only shrinks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const MAX_LINES: usize = 400;
+
+/// Files over [`MAX_LINES`] today, each with why.
+const LONG_FILES: &[(&str, &str)] = &[
+    (
+        "src/transfer.rs",
+        "one blob's whole life (cache, .part, stream, pipeline, verify): to split into src/blob/",
+    ),
+    (
+        "src/registry/mod.rs",
+        "client, sending, status mapping, proxies, tag walk: to split into send/status/transport",
+    ),
+    (
+        "src/pull.rs",
+        "plan, layer fetch, unpack hand-over and the rootfs applier: to split into src/pull/",
+    ),
+    ("src/manifest.rs", "the manifest and index grammar with its tests"),
+    (
+        "src/extract/staging.rs",
+        "staging, its sweep and the commit planner: the commit is to move to its own file",
+    ),
+    (
+        "src/extract/tar.rs",
+        "the tar applier with its link, whiteout and name rules, and their tables",
+    ),
+    (
+        "src/extract/mod.rs",
+        "format detection and staging entry points: one file per archive family later",
+    ),
+    (
+        "src/cli/progress.rs",
+        "bars, lines and JSON in one view: to become cli/progress/ behind one trait",
+    ),
+    ("src/reference.rs", "the reference grammar, two lines over, mostly tests"),
+];
+
+/// Import edges that are part of a cycle today (`from → to`), kept only so that a NEW cycle
+/// fails; each goes away with the redesign.
+const CYCLE_EDGES: &[(&str, &str, &str)] = &[
+    ("transfer", "ranged", "a slow stream hands the rest to ranged::fetch"),
+    ("ranged", "transfer", "ranges use transfer's BlobSpec, Report and Tap"),
+    ("pull", "extract", "pull unpacks layers"),
+    ("pull", "select", "pull plans with select's filters and safe paths"),
+    ("select", "extract", "safe_relative_path refuses extract's reserved names"),
+    ("extract", "pull", "extraction takes pull's Overwrite policy"),
+];
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The engine module a file belongs to (`src/registry/auth.rs` → `registry`); `None` for the
+/// crate root and the front end, which may use anything.
+fn module_of(rel: &Path) -> Option<String> {
+    let first = rel.components().next()?.as_os_str().to_str()?;
+    let m = first.strip_suffix(".rs").unwrap_or(first);
+    (!matches!(m, "lib" | "main" | "cli")).then(|| m.to_owned())
+}
+
+/// Top-level modules named by `crate::NAME` paths (in `use` lines and inline) and by
+/// `use crate::{a, b::c}` groups, outside comments.
+fn deps_of(text: &str) -> BTreeSet<String> {
+    let code: String =
+        text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let ident = |s: &str| -> String {
+        s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+    };
+    let mut out = BTreeSet::new();
+    for (i, _) in code.match_indices("crate::") {
+        let rest = &code[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // Top-level items of the group, split at commas outside nested braces.
+            let (mut depth, mut item) = (0, String::new());
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.insert(ident(item.trim()));
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                item.push(c);
+            }
+            out.insert(ident(item.trim()));
+        } else {
+            out.insert(ident(rest));
+        }
+    }
+    out.retain(|n| !n.is_empty() && n != "self");
+    out
+}
+
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in files {
+        let Some(m) = module_of(f.strip_prefix(src()).unwrap()) else { continue };
+        let mut deps = deps_of(&std::fs::read_to_string(&f).unwrap());
+        deps.remove(&m);
+        g.entry(m).or_default().extend(deps);
+    }
+    g
+}
+
+/// A path `from` → … → `to`, if there is one.
+fn path(g: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> Option<Vec<String>> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![vec![from.to_owned()]];
+    while let Some(p) = stack.pop() {
+        let last = p.last().unwrap().clone();
+        if last == to {
+            return Some(p);
+        }
+        if !seen.insert(last.clone()) {
+            continue;
+        }
+        for n in g.get(&last).into_iter().flatten() {
+            let mut q = p.clone();
+            q.push(n.clone());
+            stack.push(q);
+        }
+    }
+    None
+}
+
+#[test]
+fn the_import_graph_parser_sees_grouped_and_inline_paths() {
+    let text = "use crate::{digest::Digest, error::{Error, ErrorKind}};\n\
+                // crate::commented\nfn f() { crate::ranged::fetch(); }\nuse crate::events::Event;";
+    let want: BTreeSet<String> =
+        ["digest", "error", "ranged", "events"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(deps_of(text), want);
+}
+
+#[test]
+fn no_new_import_cycle_between_engine_modules() {
+    let g = graph();
+    assert!(g.contains_key("transfer") && g.contains_key("registry"), "read src/: {g:?}");
+    let mut found = Vec::new();
+    for (from, tos) in &g {
+        for to in tos {
+            if let Some(back) = path(&g, to, from) {
+                found.push((from.clone(), to.clone(), format!("{from} → {}", back.join(" → "))));
+            }
+        }
+    }
+    let new: Vec<&String> = found
+        .iter()
+        .filter(|(f, t, _)| !CYCLE_EDGES.iter().any(|(a, b, _)| a == f && b == t))
+        .map(|(_, _, c)| c)
+        .collect();
+    assert!(
+        new.is_empty(),
+        "new import cycle(s) between engine modules:\n{}",
+        new.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n")
+    );
+    let gone: Vec<String> = CYCLE_EDGES
+        .iter()
+        .filter(|(a, b, _)| !found.iter().any(|(f, t, _)| a == f && b == t))
+        .map(|(a, b, _)| format!("{a} → {b}"))
+        .collect();
+    assert!(gone.is_empty(), "no longer in a cycle: remove from CYCLE_EDGES: {gone:?}");
+}
+
+#[test]
+fn no_new_source_file_over_400_lines() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut long = BTreeMap::new();
+    for f in files {
+        let n = std::fs::read_to_string(&f).unwrap().lines().count();
+        if n > MAX_LINES {
+            long.insert(f.strip_prefix(root).unwrap().display().to_string(), n);
+        }
+    }
+    let new: Vec<String> = long
+        .iter()
+        .filter(|(f, _)| !LONG_FILES.iter().any(|(a, _)| a == f))
+        .map(|(f, n)| format!("{f} ({n} lines)"))
+        .collect();
+    assert!(new.is_empty(), "over {MAX_LINES} lines and not in LONG_FILES: {new:?}");
+    let fixed: Vec<&str> =
+        LONG_FILES.iter().filter(|(a, _)| !long.contains_key(*a)).map(|(a, _)| *a).collect();
+    assert!(fixed.is_empty(), "now within {MAX_LINES} lines: remove from LONG_FILES: {fixed:?}");
+}
