@@ -106,20 +106,7 @@ impl<'a> Unpacker<'a> {
                 tar::EntryType::Regular
                 | tar::EntryType::Continuous
                 | tar::EntryType::GNUSparse => {
-                    clear(&dest)?;
-                    let mut f = OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .custom_flags(libc::O_NOFOLLOW)
-                        .mode(0o600)
-                        .open(&dest)
-                        .map_err(|e| Error::io("create", &dest, e))?;
-                    copy_bounded(&mut entry, &mut f, &dest, name, self.limit, &mut self.written)?;
-                    if let Some(t) = mtime {
-                        let _ = f.set_modified(t);
-                    }
-                    f.set_permissions(std::fs::Permissions::from_mode(mode))
-                        .map_err(|e| Error::io("chmod", &dest, e))?;
+                    self.write_file(&mut entry, &dest, name, mode, mtime)?;
                 }
                 tar::EntryType::Symlink => {
                     let target = link_target(&entry, name)?;
@@ -184,6 +171,32 @@ impl<'a> Unpacker<'a> {
             self.count += 1;
         }
         Ok(())
+    }
+
+    /// Write a regular file's content to `dest` (whatever was there goes; a new file, never
+    /// through a link), within the limit, then give it `mode` and `mtime`.
+    pub(super) fn write_file(
+        &mut self,
+        from: &mut dyn Read,
+        dest: &Path,
+        name: &str,
+        mode: u32,
+        mtime: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        clear(dest)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(dest)
+            .map_err(|e| Error::io("create", dest, e))?;
+        copy_bounded(from, &mut f, dest, name, self.limit, &mut self.written)?;
+        if let Some(t) = mtime {
+            let _ = f.set_modified(t);
+        }
+        f.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io("chmod", dest, e))
     }
 
     /// An interrupted run stops between entries.

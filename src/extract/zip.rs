@@ -2,13 +2,13 @@
 //! tar: confined names, checked links, umask-bounded modes, the unpacked-size limit.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufReader, Read};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::tar::{Kind, Unpacker, check_size, check_symlink, clear, parents, refuse, sanitize};
-use super::{copy_bounded, umask};
+use super::umask;
 use crate::error::{Error, ErrorKind};
 use crate::events::Level;
 
@@ -99,19 +99,7 @@ impl Unpacker<'_> {
                     std::os::unix::fs::symlink(&target, &dest)
                         .map_err(|e| Error::io("symlink", &dest, e))?;
                 }
-                _ => {
-                    clear(&dest)?;
-                    let mut f = OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .custom_flags(libc::O_NOFOLLOW)
-                        .mode(0o600)
-                        .open(&dest)
-                        .map_err(|e| Error::io("create", &dest, e))?;
-                    copy_bounded(&mut member, &mut f, &dest, name, self.limit, &mut self.written)?;
-                    f.set_permissions(std::fs::Permissions::from_mode(perm(0o644)))
-                        .map_err(|e| Error::io("chmod", &dest, e))?;
-                }
+                _ => self.write_file(&mut member, &dest, name, perm(0o644), None)?,
             }
             self.count += 1;
         }
