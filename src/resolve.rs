@@ -25,6 +25,10 @@ pub struct ResolvedManifest {
     pub platform: Option<Platform>,
     /// The index entry that led here, every field as the index has it, if an index was followed.
     pub entry: Option<Descriptor>,
+    /// The digests of the indexes followed to get here, the reference's own first: each was
+    /// fetched and checked by the digest the one before names, so a signature of the first
+    /// covers this manifest.
+    pub chain: Vec<Digest>,
 }
 
 /// Fetch `reference`'s manifest. With `platform`, an index is followed to that platform's
@@ -74,6 +78,8 @@ pub fn resolve(
         child.entry = Some(d);
         current = child;
     }
+    seen.pop();
+    current.chain = seen;
     obs.event(&Event::Resolved {
         digest: &current.descriptor.digest,
         media_type: &current.descriptor.media_type,
@@ -128,7 +134,14 @@ fn fetch(
         artifact_type: None,
         other: Default::default(),
     };
-    Ok(ResolvedManifest { bytes, descriptor, manifest, platform: None, entry: None })
+    Ok(ResolvedManifest {
+        bytes,
+        descriptor,
+        manifest,
+        platform: None,
+        entry: None,
+        chain: Vec::new(),
+    })
 }
 
 /// A digest that names no manifest may name a blob (as `pull REPO@sha256:…` did in the tool

@@ -15,7 +15,7 @@ use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, VerifyingKey};
 
 use super::{fetch_small, refused};
-use crate::digest::{Algorithm, Digest};
+use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::manifest::{Descriptor, Manifest};
@@ -102,30 +102,16 @@ pub(crate) fn check(
     Ok(key)
 }
 
-/// The digests a signature may be for: the manifest tag or digest named (an index, when one
-/// was followed: what `cosign sign REF` signs), then the platform manifest pulled.
-fn subjects(
-    client: &Client,
-    reference: &Reference,
-    resolved: &ResolvedManifest,
-) -> Result<Vec<Digest>, Error> {
+/// The digests a signature may be for: the index the reference named (what `cosign sign REF`
+/// signs), when one was followed, then the manifest pulled. The index is the one `resolve`
+/// fetched and walked, not fetched again: a registry cannot show a signed index to the check
+/// and another to the pull.
+fn subjects(resolved: &ResolvedManifest) -> Vec<Digest> {
     let pulled = resolved.descriptor.digest.clone();
-    if resolved.entry.is_none() {
-        return Ok(vec![pulled]);
+    match resolved.chain.first() {
+        Some(top) => vec![top.clone(), pulled],
+        None => vec![pulled],
     }
-    let top = match reference.digest() {
-        Some(d) => d.clone(),
-        None => {
-            let raw = client.manifest(reference.repository(), &reference.manifest_reference())?;
-            let alg = raw
-                .served_digest
-                .as_deref()
-                .and_then(|s| s.parse::<Digest>().ok())
-                .map_or(Algorithm::Sha256, |d| d.algorithm());
-            Digest::of(alg, &raw.bytes)
-        }
-    };
-    Ok(vec![top, pulled])
 }
 
 /// Signature manifests of `want`: the `.sig` tag's, then cosign's OCI 1.1 referrers (where the
@@ -177,7 +163,7 @@ pub(crate) fn verify(
 ) -> Result<(), Error> {
     let repo = reference.repository();
     let mut reasons = Vec::new();
-    for want in subjects(client, reference, resolved)? {
+    for want in subjects(resolved) {
         for (source, layers) in signature_manifests(client, repo, &want, &mut reasons)? {
             for (i, layer) in layers.iter().enumerate() {
                 let what = format!("{source} layer {i}");

@@ -158,7 +158,19 @@ pub(crate) fn plan(
     let mut out = Vec::new();
     for (name, d) in selected {
         if let Some(t) = target_of(name).filter(|t| by_name.contains_key(t)) {
-            obs.log(Level::Debug, format!("{name}: a signature of {t}, checked as one"));
+            // Written only as what it claims to be: a signature by a given key of a file this
+            // pull verifies with it. Anything else named like one is not signed data.
+            let checked = (|| {
+                if !selected.iter().any(|(n, _)| n == t) {
+                    return Err(refused(format!(
+                        "{name} is a signature of {t}, which this pull does not verify; select {t} too"
+                    )));
+                }
+                let sig = decode(&fetch(d, name)?, name)?;
+                key_for(keys, &sig, name).map(drop)
+            })();
+            checked?;
+            obs.log(Level::Debug, format!("{name}: a signature of {t} by a given key"));
             out.push(Cover::Checked);
             continue;
         }
@@ -171,10 +183,8 @@ pub(crate) fn plan(
         {
             let sig = decode(&fetch(sd, via)?, via)?;
             let key = key_for(keys, &sig, via).map_err(|e| e.context(name))?;
-            obs.log(
-                Level::Debug,
-                format!("{name}: signed by {via}, trusted comment {}", show(&sig)),
-            );
+            // Its trusted comment is only trusted once the bytes verified: not shown before.
+            obs.log(Level::Debug, format!("{name}: to be verified against {via}"));
             out.push(Cover::Bytes { sig: Box::new(sig), key, via: (*via).to_owned() });
             continue;
         }

@@ -134,22 +134,22 @@ impl Checks {
         matches!(self.bytes.get(i), Some(Some(minisign::Cover::Bytes { .. })))
     }
 
-    /// Whether any file must be held back.
-    pub(crate) fn any_bytes(&self) -> bool {
-        (0..self.bytes.len()).any(|i| self.needs_bytes(i))
-    }
-
-    /// Verify the downloaded bytes of file `i` (`name`), read from `file`.
+    /// Verify the downloaded bytes of file `i` (`name`), read from `file`; says what was
+    /// verified (with the signature's trusted comment, trusted now), if anything was.
     pub(crate) fn verify_file(
         &self,
         i: usize,
         name: &str,
         file: &mut dyn std::io::Read,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<String>, Error> {
         let Some(Some(minisign::Cover::Bytes { sig, key, via })) = self.bytes.get(i) else {
-            return Ok(());
+            return Ok(None);
         };
-        minisign::verify_reader(&self.keys[*key], sig, file, name, via)
+        minisign::verify_reader(&self.keys[*key], sig, file, name, via)?;
+        Ok(Some(format!(
+            "{name}: good minisign signature {via}, trusted comment {:?}",
+            sig.trusted_comment()
+        )))
     }
 }
 
@@ -177,11 +177,20 @@ pub(crate) fn before_download(
     let crate::manifest::Manifest::Image(image) = &resolved.manifest else {
         return Ok(Checks::default());
     };
+    // The layers a pull sees: the empty placeholder is never a file, so it signs nothing and
+    // lists nothing; two layers of one title make "the layer NAME" ambiguous, so are refused.
     let layers: Vec<(String, Descriptor)> = image
         .layers
         .iter()
+        .filter(|d| !crate::conventions::is_empty_descriptor(d))
         .map(|d| (d.title().map_or_else(|| d.digest.hex().to_owned(), str::to_owned), d.clone()))
         .collect();
+    let mut titles = std::collections::HashSet::new();
+    if let Some((dup, _)) = layers.iter().find(|(n, _)| !titles.insert(n.as_str())) {
+        return Err(refused(format!(
+            "two layers are titled {dup:?}: which one is signed is ambiguous"
+        )));
+    }
     let repo = reference.repository();
     let fetch = |d: &Descriptor, what: &str| fetch_small(client, repo, d, what);
     let refs: Vec<&minisign_verify::PublicKey> = mini.iter().collect();

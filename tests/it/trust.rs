@@ -410,8 +410,9 @@ fn minisign_sibling_signatures_and_signed_checksum_lists_pull() {
         pull_signed(&sb, reg, "trust/mini-good", &layers, "all", &["--verify-key", key, "-v"]);
     r.ok();
     assert!(
-        r.stderr.contains("app: signed by app.minisig, trusted comment \"app v1.2.3\""),
-        "{}",
+        r.stderr
+            .contains("app: good minisign signature app.minisig, trusted comment \"app v1.2.3\""),
+        "the trusted comment, once the bytes verified: {}",
         r.stderr
     );
     assert_eq!(
@@ -441,12 +442,76 @@ fn minisign_sibling_signatures_and_signed_checksum_lists_pull() {
         .unwrap();
     Run::from(o).ok();
     assert_eq!(tree(&sb.work().join("env-out")).len(), 6);
-    // To stdout: a file whose signature covers its bytes cannot be held back; one a signed
-    // checksum list covers streams (its digest was checked before the first byte).
-    sb.run(&["pull", &reference, "-o", "-", "-g", "app", "--verify-key", key])
-        .fails(2, "-o - cannot hold back");
-    let r = sb.run(&["pull", &reference, "-o", "-", "-g", "a.bin", "--verify-key", key]);
-    assert_eq!(r.ok().stdout, a);
+    // To stdout nothing can be held back until it verified, whatever covers it.
+    for only in ["app", "a.bin"] {
+        let r = sb.run(&["pull", &reference, "-o", "-", "-g", only, "--verify-key", key]);
+        r.fails(2, "-o - streams bytes before they are verified");
+        assert!(r.stdout.is_empty(), "{only}: nothing streamed");
+    }
+    // A signature layer is written only with the file it signs, and only if it is one.
+    sb.run(&["pull", &reference, "-o", "sig-only", "-g", "app.minisig", "--verify-key", key])
+        .fails(8, "select app too");
+}
+
+/// Layers that look like signatures or checksum lists but are not what they claim: an
+/// unsigned tar.gz titled `X.sig` next to a placeholder `X`, a second `SHA256SUMS` beside the
+/// signed one, the real list hidden in empty-descriptor layers. Exit 8, nothing written.
+#[test]
+fn look_alike_signature_layers_are_not_trusted() {
+    let Some(reg) = registry::open() else { return };
+    let sb = Sandbox::new();
+    let (secret, public) = minisign_key(&sb.path("keys"), "m");
+    let key = public.to_str().unwrap();
+    let evil = crate::extract::gz(&crate::extract::tar(&[crate::extract::E::File(
+        "PWNED.sh",
+        b"echo pwned",
+        0o755,
+    )]));
+    let app = b"app".to_vec();
+    let cases: Vec<(&str, Vec<Layer>, &str)> = vec![
+        (
+            "sig-of-nothing",
+            vec![
+                Layer::oras("app", app.clone()),
+                Layer::oras("app.minisig", minisign_sign(&secret, &app, "ok")),
+                Layer::oras("app.sig", evil.clone()),
+            ],
+            "app.sig",
+        ),
+        (
+            // The genuine signed list rides in placeholder layers (never pulled, so never a
+            // list); the list that would be written is the attacker's.
+            "hidden-list",
+            vec![
+                Layer::oras("a.bin", b"a".to_vec()),
+                Layer {
+                    bytes: sha256sum_line(b"a", "a.bin").into_bytes(),
+                    title: Some("SHA256SUMS".into()),
+                    media_type: "application/vnd.oci.empty.v1+json".into(),
+                },
+                Layer {
+                    bytes: minisign_sign(&secret, sha256sum_line(b"a", "a.bin").as_bytes(), "ok"),
+                    title: Some("SHA256SUMS.minisig".into()),
+                    media_type: "application/vnd.oci.empty.v1+json".into(),
+                },
+                Layer::oras("SHA256SUMS", evil.clone()),
+            ],
+            "is not signed",
+        ),
+    ];
+    for (case, layers, needle) in cases {
+        let (r, out, c) = pull_signed(
+            &sb,
+            reg,
+            &format!("trust/look-{case}"),
+            &layers,
+            case,
+            &["--verify-key", key, "-x"],
+        );
+        r.fails(8, needle);
+        assert!(tree(&out).is_empty(), "{case}: {:?}", tree(&out));
+        c.assert_unchanged();
+    }
 }
 
 /// Each way a minisign signature can be wrong: exit 8, one line naming the file and why, and
