@@ -634,3 +634,82 @@ fn minisign_signed_archive_is_unpacked_only_when_it_verifies() {
     assert!(tree(&out).is_empty(), "{:?}", tree(&out));
     c.assert_unchanged();
 }
+
+/// A registry that answers the tag with an unsigned index first and a signed one after: the
+/// signature must be checked for the index the pull walked, not for a second fetch of the tag.
+#[test]
+fn a_signed_index_shown_after_the_pulled_one_does_not_count() {
+    use oci_dl::{Algorithm, Digest};
+    const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    let sb = Sandbox::new();
+    let (key, public) = p256_key(&sb.path("keys"), "cosign");
+    let image = |content: &[u8]| {
+        let d = Digest::of(Algorithm::Sha256, content);
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": EMPTY_CONFIG, "digest": Digest::of(Algorithm::Sha256, b"{}").to_string(), "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": d.to_string(), "size": content.len(),
+                        "annotations": {"org.opencontainers.image.title": "app"}}],
+        }))
+        .unwrap()
+    };
+    let index = |m: &[u8]| {
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": Digest::of(Algorithm::Sha256, m).to_string(), "size": m.len(),
+             "platform": {"os": "linux", "architecture": "amd64"}}]}))
+        .unwrap()
+    };
+    let (evil, good) = (image(b"EVIL app"), image(b"good app"));
+    let (unsigned, signed) = (index(&evil), index(&good));
+    let signed_digest = Digest::of(Algorithm::Sha256, &signed);
+    let body = payload("x", &signed_digest.to_string());
+    let body_digest = Digest::of(Algorithm::Sha256, &body);
+    let sig = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": Digest::of(Algorithm::Sha256, b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "size": body.len(),
+                    "digest": body_digest.to_string(), "annotations": sig_ann(&openssl_sign(&key, &body))}]});
+    let sig = serde_json::to_vec(&sig).unwrap();
+    let evil_digest = Digest::of(Algorithm::Sha256, &evil);
+    let served = std::sync::atomic::AtomicUsize::new(0);
+    let f = Fake::start(move |hit| {
+        let p = hit.path.as_str();
+        let unknown = || {
+            Reply::new(
+                404,
+                r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+            )
+        };
+        if p == "/v2/x/manifests/v1" {
+            let first = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            let b = if first { unsigned.clone() } else { signed.clone() };
+            return Reply::new(200, b).header("content-type", OCI_INDEX);
+        }
+        if p == format!("/v2/x/manifests/{evil_digest}") {
+            return Reply::new(200, evil.clone()).header("content-type", OCI_MANIFEST);
+        }
+        if p == format!("/v2/x/manifests/sha256-{}.sig", signed_digest.hex()) {
+            return Reply::new(200, sig.clone()).header("content-type", OCI_MANIFEST);
+        }
+        if p == format!("/v2/x/blobs/{body_digest}") {
+            return Reply::new(200, body.clone());
+        }
+        if p.starts_with("/v2/x/manifests/sha256-") || p.starts_with("/v2/x/referrers/") {
+            return unknown();
+        }
+        Reply::unexpected()
+    });
+    let r = sb.run(&[
+        "pull",
+        &format!("{}/x:v1", f.host),
+        "--platform",
+        "linux/amd64",
+        "-o",
+        "out",
+        "--verify-key",
+        public.to_str().unwrap(),
+    ]);
+    r.fails(8, "has no signature");
+    assert!(!sb.work().join("out/app").exists(), "the unsigned app is not written");
+    assert_eq!(f.hits_to("/v2/x/manifests/v1").len(), 1, "the tag is read once");
+    f.assert_no_unexpected();
+}
