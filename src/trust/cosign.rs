@@ -151,6 +151,9 @@ fn signature_manifests(
     Ok(out)
 }
 
+/// A signature manifest holds a layer per signature; real ones hold a few.
+const MAX_SIGNATURE_LAYERS: usize = 64;
+
 /// Refuse unless a signature made with one of `keys` covers the manifest `resolved` (see
 /// [`subjects`]). Runs before any layer is downloaded.
 pub(crate) fn verify(
@@ -165,7 +168,13 @@ pub(crate) fn verify(
     let mut reasons = Vec::new();
     for want in subjects(resolved) {
         for (source, layers) in signature_manifests(client, repo, &want, &mut reasons)? {
-            for (i, layer) in layers.iter().enumerate() {
+            if layers.len() > MAX_SIGNATURE_LAYERS {
+                reasons.push(format!(
+                    "{source} has {} layers; only the first {MAX_SIGNATURE_LAYERS} are read",
+                    layers.len()
+                ));
+            }
+            for (i, layer) in layers.iter().take(MAX_SIGNATURE_LAYERS).enumerate() {
                 let what = format!("{source} layer {i}");
                 if layer.media_type != SIMPLESIGNING {
                     reasons.push(format!(
@@ -174,7 +183,15 @@ pub(crate) fn verify(
                     ));
                     continue;
                 }
-                let payload = fetch_small(client, repo, layer, &what)?;
+                // One bad layer (too big, corrupt) does not hide a good one after it.
+                let payload = match fetch_small(client, repo, layer, &what) {
+                    Ok(p) => p,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => return Err(e),
+                    Err(e) => {
+                        reasons.push(format!("{what}: {e}"));
+                        continue;
+                    }
+                };
                 match check(keys, &payload, &layer.annotations, &want) {
                     Ok(k) => {
                         obs.log(
