@@ -17,21 +17,9 @@ use crate::pool;
 use crate::reference::Reference;
 use crate::registry::Client;
 use crate::resolve::{ResolvedManifest, resolve};
+pub use crate::select::Overwrite;
 use crate::select::{Filter, prepare_parent, safe_relative_path};
 use crate::transfer::{self, BlobSpec};
-
-/// What to do when a file exists with other content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overwrite {
-    /// Fail that file (exit 1) and leave it untouched.
-    Error,
-    /// Leave it and go on.
-    Skip,
-    /// Replace it.
-    Force,
-    /// Ask the observer.
-    Prompt,
-}
 
 /// Everything a pull needs besides the registry connection.
 #[derive(Debug, Clone)]

@@ -6,6 +6,23 @@ use regex::{Regex, RegexBuilder};
 
 use crate::error::{Error, ErrorKind};
 
+/// What to do when a file exists with other content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Fail that file (exit 1) and leave it untouched.
+    Error,
+    /// Leave it and go on.
+    Skip,
+    /// Replace it.
+    Force,
+    /// Ask the observer.
+    Prompt,
+}
+
+/// Names oci-dl keeps for itself at the top of an output or extraction directory (hidden
+/// archives, staging): no title, derived name or archive entry may start with it there.
+pub const RESERVED_PREFIX: &str = ".oci-dl-";
+
 /// Layer filters. Empty lists select everything.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -134,7 +151,7 @@ pub fn safe_relative_path(title: &str, flatten: bool) -> Result<PathBuf, Error> 
     }
     // Hidden archives and staging directories live at the top of the output directory.
     let first = out.components().next().and_then(|c| c.as_os_str().to_str());
-    if first.is_some_and(|f| f.starts_with(crate::extract::RESERVED_PREFIX)) {
+    if first.is_some_and(|f| f.starts_with(RESERVED_PREFIX)) {
         return Err(bad("names starting with .oci-dl- are oci-dl's own"));
     }
     Ok(out)

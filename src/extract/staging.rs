@@ -31,10 +31,9 @@ use rustix::io::Errno;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::fsx;
-use crate::pull::Overwrite;
+use crate::select::Overwrite;
 
-/// Names oci-dl keeps for itself inside an output or extraction directory.
-pub const RESERVED_PREFIX: &str = ".oci-dl-";
+pub use crate::select::RESERVED_PREFIX;
 const STAGING_PREFIX: &str = ".oci-dl-staging-";
 /// A staging directory is set up under this name and renamed to its real one with its lock held,
 /// so a sweeper never sees a staging directory whose lock is not taken yet.

@@ -46,10 +46,6 @@ const LONG_FILES: &[(&str, &str)] = &[
 const CYCLE_EDGES: &[(&str, &str, &str)] = &[
     ("transfer", "ranged", "a slow stream hands the rest to ranged::fetch"),
     ("ranged", "transfer", "ranges use transfer's BlobSpec, Report and Tap"),
-    ("pull", "extract", "pull unpacks layers"),
-    ("pull", "select", "pull plans with select's filters and safe paths"),
-    ("select", "extract", "safe_relative_path refuses extract's reserved names"),
-    ("extract", "pull", "extraction takes pull's Overwrite policy"),
 ];
 
 fn src() -> PathBuf {
