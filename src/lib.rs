@@ -25,6 +25,8 @@ mod resolve;
 mod resume;
 mod retry;
 mod select;
+mod spec;
+mod tee;
 mod transfer;
 mod trust;
 

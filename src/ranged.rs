@@ -15,7 +15,7 @@ use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind};
 use crate::registry::Client;
 use crate::resume::{self, Record};
-use crate::transfer::{BlobSpec, Report};
+use crate::spec::{BlobSpec, Report};
 
 /// Ranges are used only when at least this much is left to fetch...
 pub const THRESHOLD: u64 = 32 * 1024 * 1024;
@@ -43,7 +43,7 @@ pub(crate) struct Ctx<'a> {
 pub(crate) struct Rest<'a> {
     pub start: u64,
     pub hasher: Hasher,
-    pub tap: Option<&'a mut crate::transfer::Tap>,
+    pub tap: Option<&'a mut crate::tee::Tap>,
 }
 
 pub(crate) enum Ranged {

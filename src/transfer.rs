@@ -19,6 +19,8 @@ use crate::fsx::{self, Dir, Node};
 use crate::registry::Client;
 use crate::resume::{self, Loaded, Record};
 use crate::retry::Cancel;
+pub use crate::spec::{BlobSpec, Report};
+pub use crate::tee::{Tap, TapReader};
 
 /// Bytes per read: large reads keep syscalls and hashing calls few.
 const BUF: usize = 256 * 1024;
@@ -56,15 +58,6 @@ fn is_executable(head: &[u8]) -> bool {
     fat && count.is_some_and(|n| (1..30).contains(&n))
 }
 
-/// The blob to fetch: where it lives and what it must hash to.
-#[derive(Debug, Clone, Copy)]
-pub struct BlobSpec<'a> {
-    pub repository: &'a str,
-    pub digest: &'a Digest,
-    /// The size the descriptor promises; `None` when only the digest is known (`oci-dl blob`).
-    pub size: Option<u64>,
-}
-
 /// What a finished transfer learnt about the bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome {
@@ -75,15 +68,6 @@ pub struct Outcome {
     pub resumed_from: u64,
     /// Copied from the blob cache, not downloaded.
     pub from_cache: bool,
-}
-
-/// Who is asking, for events.
-#[derive(Clone, Copy)]
-pub struct Report<'a> {
-    pub index: usize,
-    pub name: &'a str,
-    pub progress: &'a Progress,
-    pub obs: &'a dyn Observer,
 }
 
 /// `path` with `.part` appended to its file name.
@@ -123,68 +107,6 @@ trait Sink {
     }
     fn switched(&self) -> bool {
         false
-    }
-}
-
-/// A copy of a file transfer's bytes, in order, for a consumer that unpacks while the blob
-/// downloads. The consumer must not trust what it got until the transfer verified, and only
-/// if the tap stayed [`intact`](Tap::intact): a restart from zero breaks the stream.
-pub struct Tap {
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    sent: u64,
-    intact: bool,
-}
-
-/// The consumer's end of a [`Tap`]; reads until the tap is dropped.
-pub struct TapReader {
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
-    cur: Vec<u8>,
-    pos: usize,
-}
-
-impl Tap {
-    /// A tap and its reader, with `depth` chunks in flight.
-    pub fn channel(depth: usize) -> (Tap, TapReader) {
-        let (tx, rx) = std::sync::mpsc::sync_channel(depth);
-        (Tap { tx: Some(tx), sent: 0, intact: true }, TapReader { rx, cur: Vec::new(), pos: 0 })
-    }
-
-    pub(crate) fn send(&mut self, buf: &[u8]) {
-        if let Some(tx) = &self.tx {
-            if tx.send(buf.to_vec()).is_err() {
-                self.cut(); // the consumer gave up
-            } else {
-                self.sent += buf.len() as u64;
-            }
-        }
-    }
-
-    fn cut(&mut self) {
-        self.intact = false;
-        self.tx = None;
-    }
-
-    /// Whether the consumer saw exactly the first `size` bytes of the blob, in order.
-    pub fn intact(&self, size: u64) -> bool {
-        self.intact && self.sent == size
-    }
-}
-
-impl Read for TapReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos == self.cur.len() {
-            match self.rx.recv() {
-                Ok(next) => {
-                    self.cur = next;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.cur.len() - self.pos);
-        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
     }
 }
 
