@@ -18,8 +18,8 @@ const LONG_FILES: &[(&str, &str)] = &[
         "client, sending, status mapping, proxies, tag walk: to split into send/status/transport",
     ),
     (
-        "src/pull.rs",
-        "plan, layer fetch, unpack hand-over and the rootfs applier: to split into src/pull/",
+        "src/pull/mod.rs",
+        "request types, plan, layer fetch and unpack hand-over: plan and layer to split out next",
     ),
     ("src/manifest.rs", "the manifest and index grammar with its tests"),
     (

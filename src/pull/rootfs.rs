@@ -1,0 +1,192 @@
+//! An image's layers applied in order into one root filesystem, streaming the layer the
+//! applier waits for while it downloads.
+
+use super::*;
+
+/// An image's layers (untitled tar layers) applied in order into one root filesystem.
+pub(super) fn pull_rootfs(
+    client: &Client,
+    req: &PullRequest,
+    resolved: ResolvedManifest,
+    jobs: Vec<Job>,
+    obs: &dyn Observer,
+) -> Result<PullReport, Error> {
+    let out = output_dir(req)?;
+    let target = req.extract.to.clone().unwrap_or_else(|| out.to_path_buf());
+    let path_of = |j: &Job| {
+        if req.extract.keep_archive {
+            out.join(&j.rel)
+        } else {
+            out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()))
+        }
+    };
+    let total: u64 = jobs.iter().map(|j| j.layer.size).sum();
+    let limit = Limit::for_blob(total, req.extract.max_unpacked);
+    let policy = Policy { overwrite: req.overwrite, obs, claimed: None };
+    // The manifest's order, repeats included (a layer may come twice): downloaded once each,
+    // applied at every place it has.
+    let Manifest::Image(image) = &resolved.manifest else { unreachable!("an image is resolved") };
+    let ordered: Vec<(PathBuf, String)> = image
+        .layers
+        .iter()
+        .filter_map(|l| jobs.iter().find(|j| j.layer.digest == l.digest))
+        .map(|j| (path_of(j), j.name.clone()))
+        .collect();
+    // One pass where it can be had: the layer the applier waits for streams into the staged
+    // root filesystem while it downloads; the others are applied from their files, in order.
+    // Not with repeats, nor when no stage can be made: then nothing ever streams.
+    let stage = (ordered.len() == jobs.len())
+        .then(|| extract::RootfsStage::inside(&target, limit, Some(client.cancel()), obs).ok())
+        .flatten();
+    let line = Line {
+        slots: Mutex::new((0..jobs.len()).map(|_| Slot::Pending).collect()),
+        cv: Condvar::new(),
+        next: AtomicUsize::new(if stage.is_some() { 0 } else { usize::MAX }),
+    };
+    let (results, streamed) = std::thread::scope(|s| {
+        let applier = s.spawn(|| apply_in_order(&line, &jobs, stage, &path_of, obs));
+        let results = pool::run(jobs.iter().collect(), req.jobs, |index, job: &Job| {
+            let mut tap = None;
+            if line.next.load(Ordering::SeqCst) == index {
+                let (t, reader) = transfer::Tap::channel(8);
+                tap = Some(t);
+                line.set(index, Slot::Streaming(reader));
+            }
+            let r = download(client, req, job, index, &path_of(job), obs, tap.as_mut())
+                .map_err(|e| e.in_layer(&job.name));
+            let intact = tap.as_ref().is_none_or(|t| t.intact(job.layer.size));
+            drop(tap); // the end of the stream for the applier
+            line.set(index, if r.is_ok() { Slot::Downloaded { intact } } else { Slot::Failed });
+            if let Err(e) = &r {
+                obs.event(&Event::Failed { index, name: &job.name, error: e });
+            }
+            r
+        });
+        (results, applier.join().unwrap_or(None))
+    });
+    let errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
+    let layers: Vec<PathBuf> = jobs.iter().map(&path_of).collect();
+    let cleanup = || {
+        if !req.extract.keep_archive {
+            for p in &layers {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    };
+    if !errors.is_empty() {
+        cleanup();
+        return Err(Error::many(errors));
+    }
+    let result = match streamed {
+        Some(stage) => {
+            obs.log(Level::Debug, "root filesystem unpacked while downloading".into());
+            stage.commit(&target, policy)
+        }
+        None => {
+            obs.log(
+                Level::Debug,
+                "unpacking the root filesystem from the downloaded layers".into(),
+            );
+            extract::rootfs(&ordered, &target, limit, Some(client.cancel()), policy)
+        }
+    };
+    cleanup();
+    result?;
+    let files = jobs
+        .iter()
+        .enumerate()
+        .map(|(index, j)| {
+            obs.event(&Event::Finished {
+                index,
+                name: &j.name,
+                path: &target,
+                digest: &j.layer.digest,
+                size: j.layer.size,
+                status: FileStatus::Extracted,
+            });
+            report(&target, &j.layer, FileStatus::Extracted)
+        })
+        .collect();
+    Ok(PullReport { manifest: resolved, files })
+}
+
+/// Hand-over between the downloads of an image's layers and the thread applying them in order.
+struct Line {
+    slots: Mutex<Vec<Slot>>,
+    cv: Condvar,
+    /// The layer the applier waits for; a download that starts it streams it.
+    next: AtomicUsize,
+}
+
+enum Slot {
+    Pending,
+    /// Downloading, with a tap the applier may read.
+    Streaming(transfer::TapReader),
+    /// The applier took the stream.
+    Taken,
+    /// Downloaded and verified; `intact`: any stream handed out saw every byte in order.
+    Downloaded {
+        intact: bool,
+    },
+    Failed,
+}
+
+impl Line {
+    fn set(&self, i: usize, slot: Slot) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots[i] = slot;
+        self.cv.notify_all();
+    }
+}
+
+/// Apply the layers in order as they become available. `None` when the one pass could not be
+/// completed (a stream broke, a download failed, an entry was refused): the caller then applies
+/// every layer from its verified file, which also reports any real refusal.
+fn apply_in_order(
+    line: &Line,
+    jobs: &[Job],
+    stage: Option<extract::RootfsStage>,
+    path_of: &dyn Fn(&Job) -> PathBuf,
+    obs: &dyn Observer,
+) -> Option<extract::RootfsStage> {
+    let mut stage = stage?;
+    for (i, job) in jobs.iter().enumerate() {
+        line.next.store(i, Ordering::SeqCst);
+        let mut slots = line.slots.lock().unwrap_or_else(|p| p.into_inner());
+        while matches!(slots[i], Slot::Pending) {
+            slots = line.cv.wait(slots).unwrap_or_else(|p| p.into_inner());
+        }
+        let taken = std::mem::replace(&mut slots[i], Slot::Taken);
+        drop(slots);
+        let applied = match taken {
+            Slot::Streaming(mut reader) => {
+                let ok = stage.apply(&mut reader, &job.name, obs).is_ok();
+                let mut slots = line.slots.lock().unwrap_or_else(|p| p.into_inner());
+                while matches!(slots[i], Slot::Taken) {
+                    slots = line.cv.wait(slots).unwrap_or_else(|p| p.into_inner());
+                }
+                ok && matches!(slots[i], Slot::Downloaded { intact: true })
+            }
+            Slot::Downloaded { .. } => {
+                let path = path_of(job);
+                std::fs::File::open(&path)
+                    .is_ok_and(|mut f| stage.apply(&mut f, &job.name, obs).is_ok())
+            }
+            _ => false,
+        };
+        if !applied {
+            line.next.store(usize::MAX, Ordering::SeqCst);
+            return None;
+        }
+    }
+    line.next.store(usize::MAX, Ordering::SeqCst);
+    Some(stage)
+}
+
+/// An image (untitled tar layers), as opposed to an artifact of named files.
+pub(super) fn is_image(jobs: &[Job]) -> bool {
+    jobs.iter().all(|j| {
+        j.layer.title().is_none()
+            && Format::guess(&j.layer.media_type, "").is_some_and(Format::is_tar)
+    })
+}

@@ -1,0 +1,163 @@
+//! Signed or nothing: what `--verify-key` checks before any download, and the files held
+//! back until their bytes verified.
+
+use super::*;
+
+/// `--verify-key`: check what can be checked before any download (see [`crate::trust`]).
+pub(super) fn trust_checks(
+    client: &Client,
+    req: &PullRequest,
+    resolved: &ResolvedManifest,
+    jobs: &[Job],
+    obs: &dyn Observer,
+) -> Result<crate::trust::Checks, Error> {
+    if req.verify.is_empty() {
+        return Ok(Default::default());
+    }
+    let selected: Vec<(String, Descriptor)> =
+        jobs.iter().map(|j| (j.name.clone(), j.layer.clone())).collect();
+    crate::trust::before_download(client, &req.reference, resolved, &selected, &req.verify, obs)
+}
+
+/// The files whose minisign signature covers their bytes: download each to its hidden name
+/// (`.oci-dl-<hex>`, as an unpacked archive's), verify it, and only when all verified give
+/// each its name. A failure removes every held file. Returns the outcome of each job done
+/// here; a held archive stays under its hidden name, where its unpacking finds it.
+pub(super) fn hold_signed(
+    client: &Client,
+    req: &PullRequest,
+    jobs: &[Job],
+    checks: &crate::trust::Checks,
+    obs: &dyn Observer,
+) -> Result<HashMap<usize, Result<FileReport, Error>>, Error> {
+    let held: Vec<usize> = (0..jobs.len()).filter(|i| checks.needs_bytes(*i)).collect();
+    let mut done = HashMap::new();
+    if held.is_empty() {
+        return Ok(done);
+    }
+    let out = output_dir(req)?;
+    let hidden =
+        |j: &Job| out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()));
+    let ours = PullRequest { overwrite: Overwrite::Force, ..req.clone() }; // the hidden name is ours
+    let results = pool::run(held.clone(), req.jobs, |_, i| {
+        let job = &jobs[i];
+        let path = hidden(job);
+        let r = download(client, &ours, job, i, &path, obs, None).and_then(|status| {
+            let dir = fsx::open_beneath(out, Path::new(""))?;
+            let name = path.file_name().unwrap_or_default();
+            let Some(mut file) = dir.open_existing_regular(name, false)? else {
+                return Err(Error::new(ErrorKind::Other, format!("{} vanished", path.display())));
+            };
+            if let Some(said) = checks.verify_file(i, &job.name, &mut file)? {
+                obs.log(Level::Debug, said);
+            }
+            Ok(status)
+        });
+        if let Err(e) = &r {
+            obs.event(&Event::Failed { index: i, name: &job.name, error: e });
+        }
+        r
+    });
+    let remove_all = || {
+        for i in &held {
+            let _ = std::fs::remove_file(hidden(&jobs[*i]));
+        }
+    };
+    let mut statuses = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(s) => statuses.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        remove_all();
+        return Err(Error::many(errors));
+    }
+    let image = req.extract.extract && is_image(jobs);
+    for (n, (&i, status)) in held.iter().zip(statuses).enumerate() {
+        let job = &jobs[i];
+        let from = hidden(job);
+        // Another held job still needs this blob: it gets a copy.
+        let shared = held[n + 1..].iter().any(|k| jobs[*k].layer.digest == job.layer.digest);
+        let r = (|| {
+            let dest = prepare_parent(out, &job.rel)?;
+            let (later, to) = match (image, after_download(req, job, &dest)?) {
+                (true, _) if req.extract.keep_archive => (true, dest.clone()),
+                (true, _) => (true, from.clone()),
+                (false, After::Unpack { archive, .. }) => (true, archive),
+                (false, After::Keep) => (false, dest.clone()),
+            };
+            let got =
+                if to == from { status } else { land(req, &job.layer, &from, &to, shared, obs)? };
+            Ok::<_, Error>((later, dest, if got == FileStatus::Downloaded { status } else { got }))
+        })();
+        match r {
+            Ok((true, _, _)) => {} // unpacked later, from where it now is
+            Ok((false, dest, status)) => {
+                obs.event(&Event::Finished {
+                    index: i,
+                    name: &job.name,
+                    path: &dest,
+                    digest: &job.layer.digest,
+                    size: job.layer.size,
+                    status,
+                });
+                done.insert(i, Ok(report(&dest, &job.layer, status)));
+            }
+            Err(e) => {
+                obs.event(&Event::Failed { index: i, name: &job.name, error: &e });
+                done.insert(i, Err(e));
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Give `to` (a path below the output directory) the verified bytes of the hidden `from` at the
+/// top of it, as the overwrite policy allows for what is there: renamed (or, when `copy`,
+/// copied), both ends held as directory handles, nothing followed.
+pub(super) fn land(
+    req: &PullRequest,
+    layer: &Descriptor,
+    from: &Path,
+    to: &Path,
+    copy: bool,
+    obs: &dyn Observer,
+) -> Result<FileStatus, Error> {
+    let out = output_dir(req)?;
+    let top = fsx::Dir::open(out)?;
+    let hidden = from.file_name().unwrap_or_default();
+    let rel = to.strip_prefix(out).unwrap_or(to);
+    let dir = fsx::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
+    let name = rel.file_name().unwrap_or_default();
+    let decided = existing(
+        transfer::Dest { dir: &dir, name },
+        &layer.digest,
+        Some(layer.size),
+        req.overwrite,
+        obs,
+    );
+    if !matches!(decided, Ok(None)) {
+        if !copy {
+            let _ = top.remove_file(hidden);
+        }
+        return decided.map(|s| s.unwrap_or(FileStatus::Skipped));
+    }
+    if copy {
+        use std::os::unix::fs::PermissionsExt;
+        let part = transfer::part_path(Path::new(name));
+        let part = part.as_os_str();
+        let _ = dir.remove_file(part); // a leftover (or a plant): the entry only
+        let mut src = std::fs::File::open(from).map_err(|e| Error::io("open", from, e))?;
+        let mode = src.metadata().map_or(0o644, |m| m.permissions().mode() & 0o777);
+        let mut out =
+            dir.create_new_file(part, mode).map_err(|e| Error::io("create", &dir.show(part), e))?;
+        std::io::copy(&mut src, &mut out).map_err(|e| Error::io("copy to", &dir.show(part), e))?;
+        dir.rename(part, name).map_err(|e| Error::io("rename into place", to, e))?;
+    } else {
+        top.rename_into(hidden, &dir, name).map_err(|e| Error::io("rename into place", to, e))?;
+    }
+    Ok(FileStatus::Downloaded)
+}
