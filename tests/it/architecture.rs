@@ -31,10 +31,6 @@ const LONG_FILES: &[(&str, &str)] = &[
         "the tar applier with its link, whiteout and name rules, and their tables",
     ),
     (
-        "src/extract/mod.rs",
-        "format detection and staging entry points: one file per archive family later",
-    ),
-    (
         "src/cli/progress.rs",
         "bars, lines and JSON in one view: to become cli/progress/ behind one trait",
     ),
