@@ -4,6 +4,7 @@
 //! staging directory inside the target ([`staging`]) and moves into place only when the whole
 //! archive succeeded, under the overwrite policy.
 
+mod commit;
 mod detect;
 mod staging;
 mod tar;
@@ -19,10 +20,11 @@ use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind};
 use crate::events::Observer;
 use crate::retry::Cancel;
+pub use commit::Policy;
 pub use detect::{Format, Hint, decompressed_name};
 use detect::{ZIP_MAGICS, sniff};
+pub use staging::RESERVED_PREFIX;
 use staging::Staging;
-pub use staging::{Policy, RESERVED_PREFIX};
 use tar::{DirMeta, Kind, Unpacker, finish_dirs};
 
 /// The most an archive may unpack to: file content and the decompressed stream are each
@@ -116,7 +118,7 @@ impl Staged {
     /// existing directories and treating existing files as `policy` says.
     pub fn commit(self, root: &Path, rel: &Path, policy: Policy<'_>) -> Result<(), Error> {
         let from = self.file.as_deref().unwrap_or(&self.staging.tree);
-        staging::commit(from, root, rel, policy)
+        commit::commit(from, root, rel, policy)
     }
 }
 
@@ -364,7 +366,7 @@ impl RootfsStage {
     /// Move the finished root filesystem into `root`.
     pub fn commit(mut self, root: &Path, policy: Policy<'_>) -> Result<u64, Error> {
         finish_dirs(&self.staging.tree, &mut self.dirs);
-        staging::commit(&self.staging.tree, root, Path::new(""), policy)?;
+        commit::commit(&self.staging.tree, root, Path::new(""), policy)?;
         Ok(self.count)
     }
 }

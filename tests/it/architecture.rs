@@ -23,10 +23,6 @@ const LONG_FILES: &[(&str, &str)] = &[
     ),
     ("src/manifest.rs", "the manifest and index grammar with its tests"),
     (
-        "src/extract/staging.rs",
-        "staging, its sweep and the commit planner: the commit is to move to its own file",
-    ),
-    (
         "src/extract/tar.rs",
         "the tar applier with its link, whiteout and name rules, and their tables",
     ),
