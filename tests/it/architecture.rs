@@ -15,7 +15,7 @@ const LONG_FILES: &[(&str, &str)] = &[
     ),
     (
         "src/registry/mod.rs",
-        "client, sending, status mapping, proxies, tag walk: to split into send/status/transport",
+        "the client and its send loop (auth, redirects, quota) with their tests: send.rs next",
     ),
     (
         "src/pull/mod.rs",

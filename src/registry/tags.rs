@@ -1,0 +1,84 @@
+//! A tag listing's bounds: no page twice, caps on tags, bytes and pages.
+
+use super::*;
+
+/// A tag listing stops at this many tags...
+pub const MAX_TAGS: u64 = 1_000_000;
+/// ...or this many bytes of tag-list pages...
+pub const MAX_TAG_BYTES: u64 = 256 * 1024 * 1024;
+/// ...or this many pages.
+pub(super) const MAX_TAG_PAGES: u64 = 10_000;
+
+/// The bounds of a tag listing: no page twice (by URL or by `last=` cursor), and caps on tags,
+/// bytes and pages, so a registry cannot keep a listing going forever.
+pub(super) struct TagWalk<'a> {
+    pub(super) repo: &'a str,
+    pub(super) seen: std::collections::HashSet<String>,
+    pub(super) cursors: std::collections::HashSet<String>,
+    pub(super) tags: u64,
+    pub(super) bytes: u64,
+    pub(super) pages: u64,
+    pub(super) max_tags: u64,
+    pub(super) max_bytes: u64,
+}
+
+impl<'a> TagWalk<'a> {
+    pub(super) fn new(repo: &'a str) -> TagWalk<'a> {
+        TagWalk {
+            repo,
+            seen: Default::default(),
+            cursors: Default::default(),
+            tags: 0,
+            bytes: 0,
+            pages: 0,
+            max_tags: MAX_TAGS,
+            max_bytes: MAX_TAG_BYTES,
+        }
+    }
+
+    pub(super) fn fail(&self, why: String) -> Error {
+        Error::new(ErrorKind::Other, format!("tags of {}: {why}", self.repo))
+    }
+
+    /// Before requesting `path`.
+    pub(super) fn visit(&mut self, path: &str) -> Result<(), Error> {
+        let cursor = path
+            .split_once('?')
+            .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("last=")));
+        let repeated = !self.seen.insert(path.to_owned())
+            || cursor.is_some_and(|c| !self.cursors.insert(c.to_owned()));
+        if repeated {
+            return Err(self
+                .fail(format!("the registry's Link points back to a page already read ({path})")));
+        }
+        self.pages += 1;
+        if self.pages > MAX_TAG_PAGES {
+            return Err(self.fail(format!("more than {MAX_TAG_PAGES} pages")));
+        }
+        Ok(())
+    }
+
+    /// After a page of `bytes` holding `tags` arrived, before any of it is handed on.
+    pub(super) fn page(&mut self, bytes: usize, tags: usize) -> Result<(), Error> {
+        self.tags += tags as u64;
+        self.bytes += bytes as u64;
+        if self.tags > self.max_tags {
+            return Err(self.fail(format!("more than {} tags", self.max_tags)));
+        }
+        if self.bytes > self.max_bytes {
+            return Err(self.fail(format!("more than {} bytes of tag lists", self.max_bytes)));
+        }
+        Ok(())
+    }
+}
+
+/// The target of `rel="next"` in a `Link` header.
+pub(super) fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+    })
+}

@@ -1,0 +1,169 @@
+//! How requests reach a registry: `--resolve` pins, proxies as the container tools read them,
+//! TLS roots.
+
+use super::*;
+
+/// One `--resolve HOST:PORT:ADDR` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// The host name, lowercased.
+    pub host: String,
+    /// The port it applies to.
+    pub port: u16,
+    /// Where to connect instead of asking DNS.
+    pub addr: std::net::IpAddr,
+}
+
+impl std::str::FromStr for Pin {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Pin, Error> {
+        let bad = || {
+            Error::new(
+                ErrorKind::Usage,
+                format!("invalid --resolve {s:?}: expected HOST:PORT:ADDR"),
+            )
+        };
+        let (host, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Pin {
+            host: host.to_ascii_lowercase(),
+            port: port.parse().map_err(|_| bad())?,
+            addr: addr.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// Answers pinned host:port pairs itself and asks the system for the rest.
+#[derive(Debug)]
+pub(super) struct PinnedResolver {
+    pub(super) pins: Vec<Pin>,
+    pub(super) system: ureq::unversioned::resolver::DefaultResolver,
+}
+
+impl ureq::unversioned::resolver::Resolver for PinnedResolver {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+        let port =
+            uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+        if let Some(pin) =
+            self.pins.iter().find(|p| p.port == port && p.host.eq_ignore_ascii_case(host))
+        {
+            let mut out = self.empty();
+            out.push(std::net::SocketAddr::new(pin.addr, port));
+            return Ok(out);
+        }
+        self.system.resolve(uri, config, timeout)
+    }
+}
+
+/// The proxy for `scheme://host`, read as the container tools read it (Go's
+/// `http.ProxyFromEnvironment`, used by docker, podman, skopeo, oras, crane): `HTTPS_PROXY` /
+/// `https_proxy` for HTTPS, `HTTP_PROXY` / `http_proxy` for HTTP — the upper-case one ignored in
+/// a CGI environment (`REQUEST_METHOD` set, where a request header can set it: httpoxy) — then
+/// curl's `all_proxy`/`ALL_PROXY`; `NO_PROXY`/`no_proxy` lists hosts (and their subdomains) to
+/// reach directly, `*` for all.
+pub(super) fn proxy_for(
+    scheme: &str,
+    host: &str,
+    log: &dyn Observer,
+) -> Result<Option<ureq::Proxy>, Error> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let cgi = std::env::var_os("REQUEST_METHOD").is_some();
+    let url = match scheme {
+        "https" => var("HTTPS_PROXY").or_else(|| var("https_proxy")),
+        _ => if cgi { None } else { var("HTTP_PROXY") }.or_else(|| var("http_proxy")),
+    }
+    .or_else(|| var("all_proxy"))
+    .or_else(|| var("ALL_PROXY"));
+    let Some(url) = url else { return Ok(None) };
+    let name = host.strip_prefix('[').map_or_else(
+        || host.rsplit_once(':').map_or(host, |(h, _)| h),
+        |rest| rest.split(']').next().unwrap_or(rest),
+    );
+    if let Some(list) = var("NO_PROXY").or_else(|| var("no_proxy"))
+        && no_proxy_matches(&list, name)
+    {
+        return Ok(None);
+    }
+    let url = if url.contains("://") { url } else { format!("http://{url}") };
+    let proxy = ureq::Proxy::new(&url).map_err(|e| {
+        Error::new(ErrorKind::Usage, "invalid proxy URL in the environment".to_string())
+            .with_source(e)
+    })?;
+    log.log(
+        Level::Debug,
+        format!("using proxy {}:{} for {scheme}://{host}", proxy.host(), proxy.port()),
+    );
+    Ok(Some(proxy))
+}
+
+pub(super) fn no_proxy_matches(list: &str, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    list.split(',').map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).any(|e| {
+        if e == "*" {
+            return true;
+        }
+        let e = e.trim_start_matches("*.").trim_start_matches('.');
+        let e = e.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(e);
+        host == e || host.ends_with(&format!(".{e}"))
+    })
+}
+
+/// The system's roots (so corporate CAs work as they do for curl), plus `--ca-file`; Mozilla's
+/// bundled roots only where the system has none.
+pub(super) fn tls_config(opts: &ClientOptions) -> Result<TlsConfig, Error> {
+    let mut b = TlsConfig::builder().disable_verification(opts.insecure);
+    let mut certs: Vec<Certificate<'static>> = system_roots();
+    if let Some(path) = &opts.ca_file {
+        let pem = std::fs::read(path).map_err(|e| Error::io("read CA file", path, e))?;
+        let before = certs.len();
+        certs.extend(ureq::tls::parse_pem(&pem).filter_map(|i| match i {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        }));
+        if certs.len() == before {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("CA file {} holds no PEM certificate", path.display()),
+            ));
+        }
+    }
+    if !certs.is_empty() {
+        b = b.root_certs(RootCerts::new_with_certs(&certs));
+    }
+    Ok(b.build())
+}
+
+/// The system's PEM bundle, so that `--ca-file` adds to the usual roots instead of replacing them.
+pub(super) fn system_roots() -> Vec<Certificate<'static>> {
+    let candidates = [
+        std::env::var_os("SSL_CERT_FILE").map(PathBuf::from),
+        Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt")),
+        Some(PathBuf::from("/etc/pki/tls/certs/ca-bundle.crt")),
+        Some(PathBuf::from("/etc/ssl/cert.pem")),
+    ];
+    for p in candidates.into_iter().flatten() {
+        if let Ok(pem) = std::fs::read(&p) {
+            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|i| match i {
+                    Ok(PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if !certs.is_empty() {
+                return certs;
+            }
+        }
+    }
+    Vec::new()
+}
