@@ -48,6 +48,10 @@ struct Move {
 /// Move `staged` to `root/rel` (`rel` empty: merge the staged directory into `root` itself).
 /// `root` is the user's own directory and is followed if it is a symlink; nothing below it is.
 pub fn commit(staged: &Path, root: &Path, rel: &Path, policy: Policy<'_>) -> Result<(), Error> {
+    // Layers unpacked in parallel may share directories: one plans and moves at a time, so the
+    // second merges into what the first made instead of finding it in its way.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let root_dir = fsx::Dir::open(root)?;
     let root_fd = Arc::new(dup(&root_dir, root)?);
     let mut moves = Vec::new();

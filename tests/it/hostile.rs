@@ -658,3 +658,28 @@ fn the_archive_an_oras_directory_is_kept_as_is_claimed() {
     only_mine(&sb);
     c.assert_unchanged();
 }
+
+/// Archives unpacked in parallel into one root may share a directory: each merges into what
+/// the other made. (Two commits moving a new `d/` at the same instant once failed with "File
+/// exists" by hand; commits now take turns. This test checks the merge, not that instant.)
+#[test]
+fn parallel_archives_sharing_a_directory_both_land() {
+    let Some(reg) = registry::open() else { return };
+    let layers: Vec<Layer> = (0..6)
+        .map(|i| {
+            let name = format!("d/f{i}");
+            Layer::oras(
+                &format!("part{i}.tar.gz"),
+                gz(&tar(&[E::Dir("d/"), E::File(&name, b"x", 0o644)])),
+            )
+        })
+        .collect();
+    let r = push(reg, "test/h-shared-dir", &layers);
+    for round in 0..3 {
+        let sb = Sandbox::new();
+        sb.run(&["pull", &r, "-o", "out", "-x", "-j", "6"]).ok();
+        let want: Vec<String> =
+            std::iter::once("d/".to_owned()).chain((0..6).map(|i| format!("d/f{i}"))).collect();
+        assert_eq!(tree(&sb.work().join("out")), want, "round {round}");
+    }
+}
