@@ -1,7 +1,6 @@
 //! What publishers mean by the shapes they push, beyond the OCI spec: the empty descriptor oras
 //! uses as a placeholder, and the names Helm gives a chart's untitled layers.
 
-use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::manifest::{Descriptor, ImageManifest};
 use crate::registry::Client;
@@ -52,18 +51,7 @@ impl HelmChart {
                 ),
             ));
         }
-        let bytes = client.retrying(None, "Helm chart config", |_| {
-            client
-                .blob(repo, &config.digest, 0, None)?
-                .read_body(HELM_CONFIG_CAP, "Helm chart config")
-        })?;
-        let got = Digest::of(config.digest.algorithm(), &bytes);
-        if got != config.digest {
-            return Err(Error::new(
-                ErrorKind::Integrity,
-                format!("Helm chart config hashes to {got}, the manifest says {}", config.digest),
-            ));
-        }
+        let bytes = client.small_blob(repo, config, "Helm chart config")?;
         #[derive(serde::Deserialize)]
         struct Meta {
             name: String,

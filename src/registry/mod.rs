@@ -378,6 +378,32 @@ impl Client {
         self.blob_range(repo, digest, from, None, if_range)
     }
 
+    /// A small blob (a config, a signature, a checksum list) into memory, retried, and checked
+    /// against its descriptor's size and digest. Callers cap `d.size` first.
+    pub fn small_blob(
+        &self,
+        repo: &str,
+        d: &crate::manifest::Descriptor,
+        what: &str,
+    ) -> Result<Vec<u8>, Error> {
+        let bytes = self.retrying(None, &format!("blob {what}"), |_| {
+            self.blob(repo, &d.digest, 0, None)?.read_body(d.size + 1, what)
+        })?;
+        let got = Digest::of(d.digest.algorithm(), &bytes);
+        if bytes.len() as u64 != d.size || got != d.digest {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{what}: got {} bytes hashing to {got}, expected {} and {}",
+                    bytes.len(),
+                    d.size,
+                    d.digest
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+
     /// GET bytes `from..=to` (or `from..` without `to`) of a blob; see [`Client::blob`].
     pub fn blob_range(
         &self,

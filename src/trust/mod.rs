@@ -12,7 +12,6 @@ use std::fmt;
 
 use p256::pkcs8::DecodePublicKey as _;
 
-use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::manifest::Descriptor;
 use crate::registry::Client;
@@ -217,22 +216,7 @@ pub(crate) fn fetch_small(
             d.size
         )));
     }
-    let bytes = client.retrying(None, &format!("blob {what}"), |_| {
-        client.blob(repo, &d.digest, 0, None)?.read_body(d.size + 1, what)
-    })?;
-    let got = Digest::of(d.digest.algorithm(), &bytes);
-    if bytes.len() as u64 != d.size || got != d.digest {
-        return Err(Error::new(
-            ErrorKind::Integrity,
-            format!(
-                "{what}: got {} bytes hashing to {got}, expected {} and {}",
-                bytes.len(),
-                d.size,
-                d.digest
-            ),
-        ));
-    }
-    Ok(bytes)
+    client.small_blob(repo, d, what)
 }
 
 #[cfg(test)]
