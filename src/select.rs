@@ -19,6 +19,29 @@ pub enum Overwrite {
     Prompt,
 }
 
+impl Overwrite {
+    /// Whether `path`, which exists with other content, may be replaced (`false`: keep it and
+    /// go on); `Error` refuses with the one-line conflict error.
+    pub fn allows(
+        self,
+        path: &std::path::Path,
+        obs: &dyn crate::events::Observer,
+    ) -> Result<bool, Error> {
+        match self {
+            Overwrite::Force => Ok(true),
+            Overwrite::Skip => Ok(false),
+            Overwrite::Prompt => Ok(obs.confirm_overwrite(path)),
+            Overwrite::Error => Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{} exists with other content; use --overwrite force or skip",
+                    path.display()
+                ),
+            )),
+        }
+    }
+}
+
 /// Names oci-dl keeps for itself at the top of an output or extraction directory (hidden
 /// archives, staging): no title, derived name or archive entry may start with it there.
 pub const RESERVED_PREFIX: &str = ".oci-dl-";

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +17,6 @@ use std::sync::Arc;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
-use super::staging::open_dir_at;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::fsx;
@@ -37,12 +36,12 @@ pub struct Policy<'a> {
 /// One planned move: `src` (in staging) to `name` in the directory `dst`.
 struct Move {
     src: PathBuf,
-    dst: Arc<OwnedFd>,
+    dst: Arc<fsx::Dir>,
     name: OsString,
     /// Where, for messages.
     shown: PathBuf,
     /// What is there now must go first (a file, replaced as the policy allows).
-    replace: Option<FileType>,
+    replace: bool,
 }
 
 /// Move `staged` to `root/rel` (`rel` empty: merge the staged directory into `root` itself).
@@ -53,7 +52,6 @@ pub fn commit(staged: &Path, root: &Path, rel: &Path, policy: Policy<'_>) -> Res
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let root_dir = fsx::Dir::open(root)?;
-    let root_fd = Arc::new(dup(&root_dir, root)?);
     let mut moves = Vec::new();
     let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
     for c in rel.components() {
@@ -64,26 +62,23 @@ pub fn commit(staged: &Path, root: &Path, rel: &Path, policy: Policy<'_>) -> Res
         }
     }
     match parts.split_last() {
-        None => plan_children(staged, &root_fd, root, policy, &mut moves)?,
+        None => plan_children(staged, &Arc::new(root_dir), root, policy, &mut moves)?,
         Some((last, dirs)) => {
             // Missing parents are made (mode 0777 less the umask), none is followed.
             let parent = root_dir.open_beneath(&dirs.iter().collect::<PathBuf>())?;
-            let fd = Arc::new(dup(&parent, root)?);
             let shown = root.join(rel);
-            plan_entry(staged, &fd, last.into(), &shown, policy, &mut moves)?;
+            plan_entry(staged, &Arc::new(parent), last.into(), &shown, policy, &mut moves)?;
         }
     }
     for m in moves {
-        if let Some(kind) = m.replace {
-            let flags =
-                if kind == FileType::Directory { AtFlags::REMOVEDIR } else { AtFlags::empty() };
-            rustix::fs::unlinkat(&*m.dst, &m.name, flags)
+        if m.replace {
+            rustix::fs::unlinkat(m.dst.fd(), &m.name, AtFlags::empty())
                 .map_err(|e| Error::io("replace", &m.shown, e.into()))?;
         }
         rustix::fs::renameat_with(
             rustix::fs::CWD,
             &m.src,
-            &*m.dst,
+            m.dst.fd(),
             &m.name,
             RenameFlags::NOREPLACE,
         )
@@ -92,26 +87,9 @@ pub fn commit(staged: &Path, root: &Path, rel: &Path, policy: Policy<'_>) -> Res
     Ok(())
 }
 
-fn dup(dir: &fsx::Dir, shown: &Path) -> Result<OwnedFd, Error> {
-    dir.fd().try_clone_to_owned().map_err(|e| Error::io("open directory", shown, e))
-}
-
-fn open_dir(at: impl AsFd, path: &Path, shown: &Path) -> Result<OwnedFd, Error> {
-    open_dir_at(at.as_fd(), path.as_os_str()).map_err(|e| {
-        if matches!(e, Errno::LOOP | Errno::NOTDIR) {
-            Error::new(
-                ErrorKind::Conflict,
-                format!("{} is not a directory; refusing to write through it", shown.display()),
-            )
-        } else {
-            Error::io("open directory", shown, e.into())
-        }
-    })
-}
-
 fn plan_children(
     src_dir: &Path,
-    dst: &Arc<OwnedFd>,
+    dst: &Arc<fsx::Dir>,
     shown: &Path,
     policy: Policy<'_>,
     moves: &mut Vec<Move>,
@@ -130,13 +108,13 @@ fn plan_children(
 
 fn plan_entry(
     src: &Path,
-    dst: &Arc<OwnedFd>,
+    dst: &Arc<fsx::Dir>,
     name: OsString,
     shown: &Path,
     policy: Policy<'_>,
     moves: &mut Vec<Move>,
 ) -> Result<(), Error> {
-    let there = match rustix::fs::statat(&**dst, &name, AtFlags::SYMLINK_NOFOLLOW) {
+    let there = match rustix::fs::statat(dst.fd(), &name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => FileType::from_raw_mode(st.st_mode),
         Err(Errno::NOENT) => {
             if let Some(hit) = policy.claimed.and_then(|c| claimed_below(src, shown, c)) {
@@ -153,7 +131,7 @@ fn plan_entry(
                 dst: dst.clone(),
                 name,
                 shown: shown.into(),
-                replace: None,
+                replace: false,
             };
             moves.push(m);
             return Ok(());
@@ -168,7 +146,7 @@ fn plan_entry(
             refuse("is another layer's file in this pull; pull them separately with a filter")
         }
         FileType::Directory if mine.is_dir() => {
-            let sub = Arc::new(open_dir(&**dst, Path::new(&name), shown)?);
+            let sub = Arc::new(dst.open_beneath(Path::new(&name))?);
             plan_children(src, &sub, shown, policy, moves)
         }
         FileType::Directory => {
@@ -176,30 +154,23 @@ fn plan_entry(
         }
         FileType::Symlink => {
             let same = mine.file_type().is_symlink()
-                && rustix::fs::readlinkat(&**dst, &name, Vec::new()).is_ok_and(|t| {
+                && rustix::fs::readlinkat(dst.fd(), &name, Vec::new()).is_ok_and(|t| {
                     std::fs::read_link(src).is_ok_and(|s| s.as_os_str().as_bytes() == t.as_bytes())
                 });
             if same { Ok(()) } else { refuse("is a symlink; refusing to replace or follow it") }
         }
         FileType::RegularFile => {
-            if mine.is_file() && same_content(src, dst, &name, shown)? {
+            if mine.is_file() && same_content(src, dst.fd(), &name, shown)? {
                 return Ok(());
             }
-            let replace = match policy.overwrite {
-                Overwrite::Force => true,
-                Overwrite::Skip => false,
-                Overwrite::Prompt => policy.obs.confirm_overwrite(shown),
-                Overwrite::Error => {
-                    return refuse("exists with other content; use --overwrite force or skip");
-                }
-            };
+            let replace = policy.overwrite.allows(shown, policy.obs)?;
             if replace {
                 let m = Move {
                     src: src.into(),
                     dst: dst.clone(),
                     name,
                     shown: shown.into(),
-                    replace: Some(FileType::RegularFile),
+                    replace: true,
                 };
                 moves.push(m);
             } else {
@@ -222,7 +193,12 @@ fn claimed_below(src: &Path, shown: &Path, claimed: &HashSet<PathBuf>) -> Option
 }
 
 /// Whether the regular file `name` in `dst` holds exactly the bytes of `src`.
-fn same_content(src: &Path, dst: &OwnedFd, name: &OsString, shown: &Path) -> Result<bool, Error> {
+fn same_content(
+    src: &Path,
+    dst: BorrowedFd<'_>,
+    name: &OsString,
+    shown: &Path,
+) -> Result<bool, Error> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let theirs = rustix::fs::openat(dst, name, flags, Mode::empty())
         .map_err(|e| Error::io("open", shown, e.into()))?;

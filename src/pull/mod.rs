@@ -663,19 +663,5 @@ pub(crate) fn existing(
             format!("{} exists and is not a regular file", path.display()),
         ));
     }
-    let replace = match policy {
-        Overwrite::Force => true,
-        Overwrite::Skip => false,
-        Overwrite::Prompt => obs.confirm_overwrite(&path),
-        Overwrite::Error => {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "{} exists with other content; use --overwrite force or skip",
-                    path.display()
-                ),
-            ));
-        }
-    };
-    Ok(if replace { None } else { Some(FileStatus::Skipped) })
+    Ok(if policy.allows(&path, obs)? { None } else { Some(FileStatus::Skipped) })
 }
