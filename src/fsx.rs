@@ -311,6 +311,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn parents_never_pass_through_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        let elsewhere = d.path().join("elsewhere");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, out.join("link")).unwrap();
+        let e = open_beneath(&out, Path::new("link")).unwrap_err();
+        assert!(e.to_string().contains("symlink"), "{e}");
+        open_beneath(&out, Path::new("a/b")).unwrap();
+        assert!(out.join("a/b").is_dir());
+        std::fs::write(out.join("file"), "x").unwrap();
+        assert!(open_beneath(&out, Path::new("file")).is_err());
+    }
+
+    #[test]
     fn a_held_directory_is_written_even_after_it_is_swapped_for_a_symlink() {
         let d = tempfile::tempdir().unwrap();
         let (out, victim) = (d.path().join("out"), d.path().join("victim"));

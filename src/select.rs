@@ -180,38 +180,6 @@ pub fn safe_relative_path(title: &str, flatten: bool) -> Result<PathBuf, Error> 
     Ok(out)
 }
 
-/// Create the parent directories of `dir/rel` inside `dir`, refusing to pass through a symlink
-/// or a non-directory. Returns the full path.
-pub fn prepare_parent(dir: &Path, rel: &Path) -> Result<PathBuf, Error> {
-    let mut cur = dir.to_path_buf();
-    if let Some(parent) = rel.parent() {
-        for part in parent.components() {
-            cur.push(part);
-            match std::fs::symlink_metadata(&cur) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(Error::new(
-                        ErrorKind::Other,
-                        format!("refusing to write through symlink {}", cur.display()),
-                    ));
-                }
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => {
-                    return Err(Error::new(
-                        ErrorKind::Other,
-                        format!("{} exists and is not a directory", cur.display()),
-                    ));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    std::fs::create_dir(&cur)
-                        .map_err(|e| Error::io("create directory", &cur, e))?;
-                }
-                Err(e) => return Err(Error::io("inspect", &cur, e)),
-            }
-        }
-    }
-    Ok(dir.join(rel))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,22 +281,5 @@ mod tests {
         assert!(safe_relative_path("../x", true).is_err(), "flatten does not launder '..'");
         assert!(safe_relative_path("sub/.oci-dl-x", true).is_err(), "nor a reserved name");
         assert!(safe_relative_path("sub/.oci-dl-x", false).is_ok(), "reserved at the top only");
-    }
-
-    #[test]
-    fn parents_never_pass_through_symlinks() {
-        let d = tempfile::tempdir().unwrap();
-        let out = d.path().join("out");
-        let elsewhere = d.path().join("elsewhere");
-        std::fs::create_dir_all(&out).unwrap();
-        std::fs::create_dir_all(&elsewhere).unwrap();
-        std::os::unix::fs::symlink(&elsewhere, out.join("link")).unwrap();
-        let e = prepare_parent(&out, Path::new("link/x")).unwrap_err();
-        assert!(e.to_string().contains("symlink"), "{e}");
-        let p = prepare_parent(&out, Path::new("a/b/c")).unwrap();
-        assert_eq!(p, out.join("a/b/c"));
-        assert!(out.join("a/b").is_dir());
-        std::fs::write(out.join("file"), "x").unwrap();
-        assert!(prepare_parent(&out, Path::new("file/y")).is_err());
     }
 }

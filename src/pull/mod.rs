@@ -18,7 +18,7 @@ use crate::reference::Reference;
 use crate::registry::Client;
 use crate::resolve::{ResolvedManifest, resolve};
 pub use crate::select::Overwrite;
-use crate::select::{Filter, prepare_parent, safe_relative_path};
+use crate::select::{Filter, safe_relative_path};
 
 mod rootfs;
 mod signed;
@@ -419,7 +419,8 @@ fn fetch_layer(
     obs: &dyn Observer,
 ) -> Result<FileReport, Error> {
     let layer = &job.layer;
-    let dest = prepare_parent(output_dir(req)?, &job.rel)?;
+    // Its directory is made when the file is written, under a held handle (fsx).
+    let dest = output_dir(req)?.join(&job.rel);
     let after = after_download(req, job, &dest)?;
     let finished = |path: &Path, status| {
         obs.event(&Event::Finished {

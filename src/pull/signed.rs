@@ -82,7 +82,7 @@ pub(super) fn hold_signed(
         // Another held job still needs this blob: it gets a copy.
         let shared = held[n + 1..].iter().any(|k| jobs[*k].layer.digest == job.layer.digest);
         let r = (|| {
-            let dest = prepare_parent(out, &job.rel)?;
+            let dest = out.join(&job.rel);
             let (later, to) = match (image, after_download(req, job, &dest)?) {
                 (true, _) if req.extract.keep_archive => (true, dest.clone()),
                 (true, _) => (true, from.clone()),

@@ -515,6 +515,7 @@ fn a_directory_swapped_before_a_non_archive_lands_is_not_followed() {
     );
     let (sb, c) = arena();
     let out = sb.work().join("out");
+    std::fs::create_dir(out.join("sub")).unwrap(); // the user's own directory, to be swapped
     let r = format!("{}/x:v1", f.host);
     let mut child = sb
         .cmd(&["pull", &r, "-o", "out", "-x", "--no-cache", "--overwrite", "force"])
@@ -522,8 +523,13 @@ fn a_directory_swapped_before_a_non_archive_lands_is_not_followed() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Mid-download: the hidden archive is being written at the top of DIR.
     for _ in 0..400 {
-        if out.join("sub").is_dir() && child.try_wait().unwrap().is_none() {
+        let started = std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".oci-dl-"));
+        if started && child.try_wait().unwrap().is_none() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
