@@ -23,7 +23,7 @@ use crate::select::{Filter, safe_relative_path};
 mod rootfs;
 mod signed;
 
-use crate::transfer::{self, BlobSpec};
+use crate::blob::{self, BlobSpec};
 use rootfs::{is_image, pull_rootfs};
 use signed::{hold_signed, land, trust_checks};
 
@@ -286,8 +286,8 @@ pub(crate) fn pull_stream(
         digest: &job.layer.digest,
         size: Some(job.layer.size),
     };
-    let who = transfer::Report { index: 0, name: &job.name, progress: &progress, obs };
-    transfer::to_writer(client, spec, out, who)
+    let who = blob::Report { index: 0, name: &job.name, progress: &progress, obs };
+    blob::to_writer(client, spec, out, who)
         .map_err(|e| e.context(&job.name).in_layer(&job.name))?;
     let file = report(Path::new("-"), &job.layer, FileStatus::Downloaded);
     obs.event(&Event::Finished {
@@ -343,12 +343,12 @@ fn claimed_paths(req: &PullRequest, job: &Job) -> Result<Vec<PathBuf>, Error> {
     let out = output_dir(req)?;
     let base = req.extract.to.as_deref().unwrap_or(out);
     let file = out.join(&job.rel);
-    let mut out = vec![file.clone(), transfer::part_path(&file)];
+    let mut out = vec![file.clone(), blob::part_path(&file)];
     if is_oras_dir(req, &job.layer) {
         out.push(base.join(&job.rel));
         if req.extract.keep_archive {
             let kept = PathBuf::from(format!("{}.{}", file.display(), oras_suffix(&job.layer)));
-            out.push(transfer::part_path(&kept));
+            out.push(blob::part_path(&kept));
             out.push(kept);
         }
     } else if req.extract.extract && Hint::of(&job.layer.media_type, &job.name).single {
@@ -447,7 +447,7 @@ fn fetch_layer(
         cancel: Some(client.cancel()),
     };
     // One pass: unpack into staging from a tap on the download; commit once the blob verified.
-    let (mut tap, mut reader) = transfer::Tap::channel(8);
+    let (mut tap, mut reader) = blob::Tap::channel(8);
     let (status, staged, intact) = std::thread::scope(|s| {
         let unpacking = s.spawn(|| extract::stage(&mut reader, &unpack, obs));
         let status = download(client, req, job, index, &archive, obs, Some(&mut tap));
@@ -503,7 +503,7 @@ fn download(
     index: usize,
     path: &Path,
     obs: &dyn Observer,
-    tap: Option<&mut transfer::Tap>,
+    tap: Option<&mut blob::Tap>,
 ) -> Result<FileStatus, Error> {
     let layer = &job.layer;
     // Every path here is the output directory joined with a checked relative path. Its
@@ -517,7 +517,7 @@ fn download(
         ));
     };
     let dir = fsx::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
-    let dest = transfer::Dest { dir: &dir, name: rel.file_name().unwrap_or_default() };
+    let dest = blob::Dest { dir: &dir, name: rel.file_name().unwrap_or_default() };
     if let Some(status) = existing(dest, &layer.digest, Some(layer.size), req.overwrite, obs)? {
         return Ok(status);
     }
@@ -533,9 +533,9 @@ fn download(
         digest: &layer.digest,
         size: Some(layer.size),
     };
-    let who = transfer::Report { index, name: &job.name, progress: &progress, obs };
+    let who = blob::Report { index, name: &job.name, progress: &progress, obs };
     let outcome =
-        transfer::to_file_tapped(client, spec, dest, who, tap).map_err(|e| e.context(&job.name))?;
+        blob::to_file_tapped(client, spec, dest, who, tap).map_err(|e| e.context(&job.name))?;
     Ok(match outcome {
         o if o.from_cache => FileStatus::Cached,
         o if o.resumed_from > 0 => FileStatus::Resumed,
@@ -641,7 +641,7 @@ fn drop_archive(req: &PullRequest, archive: &Path, dest: &Path) {
 /// Decide about a file already at `dest`: `Some(status)` when nothing needs fetching, `None` to
 /// download (the rename replaces it), an error when the policy forbids touching it.
 pub(crate) fn existing(
-    dest: transfer::Dest<'_>,
+    dest: blob::Dest<'_>,
     digest: &Digest,
     size: Option<u64>,
     policy: Overwrite,
@@ -653,7 +653,7 @@ pub(crate) fn existing(
         && size.is_none_or(|s| s == node.size)
         && let Some(file) = dest.dir.open_existing_regular(dest.name, false)?
     {
-        let (got, _) = transfer::hash_file(&file, &path, digest.algorithm())?;
+        let (got, _) = blob::hash_file(&file, &path, digest.algorithm())?;
         if &got == digest {
             return Ok(Some(FileStatus::UpToDate));
         }
