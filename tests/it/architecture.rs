@@ -13,10 +13,6 @@ const LONG_FILES: &[(&str, &str)] = &[
         "src/registry/mod.rs",
         "the client and its send loop (auth, redirects, quota) with their tests: send.rs next",
     ),
-    (
-        "src/pull/mod.rs",
-        "request types, plan, layer fetch and unpack hand-over: plan and layer to split out next",
-    ),
     ("src/manifest.rs", "the manifest and index grammar with its tests"),
     (
         "src/extract/tar.rs",
