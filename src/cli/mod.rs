@@ -178,7 +178,7 @@ impl Global {
     }
 
     /// The progress view for this run: `--progress`, `-q`, and `-v` or `RUST_LOG` for detail.
-    pub fn view(&self) -> std::sync::Arc<progress::View> {
+    pub fn view(&self) -> std::sync::Arc<dyn progress::Console> {
         let from_env = std::env::var("RUST_LOG").map_or(0, |v| {
             let v = v.to_ascii_lowercase();
             if v.contains("trace") {
@@ -189,10 +189,7 @@ impl Global {
                 0
             }
         });
-        progress::View::new(
-            progress::Mode::choose(self.progress, self.quiet),
-            self.verbose.max(from_env),
-        )
+        progress::open(self.progress, self.quiet, self.verbose.max(from_env))
     }
 
     /// Connection options, reading a password from stdin or the environment when asked to.
