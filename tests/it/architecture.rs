@@ -18,10 +18,6 @@ const LONG_FILES: &[(&str, &str)] = &[
         "src/extract/tar.rs",
         "the tar applier with its link, whiteout and name rules, and their tables",
     ),
-    (
-        "src/cli/progress.rs",
-        "bars, lines and JSON in one view: to become cli/progress/ behind one trait",
-    ),
     ("src/reference.rs", "the reference grammar, two lines over, mostly tests"),
 ];
 
