@@ -139,9 +139,9 @@ pub fn to_file_tapped(
     Ok(outcome)
 }
 
-/// Bring a cached blob into place: verify it in one read (feeding the tap on the way), then
-/// hard-link it in where the filesystem allows, else copy it, under a temporary name renamed
-/// onto `dest`.
+/// Bring a cached blob into place: verify it in one read (feeding the tap on the way) unless it
+/// is unchanged since it last verified, then hard-link it in where the filesystem allows, else
+/// copy it, under a temporary name renamed onto `dest`.
 fn restore(
     cached: &crate::cache::Entry,
     spec: BlobSpec<'_>,
@@ -150,15 +150,35 @@ fn restore(
     client: &Client,
     tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
-    let mut state = State::new(spec.digest.algorithm());
-    let mut src = cached.file.try_clone().map_err(|e| Error::io("open", &cached.path, e))?;
-    src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &cached.path, e))?;
     who.progress.set(0);
-    let mut sink = VerifySink { tap };
-    let outcome = stream::copy(&mut src, spec, &mut sink, &mut state, who, client)
-        .map_err(|e| (e, 0, None))
-        .and_then(|()| verify::finished(spec, state))
-        .map_err(|(e, _, _)| e.context(format!("cached {}", cached.path.display())))?;
+    let outcome = if cached.verified {
+        // Unchanged since it verified (see `crate::cache`): an unpacker still needs its bytes.
+        let outcome = verify::unchanged(spec, &cached.file, &cached.path)?;
+        if let Some(t) = tap {
+            feed_prefix(&cached.file, &cached.path, outcome.size, t)?;
+        }
+        who.progress.set(outcome.size);
+        who.obs.log(
+            Level::Debug,
+            format!("{}: cached {} is unchanged since it verified", who.name, spec.digest.short()),
+        );
+        outcome
+    } else {
+        let mut state = State::new(spec.digest.algorithm());
+        let mut src = cached.file.try_clone().map_err(|e| Error::io("open", &cached.path, e))?;
+        src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &cached.path, e))?;
+        let mut sink = VerifySink { tap };
+        let outcome = stream::copy(&mut src, spec, &mut sink, &mut state, who, client)
+            .map_err(|e| (e, 0, None))
+            .and_then(|()| verify::finished(spec, state))
+            .map_err(|(e, _, _)| e.context(format!("cached {}", cached.path.display())))?;
+        if let Some(cache) = client.cache()
+            && let Err(e) = cache.stamp(spec.digest, &cached.file)
+        {
+            who.obs.log(Level::Debug, format!("cache stamp not written: {}", e.to_string_full()));
+        }
+        outcome
+    };
     let tmp = OsString::from(format!(
         ".{}.oci-dl-{}-{}",
         dest.name.to_string_lossy(),
