@@ -14,10 +14,6 @@ const LONG_FILES: &[(&str, &str)] = &[
         "one blob's whole life (cache, .part, stream, pipeline, verify): to split into src/blob/",
     ),
     (
-        "src/registry/mod.rs",
-        "the client and its send loop (auth, redirects, quota) with their tests: send.rs next",
-    ),
-    (
         "src/pull/mod.rs",
         "request types, plan, layer fetch and unpack hand-over: plan and layer to split out next",
     ),
