@@ -77,7 +77,6 @@ pub struct Client {
     cancel: Cancel,
     gate: Gate,
     quota_warned: std::sync::atomic::AtomicBool,
-    cache: Option<crate::cache::Cache>,
     deadline: Duration,
     _watch: CancelWatch,
 }
@@ -156,7 +155,6 @@ impl Client {
             cancel: opts.cancel.clone(),
             gate: Gate::new(1),
             quota_warned: Default::default(),
-            cache: opts.cache.clone().map(crate::cache::Cache::new),
             deadline,
         })
     }
@@ -181,11 +179,6 @@ impl Client {
     /// How many transfers may be in flight at once (`--jobs`).
     pub fn concurrency(&self) -> usize {
         self.gate.capacity()
-    }
-
-    /// The blob cache, when one is in use.
-    pub fn cache(&self) -> Option<&crate::cache::Cache> {
-        self.cache.as_ref()
     }
 
     /// The run's cancel flag.
