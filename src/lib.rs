@@ -7,6 +7,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 #![deny(missing_docs)]
 
+mod blob;
 pub mod cache;
 mod conventions;
 mod digest;
@@ -18,23 +19,19 @@ pub mod manifest;
 mod mirrors;
 mod pool;
 mod pull;
-mod ranged;
 mod reference;
 mod referrers;
 mod registry;
 mod resolve;
-mod resume;
 mod retry;
 mod select;
-mod spec;
-mod tee;
-mod transfer;
 mod trust;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use blob::part_path;
 pub use cache::{Cache, parse_size};
 pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Result};
@@ -50,11 +47,10 @@ pub use registry::{ClientOptions, Credentials, MAX_TAG_BYTES, MAX_TAGS, Pin};
 pub use resolve::ResolvedManifest;
 pub use retry::{Cancel, RetryPolicy};
 pub use select::Filter;
-pub use transfer::part_path;
 pub use trust::VerifyKey;
 
+use blob::BlobSpec;
 use registry::Client;
-use transfer::BlobSpec;
 
 /// Pull the selected layers of `req.reference` into `req.output`, a directory ([`Output::Stdout`]
 /// is for [`pull_stream`], or a dry run).
@@ -137,7 +133,7 @@ pub fn fetch_blob(
     };
     let name = output.display().to_string();
     let (dir, file_name) = fsx::parent_of(output)?;
-    let dest = transfer::Dest { dir: &dir, name: &file_name };
+    let dest = blob::Dest { dir: &dir, name: &file_name };
     if let Some(status) = pull::existing(dest, digest, None, overwrite, &*obs)? {
         let size = dir.entry(&file_name)?.map_or(0, |n| n.size);
         obs.event(&Event::Finished { index: 0, name: &name, path: output, digest, size, status });
@@ -146,8 +142,8 @@ pub fn fetch_blob(
     let progress = Progress::default();
     obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
     let spec = BlobSpec { repository: reference.repository(), digest, size: None };
-    let who = transfer::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
-    let outcome = transfer::to_file(&client, spec, dest, who)?;
+    let who = blob::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
+    let outcome = blob::to_file(&client, spec, dest, who)?;
     let status = match outcome {
         o if o.from_cache => FileStatus::Cached,
         o if o.resumed_from > 0 => FileStatus::Resumed,
@@ -179,7 +175,7 @@ pub fn list_referrers(
 /// Write `bytes` to the file `path` through `path.part` and a rename: never half-written, never
 /// through a link or FIFO planted at `path.part`.
 pub fn write_file(path: &Path, bytes: &[u8], obs: Arc<dyn Observer>) -> Result<()> {
-    transfer::write_atomic(path, bytes, &*obs)
+    blob::write_atomic(path, bytes, &*obs)
 }
 
 /// Stream the blob `reference` names by digest to `out`. The bytes are written as they arrive;
@@ -196,8 +192,8 @@ pub fn stream_blob(
     let name = digest.short();
     obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
     let spec = BlobSpec { repository: reference.repository(), digest, size: None };
-    let who = transfer::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
-    Ok(transfer::to_writer(&client, spec, out, who)?.size)
+    let who = blob::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
+    Ok(blob::to_writer(&client, spec, out, who)?.size)
 }
 
 fn blob_digest(reference: &Reference) -> Result<&Digest> {

@@ -48,7 +48,7 @@ pub(super) fn pull_rootfs(
         let results = pool::run(jobs.iter().collect(), req.jobs, |index, job: &Job| {
             let mut tap = None;
             if line.next.load(Ordering::SeqCst) == index {
-                let (t, reader) = transfer::Tap::channel(8);
+                let (t, reader) = blob::Tap::channel(8);
                 tap = Some(t);
                 line.set(index, Slot::Streaming(reader));
             }
@@ -121,7 +121,7 @@ struct Line {
 enum Slot {
     Pending,
     /// Downloading, with a tap the applier may read.
-    Streaming(transfer::TapReader),
+    Streaming(blob::TapReader),
     /// The applier took the stream.
     Taken,
     /// Downloaded and verified; `intact`: any stream handed out saw every byte in order.

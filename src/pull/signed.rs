@@ -133,7 +133,7 @@ pub(super) fn land(
     let dir = fsx::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
     let name = rel.file_name().unwrap_or_default();
     let decided = existing(
-        transfer::Dest { dir: &dir, name },
+        blob::Dest { dir: &dir, name },
         &layer.digest,
         Some(layer.size),
         req.overwrite,
@@ -147,7 +147,7 @@ pub(super) fn land(
     }
     if copy {
         use std::os::unix::fs::PermissionsExt;
-        let part = transfer::part_path(Path::new(name));
+        let part = blob::part_path(Path::new(name));
         let part = part.as_os_str();
         let _ = dir.remove_file(part); // a leftover (or a plant): the entry only
         let mut src = std::fs::File::open(from).map_err(|e| Error::io("open", from, e))?;

@@ -269,7 +269,7 @@ fn a_part_recorded_for_another_digest_is_discarded() {
     let other = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b"old tag").to_string();
     let rec = format!(r#"{{"digest":"{other}","size":100000,"written":100000}}"#);
     if xattr::set(&part, "user.oci-dl.resume", rec.as_bytes()).is_err() {
-        return; // no user xattrs here; the no-xattr rule is table-tested in resume.rs
+        return; // no user xattrs here; the no-xattr rule is table-tested in blob/resume.rs
     }
     pull(&sb, &f, &[]).ok();
     assert_eq!(range_of(&f.hits_to("/v2/x/blobs/")[0]), None, "started over");

@@ -11,22 +11,48 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
+use super::resume::{self, Record};
+use super::{BlobSpec, Report};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind};
 use crate::registry::Client;
-use crate::resume::{self, Record};
-use crate::spec::{BlobSpec, Report};
 
 /// Ranges are used only when at least this much is left to fetch...
-pub const THRESHOLD: u64 = 32 * 1024 * 1024;
+const THRESHOLD: u64 = 32 * 1024 * 1024;
 /// ...and one connection delivered less than this many bytes per second over its first second
 /// (on a fast link extra connections only add work: a hash must then re-read the bytes).
-pub const SLOW_BELOW: u64 = 48 * 1024 * 1024;
+const SLOW_BELOW: u64 = 48 * 1024 * 1024;
+/// How long the single stream is watched before deciding.
+const PROBE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 /// The size of one range.
 const RANGE: u64 = 8 * 1024 * 1024;
 const BUF: usize = 256 * 1024;
 /// The resume record is rewritten as the hashed prefix grows by this much.
 const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
+
+/// Watches a file transfer's first second to decide whether ranges would help.
+pub(crate) struct Probe {
+    started: std::time::Instant,
+    from: u64,
+}
+
+impl Probe {
+    /// Start watching a stream that begins at byte `from`.
+    pub fn start(from: u64) -> Probe {
+        Probe { started: std::time::Instant::now(), from }
+    }
+
+    /// `None` while watching; then whether the rest of a `size`-byte blob, `written` bytes in,
+    /// should come in ranges.
+    pub fn decide(&self, written: u64, size: u64) -> Option<bool> {
+        let elapsed = self.started.elapsed();
+        if elapsed < PROBE_FOR {
+            return None;
+        }
+        let rate = (written - self.from) as f64 / elapsed.as_secs_f64();
+        Some(rate < SLOW_BELOW as f64 && size - written >= THRESHOLD)
+    }
+}
 
 /// What a ranged fetch works on.
 #[derive(Clone, Copy)]
@@ -43,7 +69,7 @@ pub(crate) struct Ctx<'a> {
 pub(crate) struct Rest<'a> {
     pub start: u64,
     pub hasher: Hasher,
-    pub tap: Option<&'a mut crate::tee::Tap>,
+    pub tap: Option<&'a mut super::tee::Tap>,
 }
 
 pub(crate) enum Ranged {

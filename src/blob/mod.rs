@@ -1,0 +1,371 @@
+//! The life of one blob, on one page: [`to_file`] goes cache → `.part` and resume → stream →
+//! ranges? → verify → rename; [`to_writer`] streams to stdout with the same checks. A final name
+//! never holds partial or unverified bytes.
+//!
+//! - `part`: the `.part` file (open + lock, re-hash on resume, finish/unlink) and `resume`, its
+//!   checkpoint record in an xattr;
+//! - `stream`: one HTTP attempt after another, each continuing from the bytes already written;
+//! - `ranges`: several connections over one big blob, when one connection proves slow;
+//! - `verify`: size, digest and the executable bit — the one check every path ends in;
+//! - `tee`: the tap that hands the bytes, in order, to an unpacker while they download.
+//!
+//! Threads and buffers, per transfer (the caller's thread is the one that writes the file):
+//! - small blobs (< 4 MiB): that thread reads, writes and hashes with one 256 KiB buffer;
+//! - bigger ones: a receiving thread reads the body into `DEPTH + 1` recycled chunks, the caller
+//!   writes them, a hashing thread hashes what was written; the chunk size shrinks with `--jobs`
+//!   so that all transfers together stay within a 20 MiB budget;
+//! - ranges: `--jobs` worker threads take 8 MiB ranges from one shared counter and write them in
+//!   place; the caller hashes the contiguous prefix as it completes (read back from the page
+//!   cache) and feeds the tap. Every request takes a slot of the client's gate.
+//! - a tap is a bounded channel (8 chunks) to the unpacking thread the pull started.
+
+mod part;
+mod ranges;
+mod resume;
+mod sink;
+mod stream;
+mod tee;
+mod verify;
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Event, Level, Observer, Progress};
+use crate::fsx::{self, Dir, Node};
+use crate::registry::Client;
+use part::{feed_prefix, finish, open_part, part_name, rehash, remove_part};
+pub use part::{part_path, write_atomic};
+use resume::{Loaded, Record};
+use sink::{FileSink, Sink, StreamSink, VerifySink};
+use stream::Failure;
+pub use tee::{Tap, TapReader};
+use verify::State;
+pub use verify::hash_file;
+
+/// The blob to fetch: where it lives and what it must hash to.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobSpec<'a> {
+    pub repository: &'a str,
+    pub digest: &'a Digest,
+    /// The size the descriptor promises; `None` when only the digest is known (`oci-dl blob`).
+    pub size: Option<u64>,
+}
+
+/// Who is asking, for events.
+#[derive(Clone, Copy)]
+pub struct Report<'a> {
+    pub index: usize,
+    pub name: &'a str,
+    pub progress: &'a Progress,
+    pub obs: &'a dyn Observer,
+}
+
+/// What a finished transfer learnt about the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    pub size: u64,
+    /// ELF or Mach-O: the file gets its execute bits.
+    pub executable: bool,
+    /// Bytes taken from an earlier run's `.part`.
+    pub resumed_from: u64,
+    /// Copied from the blob cache, not downloaded.
+    pub from_cache: bool,
+}
+
+/// Where a file transfer ends: `name` in a directory held open from its check to the rename.
+#[derive(Clone, Copy)]
+pub struct Dest<'a> {
+    pub dir: &'a Dir,
+    pub name: &'a OsStr,
+}
+
+impl Dest<'_> {
+    fn path(&self) -> PathBuf {
+        self.dir.show(self.name)
+    }
+}
+
+/// Download `spec` to `dest` via `dest.part`, resuming and retrying. ELF and Mach-O files get mode 0755
+/// (less the umask).
+pub fn to_file(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    dest: Dest<'_>,
+    who: Report<'_>,
+) -> Result<Outcome, Error> {
+    to_file_tapped(client, spec, dest, who, None)
+}
+
+/// [`to_file`], also handing every byte, in order, to `tap`.
+pub fn to_file_tapped(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    dest: Dest<'_>,
+    who: Report<'_>,
+    mut tap: Option<&mut Tap>,
+) -> Result<Outcome, Error> {
+    if let Some(cache) = client.cache()
+        && let Some(cached) = cache.get(spec.digest)
+    {
+        match restore(&cached, spec, dest, who, client, tap.as_deref_mut()) {
+            Ok(o) => return Ok(o),
+            Err(e) if e.kind() == ErrorKind::Integrity => {
+                if let Some(t) = tap.as_deref_mut() {
+                    t.cut();
+                }
+                cache.remove(spec.digest);
+                who.obs.log(
+                    Level::Warn,
+                    format!(
+                        "cached {} was damaged ({e}); dropped it, downloading",
+                        spec.digest.short()
+                    ),
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let (outcome, file) = download(client, spec, dest, who, tap)?;
+    if let Some(cache) = client.cache()
+        && let Err(e) = cache.put(spec.digest, dest.dir, dest.name, &file)
+    {
+        who.obs.log(Level::Debug, format!("not cached: {}", e.to_string_full()));
+    }
+    Ok(outcome)
+}
+
+/// Bring a cached blob into place: verify it in one read (feeding the tap on the way), then
+/// hard-link it in where the filesystem allows, else copy it, under a temporary name renamed
+/// onto `dest`.
+fn restore(
+    cached: &crate::cache::Entry,
+    spec: BlobSpec<'_>,
+    dest: Dest<'_>,
+    who: Report<'_>,
+    client: &Client,
+    tap: Option<&mut Tap>,
+) -> Result<Outcome, Error> {
+    let mut state = State::new(spec.digest.algorithm());
+    let mut src = cached.file.try_clone().map_err(|e| Error::io("open", &cached.path, e))?;
+    src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &cached.path, e))?;
+    who.progress.set(0);
+    let mut sink = VerifySink { tap };
+    let outcome = stream::copy(&mut src, spec, &mut sink, &mut state, who, client)
+        .map_err(|e| (e, 0, None))
+        .and_then(|()| verify::finished(spec, state))
+        .map_err(|(e, _, _)| e.context(format!("cached {}", cached.path.display())))?;
+    let tmp = OsString::from(format!(
+        ".{}.oci-dl-{}-{}",
+        dest.name.to_string_lossy(),
+        std::process::id(),
+        &spec.digest.hex()[..12]
+    ));
+    let _ = dest.dir.remove_file(&tmp); // a leftover (or a plant): the entry only
+    let placed = fsx::place(&cached.dir, &cached.name, &cached.file, dest.dir, &tmp)?;
+    if outcome.executable
+        && let Ok(n) = Node::of_file(&placed)
+    {
+        let _ = placed.set_permissions(std::fs::Permissions::from_mode(fsx::executable(n.mode)));
+    }
+    dest.dir.rename(&tmp, dest.name).map_err(|e| {
+        let _ = dest.dir.remove_file(&tmp);
+        Error::io("rename into place", &dest.path(), e)
+    })?;
+    Ok(Outcome { from_cache: true, ..outcome })
+}
+
+/// The network path: resume a `.part` if one is there, retry, verify, rename. Returns the final
+/// file, still locked.
+fn download(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    dest: Dest<'_>,
+    who: Report<'_>,
+    mut tap: Option<&mut Tap>,
+) -> Result<(Outcome, File), Error> {
+    let part_name = part_name(dest.name);
+    let part = dest.dir.show(&part_name);
+    let (file, _) = open_part(dest.dir, &part_name, who.obs)?;
+    let len = file.metadata().map_err(|e| Error::io("inspect", &part, e))?.len();
+    let loaded = resume::load(&file);
+    let mut state = State::new(spec.digest.algorithm());
+    let mut offset = resume::resume_offset(&loaded, len, spec.digest, spec.size);
+    if offset > 0 {
+        match rehash(&file, &part, offset, &mut state) {
+            Ok(()) => {
+                if let Loaded::Found(r) = &loaded {
+                    state.etag = r.etag.clone().filter(|e| crate::registry::strong_etag(e));
+                }
+                if loaded == Loaded::Unsupported {
+                    who.obs.log(
+                        Level::Debug,
+                        format!(
+                            "{}: no xattrs on this filesystem; resuming from the .part length",
+                            who.name
+                        ),
+                    );
+                }
+                who.obs.event(&Event::Resumed { index: who.index, name: who.name, offset });
+            }
+            Err(_) => {
+                state = State::new(spec.digest.algorithm());
+                offset = 0;
+            }
+        }
+    }
+    let mut sink = FileSink {
+        file,
+        path: &part,
+        digest: spec.digest,
+        size: spec.size,
+        xattrs: true,
+        probe: None,
+        switched: false,
+        tap: None,
+    };
+    if offset == 0 && len > 0 {
+        sink.restart()?;
+    }
+    if let Some(t) = tap.as_deref_mut()
+        && offset > 0
+    {
+        feed_prefix(&sink.file, &part, offset, t)?;
+    }
+    sink.tap = tap;
+    sink.file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io("seek", &part, e))?;
+    if offset < len && offset > 0 {
+        // A ranged download's holes past its hashed prefix.
+        sink.file.set_len(offset).map_err(|e| Error::io("truncate", &part, e))?;
+    }
+    sink.xattrs = loaded != Loaded::Unsupported
+        && resume::save(
+            &sink.file,
+            &Record::stream(spec.digest, spec.size, offset, state.etag.as_deref()),
+        );
+    who.progress.set(offset);
+    loop {
+        // A slow single stream may hand the rest to several connections; that needs the record.
+        if sink.xattrs && client.concurrency() > 1 {
+            sink.probe = Some(ranges::Probe::start(offset));
+        }
+        let e = match complete(client, spec, &mut sink, &mut state, who, offset) {
+            Ok(outcome) => {
+                let file = finish(sink.file, dest, &part_name, &outcome)?;
+                return Ok((outcome, file));
+            }
+            Err(Ended::Kept(e)) => return Err(e),
+            Err(Ended::Failed((e, _, _))) if e.kind() == ErrorKind::Integrity && offset > 0 => e,
+            Err(Ended::Failed((e, written, etag))) => {
+                if e.kind() == ErrorKind::Integrity || written == 0 {
+                    remove_part(dest.dir, &part_name, &sink.file);
+                    drop(sink);
+                } else {
+                    sink.checkpoint(written, etag.as_deref());
+                }
+                return Err(e);
+            }
+        };
+        // The bytes on disk were bad (the record matched, the content did not): the registry
+        // is not to blame until a download from zero fails too.
+        who.obs.log(
+            Level::Info,
+            format!(
+                "{}: the partial file did not verify; restarting the download from 0 ({e})",
+                who.name
+            ),
+        );
+        sink.restart()?;
+        state = State::new(spec.digest.algorithm());
+        offset = 0;
+        who.progress.set(0);
+        sink.checkpoint(0, None);
+    }
+}
+
+/// How a transfer into a `.part` ended without a verified file.
+enum Ended {
+    /// With the bytes written so far and the ETag, for the checkpoint.
+    Failed(Failure),
+    /// The ranged fetch kept its own record; nothing more to do.
+    Kept(Error),
+}
+
+/// Fetch what the `.part` lacks past `offset` (in ranges if one stream is slow) and verify it.
+fn complete(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    sink: &mut FileSink<'_>,
+    state: &mut State,
+    who: Report<'_>,
+    offset: u64,
+) -> Result<Outcome, Ended> {
+    sink.switched = false;
+    let mut fetched = stream::fetch(client, spec, sink, state, who);
+    if fetched.is_ok() && sink.switched {
+        sink.switched = false;
+        let start = state.written;
+        who.obs.log(
+            Level::Debug,
+            format!("{}: one connection is slow; fetching the rest in ranges", who.name),
+        );
+        let ctx = ranges::Ctx { client, spec, file: &sink.file, part: sink.path, who };
+        let rest =
+            ranges::Rest { start, hasher: state.hasher.clone(), tap: sink.tap.as_deref_mut() };
+        match ranges::fetch(&ctx, rest) {
+            Ok(ranges::Ranged::Done(got)) => {
+                let size = spec.size.unwrap_or(0);
+                return verify::check(spec, size, got, &state.head)
+                    .map(|o| Outcome { resumed_from: offset, ..o })
+                    .map_err(|e| Ended::Failed((e, 0, None)));
+            }
+            Ok(ranges::Ranged::Unsupported) => {
+                who.obs.log(
+                    Level::Debug,
+                    format!("{}: the server ignores Range; staying on one connection", who.name),
+                );
+                if let Some(t) = sink.tap.as_deref_mut()
+                    && t.sent != start
+                {
+                    t.cut();
+                }
+                let part = sink.path;
+                sink.file
+                    .set_len(start)
+                    .map_err(|e| Ended::Kept(Error::io("truncate", part, e)))?;
+                sink.file
+                    .seek(SeekFrom::Start(start))
+                    .map_err(|e| Ended::Kept(Error::io("seek", part, e)))?;
+                sink.checkpoint(start, state.etag.as_deref());
+                fetched = stream::fetch(client, spec, sink, state, who);
+            }
+            Err(e) => return Err(Ended::Kept(e)),
+        }
+    }
+    let algorithm = spec.digest.algorithm();
+    fetched
+        .and_then(|()| verify::finished(spec, std::mem::replace(state, State::new(algorithm))))
+        .map(|o| Outcome { resumed_from: offset, ..o })
+        .map_err(Ended::Failed)
+}
+
+/// Stream `spec` into `out` (stdout), verifying as it goes. The bytes are already written when a
+/// mismatch shows at the end, so the caller must report the integrity error after the stream.
+pub fn to_writer(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    out: &mut dyn Write,
+    who: Report<'_>,
+) -> Result<Outcome, Error> {
+    let mut state = State::new(spec.digest.algorithm());
+    let mut sink = StreamSink { out };
+    let outcome = stream::fetch(client, spec, &mut sink, &mut state, who)
+        .and_then(|()| verify::finished(spec, state))
+        .map_err(|(e, _, _)| e);
+    sink.out.flush().map_err(|e| Error::io("write", Path::new("<stdout>"), e))?;
+    outcome
+}

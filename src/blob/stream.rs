@@ -1,0 +1,341 @@
+//! One attempt after another at a blob's bytes, each continuing from what is written: receive →
+//! write → hash, as a three-thread pipeline for big blobs, on the caller's thread for small ones.
+
+use std::io::Read;
+
+use super::sink::Sink;
+use super::verify::State;
+use super::{BlobSpec, Report};
+use crate::error::{Error, ErrorKind};
+use crate::events::{Level, Progress};
+use crate::registry::Client;
+use crate::retry::Cancel;
+
+/// Bytes per read: large reads keep syscalls and hashing calls few.
+pub(super) const BUF: usize = 256 * 1024;
+/// Pipelined transfers pass chunks of at most this size between their threads...
+const CHUNK: usize = 1024 * 1024;
+/// ...and at least this size...
+const CHUNK_MIN: usize = 128 * 1024;
+/// ...sized so that this many bytes of buffers serve all `--jobs` transfers together...
+const PIPELINE_BUDGET: usize = 20 * 1024 * 1024;
+/// ...with this many queued between two stages (each transfer owns `DEPTH + 1` buffers).
+const PIPELINE_DEPTH: usize = 4;
+/// Below this many bytes the pipeline's threads cost more than they save.
+const PIPELINE_MIN: u64 = 4 * 1024 * 1024;
+/// The resume record is rewritten at least this often.
+const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
+
+/// A failed transfer, with the bytes written so far and the ETag, for the resume record.
+pub(super) type Failure = (Error, u64, Option<String>);
+
+/// All attempts: each resumes at `state.written`.
+pub(super) fn fetch(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    sink: &mut dyn Sink,
+    state: &mut State,
+    who: Report<'_>,
+) -> Result<(), Failure> {
+    let what = format!("{} ({})", who.name, spec.digest.short());
+    client
+        .retrying(Some(who.index), &what, |_| attempt(client, spec, sink, state, who))
+        .map_err(|e| (e, state.written, state.etag.clone()))
+}
+
+fn attempt(
+    client: &Client,
+    spec: BlobSpec<'_>,
+    sink: &mut dyn Sink,
+    state: &mut State,
+    who: Report<'_>,
+) -> Result<(), Error> {
+    if spec.size.is_some_and(|s| state.written >= s) {
+        return Ok(()); // everything is on disk already; the digest check decides
+    }
+    let what = format!("blob {}", spec.digest);
+    let from = state.written;
+    let reply = client.blob(spec.repository, spec.digest, from, state.etag.as_deref())?;
+    let status = reply.response.status().as_u16();
+    let len = reply.content_length();
+    if from > 0 && status == 206 {
+        reply.starts_at(from, spec.digest)?;
+    } else if from > 0 {
+        // The server ignored the Range (or the ETag changed): start over.
+        who.obs.log(
+            Level::Debug,
+            format!("{}: server answered {status} to a range request; restarting from 0", who.name),
+        );
+        if sink.restart()? {
+            *state = State::new(spec.digest.algorithm());
+            who.progress.set(0);
+        } else {
+            return skip_then_copy(reply, spec, sink, state, who, client);
+        }
+    }
+    if state.etag.is_none() {
+        state.etag =
+            reply.header("etag").filter(|e| crate::registry::strong_etag(e)).map(str::to_owned);
+    }
+    if let (Some(expected), Some(len)) = (spec.size, len)
+        && state.written + len != expected
+    {
+        return Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "{what}: server announced {} bytes, the descriptor says {expected}",
+                state.written + len
+            ),
+        ));
+    }
+    let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
+    copy(&mut reader, spec, sink, state, who, client)
+}
+
+/// A stream cannot rewind: read past the bytes already sent, then copy the rest.
+fn skip_then_copy(
+    reply: crate::registry::Reply,
+    spec: BlobSpec<'_>,
+    sink: &mut dyn Sink,
+    state: &mut State,
+    who: Report<'_>,
+    client: &Client,
+) -> Result<(), Error> {
+    let skip = state.written;
+    let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
+    let skipped =
+        std::io::copy(&mut (&mut reader).take(skip), &mut std::io::sink()).map_err(|e| {
+            Error::new(ErrorKind::Network, format!("blob {}: read failed", spec.digest))
+                .with_source(e)
+                .transient(true)
+        })?;
+    if skipped != skip {
+        return Err(Error::new(
+            ErrorKind::Network,
+            format!("blob {}: connection closed early", spec.digest),
+        )
+        .transient(true));
+    }
+    copy(&mut reader, spec, sink, state, who, client)
+}
+
+/// Copy, hashing every byte, refusing to read past the expected size, checkpointing. Large
+/// transfers run as a three-stage pipeline over a few recycled buffers: a thread receives, this
+/// thread writes, a third hashes what was written. With receiving and writing on one thread,
+/// that thread was the slow stage and a core sat idle while the others waited for it.
+pub(super) fn copy(
+    reader: &mut (dyn Read + Send),
+    spec: BlobSpec<'_>,
+    sink: &mut dyn Sink,
+    state: &mut State,
+    who: Report<'_>,
+    client: &Client,
+) -> Result<(), Error> {
+    let cancel = client.cancel();
+    let remaining = spec.size.map(|s| s.saturating_sub(state.written));
+    if remaining.is_some_and(|r| r < PIPELINE_MIN) {
+        return pump(reader, spec, sink, state, who, cancel);
+    }
+    let chunk = chunk_size(client.concurrency());
+    let algorithm = spec.digest.algorithm();
+    let hasher = std::mem::replace(&mut state.hasher, algorithm.hasher());
+    let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 1);
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
+    let (hash_tx, hash_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
+    for _ in 0..=PIPELINE_DEPTH {
+        let _ = free_tx.send(vec![0u8; chunk]);
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = &stop;
+    let start = state.written;
+    std::thread::scope(|s| {
+        let hashing = s.spawn(move || {
+            let mut hasher = hasher;
+            for (buf, n) in hash_rx {
+                hasher.update(&buf[..n]);
+                let _ = free_tx.send(buf);
+            }
+            hasher
+        });
+        let watch = Watch { cancel, progress: who.progress };
+        // Returns the error that ended the body, if any; bytes read before it are sent first.
+        let receiving = s.spawn(move || {
+            let mut at = start;
+            loop {
+                let Ok(mut buf) = free_rx.recv() else { return None };
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return None;
+                }
+                let (n, err) = fill(reader, &mut buf, spec, at, watch);
+                at += n as u64;
+                if n > 0 && full_tx.send((buf, n)).is_err() {
+                    return None;
+                }
+                if n == 0 || err.is_some() {
+                    return err;
+                }
+            }
+        });
+        let written = (|| {
+            for (buf, n) in &full_rx {
+                sink.write(&buf[..n])?;
+                state.note(&buf[..n]);
+                if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY
+                {
+                    sink.checkpoint(state.written, state.etag.as_deref());
+                }
+                let _ = hash_tx.send((buf, n));
+                if sink.wants_ranges(state.written) {
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        // Stop the receiver if this side quit early: it sees the flag or a closed channel.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(full_rx);
+        drop(hash_tx);
+        let received = receiving.join().expect("receiving thread");
+        state.hasher = hashing.join().expect("hashing thread");
+        // The receiver counts bytes as they arrive; some may never have been written.
+        who.progress.set(state.written);
+        match received {
+            // Whatever ended the stream, the ranges take over from what was written.
+            Some(e) if !sink.switched() => written.and(Err(e)),
+            _ => written,
+        }
+    })?;
+    if sink.switched() {
+        return Ok(()); // the rest comes in ranges
+    }
+    check_complete(spec, state)
+}
+
+/// The pipeline's chunk size when `jobs` transfers may run at once: memory stays near
+/// [`PIPELINE_BUDGET`] whatever `--jobs` is, down to [`CHUNK_MIN`] per chunk.
+fn chunk_size(jobs: usize) -> usize {
+    let share = PIPELINE_BUDGET / (jobs.max(1) * (PIPELINE_DEPTH + 1));
+    (share / CHUNK_MIN * CHUNK_MIN).clamp(CHUNK_MIN, CHUNK)
+}
+
+/// The small-transfer path: read, write and hash on this thread.
+fn pump(
+    reader: &mut dyn Read,
+    spec: BlobSpec<'_>,
+    sink: &mut dyn Sink,
+    state: &mut State,
+    who: Report<'_>,
+    cancel: &Cancel,
+) -> Result<(), Error> {
+    let mut buf = vec![0u8; BUF];
+    let watch = Watch { cancel, progress: who.progress };
+    loop {
+        let (n, err) = fill(reader, &mut buf, spec, state.written, watch);
+        sink.write(&buf[..n])?;
+        state.absorb(&buf[..n]);
+        match err {
+            Some(e) => return Err(e),
+            None if n == 0 => break,
+            None => {}
+        }
+    }
+    check_complete(spec, state)
+}
+
+/// What a read loop reports to and obeys: the progress counter (moved per read, so bars move
+/// on slow links too) and the cancel flag.
+#[derive(Clone, Copy)]
+struct Watch<'a> {
+    cancel: &'a Cancel,
+    progress: &'a Progress,
+}
+
+/// Read until `buf` is full or the body ends. Bytes that arrived before an error are returned
+/// with it, so that a retry resumes after them; bytes past the expected size are an error.
+/// A cancel stops it between reads, with the bytes so far.
+fn fill(
+    reader: &mut dyn Read,
+    buf: &mut [u8],
+    spec: BlobSpec<'_>,
+    written: u64,
+    watch: Watch<'_>,
+) -> (usize, Option<Error>) {
+    let mut n = 0;
+    let mut err = None;
+    while n < buf.len() {
+        // Checked per read, not per chunk: a chunk can take seconds on a slow link.
+        if let Err(e) = watch.cancel.check() {
+            err = Some(e);
+            break;
+        }
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                watch.progress.add(k as u64);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let at = written + n as u64;
+                err = Some(
+                    Error::new(
+                        ErrorKind::Network,
+                        format!("blob {}: read failed after {at} bytes", spec.digest),
+                    )
+                    .with_source(e)
+                    .transient(true),
+                );
+                break;
+            }
+        }
+    }
+    if let Some(expected) = spec.size
+        && written + n as u64 > expected
+    {
+        let e = Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "blob {}: server sent more than the {expected} bytes the descriptor promises",
+                spec.digest
+            ),
+        );
+        return (0, Some(e));
+    }
+    (n, err)
+}
+
+/// A clean end before the promised size means the server's content is short (a cut
+/// connection surfaces as a read error instead).
+fn check_complete(spec: BlobSpec<'_>, state: &State) -> Result<(), Error> {
+    match spec.size {
+        Some(expected) if state.written < expected => Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "blob {}: body ended after {} of the {expected} bytes the descriptor promises",
+                spec.digest, state.written
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipeline_buffers_stay_within_the_budget_for_any_jobs() {
+        assert_eq!(chunk_size(1), CHUNK);
+        assert_eq!(chunk_size(4), CHUNK, "the default --jobs keeps full-size chunks");
+        let mut last = CHUNK;
+        for jobs in 1..=64 {
+            let c = chunk_size(jobs);
+            assert!(c <= last && c >= CHUNK_MIN && c.is_multiple_of(CHUNK_MIN), "jobs {jobs}: {c}");
+            if c > CHUNK_MIN {
+                assert!(c * (PIPELINE_DEPTH + 1) * jobs <= PIPELINE_BUDGET, "jobs {jobs}: {c}");
+            }
+            last = c;
+        }
+        assert_eq!(chunk_size(64), CHUNK_MIN);
+    }
+}
