@@ -98,7 +98,8 @@ pub fn each_tag(
     obs: Arc<dyn Observer>,
     on_tag: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<u64> {
-    Client::new(reference, opts, obs)?.tags(reference.repository(), on_tag)
+    let client = Client::new(reference, opts, obs)?;
+    client.tags(&client.origin_repo(reference.repository()), on_tag)
 }
 
 /// Fetch a manifest; with `platform`, an index is resolved to that platform's manifest.

@@ -124,6 +124,9 @@ impl Mirrors {
                 (main.is_file().then_some(main), dirs)
             }
         };
+        for e in &extra {
+            location(e).map_err(|why| usage(format!("--mirror: {why}")))?;
+        }
         let mut m = Mirrors { extra, ..Mirrors::default() };
         let mut files: Vec<PathBuf> = main.into_iter().collect();
         for d in dirs {

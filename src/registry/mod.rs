@@ -5,6 +5,7 @@ mod auth;
 pub mod challenge;
 pub mod credentials;
 mod referrers;
+mod sources;
 mod status;
 mod tags;
 mod transport;
@@ -25,6 +26,7 @@ use crate::reference::Reference;
 use crate::retry::{Cancel, Gate, RetryPolicy};
 
 pub use credentials::Credentials;
+pub(crate) use sources::{blob_key, manifest_key};
 use status::*;
 use tags::*;
 pub use tags::{MAX_TAG_BYTES, MAX_TAGS};
@@ -62,6 +64,8 @@ pub struct ClientOptions {
     pub cancel: Cancel,
     /// The shared blob cache, if any.
     pub cache: Option<PathBuf>,
+    /// Mirrors and remapped locations (`registries.conf`, `--mirror`).
+    pub mirrors: crate::mirrors::Mirrors,
 }
 
 /// A client for one registry.
@@ -77,6 +81,7 @@ pub struct Client {
     quota_warned: std::sync::atomic::AtomicBool,
     cache: Option<crate::cache::Cache>,
     deadline: Duration,
+    sources: sources::Sources,
     _watch: CancelWatch,
 }
 
@@ -189,8 +194,9 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 impl Client {
-    /// A client for `reference`'s registry. Credentials: explicit ones, else the Docker config.
-    pub fn new(
+    /// A client for `reference`'s registry alone. Credentials: explicit ones, else the Docker
+    /// config.
+    pub(super) fn direct(
         reference: &Reference,
         opts: &ClientOptions,
         log: Arc<dyn Observer>,
@@ -245,6 +251,7 @@ impl Client {
             quota_warned: Default::default(),
             cache: opts.cache.clone().map(crate::cache::Cache::new),
             deadline,
+            sources: Default::default(),
         })
     }
 
@@ -288,7 +295,9 @@ impl Client {
     /// capped at [`MAX_MANIFEST_BYTES`] and, when fetched by digest, verified against it.
     pub fn manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
         self.retrying(None, &format!("manifest {repo}:{reference}"), |_| {
-            self.manifest_once(repo, reference)
+            self.each_source(sources::manifest_key(repo, reference), repo, |c, repo| {
+                c.manifest_once(repo, reference)
+            })
         })
     }
 
@@ -386,12 +395,15 @@ impl Client {
         d: &crate::manifest::Descriptor,
         what: &str,
     ) -> Result<Vec<u8>, Error> {
-        let bytes = self.retrying(None, &format!("blob {what}"), |_| {
-            self.blob(repo, &d.digest, 0, None)?.read_body(d.size + 1, what)
-        })?;
-        let got = Digest::of(d.digest.algorithm(), &bytes);
-        if bytes.len() as u64 != d.size || got != d.digest {
-            return Err(Error::new(
+        loop {
+            let bytes = self.retrying(None, &format!("blob {what}"), |_| {
+                self.blob(repo, &d.digest, 0, None)?.read_body(d.size + 1, what)
+            })?;
+            let got = Digest::of(d.digest.algorithm(), &bytes);
+            if bytes.len() as u64 == d.size && got == d.digest {
+                return Ok(bytes);
+            }
+            let e = Error::new(
                 ErrorKind::Integrity,
                 format!(
                     "{what}: got {} bytes hashing to {got}, expected {} and {}",
@@ -399,13 +411,29 @@ impl Client {
                     d.size,
                     d.digest
                 ),
-            ));
+            );
+            // Bad bytes from a mirror: the next source is asked.
+            if !self.distrust(&sources::blob_key(&d.digest), &e) {
+                return Err(e);
+            }
         }
-        Ok(bytes)
     }
 
     /// GET bytes `from..=to` (or `from..` without `to`) of a blob; see [`Client::blob`].
     pub fn blob_range(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        from: u64,
+        to: Option<u64>,
+        if_range: Option<&str>,
+    ) -> Result<Reply, Error> {
+        self.each_source(sources::blob_key(digest), repo, |c, repo| {
+            c.blob_range_once(repo, digest, from, to, if_range)
+        })
+    }
+
+    fn blob_range_once(
         &self,
         repo: &str,
         digest: &Digest,
