@@ -1,10 +1,18 @@
 //! A shared cache of verified blobs, by digest: `DIR/blobs/sha256/<hex>`. Entries are written
 //! to a temporary name and renamed into place, so concurrent `oci-dl` processes never see a
-//! torn file; every use re-verifies the bytes, so a damaged entry is dropped, not trusted. Below
-//! `DIR` nothing follows a symlink, and only regular files are used.
+//! torn file. Below `DIR` nothing follows a symlink, and only regular files are used.
+//!
+//! Each verified entry has a stamp, `DIR/stamps/sha256/<hex>`: the entry's device, inode, size
+//! and modification time when its bytes last hashed to its digest. An entry whose stamp still
+//! matches has not been written since (any write moves the mtime) and is used without hashing
+//! it again, as containerd trusts its content store; any other entry is hashed in full, and
+//! dropped if it is damaged. The stamp's own mtime records the last use, for pruning; the
+//! entry's is left alone so the stamp stays true.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -25,6 +33,17 @@ pub(crate) struct Entry {
     pub file: File,
     /// For messages.
     pub path: PathBuf,
+    /// Unchanged since its bytes last verified (its stamp matches).
+    pub verified: bool,
+}
+
+/// A stamp is at most this long; anything longer is not ours.
+const MAX_STAMP: u64 = 256;
+
+/// What an entry's stamp records: where and what it is, and when it was last written.
+fn stamp_of(file: &File) -> Option<String> {
+    let m = file.metadata().ok()?;
+    Some(format!("v1 {} {} {} {} {}\n", m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
 }
 
 /// What [`Cache::prune`] did.
@@ -65,6 +84,10 @@ impl Cache {
         Path::new("blobs").join(d.algorithm().name())
     }
 
+    fn stamp_dir(d: &Digest) -> PathBuf {
+        Path::new("stamps").join(d.algorithm().name())
+    }
+
     /// Where `d` would be.
     pub fn path(&self, d: &Digest) -> PathBuf {
         self.dir(d).join(d.hex())
@@ -78,9 +101,38 @@ impl Cache {
         let dir = fsx::open_beneath(&self.root, &Cache::rel_dir(d)).ok()?;
         let name = OsString::from(d.hex());
         let file = dir.open_existing_regular(&name, false).ok()??;
-        // The mtime records the last use, for pruning oldest-first.
-        let _ = file.set_modified(SystemTime::now());
-        Some(Entry { path: dir.show(&name), dir, name, file })
+        let stamp = fsx::open_beneath(&self.root, &Cache::stamp_dir(d))
+            .ok()
+            .and_then(|sd| sd.open_existing_regular(&name, false).ok().flatten());
+        let verified = stamp.as_ref().is_some_and(|st| {
+            let mut got = String::new();
+            let read = st.take(MAX_STAMP).read_to_string(&mut got).is_ok();
+            read && stamp_of(&file).is_some_and(|want| want == got)
+        });
+        // The last use, for pruning oldest-first: on the stamp when there is one, since touching
+        // the entry would make its stamp untrue.
+        let _ = match &stamp {
+            Some(st) => st.set_modified(SystemTime::now()),
+            None => file.set_modified(SystemTime::now()),
+        };
+        Some(Entry { path: dir.show(&name), dir, name, file, verified })
+    }
+
+    /// Record that `file`, the entry for `d`, has just been verified.
+    pub(crate) fn stamp(&self, d: &Digest, file: &File) -> Result<(), Error> {
+        let Some(stamp) = stamp_of(file) else { return Ok(()) };
+        let dir = fsx::open_beneath(&self.root, &Cache::stamp_dir(d))?;
+        let tmp = OsString::from(format!(".tmp-{}-{}-{}", d.hex(), std::process::id(), unique()));
+        let path = dir.show(&tmp);
+        let mut f = dir.create_new_file(&tmp, 0o644).map_err(|e| Error::io("create", &path, e))?;
+        if let Err(e) = f.write_all(stamp.as_bytes()) {
+            let _ = dir.remove_file(&tmp);
+            return Err(Error::io("write", &path, e));
+        }
+        dir.rename(&tmp, OsStr::new(d.hex())).map_err(|e| {
+            let _ = dir.remove_file(&tmp);
+            Error::io("stamp", &path, e)
+        })
     }
 
     /// Add the verified file `file`, open as `name` in `from`, as `d`: a hard link where the
@@ -96,16 +148,18 @@ impl Cache {
             .map_err(|e| Error::io("create cache directory", &self.root, e))?;
         let dir = fsx::open_beneath(&self.root, &Cache::rel_dir(d))?;
         let tmp = OsString::from(format!(".tmp-{}-{}-{}", d.hex(), std::process::id(), unique()));
-        fsx::place(from, name, file, &dir, &tmp)?;
+        let placed = fsx::place(from, name, file, &dir, &tmp)?;
         dir.rename(&tmp, OsStr::new(d.hex())).map_err(|e| {
             let _ = dir.remove_file(&tmp);
             Error::io("add to the cache", &self.path(d), e)
-        })
+        })?;
+        self.stamp(d, &placed)
     }
 
     /// Drop the entry for `d` (it failed verification).
     pub fn remove(&self, d: &Digest) {
         let _ = std::fs::remove_file(self.path(d));
+        let _ = std::fs::remove_file(self.root.join(Cache::stamp_dir(d)).join(d.hex()));
     }
 
     /// Delete least recently used entries until the cache holds at most `max_bytes`.
@@ -126,23 +180,25 @@ impl Cache {
             {
                 let Ok(m) = e.metadata() else { continue };
                 if m.is_file() {
-                    entries.push((
-                        m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                        m.len(),
-                        e.path(),
-                    ));
+                    let stamp = self.root.join("stamps").join(alg.file_name()).join(e.file_name());
+                    let used = std::fs::symlink_metadata(&stamp)
+                        .and_then(|s| s.modified())
+                        .or_else(|_| m.modified())
+                        .unwrap_or(SystemTime::UNIX_EPOCH);
+                    entries.push((used, m.len(), e.path(), stamp));
                 }
             }
         }
         entries.sort();
         let mut total: u64 = entries.iter().map(|e| e.1).sum();
         let mut pruned = Pruned { removed: 0, freed: 0, kept: 0 };
-        for (_, len, path) in entries {
+        for (_, len, path, stamp) in entries {
             if total <= max_bytes {
                 pruned.kept += len;
                 continue;
             }
             std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+            let _ = std::fs::remove_file(stamp);
             total -= len;
             pruned.removed += 1;
             pruned.freed += len;
@@ -216,7 +272,8 @@ mod tests {
             let src = File::open(d.path().join(&name)).unwrap();
             let dg = Digest::of(Algorithm::Sha256, &data);
             cache.put(&dg, &here, OsStr::new(&name), &src).unwrap();
-            let f = std::fs::File::options().append(true).open(cache.path(&dg)).unwrap();
+            let stamp = d.path().join("c/stamps/sha256").join(dg.hex());
+            let f = std::fs::File::options().append(true).open(stamp).unwrap();
             f.set_modified(SystemTime::now() - std::time::Duration::from_secs(age)).unwrap();
             digests.push(dg);
         }
@@ -231,5 +288,35 @@ mod tests {
         assert_eq!(cache.prune(0).unwrap().removed, 2);
         let leftovers: Vec<_> = std::fs::read_dir(cache.dir(&digests[0])).unwrap().collect();
         assert!(leftovers.is_empty(), "no temporary files left");
+    }
+
+    #[test]
+    fn an_entry_is_verified_only_while_its_stamp_holds() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::new(d.path().join("c"));
+        let here = Dir::open(d.path()).unwrap();
+        let data = vec![7u8; 4096];
+        std::fs::write(d.path().join("src"), &data).unwrap();
+        let dg = Digest::of(Algorithm::Sha256, &data);
+        cache
+            .put(&dg, &here, OsStr::new("src"), &File::open(d.path().join("src")).unwrap())
+            .unwrap();
+        assert!(cache.get(&dg).unwrap().verified, "stamped when added");
+        assert!(cache.get(&dg).unwrap().verified, "a use leaves the stamp true");
+        // A write in place (through the hard-linked source, as a user editing the output would)
+        // moves the mtime: the entry must be hashed again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut f = std::fs::OpenOptions::new().write(true).open(d.path().join("src")).unwrap();
+        f.write_all(b"x").unwrap();
+        drop(f);
+        let e = cache.get(&dg).unwrap();
+        assert!(!e.verified, "written since its stamp");
+        cache.stamp(&dg, &e.file).unwrap();
+        assert!(cache.get(&dg).unwrap().verified);
+        std::fs::write(d.path().join("c/stamps/sha256").join(dg.hex()), b"v1 1 2 3 4 5\n").unwrap();
+        assert!(!cache.get(&dg).unwrap().verified, "a stamp of another file");
+        cache.remove(&dg);
+        assert!(cache.get(&dg).is_none());
+        assert!(!d.path().join("c/stamps/sha256").join(dg.hex()).exists(), "its stamp went too");
     }
 }

@@ -25,6 +25,7 @@ mod registry;
 mod resolve;
 mod retry;
 mod select;
+mod session;
 mod trust;
 
 use std::io::Write;
@@ -51,14 +52,15 @@ pub use trust::VerifyKey;
 
 use blob::BlobSpec;
 use registry::Client;
+use session::Session;
 
 /// Pull the selected layers of `req.reference` into `req.output`, a directory ([`Output::Stdout`]
 /// is for [`pull_stream`], or a dry run).
 pub fn pull(req: &PullRequest, opts: &ClientOptions, obs: Arc<dyn Observer>) -> Result<PullReport> {
-    let client = Client::new(&req.reference, opts, obs.clone())?.with_concurrency(req.jobs);
+    let session = Session::open(&req.reference, opts, obs.clone(), req.jobs)?;
     match &req.referrer {
-        Some(wanted) => referrers::pull(&client, req, wanted, &*obs),
-        None => pull::pull(&client, req, &*obs),
+        Some(wanted) => referrers::pull(&session, req, wanted, &*obs),
+        None => pull::pull(&session, req, &*obs),
     }
 }
 
@@ -70,8 +72,8 @@ pub fn pull_stream(
     opts: &ClientOptions,
     obs: Arc<dyn Observer>,
 ) -> Result<PullReport> {
-    let client = Client::new(&req.reference, opts, obs.clone())?;
-    pull::pull_stream(&client, req, out, &*obs)
+    let session = Session::open(&req.reference, opts, obs.clone(), 1)?;
+    pull::pull_stream(&session, req, out, &*obs)
 }
 
 /// Every tag of `reference`'s repository (its tag and digest are ignored), collected; see
@@ -123,7 +125,7 @@ pub fn fetch_blob(
     obs: Arc<dyn Observer>,
 ) -> Result<FileReport> {
     let digest = blob_digest(reference)?;
-    let client = Client::new(reference, opts, obs.clone())?;
+    let session = Session::open(reference, opts, obs.clone(), 1)?;
     let report = |size, status| FileReport {
         path: output.clone(),
         title: None,
@@ -144,7 +146,7 @@ pub fn fetch_blob(
     obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
     let spec = BlobSpec { repository: reference.repository(), digest, size: None };
     let who = blob::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
-    let outcome = blob::to_file(&client, spec, dest, who)?;
+    let outcome = blob::to_file(&session, spec, dest, who)?;
     let status = match outcome {
         o if o.from_cache => FileStatus::Cached,
         o if o.resumed_from > 0 => FileStatus::Resumed,
@@ -188,13 +190,13 @@ pub fn stream_blob(
     obs: Arc<dyn Observer>,
 ) -> Result<u64> {
     let digest = blob_digest(reference)?;
-    let client = Client::new(reference, opts, obs.clone())?;
+    let session = Session::open(reference, opts, obs.clone(), 1)?;
     let progress = Progress::default();
     let name = digest.short();
     obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
     let spec = BlobSpec { repository: reference.repository(), digest, size: None };
     let who = blob::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
-    Ok(blob::to_writer(&client, spec, out, who)?.size)
+    Ok(blob::to_writer(&session, spec, out, who)?.size)
 }
 
 fn blob_digest(reference: &Reference) -> Result<&Digest> {

@@ -9,6 +9,7 @@ use crate::pull::{PullReport, PullRequest, ReferrerPull};
 use crate::reference::Reference;
 use crate::registry::Client;
 use crate::resolve::resolve;
+use crate::session::Session;
 
 /// The annotation that orders referrers: the newest wins.
 pub const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
@@ -61,15 +62,16 @@ fn newest<'a>(list: &'a [Descriptor], artifact_type: &str) -> Option<&'a Descrip
 /// Pull the newest referrer of the requested type into the output directory, beside the
 /// subject's files unless `with_subject` is off. Filters apply to both.
 pub(crate) fn pull(
-    client: &Client,
+    session: &Session,
     req: &PullRequest,
     wanted: &ReferrerPull,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
+    let client = &session.client;
     let plain = PullRequest { referrer: None, ..req.clone() };
     let platform = req.platform.clone().unwrap_or_else(Platform::host);
     let (subject, mut files) = if wanted.with_subject {
-        let report = crate::pull::pull(client, &plain, obs)?;
+        let report = crate::pull::pull(session, &plain, obs)?;
         (report.manifest.clone(), Some(report))
     } else {
         (resolve(client, &req.reference, Some(&platform), obs)?, None)
@@ -102,7 +104,7 @@ pub(crate) fn pull(
         ),
     );
     let attached = PullRequest { reference: req.reference.with_digest(d.digest.clone()), ..plain };
-    let report = crate::pull::pull(client, &attached, obs)?;
+    let report = crate::pull::pull(session, &attached, obs)?;
     Ok(match files.take() {
         Some(mut subject) => {
             subject.files.extend(report.files);

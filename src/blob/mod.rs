@@ -37,7 +37,7 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, Level, Observer, Progress};
 use crate::fsx::{self, Dir, Node};
-use crate::registry::Client;
+use crate::session::Session;
 use part::{feed_prefix, finish, open_part, part_name, rehash, remove_part};
 pub use part::{part_path, write_atomic};
 use resume::{Loaded, Record};
@@ -93,26 +93,26 @@ impl Dest<'_> {
 /// Download `spec` to `dest` via `dest.part`, resuming and retrying. ELF and Mach-O files get mode 0755
 /// (less the umask).
 pub fn to_file(
-    client: &Client,
+    session: &Session,
     spec: BlobSpec<'_>,
     dest: Dest<'_>,
     who: Report<'_>,
 ) -> Result<Outcome, Error> {
-    to_file_tapped(client, spec, dest, who, None)
+    to_file_tapped(session, spec, dest, who, None)
 }
 
 /// [`to_file`], also handing every byte, in order, to `tap`.
 pub fn to_file_tapped(
-    client: &Client,
+    session: &Session,
     spec: BlobSpec<'_>,
     dest: Dest<'_>,
     who: Report<'_>,
     mut tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
-    if let Some(cache) = client.cache()
+    if let Some(cache) = session.cache.as_ref()
         && let Some(cached) = cache.get(spec.digest)
     {
-        match restore(&cached, spec, dest, who, client, tap.as_deref_mut()) {
+        match restore(&cached, spec, dest, who, session, tap.as_deref_mut()) {
             Ok(o) => return Ok(o),
             Err(e) if e.kind() == ErrorKind::Integrity => {
                 if let Some(t) = tap.as_deref_mut() {
@@ -130,8 +130,8 @@ pub fn to_file_tapped(
             Err(e) => return Err(e),
         }
     }
-    let (outcome, file) = download(client, spec, dest, who, tap)?;
-    if let Some(cache) = client.cache()
+    let (outcome, file) = download(session, spec, dest, who, tap)?;
+    if let Some(cache) = session.cache.as_ref()
         && let Err(e) = cache.put(spec.digest, dest.dir, dest.name, &file)
     {
         who.obs.log(Level::Debug, format!("not cached: {}", e.to_string_full()));
@@ -139,26 +139,46 @@ pub fn to_file_tapped(
     Ok(outcome)
 }
 
-/// Bring a cached blob into place: verify it in one read (feeding the tap on the way), then
-/// hard-link it in where the filesystem allows, else copy it, under a temporary name renamed
-/// onto `dest`.
+/// Bring a cached blob into place: verify it in one read (feeding the tap on the way) unless it
+/// is unchanged since it last verified, then hard-link it in where the filesystem allows, else
+/// copy it, under a temporary name renamed onto `dest`.
 fn restore(
     cached: &crate::cache::Entry,
     spec: BlobSpec<'_>,
     dest: Dest<'_>,
     who: Report<'_>,
-    client: &Client,
+    session: &Session,
     tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
-    let mut state = State::new(spec.digest.algorithm());
-    let mut src = cached.file.try_clone().map_err(|e| Error::io("open", &cached.path, e))?;
-    src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &cached.path, e))?;
     who.progress.set(0);
-    let mut sink = VerifySink { tap };
-    let outcome = stream::copy(&mut src, spec, &mut sink, &mut state, who, client)
-        .map_err(|e| (e, 0, None))
-        .and_then(|()| verify::finished(spec, state))
-        .map_err(|(e, _, _)| e.context(format!("cached {}", cached.path.display())))?;
+    let outcome = if cached.verified {
+        // Unchanged since it verified (see `crate::cache`): an unpacker still needs its bytes.
+        let outcome = verify::unchanged(spec, &cached.file, &cached.path)?;
+        if let Some(t) = tap {
+            feed_prefix(&cached.file, &cached.path, outcome.size, t)?;
+        }
+        who.progress.set(outcome.size);
+        who.obs.log(
+            Level::Debug,
+            format!("{}: cached {} is unchanged since it verified", who.name, spec.digest.short()),
+        );
+        outcome
+    } else {
+        let mut state = State::new(spec.digest.algorithm());
+        let mut src = cached.file.try_clone().map_err(|e| Error::io("open", &cached.path, e))?;
+        src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &cached.path, e))?;
+        let mut sink = VerifySink { tap };
+        let outcome = stream::copy(&mut src, spec, &mut sink, &mut state, who, session)
+            .map_err(|e| (e, 0, None))
+            .and_then(|()| verify::finished(spec, state))
+            .map_err(|(e, _, _)| e.context(format!("cached {}", cached.path.display())))?;
+        if let Some(cache) = session.cache.as_ref()
+            && let Err(e) = cache.stamp(spec.digest, &cached.file)
+        {
+            who.obs.log(Level::Debug, format!("cache stamp not written: {}", e.to_string_full()));
+        }
+        outcome
+    };
     let tmp = OsString::from(format!(
         ".{}.oci-dl-{}-{}",
         dest.name.to_string_lossy(),
@@ -182,7 +202,7 @@ fn restore(
 /// The network path: resume a `.part` if one is there, retry, verify, rename. Returns the final
 /// file, still locked.
 fn download(
-    client: &Client,
+    session: &Session,
     spec: BlobSpec<'_>,
     dest: Dest<'_>,
     who: Report<'_>,
@@ -250,10 +270,10 @@ fn download(
     who.progress.set(offset);
     loop {
         // A slow single stream may hand the rest to several connections; that needs the record.
-        if sink.xattrs && client.concurrency() > 1 {
+        if sink.xattrs && session.client.concurrency() > 1 {
             sink.probe = Some(ranges::Probe::start(offset));
         }
-        let why = match complete(client, spec, &mut sink, &mut state, who, offset) {
+        let why = match complete(session, spec, &mut sink, &mut state, who, offset) {
             Ok(outcome) => {
                 let file = finish(sink.file, dest, &part_name, &outcome)?;
                 return Ok((outcome, file));
@@ -267,7 +287,7 @@ fn download(
             // A mirror served them: its bytes go, the next source is asked from zero.
             Err(Ended::Failed((e, _, _)))
                 if e.kind() == ErrorKind::Integrity
-                    && client.distrust(&crate::registry::blob_key(spec.digest), &e) =>
+                    && session.client.distrust(&crate::registry::blob_key(spec.digest), &e) =>
             {
                 "restarting the download from the next source".to_owned()
             }
@@ -300,7 +320,7 @@ enum Ended {
 
 /// Fetch what the `.part` lacks past `offset` (in ranges if one stream is slow) and verify it.
 fn complete(
-    client: &Client,
+    session: &Session,
     spec: BlobSpec<'_>,
     sink: &mut FileSink<'_>,
     state: &mut State,
@@ -308,7 +328,7 @@ fn complete(
     offset: u64,
 ) -> Result<Outcome, Ended> {
     sink.switched = false;
-    let mut fetched = stream::fetch(client, spec, sink, state, who);
+    let mut fetched = stream::fetch(session, spec, sink, state, who);
     if fetched.is_ok() && sink.switched {
         sink.switched = false;
         let start = state.written;
@@ -316,7 +336,7 @@ fn complete(
             Level::Debug,
             format!("{}: one connection is slow; fetching the rest in ranges", who.name),
         );
-        let ctx = ranges::Ctx { client, spec, file: &sink.file, part: sink.path, who };
+        let ctx = ranges::Ctx { session, spec, file: &sink.file, part: sink.path, who };
         let rest =
             ranges::Rest { start, hasher: state.hasher.clone(), tap: sink.tap.as_deref_mut() };
         match ranges::fetch(&ctx, rest) {
@@ -344,7 +364,7 @@ fn complete(
                     .seek(SeekFrom::Start(start))
                     .map_err(|e| Ended::Kept(Error::io("seek", part, e)))?;
                 sink.checkpoint(start, state.etag.as_deref());
-                fetched = stream::fetch(client, spec, sink, state, who);
+                fetched = stream::fetch(session, spec, sink, state, who);
             }
             Err(e) => return Err(Ended::Kept(e)),
         }
@@ -359,14 +379,14 @@ fn complete(
 /// Stream `spec` into `out` (stdout), verifying as it goes. The bytes are already written when a
 /// mismatch shows at the end, so the caller must report the integrity error after the stream.
 pub fn to_writer(
-    client: &Client,
+    session: &Session,
     spec: BlobSpec<'_>,
     out: &mut dyn Write,
     who: Report<'_>,
 ) -> Result<Outcome, Error> {
     let mut state = State::new(spec.digest.algorithm());
     let mut sink = StreamSink { out };
-    let outcome = stream::fetch(client, spec, &mut sink, &mut state, who)
+    let outcome = stream::fetch(session, spec, &mut sink, &mut state, who)
         .and_then(|()| verify::finished(spec, state))
         .map_err(|(e, _, _)| e);
     sink.out.flush().map_err(|e| Error::io("write", Path::new("<stdout>"), e))?;

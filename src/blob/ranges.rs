@@ -15,7 +15,7 @@ use super::resume::{self, Record};
 use super::{BlobSpec, Report};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind};
-use crate::registry::Client;
+use crate::session::Session;
 
 /// Ranges are used only when at least this much is left to fetch...
 const THRESHOLD: u64 = 32 * 1024 * 1024;
@@ -57,7 +57,7 @@ impl Probe {
 /// What a ranged fetch works on.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
-    pub client: &'a Client,
+    pub session: &'a Session,
     pub spec: BlobSpec<'a>,
     /// The `.part`, whose first `Rest::start` bytes are in.
     pub file: &'a File,
@@ -88,10 +88,10 @@ struct Shared {
 }
 
 /// Fetch the rest of `spec` (of known size) from byte `start` into `file`, whose first `start`
-/// bytes are in and fed to `hasher`, over up to `client.concurrency()` connections. On failure
+/// bytes are in and fed to `hasher`, over up to `session.client.concurrency()` connections. On failure
 /// the resume record already names the good prefix.
 pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
-    let Ctx { client, spec, file, part, .. } = *ctx;
+    let Ctx { session, spec, file, part, .. } = *ctx;
     let Rest { start, hasher, mut tap } = rest;
     let size = spec.size.expect("ranged fetches need a size");
     let chunks = (size - start).div_ceil(RANGE) as usize;
@@ -106,7 +106,7 @@ pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
         error: Mutex::new(None),
     };
     let next = AtomicUsize::new(0);
-    let workers = client.concurrency().min(chunks);
+    let workers = session.client.concurrency().min(chunks);
     let mut hasher = hasher;
     let mut prefix = start;
     std::thread::scope(|s| {
@@ -182,7 +182,7 @@ fn stop(shared: &Shared, e: Error) {
 }
 
 fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, (first, chunks): (u64, usize)) {
-    let Ctx { client, spec, who, .. } = *ctx;
+    let Ctx { session, spec, who, .. } = *ctx;
     let size = spec.size.unwrap_or(0);
     loop {
         if shared.stop.load(Ordering::SeqCst) {
@@ -195,8 +195,9 @@ fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, (first, chunks): (
         let (start, end) = bounds(first, i, size);
         let mut pos = start;
         let what = format!("{} ({} bytes {start}-{})", who.name, spec.digest.short(), end - 1);
-        let r =
-            client.retrying(Some(who.index), &what, |_| range(ctx, &mut pos, end, &shared.stop));
+        let r = session
+            .client
+            .retrying(Some(who.index), &what, |_| range(ctx, &mut pos, end, &shared.stop));
         match r {
             Ok(true) => {
                 shared.done.lock().unwrap_or_else(|p| p.into_inner())[i] = true;
@@ -219,8 +220,9 @@ fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, (first, chunks): (
 /// One attempt at bytes `pos..end`, continuing from `pos` on a retry. `Ok(false)`: the server
 /// answered without honouring the range.
 fn range(ctx: &Ctx<'_>, pos: &mut u64, end: u64, stop: &AtomicBool) -> Result<bool, Error> {
-    let Ctx { client, spec, file, part, who } = *ctx;
-    let reply = client.blob_range(spec.repository, spec.digest, *pos, Some(end - 1), None)?;
+    let Ctx { session, spec, file, part, who } = *ctx;
+    let reply =
+        session.client.blob_range(spec.repository, spec.digest, *pos, Some(end - 1), None)?;
     if reply.response.status().as_u16() != 206 {
         return Ok(false);
     }
@@ -231,7 +233,7 @@ fn range(ctx: &Ctx<'_>, pos: &mut u64, end: u64, stop: &AtomicBool) -> Result<bo
         if stop.load(Ordering::Relaxed) {
             return Err(Error::new(ErrorKind::Interrupted, "stopped"));
         }
-        client.cancel().check()?;
+        session.cancel().check()?;
         let want = ((end - *pos) as usize).min(BUF);
         let n = match reader.read(&mut buf[..want]) {
             Ok(0) => {

@@ -8,8 +8,8 @@ use super::verify::State;
 use super::{BlobSpec, Report};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Progress};
-use crate::registry::Client;
 use crate::retry::Cancel;
+use crate::session::Session;
 
 /// Bytes per read: large reads keep syscalls and hashing calls few.
 pub(super) const BUF: usize = 256 * 1024;
@@ -31,20 +31,21 @@ pub(super) type Failure = (Error, u64, Option<String>);
 
 /// All attempts: each resumes at `state.written`.
 pub(super) fn fetch(
-    client: &Client,
+    session: &Session,
     spec: BlobSpec<'_>,
     sink: &mut dyn Sink,
     state: &mut State,
     who: Report<'_>,
 ) -> Result<(), Failure> {
     let what = format!("{} ({})", who.name, spec.digest.short());
-    client
-        .retrying(Some(who.index), &what, |_| attempt(client, spec, sink, state, who))
+    session
+        .client
+        .retrying(Some(who.index), &what, |_| attempt(session, spec, sink, state, who))
         .map_err(|e| (e, state.written, state.etag.clone()))
 }
 
 fn attempt(
-    client: &Client,
+    session: &Session,
     spec: BlobSpec<'_>,
     sink: &mut dyn Sink,
     state: &mut State,
@@ -55,7 +56,7 @@ fn attempt(
     }
     let what = format!("blob {}", spec.digest);
     let from = state.written;
-    let reply = client.blob(spec.repository, spec.digest, from, state.etag.as_deref())?;
+    let reply = session.client.blob(spec.repository, spec.digest, from, state.etag.as_deref())?;
     let status = reply.response.status().as_u16();
     let len = reply.content_length();
     if from > 0 && status == 206 {
@@ -70,7 +71,7 @@ fn attempt(
             *state = State::new(spec.digest.algorithm());
             who.progress.set(0);
         } else {
-            return skip_then_copy(reply, spec, sink, state, who, client);
+            return skip_then_copy(reply, spec, sink, state, who, session);
         }
     }
     if state.etag.is_none() {
@@ -89,7 +90,7 @@ fn attempt(
         ));
     }
     let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
-    copy(&mut reader, spec, sink, state, who, client)
+    copy(&mut reader, spec, sink, state, who, session)
 }
 
 /// A stream cannot rewind: read past the bytes already sent, then copy the rest.
@@ -99,7 +100,7 @@ fn skip_then_copy(
     sink: &mut dyn Sink,
     state: &mut State,
     who: Report<'_>,
-    client: &Client,
+    session: &Session,
 ) -> Result<(), Error> {
     let skip = state.written;
     let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
@@ -116,7 +117,7 @@ fn skip_then_copy(
         )
         .transient(true));
     }
-    copy(&mut reader, spec, sink, state, who, client)
+    copy(&mut reader, spec, sink, state, who, session)
 }
 
 /// Copy, hashing every byte, refusing to read past the expected size, checkpointing. Large
@@ -129,14 +130,14 @@ pub(super) fn copy(
     sink: &mut dyn Sink,
     state: &mut State,
     who: Report<'_>,
-    client: &Client,
+    session: &Session,
 ) -> Result<(), Error> {
-    let cancel = client.cancel();
+    let cancel = session.cancel();
     let remaining = spec.size.map(|s| s.saturating_sub(state.written));
     if remaining.is_some_and(|r| r < PIPELINE_MIN) {
         return pump(reader, spec, sink, state, who, cancel);
     }
-    let chunk = chunk_size(client.concurrency());
+    let chunk = chunk_size(session.client.concurrency());
     let algorithm = spec.digest.algorithm();
     let hasher = std::mem::replace(&mut state.hasher, algorithm.hasher());
     let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 1);

@@ -94,6 +94,25 @@ pub(super) fn check(
     })
 }
 
+/// A cache entry known to be unchanged since it verified: check what can be checked without
+/// hashing (its size), and read its first bytes for the executable bit.
+pub(super) fn unchanged(spec: BlobSpec<'_>, file: &File, path: &Path) -> Result<Outcome, Error> {
+    let size = file.metadata().map_err(|e| Error::io("inspect", path, e))?.len();
+    if spec.size.is_some_and(|s| s != size) {
+        return Err(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "blob {}: {size} bytes, the descriptor says {}",
+                spec.digest,
+                spec.size.unwrap_or(0)
+            ),
+        ));
+    }
+    let mut head = [0u8; HEAD];
+    let n = file.read_at(&mut head, 0).map_err(|e| Error::io("read", path, e))?;
+    Ok(Outcome { size, executable: is_executable(&head[..n]), resumed_from: 0, from_cache: false })
+}
+
 /// Hash an open file from its start with `algorithm`, returning its digest and size; `path` names
 /// it in errors.
 pub fn hash_file(f: &File, path: &Path, algorithm: Algorithm) -> Result<(Digest, u64), Error> {

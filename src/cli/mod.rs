@@ -2,14 +2,16 @@
 
 mod assets;
 pub mod blob;
+pub mod cache;
 pub mod escape;
 pub mod exit;
 pub mod manifest;
 pub mod progress;
 pub mod pull;
 pub mod referrers;
+pub mod tags;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -101,11 +103,11 @@ pub struct Global {
         global = true,
         value_name = "FILE",
         env = "CONTAINERS_REGISTRIES_CONF",
-        help_heading = "Mirrors"
+        help_heading = "Network"
     )]
     pub registries_conf: Option<PathBuf>,
     /// Try HOST[:PORT][/NAMESPACE] before the reference's registry, for any pull; repeatable.
-    #[arg(long, global = true, value_name = "HOST", help_heading = "Mirrors")]
+    #[arg(long, global = true, value_name = "HOST", help_heading = "Network")]
     pub mirror: Vec<String>,
     /// Retries of a failed request or transfer (with backoff), each resuming where it stopped.
     #[arg(long, global = true, value_name = "N", default_value_t = 5, help_heading = "Network")]
@@ -144,16 +146,10 @@ pub enum Command {
     /// List what is attached to a manifest: SBOMs, signatures, attestations.
     Referrers(referrers::ReferrersArgs),
     /// List a repository's tags, one per line.
-    Tags {
-        /// [REGISTRY/]REPOSITORY
-        repository: String,
-        /// Print a JSON array instead.
-        #[arg(long)]
-        json: bool,
-    },
+    Tags(tags::TagsArgs),
     /// Manage the blob cache.
     #[command(subcommand)]
-    Cache(CacheCommand),
+    Cache(cache::CacheCommand),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -162,18 +158,6 @@ pub enum Command {
     /// Write completions/ and man/ under DIR (for the repository's generated files).
     #[command(hide = true)]
     GenerateAssets { dir: PathBuf },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum CacheCommand {
-    /// Print the cache directory.
-    Dir,
-    /// Delete least recently used blobs until the cache holds at most SIZE.
-    Prune {
-        /// Like 10G, 500M or 2048 (bytes).
-        #[arg(long, value_name = "SIZE")]
-        max_size: String,
-    },
 }
 
 /// `--overwrite` values.
@@ -206,7 +190,7 @@ impl Global {
     }
 
     /// The progress view for this run: `--progress`, `-q`, and `-v` or `RUST_LOG` for detail.
-    pub fn view(&self) -> std::sync::Arc<progress::View> {
+    pub fn view(&self) -> std::sync::Arc<dyn progress::Console> {
         let from_env = std::env::var("RUST_LOG").map_or(0, |v| {
             let v = v.to_ascii_lowercase();
             if v.contains("trace") {
@@ -217,10 +201,7 @@ impl Global {
                 0
             }
         });
-        progress::View::new(
-            progress::Mode::choose(self.progress, self.quiet),
-            self.verbose.max(from_env),
-        )
+        progress::open(self.progress, self.quiet, self.verbose.max(from_env))
     }
 
     /// Connection options, reading a password from stdin or the environment when asked to.
@@ -293,51 +274,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Manifest(a) => manifest::run(a, &cli.global),
         Command::Blob(a) => blob::run(a, &cli.global),
         Command::Referrers(a) => referrers::run(a, &cli.global),
-        Command::Tags { repository, json } => {
-            let reference = parse_reference(repository)?;
-            let opts = cli.global.client_options()?;
-            let view = cli.global.view();
-            if *json {
-                let tags = oci_dl::list_tags(&reference, &opts, view.clone());
-                view.finish();
-                println!("{}", serde_json::to_string(&tags?)?);
-                return Ok(());
-            }
-            // Printed as the pages arrive: a long listing never sits in memory.
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let listed = oci_dl::each_tag(&reference, &opts, view.clone(), &mut |t| {
-                writeln!(out, "{}", escape::escape(t))
-                    .map_err(|e| oci_dl::Error::io("write", std::path::Path::new("<stdout>"), e))
-            });
-            view.finish();
-            out.flush().context("write to stdout")?;
-            listed?;
-            Ok(())
-        }
-        Command::Cache(c) => {
-            let Some(dir) = cli.global.cache_dir() else {
-                return Err(usage(
-                    "no cache directory: pass --cache DIR or set XDG_CACHE_HOME or HOME",
-                )
-                .into());
-            };
-            let cache = oci_dl::Cache::new(dir);
-            match c {
-                CacheCommand::Dir => println!("{}", cache.root().display()),
-                CacheCommand::Prune { max_size } => {
-                    let max = oci_dl::parse_size(max_size)?;
-                    let p = cache.prune(max)?;
-                    eprintln!(
-                        "removed {} blob(s), {} freed, {} kept in {}",
-                        p.removed,
-                        indicatif::HumanBytes(p.freed),
-                        indicatif::HumanBytes(p.kept),
-                        cache.root().display()
-                    );
-                }
-            }
-            Ok(())
-        }
+        Command::Tags(a) => tags::run(a, &cli.global),
+        Command::Cache(c) => cache::run(c, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "oci-dl", &mut std::io::stdout());

@@ -13,11 +13,11 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
 use crate::extract::{self, Format, Hint, Limit, Policy, StageError, Unpack};
 use crate::fsx;
-use crate::registry::Client;
 use crate::select::safe_relative_path;
+use crate::session::Session;
 
 pub(super) fn fetch_layer(
-    client: &Client,
+    session: &Session,
     req: &PullRequest,
     job: &Job,
     index: usize,
@@ -40,7 +40,7 @@ pub(super) fn fetch_layer(
         Ok(report(path, layer, status))
     };
     let After::Unpack { hint, root, rel, content_digest, archive } = after else {
-        let status = download(client, req, job, index, &dest, obs, None)?;
+        let status = download(session, req, job, index, &dest, obs, None)?;
         return finished(&dest, status);
     };
     let unpack = Unpack {
@@ -50,13 +50,13 @@ pub(super) fn fetch_layer(
         name: &job.name,
         limit: Limit::for_blob(layer.size, req.extract.max_unpacked),
         prefix: is_oras_dir(req, layer).then_some(job.rel.as_path()),
-        cancel: Some(client.cancel()),
+        cancel: Some(session.cancel()),
     };
     // One pass: unpack into staging from a tap on the download; commit once the blob verified.
     let (mut tap, mut reader) = blob::Tap::channel(8);
     let (status, staged, intact) = std::thread::scope(|s| {
         let unpacking = s.spawn(|| extract::stage(&mut reader, &unpack, obs));
-        let status = download(client, req, job, index, &archive, obs, Some(&mut tap));
+        let status = download(session, req, job, index, &archive, obs, Some(&mut tap));
         let intact = status.is_ok() && tap.intact(layer.size);
         drop(tap); // the end of the stream for the unpacking thread
         let staged = unpacking.join().unwrap_or_else(|_| {
@@ -103,7 +103,7 @@ pub(super) fn fetch_layer(
 
 /// Bring the layer's verified bytes to `path`, unless they are there already.
 pub(super) fn download(
-    client: &Client,
+    session: &Session,
     req: &PullRequest,
     job: &Job,
     index: usize,
@@ -141,7 +141,7 @@ pub(super) fn download(
     };
     let who = blob::Report { index, name: &job.name, progress: &progress, obs };
     let outcome =
-        blob::to_file_tapped(client, spec, dest, who, tap).map_err(|e| e.context(&job.name))?;
+        blob::to_file_tapped(session, spec, dest, who, tap).map_err(|e| e.context(&job.name))?;
     Ok(match outcome {
         o if o.from_cache => FileStatus::Cached,
         o if o.resumed_from > 0 => FileStatus::Resumed,

@@ -13,10 +13,10 @@ use crate::fsx;
 use crate::manifest::{Descriptor, Manifest, Platform};
 use crate::pool;
 use crate::reference::Reference;
-use crate::registry::Client;
 use crate::resolve::ResolvedManifest;
 use crate::select::Filter;
 pub use crate::select::Overwrite;
+use crate::session::Session;
 
 mod layer;
 mod plan;
@@ -131,12 +131,12 @@ pub struct PullReport {
 }
 
 pub(crate) fn pull(
-    client: &Client,
+    session: &Session,
     req: &PullRequest,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
-    let (resolved, jobs) = plan(client, req, obs)?;
-    let checks = trust_checks(client, req, &resolved, &jobs, obs)?;
+    let (resolved, jobs) = plan(session, req, obs)?;
+    let checks = trust_checks(session, req, &resolved, &jobs, obs)?;
     if req.dry_run {
         let path = |j: &Job| match &req.output {
             Output::Dir(d) => d.join(&j.rel),
@@ -158,9 +158,9 @@ pub(crate) fn pull(
         bytes: jobs.iter().map(|j| j.layer.size).sum(),
     });
     // Signed or nothing: files whose signature covers their bytes are held and verified first.
-    let held = Mutex::new(hold_signed(client, req, &jobs, &checks, obs)?);
+    let held = Mutex::new(hold_signed(session, req, &jobs, &checks, obs)?);
     if req.extract.extract && is_image(&jobs) {
-        return pull_rootfs(client, req, resolved, jobs, obs);
+        return pull_rootfs(session, req, resolved, jobs, obs);
     }
     let claimed: HashSet<PathBuf> = jobs.iter().flat_map(|j| j.claims.iter().cloned()).collect();
     let results = pool::run(jobs, req.jobs, |index, job| {
@@ -170,7 +170,7 @@ pub(crate) fn pull(
         let others: HashSet<PathBuf> =
             claimed.iter().filter(|p| !job.claims.contains(p)).cloned().collect();
         let r =
-            fetch_layer(client, req, &job, index, &others, obs).map_err(|e| e.in_layer(&job.name));
+            fetch_layer(session, req, &job, index, &others, obs).map_err(|e| e.in_layer(&job.name));
         if let Err(e) = &r {
             obs.event(&Event::Failed { index, name: &job.name, error: e });
         }
@@ -192,7 +192,7 @@ pub(crate) fn pull(
 
 /// Stream the one selected layer to `out`, verifying as it goes.
 pub(crate) fn pull_stream(
-    client: &Client,
+    session: &Session,
     req: &PullRequest,
     out: &mut dyn Write,
     obs: &dyn Observer,
@@ -205,7 +205,7 @@ pub(crate) fn pull_stream(
             "-o - streams bytes before they are verified: with --verify-key, use -o DIR",
         ));
     }
-    let (resolved, jobs) = plan(client, req, obs)?;
+    let (resolved, jobs) = plan(session, req, obs)?;
     let Some(job) = one_layer(&jobs)? else {
         return Ok(PullReport { manifest: resolved, files: Vec::new() });
     };
@@ -222,7 +222,7 @@ pub(crate) fn pull_stream(
         size: Some(job.layer.size),
     };
     let who = blob::Report { index: 0, name: &job.name, progress: &progress, obs };
-    blob::to_writer(client, spec, out, who)
+    blob::to_writer(session, spec, out, who)
         .map_err(|e| e.context(&job.name).in_layer(&job.name))?;
     let file = report(Path::new("-"), &job.layer, FileStatus::Downloaded);
     obs.event(&Event::Finished {

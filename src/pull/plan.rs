@@ -12,9 +12,9 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{FileStatus, Level, Observer};
 use crate::extract::{self, Format, Hint};
 use crate::manifest::{Descriptor, Manifest, Platform};
-use crate::registry::Client;
 use crate::resolve::{ResolvedManifest, resolve};
 use crate::select::{Overwrite, safe_relative_path};
+use crate::session::Session;
 
 /// One selected layer and where it goes.
 pub(super) struct Job {
@@ -27,18 +27,18 @@ pub(super) struct Job {
 
 /// Resolve and select: the manifest and the layers to fetch, with their safe paths.
 pub(super) fn plan(
-    client: &Client,
+    session: &Session,
     req: &PullRequest,
     obs: &dyn Observer,
 ) -> Result<(ResolvedManifest, Vec<Job>), Error> {
     let filter = req.filter.compile()?;
     let platform = req.platform.clone().unwrap_or_else(Platform::host);
-    let resolved = resolve(client, &req.reference, Some(&platform), obs)
-        .map_err(|e| crate::resolve::blob_hint(client, &req.reference, e))?;
+    let resolved = resolve(&session.client, &req.reference, Some(&platform), obs)
+        .map_err(|e| crate::resolve::blob_hint(&session.client, &req.reference, e))?;
     let Manifest::Image(image) = &resolved.manifest else {
         unreachable!("resolve follows an index when given a platform");
     };
-    let helm = HelmChart::of(client, req.reference.repository(), image)?;
+    let helm = HelmChart::of(&session.client, req.reference.repository(), image)?;
     let mut layers: Vec<&Descriptor> = Vec::new();
     for layer in &image.layers {
         if conventions::is_empty_descriptor(layer) {

@@ -5,7 +5,7 @@ use super::*;
 
 /// An image's layers (untitled tar layers) applied in order into one root filesystem.
 pub(super) fn pull_rootfs(
-    client: &Client,
+    session: &Session,
     req: &PullRequest,
     resolved: ResolvedManifest,
     jobs: Vec<Job>,
@@ -36,7 +36,7 @@ pub(super) fn pull_rootfs(
     // root filesystem while it downloads; the others are applied from their files, in order.
     // Not with repeats, nor when no stage can be made: then nothing ever streams.
     let stage = (ordered.len() == jobs.len())
-        .then(|| extract::RootfsStage::inside(&target, limit, Some(client.cancel()), obs).ok())
+        .then(|| extract::RootfsStage::inside(&target, limit, Some(session.cancel()), obs).ok())
         .flatten();
     let line = Line {
         slots: Mutex::new((0..jobs.len()).map(|_| Slot::Pending).collect()),
@@ -52,7 +52,7 @@ pub(super) fn pull_rootfs(
                 tap = Some(t);
                 line.set(index, Slot::Streaming(reader));
             }
-            let r = download(client, req, job, index, &path_of(job), obs, tap.as_mut())
+            let r = download(session, req, job, index, &path_of(job), obs, tap.as_mut())
                 .map_err(|e| e.in_layer(&job.name));
             let intact = tap.as_ref().is_none_or(|t| t.intact(job.layer.size));
             drop(tap); // the end of the stream for the applier
@@ -87,7 +87,7 @@ pub(super) fn pull_rootfs(
                 Level::Debug,
                 "unpacking the root filesystem from the downloaded layers".into(),
             );
-            extract::rootfs(&ordered, &target, limit, Some(client.cancel()), policy)
+            extract::rootfs(&ordered, &target, limit, Some(session.cancel()), policy)
         }
     };
     cleanup();

@@ -5,7 +5,7 @@ use super::*;
 
 /// `--verify-key`: check what can be checked before any download (see [`crate::trust`]).
 pub(super) fn trust_checks(
-    client: &Client,
+    session: &Session,
     req: &PullRequest,
     resolved: &ResolvedManifest,
     jobs: &[Job],
@@ -16,7 +16,14 @@ pub(super) fn trust_checks(
     }
     let selected: Vec<(String, Descriptor)> =
         jobs.iter().map(|j| (j.name.clone(), j.layer.clone())).collect();
-    crate::trust::before_download(client, &req.reference, resolved, &selected, &req.verify, obs)
+    crate::trust::before_download(
+        &session.client,
+        &req.reference,
+        resolved,
+        &selected,
+        &req.verify,
+        obs,
+    )
 }
 
 /// The files whose minisign signature covers their bytes: download each to its hidden name
@@ -24,7 +31,7 @@ pub(super) fn trust_checks(
 /// each its name. A failure removes every held file. Returns the outcome of each job done
 /// here; a held archive stays under its hidden name, where its unpacking finds it.
 pub(super) fn hold_signed(
-    client: &Client,
+    session: &Session,
     req: &PullRequest,
     jobs: &[Job],
     checks: &crate::trust::Checks,
@@ -42,7 +49,7 @@ pub(super) fn hold_signed(
     let results = pool::run(held.clone(), req.jobs, |_, i| {
         let job = &jobs[i];
         let path = hidden(job);
-        let r = download(client, &ours, job, i, &path, obs, None).and_then(|status| {
+        let r = download(session, &ours, job, i, &path, obs, None).and_then(|status| {
             let dir = fsx::open_beneath(out, Path::new(""))?;
             let name = path.file_name().unwrap_or_default();
             let Some(mut file) = dir.open_existing_regular(name, false)? else {
@@ -67,7 +74,7 @@ pub(super) fn hold_signed(
     let mut errors = Vec::new();
     for r in results {
         match r {
-            Ok(s) => statuses.push(s),
+            Ok(session) => statuses.push(session),
             Err(e) => errors.push(e),
         }
     }

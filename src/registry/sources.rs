@@ -160,4 +160,36 @@ impl Client {
             _ => false,
         }
     }
+
+    /// A small blob (a config, a signature, a checksum list) into memory, retried, and checked
+    /// against its descriptor's size and digest. Callers cap `d.size` first.
+    pub fn small_blob(
+        &self,
+        repo: &str,
+        d: &crate::manifest::Descriptor,
+        what: &str,
+    ) -> Result<Vec<u8>, Error> {
+        loop {
+            let bytes = self.retrying(None, &format!("blob {what}"), |_| {
+                self.blob(repo, &d.digest, 0, None)?.read_body(d.size + 1, what)
+            })?;
+            let got = Digest::of(d.digest.algorithm(), &bytes);
+            if bytes.len() as u64 == d.size && got == d.digest {
+                return Ok(bytes);
+            }
+            let e = Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{what}: got {} bytes hashing to {got}, expected {} and {}",
+                    bytes.len(),
+                    d.size,
+                    d.digest
+                ),
+            );
+            // Bad bytes from a mirror: the next source is asked.
+            if !self.distrust(&blob_key(&d.digest), &e) {
+                return Err(e);
+            }
+        }
+    }
 }

@@ -190,3 +190,33 @@ pub(crate) fn network(what: &str, e: ureq::Error, deadline: Duration) -> Error {
     };
     Error::new(ErrorKind::Network, what).with_source(e).transient(transient)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_headers() {
+        let mut h = http::HeaderMap::new();
+        h.insert("ratelimit-limit", "100;w=21600".parse().unwrap());
+        h.insert("ratelimit-remaining", "3;w=21600".parse().unwrap());
+        let q = rate_limit(&h).unwrap();
+        assert!(q.low());
+        assert!(
+            q.describe().starts_with("pull quota: 3 of 100 per 6 h window left;"),
+            "{}",
+            q.describe()
+        );
+        assert!(rate_limit(&http::HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn error_bodies_are_decoded() {
+        let b =
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(describe_error_body(b).unwrap(), "MANIFEST_UNKNOWN: manifest unknown");
+        assert_eq!(describe_error_body(b"<html><body>502</body></html>"), None);
+        assert_eq!(describe_error_body(b"  "), None);
+        assert_eq!(describe_error_body(b"denied\nmore").unwrap(), "denied");
+    }
+}

@@ -82,3 +82,41 @@ pub(super) fn next_link(header: &str) -> Option<String> {
             .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers() {
+        assert_eq!(
+            next_link(r#"</v2/x/tags/list?last=b&n=2>; rel="next""#).as_deref(),
+            Some("/v2/x/tags/list?last=b&n=2")
+        );
+        assert_eq!(
+            next_link(r#"<https://a/p>; rel="prev", <https://a/n>; rel="next""#).as_deref(),
+            Some("https://a/n")
+        );
+        assert_eq!(next_link(r#"</x>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn tag_walks_refuse_loops_and_stop_at_their_caps() {
+        let mut w = TagWalk::new("x");
+        w.visit("/v2/x/tags/list?n=2").unwrap();
+        w.visit("/v2/x/tags/list?n=2&last=b").unwrap();
+        w.visit("/v2/x/tags/list?n=2&last=d").unwrap();
+        let e = w.visit("/v2/x/tags/list?n=2").unwrap_err();
+        assert!(e.to_string().contains("points back to a page already read"), "{e}");
+        let e = w.visit("/v2/x/tags/list?last=b&n=3").unwrap_err();
+        assert!(e.to_string().contains("already read"), "the same cursor elsewhere: {e}");
+
+        let mut w = TagWalk { max_tags: 5, max_bytes: 100, ..TagWalk::new("x") };
+        w.page(40, 5).unwrap();
+        assert_eq!(w.page(10, 1).unwrap_err().to_string(), "tags of x: more than 5 tags");
+        let mut w = TagWalk { max_tags: 5, max_bytes: 100, ..TagWalk::new("x") };
+        w.page(100, 1).unwrap();
+        let e = w.page(1, 0).unwrap_err();
+        assert_eq!(e.to_string(), "tags of x: more than 100 bytes of tag lists");
+    }
+}

@@ -119,6 +119,41 @@ pub(super) fn no_proxy_matches(list: &str, host: &str) -> bool {
     })
 }
 
+/// Closes every connection of an agent once the cancel flag is set, so that no blocked read
+/// (headers, bodies, a TLS handshake) outlives a Ctrl-C or SIGTERM. Stops when dropped.
+pub(super) struct CancelWatch {
+    alive: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CancelWatch {
+    pub(super) fn start(agent: ureq::Agent, cancel: Cancel) -> CancelWatch {
+        use std::sync::atomic::Ordering;
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let still = alive.clone();
+        let thread = std::thread::spawn(move || {
+            while still.load(Ordering::Relaxed) {
+                if cancel.is_set() {
+                    agent.shutdown();
+                    return;
+                }
+                std::thread::park_timeout(Duration::from_millis(50));
+            }
+        });
+        CancelWatch { alive, thread: Some(thread) }
+    }
+}
+
+impl Drop for CancelWatch {
+    fn drop(&mut self) {
+        self.alive.store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
 /// The system's roots (so corporate CAs work as they do for curl), plus `--ca-file`; Mozilla's
 /// bundled roots only where the system has none.
 pub(super) fn tls_config(opts: &ClientOptions) -> Result<TlsConfig, Error> {
@@ -166,4 +201,42 @@ pub(super) fn system_roots() -> Vec<Certificate<'static>> {
         }
     }
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_pins_parse() {
+        let p: Pin = "registry.test:5443:127.0.0.1".parse().unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.port, p.addr.to_string().as_str()),
+            ("registry.test", 5443, "127.0.0.1")
+        );
+        let p: Pin = "Reg.Test:443:[::1]".parse().unwrap();
+        assert_eq!((p.host.as_str(), p.addr.to_string().as_str()), ("reg.test", "::1"));
+        for bad in
+            ["x", "x:1", ":1:127.0.0.1", "x:port:127.0.0.1", "x:1:not-an-ip", "x:70000:127.0.0.1"]
+        {
+            assert!(bad.parse::<Pin>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn no_proxy_table() {
+        let cases = [
+            ("localhost,127.0.0.1", "127.0.0.1", true),
+            ("example.com", "registry.example.com", true),
+            (".example.com", "example.com", true),
+            ("*.example.com", "a.example.com", true),
+            ("example.com", "notexample.com", false),
+            ("*", "anything", true),
+            ("", "x", false),
+            ("[::1]", "::1", true),
+        ];
+        for (list, host, want) in cases {
+            assert_eq!(no_proxy_matches(list, host), want, "{list} {host}");
+        }
+    }
 }

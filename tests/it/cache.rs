@@ -68,6 +68,33 @@ fn a_damaged_cache_entry_is_dropped_and_downloaded_again() {
 }
 
 #[test]
+fn an_entry_damaged_in_place_through_its_hard_link_is_detected() {
+    let data = noise(300_000, 6);
+    let f = fake::artifact(vec![("a.bin", data.clone())], Guard::Open, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["pull", &r, "-o", "one"]).ok();
+    let warm = sb.run(&["pull", &r, "-o", "two", "-vv"]);
+    warm.ok();
+    assert!(warm.stderr.contains("unchanged since it verified"), "{}", warm.stderr);
+    // one/a.bin is the cache entry's inode: editing it in place (same size) damages the entry
+    // without replacing it.
+    let mut bytes = std::fs::read(sb.work().join("one/a.bin")).unwrap();
+    bytes[1000] ^= 0xff;
+    use std::io::Write as _;
+    let mut out =
+        std::fs::OpenOptions::new().write(true).open(sb.work().join("one/a.bin")).unwrap();
+    out.write_all(&bytes).unwrap();
+    drop(out);
+    let run = sb.run(&["pull", &r, "-o", "three", "-vv"]);
+    run.ok();
+    assert!(run.stderr.contains("was damaged"), "{}", run.stderr);
+    assert!(!run.stderr.contains("unchanged since it verified"), "{}", run.stderr);
+    assert_eq!(std::fs::read(sb.work().join("three/a.bin")).unwrap(), data);
+    assert_eq!(blob_gets(&f), 2);
+}
+
+#[test]
 fn concurrent_processes_share_the_cache_safely() {
     let data = noise(6 << 20, 3);
     let f = fake::artifact(vec![("big.bin", data.clone())], Guard::Open, None);

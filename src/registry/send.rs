@@ -1,0 +1,262 @@
+//! The request path. [`Client::get`] sends one GET and follows its answers: auth is a layer
+//! around the send (cached `Authorization` → send → 401 → challenge → token → resend once, as
+//! oras-go's `auth.Client.Do`), redirects are followed without our credentials once they leave
+//! the registry's host (whose signed URLs stay out of logs and errors), and a 2xx notes the
+//! registry's quota headers.
+
+use super::*;
+
+const MAX_REDIRECTS: usize = 10;
+
+/// What a request fetches, which decides how long it may take as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Body {
+    /// A manifest or tag list: the whole answer within the deadline.
+    Small,
+    /// A blob: any length, as long as it keeps moving (only its headers have a deadline).
+    Blob,
+}
+
+/// A response whose status was 2xx.
+pub struct Reply {
+    pub response: Response<ureq::Body>,
+    pub url: String,
+    deadline: Duration,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.response.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Read at most `cap` bytes of the body; a failure is a (retryable) network error.
+    pub fn read_body(self, cap: u64, what: &str) -> Result<Vec<u8>, Error> {
+        let mut body = Vec::new();
+        self.response.into_body().into_reader().take(cap).read_to_end(&mut body).map_err(|e| {
+            body_error(&format!("GET {}: reading {what}", self.url), e, self.deadline)
+        })?;
+        Ok(body)
+    }
+
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length").and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Check that a 206 answer to a range request for `digest` from byte `from` starts there; a
+    /// server that sends another range is a (retryable) network error.
+    pub fn starts_at(&self, from: u64, digest: &Digest) -> Result<(), Error> {
+        let start = self.header("content-range").and_then(content_range_start);
+        if start == Some(from) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Network,
+            format!("blob {digest}: asked for bytes from {from}, got range {start:?}"),
+        )
+        .transient(true))
+    }
+}
+
+/// `Content-Range: bytes START-END/TOTAL` → START (the one parser of it).
+fn content_range_start(v: &str) -> Option<u64> {
+    v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
+}
+
+/// One answer as it came, with the instant its error body must be read by.
+struct Sent {
+    resp: Response<ureq::Body>,
+    until: Instant,
+}
+
+impl Client {
+    /// GET `path` with auth and redirects, and turn non-2xx answers into errors.
+    pub(super) fn get(
+        &self,
+        path: &str,
+        repo: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Result<Reply, Error> {
+        let scope = format!("repository:{repo}:pull");
+        let mut url = format!("{}{}", self.base, path);
+        let mut retried_auth = false;
+        let mut hops = 0;
+        loop {
+            let same_host = self.is_registry(&url);
+            let Sent { resp, until } = self.send(&url, headers, body, same_host, &scope)?;
+            match resp.status().as_u16() {
+                200..=299 => {
+                    self.note_quota(resp.headers());
+                    return Ok(Reply { response: resp, url, deadline: self.deadline });
+                }
+                401 if same_host && !retried_auth => {
+                    retried_auth = true;
+                    self.answer_challenge(resp, &url, &scope, until)?;
+                }
+                301 | 302 | 303 | 307 | 308 => {
+                    hops += 1;
+                    url = redirect_target(&url, &resp, hops, same_host)?;
+                }
+                _ => return Err(status_error(resp, &describe(&url, same_host), until)),
+            }
+        }
+    }
+
+    /// Whether `url` is on the registry itself (its scheme and authority), the only place our
+    /// `Authorization` goes.
+    fn is_registry(&self, url: &str) -> bool {
+        url_authority(url).is_some_and(|a| a.eq_ignore_ascii_case(&self.host))
+            && url.starts_with(&self.base)
+    }
+
+    /// One GET of `url`, with the cached `Authorization` for `scope` when it goes to the registry.
+    fn send(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+        same_host: bool,
+        scope: &str,
+    ) -> Result<Sent, Error> {
+        let mut req = self.agent.get(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if same_host && let Some(value) = self.auth.header_for(scope) {
+            req = req.header("authorization", value);
+        }
+        if body == Body::Small {
+            req = req.config().timeout_global(Some(self.deadline)).build();
+        }
+        let started = Instant::now();
+        let until = started + self.deadline;
+        let resp = req.call().map_err(|e| network(&describe(url, same_host), e, self.deadline))?;
+        self.debug(format!(
+            "{} -> {} in {} ms",
+            describe(url, same_host),
+            resp.status().as_u16(),
+            started.elapsed().as_millis()
+        ));
+        Ok(Sent { resp, until })
+    }
+
+    /// Answer a 401 from the registry: get a token (or Basic header) for `scope` from its
+    /// challenge, so that the resend carries it.
+    fn answer_challenge(
+        &self,
+        resp: Response<ureq::Body>,
+        url: &str,
+        scope: &str,
+        until: Instant,
+    ) -> Result<(), Error> {
+        let challenges: Vec<String> = resp
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        if challenges.is_empty() {
+            return Err(status_error(resp, &describe(url, true), until));
+        }
+        // Drain the small 401 body so its connection can be reused for the retry.
+        read_error_body(resp, until);
+        self.auth.authenticate(&self.agent, &challenges, scope, &*self.log)
+    }
+
+    /// Log the registry's quota headers; warn once per run when little is left.
+    fn note_quota(&self, headers: &http::HeaderMap) {
+        let Some(q) = rate_limit(headers) else { return };
+        self.debug(format!("ratelimit-limit {} ratelimit-remaining {}", q.limit, q.remaining));
+        if q.low() && !self.quota_warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            self.log.log(Level::Warn, q.describe());
+        }
+    }
+}
+
+/// Where the `hops`-th redirect from `url` leads.
+fn redirect_target(
+    url: &str,
+    resp: &Response<ureq::Body>,
+    hops: usize,
+    same_host: bool,
+) -> Result<String, Error> {
+    let location = resp.headers().get("location").and_then(|v| v.to_str().ok());
+    let Some(location) = location.filter(|_| hops <= MAX_REDIRECTS) else {
+        return Err(Error::new(
+            ErrorKind::Network,
+            format!(
+                "{}: {} redirect without a usable Location (or more than {MAX_REDIRECTS})",
+                describe(url, same_host),
+                resp.status().as_u16()
+            ),
+        ));
+    };
+    resolve_location(url, location)
+}
+
+/// `GET <url>` as logs and errors show it.
+fn describe(url: &str, same_host: bool) -> String {
+    format!("GET {}", display_url(url, same_host))
+}
+
+/// The authority (`host[:port]`) of an absolute http(s) URL.
+pub(crate) fn url_authority(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+/// Another host's URL may be signed: keep its query out of logs and errors.
+fn display_url(url: &str, same_host: bool) -> &str {
+    if same_host { url } else { url.split('?').next().unwrap_or(url) }
+}
+
+fn resolve_location(base: &str, location: &str) -> Result<String, Error> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Ok(location.to_owned());
+    }
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let origin_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    if let Some(rest) = location.strip_prefix("//") {
+        return Ok(format!("{}{rest}", &base[..scheme_end]));
+    }
+    if location.starts_with('/') {
+        return Ok(format!("{}{location}", &base[..origin_end]));
+    }
+    Err(Error::new(ErrorKind::Network, format!("unsupported redirect Location {location:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_starts() {
+        assert_eq!(content_range_start("bytes 5-9/10"), Some(5));
+        assert_eq!(content_range_start(" bytes 0-0/*"), Some(0));
+        assert_eq!(content_range_start("bytes */10"), None);
+        assert_eq!(content_range_start("items 5-9/10"), None);
+        assert_eq!(content_range_start("bytes -5/10"), None);
+    }
+
+    #[test]
+    fn locations_resolve_against_the_request() {
+        let base = "http://127.0.0.1:5000/v2/a/blobs/sha256:x";
+        assert_eq!(
+            resolve_location(base, "/other?x=1").unwrap(),
+            "http://127.0.0.1:5000/other?x=1"
+        );
+        assert_eq!(
+            resolve_location(base, "https://cdn.example/b").unwrap(),
+            "https://cdn.example/b"
+        );
+        assert_eq!(resolve_location(base, "//cdn.example/b").unwrap(), "http://cdn.example/b");
+        assert!(resolve_location(base, "relative").is_err());
+    }
+
+    #[test]
+    fn signed_urls_are_not_shown_for_other_hosts() {
+        assert_eq!(display_url("https://cdn/x?sig=abc", false), "https://cdn/x");
+        assert_eq!(display_url("https://reg/v2/?n=1", true), "https://reg/v2/?n=1");
+        assert_eq!(url_authority("https://a.b:5/x?y"), Some("a.b:5"));
+    }
+}
