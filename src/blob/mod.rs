@@ -14,7 +14,7 @@
 //! - bigger ones: a receiving thread reads the body into `DEPTH + 1` recycled chunks, the caller
 //!   writes them, a hashing thread hashes what was written; the chunk size shrinks with `--jobs`
 //!   so that all transfers together stay within a 20 MiB budget;
-//! - ranges: `--jobs` worker threads take 8 MiB ranges from one shared counter and write them in
+//! - ranges: `--jobs` worker threads take ranges (16 MiB down to 1 MiB) from one shared counter and write them in
 //!   place; the caller hashes the contiguous prefix as it completes (read back from the page
 //!   cache) and feeds the tap. Every request takes a slot of the client's gate.
 //! - a tap is a bounded channel (8 chunks) to the unpacking thread the pull started.

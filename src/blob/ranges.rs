@@ -23,14 +23,17 @@ const THRESHOLD: u64 = 32 * 1024 * 1024;
 /// (on a fast link extra connections only add work: a hash must then re-read the bytes).
 const SLOW_BELOW: u64 = 48 * 1024 * 1024;
 /// How long the single stream is watched before deciding.
-const PROBE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
-/// The size of one range.
-const RANGE: u64 = 8 * 1024 * 1024;
+const PROBE_FOR: std::time::Duration = std::time::Duration::from_millis(250);
+/// Ranges are at most this big (fewer requests while much is left)...
+const RANGE_MAX: u64 = 16 * 1024 * 1024;
+/// ...and at least this big (the last ones are cut finer so no connection idles at the end).
+const RANGE_MIN: u64 = 1024 * 1024;
 const BUF: usize = 256 * 1024;
 /// The resume record is rewritten as the hashed prefix grows by this much.
 const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 
-/// Watches a file transfer's first second to decide whether ranges would help.
+/// Watches a file transfer's first quarter second to decide whether ranges would help: every
+/// moment spent on one slow stream leaves the other connections idle.
 pub(crate) struct Probe {
     started: std::time::Instant,
     from: u64,
@@ -94,7 +97,9 @@ pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
     let Ctx { session, spec, file, part, .. } = *ctx;
     let Rest { start, hasher, mut tap } = rest;
     let size = spec.size.expect("ranged fetches need a size");
-    let chunks = (size - start).div_ceil(RANGE) as usize;
+    let workers = session.client.concurrency();
+    let ranges = plan(start, size, workers);
+    let chunks = ranges.len();
     // From here the file is full-length with holes: only the record's prefix may be trusted.
     save(file, spec, start);
     file.set_len(size).map_err(|e| Error::io("allocate", part, e))?;
@@ -106,12 +111,12 @@ pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
         error: Mutex::new(None),
     };
     let next = AtomicUsize::new(0);
-    let workers = session.client.concurrency().min(chunks);
+    let workers = workers.min(chunks);
     let mut hasher = hasher;
     let mut prefix = start;
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| worker(ctx, &shared, &next, (start, chunks)));
+            s.spawn(|| worker(ctx, &shared, &next, &ranges));
         }
         let mut buf = vec![0u8; BUF];
         let mut since_checkpoint = 0;
@@ -125,7 +130,7 @@ pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
                     break;
                 }
             }
-            let (from, end) = bounds(start, i, size);
+            let (from, end) = ranges[i];
             let mut at = from;
             while at < end {
                 let n = ((end - at) as usize).min(BUF);
@@ -167,9 +172,20 @@ fn save(file: &File, spec: BlobSpec<'_>, written: u64) {
 }
 
 /// Range `i` of those that cover `start..size`.
-fn bounds(start: u64, i: usize, size: u64) -> (u64, u64) {
-    let from = start + i as u64 * RANGE;
-    (from, (from + RANGE).min(size))
+/// Cut `start..size` into ranges for `workers` connections, largest first: each is half of an
+/// even share of what is left, within [`RANGE_MIN`, `RANGE_MAX`], so the connections finish
+/// close together (guided self-scheduling).
+fn plan(start: u64, size: u64, workers: usize) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = start;
+    while at < size {
+        let share = (size - at) / (2 * workers.max(1) as u64);
+        let len = (share / RANGE_MIN * RANGE_MIN).clamp(RANGE_MIN, RANGE_MAX);
+        let end = (at + len).min(size);
+        out.push((at, end));
+        at = end;
+    }
+    out
 }
 
 fn stop(shared: &Shared, e: Error) {
@@ -181,18 +197,17 @@ fn stop(shared: &Shared, e: Error) {
     shared.cv.notify_all();
 }
 
-fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, (first, chunks): (u64, usize)) {
+fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, ranges: &[(u64, u64)]) {
     let Ctx { session, spec, who, .. } = *ctx;
-    let size = spec.size.unwrap_or(0);
     loop {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
         let i = next.fetch_add(1, Ordering::SeqCst);
-        if i >= chunks {
+        if i >= ranges.len() {
             return;
         }
-        let (start, end) = bounds(first, i, size);
+        let (start, end) = ranges[i];
         let mut pos = start;
         let what = format!("{} ({} bytes {start}-{})", who.name, spec.digest.short(), end - 1);
         let r = session
@@ -259,4 +274,27 @@ fn range(ctx: &Ctx<'_>, pos: &mut u64, end: u64, stop: &AtomicBool) -> Result<bo
         who.progress.add(n as u64);
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_the_rest_and_shrink_towards_the_end() {
+        const M: u64 = 1024 * 1024;
+        for (start, size, workers) in [(16 * M, 256 * M, 4), (0, 33 * M, 2), (5, 40 * M + 7, 16)] {
+            let r = plan(start, size, workers);
+            assert_eq!(r[0].0, start);
+            assert_eq!(r.last().unwrap().1, size);
+            assert!(r.windows(2).all(|w| w[0].1 == w[1].0), "contiguous: {r:?}");
+            let lens: Vec<u64> = r.iter().map(|(a, b)| b - a).collect();
+            assert!(lens.windows(2).all(|w| w[0] >= w[1]), "never growing: {lens:?}");
+            assert!(lens.iter().all(|l| *l <= RANGE_MAX), "{lens:?}");
+            assert!(lens[..lens.len() - 1].iter().all(|l| *l >= RANGE_MIN), "{lens:?}");
+        }
+        let r = plan(16 * M, 256 * M, 4);
+        assert_eq!(r[0].1 - r[0].0, RANGE_MAX, "big while much is left");
+        assert_eq!(r.last().map(|(a, b)| b - a), Some(RANGE_MIN), "fine at the end");
+    }
 }

@@ -9,7 +9,7 @@ use crate::support::fake::{self, Fault, Guard, Reply};
 use crate::support::*;
 
 const MIB: usize = 1024 * 1024;
-/// Slow enough that the first second decides for ranges.
+/// Slow enough that the first quarter second decides for ranges.
 const SLOW: u64 = 4 * MIB as u64;
 
 fn range_starts(hits: &[fake::Hit]) -> Vec<(u64, u64)> {
@@ -48,10 +48,14 @@ fn a_slow_stream_hands_the_rest_to_parallel_ranges() {
         first > 0 && first < 16 * MIB as u64,
         "ranges start where the stream stopped: {ranges:?}"
     );
-    for (k, (a, b)) in ranges.iter().enumerate() {
-        assert_eq!(*a, first + (k * 8 * MIB) as u64, "8 MiB ranges from one queue: {ranges:?}");
-        assert_eq!(*b, (a + 8 * MIB as u64).min(data.len() as u64) - 1);
-    }
+    // One queue of contiguous ranges, largest first and finer towards the end, so that no
+    // connection idles while another still has a big range to go.
+    assert!(ranges.windows(2).all(|w| w[0].1 + 1 == w[1].0), "contiguous: {ranges:?}");
+    assert_eq!(ranges.last().unwrap().1, data.len() as u64 - 1, "to the end: {ranges:?}");
+    let lens: Vec<u64> = ranges.iter().map(|(a, b)| b - a + 1).collect();
+    assert!(lens.windows(2).all(|w| w[0] >= w[1]), "never growing: {lens:?}");
+    assert!(lens[0] > lens[lens.len() - 1], "finer at the end: {lens:?}");
+    assert!(lens[..lens.len() - 1].iter().all(|l| *l >= MIB as u64), "{lens:?}");
     assert!(f.connections() >= 3, "parallel connections: {}", f.connections());
 }
 
