@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_oci_dl_global_optspecs
-    string join \n v/verbose q/quiet progress= plain-http insecure ca-file= u/username= registry-config= password-stdin cache= no-cache retries= resolve= timeout= deadline= h/help V/version
+    string join \n v/verbose q/quiet progress= plain-http insecure ca-file= u/username= registry-config= password-stdin cache= no-cache registries-conf= mirror= retries= resolve= timeout= deadline= h/help V/version
 end
 
 function __fish_oci_dl_needs_command
@@ -32,6 +32,8 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -l ca-file -d 'Trust the PEM
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -77,6 +79,8 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l ca-file -d 'Trust
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -106,6 +110,8 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l ca-file -d 'T
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -131,6 +137,8 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l ca-file -d 'Trust
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -151,6 +159,8 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l ca-file -d '
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -171,6 +181,8 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l ca-file -d 'Trust
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -191,6 +203,8 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -213,6 +227,8 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_sub
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -233,6 +249,8 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_sub
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -255,6 +273,8 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l ca-file -d
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
@@ -274,6 +294,8 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l ca-fil
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r

@@ -16,6 +16,7 @@ mod events;
 mod extract;
 mod fsx;
 pub mod manifest;
+mod mirrors;
 mod pool;
 mod pull;
 mod reference;
@@ -37,6 +38,7 @@ pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};
 pub use manifest::{Descriptor, Manifest, Platform, Selection};
+pub use mirrors::{Mirrors, Source};
 pub use pull::ReferrerPull;
 pub use pull::{ExtractOptions, Output, Overwrite, PullReport, PullRequest};
 pub use reference::{DEFAULT_REGISTRY, Reference};
@@ -98,7 +100,8 @@ pub fn each_tag(
     obs: Arc<dyn Observer>,
     on_tag: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<u64> {
-    Client::new(reference, opts, obs)?.tags(reference.repository(), on_tag)
+    let client = Client::new(reference, opts, obs)?;
+    client.tags(&client.origin_repo(reference.repository()), on_tag)
 }
 
 /// Fetch a manifest; with `platform`, an index is resolved to that platform's manifest.

@@ -88,7 +88,24 @@ pub fn resolve(
     Ok(current)
 }
 
+/// [`fetch_once`], again from the next source while a mirror's bytes fail their digest.
 fn fetch(
+    client: &Client,
+    repo: &str,
+    what: &str,
+    want: Option<&Digest>,
+    want_size: Option<u64>,
+) -> Result<ResolvedManifest, Error> {
+    let key = crate::registry::manifest_key(repo, what);
+    loop {
+        match fetch_once(client, repo, what, want, want_size) {
+            Err(e) if e.kind() == ErrorKind::Integrity && client.distrust(&key, &e) => {}
+            done => return done,
+        }
+    }
+}
+
+fn fetch_once(
     client: &Client,
     repo: &str,
     what: &str,

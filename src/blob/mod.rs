@@ -273,13 +273,24 @@ fn download(
         if sink.xattrs && session.client.concurrency() > 1 {
             sink.probe = Some(ranges::Probe::start(offset));
         }
-        let e = match complete(session, spec, &mut sink, &mut state, who, offset) {
+        let why = match complete(session, spec, &mut sink, &mut state, who, offset) {
             Ok(outcome) => {
                 let file = finish(sink.file, dest, &part_name, &outcome)?;
                 return Ok((outcome, file));
             }
             Err(Ended::Kept(e)) => return Err(e),
-            Err(Ended::Failed((e, _, _))) if e.kind() == ErrorKind::Integrity && offset > 0 => e,
+            // The bytes on disk were bad (the record matched, the content did not): the
+            // registry is not to blame until a download from zero fails too.
+            Err(Ended::Failed((e, _, _))) if e.kind() == ErrorKind::Integrity && offset > 0 => {
+                format!("the partial file did not verify; restarting the download from 0 ({e})")
+            }
+            // A mirror served them: its bytes go, the next source is asked from zero.
+            Err(Ended::Failed((e, _, _)))
+                if e.kind() == ErrorKind::Integrity
+                    && session.client.distrust(&crate::registry::blob_key(spec.digest), &e) =>
+            {
+                "restarting the download from the next source".to_owned()
+            }
             Err(Ended::Failed((e, written, etag))) => {
                 if e.kind() == ErrorKind::Integrity || written == 0 {
                     remove_part(dest.dir, &part_name, &sink.file);
@@ -290,15 +301,7 @@ fn download(
                 return Err(e);
             }
         };
-        // The bytes on disk were bad (the record matched, the content did not): the registry
-        // is not to blame until a download from zero fails too.
-        who.obs.log(
-            Level::Info,
-            format!(
-                "{}: the partial file did not verify; restarting the download from 0 ({e})",
-                who.name
-            ),
-        );
+        who.obs.log(Level::Info, format!("{}: {why}", who.name));
         sink.restart()?;
         state = State::new(spec.digest.algorithm());
         offset = 0;

@@ -97,6 +97,18 @@ pub struct Global {
     /// Use no blob cache.
     #[arg(long, global = true, help_heading = "Cache")]
     pub no_cache: bool,
+    /// Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d].
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "CONTAINERS_REGISTRIES_CONF",
+        help_heading = "Network"
+    )]
+    pub registries_conf: Option<PathBuf>,
+    /// Try HOST[:PORT][/NAMESPACE] before the reference's registry, for any pull; repeatable.
+    #[arg(long, global = true, value_name = "HOST", help_heading = "Network")]
+    pub mirror: Vec<String>,
     /// Retries of a failed request or transfer (with backoff), each resuming where it stopped.
     #[arg(long, global = true, value_name = "N", default_value_t = 5, help_heading = "Network")]
     pub retries: u32,
@@ -224,6 +236,7 @@ impl Global {
             resolve: self.resolve.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,
             retry: oci_dl::RetryPolicy { retries: self.retries, ..Default::default() },
             cancel: cancel_on_signals()?,
+            mirrors: oci_dl::Mirrors::load(self.registries_conf.as_deref(), self.mirror.clone())?,
         })
     }
 }

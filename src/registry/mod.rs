@@ -6,6 +6,7 @@ pub mod challenge;
 pub mod credentials;
 mod referrers;
 mod send;
+mod sources;
 mod status;
 mod tags;
 mod transport;
@@ -28,6 +29,7 @@ use crate::retry::{Cancel, Gate, RetryPolicy};
 pub use credentials::Credentials;
 use send::Body;
 pub use send::Reply;
+pub(crate) use sources::{blob_key, manifest_key};
 use status::*;
 use tags::*;
 pub use tags::{MAX_TAG_BYTES, MAX_TAGS};
@@ -64,6 +66,8 @@ pub struct ClientOptions {
     pub cancel: Cancel,
     /// The shared blob cache, if any.
     pub cache: Option<PathBuf>,
+    /// Mirrors and remapped locations (`registries.conf`, `--mirror`).
+    pub mirrors: crate::mirrors::Mirrors,
 }
 
 /// A client for one registry.
@@ -78,6 +82,7 @@ pub struct Client {
     gate: Gate,
     quota_warned: std::sync::atomic::AtomicBool,
     deadline: Duration,
+    sources: sources::Sources,
     _watch: CancelWatch,
 }
 
@@ -101,8 +106,9 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 impl Client {
-    /// A client for `reference`'s registry. Credentials: explicit ones, else the Docker config.
-    pub fn new(
+    /// A client for `reference`'s registry alone. Credentials: explicit ones, else the Docker
+    /// config.
+    pub(super) fn direct(
         reference: &Reference,
         opts: &ClientOptions,
         log: Arc<dyn Observer>,
@@ -156,6 +162,7 @@ impl Client {
             gate: Gate::new(1),
             quota_warned: Default::default(),
             deadline,
+            sources: Default::default(),
         })
     }
 
@@ -194,7 +201,9 @@ impl Client {
     /// capped at [`MAX_MANIFEST_BYTES`] and, when fetched by digest, verified against it.
     pub fn manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
         self.retrying(None, &format!("manifest {repo}:{reference}"), |_| {
-            self.manifest_once(repo, reference)
+            self.each_source(sources::manifest_key(repo, reference), repo, |c, repo| {
+                c.manifest_once(repo, reference)
+            })
         })
     }
 
@@ -284,34 +293,21 @@ impl Client {
         self.blob_range(repo, digest, from, None, if_range)
     }
 
-    /// A small blob (a config, a signature, a checksum list) into memory, retried, and checked
-    /// against its descriptor's size and digest. Callers cap `d.size` first.
-    pub fn small_blob(
-        &self,
-        repo: &str,
-        d: &crate::manifest::Descriptor,
-        what: &str,
-    ) -> Result<Vec<u8>, Error> {
-        let bytes = self.retrying(None, &format!("blob {what}"), |_| {
-            self.blob(repo, &d.digest, 0, None)?.read_body(d.size + 1, what)
-        })?;
-        let got = Digest::of(d.digest.algorithm(), &bytes);
-        if bytes.len() as u64 != d.size || got != d.digest {
-            return Err(Error::new(
-                ErrorKind::Integrity,
-                format!(
-                    "{what}: got {} bytes hashing to {got}, expected {} and {}",
-                    bytes.len(),
-                    d.size,
-                    d.digest
-                ),
-            ));
-        }
-        Ok(bytes)
-    }
-
     /// GET bytes `from..=to` (or `from..` without `to`) of a blob; see [`Client::blob`].
     pub fn blob_range(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        from: u64,
+        to: Option<u64>,
+        if_range: Option<&str>,
+    ) -> Result<Reply, Error> {
+        self.each_source(sources::blob_key(digest), repo, |c, repo| {
+            c.blob_range_once(repo, digest, from, to, if_range)
+        })
+    }
+
+    fn blob_range_once(
         &self,
         repo: &str,
         digest: &Digest,

@@ -17,6 +17,7 @@ impl Client {
         repo: &str,
         digest: &Digest,
     ) -> Result<Option<Vec<Descriptor>>, Error> {
+        let repo = &self.origin_repo(repo);
         let mut path = format!("/v2/{repo}/referrers/{digest}");
         let mut out = Vec::new();
         for page in 0.. {

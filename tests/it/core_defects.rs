@@ -273,6 +273,8 @@ fn pull_help_groups_its_flags_under_headings() {
                 "--plain-http",
                 "--insecure",
                 "--ca-file",
+                "--registries-conf",
+                "--mirror",
                 "--retries",
                 "--resolve",
                 "--timeout",

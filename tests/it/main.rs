@@ -18,6 +18,7 @@ mod hostile;
 mod hostile_files;
 mod hostile_net;
 mod manifest;
+mod mirrors;
 mod platforms;
 mod publishers;
 mod pull;

@@ -23,6 +23,8 @@ pub struct Registry {
     pub ca: Option<PathBuf>,
     /// Basic credentials the registry demands, if any.
     pub auth: Option<(String, String)>,
+    /// Its access log (one line a request), for the registry that keeps one.
+    pub access_log: Option<PathBuf>,
     _dir: tempfile::TempDir,
     _child: Child,
 }
@@ -45,11 +47,42 @@ pub fn tls() -> Option<&'static Registry> {
     R.get_or_init(|| start(Kind::Tls)).as_ref()
 }
 
+/// A registry that keeps an access log, so that a test can count the requests it served.
+pub fn upstream() -> Option<&'static Registry> {
+    static R: OnceLock<Option<Registry>> = OnceLock::new();
+    R.get_or_init(|| start(Kind::Upstream)).as_ref()
+}
+
+/// The CNCF registry as a pull-through cache (`proxy.remoteurl`) of [`upstream`], over plain
+/// HTTP on loopback, with an access log of its own.
+pub fn proxy() -> Option<&'static Registry> {
+    static R: OnceLock<Option<Registry>> = OnceLock::new();
+    R.get_or_init(|| start(Kind::Proxy(upstream()?.host.clone()))).as_ref()
+}
+
+impl Registry {
+    /// How many requests in the access log so far are `GET`s of a path containing `part`.
+    pub fn gets(&self, part: &str) -> usize {
+        let log = std::fs::read_to_string(self.access_log.as_ref().expect("an access log"))
+            .unwrap_or_default();
+        log.lines().filter(|l| l.contains("\"GET ") && l.contains(part)).count()
+    }
+
+    /// Whether the blob `hex` (sha256) is in the registry's own storage: a proxy stores what it
+    /// fetched in the background, after it answered.
+    pub fn stores(&self, hex: &str) -> bool {
+        let path = format!("storage/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]);
+        self._dir.path().join(path).is_file()
+    }
+}
+
 #[derive(PartialEq)]
 enum Kind {
     Open,
     BasicAuth,
     Tls,
+    Upstream,
+    Proxy(String),
 }
 
 /// A CA and a server certificate for `registry.test` / 127.0.0.1, made with the openssl CLI.
@@ -116,12 +149,17 @@ fn start(kind: Kind) -> Option<Registry> {
     let dir = tempfile::tempdir().unwrap();
     let storage: PathBuf = dir.path().join("storage");
     let port = free_port();
+    let logged = matches!(kind, Kind::Upstream | Kind::Proxy(_));
     let mut config = format!(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: {}\n\
          storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
          http:\n  addr: 127.0.0.1:{port}\n",
+        !logged,
         storage.display()
     );
+    if let Kind::Proxy(upstream) = &kind {
+        config.push_str(&format!("proxy:\n  remoteurl: http://{upstream}\n"));
+    }
     let mut ca = None;
     if kind == Kind::Tls {
         let (ca_pem, cert, key) = make_certs(dir.path());
@@ -152,7 +190,11 @@ fn start(kind: Kind) -> Option<Registry> {
         ])
         .arg(&cfg)
         .arg(std::process::id().to_string())
-        .stdout(Stdio::null())
+        // The access log goes to stdout.
+        .stdout(match logged {
+            true => Stdio::from(std::fs::File::create(dir.path().join("access.log")).unwrap()),
+            false => Stdio::null(),
+        })
         .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
         .spawn()
         .expect("start docker-registry");
@@ -176,5 +218,6 @@ fn start(kind: Kind) -> Option<Registry> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let auth = (kind == Kind::BasicAuth).then(|| (USER.to_owned(), PASSWORD.to_owned()));
-    Some(Registry { host, ca, auth, _dir: dir, _child: child })
+    let access_log = logged.then(|| dir.path().join("access.log"));
+    Some(Registry { host, ca, auth, access_log, _dir: dir, _child: child })
 }
