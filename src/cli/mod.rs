@@ -67,7 +67,7 @@ pub struct Global {
         help_heading = "Display"
     )]
     pub progress: progress::ProgressArg,
-    /// Use plain HTTP (automatic for localhost and loopback addresses).
+    /// Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS).
     #[arg(long, global = true, help_heading = "Network")]
     pub plain_http: bool,
     /// Skip TLS certificate verification.

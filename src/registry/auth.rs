@@ -18,16 +18,14 @@ const MAX_TOKEN_BODY: u64 = 1024 * 1024;
 
 pub(super) struct Auth {
     credentials: Option<Credentials>,
-    /// The registry is reached over HTTPS: credentials must not then travel in clear text.
-    secure: bool,
     /// The whole token exchange must be done within this.
     deadline: Duration,
     cache: Mutex<HashMap<String, String>>,
 }
 
 impl Auth {
-    pub(super) fn new(credentials: Option<Credentials>, secure: bool, deadline: Duration) -> Auth {
-        Auth { credentials, secure, deadline, cache: Mutex::new(HashMap::new()) }
+    pub(super) fn new(credentials: Option<Credentials>, deadline: Duration) -> Auth {
+        Auth { credentials, deadline, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The cached `Authorization` value for `scope`, if a challenge was answered before.
@@ -37,17 +35,19 @@ impl Auth {
     }
 
     /// Answer the challenges of a 401 for `scope`, caching the result. Bearer is preferred.
+    /// `secure`: the registry is reached over HTTPS, so credentials must not travel in clear text.
     pub(super) fn authenticate(
         &self,
         agent: &ureq::Agent,
         headers: &[String],
         scope: &str,
+        secure: bool,
         log: &dyn Observer,
     ) -> Result<(), Error> {
         let challenges: Vec<Challenge> = headers.iter().flat_map(|h| challenge::parse(h)).collect();
         let debug = |m: String| log.log(Level::Debug, m);
         if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer") {
-            let value = self.bearer(agent, c, scope, &debug)?;
+            let value = self.bearer(agent, c, scope, secure, &debug)?;
             self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.to_owned(), value);
             return Ok(());
         }
@@ -78,6 +78,7 @@ impl Auth {
         agent: &ureq::Agent,
         c: &Challenge,
         scope: &str,
+        secure: bool,
         debug: &dyn Fn(String),
     ) -> Result<String, Error> {
         let realm = c
@@ -86,7 +87,7 @@ impl Auth {
             .ok_or_else(|| {
                 Error::new(ErrorKind::Auth, "Bearer challenge without a usable realm")
             })?;
-        if !realm_allowed(realm, self.secure, self.credentials.is_some()) {
+        if !realm_allowed(realm, secure, self.credentials.is_some()) {
             return Err(Error::new(
                 ErrorKind::Auth,
                 format!(

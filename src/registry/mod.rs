@@ -4,6 +4,7 @@
 mod auth;
 pub mod challenge;
 pub mod credentials;
+mod origin;
 mod referrers;
 mod send;
 mod sources;
@@ -73,7 +74,7 @@ pub struct ClientOptions {
 /// A client for one registry.
 pub struct Client {
     agent: ureq::Agent,
-    base: String,
+    origin: origin::Origin,
     host: String,
     auth: auth::Auth,
     log: Arc<dyn Observer>,
@@ -94,7 +95,8 @@ pub struct RawManifest {
     pub served_digest: Option<String>,
 }
 
-/// Whether `host` (with optional port) is a loopback name or address, served over plain HTTP.
+/// Whether `host` (with optional port) is a loopback name or address, which gets plain HTTP when
+/// it does not speak TLS.
 pub fn is_loopback(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
@@ -114,8 +116,7 @@ impl Client {
         log: Arc<dyn Observer>,
     ) -> Result<Client, Error> {
         let host = reference.api_host().to_owned();
-        let plain = opts.plain_http || is_loopback(&host);
-        let scheme = if plain { "http" } else { "https" };
+        let origin = origin::Origin::new(&host, opts.plain_http);
         let credentials = match &opts.credentials {
             Some(c) => Some(c.clone()),
             None => {
@@ -129,7 +130,7 @@ impl Client {
                 found.map(|f| f.credentials)
             }
         };
-        let tls = if plain { TlsConfig::default() } else { tls_config(opts)? };
+        let tls = if opts.plain_http { TlsConfig::default() } else { tls_config(opts)? };
         let deadline = opts.deadline.unwrap_or(DEFAULT_DEADLINE);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -142,7 +143,7 @@ impl Client {
             .input_buffer_size(256 * 1024)
             .max_idle_connections_per_host(16)
             .tls_config(tls)
-            .proxy(proxy_for(scheme, &host, &*log)?)
+            .proxy(proxy_for(origin.first_scheme(), &host, &*log)?)
             .build();
         let resolver = PinnedResolver { pins: opts.resolve.clone(), system: Default::default() };
         let agent = ureq::Agent::with_parts(
@@ -153,9 +154,9 @@ impl Client {
         Ok(Client {
             _watch: CancelWatch::start(agent.clone(), opts.cancel.clone()),
             agent,
-            base: format!("{scheme}://{host}"),
+            origin,
             host,
-            auth: auth::Auth::new(credentials, !plain, deadline),
+            auth: auth::Auth::new(credentials, deadline),
             log,
             retry: opts.retry.clone(),
             cancel: opts.cancel.clone(),
@@ -267,7 +268,7 @@ impl Client {
             }
             path = match next {
                 Some(n) if n.starts_with('/') => n,
-                Some(n) if n.starts_with(&self.base) => n[self.base.len()..].to_owned(),
+                Some(ref n) if let Some(p) = n.strip_prefix(self.origin.base()) => p.to_owned(),
                 Some(n) => {
                     return Err(Error::new(
                         ErrorKind::Other,

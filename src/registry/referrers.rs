@@ -49,7 +49,9 @@ impl Client {
             }
             match next {
                 Some(n) if n.starts_with('/') => path = n,
-                Some(n) if n.starts_with(&self.base) => path = n[self.base.len()..].to_owned(),
+                Some(ref n) if let Some(p) = n.strip_prefix(self.origin.base()) => {
+                    path = p.to_owned()
+                }
                 Some(n) => {
                     return Err(Error::new(
                         ErrorKind::Other,

@@ -78,12 +78,16 @@ impl Client {
         body: Body,
     ) -> Result<Reply, Error> {
         let scope = format!("repository:{repo}:pull");
-        let mut url = format!("{}{}", self.base, path);
+        let mut url = format!("{}{}", self.origin.base(), path);
         let mut retried_auth = false;
         let mut hops = 0;
         loop {
             let same_host = self.is_registry(&url);
-            let Sent { resp, until } = self.send(&url, headers, body, same_host, &scope)?;
+            let Some(Sent { resp, until }) = self.send(&url, headers, body, same_host, &scope)?
+            else {
+                url = self.origin.rebase(&url); // a loopback registry without TLS
+                continue;
+            };
             match resp.status().as_u16() {
                 200..=299 => {
                     self.note_quota(resp.headers());
@@ -106,10 +110,11 @@ impl Client {
     /// `Authorization` goes.
     fn is_registry(&self, url: &str) -> bool {
         url_authority(url).is_some_and(|a| a.eq_ignore_ascii_case(&self.host))
-            && url.starts_with(&self.base)
+            && self.origin.holds(url)
     }
 
     /// One GET of `url`, with the cached `Authorization` for `scope` when it goes to the registry.
+    /// `None`: the registry turned out not to speak TLS; ask again over plain HTTP.
     fn send(
         &self,
         url: &str,
@@ -117,7 +122,7 @@ impl Client {
         body: Body,
         same_host: bool,
         scope: &str,
-    ) -> Result<Sent, Error> {
+    ) -> Result<Option<Sent>, Error> {
         let mut req = self.agent.get(url);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -125,19 +130,59 @@ impl Client {
         if same_host && let Some(value) = self.auth.header_for(scope) {
             req = req.header("authorization", value);
         }
-        if body == Body::Small {
-            req = req.config().timeout_global(Some(self.deadline)).build();
+        let proxy = self.origin.plain_proxy().filter(|p| same_host && p.as_ref() != self.proxy());
+        if body == Body::Small || proxy.is_some() {
+            let mut config = req.config();
+            if body == Body::Small {
+                config = config.timeout_global(Some(self.deadline));
+            }
+            if let Some(p) = proxy {
+                config = config.proxy(p.clone());
+            }
+            req = config.build();
         }
         let started = Instant::now();
         let until = started + self.deadline;
-        let resp = req.call().map_err(|e| network(&describe(url, same_host), e, self.deadline))?;
+        let resp = match req.call() {
+            Ok(resp) => resp,
+            Err(e) => return self.failed(url, same_host, e, started).map(|()| None),
+        };
+        if same_host {
+            self.origin.answered();
+        }
         self.debug(format!(
             "{} -> {} in {} ms",
             describe(url, same_host),
             resp.status().as_u16(),
             started.elapsed().as_millis()
         ));
-        Ok(Sent { resp, until })
+        Ok(Some(Sent { resp, until }))
+    }
+
+    /// The agent's proxy, chosen for the registry's first scheme.
+    fn proxy(&self) -> Option<&ureq::Proxy> {
+        self.agent.config().proxy()
+    }
+
+    /// A request that got no answer: `Ok` when it was the registry not speaking TLS, which
+    /// is then reached over plain HTTP, else the error.
+    fn failed(
+        &self,
+        url: &str,
+        same_host: bool,
+        e: ureq::Error,
+        started: Instant,
+    ) -> Result<(), Error> {
+        let plain_proxy = || proxy_for("http", &self.host, &*self.log);
+        if same_host && self.origin.falls_back(&e, plain_proxy)? {
+            self.debug(format!(
+                "{}: {e} after {} ms: the registry does not speak TLS; plain HTTP from now on",
+                describe(url, true),
+                started.elapsed().as_millis()
+            ));
+            return Ok(());
+        }
+        Err(network(&describe(url, same_host), e, self.deadline))
     }
 
     /// Answer a 401 from the registry: get a token (or Basic header) for `scope` from its
@@ -160,7 +205,7 @@ impl Client {
         }
         // Drain the small 401 body so its connection can be reused for the retry.
         read_error_body(resp, until);
-        self.auth.authenticate(&self.agent, &challenges, scope, &*self.log)
+        self.auth.authenticate(&self.agent, &challenges, scope, self.origin.secure(), &*self.log)
     }
 
     /// Log the registry's quota headers; warn once per run when little is left.

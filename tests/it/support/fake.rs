@@ -2,7 +2,8 @@
 //! to another host, corrupt bytes. Every request is recorded; the handler decides each answer.
 //! Strict by default (as xh's test server): when a `Fake` drops, the test fails if it answered a
 //! request with [`Reply::unexpected`] or was never called, unless the test opted out with
-//! [`Fake::allow_unexpected`] and said why.
+//! [`Fake::allow_unexpected`] and said why. A TLS handshake gets what docker-registry (Go's
+//! net/http) answers one on a plain port: `400 Bad Request`, then the connection closes.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -97,6 +98,7 @@ pub struct Fake {
     pub host: String,
     served: Arc<std::sync::atomic::AtomicU64>,
     connections: Arc<std::sync::atomic::AtomicU64>,
+    tls_hellos: Arc<std::sync::atomic::AtomicU64>,
     hits: Arc<Mutex<Vec<Hit>>>,
     unexpected: Arc<Mutex<Vec<Hit>>>,
     stop: Arc<AtomicBool>,
@@ -115,21 +117,29 @@ impl Fake {
         let stop = Arc::new(AtomicBool::new(false));
         let served = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let connections = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let tls_hellos = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let handler: Arc<Handler> = Arc::new(handler);
         {
             let (hits, unexpected, stop, served) =
                 (hits.clone(), unexpected.clone(), stop.clone(), served.clone());
-            let connections = connections.clone();
+            let (connections, tls_hellos) = (connections.clone(), tls_hellos.clone());
             std::thread::spawn(move || {
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
-                    connections.fetch_add(1, Ordering::SeqCst);
                     let (hits, unexpected, handler, served) =
                         (hits.clone(), unexpected.clone(), handler.clone(), served.clone());
-                    std::thread::spawn(move || serve(conn, &hits, &unexpected, &*handler, &served));
+                    let (connections, tls_hellos) = (connections.clone(), tls_hellos.clone());
+                    std::thread::spawn(move || {
+                        if refuse_tls(&conn) {
+                            tls_hellos.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                        connections.fetch_add(1, Ordering::SeqCst);
+                        serve(conn, &hits, &unexpected, &*handler, &served)
+                    });
                 }
             });
         }
@@ -137,6 +147,7 @@ impl Fake {
             host,
             served,
             connections,
+            tls_hellos,
             hits,
             unexpected,
             stop,
@@ -145,9 +156,14 @@ impl Fake {
         }
     }
 
-    /// TCP connections accepted so far.
+    /// HTTP connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections that opened with a TLS handshake (refused) so far.
+    pub fn tls_hellos(&self) -> u64 {
+        self.tls_hellos.load(Ordering::SeqCst)
     }
 
     /// Body bytes written to clients so far.
@@ -205,6 +221,26 @@ impl Drop for Fake {
         drop(hits);
         self.assert_no_unexpected();
     }
+}
+
+/// Whether `conn` opened with a TLS record (content type 22, handshake); it then gets Go's answer
+/// to a request line it cannot parse, read up to the first `\n` as Go does, and is closed as Go
+/// closes it (write side first, then the rest read for a while, so that no RST eats the answer).
+fn refuse_tls(conn: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    if !matches!(conn.peek(&mut first), Ok(1)) || first[0] != 0x16 {
+        return false;
+    }
+    let mut line = Vec::new();
+    let _ = BufReader::new(conn).read_until(b'\n', &mut line);
+    let _ = (&*conn).write_all(
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+          Connection: close\r\n\r\n400 Bad Request",
+    );
+    let _ = conn.shutdown(std::net::Shutdown::Write);
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+    let _ = std::io::copy(&mut (&*conn), &mut std::io::sink());
+    true
 }
 
 fn serve(

@@ -1,0 +1,164 @@
+//! Which scheme reaches the registry: HTTPS, or plain HTTP with `--plain-http`. A loopback
+//! registry, which docker treats as insecure by default, is tried over TLS first and falls back
+//! to plain HTTP only when its answer to the handshake is not TLS at all (a plain-HTTP server
+//! answering `400`) — never after a certificate or any other error. The first answer decides,
+//! for the whole client.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use super::*;
+
+const UNDECIDED: u8 = 0;
+const TLS: u8 = 1;
+/// `--plain-http`.
+const PLAIN: u8 = 2;
+/// A loopback registry that does not speak TLS.
+const FELL_BACK: u8 = 3;
+
+pub(super) struct Origin {
+    https: String,
+    http: String,
+    state: AtomicU8,
+    /// The proxy for plain HTTP once fallen back (the agent's was chosen for HTTPS).
+    plain_proxy: OnceLock<Option<ureq::Proxy>>,
+}
+
+impl Origin {
+    pub(super) fn new(host: &str, plain_http: bool) -> Origin {
+        let state = if plain_http {
+            PLAIN
+        } else if is_loopback(host) {
+            UNDECIDED
+        } else {
+            TLS
+        };
+        Origin {
+            https: format!("https://{host}"),
+            http: format!("http://{host}"),
+            state: AtomicU8::new(state),
+            plain_proxy: OnceLock::new(),
+        }
+    }
+
+    /// The scheme the client starts with (and the agent's proxy is chosen for).
+    pub(super) fn first_scheme(&self) -> &'static str {
+        if self.state.load(Ordering::SeqCst) == PLAIN { "http" } else { "https" }
+    }
+
+    /// `scheme://host` of the registry, as requests go to it now.
+    pub(super) fn base(&self) -> &str {
+        if self.secure() { &self.https } else { &self.http }
+    }
+
+    /// Whether the registry is reached over TLS (so that credentials stay off plain HTTP).
+    pub(super) fn secure(&self) -> bool {
+        matches!(self.state.load(Ordering::SeqCst), UNDECIDED | TLS)
+    }
+
+    /// Whether `url` is on the registry: its base, or the HTTPS one a fallback left behind (a
+    /// request that was under way when another found out).
+    pub(super) fn holds(&self, url: &str) -> bool {
+        url.starts_with(self.base())
+            || (self.state.load(Ordering::SeqCst) == FELL_BACK && url.starts_with(&self.https))
+    }
+
+    /// After a fallback: the proxy for plain HTTP, which requests to the registry then use.
+    pub(super) fn plain_proxy(&self) -> Option<&Option<ureq::Proxy>> {
+        self.plain_proxy.get()
+    }
+
+    /// The registry answered over TLS: no fallback from now on.
+    pub(super) fn answered(&self) {
+        let _ = self.state.compare_exchange(UNDECIDED, TLS, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Whether the failed request `e` to the registry means: a loopback registry not yet heard
+    /// over TLS does not speak it. If so, the client uses plain HTTP (through `plain_proxy()`)
+    /// from now on.
+    pub(super) fn falls_back(
+        &self,
+        e: &ureq::Error,
+        plain_proxy: impl FnOnce() -> Result<Option<ureq::Proxy>, Error>,
+    ) -> Result<bool, Error> {
+        match self.state.load(Ordering::SeqCst) {
+            _ if !speaks_no_tls(e) => return Ok(false),
+            FELL_BACK => return Ok(true), // another request found out first
+            UNDECIDED => {}
+            _ => return Ok(false),
+        }
+        let _ = self.plain_proxy.set(plain_proxy()?);
+        match self.state.compare_exchange(UNDECIDED, FELL_BACK, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => Ok(true),
+            Err(now) => Ok(now == FELL_BACK),
+        }
+    }
+
+    /// `url` on the registry, moved to plain HTTP after a fallback.
+    pub(super) fn rebase(&self, url: &str) -> String {
+        match url.strip_prefix(&self.https) {
+            Some(rest) if self.state.load(Ordering::SeqCst) == FELL_BACK => {
+                format!("{}{rest}", self.http)
+            }
+            _ => url.to_owned(),
+        }
+    }
+}
+
+/// Whether the server's first bytes after our ClientHello were no TLS record at all, as when a
+/// plain-HTTP server answers `HTTP/1.1 400` (rustls: "corrupt message of type
+/// InvalidContentType").
+fn speaks_no_tls(e: &ureq::Error) -> bool {
+    let rustls = match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        }
+        _ => None,
+    };
+    matches!(
+        rustls,
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_tls() -> ureq::Error {
+        let e = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        ureq::Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    #[test]
+    fn only_loopback_falls_back_and_only_when_the_answer_is_not_tls() {
+        let none = || Ok(None);
+        let o = Origin::new("127.0.0.1:5000", false);
+        assert_eq!((o.base(), o.secure()), ("https://127.0.0.1:5000", true));
+        let cert = ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        assert!(!o.falls_back(&cert, none).unwrap(), "a certificate error is no downgrade");
+        assert!(!o.falls_back(&ureq::Error::ConnectionFailed, none).unwrap());
+        assert!(o.falls_back(&not_tls(), none).unwrap());
+        assert_eq!((o.base(), o.secure()), ("http://127.0.0.1:5000", false));
+        assert!(o.holds("https://127.0.0.1:5000/v2/") && o.holds("http://127.0.0.1:5000/v2/"));
+        assert_eq!(o.rebase("https://127.0.0.1:5000/v2/?n=1"), "http://127.0.0.1:5000/v2/?n=1");
+        assert!(o.falls_back(&not_tls(), none).unwrap(), "a probe still under way follows");
+
+        let o = Origin::new("[::1]:5000", false);
+        o.answered();
+        assert!(!o.falls_back(&not_tls(), none).unwrap(), "it spoke TLS before");
+        assert_eq!(o.base(), "https://[::1]:5000");
+
+        let o = Origin::new("registry.example", false);
+        assert!(!o.falls_back(&not_tls(), none).unwrap(), "not loopback");
+        assert!(o.secure());
+        let o = Origin::new("localhost:5000", true);
+        assert_eq!((o.first_scheme(), o.base()), ("http", "http://localhost:5000"));
+        assert!(!o.holds("https://localhost:5000/v2/"), "--plain-http: only HTTP is the registry");
+        assert!(!o.falls_back(&not_tls(), none).unwrap());
+    }
+}
