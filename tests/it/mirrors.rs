@@ -79,7 +79,7 @@ fn a_mirror_that_is_down_costs_one_connect_attempt() {
     for (name, bytes) in &files {
         assert_eq!(&std::fs::read(sb.work().join("out").join(name)).unwrap(), bytes);
     }
-    let tries = run.stderr.lines().filter(|l| l.contains(&format!("http://{dead}/"))).count();
+    let tries = run.stderr.lines().filter(|l| l.contains(&format!("://{dead}/"))).count();
     assert_eq!(tries, 1, "one attempt at the dead mirror:\n{}", run.stderr);
     let served = format!(
         "blob {} from {}",
