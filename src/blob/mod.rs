@@ -56,6 +56,15 @@ pub struct BlobSpec<'a> {
     pub size: Option<u64>,
 }
 
+/// One transfer: the session it runs in, what it fetches, and who it is for. Every step of a
+/// blob's life takes it whole.
+#[derive(Clone, Copy)]
+pub(crate) struct Transfer<'a> {
+    pub session: &'a Session,
+    pub spec: BlobSpec<'a>,
+    pub who: Report<'a>,
+}
+
 /// Who is asking, for events.
 #[derive(Clone, Copy)]
 pub struct Report<'a> {
@@ -112,7 +121,7 @@ pub fn to_file_tapped(
     if let Some(cache) = session.cache.as_ref()
         && let Some(cached) = cache.get(spec.digest)
     {
-        match restore(&cached, spec, dest, who, session, tap.as_deref_mut()) {
+        match restore(&cached, Transfer { session, spec, who }, dest, tap.as_deref_mut()) {
             Ok(o) => return Ok(o),
             Err(e) if e.kind() == ErrorKind::Integrity => {
                 if let Some(t) = tap.as_deref_mut() {
@@ -130,7 +139,7 @@ pub fn to_file_tapped(
             Err(e) => return Err(e),
         }
     }
-    let (outcome, file) = download(session, spec, dest, who, tap)?;
+    let (outcome, file) = download(Transfer { session, spec, who }, dest, tap)?;
     if let Some(cache) = session.cache.as_ref()
         && let Err(e) = cache.put(spec.digest, dest.dir, dest.name, &file)
     {
@@ -144,12 +153,11 @@ pub fn to_file_tapped(
 /// copy it, under a temporary name renamed onto `dest`.
 fn restore(
     cached: &crate::cache::Entry,
-    spec: BlobSpec<'_>,
+    t: Transfer<'_>,
     dest: Dest<'_>,
-    who: Report<'_>,
-    session: &Session,
     tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
+    let Transfer { session, spec, who } = t;
     who.progress.set(0);
     let outcome = if cached.verified {
         // Unchanged since it verified (see `crate::cache`): an unpacker still needs its bytes.
@@ -168,7 +176,7 @@ fn restore(
         let mut src = cached.file.try_clone().map_err(|e| Error::io("open", &cached.path, e))?;
         src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &cached.path, e))?;
         let mut sink = VerifySink { tap };
-        let outcome = stream::copy(&mut src, spec, &mut sink, &mut state, who, session)
+        let outcome = stream::copy(&mut src, t, &mut sink, &mut state)
             .map_err(|e| (e, 0, None))
             .and_then(|()| verify::finished(spec, state))
             .map_err(|(e, _, _)| e.context(format!("cached {}", cached.path.display())))?;
@@ -202,12 +210,11 @@ fn restore(
 /// The network path: resume a `.part` if one is there, retry, verify, rename. Returns the final
 /// file, still locked.
 fn download(
-    session: &Session,
-    spec: BlobSpec<'_>,
+    t: Transfer<'_>,
     dest: Dest<'_>,
-    who: Report<'_>,
     mut tap: Option<&mut Tap>,
 ) -> Result<(Outcome, File), Error> {
+    let Transfer { session, spec, who } = t;
     let part_name = part_name(dest.name);
     let part = dest.dir.show(&part_name);
     let (file, _) = open_part(dest.dir, &part_name, who.obs)?;
@@ -273,7 +280,7 @@ fn download(
         if sink.xattrs && session.client.concurrency() > 1 {
             sink.probe = Some(ranges::Probe::start(offset));
         }
-        let why = match complete(session, spec, &mut sink, &mut state, who, offset) {
+        let why = match complete(t, &mut sink, &mut state, offset) {
             Ok(outcome) => {
                 let file = finish(sink.file, dest, &part_name, &outcome)?;
                 return Ok((outcome, file));
@@ -320,15 +327,14 @@ enum Ended {
 
 /// Fetch what the `.part` lacks past `offset` (in ranges if one stream is slow) and verify it.
 fn complete(
-    session: &Session,
-    spec: BlobSpec<'_>,
+    t: Transfer<'_>,
     sink: &mut FileSink<'_>,
     state: &mut State,
-    who: Report<'_>,
     offset: u64,
 ) -> Result<Outcome, Ended> {
+    let Transfer { spec, who, .. } = t;
     sink.switched = false;
-    let mut fetched = stream::fetch(session, spec, sink, state, who);
+    let mut fetched = stream::fetch(t, sink, state);
     if fetched.is_ok() && sink.switched {
         sink.switched = false;
         let start = state.written;
@@ -336,7 +342,7 @@ fn complete(
             Level::Debug,
             format!("{}: one connection is slow; fetching the rest in ranges", who.name),
         );
-        let ctx = ranges::Ctx { session, spec, file: &sink.file, part: sink.path, who };
+        let ctx = ranges::Ctx { t, file: &sink.file, part: sink.path };
         let rest =
             ranges::Rest { start, hasher: state.hasher.clone(), tap: sink.tap.as_deref_mut() };
         match ranges::fetch(&ctx, rest) {
@@ -364,7 +370,7 @@ fn complete(
                     .seek(SeekFrom::Start(start))
                     .map_err(|e| Ended::Kept(Error::io("seek", part, e)))?;
                 sink.checkpoint(start, state.etag.as_deref());
-                fetched = stream::fetch(session, spec, sink, state, who);
+                fetched = stream::fetch(t, sink, state);
             }
             Err(e) => return Err(Ended::Kept(e)),
         }
@@ -386,7 +392,7 @@ pub fn to_writer(
 ) -> Result<Outcome, Error> {
     let mut state = State::new(spec.digest.algorithm());
     let mut sink = StreamSink { out };
-    let outcome = stream::fetch(session, spec, &mut sink, &mut state, who)
+    let outcome = stream::fetch(Transfer { session, spec, who }, &mut sink, &mut state)
         .and_then(|()| verify::finished(spec, state))
         .map_err(|(e, _, _)| e);
     sink.out.flush().map_err(|e| Error::io("write", Path::new("<stdout>"), e))?;

@@ -12,10 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use super::resume::{self, Record};
-use super::{BlobSpec, Report};
+use super::{BlobSpec, Transfer};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind};
-use crate::session::Session;
 
 /// Ranges are used only when at least this much is left to fetch...
 const THRESHOLD: u64 = 32 * 1024 * 1024;
@@ -60,12 +59,10 @@ impl Probe {
 /// What a ranged fetch works on.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
-    pub session: &'a Session,
-    pub spec: BlobSpec<'a>,
+    pub t: Transfer<'a>,
     /// The `.part`, whose first `Rest::start` bytes are in.
     pub file: &'a File,
     pub part: &'a Path,
-    pub who: Report<'a>,
 }
 
 /// Where the single stream stopped: its offset, its hash state, and the unpacking tap.
@@ -94,7 +91,7 @@ struct Shared {
 /// bytes are in and fed to `hasher`, over up to `session.client.concurrency()` connections. On failure
 /// the resume record already names the good prefix.
 pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
-    let Ctx { session, spec, file, part, .. } = *ctx;
+    let Ctx { t: Transfer { session, spec, .. }, file, part } = *ctx;
     let Rest { start, hasher, mut tap } = rest;
     let size = spec.size.expect("ranged fetches need a size");
     let workers = session.client.concurrency();
@@ -198,7 +195,7 @@ fn stop(shared: &Shared, e: Error) {
 }
 
 fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, ranges: &[(u64, u64)]) {
-    let Ctx { session, spec, who, .. } = *ctx;
+    let Ctx { t: Transfer { session, spec, who }, .. } = *ctx;
     loop {
         if shared.stop.load(Ordering::SeqCst) {
             return;
@@ -235,7 +232,7 @@ fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, ranges: &[(u64, u6
 /// One attempt at bytes `pos..end`, continuing from `pos` on a retry. `Ok(false)`: the server
 /// answered without honouring the range.
 fn range(ctx: &Ctx<'_>, pos: &mut u64, end: u64, stop: &AtomicBool) -> Result<bool, Error> {
-    let Ctx { session, spec, file, part, who } = *ctx;
+    let Ctx { t: Transfer { session, spec, who }, file, part } = *ctx;
     let reply =
         session.client.blob_range(spec.repository, spec.digest, *pos, Some(end - 1), None)?;
     if reply.response.status().as_u16() != 206 {

@@ -5,11 +5,10 @@ use std::io::Read;
 
 use super::sink::Sink;
 use super::verify::State;
-use super::{BlobSpec, Report};
+use super::{BlobSpec, Transfer};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Progress};
 use crate::retry::Cancel;
-use crate::session::Session;
 
 /// Bytes per read: large reads keep syscalls and hashing calls few.
 pub(super) const BUF: usize = 256 * 1024;
@@ -31,26 +30,20 @@ pub(super) type Failure = (Error, u64, Option<String>);
 
 /// All attempts: each resumes at `state.written`.
 pub(super) fn fetch(
-    session: &Session,
-    spec: BlobSpec<'_>,
+    t: Transfer<'_>,
     sink: &mut dyn Sink,
     state: &mut State,
-    who: Report<'_>,
 ) -> Result<(), Failure> {
+    let Transfer { session, spec, who } = t;
     let what = format!("{} ({})", who.name, spec.digest.short());
     session
         .client
-        .retrying(Some(who.index), &what, |_| attempt(session, spec, sink, state, who))
+        .retrying(Some(who.index), &what, |_| attempt(t, sink, state))
         .map_err(|e| (e, state.written, state.etag.clone()))
 }
 
-fn attempt(
-    session: &Session,
-    spec: BlobSpec<'_>,
-    sink: &mut dyn Sink,
-    state: &mut State,
-    who: Report<'_>,
-) -> Result<(), Error> {
+fn attempt(t: Transfer<'_>, sink: &mut dyn Sink, state: &mut State) -> Result<(), Error> {
+    let Transfer { session, spec, who } = t;
     if spec.size.is_some_and(|s| state.written >= s) {
         return Ok(()); // everything is on disk already; the digest check decides
     }
@@ -71,7 +64,7 @@ fn attempt(
             *state = State::new(spec.digest.algorithm());
             who.progress.set(0);
         } else {
-            return skip_then_copy(reply, spec, sink, state, who, session);
+            return skip_then_copy(reply, t, sink, state);
         }
     }
     if state.etag.is_none() {
@@ -90,18 +83,17 @@ fn attempt(
         ));
     }
     let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
-    copy(&mut reader, spec, sink, state, who, session)
+    copy(&mut reader, t, sink, state)
 }
 
 /// A stream cannot rewind: read past the bytes already sent, then copy the rest.
 fn skip_then_copy(
     reply: crate::registry::Reply,
-    spec: BlobSpec<'_>,
+    t: Transfer<'_>,
     sink: &mut dyn Sink,
     state: &mut State,
-    who: Report<'_>,
-    session: &Session,
 ) -> Result<(), Error> {
+    let spec = t.spec;
     let skip = state.written;
     let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
     let skipped =
@@ -117,7 +109,7 @@ fn skip_then_copy(
         )
         .transient(true));
     }
-    copy(&mut reader, spec, sink, state, who, session)
+    copy(&mut reader, t, sink, state)
 }
 
 /// Copy, hashing every byte, refusing to read past the expected size, checkpointing. Large
@@ -126,16 +118,15 @@ fn skip_then_copy(
 /// that thread was the slow stage and a core sat idle while the others waited for it.
 pub(super) fn copy(
     reader: &mut (dyn Read + Send),
-    spec: BlobSpec<'_>,
+    t: Transfer<'_>,
     sink: &mut dyn Sink,
     state: &mut State,
-    who: Report<'_>,
-    session: &Session,
 ) -> Result<(), Error> {
+    let Transfer { session, spec, who } = t;
     let cancel = session.cancel();
     let remaining = spec.size.map(|s| s.saturating_sub(state.written));
     if remaining.is_some_and(|r| r < PIPELINE_MIN) {
-        return pump(reader, spec, sink, state, who, cancel);
+        return pump(reader, t, sink, state);
     }
     let chunk = chunk_size(session.client.concurrency());
     let algorithm = spec.digest.algorithm();
@@ -222,12 +213,12 @@ fn chunk_size(jobs: usize) -> usize {
 /// The small-transfer path: read, write and hash on this thread.
 fn pump(
     reader: &mut dyn Read,
-    spec: BlobSpec<'_>,
+    t: Transfer<'_>,
     sink: &mut dyn Sink,
     state: &mut State,
-    who: Report<'_>,
-    cancel: &Cancel,
 ) -> Result<(), Error> {
+    let Transfer { session, spec, who } = t;
+    let cancel = session.cancel();
     let mut buf = vec![0u8; BUF];
     let watch = Watch { cancel, progress: who.progress };
     loop {
