@@ -34,8 +34,9 @@ impl Auth {
         cache.get(scope).or_else(|| cache.get(ANY_SCOPE)).cloned()
     }
 
-    /// Answer the challenges of a 401 for `scope`, caching the result. Bearer is preferred.
-    /// `secure`: the registry is reached over HTTPS, so credentials must not travel in clear text.
+    /// Answer the challenges of a 401 for `scope`, caching the result. Bearer is preferred, and
+    /// returned when answered. `secure`: the registry is reached over HTTPS, so credentials must
+    /// not travel in clear text.
     pub(super) fn authenticate(
         &self,
         agent: &ureq::Agent,
@@ -43,13 +44,13 @@ impl Auth {
         scope: &str,
         secure: bool,
         log: &dyn Observer,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Challenge>, Error> {
         let challenges: Vec<Challenge> = headers.iter().flat_map(|h| challenge::parse(h)).collect();
         let debug = |m: String| log.log(Level::Debug, m);
-        if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer") {
-            let value = self.bearer(agent, c, scope, secure, &debug)?;
+        if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer").cloned() {
+            let value = self.bearer(agent, &c, scope, secure, &debug)?;
             self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.to_owned(), value);
-            return Ok(());
+            return Ok(Some(c));
         }
         if challenges.iter().any(|c| c.scheme == "basic") {
             let Some(value) = self.credentials.as_ref().and_then(Credentials::basic_header) else {
@@ -64,13 +65,35 @@ impl Auth {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(ANY_SCOPE.to_owned(), value);
-            return Ok(());
+            return Ok(None);
         }
         let schemes: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
         Err(Error::new(
             ErrorKind::Auth,
             format!("unsupported authentication challenge ({})", schemes.join(", ")),
         ))
+    }
+
+    /// Get a token for `scope` from a remembered Bearer challenge `c`, before the registry asks.
+    /// `Ok(false)`: skipped, since the realm would not get these credentials now (a registry
+    /// not yet known to be plain HTTP counts as HTTPS); a fresh challenge will decide.
+    pub(super) fn answer_ahead(
+        &self,
+        agent: &ureq::Agent,
+        c: &Challenge,
+        scope: &str,
+        secure: bool,
+        log: &dyn Observer,
+    ) -> Result<bool, Error> {
+        let realm = c.param("realm").unwrap_or("");
+        if !realm_allowed(realm, secure, self.credentials.is_some()) {
+            return Ok(false);
+        }
+        let debug = |m: String| log.log(Level::Debug, m);
+        debug(format!("asking the remembered token realm {realm} first"));
+        let value = self.bearer(agent, c, scope, secure, &debug)?;
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.to_owned(), value);
+        Ok(true)
     }
 
     fn bearer(
@@ -263,6 +286,19 @@ mod tests {
         );
         let e = token_error(Error::new(ErrorKind::Network, "token: 503").transient(true));
         assert_eq!((e.kind(), e.is_transient()), (ErrorKind::Network, true));
+    }
+
+    #[test]
+    fn a_remembered_realm_obeys_the_rules_of_a_fresh_one() {
+        let creds = Credentials::Basic { username: "u".into(), password: "p".into() };
+        let auth = Auth::new(Some(creds), Duration::from_secs(1));
+        let c = challenge::parse(r#"Bearer realm="http://127.0.0.1:9/token""#).remove(0);
+        // No request at all: port 9 would refuse, and the answer would be an error.
+        let agent = ureq::Agent::new_with_defaults();
+        let log = crate::events::Silent;
+        assert!(!auth.answer_ahead(&agent, &c, "repository:x:pull", true, &log).unwrap());
+        assert!(auth.answer_ahead(&agent, &c, "repository:x:pull", false, &log).is_err());
+        assert!(auth.header_for("repository:x:pull").is_none());
     }
 
     #[test]

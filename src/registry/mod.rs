@@ -6,6 +6,7 @@ pub mod challenge;
 pub mod credentials;
 mod origin;
 mod referrers;
+mod remembered;
 mod send;
 mod sources;
 mod status;
@@ -75,6 +76,7 @@ pub struct ClientOptions {
 pub struct Client {
     agent: ureq::Agent,
     origin: origin::Origin,
+    memory: remembered::Memory,
     host: String,
     auth: auth::Auth,
     log: Arc<dyn Observer>,
@@ -93,18 +95,6 @@ pub struct RawManifest {
     pub content_type: Option<String>,
     /// `Docker-Content-Digest`, when the registry sent it.
     pub served_digest: Option<String>,
-}
-
-/// Whether `host` (with optional port) is a loopback name or address, which gets plain HTTP when
-/// it does not speak TLS.
-pub fn is_loopback(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Client {
@@ -155,6 +145,7 @@ impl Client {
             _watch: CancelWatch::start(agent.clone(), opts.cancel.clone()),
             agent,
             origin,
+            memory: remembered::Memory::load(opts.cache.as_deref(), &host),
             host,
             auth: auth::Auth::new(credentials, deadline),
             log,
@@ -345,24 +336,6 @@ pub(crate) fn strong_etag(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_detection() {
-        for h in [
-            "localhost",
-            "localhost:5000",
-            "127.0.0.1",
-            "127.1.2.3:80",
-            "[::1]",
-            "[::1]:5000",
-            "LOCALHOST:1",
-        ] {
-            assert!(is_loopback(h), "{h}");
-        }
-        for h in ["ghcr.io", "10.0.0.1:5000", "localhost.example.com", "[::2]:5000", "128.0.0.1"] {
-            assert!(!is_loopback(h), "{h}");
-        }
-    }
 
     #[test]
     fn only_strong_entity_tags_pass() {

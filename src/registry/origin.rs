@@ -106,6 +106,18 @@ impl Origin {
     }
 }
 
+/// Whether `host` (with optional port) is a loopback name or address, which gets plain HTTP when
+/// it does not speak TLS.
+pub(super) fn is_loopback(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Whether the server's first bytes after our ClientHello were no TLS record at all, as when a
 /// plain-HTTP server answers `HTTP/1.1 400` (rustls: "corrupt message of type
 /// InvalidContentType").
@@ -130,6 +142,24 @@ mod tests {
     fn not_tls() -> ureq::Error {
         let e = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
         ureq::Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    #[test]
+    fn loopback_detection() {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1",
+            "127.1.2.3:80",
+            "[::1]",
+            "[::1]:5000",
+            "LOCALHOST:1",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in ["ghcr.io", "10.0.0.1:5000", "localhost.example.com", "[::2]:5000", "128.0.0.1"] {
+            assert!(!is_loopback(h), "{h}");
+        }
     }
 
     #[test]

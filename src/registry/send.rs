@@ -81,6 +81,7 @@ impl Client {
         let mut url = format!("{}{}", self.origin.base(), path);
         let mut retried_auth = false;
         let mut hops = 0;
+        self.answer_ahead(&scope);
         loop {
             let same_host = self.is_registry(&url);
             let Some(Sent { resp, until }) = self.send(&url, headers, body, same_host, &scope)?
@@ -205,7 +206,27 @@ impl Client {
         }
         // Drain the small 401 body so its connection can be reused for the retry.
         read_error_body(resp, until);
-        self.auth.authenticate(&self.agent, &challenges, scope, self.origin.secure(), &*self.log)
+        let secure = self.origin.secure();
+        if let Some(c) =
+            self.auth.authenticate(&self.agent, &challenges, scope, secure, &*self.log)?
+        {
+            self.memory.learn(&c, &*self.log);
+        }
+        Ok(())
+    }
+
+    /// On a later run: a token for `scope` from the registry's remembered challenge, before it
+    /// asks. A remembered challenge that fails is forgotten, and the normal flow follows.
+    fn answer_ahead(&self, scope: &str) {
+        if self.auth.header_for(scope).is_some() {
+            return;
+        }
+        let Some(c) = self.memory.challenge() else { return };
+        let secure = self.origin.secure();
+        if let Err(e) = self.auth.answer_ahead(&self.agent, &c, scope, secure, &*self.log) {
+            self.debug(format!("the remembered challenge is stale ({e:#}): forgetting it"));
+            self.memory.forget();
+        }
     }
 
     /// Log the registry's quota headers; warn once per run when little is left.

@@ -1,6 +1,7 @@
-//! The shared blob cache, and the request count of a small pull.
+//! The shared blob cache, the request count of a small pull, and the challenges remembered
+//! for the next run.
 
-use crate::support::fake::{self, Guard};
+use crate::support::fake::{self, Fake, Guard, Hit, Reply};
 use crate::support::*;
 
 fn blob_gets(f: &fake::Fake) -> usize {
@@ -157,4 +158,130 @@ fn a_small_pull_makes_the_minimum_of_requests() {
         1,
         "one connection serves the challenge, the token and every blob: {paths:?}"
     );
+}
+
+/// `METHOD /path` of the requests in `hits` before the first blob GET.
+fn before_first_blob(hits: &[Hit]) -> Vec<String> {
+    hits.iter()
+        .take_while(|h| !h.path.starts_with("/v2/x/blobs/"))
+        .map(|h| format!("{} {}", h.method, h.path.split('?').next().unwrap()))
+        .collect()
+}
+
+/// The one remembered challenge below the sandbox's cache directory: (path, bytes).
+fn remembered(sb: &Sandbox) -> (std::path::PathBuf, Vec<u8>) {
+    let dir = sb.path("home/.cache/oci-dl/challenges");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let bytes = std::fs::read(&files[0]).unwrap();
+    (files[0].clone(), bytes)
+}
+
+/// A second run does not rediscover the auth scheme: it asks the token endpoint first (issue 16).
+#[test]
+fn a_warm_run_asks_the_token_endpoint_first() {
+    let layers = vec![("a", noise(4000, 7)), ("b", noise(5000, 8))];
+    let f = fake::artifact(layers, Guard::Bearer { token_auth: None }, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["pull", &r, "-o", "cold", "-j", "1"]).ok();
+    let cold = before_first_blob(&f.hits());
+    assert_eq!(cold, ["GET /v2/x/manifests/v1", "GET /token", "GET /v2/x/manifests/v1"]);
+    let (_, bytes) = remembered(&sb);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains(&format!("http://{}/token", f.host)), "{text}");
+    assert!(!text.contains(fake::TOKEN), "never the token: {text}");
+
+    // The blobs come from the network again, so that the requests before them can be seen.
+    std::fs::remove_dir_all(sb.path("home/.cache/oci-dl/blobs")).unwrap();
+    let seen = f.hits().len();
+    let run = sb.run(&["pull", &r, "-o", "warm", "-j", "1", "-vv"]);
+    run.ok();
+    let warm = before_first_blob(&f.hits()[seen..]);
+    assert_eq!(warm, ["GET /token", "GET /v2/x/manifests/v1"], "{}", run.stderr);
+    assert_eq!(std::fs::read(sb.work().join("warm/b")).unwrap(), noise(5000, 8));
+}
+
+/// A remembered challenge whose token endpoint fails, or whose token the registry refuses with
+/// another challenge, costs one request: it is forgotten, the normal flow succeeds and the
+/// registry's challenge of today is remembered instead.
+#[test]
+fn a_stale_remembered_challenge_costs_one_request_and_is_replaced() {
+    let f = fake::artifact(vec![("a", noise(3000, 9))], Guard::Bearer { token_auth: None }, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["manifest", &r]).ok();
+    let (path, bytes) = remembered(&sb);
+    let good = String::from_utf8(bytes).unwrap();
+
+    // A token endpoint that is gone (the fake answers its path with a 401).
+    std::fs::write(&path, good.replace("/token", "/gone")).unwrap();
+    let seen = f.hits().len();
+    let run = sb.run(&["pull", &r, "-o", "gone", "-vv"]);
+    run.ok();
+    let paths = before_first_blob(&f.hits()[seen..]);
+    assert_eq!(
+        paths,
+        ["GET /gone", "GET /v2/x/manifests/v1", "GET /token", "GET /v2/x/manifests/v1"],
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("remembered challenge is stale"), "{}", run.stderr);
+    assert_eq!(String::from_utf8(remembered(&sb).1).unwrap(), good, "today's is remembered");
+
+    // A token endpoint elsewhere whose tokens the registry does not take.
+    let other = Fake::start(|hit| match hit.path.starts_with("/token") {
+        true => Reply::new(200, r#"{"token":"not-for-this-registry"}"#),
+        false => Reply::unexpected(),
+    });
+    let elsewhere =
+        good.replace(&format!("http://{}/token", f.host), &format!("http://{}/token", other.host));
+    assert_ne!(elsewhere, good);
+    std::fs::write(&path, &elsewhere).unwrap();
+    let seen = f.hits().len();
+    sb.run(&["manifest", &r]).ok();
+    assert_eq!(other.hits().len(), 1);
+    let paths = before_first_blob(&f.hits()[seen..]);
+    assert_eq!(paths, ["GET /v2/x/manifests/v1", "GET /token", "GET /v2/x/manifests/v1"]);
+    assert_eq!(String::from_utf8(remembered(&sb).1).unwrap(), good);
+}
+
+/// What is remembered holds neither the token nor the credentials.
+#[test]
+fn the_remembered_challenge_holds_no_secret() {
+    use base64::Engine as _;
+    let (user, pw) = ("ci-user", "pw-9c1e77");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
+    let guard = Guard::Bearer { token_auth: Some(format!("Basic {basic}")) };
+    let f = fake::artifact(vec![("a", noise(3000, 10))], guard, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    for out in ["one", "two"] {
+        let run = sb
+            .cmd(&["pull", &r, "-o", out, "-vv"])
+            .env("OCI_DL_USERNAME", user)
+            .env("OCI_DL_PASSWORD", pw)
+            .output()
+            .unwrap();
+        Run::from(run).ok();
+        let (_, bytes) = remembered(&sb);
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [pw, &basic, fake::TOKEN] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+}
+
+/// Without a cache directory nothing is remembered, and every run pays for the challenge.
+#[test]
+fn without_a_cache_nothing_is_remembered() {
+    let f = fake::artifact(vec![("a", noise(3000, 11))], Guard::Bearer { token_auth: None }, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    for _ in 0..2 {
+        let seen = f.hits().len();
+        sb.run(&["manifest", &r, "--no-cache"]).ok();
+        assert_eq!(f.hits()[seen..].len(), 3, "challenge, token, manifest");
+    }
+    assert!(!sb.path("home/.cache").exists(), "nothing written");
 }
