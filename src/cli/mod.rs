@@ -227,6 +227,7 @@ impl Global {
         Ok(ClientOptions {
             plain_http: self.plain_http,
             insecure: self.insecure,
+            insecure_registry: false, // set per registry from registries.conf
             ca_file: self.ca_file.clone(),
             credentials,
             timeout: Some(Duration::from_secs(self.timeout.max(1))),

@@ -49,6 +49,10 @@ pub struct ClientOptions {
     pub plain_http: bool,
     /// Skip TLS certificate verification.
     pub insecure: bool,
+    /// A registry `registries.conf` marks `insecure`: besides skipping verification, it may be
+    /// reached over plain HTTP when it does not speak TLS, as loopback registries are
+    /// (containers-registries.conf(5)). Set per source by the mirror table.
+    pub insecure_registry: bool,
     /// Extra PEM root certificates.
     pub ca_file: Option<PathBuf>,
     /// Explicit credentials; when `None`, `sources` are consulted.
@@ -106,7 +110,7 @@ impl Client {
         log: Arc<dyn Observer>,
     ) -> Result<Client, Error> {
         let host = reference.api_host().to_owned();
-        let origin = origin::Origin::new(&host, opts.plain_http);
+        let origin = origin::Origin::new(&host, opts.plain_http, opts.insecure_registry);
         let credentials = match &opts.credentials {
             Some(c) => Some(c.clone()),
             None => {

@@ -1,5 +1,6 @@
 //! Which scheme reaches the registry: HTTPS, or plain HTTP with `--plain-http`. A loopback
-//! registry, which docker treats as insecure by default, is tried over TLS first and falls back
+//! registry, which docker treats as insecure by default, and one `registries.conf` marks
+//! `insecure` are tried over TLS first and fall back
 //! to plain HTTP only when its answer to the handshake is not TLS at all (a plain-HTTP server
 //! answering `400`) — never after a certificate or any other error. The first answer decides,
 //! for the whole client.
@@ -25,10 +26,10 @@ pub(super) struct Origin {
 }
 
 impl Origin {
-    pub(super) fn new(host: &str, plain_http: bool) -> Origin {
+    pub(super) fn new(host: &str, plain_http: bool, insecure: bool) -> Origin {
         let state = if plain_http {
             PLAIN
-        } else if is_loopback(host) {
+        } else if insecure || is_loopback(host) {
             UNDECIDED
         } else {
             TLS
@@ -163,9 +164,9 @@ mod tests {
     }
 
     #[test]
-    fn only_loopback_falls_back_and_only_when_the_answer_is_not_tls() {
+    fn only_loopback_or_insecure_registries_fall_back_and_only_when_the_answer_is_not_tls() {
         let none = || Ok(None);
-        let o = Origin::new("127.0.0.1:5000", false);
+        let o = Origin::new("127.0.0.1:5000", false, false);
         assert_eq!((o.base(), o.secure()), ("https://127.0.0.1:5000", true));
         let cert = ureq::Error::Rustls(rustls::Error::InvalidCertificate(
             rustls::CertificateError::UnknownIssuer,
@@ -178,15 +179,18 @@ mod tests {
         assert_eq!(o.rebase("https://127.0.0.1:5000/v2/?n=1"), "http://127.0.0.1:5000/v2/?n=1");
         assert!(o.falls_back(&not_tls(), none).unwrap(), "a probe still under way follows");
 
-        let o = Origin::new("[::1]:5000", false);
+        let o = Origin::new("[::1]:5000", false, false);
         o.answered();
         assert!(!o.falls_back(&not_tls(), none).unwrap(), "it spoke TLS before");
         assert_eq!(o.base(), "https://[::1]:5000");
 
-        let o = Origin::new("registry.example", false);
+        let o = Origin::new("registry.example", false, false);
         assert!(!o.falls_back(&not_tls(), none).unwrap(), "not loopback");
         assert!(o.secure());
-        let o = Origin::new("localhost:5000", true);
+        let o = Origin::new("registry.example", false, true);
+        assert!(o.falls_back(&not_tls(), none).unwrap(), "registries.conf says insecure");
+        assert_eq!(o.base(), "http://registry.example");
+        let o = Origin::new("localhost:5000", true, false);
         assert_eq!((o.first_scheme(), o.base()), ("http", "http://localhost:5000"));
         assert!(!o.holds("https://localhost:5000/v2/"), "--plain-http: only HTTP is the registry");
         assert!(!o.falls_back(&not_tls(), none).unwrap());

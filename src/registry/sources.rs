@@ -66,6 +66,7 @@ impl Sources {
             let opts = ClientOptions {
                 credentials: None,
                 insecure: opts.insecure || s.insecure,
+                insecure_registry: s.insecure,
                 cache: None,
                 mirrors: Default::default(),
                 ..opts.clone()
@@ -89,7 +90,11 @@ impl Client {
     ) -> Result<Client, Error> {
         let list = opts.mirrors.sources_for(reference, reference.digest().is_some())?;
         let origin = list.last().expect("the registry is always a source");
-        let direct = ClientOptions { insecure: opts.insecure || origin.insecure, ..opts.clone() };
+        let direct = ClientOptions {
+            insecure: opts.insecure || origin.insecure,
+            insecure_registry: origin.insecure,
+            ..opts.clone()
+        };
         let mut client = Client::direct(&origin.reference, &direct, log.clone())?;
         client.sources = sources::Sources::new(reference, &list, opts, &log)?;
         Ok(client)

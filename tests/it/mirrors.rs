@@ -215,3 +215,23 @@ fn a_bad_registries_conf_is_a_one_line_usage_error_naming_the_file() {
     sb.run(&["manifest", "r.io/x:1"])
         .fails(2, "home/.config/containers/registries.conf: prefix \"r.io/a\" has no location");
 }
+
+#[test]
+fn an_insecure_registry_gets_plain_http_only_when_it_does_not_speak_tls() {
+    // containers-registries.conf(5): `insecure = true` allows unencrypted HTTP as well as
+    // unverified TLS. A name pinned to the loopback fake stands for a registry elsewhere.
+    let f = fake::artifact(vec![("a.txt", b"over plain http".to_vec())], Guard::Open, None);
+    let port = f.host.rsplit_once(':').unwrap().1;
+    let name = format!("plain.test:{port}");
+    let pin = format!("{name}:127.0.0.1");
+    let reference = format!("{name}/x:v1");
+    let refused = Sandbox::new();
+    let run = refused.run(&["pull", &reference, "-o", "out", "--resolve", &pin]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(f.hits().is_empty(), "no plain HTTP without `insecure`: {:?}", f.hits());
+    let allowed = Sandbox::new();
+    user_conf(&allowed, &format!("[[registry]]\nlocation = \"{name}\"\ninsecure = true\n"));
+    allowed.run(&["pull", &reference, "-o", "out", "--resolve", &pin]).ok();
+    assert_eq!(std::fs::read(allowed.work().join("out/a.txt")).unwrap(), b"over plain http");
+    assert_eq!(f.tls_hellos(), 2, "each run tried TLS first, once");
+}
