@@ -19,10 +19,14 @@ use crate::error::{Error, ErrorKind};
 /// Ranges are used only when at least this much is left to fetch...
 const THRESHOLD: u64 = 32 * 1024 * 1024;
 /// ...and one connection delivered less than this many bytes per second over its first second
-/// (on a fast link extra connections only add work: a hash must then re-read the bytes).
+/// (on a fast link extra connections only add work: a hash must then re-read the bytes)...
 const SLOW_BELOW: u64 = 48 * 1024 * 1024;
-/// How long the single stream is watched before deciding.
-const PROBE_FOR: std::time::Duration = std::time::Duration::from_millis(250);
+/// ...or less than this over its first quarter second: a link that slow is no startup blip,
+/// and every moment on one stream leaves the other connections idle. A rate between the two is
+/// watched for the whole second (several pulls sharing two cores start that slow on loopback).
+const CLEARLY_SLOW: u64 = 24 * 1024 * 1024;
+const EARLY: std::time::Duration = std::time::Duration::from_millis(250);
+const PROBE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 /// Ranges are at most this big (fewer requests while much is left)...
 const RANGE_MAX: u64 = 16 * 1024 * 1024;
 /// ...and at least this big (the last ones are cut finer so no connection idles at the end).
@@ -31,8 +35,8 @@ const BUF: usize = 256 * 1024;
 /// The resume record is rewritten as the hashed prefix grows by this much.
 const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 
-/// Watches a file transfer's first quarter second to decide whether ranges would help: every
-/// moment spent on one slow stream leaves the other connections idle.
+/// Watches a file transfer's first second (a clearly slow one's first quarter) to decide whether
+/// ranges would help.
 pub(crate) struct Probe {
     started: std::time::Instant,
     from: u64,
@@ -48,11 +52,18 @@ impl Probe {
     /// should come in ranges.
     pub fn decide(&self, written: u64, size: u64) -> Option<bool> {
         let elapsed = self.started.elapsed();
-        if elapsed < PROBE_FOR {
+        if elapsed < EARLY {
             return None;
         }
         let rate = (written - self.from) as f64 / elapsed.as_secs_f64();
-        Some(rate < SLOW_BELOW as f64 && size - written >= THRESHOLD)
+        let slow = if rate < CLEARLY_SLOW as f64 {
+            true
+        } else if elapsed < PROBE_FOR {
+            return None;
+        } else {
+            rate < SLOW_BELOW as f64
+        };
+        Some(slow && size - written >= THRESHOLD)
     }
 }
 
