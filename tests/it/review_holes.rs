@@ -89,3 +89,38 @@ fn a_write_while_an_entry_is_hashed_is_not_stamped_as_verified() {
     let got = std::fs::read(sb.work().join("three/big.bin")).unwrap();
     assert!(got == data, "a damaged entry was trusted as verified:\n{}", run.stderr);
 }
+
+/// README Auth: a remembered challenge's "realm obeys the same rules as a fresh one's". But a
+/// fresh realm is named by the registry over its own connection; a remembered one by whoever
+/// could write the cache directory (`--cache` may be shared). The registry here never asks for
+/// auth, yet a planted `challenges/<host>.json` sends the user's password to another host before
+/// the registry is asked. (Plain HTTP stands in for an HTTPS realm on a TLS registry, which
+/// the same code allows; the loopback fakes speak no TLS.)
+#[test]
+fn a_planted_challenge_does_not_send_credentials_to_a_host_the_registry_never_named() {
+    let origin = fake::artifact(vec![("a.txt", b"hello\n".to_vec())], Guard::Open, None);
+    let evil = fake::Fake::start(|_| Reply::new(200, r#"{"token":"t0k"}"#));
+    evil.allow_unexpected("it only records what it is sent");
+    let sb = Sandbox::new();
+    let dir = sb.path("home/.cache/oci-dl/challenges");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = origin.host.replace(':', "%3A");
+    let record = format!(
+        r#"{{"registry":"{}","scheme":"bearer","realm":"http://{}/token"}}"#,
+        origin.host, evil.host
+    );
+    std::fs::write(dir.join(format!("{name}.json")), record).unwrap();
+    let r = format!("{}/x:v1", origin.host);
+    let out = sb
+        .cmd(&["pull", &r, "-o", "out", "-u", "alice", "--plain-http"])
+        .env("OCI_DL_PASSWORD", "hunter2-secret")
+        .output()
+        .unwrap();
+    Run::from(out).ok();
+    let leaked: Vec<_> = evil
+        .hits()
+        .into_iter()
+        .filter_map(|h| h.header("authorization").map(str::to_owned))
+        .collect();
+    assert!(leaked.is_empty(), "credentials sent to {}: {leaked:?}", evil.host);
+}
