@@ -25,5 +25,6 @@ mod pull;
 mod ranged;
 mod referrers;
 mod registries;
+mod review_holes;
 mod transport;
 mod trust;
