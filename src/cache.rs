@@ -2,11 +2,11 @@
 //! to a temporary name and renamed into place, so concurrent `oci-dl` processes never see a
 //! torn file. Below `DIR` nothing follows a symlink, and only regular files are used.
 //!
-//! Each verified entry has a stamp, `DIR/stamps/sha256/<hex>`: the entry's device, inode, size
-//! and modification time when its bytes last hashed to its digest. An entry whose stamp still
-//! matches has not been written since (any write moves the mtime) and is used without hashing
-//! it again, as containerd trusts its content store; any other entry is hashed in full, and
-//! dropped if it is damaged. The stamp's own mtime records the last use, for pruning; the
+//! An entry gets a stamp, `DIR/stamps/sha256/<hex>`, when a use hashed it to its digest and
+//! nothing wrote to it meanwhile: its device, inode, size and modification time. An entry whose
+//! stamp still matches has not been written since (any write moves the mtime) and is used
+//! without hashing it again, as containerd trusts its content store; any other entry is hashed
+//! in full, and dropped if it is damaged. The stamp's own mtime records the last use, for pruning; the
 //! entry's is left alone so the stamp stays true.
 
 use std::ffi::{OsStr, OsString};
@@ -40,11 +40,19 @@ pub(crate) struct Entry {
 /// A stamp is at most this long; anything longer is not ours.
 const MAX_STAMP: u64 = 256;
 
+/// A file last written less than this long before it was looked at may still be written within
+/// the same timestamp tick without moving its mtime (coarse timestamps; git's "racy" entries):
+/// it is not stamped.
+const SETTLED: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What an entry's stamp records: where and what it is, and when it was last written.
 fn stamp_of(file: &File) -> Option<String> {
     let m = file.metadata().ok()?;
     Some(format!("v1 {} {} {} {} {}\n", m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
 }
+
+/// An entry's state before it is hashed, to stamp only if nothing wrote to it meanwhile.
+pub(crate) struct Before(Option<String>);
 
 /// What [`Cache::prune`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,18 +117,29 @@ impl Cache {
             let read = st.take(MAX_STAMP).read_to_string(&mut got).is_ok();
             read && stamp_of(&file).is_some_and(|want| want == got)
         });
-        // The last use, for pruning oldest-first: on the stamp when there is one, since touching
-        // the entry would make its stamp untrue.
-        let _ = match &stamp {
-            Some(st) => st.set_modified(SystemTime::now()),
-            None => file.set_modified(SystemTime::now()),
-        };
+        // The last use, for pruning oldest-first, goes on the stamp: touching the entry would
+        // make its stamp untrue (an entry without one is stamped by this use, or keeps its age).
+        if let Some(st) = &stamp {
+            let _ = st.set_modified(SystemTime::now());
+        }
         Some(Entry { path: dir.show(&name), dir, name, file, verified })
     }
 
-    /// Record that `file`, the entry for `d`, has just been verified.
-    pub(crate) fn stamp(&self, d: &Digest, file: &File) -> Result<(), Error> {
-        let Some(stamp) = stamp_of(file) else { return Ok(()) };
+    /// Look at the entry `file` before hashing it (see [`Cache::stamp`]).
+    pub(crate) fn before(file: &File) -> Before {
+        let settled = file
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= SETTLED));
+        Before(stamp_of(file).filter(|_| settled))
+    }
+
+    /// Record that `file`, the entry for `d`, hashed to `d` — only if it is as it was `before`
+    /// the hash (a write during the hash moved its mtime) and was settled then.
+    pub(crate) fn stamp(&self, d: &Digest, file: &File, before: Before) -> Result<(), Error> {
+        let Some(stamp) = before.0.filter(|b| stamp_of(file).as_ref() == Some(b)) else {
+            return Ok(());
+        };
         let dir = fsx::open_beneath(&self.root, &Cache::stamp_dir(d))?;
         let tmp = OsString::from(format!(".tmp-{}-{}-{}", d.hex(), std::process::id(), unique()));
         let path = dir.show(&tmp);
@@ -148,12 +167,13 @@ impl Cache {
             .map_err(|e| Error::io("create cache directory", &self.root, e))?;
         let dir = fsx::open_beneath(&self.root, &Cache::rel_dir(d))?;
         let tmp = OsString::from(format!(".tmp-{}-{}-{}", d.hex(), std::process::id(), unique()));
-        let placed = fsx::place(from, name, file, &dir, &tmp)?;
+        fsx::place(from, name, file, &dir, &tmp)?;
+        // Not stamped: the download hashed the bytes it wrote, not what the file holds now. The
+        // first use hashes the entry and stamps it.
         dir.rename(&tmp, OsStr::new(d.hex())).map_err(|e| {
             let _ = dir.remove_file(&tmp);
             Error::io("add to the cache", &self.path(d), e)
-        })?;
-        self.stamp(d, &placed)
+        })
     }
 
     /// Drop the entry for `d` (it failed verification).
@@ -272,8 +292,7 @@ mod tests {
             let src = File::open(d.path().join(&name)).unwrap();
             let dg = Digest::of(Algorithm::Sha256, &data);
             cache.put(&dg, &here, OsStr::new(&name), &src).unwrap();
-            let stamp = d.path().join("c/stamps/sha256").join(dg.hex());
-            let f = std::fs::File::options().append(true).open(stamp).unwrap();
+            let f = std::fs::File::options().append(true).open(cache.path(&dg)).unwrap();
             f.set_modified(SystemTime::now() - std::time::Duration::from_secs(age)).unwrap();
             digests.push(dg);
         }
@@ -301,17 +320,35 @@ mod tests {
         cache
             .put(&dg, &here, OsStr::new("src"), &File::open(d.path().join("src")).unwrap())
             .unwrap();
-        assert!(cache.get(&dg).unwrap().verified, "stamped when added");
+        let e = cache.get(&dg).unwrap();
+        assert!(!e.verified, "not stamped when added: the download hashed its buffers");
+        let fresh = Cache::before(&e.file);
+        cache.stamp(&dg, &e.file, fresh).unwrap();
+        assert!(!cache.get(&dg).unwrap().verified, "written just now: not settled yet");
+        std::thread::sleep(SETTLED);
+        let e = cache.get(&dg).unwrap();
+        let before = Cache::before(&e.file);
+        cache.stamp(&dg, &e.file, before).unwrap();
+        assert!(cache.get(&dg).unwrap().verified, "stamped after a settled hash");
         assert!(cache.get(&dg).unwrap().verified, "a use leaves the stamp true");
         // A write in place (through the hard-linked source, as a user editing the output would)
         // moves the mtime: the entry must be hashed again.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let mut f = std::fs::OpenOptions::new().write(true).open(d.path().join("src")).unwrap();
-        f.write_all(b"x").unwrap();
-        drop(f);
+        let write = |b: &[u8]| {
+            let mut f = std::fs::OpenOptions::new().write(true).open(d.path().join("src")).unwrap();
+            f.write_all(b).unwrap();
+        };
+        write(b"x");
         let e = cache.get(&dg).unwrap();
         assert!(!e.verified, "written since its stamp");
-        cache.stamp(&dg, &e.file).unwrap();
+        std::thread::sleep(SETTLED);
+        let before = Cache::before(&e.file);
+        write(b"y"); // while it is hashed
+        cache.stamp(&dg, &e.file, before).unwrap();
+        assert!(!cache.get(&dg).unwrap().verified, "written during the hash: not stamped");
+        std::thread::sleep(SETTLED);
+        let e = cache.get(&dg).unwrap();
+        let before = Cache::before(&e.file);
+        cache.stamp(&dg, &e.file, before).unwrap();
         assert!(cache.get(&dg).unwrap().verified);
         std::fs::write(d.path().join("c/stamps/sha256").join(dg.hex()), b"v1 1 2 3 4 5\n").unwrap();
         assert!(!cache.get(&dg).unwrap().verified, "a stamp of another file");

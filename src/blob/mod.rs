@@ -166,12 +166,11 @@ fn restore(
             feed_prefix(&cached.file, &cached.path, outcome.size, t)?;
         }
         who.progress.set(outcome.size);
-        who.obs.log(
-            Level::Debug,
-            format!("{}: cached {} is unchanged since it verified", who.name, spec.digest.short()),
-        );
+        let what = format!("{}: cached {}", who.name, spec.digest.short());
+        who.obs.log(Level::Debug, format!("{what} is unchanged since it verified"));
         outcome
     } else {
+        let before = crate::cache::Cache::before(&cached.file);
         let mut state = State::new(spec.digest.algorithm());
         let mut src = cached.file.try_clone().map_err(|e| Error::io("open", &cached.path, e))?;
         src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &cached.path, e))?;
@@ -181,7 +180,7 @@ fn restore(
             .and_then(|()| verify::finished(spec, state))
             .map_err(|(e, _, _)| e.context(format!("cached {}", cached.path.display())))?;
         if let Some(cache) = session.cache.as_ref()
-            && let Err(e) = cache.stamp(spec.digest, &cached.file)
+            && let Err(e) = cache.stamp(spec.digest, &cached.file, before)
         {
             who.obs.log(Level::Debug, format!("cache stamp not written: {}", e.to_string_full()));
         }

@@ -76,17 +76,24 @@ impl Auth {
 
     /// Get a token for `scope` from a remembered Bearer challenge `c`, before the registry asks.
     /// `Ok(false)`: skipped, since the realm would not get these credentials now (a registry
-    /// not yet known to be plain HTTP counts as HTTPS); a fresh challenge will decide.
+    /// not yet known to be plain HTTP counts as HTTPS); a fresh challenge will decide. With
+    /// credentials, only a realm on the registry's own `host` is asked ahead: the file comes from
+    /// the cache directory, not from the registry, and whoever can write there must not be able
+    /// to send our credentials to a host of their choosing.
     pub(super) fn answer_ahead(
         &self,
         agent: &ureq::Agent,
         c: &Challenge,
-        scope: &str,
+        (scope, host): (&str, &str),
         secure: bool,
         log: &dyn Observer,
     ) -> Result<bool, Error> {
         let realm = c.param("realm").unwrap_or("");
         if !realm_allowed(realm, secure, self.credentials.is_some()) {
+            return Ok(false);
+        }
+        let own = super::send::url_authority(realm).is_some_and(|a| a.eq_ignore_ascii_case(host));
+        if self.credentials.is_some() && !own {
             return Ok(false);
         }
         let debug = |m: String| log.log(Level::Debug, m);
@@ -296,9 +303,15 @@ mod tests {
         // No request at all: port 9 would refuse, and the answer would be an error.
         let agent = ureq::Agent::new_with_defaults();
         let log = crate::events::Silent;
-        assert!(!auth.answer_ahead(&agent, &c, "repository:x:pull", true, &log).unwrap());
-        assert!(auth.answer_ahead(&agent, &c, "repository:x:pull", false, &log).is_err());
+        let scope = ("repository:x:pull", "127.0.0.1:9");
+        assert!(!auth.answer_ahead(&agent, &c, scope, true, &log).unwrap());
+        assert!(auth.answer_ahead(&agent, &c, scope, false, &log).is_err());
         assert!(auth.header_for("repository:x:pull").is_none());
+        // With credentials, a realm on another host waits for the registry's own challenge.
+        let elsewhere = ("repository:x:pull", "registry.test:5000");
+        assert!(!auth.answer_ahead(&agent, &c, elsewhere, false, &log).unwrap());
+        let anonymous = Auth::new(None, Duration::from_secs(1));
+        assert!(anonymous.answer_ahead(&agent, &c, elsewhere, false, &log).is_err(), "asked");
     }
 
     #[test]

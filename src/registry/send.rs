@@ -223,7 +223,8 @@ impl Client {
         }
         let Some(c) = self.memory.challenge() else { return };
         let secure = self.origin.secure();
-        if let Err(e) = self.auth.answer_ahead(&self.agent, &c, scope, secure, &*self.log) {
+        let ahead = (scope, self.host.as_str());
+        if let Err(e) = self.auth.answer_ahead(&self.agent, &c, ahead, secure, &*self.log) {
             self.debug(format!("the remembered challenge is stale ({e:#}): forgetting it"));
             self.memory.forget();
         }

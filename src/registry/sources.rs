@@ -18,9 +18,19 @@ pub(super) struct Sources {
     mirrors: Vec<Mirror>,
     /// The registry's own repository for the reference's, when `location` rewrites it.
     origin: Option<(String, String)>,
-    /// `blob DIGEST` / `manifest REPO@REF` → the mirror that served it last (`None`: the
-    /// registry), to blame when its bytes do not verify.
-    served: Mutex<HashMap<String, Option<usize>>>,
+    /// `blob DIGEST` / `manifest REPO@REF` → who served it, to blame when its bytes do not
+    /// verify.
+    served: Mutex<HashMap<String, Served>>,
+}
+
+/// Who served one blob or manifest since its bytes were last judged.
+#[derive(Default)]
+struct Served {
+    /// The source of the latest answer (`None`: the registry), for `-v`.
+    last: Option<Option<usize>>,
+    /// Every mirror that sent some of the bytes: a resume or a range may have come from another
+    /// source than the first bytes, and each of them is to blame.
+    mirrors: Vec<usize>,
 }
 
 struct Mirror {
@@ -138,9 +148,13 @@ impl Client {
 
     fn served_by(&self, what: String, source: Option<usize>, host: &str) {
         let mut served = self.sources.served.lock().unwrap_or_else(|p| p.into_inner());
-        if served.get(&what) != Some(&source) {
+        let entry = served.entry(what.clone()).or_default();
+        if entry.last != Some(source) {
             self.debug(format!("{what} from {host}"));
-            served.insert(what, source);
+            entry.last = Some(source);
+        }
+        if let Some(i) = source.filter(|i| !entry.mirrors.contains(i)) {
+            entry.mirrors.push(i);
         }
     }
 
@@ -155,15 +169,18 @@ impl Client {
         dropped
     }
 
-    /// `what`'s bytes failed their digest: drop the mirror that served them. `true` when that
-    /// mirror was still in use, so another attempt goes elsewhere.
+    /// `what`'s bytes failed their digest: drop every mirror that sent some of them. `true`
+    /// when one did, so the bytes are fetched again from zero from the sources left. Each `true`
+    /// drops at least one mirror for good, so this ends.
     pub(crate) fn distrust(&self, what: &str, why: &Error) -> bool {
-        let served =
-            self.sources.served.lock().unwrap_or_else(|p| p.into_inner()).get(what).copied();
-        match served {
-            Some(Some(i)) => self.drop_mirror(i, &format!("{what}: {why}")),
-            _ => false,
+        let blamed = {
+            let mut served = self.sources.served.lock().unwrap_or_else(|p| p.into_inner());
+            served.get_mut(what).map(|s| std::mem::take(&mut s.mirrors)).unwrap_or_default()
+        };
+        for &i in &blamed {
+            self.drop_mirror(i, &format!("{what}: {why}"));
         }
+        !blamed.is_empty()
     }
 
     /// A small blob (a config, a signature, a checksum list) into memory, retried, and checked
