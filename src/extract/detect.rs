@@ -132,6 +132,9 @@ pub struct Hint {
 }
 
 impl Hint {
+    /// A layer known to be a tar whatever its name: an oras directory, an image layer.
+    pub const TAR: Hint = Hint { tar: true, single: false };
+
     /// The hint for a layer.
     pub fn of(media_type: &str, name: &str) -> Hint {
         // `oras push` gives every file the plain layer type: it says nothing about the bytes.
@@ -303,12 +306,7 @@ mod tests {
             ("xz of text, no suffix", xz(b"text"), none, None),
             ("gzip of text, no suffix", gz(b"text"), none, None),
             ("text", b"just text".to_vec(), Hint { tar: true, single: true }, None),
-            (
-                "zeros named .tar",
-                vec![0; 1024],
-                Hint { tar: true, single: false },
-                Some(Format::Tar(Compression::None)),
-            ),
+            ("zeros named .tar", vec![0; 1024], Hint::TAR, Some(Format::Tar(Compression::None))),
             ("zeros, no hint", vec![0; 1024], none, None),
             ("zip", b"PK\x03\x04rest".to_vec(), none, Some(Format::Zip)),
         ];

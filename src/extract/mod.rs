@@ -338,7 +338,7 @@ impl RootfsStage {
         obs: &dyn Observer,
     ) -> Result<(), Error> {
         let result = (|| {
-            let hint = Hint { tar: true, single: false };
+            let hint = Hint::TAR;
             let Some((_, reader)) = sniff(&mut *input, hint, name)? else {
                 return Err(Error::new(ErrorKind::Other, format!("{name} is not a tar archive")));
             };

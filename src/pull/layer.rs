@@ -183,7 +183,7 @@ pub(super) fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Resul
             .map_or("tar.gz", Format::suffix);
         let kept = PathBuf::from(format!("{}.{suffix}", dest.display()));
         let archive = if x.keep_archive { kept } else { hidden };
-        let hint = Hint { tar: true, single: false };
+        let hint = Hint::TAR;
         return Ok(After::Unpack { hint, root, rel: job.rel.clone(), content_digest, archive });
     }
     if !x.extract || Format::guess(&layer.media_type, &job.name).is_none() {
