@@ -11,7 +11,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -46,9 +46,12 @@ const MAX_STAMP: u64 = 256;
 const SETTLED: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What an entry's stamp records: where and what it is, and when it was last written.
+fn record(m: &std::fs::Metadata) -> String {
+    format!("v1 {} {} {} {} {}\n", m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec())
+}
+
 fn stamp_of(file: &File) -> Option<String> {
-    let m = file.metadata().ok()?;
-    Some(format!("v1 {} {} {} {} {}\n", m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+    file.metadata().ok().map(|m| record(&m))
 }
 
 /// An entry's state before it is hashed, to stamp only if nothing wrote to it meanwhile.
@@ -127,11 +130,9 @@ impl Cache {
 
     /// Look at the entry `file` before hashing it (see [`Cache::stamp`]).
     pub(crate) fn before(file: &File) -> Before {
-        let settled = file
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= SETTLED));
-        Before(stamp_of(file).filter(|_| settled))
+        let Ok(m) = file.metadata() else { return Before(None) };
+        let settled = m.modified().is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= SETTLED));
+        Before(settled.then(|| record(&m)))
     }
 
     /// Record that `file`, the entry for `d`, hashed to `d` — only if it is as it was `before`
@@ -141,17 +142,7 @@ impl Cache {
             return Ok(());
         };
         let dir = fsx::open_beneath(&self.root, &Cache::stamp_dir(d))?;
-        let tmp = OsString::from(format!(".tmp-{}-{}-{}", d.hex(), std::process::id(), unique()));
-        let path = dir.show(&tmp);
-        let mut f = dir.create_new_file(&tmp, 0o644).map_err(|e| Error::io("create", &path, e))?;
-        if let Err(e) = f.write_all(stamp.as_bytes()) {
-            let _ = dir.remove_file(&tmp);
-            return Err(Error::io("write", &path, e));
-        }
-        dir.rename(&tmp, OsStr::new(d.hex())).map_err(|e| {
-            let _ = dir.remove_file(&tmp);
-            Error::io("stamp", &path, e)
-        })
+        dir.replace_with(OsStr::new(d.hex()), stamp.as_bytes(), 0o644)
     }
 
     /// Add the verified file `file`, open as `name` in `from`, as `d`: a hard link where the
@@ -266,6 +257,8 @@ pub fn parse_size(s: &str) -> Result<u64, Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
     use crate::digest::Algorithm;
 

@@ -232,6 +232,24 @@ impl Dir {
         Ok(Some(file))
     }
 
+    /// Give `name` the content `bytes` (a small file: a stamp, a record) through a new file
+    /// under a temporary name and an atomic rename, so a reader never sees it half-written and
+    /// nothing planted at either name is written through.
+    pub fn replace_with(&self, name: &OsStr, bytes: &[u8], mode: u32) -> Result<(), Error> {
+        use std::io::Write;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let mut tmp = OsString::from(".tmp-");
+        tmp.push(name);
+        tmp.push(format!("-{}-{nanos}", std::process::id()));
+        let written = self.create_new_file(&tmp, mode).and_then(|mut f| f.write_all(bytes));
+        written.and_then(|()| self.rename(&tmp, name)).map_err(|e| {
+            let _ = self.remove_file(&tmp);
+            Error::io("write", &self.show(name), e)
+        })
+    }
+
     /// Remove the entry `name` (a file, or a symlink itself: never what it points to).
     pub fn remove_file(&self, name: &OsStr) -> std::io::Result<()> {
         Ok(rfs::unlinkat(&self.fd, name, AtFlags::empty())?)

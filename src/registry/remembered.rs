@@ -137,23 +137,11 @@ fn read(root: &Path, host: &str) -> Option<Record> {
     Record::parse(&bytes, host)
 }
 
-/// Write through a temporary name and an atomic rename, as the blob cache does.
 fn write(root: &Path, r: &Record) -> Result<(), Error> {
-    use std::io::Write;
     std::fs::create_dir_all(root).map_err(|e| Error::io("create cache directory", root, e))?;
     let dir = crate::fsx::open_beneath(root, Path::new(DIR))?;
-    let name = file_name(&r.registry);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let tmp = OsString::from(format!(".tmp-{}-{nanos}", std::process::id()));
     let bytes = serde_json::to_vec(r).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
-    let written = dir.create_new_file(&tmp, 0o600).and_then(|mut f| f.write_all(&bytes));
-    let renamed = written.and_then(|()| dir.rename(&tmp, &name));
-    renamed.map_err(|e| {
-        let _ = dir.remove_file(&tmp);
-        Error::io("write", &dir.show(&name), e)
-    })
+    dir.replace_with(&file_name(&r.registry), &bytes, 0o600)
 }
 
 #[cfg(test)]
