@@ -15,6 +15,7 @@ use crate::extract::{self, Format, Hint, Limit, Policy, StageError, Unpack};
 use crate::fsx;
 use crate::select::safe_relative_path;
 use crate::session::Session;
+use crate::trust::minisign::describes_other_files;
 
 pub(super) fn fetch_layer(
     session: &Session,
@@ -170,6 +171,9 @@ pub(super) fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Resul
     let out = output_dir(req)?;
     let root = x.to.clone().unwrap_or_else(|| out.to_path_buf());
     let hidden = out.join(format!("{}{}", extract::RESERVED_PREFIX, layer.digest.hex()));
+    if describes_other_files(&job.name) {
+        return Ok(After::Keep);
+    }
     if is_oras_dir(req, layer) {
         let content_digest = match layer.annotations.get(ORAS_DIGEST) {
             Some(d) => Some(
