@@ -18,12 +18,14 @@ use crate::select::Filter;
 pub use crate::select::Overwrite;
 use crate::session::Session;
 
+mod commit;
 mod layer;
 mod plan;
 mod rootfs;
 mod signed;
 
 use crate::blob::{self, BlobSpec};
+use commit::{Landed, commit_all};
 use layer::{After, after_download, download, fetch_layer};
 pub(crate) use plan::existing;
 use plan::{Job, plan};
@@ -165,7 +167,7 @@ pub(crate) fn pull(
     let claimed: HashSet<PathBuf> = jobs.iter().flat_map(|j| j.claims.iter().cloned()).collect();
     let results = pool::run(jobs, req.jobs, |index, job| {
         if let Some(done) = held.lock().unwrap_or_else(|p| p.into_inner()).remove(&index) {
-            return done;
+            return done.map(Landed::Done);
         }
         let others: HashSet<PathBuf> =
             claimed.iter().filter(|p| !job.claims.contains(p)).cloned().collect();
@@ -176,9 +178,24 @@ pub(crate) fn pull(
         }
         r
     });
+    let mut outcomes: Vec<Option<Result<FileReport, Error>>> = Vec::new();
+    let mut pending = Vec::new();
+    for r in results {
+        match r {
+            Ok(Landed::Done(f)) => outcomes.push(Some(Ok(f))),
+            Ok(Landed::Unpacked(p)) => {
+                outcomes.push(None);
+                pending.push(*p);
+            }
+            Err(e) => outcomes.push(Some(Err(e))),
+        }
+    }
+    for (i, r) in commit_all(req, pending, obs) {
+        outcomes[i] = Some(r);
+    }
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    for r in results {
+    for r in outcomes.into_iter().flatten() {
         match r {
             Ok(f) => files.push(f),
             Err(e) => errors.push(e),

@@ -176,3 +176,53 @@ fn extract_x_signature_and_checksum_layers_are_kept_as_files() {
     p.canaries.assert_unchanged();
     s.assert_clean();
 }
+
+/// A release archive per platform, as goreleaser lays them out (`archives` in
+/// goreleaser's `internal/pipe/archive`: the binary at the top, LICENSE and README beside it).
+fn release_tgz(binary: &str, bytes: &[u8]) -> Vec<u8> {
+    gz(&tar(&[
+        E::File(binary, bytes, 0o755),
+        E::File("LICENSE", b"MIT License\n", 0o644),
+        E::Dir("docs/"),
+        E::File("docs/README.md", b"# tool\n", 0o644),
+    ]))
+}
+
+/// `-x` × `--overwrite` × parallel layers: two archives that each hold `tool` with other bytes
+/// are both refused — whatever `--overwrite` says, however many jobs — and nothing of either
+/// lands, every time; a third archive that agrees with them still lands.
+#[test]
+fn extract_x_overwrite_x_parallel_archives_racing_for_one_path_are_refused() {
+    let Some(s) = Seam::new() else { return };
+    let layers = vec![
+        Layer::oras("tool-linux-amd64.tar.gz", release_tgz("tool", &noise(200_000, 1))),
+        Layer::oras("tool-darwin-arm64.tar.gz", release_tgz("tool", &noise(100, 2))),
+    ];
+    for overwrite in ["force", "error", "skip"] {
+        for jobs in ["1", "4"] {
+            let case = format!("{overwrite}-{jobs}");
+            let args = ["-x", "--overwrite", overwrite, "-j", jobs];
+            let p = s.pull("seams/x-race", &layers, &case, &args);
+            p.run.fails(1, "2 layers failed");
+            for (me, other) in [("linux-amd64", "darwin-arm64"), ("darwin-arm64", "linux-amd64")] {
+                let said = format!(
+                    "tool-{me}.tar.gz: unpacks \"tool\", as tool-{other}.tar.gz does, with other content; neither archive was unpacked"
+                );
+                assert!(p.run.stderr.contains(&said), "{}", p.run.stderr);
+            }
+            assert_eq!(tree(&p.out), Vec::<String>::new(), "{case}: nothing of either");
+            p.canaries.assert_unchanged();
+        }
+    }
+    // Archives that share directories and identical files, but no path with other content, all
+    // land (a LICENSE in each platform's archive is the common case).
+    let layers = vec![
+        Layer::oras("tool-linux-amd64.tar.gz", release_tgz("tool-linux", b"linux\n")),
+        Layer::oras("tool-darwin-arm64.tar.gz", release_tgz("tool-darwin", b"darwin\n")),
+    ];
+    let p = s.pull("seams/x-agree", &layers, "agree", &["-x", "-j", "4"]);
+    p.run.ok();
+    assert_eq!(tree(&p.out), ["LICENSE", "docs/", "docs/README.md", "tool-darwin", "tool-linux"]);
+    p.canaries.assert_unchanged();
+    s.assert_clean();
+}
