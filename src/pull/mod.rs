@@ -137,8 +137,16 @@ pub(crate) fn pull(
     req: &PullRequest,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
-    let (resolved, jobs) = plan(session, req, obs)?;
-    let checks = trust_checks(session, req, &resolved, &jobs, obs)?;
+    let (resolved, jobs, checks) = loop {
+        let (resolved, jobs) = plan(session, req, obs)?;
+        match trust_checks(session, req, &resolved, &jobs, obs) {
+            Ok(checks) => break (resolved, jobs, checks),
+            // A mirror's answer for the tag that no signature covers: like its bad bytes, it
+            // drops the mirror, and the tag is asked of the next source.
+            Err(e) if e.kind() == ErrorKind::Signature && mirror_answered_tag(session, req, &e) => {}
+            Err(e) => return Err(e),
+        }
+    };
     if req.dry_run {
         let path = |j: &Job| match &req.output {
             Output::Dir(d) => d.join(&j.rel),
@@ -205,6 +213,15 @@ pub(crate) fn pull(
         return Err(Error::many(errors));
     }
     Ok(PullReport { manifest: resolved, files })
+}
+
+/// Whether a mirror answered the pull's tag (now dropped for the run, blamed with `why`).
+fn mirror_answered_tag(session: &Session, req: &PullRequest, why: &Error) -> bool {
+    let Some(tag) = req.reference.tag().filter(|_| req.reference.digest().is_none()) else {
+        return false;
+    };
+    let key = crate::registry::manifest_key(req.reference.repository(), tag);
+    session.client.distrust(&key, why)
 }
 
 /// Stream the one selected layer to `out`, verifying as it goes.

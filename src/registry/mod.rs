@@ -197,9 +197,9 @@ impl Client {
     /// capped at [`MAX_MANIFEST_BYTES`] and, when fetched by digest, verified against it.
     pub fn manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
         self.retrying(None, &format!("manifest {repo}:{reference}"), |_| {
-            self.each_source(sources::manifest_key(repo, reference), repo, |c, repo| {
-                c.manifest_once(repo, reference)
-            })
+            let by_digest = reference.parse::<Digest>().is_ok();
+            let key = sources::manifest_key(repo, reference);
+            self.each_source(key, repo, by_digest, |c, repo| c.manifest_once(repo, reference))
         })
     }
 
@@ -298,7 +298,7 @@ impl Client {
         to: Option<u64>,
         if_range: Option<&str>,
     ) -> Result<Reply, Error> {
-        self.each_source(sources::blob_key(digest), repo, |c, repo| {
+        self.each_source(sources::blob_key(digest), repo, true, |c, repo| {
             c.blob_range_once(repo, digest, from, to, if_range)
         })
     }

@@ -27,5 +27,6 @@ mod ranged;
 mod referrers;
 mod registries;
 mod seams;
+mod seams_sources;
 mod transport;
 mod trust;
