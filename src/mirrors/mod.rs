@@ -258,9 +258,14 @@ fn match_len(name: &str, prefix: &str) -> Option<usize> {
     let boundary =
         |at: usize| at == name.len() || matches!(name.as_bytes()[at], b':' | b'/' | b'@');
     if let Some(domain) = prefix.strip_prefix('*') {
-        let i = name.find(domain)?;
-        let end = i + domain.len();
-        return (!name[..i].contains('/') && boundary(end)).then_some(end);
+        // Any occurrence that ends the host, not only the first: `*.evil.test` must match
+        // `a.evil.test.evil.test` (the first `.evil.test` there ends nothing).
+        return name
+            .match_indices(domain)
+            .map(|(i, _)| i)
+            .take_while(|&i| !name[..i].contains('/'))
+            .map(|i| i + domain.len())
+            .find(|&end| boundary(end));
     }
     (name.starts_with(prefix) && boundary(prefix.len())).then_some(prefix.len())
 }

@@ -143,7 +143,8 @@ pub(crate) fn pull(
             Ok(checks) => break (resolved, jobs, checks),
             // A mirror's answer for the tag that no signature covers: like its bad bytes, it
             // drops the mirror, and the tag is asked of the next source.
-            Err(e) if e.kind() == ErrorKind::Signature && mirror_answered_tag(session, req, &e) => {}
+            Err(e) if e.kind() == ErrorKind::Signature && mirror_answered_tag(session, req, &e) => {
+            }
             Err(e) => return Err(e),
         }
     };

@@ -260,3 +260,17 @@ fn verify_key_x_referrers_gone_and_foreign_signatures_are_skipped() {
     assert_eq!(tree(&s.sb.work().join("out")), ["app"]);
     s.assert_clean();
 }
+
+/// mirrors × blocking: a wildcard block matches the host by suffix, however often the domain
+/// repeats; nothing is asked of any network before the refusal.
+#[test]
+fn mirrors_x_blocked_wildcards_match_by_suffix() {
+    let sb = Sandbox::new();
+    user_conf(&sb, "[[registry]]\nprefix = \"*.evil.test\"\nlocation = \"\"\nblocked = true\n");
+    for name in ["a.evil.test/x:v1", "a.evil.test.evil.test/x:v1", "a.evil.test.evil.test:443/x:v1"]
+    {
+        let run = sb.run(&["pull", name, "-o", "out"]);
+        run.fails(2, "is blocked by [[registry]] prefix \"*.evil.test\"");
+    }
+    assert!(!sb.work().join("out").exists());
+}
