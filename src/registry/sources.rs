@@ -37,7 +37,8 @@ struct Mirror {
     client: Client,
     /// Logical → this mirror's repository.
     repo: (String, String),
-    dead: AtomicBool,
+    /// Shared with its client, whose blob bodies raise it when they crawl.
+    dead: Arc<AtomicBool>,
     /// Asked for content by digest only, never a tag (see [`Source::digest_only`]).
     digest_only: bool,
 }
@@ -83,10 +84,12 @@ impl Sources {
                 mirrors: Default::default(),
                 ..opts.clone()
             };
-            let client = Client::direct(&s.reference, &opts, log.clone())?;
+            let mut client = Client::direct(&s.reference, &opts, log.clone())?;
+            let dead = Arc::new(AtomicBool::new(false));
+            client.mirror_dead = Some(dead.clone());
             let repo = (logical.repository().to_owned(), s.reference.repository().to_owned());
             let digest_only = s.digest_only;
-            mirrors.push(Mirror { client, repo, dead: AtomicBool::new(false), digest_only });
+            mirrors.push(Mirror { client, repo, dead, digest_only });
         }
         let origin = list.last().and_then(|o| rename_to(&o.reference));
         Ok(Sources { mirrors, origin, served: Default::default() })

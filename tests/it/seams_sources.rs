@@ -274,3 +274,44 @@ fn mirrors_x_blocked_wildcards_match_by_suffix() {
     }
     assert!(!sb.work().join("out").exists());
 }
+
+/// mirrors × resume: a mirror that drips a blob a few bytes at a time (never idle long enough
+/// for `--timeout`) falls under the mirror floor within two `--timeout`s, is dropped, and the
+/// registry finishes the blob; every byte is still verified.
+#[test]
+fn mirrors_x_resume_a_dripping_mirror_is_dropped_and_the_registry_finishes() {
+    let bytes = noise(200_000, 91);
+    let files = vec![("big.bin", bytes.clone())];
+    let origin = fake::artifact(files, fake::Guard::Open, None);
+    let digest = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &bytes).to_string();
+    let blob = format!("/v2/x/blobs/{digest}");
+    let drip_bytes = bytes.clone();
+    let mirror = Fake::start(move |hit| {
+        if hit.path == blob {
+            let drip = fake::Fault::Drip(std::time::Duration::from_millis(10));
+            return Reply::blob(hit, &drip_bytes).fault(drip);
+        }
+        if hit.path.starts_with("/v2/x/manifests/") {
+            return Reply::new(
+                404,
+                r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#,
+            );
+        }
+        Reply::unexpected()
+    });
+    let sb = Sandbox::new();
+    let reference = format!("{}/x:v1", origin.host);
+    let run =
+        sb.run(&["pull", &reference, "-o", "out", "--mirror", &mirror.host, "--timeout", "1"]);
+    run.ok();
+    assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), bytes);
+    let said = format!("mirror {}: sent ", mirror.host);
+    assert!(
+        run.stderr.contains(&said)
+            && run.stderr.contains("a mirror must keep; using the next source"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(mirror.hits_to("/v2/x/blobs/").len(), 1, "the dropped mirror is not asked again");
+    mirror.assert_no_unexpected();
+}
