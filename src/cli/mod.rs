@@ -232,6 +232,7 @@ impl Global {
             credentials,
             timeout: Some(Duration::from_secs(self.timeout.max(1))),
             deadline: Some(Duration::from_secs(self.deadline.max(1))),
+            connect_timeout: None,
             cache: self.cache_dir(),
             sources: oci_dl::Sources::from_env(self.registry_config.as_deref()),
             resolve: self.resolve.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,

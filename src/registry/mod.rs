@@ -65,6 +65,8 @@ pub struct ClientOptions {
     /// A small answer (headers, manifest, token, tag list, error body) must be complete within
     /// this (default 60 s), however steadily it trickles in.
     pub deadline: Option<Duration>,
+    /// How long a connection may take to be accepted (default 30 s; a mirror gets at most 1 s).
+    pub connect_timeout: Option<Duration>,
     /// Pinned addresses, as curl's `--resolve`: `(host, port) → address`.
     pub resolve: Vec<Pin>,
     /// How hard to retry transient failures.
@@ -96,6 +98,9 @@ pub struct Client {
     /// For a mirror's own client: the flag that drops it for the run, raised by its blob
     /// bodies when they fall under the floor (see [`send::Floor`]).
     mirror_dead: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// For a mirror's own client: the registry it stands in for, sent as `ns=` on every
+    /// request.
+    mirror_of: Option<String>,
     _watch: CancelWatch,
 }
 
@@ -138,7 +143,7 @@ impl Client {
             .max_redirects(0)
             .max_redirects_will_error(false)
             .user_agent(concat!("oci-dl/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_connect(Some(opts.connect_timeout.unwrap_or(Duration::from_secs(30))))
             .timeout_per_read(Some(read_timeout))
             .timeout_recv_response(Some(deadline))
             .input_buffer_size(256 * 1024)
@@ -168,6 +173,7 @@ impl Client {
             read_timeout,
             sources: Default::default(),
             mirror_dead: None,
+            mirror_of: None,
         })
     }
 

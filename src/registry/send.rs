@@ -75,6 +75,18 @@ impl Reply {
     }
 }
 
+/// `s` as a query value: everything but unreserved characters percent-encoded (RFC 3986).
+fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// `Content-Range: bytes START-END/TOTAL` → START (the one parser of it).
 fn content_range_start(v: &str) -> Option<u64> {
     v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
@@ -97,6 +109,12 @@ impl Client {
     ) -> Result<Reply, Error> {
         let scope = format!("repository:{repo}:pull");
         let mut url = format!("{}{}", self.origin.base(), path);
+        if let Some(ns) = &self.mirror_of {
+            // containerd's convention: a mirror (Spegel, Dragonfly, a node-local cache) learns
+            // which registry it stands in for; Spegel answers tags only with it.
+            let sep = if path.contains('?') { '&' } else { '?' };
+            url = format!("{url}{sep}ns={}", query_escape(ns));
+        }
         let mut retried_auth = false;
         let mut hops = 0;
         self.answer_ahead(&scope);

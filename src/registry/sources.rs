@@ -12,6 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::*;
 use crate::mirrors::Source;
 
+/// How long a mirror may take to accept a connection before it is dropped for the run (Spegel's
+/// own containerd template uses 200 ms; a node-local or LAN cache answers well within this).
+pub const MIRROR_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A client per mirror, and who served what.
 #[derive(Default)]
 pub(super) struct Sources {
@@ -82,11 +86,17 @@ impl Sources {
                 insecure_registry: s.insecure,
                 cache: None,
                 mirrors: Default::default(),
+                // A mirror is a nearby cache: one that does not answer at once is no help.
+                connect_timeout: Some(
+                    opts.connect_timeout
+                        .map_or(MIRROR_CONNECT_TIMEOUT, |t| t.min(MIRROR_CONNECT_TIMEOUT)),
+                ),
                 ..opts.clone()
             };
             let mut client = Client::direct(&s.reference, &opts, log.clone())?;
             let dead = Arc::new(AtomicBool::new(false));
             client.mirror_dead = Some(dead.clone());
+            client.mirror_of = Some(logical.registry().to_owned());
             let repo = (logical.repository().to_owned(), s.reference.repository().to_owned());
             let digest_only = s.digest_only;
             mirrors.push(Mirror { client, repo, dead, digest_only });

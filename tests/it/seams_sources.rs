@@ -287,7 +287,7 @@ fn mirrors_x_resume_a_dripping_mirror_is_dropped_and_the_registry_finishes() {
     let blob = format!("/v2/x/blobs/{digest}");
     let drip_bytes = bytes.clone();
     let mirror = Fake::start(move |hit| {
-        if hit.path == blob {
+        if hit.route() == blob {
             let drip = fake::Fault::Drip(std::time::Duration::from_millis(10));
             return Reply::blob(hit, &drip_bytes).fault(drip);
         }
@@ -314,4 +314,66 @@ fn mirrors_x_resume_a_dripping_mirror_is_dropped_and_the_registry_finishes() {
     );
     assert_eq!(mirror.hits_to("/v2/x/blobs/").len(), 1, "the dropped mirror is not asked again");
     mirror.assert_no_unexpected();
+}
+
+/// mirrors × peer-to-peer caches: every request to a mirror says which registry it stands in
+/// for (`ns=`, as containerd sends it; Spegel answers tags only with it), and the registry
+/// itself never gets one. The mirror here passes requests on to the real registry.
+#[test]
+fn mirrors_x_ns_every_request_to_a_mirror_names_the_registry() {
+    let Some(s) = Seam::new() else { return };
+    let repo = "seams/ns";
+    let layers = [Layer::oras("a.bin", noise(30_000, 31)), Layer::oras("b.bin", noise(40_000, 32))];
+    Pusher::new(s.reg).oras_push(repo, "v1", &layers);
+    let ns = format!("ns={}", s.reg.host.replace(':', "%3A"));
+    let want = ns.clone();
+    // Spegel's rule: a tag is answered only for a known upstream.
+    let mirror = fake::passthrough(s.reg.host.clone(), move |hit| {
+        (hit.path.contains("/manifests/v1") && !hit.path.ends_with(&want)).then(|| {
+            Reply::new(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no ns"}]}"#)
+        })
+    });
+    let reference = format!("{}/{repo}:v1", s.reg.host);
+    let run = s.sb.run(&["pull", &reference, "-o", "out", "--mirror", &mirror.host, "-v"]);
+    run.ok();
+    assert!(run.stderr.contains(&format!("from {}", mirror.host)), "{}", run.stderr);
+    let hits = mirror.hits();
+    assert!(hits.len() >= 3, "the manifest and both blobs came from the mirror: {hits:?}");
+    for h in &hits {
+        assert!(h.path.ends_with(&format!("?{ns}")), "no ns= on {}", h.path);
+    }
+    assert_eq!(tree(&s.sb.work().join("out")), ["a.bin", "b.bin"]);
+    s.assert_clean();
+}
+
+/// mirrors × connect: a mirror that does not accept the connection (its accept queue is full,
+/// so the kernel drops the SYN) is given a second, not the registry's 30, and then dropped for
+/// the run.
+#[test]
+fn mirrors_x_connect_an_unresponsive_mirror_is_skipped_within_a_second_or_two() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    // Fill the accept queue (never accepted), so further connects hang as to a dead host.
+    let mut held = Vec::new();
+    for _ in 0..512 {
+        match std::net::TcpStream::connect_timeout(
+            &listener.local_addr().unwrap(),
+            std::time::Duration::from_millis(200),
+        ) {
+            Ok(c) => held.push(c),
+            Err(_) => break,
+        }
+    }
+    assert!(held.len() < 512, "the accept queue never filled; cannot simulate a dead mirror");
+    let files = vec![("a.bin", noise(20_000, 33))];
+    let origin = fake::artifact(files.clone(), fake::Guard::Open, None);
+    let sb = Sandbox::new();
+    let started = std::time::Instant::now();
+    let run = sb.run(&["pull", &format!("{}/x:v1", origin.host), "-o", "out", "--mirror", &host]);
+    run.ok();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "held {took:?} by a dead mirror");
+    assert!(run.stderr.contains(&format!("mirror {host}: ")), "{}", run.stderr);
+    assert_eq!(std::fs::read(sb.work().join("out/a.bin")).unwrap(), files[0].1);
+    drop(listener);
 }

@@ -21,6 +21,11 @@ pub struct Hit {
 }
 
 impl Hit {
+    /// The path without its query (a mirror's requests carry `?ns=REGISTRY`).
+    pub fn route(&self) -> &str {
+        self.path.split('?').next().unwrap_or(&self.path)
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
@@ -424,7 +429,7 @@ pub fn artifact_with(
     let me2 = me.clone();
     let fake = Fake::start(move |hit| {
         let host = me2.get().cloned().unwrap_or_default();
-        if hit.path.starts_with("/token") {
+        if hit.route().starts_with("/token") {
             return match &guard {
                 Guard::Bearer { token_auth }
                     if hit.header("authorization") == token_auth.as_deref() =>
@@ -452,12 +457,12 @@ pub fn artifact_with(
                 ),
             );
         }
-        if hit.path == "/v2/x/manifests/v1" {
+        if hit.route() == "/v2/x/manifests/v1" {
             return Reply::new(200, manifest.clone())
                 .header("content-type", "application/vnd.oci.image.manifest.v1+json");
         }
         for (d, b) in &blobs {
-            if hit.path == format!("/v2/x/blobs/{d}") {
+            if hit.route() == format!("/v2/x/blobs/{d}") {
                 return blob(hit, d, b);
             }
         }
