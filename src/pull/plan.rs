@@ -188,6 +188,7 @@ pub(crate) fn existing(
         && let Some(file) = dest.dir.open_existing_regular(dest.name, false)?
     {
         if cache.is_some_and(|c| c.output_holds(&file, digest)) {
+            obs.log(Level::Debug, format!("{} is unchanged since it verified", path.display()));
             return Ok(Some(FileStatus::UpToDate));
         }
         let before = Before::settled(&file);

@@ -26,5 +26,6 @@ mod pull;
 mod ranged;
 mod referrers;
 mod registries;
+mod seams_cache;
 mod transport;
 mod trust;
