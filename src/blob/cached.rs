@@ -47,9 +47,19 @@ pub(super) fn restore(
     };
     if !entry.verified
         && let Some(cache) = t.session.cache.as_ref()
-        && let Err(e) = cache.stamp(spec.digest, &entry.file, before)
     {
-        who.obs.log(Level::Debug, format!("cache stamp not written: {}", e.to_string_full()));
+        // An entry that can never be trusted as it is (an earlier version's hard link to an
+        // output, another user's file) in a directory that can be: replace it by a file of our
+        // own, made from the copy just verified; the next use hashes and stamps that one.
+        let unfit = Node::of_file(&entry.file).map_or(true, |n| n.unfit().is_some());
+        let done = if unfit && entry.dir.private() {
+            cache.put(spec.digest, &copy, &dest.dir.show(&tmp))
+        } else {
+            cache.stamp(spec.digest, &entry.file, before)
+        };
+        if let Err(e) = done {
+            who.obs.log(Level::Debug, format!("cache entry not renewed: {}", e.to_string_full()));
+        }
     }
     if outcome.executable
         && let Ok(n) = Node::of_file(&copy)

@@ -117,6 +117,39 @@ fn an_entry_damaged_in_place_is_detected_and_an_output_edit_never_reaches_it() {
     assert_eq!(blob_gets(&f), 2);
 }
 
+/// An entry that is a hard link of an output, as earlier versions made them, is never trusted
+/// (anyone editing the output edits it); its first use replaces it with a file of its own,
+/// which later uses stamp and then trust.
+#[test]
+fn an_entry_hard_linked_to_an_output_is_renewed_as_a_file_of_its_own() {
+    use std::os::unix::fs::MetadataExt;
+    let data = noise(300_000, 12);
+    let f = fake::artifact(vec![("a.bin", data.clone())], Guard::Open, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["pull", &r, "-o", "one"]).ok();
+    let entry = sb
+        .path("home/.cache/oci-dl/blobs/sha256")
+        .join(oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &data).hex());
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::hard_link(sb.work().join("one/a.bin"), &entry).unwrap();
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(150));
+    let unchanged = |out: &str| {
+        let run = sb.run(&["pull", &r, "-o", out, "-vv"]);
+        assert_eq!(std::fs::read(sb.work().join(out).join("a.bin")).unwrap(), data);
+        run.ok().stderr.contains("unchanged since it verified")
+    };
+    settle();
+    assert!(!unchanged("two"), "a hard-linked entry is hashed");
+    let (e, one) = (std::fs::metadata(&entry).unwrap(), sb.work().join("one/a.bin"));
+    assert_eq!(e.nlink(), 1, "renewed");
+    assert_ne!(e.ino(), std::fs::metadata(one).unwrap().ino());
+    settle();
+    assert!(!unchanged("three"), "the renewed entry is hashed once, and stamped");
+    assert!(unchanged("four"));
+    assert_eq!(blob_gets(&f), 1);
+}
+
 #[test]
 fn concurrent_processes_share_the_cache_safely() {
     let data = noise(6 << 20, 3);
