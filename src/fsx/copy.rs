@@ -101,8 +101,8 @@ mod tests {
         assert_eq!(std::fs::read(d.path().join("src")).unwrap(), data, "the source is untouched");
         let e = copy(&src, &d.path().join("src"), &dir, OsStr::new("dst")).unwrap_err();
         assert!(e.to_string().contains("dst"), "never over an existing name: {e}");
-        let empty = File::open(d.path().join("src")).and_then(|_| File::create(d.path().join("e")));
-        let empty = empty.unwrap();
+        std::fs::write(d.path().join("e"), b"").unwrap();
+        let empty = File::open(d.path().join("e")).unwrap();
         copy(&empty, &d.path().join("e"), &dir, OsStr::new("e2")).unwrap();
         assert_eq!(std::fs::read(d.path().join("e2")).unwrap(), b"");
     }

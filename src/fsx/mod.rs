@@ -348,4 +348,30 @@ mod tests {
         assert_eq!(executable(0o644), 0o755);
         assert_eq!(executable(0o600), 0o700);
     }
+
+    #[test]
+    fn a_directory_is_private_only_if_every_one_walked_is() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let mode = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        mode(d.path(), 0o755);
+        let root = Dir::open(d.path()).unwrap();
+        assert!(
+            root.private() && root.open_beneath_with(Path::new("a/b"), 0o755).unwrap().private()
+        );
+        mode(&d.path().join("a"), 0o775);
+        assert!(!root.open_beneath(Path::new("a/b")).unwrap().private(), "a is group-writable");
+        assert!(!root.existing_beneath(Path::new("a/b")).unwrap().unwrap().private());
+        mode(&d.path().join("a"), 0o755);
+        assert!(root.existing_beneath(Path::new("a/b")).unwrap().unwrap().private());
+        assert!(root.existing_beneath(Path::new("a/none")).unwrap().is_none(), "nothing made");
+        assert!(!d.path().join("a/none").exists());
+        std::os::unix::fs::symlink(d.path().join("a"), d.path().join("link")).unwrap();
+        assert!(root.existing_child(OsStr::new("link")).is_err(), "never through a symlink");
+        let mut names = root.names().unwrap();
+        names.sort();
+        assert_eq!(names, ["a", "link"]);
+    }
 }
