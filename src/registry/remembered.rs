@@ -113,7 +113,8 @@ impl Memory {
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         if known.take().is_some()
             && let Some(dir) = &self.dir
-            && let Ok(d) = crate::fsx::open_beneath(dir, Path::new(DIR))
+            && let Ok(Some(d)) =
+                crate::fsx::Dir::open(dir).and_then(|r| r.existing_child(OsStr::new(DIR)))
         {
             let _ = d.remove_file(&file_name(&self.host));
         }
