@@ -179,9 +179,11 @@ impl Dir {
                             ));
                         }
                     };
+                    // A walk that creates is on its way to write; one that does not only reads.
+                    let verb = if create.is_some() { "write through" } else { "follow" };
                     return Err(Error::new(
                         ErrorKind::Other,
-                        format!("refusing to write through {what} {}", path.display()),
+                        format!("refusing to {verb} {what} {}", path.display()),
                     ));
                 }
                 Err(e) => return Err(Error::io("open directory", &path, io(e))),
