@@ -119,12 +119,20 @@ pub fn to_file_tapped(
     mut tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
     let cache = session.cache.as_ref();
+    // Our own file, just verified, is remembered as such for a re-pull (see `crate::cache`)
+    // before anything else could change it; not an archive being unpacked (it goes away).
+    let unpacked = tap.is_some();
+    let remember = |cache: &crate::cache::Cache, file: &File| {
+        if !unpacked {
+            cache.remember_output(file, spec.digest, crate::cache::Before::ours(file));
+        }
+    };
     if let Some(cache) = cache
         && let Some(cached) = cache.get(spec.digest)
     {
         match cached::restore(&cached, Transfer { session, spec, who }, dest, tap.as_deref_mut()) {
             Ok((outcome, file)) => {
-                cache.remember_output(&file, spec.digest, crate::cache::Before::ours(&file));
+                remember(cache, &file);
                 return Ok(outcome);
             }
             Err(e) if e.kind() == ErrorKind::Integrity => {
@@ -139,8 +147,7 @@ pub fn to_file_tapped(
     }
     let (outcome, file) = download(Transfer { session, spec, who }, dest, tap)?;
     if let Some(cache) = cache {
-        // Our own file, just verified: remembered before anything else could change it.
-        cache.remember_output(&file, spec.digest, crate::cache::Before::ours(&file));
+        remember(cache, &file);
         if let Err(e) = cache.put(spec.digest, &file, &dest.path()) {
             who.obs.log(Level::Debug, format!("not cached: {}", e.to_string_full()));
         }

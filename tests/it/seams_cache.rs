@@ -207,6 +207,8 @@ fn cache_x_extract_planted_archive_is_never_unpacked() {
     assert!(!tree(&out).iter().any(|p| p.contains("evil")), "{:?}", tree(&out));
     let unpacked = tree(&out).into_iter().find(|p| p.ends_with("tool")).unwrap();
     assert_eq!(std::fs::read(out.join(unpacked)).unwrap(), tool);
+    let records = s.cache.join("outputs");
+    assert!(!records.exists() || tree(&records).is_empty(), "no record of an unpacked archive");
     s.assert_canaries();
 }
 
