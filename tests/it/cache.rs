@@ -188,6 +188,18 @@ fn cache_prune_and_dir() {
     assert!(run.stderr.contains("removed 1 blob(s)"), "{}", run.stderr);
     assert_eq!(tree(&sb.path("home/.cache/oci-dl/blobs/sha256")).len(), 1);
     sb.run(&["cache", "prune", "--max-size", "lots"]).fails(2, "invalid size");
+    // The records of verified outputs: one per pulled file; those unused for 30 days go with
+    // any prune, all of them with --max-size 0.
+    let records = sb.path("home/.cache/oci-dl/outputs");
+    let names = tree(&records);
+    assert_eq!(names.len(), 2, "{names:?}");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(31 * 24 * 3600);
+    let f = std::fs::File::options().append(true).open(records.join(&names[0])).unwrap();
+    f.set_modified(old).unwrap();
+    sb.run(&["cache", "prune", "--max-size", "10G"]).ok();
+    assert_eq!(tree(&records), [names[1].clone()]);
+    sb.run(&["cache", "prune", "--max-size", "0"]).ok();
+    assert!(tree(&records).is_empty());
 }
 
 #[test]
