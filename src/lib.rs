@@ -137,7 +137,8 @@ pub fn fetch_blob(
     let name = output.display().to_string();
     let (dir, file_name) = fsx::parent_of(output)?;
     let dest = blob::Dest { dir: &dir, name: &file_name };
-    if let Some(status) = pull::existing(dest, digest, None, overwrite, &*obs)? {
+    let cache = session.cache.as_ref();
+    if let Some(status) = pull::existing(dest, (digest, None), cache, overwrite, &*obs)? {
         let size = dir.entry(&file_name)?.map_or(0, |n| n.size);
         obs.event(&Event::Finished { index: 0, name: &name, path: output, digest, size, status });
         return Ok(report(size, status));

@@ -19,6 +19,7 @@
 //!   cache) and feeds the tap. Every request takes a slot of the client's gate.
 //! - a tap is a bounded channel (8 chunks) to the unpacking thread the pull started.
 
+mod cached;
 mod part;
 mod ranges;
 mod resume;
@@ -27,21 +28,20 @@ mod stream;
 mod tee;
 mod verify;
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, Level, Observer, Progress};
-use crate::fsx::{self, Dir, Node};
+use crate::fsx::Dir;
 use crate::session::Session;
 use part::{feed_prefix, finish, open_part, part_name, rehash, remove_part};
 pub use part::{part_path, write_atomic};
 use resume::{Loaded, Record};
-use sink::{FileSink, Sink, VerifySink};
+use sink::{FileSink, Sink};
 use stream::Failure;
 pub use stream::to_writer;
 pub use tee::{Tap, TapReader};
@@ -119,92 +119,41 @@ pub fn to_file_tapped(
     who: Report<'_>,
     mut tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
-    if let Some(cache) = session.cache.as_ref()
+    let cache = session.cache.as_ref();
+    // Our own file, just verified, is remembered as such for a re-pull (see `crate::cache`)
+    // before anything else could change it; not an archive being unpacked (it goes away).
+    let unpacked = tap.is_some();
+    let remember = |cache: &crate::cache::Cache, file: &File| {
+        if !unpacked {
+            cache.remember_output(file, spec.digest, crate::cache::Before::ours(file));
+        }
+    };
+    if let Some(cache) = cache
         && let Some(cached) = cache.get(spec.digest)
     {
-        match restore(&cached, Transfer { session, spec, who }, dest, tap.as_deref_mut()) {
-            Ok(o) => return Ok(o),
+        match cached::restore(&cached, Transfer { session, spec, who }, dest, tap.as_deref_mut()) {
+            Ok((outcome, file)) => {
+                remember(cache, &file);
+                return Ok(outcome);
+            }
             Err(e) if e.kind() == ErrorKind::Integrity => {
                 if let Some(t) = tap.as_deref_mut() {
                     t.cut();
                 }
-                cache.remove(spec.digest);
-                who.obs.log(
-                    Level::Warn,
-                    format!(
-                        "cached {} was damaged ({e}); dropped it, downloading",
-                        spec.digest.short()
-                    ),
-                );
+                cache.drop_entry(spec.digest, &cached);
+                who.obs.log(Level::Warn, format!("{e}; dropped it, downloading"));
             }
             Err(e) => return Err(e),
         }
     }
     let (outcome, file) = download(Transfer { session, spec, who }, dest, tap)?;
-    if let Some(cache) = session.cache.as_ref()
-        && let Err(e) = cache.put(spec.digest, dest.dir, dest.name, &file)
-    {
-        who.obs.log(Level::Debug, format!("not cached: {}", e.to_string_full()));
+    if let Some(cache) = cache {
+        remember(cache, &file);
+        if let Err(e) = cache.put(spec.digest, &file, &dest.path()) {
+            who.obs.log(Level::Debug, format!("not cached: {}", e.to_string_full()));
+        }
     }
     Ok(outcome)
-}
-
-/// Bring a cached blob into place: verify it in one read (feeding the tap on the way) unless it
-/// is unchanged since it last verified, then hard-link it in where the filesystem allows, else
-/// copy it, under a temporary name renamed onto `dest`.
-fn restore(
-    cached: &crate::cache::Entry,
-    t: Transfer<'_>,
-    dest: Dest<'_>,
-    tap: Option<&mut Tap>,
-) -> Result<Outcome, Error> {
-    let Transfer { session, spec, who } = t;
-    who.progress.set(0);
-    let outcome = if cached.verified {
-        // Unchanged since it verified (see `crate::cache`): an unpacker still needs its bytes.
-        let outcome = verify::unchanged(spec, &cached.file, &cached.path)?;
-        if let Some(t) = tap {
-            feed_prefix(&cached.file, &cached.path, outcome.size, t)?;
-        }
-        who.progress.set(outcome.size);
-        let what = format!("{}: cached {}", who.name, spec.digest.short());
-        who.obs.log(Level::Debug, format!("{what} is unchanged since it verified"));
-        outcome
-    } else {
-        let before = crate::cache::Cache::before(&cached.file);
-        let mut state = State::new(spec.digest.algorithm());
-        let mut src = cached.file.try_clone().map_err(|e| Error::io("open", &cached.path, e))?;
-        src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &cached.path, e))?;
-        let mut sink = VerifySink { tap };
-        let outcome = stream::copy(&mut src, t, &mut sink, &mut state)
-            .map_err(|e| (e, 0, None))
-            .and_then(|()| verify::finished(spec, state))
-            .map_err(|(e, _, _)| e.context(format!("cached {}", cached.path.display())))?;
-        if let Some(cache) = session.cache.as_ref()
-            && let Err(e) = cache.stamp(spec.digest, &cached.file, before)
-        {
-            who.obs.log(Level::Debug, format!("cache stamp not written: {}", e.to_string_full()));
-        }
-        outcome
-    };
-    let tmp = OsString::from(format!(
-        ".{}.oci-dl-{}-{}",
-        dest.name.to_string_lossy(),
-        std::process::id(),
-        &spec.digest.hex()[..12]
-    ));
-    let _ = dest.dir.remove_file(&tmp); // a leftover (or a plant): the entry only
-    let placed = fsx::place(&cached.dir, &cached.name, &cached.file, dest.dir, &tmp)?;
-    if outcome.executable
-        && let Ok(n) = Node::of_file(&placed)
-    {
-        let _ = placed.set_permissions(std::fs::Permissions::from_mode(fsx::executable(n.mode)));
-    }
-    dest.dir.rename(&tmp, dest.name).map_err(|e| {
-        let _ = dest.dir.remove_file(&tmp);
-        Error::io("rename into place", &dest.path(), e)
-    })?;
-    Ok(Outcome { from_cache: true, ..outcome })
 }
 
 /// The network path: resume a `.part` if one is there, retry, verify, rename. Returns the final

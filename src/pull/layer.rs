@@ -132,7 +132,8 @@ pub(super) fn download(
     };
     let dir = fsx::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
     let dest = blob::Dest { dir: &dir, name: rel.file_name().unwrap_or_default() };
-    if let Some(status) = existing(dest, &layer.digest, Some(layer.size), req.overwrite, obs)? {
+    let what = (&layer.digest, Some(layer.size));
+    if let Some(status) = existing(dest, what, session.cache.as_ref(), req.overwrite, obs)? {
         return Ok(status);
     }
     let progress = Progress::default();

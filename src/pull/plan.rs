@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{PullRequest, output_dir};
 use crate::blob;
+use crate::cache::{Before, Cache};
 use crate::conventions::{self, HelmChart};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
@@ -174,11 +175,12 @@ pub(super) fn decompressed_name(rel: &Path) -> String {
 }
 
 /// Decide about a file already at `dest`: `Some(status)` when nothing needs fetching, `None` to
-/// download (the rename replaces it), an error when the policy forbids touching it.
+/// download (the rename replaces it), an error when the policy forbids touching it. A file the
+/// `cache` remembers as verified (see `crate::cache`) is up to date without hashing it again.
 pub(crate) fn existing(
     dest: blob::Dest<'_>,
-    digest: &Digest,
-    size: Option<u64>,
+    (digest, size): (&Digest, Option<u64>),
+    cache: Option<&Cache>,
     policy: Overwrite,
     obs: &dyn Observer,
 ) -> Result<Option<FileStatus>, Error> {
@@ -188,8 +190,16 @@ pub(crate) fn existing(
         && size.is_none_or(|s| s == node.size)
         && let Some(file) = dest.dir.open_existing_regular(dest.name, false)?
     {
+        if cache.is_some_and(|c| c.output_holds(&file, digest)) {
+            obs.log(Level::Debug, format!("{} is unchanged since it verified", path.display()));
+            return Ok(Some(FileStatus::UpToDate));
+        }
+        let before = Before::settled(&file);
         let (got, _) = blob::hash_file(&file, &path, digest.algorithm())?;
         if &got == digest {
+            if let Some(c) = cache {
+                c.remember_output(&file, digest, before);
+            }
             return Ok(Some(FileStatus::UpToDate));
         }
     }

@@ -176,8 +176,8 @@ pub(super) fn land(
     let name = rel.file_name().unwrap_or_default();
     let decided = existing(
         blob::Dest { dir: &dir, name },
-        &layer.digest,
-        Some(layer.size),
+        (&layer.digest, Some(layer.size)),
+        None,
         req.overwrite,
         obs,
     );

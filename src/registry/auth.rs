@@ -23,6 +23,17 @@ pub(super) struct Auth {
     cache: Mutex<HashMap<String, String>>,
 }
 
+/// What decides whether a remembered challenge is answered ahead.
+#[derive(Clone, Copy)]
+pub(super) struct Ahead<'a> {
+    pub scope: &'a str,
+    /// The registry's own host (`host[:port]`).
+    pub host: &'a str,
+    pub secure: bool,
+    /// The remembered file is the running user's alone.
+    pub trusted: bool,
+}
+
 impl Auth {
     pub(super) fn new(credentials: Option<Credentials>, deadline: Duration) -> Auth {
         Auth { credentials, deadline, cache: Mutex::new(HashMap::new()) }
@@ -76,24 +87,24 @@ impl Auth {
 
     /// Get a token for `scope` from a remembered Bearer challenge `c`, before the registry asks.
     /// `Ok(false)`: skipped, since the realm would not get these credentials now (a registry
-    /// not yet known to be plain HTTP counts as HTTPS); a fresh challenge will decide. With
-    /// credentials, only a realm on the registry's own `host` is asked ahead: the file comes from
-    /// the cache directory, not from the registry, and whoever can write there must not be able
-    /// to send our credentials to a host of their choosing.
+    /// not yet known to be plain HTTP counts as HTTPS); a fresh challenge will decide. The file
+    /// comes from the cache directory, not from the registry, and whoever can write there must
+    /// not choose where we ask: a realm on another host than the registry's is asked ahead only
+    /// without credentials, and only when the file is `trusted` (the running user's alone).
     pub(super) fn answer_ahead(
         &self,
         agent: &ureq::Agent,
         c: &Challenge,
-        (scope, host): (&str, &str),
-        secure: bool,
+        ahead: Ahead<'_>,
         log: &dyn Observer,
     ) -> Result<bool, Error> {
+        let Ahead { scope, host, secure, trusted } = ahead;
         let realm = c.param("realm").unwrap_or("");
         if !realm_allowed(realm, secure, self.credentials.is_some()) {
             return Ok(false);
         }
         let own = super::send::url_authority(realm).is_some_and(|a| a.eq_ignore_ascii_case(host));
-        if self.credentials.is_some() && !own {
+        if !own && (self.credentials.is_some() || !trusted) {
             return Ok(false);
         }
         let debug = |m: String| log.log(Level::Debug, m);
@@ -303,15 +314,18 @@ mod tests {
         // No request at all: port 9 would refuse, and the answer would be an error.
         let agent = ureq::Agent::new_with_defaults();
         let log = crate::events::Silent;
-        let scope = ("repository:x:pull", "127.0.0.1:9");
-        assert!(!auth.answer_ahead(&agent, &c, scope, true, &log).unwrap());
-        assert!(auth.answer_ahead(&agent, &c, scope, false, &log).is_err());
+        let at =
+            |host, secure, trusted| Ahead { scope: "repository:x:pull", host, secure, trusted };
+        assert!(!auth.answer_ahead(&agent, &c, at("127.0.0.1:9", true, true), &log).unwrap());
+        assert!(auth.answer_ahead(&agent, &c, at("127.0.0.1:9", false, false), &log).is_err());
         assert!(auth.header_for("repository:x:pull").is_none());
         // With credentials, a realm on another host waits for the registry's own challenge.
-        let elsewhere = ("repository:x:pull", "registry.test:5000");
-        assert!(!auth.answer_ahead(&agent, &c, elsewhere, false, &log).unwrap());
+        let elsewhere = |trusted| at("registry.test:5000", false, trusted);
+        assert!(!auth.answer_ahead(&agent, &c, elsewhere(true), &log).unwrap());
+        // Without, only when the remembered file is the running user's alone.
         let anonymous = Auth::new(None, Duration::from_secs(1));
-        assert!(anonymous.answer_ahead(&agent, &c, elsewhere, false, &log).is_err(), "asked");
+        assert!(!anonymous.answer_ahead(&agent, &c, elsewhere(false), &log).unwrap());
+        assert!(anonymous.answer_ahead(&agent, &c, elsewhere(true), &log).is_err(), "asked");
     }
 
     #[test]

@@ -3,9 +3,14 @@
 //! token endpoint first instead of paying for a 401. The file is local but read as untrusted:
 //! small, strict JSON, for this host only, and its realm obeys the rules of a fresh challenge
 //! (it is answered by the same code). Any failure to read or write it only costs requests.
+//!
+//! Whoever can write the file chooses where the next run asks for a token. So a remembered
+//! realm on another host than the registry's is used only when the file and every directory
+//! above it up to the cache root are the running user's alone (`fsx::Node::private`, the rule
+//! the blob cache's stamps follow); a realm on the registry's own host always may be.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -25,6 +30,10 @@ struct Record {
     realm: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     service: Option<String>,
+    /// Learnt from the registry in this run, or read from a file only the running user could
+    /// have written: not stored.
+    #[serde(skip)]
+    trusted: bool,
 }
 
 impl Record {
@@ -35,6 +44,7 @@ impl Record {
             scheme: c.scheme.clone(),
             realm: c.param("realm")?.to_owned(),
             service: c.param("service").map(str::to_owned),
+            trusted: true,
         };
         r.valid(host).then_some(r)
     }
@@ -77,9 +87,11 @@ impl Memory {
         Memory { dir, host: host.to_owned(), known: Mutex::new(known) }
     }
 
-    /// The remembered challenge, to answer before the registry asks.
-    pub(super) fn challenge(&self) -> Option<Challenge> {
-        self.known.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(Record::challenge)
+    /// The remembered challenge, to answer before the registry asks, and whether it is
+    /// trusted (see the module overview).
+    pub(super) fn challenge(&self) -> Option<(Challenge, bool)> {
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        known.as_ref().map(|r| (r.challenge(), r.trusted))
     }
 
     /// The registry answered with challenge `c` (and it was answered): remember it if it is a
@@ -101,7 +113,8 @@ impl Memory {
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         if known.take().is_some()
             && let Some(dir) = &self.dir
-            && let Ok(d) = crate::fsx::open_beneath(dir, Path::new(DIR))
+            && let Ok(Some(d)) =
+                crate::fsx::Dir::open(dir).and_then(|r| r.existing_child(OsStr::new(DIR)))
         {
             let _ = d.remove_file(&file_name(&self.host));
         }
@@ -127,19 +140,21 @@ fn read(root: &Path, host: &str) -> Option<Record> {
     if !std::fs::symlink_metadata(root.join(DIR)).is_ok_and(|m| m.is_dir()) {
         return None;
     }
-    let dir = crate::fsx::open_beneath(root, Path::new(DIR)).ok()?;
+    let dir = crate::fsx::Dir::open(root).ok()?.existing_child(OsStr::new(DIR)).ok()??;
     let file = dir.open_existing_regular(&file_name(host), false).ok()??;
+    let node = crate::fsx::Node::of_file(&file).ok()?;
+    let trusted = dir.private() && node.unfit().is_none();
     let mut bytes = Vec::new();
     file.take(MAX_BYTES + 1).read_to_end(&mut bytes).ok()?;
     if bytes.len() as u64 > MAX_BYTES {
         return None;
     }
-    Record::parse(&bytes, host)
+    Record::parse(&bytes, host).map(|r| Record { trusted, ..r })
 }
 
 fn write(root: &Path, r: &Record) -> Result<(), Error> {
-    std::fs::create_dir_all(root).map_err(|e| Error::io("create cache directory", root, e))?;
-    let dir = crate::fsx::open_beneath(root, Path::new(DIR))?;
+    crate::fsx::make_dir_all(root, 0o755)?;
+    let dir = crate::fsx::Dir::open(root)?.open_beneath_with(Path::new(DIR), 0o755)?;
     let bytes = serde_json::to_vec(r).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
     dir.replace_with(&file_name(&r.registry), &bytes, 0o600)
 }
@@ -187,7 +202,7 @@ mod tests {
         let again = Memory::load(Some(d.path()), "h:1");
         assert_eq!(
             again.challenge(),
-            Some(Record::of("h:1", &bearer("https://auth/t")).unwrap().challenge())
+            Some((Record::of("h:1", &bearer("https://auth/t")).unwrap().challenge(), true))
         );
         again.forget();
         assert!(!path.exists());

@@ -4,6 +4,7 @@
 //! the registry's host (whose signed URLs stay out of logs and errors), and a 2xx notes the
 //! registry's quota headers.
 
+use super::auth::Ahead;
 use super::*;
 use floor::{Floor, FloorReader};
 
@@ -257,10 +258,10 @@ impl Client {
         if self.auth.header_for(scope).is_some() {
             return;
         }
-        let Some(c) = self.memory.challenge() else { return };
+        let Some((c, trusted)) = self.memory.challenge() else { return };
         let secure = self.origin.secure();
-        let ahead = (scope, self.host.as_str());
-        if let Err(e) = self.auth.answer_ahead(&self.agent, &c, ahead, secure, &*self.log) {
+        let ahead = Ahead { scope, host: self.host.as_str(), secure, trusted };
+        if let Err(e) = self.auth.answer_ahead(&self.agent, &c, ahead, &*self.log) {
             self.debug(format!("the remembered challenge is stale ({e:#}): forgetting it"));
             self.memory.forget();
         }

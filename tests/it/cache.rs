@@ -26,14 +26,15 @@ fn a_cached_blob_is_copied_in_without_network_traffic() {
     assert!(doc["files"].as_array().unwrap().iter().all(|x| x["status"] == "cached"), "{doc}");
     for (name, data) in &files {
         assert_eq!(&std::fs::read(sb.work().join("two").join(name)).unwrap(), data);
-        // Same filesystem: a hard link of the cache entry, not a second copy.
+        // A file of its own (a reflink or a copy), never a hard link of the cache entry.
         use std::os::unix::fs::MetadataExt;
         let entry = cache.join(oci_dl::Digest::of(oci_dl::Algorithm::Sha256, data).hex());
         let (a, b) = (
             std::fs::metadata(&entry).unwrap(),
             std::fs::metadata(sb.work().join("two").join(name)).unwrap(),
         );
-        assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "{name}");
+        assert_ne!((a.dev(), a.ino()), (b.dev(), b.ino()), "{name}");
+        assert_eq!((a.nlink(), b.nlink()), (1, 1), "{name}");
     }
     assert!(
         tree(&sb.work().join("two")).iter().all(|p| !p.contains(".oci-dl")),
@@ -47,8 +48,11 @@ fn a_cached_blob_is_copied_in_without_network_traffic() {
     assert_eq!(tree(&custom.join("blobs/sha256")).len(), 2);
 }
 
+/// A damaged entry — shorter, longer, or other bytes of the same length — is reported naming
+/// the cache file (issue 20 item 12: it once read "server sent more than …"), dropped and
+/// downloaded again; nothing of it lands.
 #[test]
-fn a_damaged_cache_entry_is_dropped_and_downloaded_again() {
+fn a_damaged_cache_entry_is_named_dropped_and_downloaded_again() {
     let data = noise(200_000, 2);
     let f = fake::artifact(vec![("a.bin", data.clone())], Guard::Open, None);
     let sb = Sandbox::new();
@@ -57,47 +61,93 @@ fn a_damaged_cache_entry_is_dropped_and_downloaded_again() {
     let entry = sb
         .path("home/.cache/oci-dl/blobs/sha256")
         .join(oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &data).hex());
-    // The cache entry is a hard link of one/a.bin: break the link before damaging it.
-    std::fs::remove_file(&entry).unwrap();
-    std::fs::write(&entry, b"garbage").unwrap();
-    let run = sb.run(&["pull", &r, "-o", "two"]);
-    run.ok();
-    assert!(run.stderr.contains("was damaged"), "{}", run.stderr);
-    assert_eq!(std::fs::read(sb.work().join("two/a.bin")).unwrap(), data);
-    assert_eq!(std::fs::read(&entry).unwrap(), data, "the entry was repaired");
-    assert_eq!(blob_gets(&f), 2);
+    let mut same_len = data.clone();
+    same_len[100] ^= 1;
+    let longer = [&data[..], b"trailing"].concat();
+    for (i, bad) in [b"garbage".to_vec(), longer, same_len].into_iter().enumerate() {
+        std::fs::write(&entry, &bad).unwrap();
+        let out = format!("two{i}");
+        let run = sb.run(&["pull", &r, "-o", &out]);
+        run.ok();
+        let named = format!("cache entry {} is damaged", entry.display());
+        assert!(run.stderr.contains(&named), "{}", run.stderr);
+        assert!(!run.stderr.contains("server"), "{}", run.stderr);
+        assert_eq!(std::fs::read(sb.work().join(&out).join("a.bin")).unwrap(), data);
+        assert_eq!(tree(&sb.work().join(&out)), ["a.bin"], "nothing of the entry is left");
+        assert_eq!(std::fs::read(&entry).unwrap(), data, "the entry was repaired");
+        assert_eq!(blob_gets(&f), 2 + i);
+    }
 }
 
 #[test]
-fn an_entry_damaged_in_place_through_its_hard_link_is_detected() {
+fn an_entry_damaged_in_place_is_detected_and_an_output_edit_never_reaches_it() {
     let data = noise(300_000, 6);
     let f = fake::artifact(vec![("a.bin", data.clone())], Guard::Open, None);
     let sb = Sandbox::new();
     let r = format!("{}/x:v1", f.host);
     sb.run(&["pull", &r, "-o", "one"]).ok();
+    // An in-place edit of a pulled file stays in that file.
+    let edit = |path: &std::path::Path| {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[1000] ^= 0xff;
+        use std::io::Write as _;
+        let mut out = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        out.write_all(&bytes).unwrap();
+    };
+    edit(&sb.work().join("one/a.bin"));
     // The download hashed its buffers, not the file: the first use hashes the entry and stamps
     // it (once it has settled, see cache.rs), later ones trust the stamp.
     std::thread::sleep(std::time::Duration::from_millis(150));
     let first = sb.run(&["pull", &r, "-o", "first-use", "-vv"]);
     assert!(!first.ok().stderr.contains("unchanged since it verified"), "{}", first.stderr);
+    assert_eq!(std::fs::read(sb.work().join("first-use/a.bin")).unwrap(), data);
     let warm = sb.run(&["pull", &r, "-o", "two", "-vv"]);
     warm.ok();
     assert!(warm.stderr.contains("unchanged since it verified"), "{}", warm.stderr);
-    // one/a.bin is the cache entry's inode: editing it in place (same size) damages the entry
-    // without replacing it.
-    let mut bytes = std::fs::read(sb.work().join("one/a.bin")).unwrap();
-    bytes[1000] ^= 0xff;
-    use std::io::Write as _;
-    let mut out =
-        std::fs::OpenOptions::new().write(true).open(sb.work().join("one/a.bin")).unwrap();
-    out.write_all(&bytes).unwrap();
-    drop(out);
+    // Editing the entry itself in place (same size) moves its times: hashed, found damaged.
+    let entry = sb
+        .path("home/.cache/oci-dl/blobs/sha256")
+        .join(oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &data).hex());
+    edit(&entry);
     let run = sb.run(&["pull", &r, "-o", "three", "-vv"]);
     run.ok();
-    assert!(run.stderr.contains("was damaged"), "{}", run.stderr);
+    assert!(run.stderr.contains("is damaged"), "{}", run.stderr);
     assert!(!run.stderr.contains("unchanged since it verified"), "{}", run.stderr);
     assert_eq!(std::fs::read(sb.work().join("three/a.bin")).unwrap(), data);
     assert_eq!(blob_gets(&f), 2);
+}
+
+/// An entry that is a hard link of an output, as earlier versions made them, is never trusted
+/// (anyone editing the output edits it); its first use replaces it with a file of its own,
+/// which later uses stamp and then trust.
+#[test]
+fn an_entry_hard_linked_to_an_output_is_renewed_as_a_file_of_its_own() {
+    use std::os::unix::fs::MetadataExt;
+    let data = noise(300_000, 12);
+    let f = fake::artifact(vec![("a.bin", data.clone())], Guard::Open, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["pull", &r, "-o", "one"]).ok();
+    let entry = sb
+        .path("home/.cache/oci-dl/blobs/sha256")
+        .join(oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &data).hex());
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::hard_link(sb.work().join("one/a.bin"), &entry).unwrap();
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(150));
+    let unchanged = |out: &str| {
+        let run = sb.run(&["pull", &r, "-o", out, "-vv"]);
+        assert_eq!(std::fs::read(sb.work().join(out).join("a.bin")).unwrap(), data);
+        run.ok().stderr.contains("unchanged since it verified")
+    };
+    settle();
+    assert!(!unchanged("two"), "a hard-linked entry is hashed");
+    let (e, one) = (std::fs::metadata(&entry).unwrap(), sb.work().join("one/a.bin"));
+    assert_eq!(e.nlink(), 1, "renewed");
+    assert_ne!(e.ino(), std::fs::metadata(one).unwrap().ino());
+    settle();
+    assert!(!unchanged("three"), "the renewed entry is hashed once, and stamped");
+    assert!(unchanged("four"));
+    assert_eq!(blob_gets(&f), 1);
 }
 
 #[test]
@@ -138,6 +188,18 @@ fn cache_prune_and_dir() {
     assert!(run.stderr.contains("removed 1 blob(s)"), "{}", run.stderr);
     assert_eq!(tree(&sb.path("home/.cache/oci-dl/blobs/sha256")).len(), 1);
     sb.run(&["cache", "prune", "--max-size", "lots"]).fails(2, "invalid size");
+    // The records of verified outputs: one per pulled file; those unused for 30 days go with
+    // any prune, all of them with --max-size 0.
+    let records = sb.path("home/.cache/oci-dl/outputs");
+    let names = tree(&records);
+    assert_eq!(names.len(), 2, "{names:?}");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(31 * 24 * 3600);
+    let f = std::fs::File::options().append(true).open(records.join(&names[0])).unwrap();
+    f.set_modified(old).unwrap();
+    sb.run(&["cache", "prune", "--max-size", "10G"]).ok();
+    assert_eq!(tree(&records), [names[1].clone()]);
+    sb.run(&["cache", "prune", "--max-size", "0"]).ok();
+    assert!(tree(&records).is_empty());
 }
 
 #[test]

@@ -27,6 +27,7 @@ mod ranged;
 mod referrers;
 mod registries;
 mod seams;
+mod seams_cache;
 mod seams_sources;
 mod transport;
 mod trust;

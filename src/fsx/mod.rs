@@ -2,11 +2,21 @@
 //! rename, link and removal in it is relative to that handle, so swapping a directory on the way
 //! for a symlink after the check cannot redirect a write. Below the directory the caller opens,
 //! nothing follows a symlink, and only regular files are opened for writing.
+//!
+//! Ownership is judged in one place, [`Node::private`]: a file or directory is the running
+//! user's alone when the user owns it and neither its group nor others may write it. A `Dir`
+//! remembers whether it and every directory walked to reach it from the one the caller opened
+//! were, so a file below can be trusted only when nobody else could have put it there.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
+
+mod copy;
+mod node;
+pub(crate) use copy::copy;
+pub(crate) use node::Node;
 
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 use rustix::io::Errno;
@@ -18,75 +28,8 @@ use crate::error::{Error, ErrorKind};
 pub(crate) struct Dir {
     fd: OwnedFd,
     path: PathBuf,
-}
-
-/// What `stat` says about a file, in the few fields the checks need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Node {
-    pub dev: u64,
-    pub ino: u64,
-    pub mode: u32,
-    pub nlink: u64,
-    pub uid: u32,
-    pub size: u64,
-}
-
-impl Node {
-    fn of(st: &rfs::Stat) -> Node {
-        Node {
-            dev: st.st_dev,
-            ino: st.st_ino,
-            mode: st.st_mode,
-            nlink: st.st_nlink,
-            uid: st.st_uid,
-            size: st.st_size as u64,
-        }
-    }
-
-    /// The open file's own node.
-    pub fn of_file(f: &File) -> std::io::Result<Node> {
-        Ok(Node::of(&rfs::fstat(f)?))
-    }
-
-    fn kind(&self) -> rfs::FileType {
-        rfs::FileType::from_raw_mode(self.mode)
-    }
-
-    pub fn is_file(&self) -> bool {
-        self.kind() == rfs::FileType::RegularFile
-    }
-
-    pub fn is_symlink(&self) -> bool {
-        self.kind() == rfs::FileType::Symlink
-    }
-
-    pub fn is_dir(&self) -> bool {
-        self.kind() == rfs::FileType::Directory
-    }
-
-    /// Whether `other` is the same file.
-    pub fn same(&self, other: &Node) -> bool {
-        self.dev == other.dev && self.ino == other.ino
-    }
-
-    /// Why oci-dl must not take this file over as its own (resume into it, truncate it):
-    /// `None` for a regular file with no other link, owned by the running user, that nobody
-    /// else may write.
-    pub fn unfit(&self) -> Option<String> {
-        if self.is_symlink() {
-            Some("is a symlink".into())
-        } else if !self.is_file() {
-            Some("is not a regular file".into())
-        } else if self.nlink != 1 {
-            Some(format!("has {} other hard link(s)", self.nlink - 1))
-        } else if self.uid != rustix::process::geteuid().as_raw() {
-            Some(format!("is owned by uid {}", self.uid))
-        } else if self.mode & 0o022 != 0 {
-            Some("is writable by others".into())
-        } else {
-            None
-        }
-    }
+    /// It and every directory walked to reach it are [`Node::private`].
+    private: bool,
 }
 
 /// Open `root` (the user's own directory: a symlink there is followed), then walk `rel` below it
@@ -111,6 +54,17 @@ pub(crate) fn parent_of(path: &Path) -> Result<(Dir, OsString), Error> {
     Ok((Dir::open(parent)?, name))
 }
 
+/// Create the user-named directory `path` and any missing parents with `mode` (less the
+/// umask), so that a directory oci-dl makes for itself is never writable by others.
+pub(crate) fn make_dir_all(path: &Path, mode: u32) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|e| Error::io("create directory", path, e))
+}
+
 fn io(e: Errno) -> std::io::Error {
     e.into()
 }
@@ -121,7 +75,51 @@ impl Dir {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = rfs::open(path, flags, Mode::empty())
             .map_err(|e| Error::io("open directory", path, io(e)))?;
-        Ok(Dir { fd, path: path.to_path_buf() })
+        let private = rfs::fstat(&fd).is_ok_and(|st| Node::of(&st).private());
+        Ok(Dir { fd, path: path.to_path_buf(), private })
+    }
+
+    /// Whether this directory and every one walked to reach it (from the one the caller
+    /// opened, included) are the running user's alone ([`Node::private`]).
+    pub fn private(&self) -> bool {
+        self.private
+    }
+
+    /// The directory `name` below this one, if there is one; never through a symlink (an
+    /// error names it), never creating anything.
+    pub fn existing_child(&self, name: &OsStr) -> Result<Option<Dir>, Error> {
+        match self.child(name, None) {
+            Ok(d) => Ok(Some(d)),
+            Err(_) if self.entry(name)?.is_none() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Dir::existing_child`] along each component of `rel`.
+    pub fn existing_beneath(&self, rel: &Path) -> Result<Option<Dir>, Error> {
+        let mut cur = self.child(OsStr::new("."), None)?;
+        for c in rel.components() {
+            let Component::Normal(name) = c else { continue };
+            match cur.existing_child(name)? {
+                Some(d) => cur = d,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(cur))
+    }
+
+    /// The names in this directory (not `.` and `..`), in no particular order.
+    pub fn names(&self) -> Result<Vec<OsString>, Error> {
+        use std::os::unix::ffi::OsStrExt;
+        let read = |e: Errno| Error::io("read directory", &self.path, io(e));
+        let mut out = Vec::new();
+        for e in rfs::Dir::read_from(&self.fd).map_err(read)? {
+            let name = e.map_err(read)?.file_name().to_bytes().to_vec();
+            if name != b"." && name != b".." {
+                out.push(OsStr::from_bytes(&name).to_owned());
+            }
+        }
+        Ok(out)
     }
 
     /// `name` in this directory, for messages.
@@ -132,10 +130,15 @@ impl Dir {
     /// Walk `rel` (normal components only) below this directory without following a symlink,
     /// creating missing directories (mode 0777 less the umask).
     pub fn open_beneath(&self, rel: &Path) -> Result<Dir, Error> {
-        let mut cur = self.child(OsStr::new("."), false)?;
+        self.open_beneath_with(rel, 0o777)
+    }
+
+    /// [`Dir::open_beneath`], creating missing directories with `mode` less the umask.
+    pub fn open_beneath_with(&self, rel: &Path, mode: u32) -> Result<Dir, Error> {
+        let mut cur = self.child(OsStr::new("."), None)?;
         for c in rel.components() {
             match c {
-                Component::Normal(name) => cur = cur.child(name, true)?,
+                Component::Normal(name) => cur = cur.child(name, Some(mode))?,
                 Component::CurDir => {}
                 _ => {
                     return Err(Error::new(
@@ -148,15 +151,20 @@ impl Dir {
         Ok(cur)
     }
 
-    fn child(&self, name: &OsStr, create: bool) -> Result<Dir, Error> {
+    /// Open the directory `name`, creating it with `create` (a mode) when missing.
+    fn child(&self, name: &OsStr, create: Option<u32>) -> Result<Dir, Error> {
         let path = if name == "." { self.path.clone() } else { self.path.join(name) };
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let mut made = false;
         loop {
             match rfs::openat(&self.fd, name, flags, Mode::empty()) {
-                Ok(fd) => return Ok(Dir { fd, path }),
-                Err(Errno::NOENT) if create && !made => {
-                    match rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o777)) {
+                Ok(fd) => {
+                    let mine = rfs::fstat(&fd).is_ok_and(|st| Node::of(&st).private());
+                    return Ok(Dir { fd, path, private: self.private && mine });
+                }
+                Err(Errno::NOENT) if create.is_some() && !made => {
+                    let mode = Mode::from_raw_mode(create.unwrap_or(0o755));
+                    match rfs::mkdirat(&self.fd, name, mode) {
                         Ok(()) | Err(Errno::EXIST) => made = true,
                         Err(e) => return Err(Error::io("create directory", &path, io(e))),
                     }
@@ -171,9 +179,11 @@ impl Dir {
                             ));
                         }
                     };
+                    // A walk that creates is on its way to write; one that does not only reads.
+                    let verb = if create.is_some() { "write through" } else { "follow" };
                     return Err(Error::new(
                         ErrorKind::Other,
-                        format!("refusing to write through {what} {}", path.display()),
+                        format!("refusing to {verb} {what} {}", path.display()),
                     ));
                 }
                 Err(e) => return Err(Error::io("open directory", &path, io(e))),
@@ -269,52 +279,6 @@ impl Dir {
     pub fn rename(&self, from: &OsStr, to: &OsStr) -> std::io::Result<()> {
         Ok(rfs::renameat(&self.fd, from, &self.fd, to)?)
     }
-
-    /// Hard-link `name` (itself, even a symlink: never followed) as `to_name` in `to`.
-    pub fn link_to(&self, name: &OsStr, to: &Dir, to_name: &OsStr) -> std::io::Result<()> {
-        Ok(rfs::linkat(&self.fd, name, to.fd.as_fd(), to_name, AtFlags::empty())?)
-    }
-}
-
-/// Give `to/to_name` (which must not exist) the bytes of `src`, open as `from/name`: a hard link
-/// where the filesystem allows, else a copy (`copy_file_range`, which reflinks on btrfs and XFS).
-/// A link counts only if it is of `src` itself, not of whatever `name` holds by then. Returns
-/// the placed file.
-pub(crate) fn place(
-    from: &Dir,
-    name: &OsStr,
-    src: &File,
-    to: &Dir,
-    to_name: &OsStr,
-) -> Result<File, Error> {
-    let dest = to.show(to_name);
-    let want = Node::of_file(src).map_err(|e| Error::io("inspect", &from.show(name), e))?;
-    if from.link_to(name, to, to_name).is_ok() {
-        if to.entry(to_name)?.is_some_and(|n| n.same(&want)) {
-            return src.try_clone().map_err(|e| Error::io("open", &dest, e));
-        }
-        let _ = to.remove_file(to_name);
-    }
-    let mut out = to.create_new_file(to_name, 0o644).map_err(|e| Error::io("create", &dest, e))?;
-    let copied = src.try_clone().and_then(|mut r| {
-        use std::io::Seek;
-        r.seek(std::io::SeekFrom::Start(0))?;
-        std::io::copy(&mut r, &mut out)
-    });
-    match copied {
-        Ok(n) if n == want.size => Ok(out),
-        Ok(n) => {
-            let _ = to.remove_file(to_name);
-            Err(Error::new(
-                ErrorKind::Other,
-                format!("copy to {}: {n} of {} bytes", dest.display(), want.size),
-            ))
-        }
-        Err(e) => {
-            let _ = to.remove_file(to_name);
-            Err(Error::io("copy to", &dest, e))
-        }
-    }
 }
 
 /// `mode` with execute bits wherever it has read bits: 0644 → 0755, 0600 → 0700, so an
@@ -385,5 +349,31 @@ mod tests {
         assert_eq!(std::fs::read(&victim).unwrap(), b"v");
         assert_eq!(executable(0o644), 0o755);
         assert_eq!(executable(0o600), 0o700);
+    }
+
+    #[test]
+    fn a_directory_is_private_only_if_every_one_walked_is() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let mode = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        mode(d.path(), 0o755);
+        let root = Dir::open(d.path()).unwrap();
+        assert!(
+            root.private() && root.open_beneath_with(Path::new("a/b"), 0o755).unwrap().private()
+        );
+        mode(&d.path().join("a"), 0o775);
+        assert!(!root.open_beneath(Path::new("a/b")).unwrap().private(), "a is group-writable");
+        assert!(!root.existing_beneath(Path::new("a/b")).unwrap().unwrap().private());
+        mode(&d.path().join("a"), 0o755);
+        assert!(root.existing_beneath(Path::new("a/b")).unwrap().unwrap().private());
+        assert!(root.existing_beneath(Path::new("a/none")).unwrap().is_none(), "nothing made");
+        assert!(!d.path().join("a/none").exists());
+        std::os::unix::fs::symlink(d.path().join("a"), d.path().join("link")).unwrap();
+        assert!(root.existing_child(OsStr::new("link")).is_err(), "never through a symlink");
+        let mut names = root.names().unwrap();
+        names.sort();
+        assert_eq!(names, ["a", "link"]);
     }
 }

@@ -1,0 +1,110 @@
+//! `cache prune`: delete the least recently used entries. The cache is walked from its root
+//! through held directory handles; a symlink where a directory should be stops the prune before
+//! anything is deleted, and only names that are digests (or records of outputs) are touched,
+//! each removed relative to the directory held when it was listed.
+
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::{Cache, outputs};
+use crate::digest::Algorithm;
+use crate::error::Error;
+use crate::fsx::{Dir, Node};
+
+/// What [`Cache::prune`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Blobs deleted.
+    pub removed: u64,
+    /// Bytes freed.
+    pub freed: u64,
+    /// Bytes still cached.
+    pub kept: u64,
+}
+
+/// Records of verified outputs not used for this long are dropped by any prune.
+const RECORD_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// One algorithm's entries and stamps, held.
+struct Held {
+    blobs: Dir,
+    stamps: Option<Dir>,
+}
+
+/// One entry: when last used, its size, which [`Held`] and its name there.
+type Candidate = (SystemTime, u64, usize, OsString);
+
+/// Whether `name` is a digest's hex for `a`: the right length, lowercase hex only.
+pub(super) fn is_hex(name: &OsStr, a: Algorithm) -> bool {
+    let b = name.as_encoded_bytes();
+    b.len() == a.hex_len() && b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn time((s, ns): (i64, u32)) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::new(s.max(0) as u64, ns)
+}
+
+impl Cache {
+    /// Delete least recently used entries until the cache holds at most `max_bytes`; also drop
+    /// the records of verified outputs unused for 30 days (all of them when `max_bytes` is 0).
+    pub fn prune(&self, max_bytes: u64) -> Result<Pruned, Error> {
+        let none = Pruned { removed: 0, freed: 0, kept: 0 };
+        let Some(root) = self.open_root() else { return Ok(none) };
+        let (held, mut entries) = list(&root)?;
+        entries.sort();
+        let mut total: u64 = entries.iter().map(|e| e.1).sum();
+        let mut pruned = none;
+        for (_, len, at, name) in entries {
+            if total <= max_bytes {
+                pruned.kept += len;
+                continue;
+            }
+            let h = &held[at];
+            h.blobs.remove_file(&name).map_err(|e| Error::io("remove", &h.blobs.show(&name), e))?;
+            if let Some(s) = &h.stamps {
+                let _ = s.remove_file(&name);
+            }
+            total -= len;
+            pruned.removed += 1;
+            pruned.freed += len;
+        }
+        let cutoff = if max_bytes == 0 { None } else { SystemTime::now().checked_sub(RECORD_AGE) };
+        if let Some(dir) = root.existing_child(OsStr::new(outputs::DIR))? {
+            for name in dir.names()?.into_iter().filter(|n| outputs::is_key(n)) {
+                let used = dir.entry(&name)?.filter(Node::is_file).map(|n| time(n.mtime));
+                if used.is_some_and(|u| cutoff.is_none_or(|c| u < c)) {
+                    let _ = dir.remove_file(&name);
+                }
+            }
+        }
+        Ok(pruned)
+    }
+}
+
+/// Every entry below `root`, with the directories that hold them.
+fn list(root: &Dir) -> Result<(Vec<Held>, Vec<Candidate>), Error> {
+    let (mut held, mut entries) = (Vec::new(), Vec::new());
+    let Some(blobs) = root.existing_child(OsStr::new("blobs"))? else {
+        return Ok((held, entries));
+    };
+    let stamps = root.existing_child(OsStr::new("stamps"))?;
+    for a in [Algorithm::Sha256, Algorithm::Sha512] {
+        let Some(dir) = blobs.existing_child(OsStr::new(a.name()))? else { continue };
+        let sdir = match &stamps {
+            Some(s) => s.existing_beneath(Path::new(a.name()))?,
+            None => None,
+        };
+        for name in dir.names()?.into_iter().filter(|n| is_hex(n, a)) {
+            let Some(node) = dir.entry(&name)?.filter(Node::is_file) else { continue };
+            let stamp = match &sdir {
+                Some(s) => s.entry(&name)?.filter(Node::is_file),
+                None => None,
+            };
+            let used = time(stamp.map_or(node.mtime, |s| s.mtime));
+            entries.push((used, node.size, held.len(), name));
+        }
+        held.push(Held { blobs: dir, stamps: sdir });
+    }
+    Ok((held, entries))
+}

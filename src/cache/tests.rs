@@ -1,0 +1,123 @@
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+
+fn put_bytes(cache: &Cache, at: &Path, data: &[u8]) -> Digest {
+    let src = at.join("src");
+    std::fs::write(&src, data).unwrap();
+    let dg = Digest::of(Algorithm::Sha256, data);
+    cache.put(&dg, &File::open(&src).unwrap(), &src).unwrap();
+    dg
+}
+
+#[test]
+fn sizes() {
+    assert_eq!(parse_size("2048").unwrap(), 2048);
+    assert_eq!(parse_size("10G").unwrap(), 10 << 30);
+    assert_eq!(parse_size("1.5MiB").unwrap(), 3 << 19);
+    assert_eq!(parse_size("0").unwrap(), 0);
+    assert!(parse_size("ten").is_err());
+    assert!(parse_size("5Q").is_err());
+}
+
+#[test]
+fn put_get_and_prune_oldest_first() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = Cache::new(d.path().join("c"));
+    let mut digests = Vec::new();
+    for (i, age) in [(0u8, 300u64), (1, 100), (2, 200)] {
+        let dg = put_bytes(&cache, d.path(), &vec![i; 1000]);
+        let f = std::fs::File::options().append(true).open(cache.path(&dg)).unwrap();
+        f.set_modified(SystemTime::now() - std::time::Duration::from_secs(age)).unwrap();
+        digests.push(dg);
+    }
+    let src = Node::of_file(&File::open(d.path().join("src")).unwrap()).unwrap();
+    let entry = Node::of_file(&File::open(cache.path(&digests[2])).unwrap()).unwrap();
+    assert!(!src.same(&entry) && entry.nlink == 1, "an entry is a file of its own");
+    assert!(cache.get(&digests[1]).is_some());
+    std::fs::write(cache.root().join("blobs/sha256/not-a-digest"), b"keep").unwrap();
+    let p = cache.prune(2000).unwrap();
+    assert_eq!((p.removed, p.freed, p.kept), (1, 1000, 2000));
+    assert!(
+        std::fs::metadata(cache.path(&digests[0])).is_err(),
+        "the least recently used went first"
+    );
+    assert!(cache.get(&digests[2]).is_some());
+    assert_eq!(cache.prune(0).unwrap().removed, 2);
+    let left: Vec<_> = std::fs::read_dir(cache.root().join("blobs/sha256")).unwrap().collect();
+    assert_eq!(left.len(), 1, "only a name that is not a digest is left");
+}
+
+#[test]
+fn prune_never_walks_through_a_symlink() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = Cache::new(d.path().join("c"));
+    let dg = put_bytes(&cache, d.path(), b"entry");
+    let victims = d.path().join("victims");
+    std::fs::create_dir(&victims).unwrap();
+    std::fs::write(victims.join(dg.hex()), b"the user's file").unwrap();
+    std::fs::rename(cache.root().join("blobs/sha256"), d.path().join("moved")).unwrap();
+    std::os::unix::fs::symlink(&victims, cache.root().join("blobs/sha256")).unwrap();
+    let e = cache.prune(0).unwrap_err();
+    assert!(e.to_string().contains("symlink"), "{e}");
+    cache.remove(&dg);
+    assert!(cache.get(&dg).is_none(), "never an entry through a symlink");
+    assert_eq!(std::fs::read(victims.join(dg.hex())).unwrap(), b"the user's file");
+}
+
+#[test]
+fn an_entry_is_verified_only_while_its_stamp_holds() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = Cache::new(d.path().join("c"));
+    let dg = put_bytes(&cache, d.path(), &[7u8; 4096]);
+    let e = cache.get(&dg).unwrap();
+    assert!(!e.verified, "not stamped when added: the download hashed its buffers");
+    cache.stamp(&dg, &e.file, Before::settled(&e.file)).unwrap();
+    assert!(!cache.get(&dg).unwrap().verified, "written just now: not settled yet");
+    std::thread::sleep(SETTLED);
+    let stamp_now = |cache: &Cache| {
+        let e = cache.get(&dg).unwrap();
+        cache.stamp(&dg, &e.file, Before::settled(&e.file)).unwrap();
+    };
+    stamp_now(&cache);
+    assert!(cache.get(&dg).unwrap().verified, "stamped after a settled hash");
+    assert!(cache.get(&dg).unwrap().verified, "a use leaves the stamp true");
+    let write = |b: &[u8]| {
+        let mut f = std::fs::OpenOptions::new().write(true).open(cache.path(&dg)).unwrap();
+        f.write_all(b).unwrap();
+    };
+    write(b"x");
+    let e = cache.get(&dg).unwrap();
+    assert!(!e.verified, "written since its stamp");
+    std::thread::sleep(SETTLED);
+    let before = Before::settled(&e.file);
+    write(b"y"); // while it is hashed
+    cache.stamp(&dg, &e.file, before).unwrap();
+    assert!(!cache.get(&dg).unwrap().verified, "written during the hash: not stamped");
+    std::thread::sleep(SETTLED);
+    stamp_now(&cache);
+    assert!(cache.get(&dg).unwrap().verified);
+    // Ownership: an entry (or a directory above it) others may write is never trusted.
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    for p in [cache.root().to_path_buf(), cache.root().join("blobs"), cache.path(&dg)] {
+        let was = std::fs::metadata(&p).unwrap().permissions().mode();
+        mode(&p, was | 0o002).unwrap();
+        assert!(!cache.get(&dg).unwrap().verified, "{} writable by others", p.display());
+        mode(&p, was).unwrap();
+    }
+    // chmod moved the entry's ctime: stamp it again.
+    std::thread::sleep(SETTLED);
+    stamp_now(&cache);
+    assert!(cache.get(&dg).unwrap().verified);
+    let stamp = cache.root().join("stamps/sha256").join(dg.hex());
+    let good = std::fs::read_to_string(&stamp).unwrap();
+    let other = Digest::of(Algorithm::Sha256, b"other");
+    std::fs::write(&stamp, good.replace(dg.hex(), other.hex())).unwrap();
+    assert!(!cache.get(&dg).unwrap().verified, "a stamp of another digest");
+    std::fs::write(&stamp, b"v2 1 2 3 4 5\n").unwrap();
+    assert!(!cache.get(&dg).unwrap().verified, "a stamp of another file");
+    cache.remove(&dg);
+    assert!(cache.get(&dg).is_none());
+    assert!(!stamp.exists(), "its stamp went too");
+}
