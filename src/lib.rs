@@ -17,6 +17,7 @@ mod extract;
 mod fsx;
 pub mod manifest;
 mod mirrors;
+mod platform;
 mod pool;
 mod pull;
 mod reference;
