@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
 use crate::extract::{self, Format, Limit, Policy};
 use crate::fsx;
-use crate::manifest::{Descriptor, Manifest, Platform};
+use crate::manifest::{Descriptor, Manifest};
 use crate::pool;
 use crate::reference::Reference;
 use crate::resolve::ResolvedManifest;
@@ -20,6 +20,7 @@ use crate::session::Session;
 
 mod layer;
 mod plan;
+mod platforms;
 mod rootfs;
 mod signed;
 
@@ -27,6 +28,8 @@ use crate::blob::{self, BlobSpec};
 use layer::{After, after_download, download, fetch_layer};
 pub(crate) use plan::existing;
 use plan::{Job, plan};
+pub use platforms::Platforms;
+pub(crate) use platforms::pull_each;
 use rootfs::{is_image, pull_rootfs};
 use signed::{hold_signed, trust_checks};
 
@@ -35,8 +38,8 @@ use signed::{hold_signed, trust_checks};
 pub struct PullRequest {
     /// What to pull.
     pub reference: Reference,
-    /// For an index; defaults to the host's platform.
-    pub platform: Option<Platform>,
+    /// Which platforms of an index to pull (default: the host's).
+    pub platforms: Platforms,
     /// Where the files go; nothing is written outside it.
     pub output: Output,
     /// Which layers to fetch.
@@ -136,6 +139,18 @@ pub(crate) fn pull(
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
     let (resolved, jobs) = plan(session, req, obs)?;
+    fetch_planned(session, req, resolved, jobs, obs)
+}
+
+/// Everything after [`plan`]: check signatures, then fetch every job (or, in a dry run, list
+/// them).
+fn fetch_planned(
+    session: &Session,
+    req: &PullRequest,
+    resolved: ResolvedManifest,
+    jobs: Vec<Job>,
+    obs: &dyn Observer,
+) -> Result<PullReport, Error> {
     let checks = trust_checks(session, req, &resolved, &jobs, obs)?;
     if req.dry_run {
         let path = |j: &Job| match &req.output {
@@ -260,6 +275,7 @@ fn report(path: &Path, layer: &Descriptor, status: FileStatus) -> FileReport {
         size: layer.size,
         media_type: layer.media_type.clone(),
         status,
+        platform: None,
     }
 }
 

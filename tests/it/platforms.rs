@@ -250,7 +250,7 @@ fn manifest_descriptor_keeps_every_field_of_the_entry() {
 /// an attestation manifest with the empty config, an in-toto layer and the image as subject,
 /// indexed as `unknown/unknown` with `vnd.docker.reference.*`). Returns the image's layer and
 /// the two index entries.
-fn buildx_image(
+pub(crate) fn buildx_image(
     p: &Pusher,
     repo: &str,
     os: &str,
