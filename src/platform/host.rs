@@ -85,3 +85,31 @@ pub(crate) fn amd64_level() -> u32 {
 pub(crate) fn amd64_level() -> u32 {
     1
 }
+
+#[cfg(all(test, target_arch = "x86_64", target_os = "linux"))]
+mod tests {
+    /// The level read through CPUID agrees with the kernel's own reading of the CPU: the flags
+    /// of `/proc/cpuinfo`, under their Linux names (`cx16`, `pni` for SSE3, `abm` for LZCNT…),
+    /// by the same GOAMD64 lists.
+    #[test]
+    fn the_amd64_level_agrees_with_proc_cpuinfo() {
+        let info = std::fs::read_to_string("/proc/cpuinfo").expect("Linux has /proc/cpuinfo");
+        let line = info.lines().find(|l| l.starts_with("flags")).expect("a flags line");
+        let flags: Vec<&str> = line.split_once(':').unwrap().1.split_whitespace().collect();
+        let all = |names: &[&str]| names.iter().all(|n| flags.contains(n));
+        let v2 = all(&["cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3"]);
+        let v3 =
+            v2 && all(&["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"]);
+        let v4 = v3 && all(&["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]);
+        let want = if v4 {
+            4
+        } else if v3 {
+            3
+        } else if v2 {
+            2
+        } else {
+            1
+        };
+        assert_eq!(super::amd64_level(), want, "{line}");
+    }
+}

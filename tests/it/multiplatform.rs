@@ -261,3 +261,30 @@ fn asks_and_entries_are_normalised_and_levels_ranked() {
     sb.run(&["pull", &r, "--platform", "linux/arm/v6", "-o", "out"])
         .fails(3, "no manifest for platform linux/arm/v6");
 }
+
+/// Homebrew bottles differ only by `os.version`: with `all`, each bottle goes into a directory
+/// named with it, and the platform-independent `all` bottle (no platform) is left out.
+#[test]
+fn homebrew_bottles_all_go_each_into_a_directory_named_with_the_os_version() {
+    use crate::platforms::{Bottle, VERSION, bottle_file, brew_set, push_bottles};
+    let Some(reg) = registry::open() else { return };
+    let mut bottles = brew_set();
+    bottles.push(Bottle { tag: "all", platform: None });
+    push_bottles(&crate::support::push::Pusher::new(reg), "homebrew/core/wget-all", &bottles);
+    let r = format!("{}/homebrew/core/wget-all:{VERSION}", reg.host);
+    let sb = Sandbox::new();
+    sb.run(&["pull", &r, "--platform", "all", "-o", "out"]).ok();
+    let mut want = Vec::new();
+    for (dir, tag) in [
+        ("darwin-arm64-macOS_15", "arm64_sequoia"),
+        ("darwin-arm64-macOS_14", "arm64_sonoma"),
+        ("darwin-amd64-macOS_14", "sonoma"),
+        ("linux-amd64-Ubuntu_22.04", "x86_64_linux"),
+    ] {
+        let (name, bytes) = bottle_file(tag);
+        assert_eq!(std::fs::read(sb.work().join("out").join(dir).join(&name)).unwrap(), bytes);
+        want.extend([format!("{dir}/"), format!("{dir}/{name}")]);
+    }
+    want.sort();
+    assert_eq!(tree(&sb.work().join("out")), want);
+}
