@@ -59,6 +59,8 @@ impl Platforms {
 /// One platform's share of the pull, planned.
 struct Part {
     platform: Platform,
+    /// Its directory, relative to the output directory (and to `--extract-to`).
+    dir: PathBuf,
     req: PullRequest,
     resolved: ResolvedManifest,
     jobs: Vec<Job>,
@@ -88,10 +90,10 @@ pub(crate) fn pull_each(
     let dirs = directories(&asked)?;
     let mut parts = Vec::new();
     let mut failed = Failures::default();
-    for (platform, dir) in asked.into_iter().zip(&dirs) {
-        let sub = sub_request(req, &pinned, &platform, out, dir);
+    for (platform, dir) in asked.into_iter().zip(dirs) {
+        let sub = sub_request(req, &pinned, &platform, out, &dir);
         match plan(session, &sub, obs) {
-            Ok((resolved, jobs)) => parts.push(Part { platform, req: sub, resolved, jobs }),
+            Ok((resolved, jobs)) => parts.push(Part { platform, dir, req: sub, resolved, jobs }),
             Err(e) => failed.add(&platform, e),
         }
     }
@@ -102,11 +104,13 @@ pub(crate) fn pull_each(
     let mut files = Vec::new();
     for part in parts {
         let platform = part.platform.clone();
-        let fetched = match req.dry_run || part.jobs.is_empty() {
-            true => Ok(()),
-            false => own_directory(out, &part.req),
-        }
-        .and_then(|()| fetch_planned(session, &part.req, part.resolved, part.jobs, obs));
+        let made = if req.dry_run || part.jobs.is_empty() {
+            Ok(())
+        } else {
+            own_directory(out, &part.dir, req.extract.to.as_deref())
+        };
+        let fetched =
+            made.and_then(|()| fetch_planned(session, &part.req, part.resolved, part.jobs, obs));
         match fetched {
             Ok(report) => files.extend(
                 report
@@ -211,19 +215,14 @@ fn sub_request(
     }
 }
 
-/// Create the platform's directory below the output directory (and below `--extract-to`)
+/// Create the platform's directory `dir` below the output directory (and below `--extract-to`)
 /// without following a symlink there, so that nothing planted in DIR sends a platform's files
 /// outside it.
-fn own_directory(out: &Path, sub: &PullRequest) -> Result<(), Error> {
-    let dir = output_dir(sub)?;
-    let rel = dir.strip_prefix(out).expect("a platform's directory is below the output");
-    fsx::open_beneath(out, rel)?;
-    if let (Some(to), Some(parent)) =
-        (&sub.extract.to, sub.extract.to.as_ref().and_then(|t| t.parent()))
-    {
-        let leaf = to.strip_prefix(parent).expect("a child of its parent");
-        std::fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
-        fsx::open_beneath(parent, leaf)?;
+fn own_directory(out: &Path, dir: &Path, extract_to: Option<&Path>) -> Result<(), Error> {
+    fsx::open_beneath(out, dir)?;
+    if let Some(to) = extract_to {
+        std::fs::create_dir_all(to).map_err(|e| Error::io("create directory", to, e))?;
+        fsx::open_beneath(to, dir)?;
     }
     Ok(())
 }
