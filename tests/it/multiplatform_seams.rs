@@ -140,3 +140,57 @@ fn platforms_x_overwrite_each_platform_keeps_to_its_own_file() {
     );
     canaries.assert_unchanged();
 }
+
+/// Several platforms × `--verify-key`: a cosign signature of the index covers every platform
+/// pulled from it (each is resolved by the index's digest); without one, no platform's file
+/// gets its name.
+#[test]
+fn platforms_x_verify_key_a_signed_index_covers_every_platform() {
+    use crate::trust::{openssl_sign, p256_key, payload, push_signature, sig_ann};
+    let Some(reg) = registry::open() else { return };
+    let sb = Sandbox::new();
+    let (key, public) = p256_key(&sb.path("keys"), "cosign");
+    let public = public.to_str().unwrap().to_owned();
+    let p = Pusher::new(reg);
+    let push = |repo: &str, sign: bool| {
+        let (amd, amd_body) = p.artifact(repo, "amd64", &[Layer::titled("tool", "amd64 build")]);
+        let (arm, arm_body) = p.artifact(repo, "arm64", &[Layer::titled("tool", "arm64 build")]);
+        let entries =
+            [("linux/amd64", &amd, amd_body.len()), ("linux/arm64", &arm, arm_body.len())];
+        let index = p.index(repo, "v1", &entries);
+        if sign {
+            let signed = payload(&format!("{}/{repo}", reg.host), &index.to_string());
+            push_signature(
+                &p,
+                repo,
+                &index,
+                &[(signed.clone(), sig_ann(&openssl_sign(&key, &signed)))],
+            );
+        }
+        format!("{}/{repo}:v1", reg.host)
+    };
+    let signed = push("trust/mp-signed", true);
+    sb.run(&["pull", &signed, "--platform", "all", "-o", "out", "--verify-key", &public]).ok();
+    assert_eq!(
+        tree(&sb.work().join("out")),
+        ["linux-amd64/", "linux-amd64/tool", "linux-arm64/", "linux-arm64/tool"]
+    );
+
+    let unsigned = push("trust/mp-unsigned", false);
+    let canaries = Canaries::plant(&sb.path("u"));
+    let out = sb.path("u/out");
+    let run = sb.run(&[
+        "pull",
+        &unsigned,
+        "--platform",
+        "all",
+        "-o",
+        out.to_str().unwrap(),
+        "--verify-key",
+        &public,
+    ]);
+    run.fails(8, "failures in 2 platform(s)");
+    let files: Vec<String> = tree(&out).into_iter().filter(|f| !f.ends_with('/')).collect();
+    assert!(files.is_empty(), "nothing named without a signature: {files:?}");
+    canaries.assert_unchanged();
+}

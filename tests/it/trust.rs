@@ -24,7 +24,7 @@ fn tool(dir: &Path, program: &str, args: &[&str]) -> Vec<u8> {
 }
 
 /// A P-256 key pair made by openssl: (private key, `cosign.pub`).
-fn p256_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn p256_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
     let key = format!("{name}.key");
     let public = format!("{name}.pub");
@@ -34,7 +34,7 @@ fn p256_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 }
 
 /// The base64 DER ECDSA signature over SHA-256 of `payload`, as `cosign sign` makes it.
-fn openssl_sign(key: &Path, payload: &[u8]) -> String {
+pub(crate) fn openssl_sign(key: &Path, payload: &[u8]) -> String {
     let dir = key.parent().unwrap();
     let file = dir.join("payload.tmp");
     std::fs::write(&file, payload).unwrap();
@@ -47,7 +47,7 @@ fn openssl_sign(key: &Path, payload: &[u8]) -> String {
 }
 
 /// cosign's simple-signing payload (sigstore `pkg/signature/payload/payload.go`).
-fn payload(docker_reference: &str, digest: &str) -> Vec<u8> {
+pub(crate) fn payload(docker_reference: &str, digest: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "critical": {
             "identity": {"docker-reference": docker_reference},
@@ -64,7 +64,7 @@ type SigLayer = (Vec<u8>, serde_json::Value);
 
 /// Push a cosign signature manifest for `subject` at `sha256-<hex>.sig`: one simple-signing
 /// layer per (payload, annotations), as cosign's `pkg/oci/static` lays them out.
-fn push_signature(
+pub(crate) fn push_signature(
     p: &Pusher,
     repo: &str,
     subject: &oci_dl::Digest,
@@ -87,7 +87,7 @@ fn push_signature(
     p.manifest_raw(repo, &tag, OCI_MANIFEST, &serde_json::to_vec(&m).unwrap());
 }
 
-fn sig_ann(b64: &str) -> serde_json::Value {
+pub(crate) fn sig_ann(b64: &str) -> serde_json::Value {
     json!({"dev.cosignproject.cosign/signature": b64})
 }
 
