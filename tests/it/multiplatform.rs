@@ -288,3 +288,40 @@ fn homebrew_bottles_all_go_each_into_a_directory_named_with_the_os_version() {
     want.sort();
     assert_eq!(tree(&sb.work().join("out")), want);
 }
+
+/// An entry without `os` (or `architecture`) used to make the whole index unreadable; now it is
+/// skipped, as is an entry needing an OS feature the ask lacks (image-spec `image-index.md`:
+/// `os.features` a runtime must support).
+#[test]
+fn unusable_entries_are_skipped_not_fatal() {
+    let Some(reg) = registry::open() else { return };
+    let p = crate::support::push::Pusher::new(reg);
+    let repo = "test/unusable";
+    let mut entries = Vec::new();
+    for (tag, plat) in [
+        ("no-os", json!({"architecture": "amd64"})),
+        ("no-arch", json!({"os": "linux"})),
+        ("gpu", json!({"os": "linux", "architecture": "amd64", "os.features": ["gpu"]})),
+        ("plain", json!({"os": "linux", "architecture": "amd64"})),
+    ] {
+        let layer = crate::support::push::Layer::titled("which", tag);
+        let (d, body) = p.artifact(repo, tag, &[layer]);
+        entries.push(json!({"mediaType": crate::support::push::OCI_MANIFEST,
+                            "digest": d.to_string(), "size": body.len(), "platform": plat}));
+    }
+    p.index_of(repo, "v1", &entries, None);
+    let r = format!("{}/{repo}:v1", reg.host);
+    for (asked, want) in [("linux/amd64", "plain"), ("linux(+gpu)/amd64", "gpu")] {
+        let sb = Sandbox::new();
+        sb.run(&["pull", &r, "--platform", asked, "-o", "out"]).ok();
+        assert_eq!(std::fs::read_to_string(sb.work().join("out/which")).unwrap(), want);
+    }
+    // With `all`, the entries without os or architecture are left out; the plain and the gpu
+    // entry would share `linux-amd64/`, which is refused before anything is written.
+    let sb = Sandbox::new();
+    sb.run(&["pull", &r, "--platform", "all", "-o", "out"]).fails(
+        1,
+        "platforms linux(+gpu)/amd64 and linux/amd64 would both be written to linux-amd64",
+    );
+    assert!(!sb.work().join("out").exists());
+}
