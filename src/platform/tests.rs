@@ -102,15 +102,15 @@ const MATCHES: &[MatchRow] = &[
         &["linux/arm64", "linux/arm64/v8"],
         &["linux/arm", "linux/arm/v7", "linux/arm/v8", "linux/arm64/v8.1", "linux/arm64/v9"],
     ),
-    // compare_test.go:553-596 TestOnlyStrict linux/arm64 (non-canonical forms match).
+    // compare_test.go:553-574 TestOnlyStrict linux/arm64 (non-canonical forms match).
     ("linux/arm64/v8", &["linux/arm64", "linux/arm64/v8"], &["linux/arm64/v9"]),
     // compare_test.go:632-647 TestOnlyOS: an entry needing a feature the ask lacks never runs.
     ("linux(+gpu)/amd64", &["linux/amd64", "linux(+gpu)/amd64"], &["linux(+gpu+simd)/amd64"]),
     ("linux/amd64", &["linux/amd64"], &["linux(+gpu)/amd64", "linux(+other)/amd64"]),
-    // platforms.go:156-166, platform_windows_compat.go:167-176: Windows ignores `win32k`.
+    // platforms.go:155-166, platform_windows_compat.go:167-176: Windows ignores `win32k`.
     ("windows/amd64", &["windows(+win32k)/amd64"], &["windows(+other+win32k)/amd64"]),
     ("linux/amd64", &["linux/amd64"], &["linux(+win32k)/amd64"]),
-    // database.go:76-110 normalizeArch, entries spelled as in the wild: both sides normalised.
+    // database.go:75-111 normalizeArch, entries spelled as in the wild: both sides normalised.
     (
         "linux/arm64",
         &["linux/aarch64", "Linux/ARM64", "linux/aarch64/v8", "linux/arm64/v8.0", "linux/arm64/8"],
@@ -142,7 +142,7 @@ const MATCHES: &[MatchRow] = &[
         &["darwin/arm64:macOS 15", "darwin/arm64"],
     ),
     ("darwin/arm64", &["darwin/arm64:macOS 14", "darwin/arm64"], &["darwin/amd64:macOS 14"]),
-    // Other architectures: the variant must be equal (containerd: `matcher.Match`, platforms.go).
+    // Other architectures: the variant must be equal (containerd `platforms.go:189-194`, `matcher.Match`).
     ("linux/riscv64", &["linux/riscv64"], &["linux/riscv64/rva22u64"]),
     (
         "linux/ppc64le/power9",
@@ -237,7 +237,7 @@ const ORDERS: &[OrderRow] = &[
         &["linux/amd64", "linux(+f2)/amd64", "linux(+f1)/amd64", "linux(+f1+f2)/amd64"],
         &["linux(+f1+f2)/amd64", "linux(+f2)/amd64", "linux(+f1)/amd64", "linux/amd64"],
     ),
-    // differs (compare_test.go:744-748): os.version asked is matched exactly.
+    // differs (compare_test.go:749-753): os.version asked is matched exactly.
     (
         "linux(+other)/amd64:7.2",
         &["linux/amd64", "linux(+other)/amd64", "linux/amd64:7.1", "linux(+other)/amd64:7.2"],
@@ -270,7 +270,7 @@ fn platform_grammar_table() {
         ("windows/amd64:10.0.17763.1234", Some("windows/amd64:10.0.17763.1234")),
         // oras cuts at the first `:`; the rest is the version.
         ("linux/amd64:a:b", Some("linux/amd64:a:b")),
-        // platforms_test.go:100-300 TestParseSelector and database.go:62-110: the names docker,
+        // platforms_test.go:100-300 TestParseSelector and database.go:62-111: the names docker,
         // nerdctl and ctr accept, and `uname -m`'s.
         ("linux/aarch64", Some("linux/arm64")),
         ("linux/arm64/v8", Some("linux/arm64")),
