@@ -11,8 +11,8 @@ use super::Platform;
 /// OS features, more first, as containerd's ordered comparer prefers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Rank {
-    distance: u32,
-    features: Reverse<usize>,
+    pub(super) distance: u32,
+    pub(super) features: Reverse<usize>,
 }
 
 impl Rank {

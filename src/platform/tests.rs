@@ -359,3 +359,39 @@ fn host_and_directory_names() {
         Platform { os: "../..".into(), variant: Some("x/y".into()), ..raw("linux/amd64") };
     assert_eq!(hostile.dir_name(), ".._..-amd64-x_y");
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Normalising twice changes nothing, and every platform, however spelled, takes itself
+        /// first: an index entry spelled as the ask is always its best match.
+        #[test]
+        fn normalising_is_idempotent_and_a_platform_takes_itself(
+            os in prop_oneof![Just("linux"), Just("Linux"), Just("macos"), Just("windows"), Just("")],
+            arch in prop_oneof![
+                Just("amd64"), Just("x86_64"), Just("X86-64"), Just("aarch64"), Just("arm64"),
+                Just("arm"), Just("armhf"), Just("armel"), Just("i386"), Just("riscv64"), Just("")
+            ],
+            variant in proptest::option::of(prop_oneof![
+                Just("v1"), Just("v2"), Just("v3"), Just("7"), Just("v5"), Just("8"), Just("v8.0"),
+                Just("v8.2"), Just("9"), Just("v9.3"), Just("V7"), Just("v99999999999"), Just("x")
+            ]),
+            features in proptest::collection::vec(prop_oneof![Just("gpu"), Just("win32k")], 0..3),
+        ) {
+            let p = Platform {
+                os: os.into(),
+                architecture: arch.into(),
+                variant: variant.map(str::to_owned),
+                os_version: None,
+                os_features: features.into_iter().map(str::to_owned).collect(),
+                features: Vec::new(),
+            };
+            let n = p.normalized();
+            prop_assert_eq!(n.normalized(), n.clone());
+            let best = Rank { distance: 0, features: std::cmp::Reverse(n.os_features.len()) };
+            prop_assert_eq!(p.rank(&p), Some(best));
+        }
+    }
+}
