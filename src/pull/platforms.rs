@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use super::plan::{Job, plan};
 use super::{PullReport, PullRequest, fetch_planned, output_dir};
 use crate::error::{Error, ErrorKind};
-use crate::events::{FileReport, Observer};
+use crate::events::{Event, FileReport, Observer};
 use crate::fsx;
 use crate::manifest::{Index, Manifest, Platform};
 use crate::reference::Reference;
@@ -98,9 +98,14 @@ pub(crate) fn pull_each(
         }
     }
     failed.check()?;
-    if !req.dry_run {
+    let planned: Vec<&Job> = parts.iter().flat_map(|p| &p.jobs).collect();
+    if !req.dry_run && !planned.is_empty() {
         super::prepare_output(out)?;
+        // One announcement for every platform's files; each part's own is held back.
+        let bytes = planned.iter().map(|j| j.layer.size).sum();
+        obs.event(&Event::Planned { files: planned.len(), bytes });
     }
+    let part_obs = PartObserver(obs);
     let mut files = Vec::new();
     for part in parts {
         let platform = part.platform.clone();
@@ -109,8 +114,8 @@ pub(crate) fn pull_each(
         } else {
             own_directory(out, &part.dir, req.extract.to.as_deref())
         };
-        let fetched =
-            made.and_then(|()| fetch_planned(session, &part.req, part.resolved, part.jobs, obs));
+        let fetched = made
+            .and_then(|()| fetch_planned(session, &part.req, part.resolved, part.jobs, &part_obs));
         match fetched {
             Ok(report) => files.extend(
                 report
@@ -123,6 +128,22 @@ pub(crate) fn pull_each(
     }
     failed.check()?;
     Ok(PullReport { manifest: top, files })
+}
+
+/// What one platform's pull reports: everything but its own [`Event::Planned`], since the
+/// whole pull announced every platform's files at once (a progress view keeps one total).
+struct PartObserver<'a>(&'a dyn Observer);
+
+impl Observer for PartObserver<'_> {
+    fn event(&self, event: &Event<'_>) {
+        if !matches!(event, Event::Planned { .. }) {
+            self.0.event(event);
+        }
+    }
+
+    fn confirm_overwrite(&self, path: &Path) -> bool {
+        self.0.confirm_overwrite(path)
+    }
 }
 
 /// Every failure of every platform, each named after its platform.

@@ -163,6 +163,18 @@ fn a_provider_mirror_is_pulled_for_every_platform_each_into_its_directory() {
         doc["files"].as_array().unwrap().iter().map(|f| f["platform"].as_str().unwrap()).collect();
     assert_eq!(got, plats);
     assert_eq!(doc["media_type"], "application/vnd.oci.image.index.v1+json");
+
+    // A progress view gets one plan for every platform's files, not one per platform.
+    let run = sb.run(&["pull", &r, "--platform", "all", "-o", "pj", "--progress", "json"]);
+    let plans: Vec<Value> = run
+        .ok()
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "plan")
+        .collect();
+    assert_eq!(plans.len(), 1, "{}", run.stderr);
+    assert_eq!(plans[0]["files"], 4);
 }
 
 #[test]
