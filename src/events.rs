@@ -197,13 +197,13 @@ pub struct FileReport {
     /// What happened to it.
     pub status: FileStatus,
     /// In a pull of several platforms, the platform whose manifest listed it (as
-    /// `OS/ARCH[/VARIANT][:OS_VERSION]` in JSON).
+    /// `OS/ARCH[/VARIANT][:OS_VERSION]` in JSON). Boxed: rare, and a report stays small.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "display")]
-    pub platform: Option<Platform>,
+    pub platform: Option<Box<Platform>>,
 }
 
 /// A platform in JSON as people write it.
-fn display<S: serde::Serializer>(p: &Option<Platform>, s: S) -> Result<S::Ok, S::Error> {
+fn display<S: serde::Serializer>(p: &Option<Box<Platform>>, s: S) -> Result<S::Ok, S::Error> {
     match p {
         Some(p) => s.collect_str(p),
         None => s.serialize_none(),

@@ -82,6 +82,9 @@ pub struct ImageManifest {
     /// Free-form metadata.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// The manifest this one is attached to (OCI 1.1 referrers: signatures, SBOMs).
+    #[serde(default)]
+    pub subject: Option<Descriptor>,
 }
 
 /// An image index (OCI) or manifest list (Docker).

@@ -50,13 +50,44 @@ pub(crate) fn list_for(
     list(client, reference, &resolved.descriptor.digest)
 }
 
-/// The newest of `list` of `artifact_type`, by [`CREATED_ANNOTATION`] (RFC 3339 times, which
-/// sort as text; one without it counts as oldest).
-fn newest<'a>(list: &'a [Descriptor], artifact_type: &str) -> Option<&'a Descriptor> {
-    list.iter().filter(|d| d.artifact_type.as_deref() == Some(artifact_type)).max_by(|a, b| {
-        let created = |d: &Descriptor| d.annotations.get(CREATED_ANNOTATION).cloned();
-        created(a).cmp(&created(b))
-    })
+/// The referrers in `list` of `artifact_type`, newest first by [`CREATED_ANNOTATION`] (RFC 3339
+/// times, which sort as text; one without it counts as oldest; equal ones keep their order).
+fn newest_first<'a>(list: &'a [Descriptor], artifact_type: &str) -> Vec<&'a Descriptor> {
+    let mut of: Vec<&Descriptor> =
+        list.iter().filter(|d| d.artifact_type.as_deref() == Some(artifact_type)).collect();
+    of.sort_by_key(|d| std::cmp::Reverse(d.annotations.get(CREATED_ANNOTATION).cloned()));
+    of
+}
+
+/// Whether the referrer `d` of `subject` really is one: its manifest can be had and names
+/// `subject` as its `subject`. A list (the API's answer, or the fallback tag's index, which
+/// anyone who can push a tag writes) may name manifests attached to something else, or gone;
+/// each such one is skipped, and said at `-v`.
+pub(crate) fn belongs(
+    client: &Client,
+    repo: &str,
+    d: &Descriptor,
+    subject: &Digest,
+    obs: &dyn Observer,
+) -> Result<Option<crate::manifest::ImageManifest>, Error> {
+    let skip = |why: String| {
+        obs.log(Level::Debug, format!("referrer {} skipped: {why}", d.digest.short()));
+        Ok(None)
+    };
+    let raw = match client.manifest(repo, &d.digest.to_string()) {
+        Ok(raw) => raw,
+        Err(e) if e.kind() == ErrorKind::NotFound => return skip(format!("listed, but {e}")),
+        Err(e) => return Err(e),
+    };
+    let image = match crate::manifest::Manifest::parse(&raw.bytes, raw.content_type.as_deref()) {
+        Ok((crate::manifest::Manifest::Image(m), _)) => m,
+        _ => return skip("not an image manifest".into()),
+    };
+    match image.subject.as_ref().map(|s| &s.digest) {
+        Some(s) if s == subject => Ok(Some(image)),
+        Some(s) => skip(format!("it is attached to {s}, not {subject}")),
+        None => skip("it names no subject".into()),
+    }
 }
 
 /// Pull the newest referrer of the requested type into the output directory, beside the
@@ -77,12 +108,21 @@ pub(crate) fn pull(
         (resolve(client, &req.reference, Some(&platform), obs)?, None)
     };
     // Attached to the platform manifest, or else to the index the reference named.
+    let repo = req.reference.repository();
+    let pick_from = |found: &Referrers| -> Result<Option<Descriptor>, Error> {
+        for d in newest_first(&found.referrers, &wanted.artifact_type) {
+            if belongs(client, repo, d, &found.subject, obs)?.is_some() {
+                return Ok(Some(d.clone()));
+            }
+        }
+        Ok(None)
+    };
     let mut found = list(client, &req.reference, &subject.descriptor.digest)?;
-    let mut pick = newest(&found.referrers, &wanted.artifact_type).cloned();
+    let mut pick = pick_from(&found)?;
     if pick.is_none() && subject.entry.is_some() {
         let top = resolve(client, &req.reference, None, obs)?;
         found = list(client, &req.reference, &top.descriptor.digest)?;
-        pick = newest(&found.referrers, &wanted.artifact_type).cloned();
+        pick = pick_from(&found)?;
     }
     let Some(d) = pick else {
         let types: Vec<&str> =
@@ -135,7 +175,9 @@ mod tests {
             d("application/vnd.cyclonedx+json", Some("2026-01-01T00:00:00Z"), 3),
             d("application/spdx+json", None, 4),
         ];
-        assert_eq!(newest(&list, "application/spdx+json").unwrap().digest, list[1].digest);
-        assert!(newest(&list, "application/vnd.in-toto+json").is_none());
+        let spdx: Vec<&Digest> =
+            newest_first(&list, "application/spdx+json").iter().map(|d| &d.digest).collect();
+        assert_eq!(spdx, [&list[1].digest, &list[0].digest, &list[3].digest]);
+        assert!(newest_first(&list, "application/vnd.in-toto+json").is_empty());
     }
 }

@@ -246,11 +246,11 @@ fn range(ctx: &Ctx<'_>, pos: &mut u64, end: u64, stop: &AtomicBool) -> Result<bo
     let Ctx { t: Transfer { session, spec, who }, file, part } = *ctx;
     let reply =
         session.client.blob_range(spec.repository, spec.digest, *pos, Some(end - 1), None)?;
-    if reply.response.status().as_u16() != 206 {
+    if reply.status() != 206 {
         return Ok(false);
     }
     reply.starts_at(*pos, spec.digest)?;
-    let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
+    let mut reader = reply.into_reader();
     let mut buf = vec![0u8; BUF];
     while *pos < end {
         if stop.load(Ordering::Relaxed) {

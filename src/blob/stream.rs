@@ -50,7 +50,7 @@ fn attempt(t: Transfer<'_>, sink: &mut dyn Sink, state: &mut State) -> Result<()
     let what = format!("blob {}", spec.digest);
     let from = state.written;
     let reply = session.client.blob(spec.repository, spec.digest, from, state.etag.as_deref())?;
-    let status = reply.response.status().as_u16();
+    let status = reply.status();
     let len = reply.content_length();
     if from > 0 && status == 206 {
         reply.starts_at(from, spec.digest)?;
@@ -82,7 +82,7 @@ fn attempt(t: Transfer<'_>, sink: &mut dyn Sink, state: &mut State) -> Result<()
             ),
         ));
     }
-    let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
+    let mut reader = reply.into_reader();
     copy(&mut reader, t, sink, state)
 }
 
@@ -95,7 +95,7 @@ fn skip_then_copy(
 ) -> Result<(), Error> {
     let spec = t.spec;
     let skip = state.written;
-    let mut reader = reply.response.into_body().into_with_config().limit(u64::MAX).reader();
+    let mut reader = reply.into_reader();
     let skipped =
         std::io::copy(&mut (&mut reader).take(skip), &mut std::io::sink()).map_err(|e| {
             Error::new(ErrorKind::Network, format!("blob {}: read failed", spec.digest))

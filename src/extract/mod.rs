@@ -25,6 +25,7 @@ pub use detect::{Format, Hint, decompressed_name};
 use detect::{ZIP_MAGICS, sniff};
 pub use staging::RESERVED_PREFIX;
 use staging::Staging;
+pub use staging::{Staged, StagedEntry};
 use tar::{DirMeta, Kind, Unpacker, finish_dirs};
 
 /// The most an archive may unpack to: file content and the decompressed stream are each
@@ -102,23 +103,6 @@ impl<R: Read> Read for Counted<R> {
         self.left =
             self.left.checked_sub(n as u64).ok_or_else(|| std::io::Error::other(OverLimit))?;
         Ok(n)
-    }
-}
-
-/// Bytes unpacked into a staging directory, waiting for [`Staged::commit`] (after the blob's
-/// digest checked out). Dropping it removes them.
-pub struct Staged {
-    staging: Staging,
-    /// For a single decompressed file: the file inside the staging tree.
-    file: Option<PathBuf>,
-}
-
-impl Staged {
-    /// Move what was unpacked to `root/rel` (`rel` empty: into `root` itself), merging into
-    /// existing directories and treating existing files as `policy` says.
-    pub fn commit(self, root: &Path, rel: &Path, policy: Policy<'_>) -> Result<(), Error> {
-        let from = self.file.as_deref().unwrap_or(&self.staging.tree);
-        commit::commit(from, root, rel, policy)
     }
 }
 

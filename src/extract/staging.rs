@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
+use super::commit::Policy;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::fsx;
@@ -199,4 +200,56 @@ fn sweep(root: &fsx::Dir, obs: &dyn Observer) {
             ),
         );
     }
+}
+
+/// Bytes unpacked into a staging directory, waiting for [`Staged::commit`] (after the blob's
+/// digest checked out). Dropping it removes them.
+pub struct Staged {
+    pub(super) staging: Staging,
+    /// For a single decompressed file: the file inside the staging tree.
+    pub(super) file: Option<PathBuf>,
+}
+
+impl Staged {
+    /// Move what was unpacked to `root/rel` (`rel` empty: into `root` itself), merging into
+    /// existing directories and treating existing files as `policy` says.
+    pub fn commit(self, root: &Path, rel: &Path, policy: Policy<'_>) -> Result<(), Error> {
+        let from = self.file.as_deref().unwrap_or(&self.staging.tree);
+        super::commit::commit(from, root, rel, policy)
+    }
+
+    /// Every entry the commit would write, relative to its target (a single file: the empty
+    /// path), each with where it is staged and whether it is a directory. The staging tree is
+    /// private to this process (see [`Staging`]), so it is read by path.
+    pub fn entries(&self) -> Result<Vec<StagedEntry>, Error> {
+        if let Some(file) = &self.file {
+            return Ok(vec![StagedEntry { rel: PathBuf::new(), at: file.clone(), dir: false }]);
+        }
+        let mut out = Vec::new();
+        let mut todo = vec![PathBuf::new()];
+        while let Some(rel) = todo.pop() {
+            let dir = self.staging.tree.join(&rel);
+            for e in std::fs::read_dir(&dir).map_err(|e| Error::io("read directory", &dir, e))? {
+                let e = e.map_err(|e| Error::io("read directory", &dir, e))?;
+                let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+                let entry = StagedEntry { rel: rel.join(e.file_name()), at: e.path(), dir: is_dir };
+                if is_dir {
+                    todo.push(entry.rel.clone());
+                }
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One entry of a [`Staged`] archive, as [`Staged::entries`] lists it.
+#[derive(Debug, Clone)]
+pub struct StagedEntry {
+    /// Relative to the commit's target.
+    pub rel: PathBuf,
+    /// Where it is staged now.
+    pub at: PathBuf,
+    /// A directory (merged with others of its name), not a file or a link.
+    pub dir: bool,
 }

@@ -57,6 +57,11 @@ pub struct Source {
     pub insecure: bool,
     /// A mirror (tried before the registry), not the registry itself.
     pub mirror: bool,
+    /// A mirror that may serve content by digest only (`mirror-by-digest-only`,
+    /// `pull-from-mirror = "digest-only"`): never asked a tag, whatever the pull's reference
+    /// (a signature's `sha256-<hex>.sig`, the referrers fallback tag), since a tag's answer is
+    /// the mirror's to choose.
+    pub digest_only: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -184,7 +189,12 @@ impl Mirrors {
             out.push(source(&rewritten, false, true, "--mirror")?);
         }
         let Some(reg) = self.find(&name) else {
-            out.push(Source { reference: reference.clone(), insecure: false, mirror: false });
+            out.push(Source {
+                reference: reference.clone(),
+                insecure: false,
+                mirror: false,
+                digest_only: false,
+            });
             return Ok(out);
         };
         if reg.blocked {
@@ -206,7 +216,10 @@ impl Mirrors {
                 (false, PullFrom::TagOnly) => !by_digest,
             };
             if usable {
-                out.push(source(&rewrite(&m.location), m.insecure, true, &self.origin)?);
+                let mut mirror = source(&rewrite(&m.location), m.insecure, true, &self.origin)?;
+                mirror.digest_only =
+                    reg.mirror_by_digest_only || matches!(m.pull, PullFrom::DigestOnly);
+                out.push(mirror);
             }
         }
         out.push(source(&rewrite(&reg.location), reg.insecure, false, &self.origin)?);
@@ -235,7 +248,7 @@ fn source(name: &str, insecure: bool, mirror: bool, origin: &str) -> Result<Sour
     let first = name.split('/').next().unwrap_or("");
     let reference = Reference::parse_with_default(name, first)
         .map_err(|e| usage(format!("{origin}: rewriting to {name:?}: {e}")))?;
-    Ok(Source { reference, insecure, mirror })
+    Ok(Source { reference, insecure, mirror, digest_only: false })
 }
 
 /// How much of `name` (`host[:port]/repo[:tag][@digest]`) `prefix` matches: all of the prefix,
@@ -245,9 +258,14 @@ fn match_len(name: &str, prefix: &str) -> Option<usize> {
     let boundary =
         |at: usize| at == name.len() || matches!(name.as_bytes()[at], b':' | b'/' | b'@');
     if let Some(domain) = prefix.strip_prefix('*') {
-        let i = name.find(domain)?;
-        let end = i + domain.len();
-        return (!name[..i].contains('/') && boundary(end)).then_some(end);
+        // Any occurrence that ends the host, not only the first: `*.evil.test` must match
+        // `a.evil.test.evil.test` (the first `.evil.test` there ends nothing).
+        return name
+            .match_indices(domain)
+            .map(|(i, _)| i)
+            .take_while(|&i| !name[..i].contains('/'))
+            .map(|i| i + domain.len())
+            .find(|&end| boundary(end));
     }
     (name.starts_with(prefix) && boundary(prefix.len())).then_some(prefix.len())
 }

@@ -254,6 +254,11 @@ fn prefix_matching_table() {
         ("example.com/x", "*.example.com", None),
         ("a.example.community/x", "*.example.com", None),
         ("r.io/a.example.com", "*.example.com", None),
+        // By suffix of the host: a first occurrence that ends nothing is no reason to give up.
+        ("a.evil.test.evil.test/x", "*.evil.test", Some(21)),
+        ("a.evil.test.evil.test:443/x", "*.evil.test", Some(21)),
+        ("a.evil.test.evil.testy/x", "*.evil.test", None),
+        ("r.io/a.evil.test/b.evil.test", "*.evil.test", None),
     ];
     for (name, prefix, want) in cases {
         assert_eq!(match_len(name, prefix), want, "{name} {prefix}");

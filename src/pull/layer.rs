@@ -4,17 +4,19 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::commit::{Landed, Pending};
 use super::plan::{Job, ORAS_DIGEST, decompressed_name, existing, is_oras_dir};
 use super::signed::land;
 use super::{PullRequest, output_dir, report};
 use crate::blob::{self, BlobSpec};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
-use crate::extract::{self, Format, Hint, Limit, Policy, StageError, Unpack};
+use crate::events::{Event, FileStatus, Level, Observer, Progress};
+use crate::extract::{self, Format, Hint, Limit, StageError, Unpack};
 use crate::fsx;
 use crate::select::safe_relative_path;
 use crate::session::Session;
+use crate::trust::minisign::describes_other_files;
 
 pub(super) fn fetch_layer(
     session: &Session,
@@ -23,7 +25,7 @@ pub(super) fn fetch_layer(
     index: usize,
     others: &HashSet<PathBuf>,
     obs: &dyn Observer,
-) -> Result<FileReport, Error> {
+) -> Result<Landed, Error> {
     let layer = &job.layer;
     // Its directory is made when the file is written, under a held handle (fsx).
     let dest = output_dir(req)?.join(&job.rel);
@@ -37,7 +39,7 @@ pub(super) fn fetch_layer(
             size: layer.size,
             status,
         });
-        Ok(report(path, layer, status))
+        Ok(Landed::Done(report(path, layer, status)))
     };
     let After::Unpack { hint, root, rel, content_digest, archive } = after else {
         let status = download(session, req, job, index, &dest, obs, None)?;
@@ -81,12 +83,18 @@ pub(super) fn fetch_layer(
         extract::stage_file(&mut file, &unpack, obs)
     };
     match staged {
-        Ok(st) => {
-            let policy = Policy { overwrite: req.overwrite, obs, claimed: Some(others) };
-            let r = st.commit(&root, &rel, policy);
+        Ok(staged) => {
+            // Moved into place with the pull's other archives, once all are staged.
             drop_archive(req, &archive, &dest);
-            r.map_err(|e| e.context(&job.name))?;
-            finished(&root.join(&rel), FileStatus::Extracted)
+            Ok(Landed::Unpacked(Box::new(Pending {
+                index,
+                name: job.name.clone(),
+                layer: layer.clone(),
+                staged,
+                root,
+                rel,
+                others: others.clone(),
+            })))
         }
         Err(StageError::NotArchive | StageError::NeedsFile) => {
             let status = not_an_archive(req, job, &archive, &dest, obs)?;
@@ -170,6 +178,9 @@ pub(super) fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Resul
     let out = output_dir(req)?;
     let root = x.to.clone().unwrap_or_else(|| out.to_path_buf());
     let hidden = out.join(format!("{}{}", extract::RESERVED_PREFIX, layer.digest.hex()));
+    if describes_other_files(&job.name) {
+        return Ok(After::Keep);
+    }
     if is_oras_dir(req, layer) {
         let content_digest = match layer.annotations.get(ORAS_DIGEST) {
             Some(d) => Some(

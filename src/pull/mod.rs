@@ -18,6 +18,7 @@ use crate::select::Filter;
 pub use crate::select::Overwrite;
 use crate::session::Session;
 
+mod commit;
 mod layer;
 mod plan;
 mod platforms;
@@ -25,6 +26,7 @@ mod rootfs;
 mod signed;
 
 use crate::blob::{self, BlobSpec};
+use commit::{Landed, commit_all};
 use layer::{After, after_download, download, fetch_layer};
 pub(crate) use plan::existing;
 use plan::{Job, plan};
@@ -138,20 +140,45 @@ pub(crate) fn pull(
     req: &PullRequest,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
-    let (resolved, jobs) = plan(session, req, obs)?;
-    fetch_planned(session, req, resolved, jobs, obs)
+    let planned = plan_checked(session, req, obs)?;
+    fetch_planned(session, req, planned, obs)
 }
 
-/// Everything after [`plan`]: check signatures, then fetch every job (or, in a dry run, list
-/// them).
+/// A pull planned and its signatures checked, ready for [`fetch_planned`].
+struct Planned {
+    resolved: ResolvedManifest,
+    jobs: Vec<Job>,
+    checks: crate::trust::Checks,
+}
+
+/// [`plan`], then check signatures; planned again while a mirror's answer for the tag is
+/// covered by no signature.
+fn plan_checked(
+    session: &Session,
+    req: &PullRequest,
+    obs: &dyn Observer,
+) -> Result<Planned, Error> {
+    loop {
+        let (resolved, jobs) = plan(session, req, obs)?;
+        match trust_checks(session, req, &resolved, &jobs, obs) {
+            Ok(checks) => return Ok(Planned { resolved, jobs, checks }),
+            // A mirror's answer for the tag that no signature covers: like its bad bytes, it
+            // drops the mirror, and the tag is asked of the next source.
+            Err(e) if e.kind() == ErrorKind::Signature && mirror_answered_tag(session, req, &e) => {
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Everything after [`plan_checked`]: fetch every job (or, in a dry run, list them).
 fn fetch_planned(
     session: &Session,
     req: &PullRequest,
-    resolved: ResolvedManifest,
-    jobs: Vec<Job>,
+    planned: Planned,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
-    let checks = trust_checks(session, req, &resolved, &jobs, obs)?;
+    let Planned { resolved, jobs, checks } = planned;
     if req.dry_run {
         let path = |j: &Job| match &req.output {
             Output::Dir(d) => d.join(&j.rel),
@@ -180,7 +207,7 @@ fn fetch_planned(
     let claimed: HashSet<PathBuf> = jobs.iter().flat_map(|j| j.claims.iter().cloned()).collect();
     let results = pool::run(jobs, req.jobs, |index, job| {
         if let Some(done) = held.lock().unwrap_or_else(|p| p.into_inner()).remove(&index) {
-            return done;
+            return done.map(Landed::Done);
         }
         let others: HashSet<PathBuf> =
             claimed.iter().filter(|p| !job.claims.contains(p)).cloned().collect();
@@ -191,9 +218,24 @@ fn fetch_planned(
         }
         r
     });
+    let mut outcomes: Vec<Option<Result<FileReport, Error>>> = Vec::new();
+    let mut pending = Vec::new();
+    for r in results {
+        match r {
+            Ok(Landed::Done(f)) => outcomes.push(Some(Ok(f))),
+            Ok(Landed::Unpacked(p)) => {
+                outcomes.push(None);
+                pending.push(*p);
+            }
+            Err(e) => outcomes.push(Some(Err(e))),
+        }
+    }
+    for (i, r) in commit_all(req, pending, obs) {
+        outcomes[i] = Some(r);
+    }
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    for r in results {
+    for r in outcomes.into_iter().flatten() {
         match r {
             Ok(f) => files.push(f),
             Err(e) => errors.push(e),
@@ -203,6 +245,15 @@ fn fetch_planned(
         return Err(Error::many(errors));
     }
     Ok(PullReport { manifest: resolved, files })
+}
+
+/// Whether a mirror answered the pull's tag (now dropped for the run, blamed with `why`).
+fn mirror_answered_tag(session: &Session, req: &PullRequest, why: &Error) -> bool {
+    let Some(tag) = req.reference.tag().filter(|_| req.reference.digest().is_none()) else {
+        return false;
+    };
+    let key = crate::registry::manifest_key(req.reference.repository(), tag);
+    session.client.distrust(&key, why)
 }
 
 /// Stream the one selected layer to `out`, verifying as it goes.

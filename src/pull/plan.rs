@@ -15,6 +15,7 @@ use crate::manifest::{Descriptor, Manifest};
 use crate::resolve::{ResolvedManifest, resolve};
 use crate::select::{Overwrite, safe_relative_path};
 use crate::session::Session;
+use crate::trust::minisign::describes_other_files;
 
 /// One selected layer and where it goes.
 pub(super) struct Job {
@@ -100,7 +101,9 @@ pub(super) fn claimed_paths(req: &PullRequest, job: &Job) -> Result<Vec<PathBuf>
     let base = req.extract.to.as_deref().unwrap_or(out);
     let file = out.join(&job.rel);
     let mut out = vec![file.clone(), blob::part_path(&file)];
-    if is_oras_dir(req, &job.layer) {
+    if describes_other_files(&job.name) {
+        // Never unpacked (see `after_download`): it writes its own name only.
+    } else if is_oras_dir(req, &job.layer) {
         out.push(base.join(&job.rel));
         if req.extract.keep_archive {
             let kept = PathBuf::from(format!("{}.{}", file.display(), oras_suffix(&job.layer)));

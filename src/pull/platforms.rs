@@ -4,14 +4,17 @@
 //!
 //! The index is fetched once and every platform is resolved from it by digest, so a tag moved
 //! mid-run cannot mix two releases. Every platform is planned (resolved, filtered, named,
-//! claimed) before any file is written; then each is fetched in turn over the one worker pool.
-//! A failed platform does not stop the others; every failure is reported.
+//! claimed, its signatures checked) before any file is written; then each is fetched in turn
+//! over the one worker pool. A failed platform does not stop the others; every failure is
+//! reported.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::plan::{Job, plan};
-use super::{PullReport, PullRequest, fetch_planned, output_dir};
+use super::plan::Job;
+use super::{
+    Planned, PullReport, PullRequest, fetch_planned, mirror_answered_tag, output_dir, plan_checked,
+};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, Observer};
 use crate::fsx;
@@ -56,14 +59,13 @@ impl Platforms {
     }
 }
 
-/// One platform's share of the pull, planned.
+/// One platform's share of the pull, planned and its signatures checked.
 struct Part {
     platform: Platform,
     /// Its directory, relative to the output directory (and to `--extract-to`).
     dir: PathBuf,
     req: PullRequest,
-    resolved: ResolvedManifest,
-    jobs: Vec<Job>,
+    planned: Planned,
 }
 
 /// Pull every platform `req.platforms` names from the index `req.reference` names.
@@ -72,6 +74,54 @@ pub(crate) fn pull_each(
     req: &PullRequest,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
+    let out = output_dir(req)?;
+    let (top, parts) = loop {
+        match plan_parts(session, req, obs) {
+            // A mirror's index for the tag that no signature covers: the mirror is dropped and
+            // the tag asked of the next source, as for one platform.
+            Err(e) if signature(&e).is_some_and(|s| mirror_answered_tag(session, req, s)) => {}
+            planned => break planned?,
+        }
+    };
+    let jobs: Vec<&Job> = parts.iter().flat_map(|p| &p.planned.jobs).collect();
+    if !req.dry_run && !jobs.is_empty() {
+        super::prepare_output(out)?;
+        // One announcement for every platform's files; each part's own is held back.
+        let bytes = jobs.iter().map(|j| j.layer.size).sum();
+        obs.event(&Event::Planned { files: jobs.len(), bytes });
+    }
+    let part_obs = PartObserver(obs);
+    let mut failed = Failures::default();
+    let mut files = Vec::new();
+    for part in parts {
+        let made = if req.dry_run || part.planned.jobs.is_empty() {
+            Ok(())
+        } else {
+            own_directory(out, &part.dir, req.extract.to.as_deref())
+        };
+        let fetched =
+            made.and_then(|()| fetch_planned(session, &part.req, part.planned, &part_obs));
+        match fetched {
+            Ok(report) => files.extend(
+                report
+                    .files
+                    .into_iter()
+                    .map(|f| FileReport { platform: Some(Box::new(part.platform.clone())), ..f }),
+            ),
+            Err(e) => failed.add(&part.platform, e),
+        }
+    }
+    failed.check()?;
+    Ok(PullReport { manifest: top, files })
+}
+
+/// Fetch the index, then plan every platform from it by digest and check its signatures,
+/// before anything is written.
+fn plan_parts(
+    session: &Session,
+    req: &PullRequest,
+    obs: &dyn Observer,
+) -> Result<(ResolvedManifest, Vec<Part>), Error> {
     let out = output_dir(req)?;
     let top = resolve(&session.client, &req.reference, None, obs)
         .map_err(|e| blob_hint(&session.client, &req.reference, e))?;
@@ -92,42 +142,18 @@ pub(crate) fn pull_each(
     let mut failed = Failures::default();
     for (platform, dir) in asked.into_iter().zip(dirs) {
         let sub = sub_request(req, &pinned, &platform, out, &dir);
-        match plan(session, &sub, obs) {
-            Ok((resolved, jobs)) => parts.push(Part { platform, dir, req: sub, resolved, jobs }),
+        match plan_checked(session, &sub, obs) {
+            Ok(planned) => parts.push(Part { platform, dir, req: sub, planned }),
             Err(e) => failed.add(&platform, e),
         }
     }
     failed.check()?;
-    let planned: Vec<&Job> = parts.iter().flat_map(|p| &p.jobs).collect();
-    if !req.dry_run && !planned.is_empty() {
-        super::prepare_output(out)?;
-        // One announcement for every platform's files; each part's own is held back.
-        let bytes = planned.iter().map(|j| j.layer.size).sum();
-        obs.event(&Event::Planned { files: planned.len(), bytes });
-    }
-    let part_obs = PartObserver(obs);
-    let mut files = Vec::new();
-    for part in parts {
-        let platform = part.platform.clone();
-        let made = if req.dry_run || part.jobs.is_empty() {
-            Ok(())
-        } else {
-            own_directory(out, &part.dir, req.extract.to.as_deref())
-        };
-        let fetched = made
-            .and_then(|()| fetch_planned(session, &part.req, part.resolved, part.jobs, &part_obs));
-        match fetched {
-            Ok(report) => files.extend(
-                report
-                    .files
-                    .into_iter()
-                    .map(|f| FileReport { platform: Some(platform.clone()), ..f }),
-            ),
-            Err(e) => failed.add(&platform, e),
-        }
-    }
-    failed.check()?;
-    Ok(PullReport { manifest: top, files })
+    Ok((top, parts))
+}
+
+/// The first signature failure among `e`'s.
+fn signature(e: &Error) -> Option<&Error> {
+    e.errors().iter().find(|x| x.kind() == ErrorKind::Signature)
 }
 
 /// What one platform's pull reports: everything but its own [`Event::Planned`], since the

@@ -46,36 +46,61 @@ pub(super) fn hold_signed(
     let hidden =
         |j: &Job| out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()));
     let ours = PullRequest { overwrite: Overwrite::Force, ..req.clone() }; // the hidden name is ours
-    let results = pool::run(held.clone(), req.jobs, |_, i| {
-        let job = &jobs[i];
-        let path = hidden(job);
-        let r = download(session, &ours, job, i, &path, obs, None).and_then(|status| {
-            let dir = fsx::open_beneath(out, Path::new(""))?;
-            let name = path.file_name().unwrap_or_default();
-            let Some(mut file) = dir.open_existing_regular(name, false)? else {
-                return Err(Error::new(ErrorKind::Other, format!("{} vanished", path.display())));
-            };
-            if let Some(said) = checks.verify_file(i, &job.name, &mut file)? {
-                obs.log(Level::Debug, said);
-            }
-            Ok(status)
-        });
-        if let Err(e) = &r {
-            obs.event(&Event::Failed { index: i, name: &job.name, error: e });
+    // One download per blob: two held layers of one digest (a signature under both of its
+    // names, say) share the hidden name, and each is verified from it.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for &i in &held {
+        match groups.iter_mut().find(|g| jobs[g[0]].layer.digest == jobs[i].layer.digest) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
         }
-        r
+    }
+    let results = pool::run(groups, req.jobs, |_, group| {
+        let first = &jobs[group[0]];
+        let path = hidden(first);
+        let status =
+            download(session, &ours, first, group[0], &path, obs, None).inspect_err(|e| {
+                obs.event(&Event::Failed { index: group[0], name: &first.name, error: e })
+            })?;
+        for &i in &group {
+            let mut file = open_held(out, &path)?;
+            match checks.verify_file(i, &jobs[i].name, &mut file) {
+                Ok(Some(said)) => obs.log(Level::Debug, said),
+                Ok(None) => {}
+                Err(e) => {
+                    obs.event(&Event::Failed { index: i, name: &jobs[i].name, error: &e });
+                    return Err(e);
+                }
+            }
+        }
+        Ok(group.iter().map(|&i| (i, status)).collect::<Vec<_>>())
     });
     let remove_all = || {
         for i in &held {
             let _ = std::fs::remove_file(hidden(&jobs[*i]));
         }
     };
-    let mut statuses = Vec::new();
+    let mut statuses = HashMap::new();
     let mut errors = Vec::new();
     for r in results {
         match r {
-            Ok(session) => statuses.push(session),
+            Ok(done) => statuses.extend(done),
             Err(e) => errors.push(e),
+        }
+    }
+    // A signature layer lands only as a good signature of the held, verified file it signs
+    // (when a file failed, the pull fails on that alone).
+    let files_verified = errors.is_empty();
+    for (i, of) in checks.signature_layers().filter(|_| files_verified) {
+        let r = open_held(out, &hidden(&jobs[of])).and_then(|mut signed| {
+            checks.verify_signature_layer(i, &jobs[i].name, &jobs[of].name, &mut signed)
+        });
+        match r {
+            Ok(said) => obs.log(Level::Debug, said),
+            Err(e) => {
+                obs.event(&Event::Failed { index: i, name: &jobs[i].name, error: &e });
+                errors.push(e);
+            }
         }
     }
     if !errors.is_empty() {
@@ -83,8 +108,9 @@ pub(super) fn hold_signed(
         return Err(Error::many(errors));
     }
     let image = req.extract.extract && is_image(jobs);
-    for (n, (&i, status)) in held.iter().zip(statuses).enumerate() {
+    for (n, &i) in held.iter().enumerate() {
         let job = &jobs[i];
+        let status = statuses[&i];
         let from = hidden(job);
         // Another held job still needs this blob: it gets a copy.
         let shared = held[n + 1..].iter().any(|k| jobs[*k].layer.digest == job.layer.digest);
@@ -120,6 +146,15 @@ pub(super) fn hold_signed(
         }
     }
     Ok(done)
+}
+
+/// A held file, `path` at the top of the output directory `out`, opened without following
+/// links.
+fn open_held(out: &Path, path: &Path) -> Result<std::fs::File, Error> {
+    let dir = fsx::open_beneath(out, Path::new(""))?;
+    let name = path.file_name().unwrap_or_default();
+    dir.open_existing_regular(name, false)?
+        .ok_or_else(|| Error::new(ErrorKind::Other, format!("{} vanished", path.display())))
 }
 
 /// Give `to` (a path below the output directory) the verified bytes of the hidden `from` at the

@@ -89,7 +89,12 @@ pub struct Client {
     gate: Gate,
     quota_warned: std::sync::atomic::AtomicBool,
     deadline: Duration,
+    /// `--timeout`: the longest a read may wait.
+    read_timeout: Duration,
     sources: sources::Sources,
+    /// For a mirror's own client: the flag that drops it for the run, raised by its blob
+    /// bodies when they fall under the floor (see [`send::Floor`]).
+    mirror_dead: Option<Arc<std::sync::atomic::AtomicBool>>,
     _watch: CancelWatch,
 }
 
@@ -126,13 +131,14 @@ impl Client {
         };
         let tls = if opts.plain_http { TlsConfig::default() } else { tls_config(opts)? };
         let deadline = opts.deadline.unwrap_or(DEFAULT_DEADLINE);
+        let read_timeout = opts.timeout.unwrap_or(Duration::from_secs(30));
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
             .user_agent(concat!("oci-dl/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_per_read(Some(opts.timeout.unwrap_or(Duration::from_secs(30))))
+            .timeout_per_read(Some(read_timeout))
             .timeout_recv_response(Some(deadline))
             .input_buffer_size(256 * 1024)
             .max_idle_connections_per_host(16)
@@ -158,7 +164,9 @@ impl Client {
             gate: Gate::new(1),
             quota_warned: Default::default(),
             deadline,
+            read_timeout,
             sources: Default::default(),
+            mirror_dead: None,
         })
     }
 
@@ -197,9 +205,9 @@ impl Client {
     /// capped at [`MAX_MANIFEST_BYTES`] and, when fetched by digest, verified against it.
     pub fn manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
         self.retrying(None, &format!("manifest {repo}:{reference}"), |_| {
-            self.each_source(sources::manifest_key(repo, reference), repo, |c, repo| {
-                c.manifest_once(repo, reference)
-            })
+            let by_digest = reference.parse::<Digest>().is_ok();
+            let key = sources::manifest_key(repo, reference);
+            self.each_source(key, repo, by_digest, |c, repo| c.manifest_once(repo, reference))
         })
     }
 
@@ -298,7 +306,7 @@ impl Client {
         to: Option<u64>,
         if_range: Option<&str>,
     ) -> Result<Reply, Error> {
-        self.each_source(sources::blob_key(digest), repo, |c, repo| {
+        self.each_source(sources::blob_key(digest), repo, true, |c, repo| {
             c.blob_range_once(repo, digest, from, to, if_range)
         })
     }
@@ -324,7 +332,14 @@ impl Client {
                 headers.push(("if-range", etag));
             }
         }
-        self.get(&path, repo, &headers, Body::Blob)
+        let mut reply = self.get(&path, repo, &headers, Body::Blob)?;
+        reply.floor = self.mirror_dead.clone().map(|dead| send::Floor {
+            dead,
+            host: self.host.clone(),
+            window: self.read_timeout * 2,
+            log: self.log.clone(),
+        });
+        Ok(reply)
     }
 }
 

@@ -22,9 +22,83 @@ pub struct Reply {
     pub response: Response<ureq::Body>,
     pub url: String,
     deadline: Duration,
+    /// A mirror's blob body must keep up a minimum rate (see [`Floor`]).
+    pub(super) floor: Option<Floor>,
+}
+
+/// The least a mirror's blob body must deliver: [`MIRROR_MIN_RATE`] bytes a second, judged over
+/// each `window` (twice `--timeout`). A mirror that drips a byte now and then never trips the
+/// per-read timeout, and would hold the pull forever; under the floor it is dropped for the run
+/// and the transfer resumes from the next source (the digest check still covers every byte).
+pub(super) struct Floor {
+    pub dead: Arc<std::sync::atomic::AtomicBool>,
+    pub host: String,
+    pub window: Duration,
+    pub log: Arc<dyn Observer>,
+}
+
+/// Bytes a second a mirror must keep up on a blob (a slow registry is far faster).
+pub const MIRROR_MIN_RATE: u64 = 16 * 1024;
+
+/// A body reader that fails once a window passes with fewer bytes than the floor asks.
+struct FloorReader<R> {
+    inner: R,
+    floor: Floor,
+    since: std::time::Instant,
+    got: u64,
+}
+
+impl<R: Read> Read for FloorReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.got += n as u64;
+        let now = std::time::Instant::now();
+        let spent = now.duration_since(self.since);
+        if spent >= self.floor.window {
+            let least = MIRROR_MIN_RATE * self.floor.window.as_secs().max(1);
+            if self.got < least {
+                let f = &self.floor;
+                if !f.dead.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    f.log.log(
+                        Level::Warn,
+                        format!(
+                            "mirror {}: sent {} bytes in {:.0?}, under the {} a second a mirror must keep; using the next source",
+                            f.host, self.got, spent, MIRROR_MIN_RATE
+                        ),
+                    );
+                }
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("mirror {} is too slow", f.host),
+                ));
+            }
+            (self.since, self.got) = (now, 0);
+        }
+        Ok(n)
+    }
 }
 
 impl Reply {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.response.status().as_u16()
+    }
+
+    /// The body as a reader of any length (a blob's), held to the mirror floor when a mirror
+    /// sends it.
+    pub fn into_reader(self) -> Box<dyn Read + Send> {
+        let body = self.response.into_body().into_with_config().limit(u64::MAX).reader();
+        match self.floor {
+            Some(floor) => Box::new(FloorReader {
+                inner: body,
+                floor,
+                since: std::time::Instant::now(),
+                got: 0,
+            }),
+            None => Box::new(body),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.response.headers().get(name).and_then(|v| v.to_str().ok())
     }
@@ -92,7 +166,7 @@ impl Client {
             match resp.status().as_u16() {
                 200..=299 => {
                     self.note_quota(resp.headers());
-                    return Ok(Reply { response: resp, url, deadline: self.deadline });
+                    return Ok(Reply { response: resp, url, deadline: self.deadline, floor: None });
                 }
                 401 if same_host && !retried_auth => {
                     retried_auth = true;

@@ -37,7 +37,10 @@ struct Mirror {
     client: Client,
     /// Logical → this mirror's repository.
     repo: (String, String),
-    dead: AtomicBool,
+    /// Shared with its client, whose blob bodies raise it when they crawl.
+    dead: Arc<AtomicBool>,
+    /// Asked for content by digest only, never a tag (see [`Source::digest_only`]).
+    digest_only: bool,
 }
 
 /// The key of a blob in [`Sources::served`].
@@ -81,9 +84,12 @@ impl Sources {
                 mirrors: Default::default(),
                 ..opts.clone()
             };
-            let client = Client::direct(&s.reference, &opts, log.clone())?;
+            let mut client = Client::direct(&s.reference, &opts, log.clone())?;
+            let dead = Arc::new(AtomicBool::new(false));
+            client.mirror_dead = Some(dead.clone());
             let repo = (logical.repository().to_owned(), s.reference.repository().to_owned());
-            mirrors.push(Mirror { client, repo, dead: AtomicBool::new(false) });
+            let digest_only = s.digest_only;
+            mirrors.push(Mirror { client, repo, dead, digest_only });
         }
         let origin = list.last().and_then(|o| rename_to(&o.reference));
         Ok(Sources { mirrors, origin, served: Default::default() })
@@ -116,15 +122,17 @@ impl Client {
     }
 
     /// One attempt at `what` (`blob DIGEST`, `manifest REPO@REF`): each live mirror, then the
-    /// registry. `fetch` makes the request on a client with that source's repository.
+    /// registry. `fetch` makes the request on a client with that source's repository. Decided
+    /// per request: a tag (`by_digest` false) is never asked of a digest-only mirror.
     pub(super) fn each_source<T>(
         &self,
         what: String,
         repo: &str,
+        by_digest: bool,
         fetch: impl Fn(&Client, &str) -> Result<T, Error>,
     ) -> Result<T, Error> {
         for (i, m) in self.sources.mirrors.iter().enumerate() {
-            if m.dead.load(Ordering::Relaxed) {
+            if m.dead.load(Ordering::Relaxed) || (m.digest_only && !by_digest) {
                 continue;
             }
             match fetch(&m.client, &rename(&Some(m.repo.clone()), repo)) {

@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::manifest::{Descriptor, Manifest};
 use crate::reference::Reference;
-use crate::registry::Client;
+use crate::registry::{Client, manifest_key};
 use crate::resolve::ResolvedManifest;
 
 /// The media type of a signature layer (a simple-signing payload).
@@ -121,6 +121,7 @@ fn signature_manifests(
     repo: &str,
     want: &Digest,
     reasons: &mut Vec<String>,
+    obs: &dyn Observer,
 ) -> Result<Vec<(String, Vec<Descriptor>)>, Error> {
     let mut out = Vec::new();
     let tag = signature_tag(want);
@@ -136,14 +137,9 @@ fn signature_manifests(
     }
     if let Ok(Some(list)) = client.referrers_api(repo, want) {
         for d in list.iter().filter(|d| d.artifact_type.as_deref() == Some(SIG_ARTIFACT_TYPE)) {
-            let raw = client.manifest(repo, &d.digest.to_string())?;
-            if Digest::of(d.digest.algorithm(), &raw.bytes) != d.digest {
-                reasons.push(format!("referrer {} does not hash to its digest", d.digest.short()));
-                continue;
-            }
-            if let Ok((Manifest::Image(m), _)) =
-                Manifest::parse(&raw.bytes, raw.content_type.as_deref())
-            {
+            // Fetched by digest (so verified); one attached to another subject, or gone, is
+            // skipped and does not hide the `.sig` tag's good signature.
+            if let Some(m) = crate::referrers::belongs(client, repo, d, want, obs)? {
                 out.push((format!("referrer {}", d.digest.short()), m.layers));
             }
         }
@@ -155,8 +151,33 @@ fn signature_manifests(
 const MAX_SIGNATURE_LAYERS: usize = 64;
 
 /// Refuse unless a signature made with one of `keys` covers the manifest `resolved` (see
-/// [`subjects`]). Runs before any layer is downloaded.
+/// [`subjects`]). Runs before any layer is downloaded. A mirror whose `.sig` answer fails the
+/// check is dropped for the run and the signatures are asked of the next source, as a mirror's
+/// bad bytes are: the mirror cannot make a validly signed pull fail.
 pub(crate) fn verify(
+    client: &Client,
+    reference: &Reference,
+    resolved: &ResolvedManifest,
+    keys: &[&VerifyingKey],
+    origins: &[&str],
+    obs: &dyn Observer,
+) -> Result<(), Error> {
+    let repo = reference.repository();
+    loop {
+        let e = match verify_once(client, reference, resolved, keys, origins, obs) {
+            Err(e) if e.kind() == ErrorKind::Signature => e,
+            done => return done,
+        };
+        let tags = subjects(resolved).into_iter().map(|d| manifest_key(repo, &signature_tag(&d)));
+        // Every tag's mirrors are blamed, so no short-circuit.
+        let blamed = tags.fold(false, |any, key| client.distrust(&key, &e) | any);
+        if !blamed {
+            return Err(e);
+        }
+    }
+}
+
+fn verify_once(
     client: &Client,
     reference: &Reference,
     resolved: &ResolvedManifest,
@@ -167,7 +188,7 @@ pub(crate) fn verify(
     let repo = reference.repository();
     let mut reasons = Vec::new();
     for want in subjects(resolved) {
-        for (source, layers) in signature_manifests(client, repo, &want, &mut reasons)? {
+        for (source, layers) in signature_manifests(client, repo, &want, &mut reasons, obs)? {
             if layers.len() > MAX_SIGNATURE_LAYERS {
                 reasons.push(format!(
                     "{source} has {} layers; only the first {MAX_SIGNATURE_LAYERS} are read",

@@ -24,10 +24,14 @@ type Entries = Result<Vec<(String, String)>, Error>;
 
 /// How a selected file is covered.
 pub(crate) enum Cover {
-    /// Nothing more to check: a signed checksum list names its digest, or it is a signature.
+    /// Nothing more to check: a signed checksum list names its digest.
     Checked,
     /// Its bytes must verify with `sig` (from the layer `via`) under `keys[key]`.
     Bytes { sig: Box<Signature>, key: usize, via: String },
+    /// A signature layer, itself `sig`: it lands only once it verified under `keys[key]` over
+    /// the bytes of the selected file `of` (an index into the selection) that it signs. Naming a
+    /// trusted key proves nothing: any signature the publisher ever made names it.
+    SignatureOf { of: usize, sig: Box<Signature>, key: usize },
 }
 
 /// The layer a signature layer signs: `NAME` for `NAME.minisig` / `NAME.sig`.
@@ -44,13 +48,34 @@ fn is_checksum_list(name: &str) -> bool {
     ) || base.ends_with("checksums.txt")
 }
 
-/// Decode a minisign signature file.
+/// Whether a layer named `name` is a signature or a checksum list: data about other files,
+/// never content to unpack, whatever its media type, annotations or bytes claim.
+pub(crate) fn describes_other_files(name: &str) -> bool {
+    target_of(name).is_some() || is_checksum_list(name)
+}
+
+/// Decode a minisign signature file, strictly: exactly the four lines minisign writes (the
+/// untrusted comment, the signature, the trusted comment, the global signature), each of
+/// printable text, and nothing after the last but its line end. `Signature::decode` reads the
+/// first four lines and ignores the rest, so a tar could carry a genuine signature's lines in
+/// its first header and member and pass for one; such a file is refused here.
 pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<Signature, Error> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| refused(format!("{name} is not a minisign signature (not text)")))?;
-    Signature::decode(text).map_err(|e| {
-        refused(format!("{name} is not a valid minisign signature (truncated or corrupt: {e})"))
-    })
+    let bad = |why: String| {
+        refused(format!("{name} is not a valid minisign signature (truncated or corrupt: {why})"))
+    };
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("not text".into()))?;
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let lines: Vec<&str> = body.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    if lines.len() != 4 {
+        return Err(bad(format!("{} lines where minisign writes 4", lines.len())));
+    }
+    if lines.iter().any(|l| l.chars().any(char::is_control)) {
+        return Err(bad("control characters in a line".into()));
+    }
+    if !lines[0].starts_with("untrusted comment: ") || !lines[2].starts_with("trusted comment: ") {
+        return Err(bad("its comment lines are not where minisign puts them".into()));
+    }
+    Signature::decode(&lines.join("\n")).map_err(|e| bad(e.to_string()))
 }
 
 /// The index of the key `sig` was made with, or why none fits.
@@ -158,20 +183,17 @@ pub(crate) fn plan(
     let mut out = Vec::new();
     for (name, d) in selected {
         if let Some(t) = target_of(name).filter(|t| by_name.contains_key(t)) {
-            // Written only as what it claims to be: a signature by a given key of a file this
+            // Written only as what it claims to be: a signature, by a given key, of a file this
             // pull verifies with it. Anything else named like one is not signed data.
-            let checked = (|| {
-                if !selected.iter().any(|(n, _)| n == t) {
-                    return Err(refused(format!(
-                        "{name} is a signature of {t}, which this pull does not verify; select {t} too"
-                    )));
-                }
-                let sig = decode(&fetch(d, name)?, name)?;
-                key_for(keys, &sig, name).map(drop)
-            })();
-            checked?;
-            obs.log(Level::Debug, format!("{name}: a signature of {t} by a given key"));
-            out.push(Cover::Checked);
+            let Some(of) = selected.iter().position(|(n, _)| n == t) else {
+                return Err(refused(format!(
+                    "{name} is a signature of {t}, which this pull does not verify; select {t} too"
+                )));
+            };
+            let sig = decode(&fetch(d, name)?, name)?;
+            let key = key_for(keys, &sig, name)?;
+            obs.log(Level::Debug, format!("{name}: to be verified over {t}"));
+            out.push(Cover::SignatureOf { of, sig: Box::new(sig), key });
             continue;
         }
         if let Some((_, Ok(_))) = lists.iter().find(|(n, _)| n == name) {
@@ -282,6 +304,26 @@ iR8V04eSiismUN5K2x4CK4eaM8guyXw95O4A3tbmuDvPLSeYjgcL5zWRoCCe/aAUd8gRktfTsR8QmYgk
     }
 
     #[test]
+    fn only_the_four_lines_minisign_writes_decode() {
+        assert!(decode(SIG.as_bytes(), "s").is_ok());
+        assert!(decode(SIG.trim_end().as_bytes(), "s").is_ok(), "no final newline");
+        assert!(decode(SIG.replace('\n', "\r\n").as_bytes(), "s").is_ok(), "CRLF");
+        let bad = [
+            format!("{SIG}\0\0\0"),
+            format!("{SIG}more\n"),
+            format!("{SIG}\n"),
+            SIG.replacen("untrusted comment:", "comment:", 1),
+            SIG.replacen("untrusted comment: signature", "untrusted comment: a\0b", 1),
+        ];
+        for text in bad {
+            let e = decode(text.as_bytes(), "s.sig").err().unwrap();
+            assert!(e.to_string().starts_with("s.sig is not a valid minisign signature"), "{e}");
+        }
+        assert!(describes_other_files("app.txt.sig") && describes_other_files("SHA256SUMS"));
+        assert!(!describes_other_files(".sig") && !describes_other_files("app.tar.gz"));
+    }
+
+    #[test]
     fn checksum_lines_in_both_styles() {
         let h = "ab".repeat(32);
         let text = format!(
@@ -312,7 +354,7 @@ iR8V04eSiismUN5K2x4CK4eaM8guyXw95O4A3tbmuDvPLSeYjgcL5zWRoCCe/aAUd8gRktfTsR8QmYgk
         let sel = vec![layers[0].clone(), layers[1].clone()];
         let covers = plan(&[&k], &layers, &sel, &fetch, &Silent).unwrap();
         assert!(matches!(covers[0], Cover::Bytes { key: 0, .. }));
-        assert!(matches!(covers[1], Cover::Checked));
+        assert!(matches!(covers[1], Cover::SignatureOf { of: 0, key: 0, .. }));
         let e = plan(&[&k], &layers, &layers[2..], &fetch, &Silent).err().unwrap();
         assert!(e.to_string().starts_with("other.bin is not signed"), "{e}");
     }

@@ -128,9 +128,17 @@ pub(crate) struct Checks {
 }
 
 impl Checks {
-    /// Whether file `i` must be held back until its bytes verified.
+    /// Whether file `i` must be held back until its bytes (or those of the file it signs)
+    /// verified: a file a signature covers, a signature layer, and the file such a layer signs.
     pub(crate) fn needs_bytes(&self, i: usize) -> bool {
-        matches!(self.bytes.get(i), Some(Some(minisign::Cover::Bytes { .. })))
+        let of = |c: &Option<minisign::Cover>| match c {
+            Some(minisign::Cover::SignatureOf { of, .. }) => Some(*of),
+            _ => None,
+        };
+        matches!(
+            self.bytes.get(i),
+            Some(Some(minisign::Cover::Bytes { .. } | minisign::Cover::SignatureOf { .. }))
+        ) || self.bytes.iter().any(|c| of(c) == Some(i))
     }
 
     /// Verify the downloaded bytes of file `i` (`name`), read from `file`; says what was
@@ -149,6 +157,30 @@ impl Checks {
             "{name}: good minisign signature {via}, trusted comment {:?}",
             sig.trusted_comment()
         )))
+    }
+
+    /// The signature layers among the files, each with the file it signs: `(layer, signed)`.
+    pub(crate) fn signature_layers(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.bytes.iter().enumerate().filter_map(|(i, c)| match c {
+            Some(minisign::Cover::SignatureOf { of, .. }) => Some((i, *of)),
+            _ => None,
+        })
+    }
+
+    /// Verify the signature layer `i` (`name`) over `signed`, the bytes of the file it signs
+    /// (`target`): a signature layer lands only as a signature of that file by a given key.
+    pub(crate) fn verify_signature_layer(
+        &self,
+        i: usize,
+        name: &str,
+        target: &str,
+        signed: &mut dyn std::io::Read,
+    ) -> Result<String, Error> {
+        let Some(Some(minisign::Cover::SignatureOf { sig, key, .. })) = self.bytes.get(i) else {
+            return Err(refused(format!("{name} is not a signature layer")));
+        };
+        minisign::verify_reader(&self.keys[*key], sig, signed, target, name)?;
+        Ok(format!("{name}: a good minisign signature of {target}"))
     }
 }
 

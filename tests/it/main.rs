@@ -28,5 +28,7 @@ mod pull;
 mod ranged;
 mod referrers;
 mod registries;
+mod seams;
+mod seams_sources;
 mod transport;
 mod trust;

@@ -10,7 +10,7 @@ use crate::support::*;
 
 /// Push an artifact of `artifact_type` whose `subject` is (digest, size), with one file; returns
 /// its descriptor as a referrers index lists it.
-fn push_referrer(
+pub(crate) fn push_referrer(
     p: &Pusher,
     repo: &str,
     subject: (&oci_dl::Digest, usize),

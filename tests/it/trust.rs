@@ -343,7 +343,7 @@ fn cosign_refuses_before_downloading_any_layer() {
 }
 
 /// A minisign key pair made by `minisign -G -W` (no password) in `dir`: (secret, public).
-fn minisign_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn minisign_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
     let (s, p) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pub")));
     tool(
@@ -355,7 +355,7 @@ fn minisign_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 }
 
 /// `minisign -S` over `bytes`: the `.minisig` file's bytes.
-fn minisign_sign(secret: &Path, bytes: &[u8], comment: &str) -> Vec<u8> {
+pub(crate) fn minisign_sign(secret: &Path, bytes: &[u8], comment: &str) -> Vec<u8> {
     let dir = secret.parent().unwrap();
     let file = dir.join("signed.tmp");
     std::fs::write(&file, bytes).unwrap();
@@ -364,13 +364,13 @@ fn minisign_sign(secret: &Path, bytes: &[u8], comment: &str) -> Vec<u8> {
     std::fs::read(dir.join("signed.tmp.minisig")).unwrap()
 }
 
-fn sha256sum_line(bytes: &[u8], name: &str) -> String {
+pub(crate) fn sha256sum_line(bytes: &[u8], name: &str) -> String {
     format!("{}  {name}\n", oci_dl::Digest::of(oci_dl::Algorithm::Sha256, bytes).hex())
 }
 
 /// Push `layers` oras-style to `repo:v1` and pull it into a fresh `out` beside canaries with
 /// `args`; returns the run and the output directory.
-fn pull_signed(
+pub(crate) fn pull_signed(
     sb: &Sandbox,
     reg: &Registry,
     repo: &str,

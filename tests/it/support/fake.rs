@@ -479,3 +479,41 @@ pub fn cdn(files: Vec<Vec<u8>>) -> Fake {
         Reply::unexpected()
     })
 }
+
+/// A fake in front of a real registry at `upstream`: `answer` decides the requests it returns
+/// `Some` for; every other GET or HEAD goes to the registry unchanged (path, `Accept`, `Range`,
+/// `Authorization`), as a transparent proxy would, and its answer comes back as it was.
+pub fn passthrough(
+    upstream: String,
+    answer: impl Fn(&Hit) -> Option<Reply> + Send + Sync + 'static,
+) -> Fake {
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    Fake::start(move |hit| {
+        if let Some(r) = answer(hit) {
+            return r;
+        }
+        let url = format!("http://{upstream}{}", hit.path);
+        let mut req = match hit.method.as_str() {
+            "GET" => agent.get(&url),
+            "HEAD" => agent.head(&url),
+            _ => return Reply::unexpected(),
+        };
+        for h in ["accept", "range", "authorization"] {
+            if let Some(v) = hit.header(h) {
+                req = req.header(h, v);
+            }
+        }
+        let Ok(mut resp) = req.call() else { return Reply::new(502, "upstream unreachable") };
+        let mut reply = Reply::new(resp.status().as_u16(), Vec::new());
+        for h in ["content-type", "docker-content-digest", "content-range", "location", "etag"] {
+            if let Some(v) = resp.headers().get(h).and_then(|v| v.to_str().ok()) {
+                reply = reply.header(h, v);
+            }
+        }
+        if hit.method == "GET" {
+            reply.body = resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
+        }
+        reply
+    })
+}

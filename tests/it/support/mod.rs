@@ -183,6 +183,8 @@ impl Drop for Mount {
 /// victim outside — that a hostile artifact must leave byte-for-byte and mode-for-mode alone.
 pub struct Canaries {
     root: PathBuf,
+    /// The one entry of `root` left out of the snapshot: the output (or the cache) itself.
+    skip: String,
     before: Vec<(String, Option<Vec<u8>>, u32)>,
 }
 
@@ -190,6 +192,12 @@ impl Canaries {
     /// Plant canaries in `root` (the parent of the output directory); `root/out` is left for the
     /// output itself. Returns them with a snapshot of everything below `root` except `out/`.
     pub fn plant(root: &Path) -> Canaries {
+        Canaries::plant_beside(root, "out")
+    }
+
+    /// Plant canaries in `root` beside its entry `skip` (an output directory or a cache), which
+    /// is left for the run to change.
+    pub fn plant_beside(root: &Path, skip: &str) -> Canaries {
         use std::os::unix::fs::PermissionsExt;
         let put = |rel: &str, bytes: &[u8], mode: u32| {
             let p = root.join(rel);
@@ -202,7 +210,8 @@ impl Canaries {
         put("victim/secret.txt", b"a victim outside\n", 0o640);
         std::fs::set_permissions(root.join("victim"), std::fs::Permissions::from_mode(0o700))
             .unwrap();
-        let mut c = Canaries { root: root.to_path_buf(), before: Vec::new() };
+        let mut c =
+            Canaries { root: root.to_path_buf(), skip: skip.to_owned(), before: Vec::new() };
         c.before = c.snapshot();
         c
     }
@@ -214,20 +223,25 @@ impl Canaries {
 
     fn snapshot(&self) -> Vec<(String, Option<Vec<u8>>, u32)> {
         use std::os::unix::fs::PermissionsExt;
-        fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Option<Vec<u8>>, u32)>) {
+        fn walk(
+            base: &Path,
+            dir: &Path,
+            skip: &str,
+            out: &mut Vec<(String, Option<Vec<u8>>, u32)>,
+        ) {
             let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
             entries.sort_by_key(|e| e.file_name());
             for e in entries {
                 let p = e.path();
                 let rel = p.strip_prefix(base).unwrap().display().to_string();
-                if rel == "out" {
+                if rel == skip {
                     continue;
                 }
                 let m = std::fs::symlink_metadata(&p).unwrap();
                 let mode = m.permissions().mode();
                 if m.is_dir() {
                     out.push((format!("{rel}/"), None, mode));
-                    walk(base, &p, out);
+                    walk(base, &p, skip, out);
                 } else if m.file_type().is_symlink() {
                     let t = std::fs::read_link(&p).unwrap();
                     out.push((rel, Some(t.display().to_string().into_bytes()), mode));
@@ -239,7 +253,7 @@ impl Canaries {
         let mut out = Vec::new();
         let mode = std::fs::metadata(&self.root).unwrap().permissions().mode();
         out.push((".".into(), None, mode));
-        walk(&self.root, &self.root, &mut out);
+        walk(&self.root, &self.root, &self.skip, &mut out);
         out
     }
 
