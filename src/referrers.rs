@@ -59,37 +59,6 @@ fn newest_first<'a>(list: &'a [Descriptor], artifact_type: &str) -> Vec<&'a Desc
     of
 }
 
-/// Whether the referrer `d` of `subject` really is one: its manifest can be had and names
-/// `subject` as its `subject`. A list (the API's answer, or the fallback tag's index, which
-/// anyone who can push a tag writes) may name manifests attached to something else, or gone;
-/// each such one is skipped, and said at `-v`.
-pub(crate) fn belongs(
-    client: &Client,
-    repo: &str,
-    d: &Descriptor,
-    subject: &Digest,
-    obs: &dyn Observer,
-) -> Result<Option<crate::manifest::ImageManifest>, Error> {
-    let skip = |why: String| {
-        obs.log(Level::Debug, format!("referrer {} skipped: {why}", d.digest.short()));
-        Ok(None)
-    };
-    let raw = match client.manifest(repo, &d.digest.to_string()) {
-        Ok(raw) => raw,
-        Err(e) if e.kind() == ErrorKind::NotFound => return skip(format!("listed, but {e}")),
-        Err(e) => return Err(e),
-    };
-    let image = match crate::manifest::Manifest::parse(&raw.bytes, raw.content_type.as_deref()) {
-        Ok((crate::manifest::Manifest::Image(m), _)) => m,
-        _ => return skip("not an image manifest".into()),
-    };
-    match image.subject.as_ref().map(|s| &s.digest) {
-        Some(s) if s == subject => Ok(Some(image)),
-        Some(s) => skip(format!("it is attached to {s}, not {subject}")),
-        None => skip("it names no subject".into()),
-    }
-}
-
 /// Pull the newest referrer of the requested type into the output directory, beside the
 /// subject's files unless `with_subject` is off. Filters apply to both.
 pub(crate) fn pull(
@@ -111,7 +80,7 @@ pub(crate) fn pull(
     let repo = req.reference.repository();
     let pick_from = |found: &Referrers| -> Result<Option<Descriptor>, Error> {
         for d in newest_first(&found.referrers, &wanted.artifact_type) {
-            if belongs(client, repo, d, &found.subject, obs)?.is_some() {
+            if client.referrer_of(repo, d, &found.subject)?.is_some() {
                 return Ok(Some(d.clone()));
             }
         }

@@ -29,9 +29,9 @@ mod verify;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
@@ -41,8 +41,9 @@ use crate::session::Session;
 use part::{feed_prefix, finish, open_part, part_name, rehash, remove_part};
 pub use part::{part_path, write_atomic};
 use resume::{Loaded, Record};
-use sink::{FileSink, Sink, StreamSink, VerifySink};
+use sink::{FileSink, Sink, VerifySink};
 use stream::Failure;
+pub use stream::to_writer;
 pub use tee::{Tap, TapReader};
 use verify::State;
 pub use verify::hash_file;
@@ -221,6 +222,10 @@ fn download(
     let loaded = resume::load(&file);
     let mut state = State::new(spec.digest.algorithm());
     let mut offset = resume::resume_offset(&loaded, len, spec.digest, spec.size);
+    let mut have = match &loaded {
+        Loaded::Found(r) if r.digest == spec.digest.to_string() => r.kept_ranges(len),
+        _ => Vec::new(),
+    };
     if offset > 0 {
         match rehash(&file, &part, offset, &mut state) {
             Ok(()) => {
@@ -241,6 +246,7 @@ fn download(
             Err(_) => {
                 state = State::new(spec.digest.algorithm());
                 offset = 0;
+                have.clear();
             }
         }
     }
@@ -253,8 +259,9 @@ fn download(
         probe: None,
         switched: false,
         tap: None,
+        have,
     };
-    if offset == 0 && len > 0 {
+    if offset == 0 && len > 0 && sink.have.is_empty() {
         sink.restart()?;
     }
     if let Some(t) = tap.as_deref_mut()
@@ -264,15 +271,15 @@ fn download(
     }
     sink.tap = tap;
     sink.file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io("seek", &part, e))?;
-    if offset < len && offset > 0 {
-        // A ranged download's holes past its hashed prefix.
+    if offset < len && offset > 0 && sink.have.is_empty() {
+        // A ranged download's holes past its hashed prefix, with nothing kept past it.
         sink.file.set_len(offset).map_err(|e| Error::io("truncate", &part, e))?;
     }
-    sink.xattrs = loaded != Loaded::Unsupported
-        && resume::save(
-            &sink.file,
-            &Record::stream(spec.digest, spec.size, offset, state.etag.as_deref()),
-        );
+    let record = match sink.have.is_empty() {
+        true => Record::stream(spec.digest, spec.size, offset, state.etag.as_deref()),
+        false => Record::ranged(spec.digest, spec.size, offset, sink.have.clone()),
+    };
+    sink.xattrs = loaded != Loaded::Unsupported && resume::save(&sink.file, &record);
     who.progress.set(offset);
     loop {
         // A slow single stream may hand the rest to several connections; that needs the record.
@@ -332,18 +339,23 @@ fn complete(
     offset: u64,
 ) -> Result<Outcome, Ended> {
     let Transfer { spec, who, .. } = t;
-    sink.switched = false;
-    let mut fetched = stream::fetch(t, sink, state);
+    // A resumed ranged download goes on in ranges around what it has.
+    let resumed = !sink.have.is_empty();
+    sink.switched = resumed;
+    let mut fetched = if resumed { Ok(()) } else { stream::fetch(t, sink, state) };
     if fetched.is_ok() && sink.switched {
         sink.switched = false;
         let start = state.written;
-        who.obs.log(
-            Level::Debug,
-            format!("{}: one connection is slow; fetching the rest in ranges", who.name),
-        );
+        let why = if resumed { "around the ranges it has" } else { "one connection is slow" };
+        who.obs.log(Level::Debug, format!("{}: {why}; fetching the rest in ranges", who.name));
         let ctx = ranges::Ctx { t, file: &sink.file, part: sink.path };
-        let rest =
-            ranges::Rest { start, hasher: state.hasher.clone(), tap: sink.tap.as_deref_mut() };
+        let have = std::mem::take(&mut sink.have);
+        let rest = ranges::Rest {
+            start,
+            hasher: state.hasher.clone(),
+            tap: sink.tap.as_deref_mut(),
+            have,
+        };
         match ranges::fetch(&ctx, rest) {
             Ok(ranges::Ranged::Done(got)) => {
                 let size = spec.size.unwrap_or(0);
@@ -379,21 +391,4 @@ fn complete(
         .and_then(|()| verify::finished(spec, std::mem::replace(state, State::new(algorithm))))
         .map(|o| Outcome { resumed_from: offset, ..o })
         .map_err(Ended::Failed)
-}
-
-/// Stream `spec` into `out` (stdout), verifying as it goes. The bytes are already written when a
-/// mismatch shows at the end, so the caller must report the integrity error after the stream.
-pub fn to_writer(
-    session: &Session,
-    spec: BlobSpec<'_>,
-    out: &mut dyn Write,
-    who: Report<'_>,
-) -> Result<Outcome, Error> {
-    let mut state = State::new(spec.digest.algorithm());
-    let mut sink = StreamSink { out };
-    let outcome = stream::fetch(Transfer { session, spec, who }, &mut sink, &mut state)
-        .and_then(|()| verify::finished(spec, state))
-        .map_err(|(e, _, _)| e);
-    sink.out.flush().map_err(|e| Error::io("write", Path::new("<stdout>"), e))?;
-    outcome
 }

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use super::resume::{self, Record};
@@ -81,6 +81,17 @@ pub(crate) struct Rest<'a> {
     pub start: u64,
     pub hasher: Hasher,
     pub tap: Option<&'a mut super::tee::Tap>,
+    /// Intervals past `start` already on disk (a resumed ranged download's record): read back
+    /// and hashed in order, never fetched again.
+    pub have: Vec<(u64, u64)>,
+}
+
+/// One piece of the blob past the hashed prefix: `from..end`, already on disk or to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    from: u64,
+    end: u64,
+    have: bool,
 }
 
 pub(crate) enum Ranged {
@@ -92,6 +103,8 @@ pub(crate) enum Ranged {
 
 struct Shared {
     done: Mutex<Vec<bool>>,
+    /// How far each piece is on disk, for the record: a rerun keeps what a piece got.
+    reached: Vec<AtomicU64>,
     cv: Condvar,
     stop: AtomicBool,
     unsupported: AtomicBool,
@@ -103,16 +116,20 @@ struct Shared {
 /// the resume record already names the good prefix.
 pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
     let Ctx { t: Transfer { session, spec, .. }, file, part } = *ctx;
-    let Rest { start, hasher, mut tap } = rest;
+    let Rest { start, hasher, mut tap, have } = rest;
     let size = spec.size.expect("ranged fetches need a size");
     let workers = session.client.concurrency();
-    let ranges = plan(start, size, workers);
+    let ranges = plan(start, size, workers, &have);
     let chunks = ranges.len();
-    // From here the file is full-length with holes: only the record's prefix may be trusted.
-    save(file, spec, start);
+    // From here the file is full-length with holes: only the record's prefix is hashed.
+    resume::save(file, &Record::ranged(spec.digest, spec.size, start, have));
     file.set_len(size).map_err(|e| Error::io("allocate", part, e))?;
     let shared = Shared {
-        done: Mutex::new(vec![false; chunks]),
+        done: Mutex::new(ranges.iter().map(|p| p.have).collect()),
+        reached: ranges
+            .iter()
+            .map(|p| AtomicU64::new(if p.have { p.end } else { p.from }))
+            .collect(),
         cv: Condvar::new(),
         stop: AtomicBool::new(false),
         unsupported: AtomicBool::new(false),
@@ -138,7 +155,7 @@ pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
                     break;
                 }
             }
-            let (from, end) = ranges[i];
+            let Piece { from, end, .. } = ranges[i];
             let mut at = from;
             while at < end {
                 let n = ((end - at) as usize).min(BUF);
@@ -158,7 +175,7 @@ pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
             prefix = end;
             since_checkpoint += end - from;
             if since_checkpoint >= CHECKPOINT_EVERY {
-                save(file, spec, prefix);
+                save(file, spec, prefix, &ranges, &shared);
                 since_checkpoint = 0;
             }
         }
@@ -169,29 +186,54 @@ pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
         return Ok(Ranged::Unsupported);
     }
     if let Some(e) = shared.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        save(file, spec, prefix);
+        save(file, spec, prefix, &ranges, &shared);
         return Err(e);
     }
     Ok(Ranged::Done(hasher.finish()))
 }
 
-fn save(file: &File, spec: BlobSpec<'_>, written: u64) {
-    resume::save(file, &Record::ranged(spec.digest, spec.size, written));
+/// Record the hashed prefix and every piece past it, as far as each got on disk.
+fn save(file: &File, spec: BlobSpec<'_>, prefix: u64, ranges: &[Piece], shared: &Shared) {
+    let have = ranges
+        .iter()
+        .zip(&shared.reached)
+        .map(|(p, r)| (p.from, r.load(Ordering::SeqCst)))
+        .filter(|&(from, to)| from >= prefix && to > from)
+        .collect();
+    resume::save(file, &Record::ranged(spec.digest, spec.size, prefix, have));
 }
 
-/// Range `i` of those that cover `start..size`.
-/// Cut `start..size` into ranges for `workers` connections, largest first: each is half of an
-/// even share of what is left, within [`RANGE_MIN`, `RANGE_MAX`], so the connections finish
-/// close together (guided self-scheduling).
-fn plan(start: u64, size: u64, workers: usize) -> Vec<(u64, u64)> {
+/// Cut `start..size` into pieces for `workers` connections: the intervals in `have` (on disk
+/// already) as they are, and each hole between them into ranges, largest first: each is half of
+/// an even share of what is left to fetch, within [`RANGE_MIN`, `RANGE_MAX`], so the connections
+/// finish close together (guided self-scheduling).
+fn plan(start: u64, size: u64, workers: usize, have: &[(u64, u64)]) -> Vec<Piece> {
+    let mut kept: Vec<(u64, u64)> =
+        have.iter().map(|&(a, b)| (a.max(start), b.min(size))).filter(|(a, b)| a < b).collect();
+    kept.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in kept {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    let mut left = (size - start) - merged.iter().map(|(a, b)| b - a).sum::<u64>();
     let mut out = Vec::new();
     let mut at = start;
-    while at < size {
-        let share = (size - at) / (2 * workers.max(1) as u64);
-        let len = (share / RANGE_MIN * RANGE_MIN).clamp(RANGE_MIN, RANGE_MAX);
-        let end = (at + len).min(size);
-        out.push((at, end));
-        at = end;
+    for hole_end in merged.iter().map(|m| m.0).chain([size]) {
+        while at < hole_end {
+            let share = left / (2 * workers.max(1) as u64);
+            let len = (share / RANGE_MIN * RANGE_MIN).clamp(RANGE_MIN, RANGE_MAX);
+            let end = (at + len).min(hole_end);
+            out.push(Piece { from: at, end, have: false });
+            left -= end - at;
+            at = end;
+        }
+        if let Some(&(a, b)) = merged.iter().find(|m| m.0 == hole_end) {
+            out.push(Piece { from: a, end: b, have: true });
+            at = b;
+        }
     }
     out
 }
@@ -205,7 +247,7 @@ fn stop(shared: &Shared, e: Error) {
     shared.cv.notify_all();
 }
 
-fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, ranges: &[(u64, u64)]) {
+fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, ranges: &[Piece]) {
     let Ctx { t: Transfer { session, spec, who }, .. } = *ctx;
     loop {
         if shared.stop.load(Ordering::SeqCst) {
@@ -215,12 +257,16 @@ fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, ranges: &[(u64, u6
         if i >= ranges.len() {
             return;
         }
-        let (start, end) = ranges[i];
+        let Piece { from: start, end, have } = ranges[i];
+        if have {
+            continue;
+        }
         let mut pos = start;
         let what = format!("{} ({} bytes {start}-{})", who.name, spec.digest.short(), end - 1);
+        let reached = &shared.reached[i];
         let r = session
             .client
-            .retrying(Some(who.index), &what, |_| range(ctx, &mut pos, end, &shared.stop));
+            .retrying(Some(who.index), &what, |_| range(ctx, &mut pos, end, shared, reached));
         match r {
             Ok(true) => {
                 shared.done.lock().unwrap_or_else(|p| p.into_inner())[i] = true;
@@ -242,7 +288,14 @@ fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, ranges: &[(u64, u6
 
 /// One attempt at bytes `pos..end`, continuing from `pos` on a retry. `Ok(false)`: the server
 /// answered without honouring the range.
-fn range(ctx: &Ctx<'_>, pos: &mut u64, end: u64, stop: &AtomicBool) -> Result<bool, Error> {
+fn range(
+    ctx: &Ctx<'_>,
+    pos: &mut u64,
+    end: u64,
+    shared: &Shared,
+    reached: &AtomicU64,
+) -> Result<bool, Error> {
+    let stop = &shared.stop;
     let Ctx { t: Transfer { session, spec, who }, file, part } = *ctx;
     let reply =
         session.client.blob_range(spec.repository, spec.digest, *pos, Some(end - 1), None)?;
@@ -279,6 +332,7 @@ fn range(ctx: &Ctx<'_>, pos: &mut u64, end: u64, stop: &AtomicBool) -> Result<bo
         };
         file.write_all_at(&buf[..n], *pos).map_err(|e| Error::io("write", part, e))?;
         *pos += n as u64;
+        reached.store(*pos, Ordering::SeqCst);
         who.progress.add(n as u64);
     }
     Ok(true)
@@ -291,8 +345,11 @@ mod tests {
     #[test]
     fn ranges_cover_the_rest_and_shrink_towards_the_end() {
         const M: u64 = 1024 * 1024;
+        let plain = |start, size, workers| -> Vec<(u64, u64)> {
+            plan(start, size, workers, &[]).iter().map(|p| (p.from, p.end)).collect()
+        };
         for (start, size, workers) in [(16 * M, 256 * M, 4), (0, 33 * M, 2), (5, 40 * M + 7, 16)] {
-            let r = plan(start, size, workers);
+            let r = plain(start, size, workers);
             assert_eq!(r[0].0, start);
             assert_eq!(r.last().unwrap().1, size);
             assert!(r.windows(2).all(|w| w[0].1 == w[1].0), "contiguous: {r:?}");
@@ -301,8 +358,23 @@ mod tests {
             assert!(lens.iter().all(|l| *l <= RANGE_MAX), "{lens:?}");
             assert!(lens[..lens.len() - 1].iter().all(|l| *l >= RANGE_MIN), "{lens:?}");
         }
-        let r = plan(16 * M, 256 * M, 4);
+        let r = plain(16 * M, 256 * M, 4);
         assert_eq!(r[0].1 - r[0].0, RANGE_MAX, "big while much is left");
         assert_eq!(r.last().map(|(a, b)| b - a), Some(RANGE_MIN), "fine at the end");
+    }
+
+    #[test]
+    fn pieces_on_disk_are_kept_and_only_the_holes_are_fetched() {
+        const M: u64 = 1024 * 1024;
+        let have = [(40 * M, 56 * M), (50 * M, 60 * M), (100 * M, 300 * M), (5, 5)];
+        let p = plan(16 * M, 128 * M, 4, &have);
+        assert_eq!(p[0].from, 16 * M);
+        assert_eq!(p.last().unwrap().end, 128 * M);
+        assert!(p.windows(2).all(|w| w[0].end == w[1].from), "contiguous: {p:?}");
+        let kept: Vec<(u64, u64)> = p.iter().filter(|x| x.have).map(|x| (x.from, x.end)).collect();
+        assert_eq!(kept, [(40 * M, 60 * M), (100 * M, 128 * M)], "merged, clamped");
+        let fetched: u64 = p.iter().filter(|x| !x.have).map(|x| x.end - x.from).sum();
+        assert_eq!(fetched, (40 - 16 + 100 - 60) * M, "only the holes");
+        assert!(p.iter().filter(|x| !x.have).all(|x| x.end - x.from <= RANGE_MAX), "{p:?}");
     }
 }

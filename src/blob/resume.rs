@@ -20,21 +20,43 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
     /// Written by ranged (parallel) downloads: the file is full-length with holes, and only the
-    /// first `written` bytes are known good.
+    /// first `written` bytes are hashed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ranged: bool,
+    /// A ranged download's byte intervals `[from, to)` past `written` that are on disk too (the
+    /// ranges it finished, and how far each unfinished one got), so a rerun fetches only the
+    /// holes. Not proof of anything: the digest check at the end covers every byte.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub have: Vec<(u64, u64)>,
 }
 
 impl Record {
     /// The record of a single stream: its first `written` bytes are in, fetched under `etag`.
     pub fn stream(digest: &Digest, size: Option<u64>, written: u64, etag: Option<&str>) -> Record {
         let etag = etag.map(str::to_owned);
-        Record { digest: digest.to_string(), size, written, etag, ranged: false }
+        Record { digest: digest.to_string(), size, written, etag, ranged: false, have: Vec::new() }
     }
 
-    /// The record of a ranged download: full length with holes, only `written` bytes known good.
-    pub fn ranged(digest: &Digest, size: Option<u64>, written: u64) -> Record {
-        Record { digest: digest.to_string(), size, written, etag: None, ranged: true }
+    /// The record of a ranged download: full length with holes, `written` bytes hashed and
+    /// the intervals `have` past them on disk.
+    pub fn ranged(
+        digest: &Digest,
+        size: Option<u64>,
+        written: u64,
+        have: Vec<(u64, u64)>,
+    ) -> Record {
+        Record { digest: digest.to_string(), size, written, etag: None, ranged: true, have }
+    }
+
+    /// The intervals on disk past the hashed prefix that a resumed ranged download can keep:
+    /// only while the `.part` is still full length (`len`), within the blob, past `written`.
+    pub fn kept_ranges(&self, len: u64) -> Vec<(u64, u64)> {
+        let Some(size) = self.size.filter(|s| self.ranged && len == *s) else { return Vec::new() };
+        self.have
+            .iter()
+            .map(|&(a, b)| (a.max(self.written), b.min(size)))
+            .filter(|(a, b)| a < b)
+            .collect()
     }
 }
 
@@ -107,6 +129,7 @@ mod tests {
                 written: 40,
                 etag: None,
                 ranged: false,
+                have: Vec::new(),
             })
         };
         let cases = [
@@ -135,6 +158,7 @@ mod tests {
                     written: 30,
                     etag: None,
                     ranged: true,
+                    have: vec![(50, 70)],
                 }),
                 100,
                 Some(100),
@@ -145,6 +169,20 @@ mod tests {
         for (loaded, len, size, want, why) in cases {
             assert_eq!(resume_offset(&loaded, len, &d, size), want, "{why}");
         }
+    }
+
+    #[test]
+    fn kept_ranges_only_from_a_full_length_ranged_part() {
+        let r = Record::ranged(
+            &Digest::of(Algorithm::Sha256, b"a"),
+            Some(100),
+            30,
+            vec![(10, 40), (50, 70), (90, 120), (95, 95)],
+        );
+        assert_eq!(r.kept_ranges(100), [(30, 40), (50, 70), (90, 100)]);
+        assert!(r.kept_ranges(99).is_empty(), "truncated since: the holes are gone");
+        let stream = Record { ranged: false, ..r.clone() };
+        assert!(stream.kept_ranges(100).is_empty());
     }
 
     #[test]
@@ -159,7 +197,8 @@ mod tests {
             size: Some(9),
             written: 4,
             etag: Some("\"e\"".into()),
-            ranged: false,
+            ranged: true,
+            have: vec![(6, 8)],
         };
         assert!(save(f.as_file(), &r));
         assert_eq!(load(f.as_file()), Loaded::Found(r));

@@ -38,6 +38,9 @@ pub(super) struct FileSink<'a> {
     pub probe: Option<Probe>,
     pub switched: bool,
     pub tap: Option<&'a mut Tap>,
+    /// A resumed ranged download's intervals on disk past the prefix: the rest comes in ranges
+    /// around them at once.
+    pub have: Vec<(u64, u64)>,
 }
 
 impl Sink for FileSink<'_> {

@@ -3,12 +3,16 @@
 
 use std::io::Read;
 
-use super::sink::Sink;
+use std::io::Write;
+use std::path::Path;
+
+use super::sink::{Sink, StreamSink};
 use super::verify::State;
-use super::{BlobSpec, Transfer};
+use super::{BlobSpec, Outcome, Report, Transfer};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Progress};
 use crate::retry::Cancel;
+use crate::session::Session;
 
 /// Bytes per read: large reads keep syscalls and hashing calls few.
 pub(super) const BUF: usize = 256 * 1024;
@@ -27,6 +31,23 @@ const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 
 /// A failed transfer, with the bytes written so far and the ETag, for the resume record.
 pub(super) type Failure = (Error, u64, Option<String>);
+
+/// Stream `spec` into `out` (stdout), verifying as it goes. The bytes are already written when a
+/// mismatch shows at the end, so the caller must report the integrity error after the stream.
+pub fn to_writer(
+    session: &Session,
+    spec: BlobSpec<'_>,
+    out: &mut dyn Write,
+    who: Report<'_>,
+) -> Result<Outcome, Error> {
+    let mut state = State::new(spec.digest.algorithm());
+    let mut sink = StreamSink { out };
+    let outcome = fetch(Transfer { session, spec, who }, &mut sink, &mut state)
+        .and_then(|()| super::verify::finished(spec, state))
+        .map_err(|(e, _, _)| e);
+    sink.out.flush().map_err(|e| Error::io("write", Path::new("<stdout>"), e))?;
+    outcome
+}
 
 /// All attempts: each resumes at `state.written`.
 pub(super) fn fetch(

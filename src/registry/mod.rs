@@ -4,6 +4,7 @@
 mod auth;
 pub mod challenge;
 pub mod credentials;
+mod floor;
 mod origin;
 mod referrers;
 mod remembered;
@@ -333,7 +334,7 @@ impl Client {
             }
         }
         let mut reply = self.get(&path, repo, &headers, Body::Blob)?;
-        reply.floor = self.mirror_dead.clone().map(|dead| send::Floor {
+        reply.floor = self.mirror_dead.clone().map(|dead| floor::Floor {
             dead,
             host: self.host.clone(),
             window: self.read_timeout * 2,

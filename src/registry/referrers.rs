@@ -10,6 +10,36 @@ use crate::manifest::{Descriptor, MAX_MANIFEST_BYTES, Manifest, OCI_INDEX};
 const MAX_PAGES: usize = 16;
 
 impl Client {
+    /// The manifest of the referrer `d` of `subject`, when it really is one: it can be had (by
+    /// digest, so verified) and names `subject` as its `subject`. A list (the API's answer, or
+    /// the fallback tag's index, which anyone who can push a tag writes) may name manifests
+    /// attached to something else, or gone: each such one is `None`, and said at `-v`.
+    pub(crate) fn referrer_of(
+        &self,
+        repo: &str,
+        d: &Descriptor,
+        subject: &Digest,
+    ) -> Result<Option<crate::manifest::ImageManifest>, Error> {
+        let skip = |why: String| {
+            self.debug(format!("referrer {} skipped: {why}", d.digest.short()));
+            Ok(None)
+        };
+        let raw = match self.manifest(repo, &d.digest.to_string()) {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == ErrorKind::NotFound => return skip(format!("listed, but {e}")),
+            Err(e) => return Err(e),
+        };
+        let image = match Manifest::parse(&raw.bytes, raw.content_type.as_deref()) {
+            Ok((Manifest::Image(m), _)) => m,
+            _ => return skip("not an image manifest".into()),
+        };
+        match image.subject.as_ref().map(|s| &s.digest) {
+            Some(s) if s == subject => Ok(Some(image)),
+            Some(s) => skip(format!("it is attached to {s}, not {subject}")),
+            None => skip("it names no subject".into()),
+        }
+    }
+
     /// The referrers API's list for `digest`, following `Link` pages; `None` when the registry
     /// has no such API (it answers 404, as the spec asks of one without it).
     pub(crate) fn referrers_api(

@@ -5,6 +5,7 @@
 //! registry's quota headers.
 
 use super::*;
+use floor::{Floor, FloorReader};
 
 const MAX_REDIRECTS: usize = 10;
 
@@ -26,58 +27,6 @@ pub struct Reply {
     pub(super) floor: Option<Floor>,
 }
 
-/// The least a mirror's blob body must deliver: [`MIRROR_MIN_RATE`] bytes a second, judged over
-/// each `window` (twice `--timeout`). A mirror that drips a byte now and then never trips the
-/// per-read timeout, and would hold the pull forever; under the floor it is dropped for the run
-/// and the transfer resumes from the next source (the digest check still covers every byte).
-pub(super) struct Floor {
-    pub dead: Arc<std::sync::atomic::AtomicBool>,
-    pub host: String,
-    pub window: Duration,
-    pub log: Arc<dyn Observer>,
-}
-
-/// Bytes a second a mirror must keep up on a blob (a slow registry is far faster).
-pub const MIRROR_MIN_RATE: u64 = 16 * 1024;
-
-/// A body reader that fails once a window passes with fewer bytes than the floor asks.
-struct FloorReader<R> {
-    inner: R,
-    floor: Floor,
-    since: std::time::Instant,
-    got: u64,
-}
-
-impl<R: Read> Read for FloorReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.got += n as u64;
-        let now = std::time::Instant::now();
-        let spent = now.duration_since(self.since);
-        if spent >= self.floor.window {
-            let least = MIRROR_MIN_RATE * self.floor.window.as_secs().max(1);
-            if self.got < least {
-                let f = &self.floor;
-                if !f.dead.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    f.log.log(
-                        Level::Warn,
-                        format!(
-                            "mirror {}: sent {} bytes in {:.0?}, under the {} a second a mirror must keep; using the next source",
-                            f.host, self.got, spent, MIRROR_MIN_RATE
-                        ),
-                    );
-                }
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("mirror {} is too slow", f.host),
-                ));
-            }
-            (self.since, self.got) = (now, 0);
-        }
-        Ok(n)
-    }
-}
-
 impl Reply {
     /// The status code.
     pub fn status(&self) -> u16 {
@@ -89,12 +38,7 @@ impl Reply {
     pub fn into_reader(self) -> Box<dyn Read + Send> {
         let body = self.response.into_body().into_with_config().limit(u64::MAX).reader();
         match self.floor {
-            Some(floor) => Box::new(FloorReader {
-                inner: body,
-                floor,
-                since: std::time::Instant::now(),
-                got: 0,
-            }),
+            Some(floor) => Box::new(FloorReader::new(body, floor)),
             None => Box::new(body),
         }
     }

@@ -121,7 +121,6 @@ fn signature_manifests(
     repo: &str,
     want: &Digest,
     reasons: &mut Vec<String>,
-    obs: &dyn Observer,
 ) -> Result<Vec<(String, Vec<Descriptor>)>, Error> {
     let mut out = Vec::new();
     let tag = signature_tag(want);
@@ -139,7 +138,7 @@ fn signature_manifests(
         for d in list.iter().filter(|d| d.artifact_type.as_deref() == Some(SIG_ARTIFACT_TYPE)) {
             // Fetched by digest (so verified); one attached to another subject, or gone, is
             // skipped and does not hide the `.sig` tag's good signature.
-            if let Some(m) = crate::referrers::belongs(client, repo, d, want, obs)? {
+            if let Some(m) = client.referrer_of(repo, d, want)? {
                 out.push((format!("referrer {}", d.digest.short()), m.layers));
             }
         }
@@ -188,7 +187,7 @@ fn verify_once(
     let repo = reference.repository();
     let mut reasons = Vec::new();
     for want in subjects(resolved) {
-        for (source, layers) in signature_manifests(client, repo, &want, &mut reasons, obs)? {
+        for (source, layers) in signature_manifests(client, repo, &want, &mut reasons)? {
             if layers.len() > MAX_SIGNATURE_LAYERS {
                 reasons.push(format!(
                     "{source} has {} layers; only the first {MAX_SIGNATURE_LAYERS} are read",

@@ -226,3 +226,58 @@ fn extract_x_overwrite_x_parallel_archives_racing_for_one_path_are_refused() {
     p.canaries.assert_unchanged();
     s.assert_clean();
 }
+
+/// resume × ranges: a ranged download stopped with Ctrl-C records every range it finished and
+/// how far each unfinished one got, not only its hashed prefix; the rerun fetches only the
+/// holes (under 1.1 × the missing bytes, counted at the server) and verifies the whole blob.
+#[test]
+fn resume_x_ranges_a_stopped_ranged_download_fetches_only_what_is_missing() {
+    use crate::support::fake::{self, Fault, Guard, Reply};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const MIB: usize = 1024 * 1024;
+    let data = noise(64 * MIB, 17);
+    let slow = Arc::new(AtomicBool::new(true));
+    let s2 = slow.clone();
+    let f = fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, move |hit, _, b| {
+        let r = Reply::blob(hit, b);
+        if s2.load(Ordering::SeqCst) { r.fault(Fault::Throttle(4 * MIB as u64)) } else { r }
+    });
+    let sb = Sandbox::new();
+    let reference = format!("{}/x:v1", f.host);
+    let args = ["pull", &reference, "-o", "out", "-j", "4", "--no-cache"];
+    let mut child = sb.cmd(&args).spawn().unwrap();
+    let part = sb.work().join("out/big.bin.part");
+    let record = || -> Option<serde_json::Value> {
+        let raw = xattr::get(&part, "user.oci-dl.resume").ok()??;
+        serde_json::from_slice(&raw).ok()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while !record().is_some_and(|r| r["ranged"] == true) {
+        assert!(std::time::Instant::now() < deadline, "no ranged download started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Well into the ranges: several finished or partly fetched, the prefix behind them.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let r = record().expect("the record survives Ctrl-C");
+    let prefix = r["written"].as_u64().unwrap();
+    let have: Vec<(u64, u64)> = serde_json::from_value(r["have"].clone()).unwrap_or_default();
+    assert!(!have.is_empty(), "ranges past the prefix are recorded: {r}");
+    let recorded = prefix + have.iter().map(|(a, b)| b - a).sum::<u64>();
+    assert!(recorded > prefix, "{r}");
+    slow.store(false, Ordering::SeqCst);
+    let before = f.bytes_served();
+    let run = sb.run(&[&args[..], &["-v"]].concat());
+    run.ok();
+    assert!(run.stderr.contains("around the ranges it has"), "{}", run.stderr);
+    let served = f.bytes_served() - before;
+    let missing = data.len() as u64 - recorded;
+    assert!(
+        served as f64 <= 1.1 * missing as f64,
+        "the rerun fetched {served} bytes for {missing} missing (prefix {prefix}, {have:?})"
+    );
+    assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
+    assert!(!part.exists());
+}
