@@ -242,7 +242,6 @@ impl Global {
     }
 }
 
-/// A usage error for the front end's own checks.
 /// A `--platform` that names one platform (`manifest`, `referrers`): `all` is for `pull`.
 pub fn one_platform(
     arg: Option<&str>,
@@ -257,6 +256,7 @@ pub fn one_platform(
     }
 }
 
+/// A usage error for the front end's own checks.
 pub fn usage(msg: impl Into<String>) -> oci_dl::Error {
     oci_dl::Error::new(oci_dl::ErrorKind::Usage, msg)
 }
