@@ -281,3 +281,65 @@ fn resume_x_ranges_a_stopped_ranged_download_fetches_only_what_is_missing() {
     assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
     assert!(!part.exists());
 }
+
+/// Every entry of the sandbox's cache hashes to its name (nothing a bad source sent got in).
+pub(crate) fn assert_cache_verified(sb: &Sandbox) {
+    let dir = sb.path("home/.cache/oci-dl/blobs/sha256");
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let bytes = std::fs::read(e.path()).unwrap();
+        let hex = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &bytes).hex().to_owned();
+        assert_eq!(e.file_name().to_string_lossy(), hex, "a cache entry that is not its digest");
+    }
+}
+
+/// `-o -` × `--verify-key`: a stream reaches its reader before its end is verified, so no
+/// signature can vouch for it: refused before any byte, nothing on stdout, nothing cached.
+#[test]
+fn stdout_x_verify_key_is_refused_before_any_byte() {
+    let Some(s) = Seam::new() else { return };
+    let app = b"the app\n".to_vec();
+    let layers = vec![Layer::oras("app", app.clone()), Layer::oras("app.minisig", s.sign(&app))];
+    Pusher::new(s.reg).oras_push("seams/stdout", "v1", &layers);
+    let reference = format!("{}/seams/stdout:v1", s.reg.host);
+    let run = s.sb.run(&["pull", &reference, "-o", "-", "-g", "app", "--verify-key", &s.public]);
+    run.fails(2, "-o - streams bytes before they are verified");
+    assert!(run.stdout.is_empty());
+    assert!(!s.sb.path("home/.cache/oci-dl/blobs").exists(), "nothing was fetched");
+    s.assert_clean();
+}
+
+/// cache × mirrors: a mirror that serves corrupt bytes is dropped and the registry serves the
+/// blob; only verified bytes enter the cache, and a second pull from the cache alone gets them.
+#[test]
+fn cache_x_mirrors_a_corrupt_mirror_never_reaches_the_cache() {
+    use crate::support::fake::{self, Guard, Reply};
+    let files = vec![("a.bin", noise(70_000, 21)), ("b.bin", noise(90_000, 22))];
+    let bad = fake::artifact_with(files.clone(), Guard::Open, |_, _, bytes| {
+        let mut b = bytes.to_vec();
+        b[1000] ^= 0x55;
+        Reply::new(200, b)
+    });
+    let origin = fake::artifact(files.clone(), Guard::Open, None);
+    let sb = Sandbox::new();
+    let cache_parent = sb.path("home/.cache");
+    std::fs::create_dir_all(&cache_parent).unwrap();
+    let canaries = Canaries::plant_beside(&cache_parent, "oci-dl");
+    let reference = format!("{}/x:v1", origin.host);
+    sb.run(&["pull", &reference, "-o", "one", "--mirror", &bad.host]).ok();
+    assert_cache_verified(&sb);
+    let hits = origin.hits_to("/v2/x/blobs/").len();
+    sb.run(&["pull", &reference, "-o", "two", "--mirror", &bad.host]).ok();
+    assert_eq!(
+        origin.hits_to("/v2/x/blobs/").len(),
+        hits,
+        "the second pull is served by the cache"
+    );
+    for (name, bytes) in &files {
+        assert_eq!(&std::fs::read(sb.work().join("two").join(name)).unwrap(), bytes);
+    }
+    assert_cache_verified(&sb);
+    canaries.assert_unchanged();
+    bad.allow_unexpected(
+        "the mirror is asked for the manifest, which it serves as the origin does",
+    );
+}
