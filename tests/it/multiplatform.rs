@@ -189,6 +189,8 @@ fn several_platforms_refuse_what_cannot_hold_them() {
     sb.run(&both).fails(2, "give it alone");
     let stdout = ["pull", &r, "--platform", "linux/amd64", "--platform", "linux/arm64", "-o", "-"];
     sb.run(&stdout).fails(2, "not with -o -");
+    let referrer = ["pull", &r, "--platform", "all", "--referrer", "application/spdx+json"];
+    sb.run(&referrer).fails(2, "not with --referrer");
     // One ask is missing: nothing is written for the others either.
     let run =
         sb.run(&["pull", &r, "--platform", "linux/amd64", "--platform", "linux/s390x", "-o", "x"]);
