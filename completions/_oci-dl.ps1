@@ -57,7 +57,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             break
         }
         'oci-dl;pull' {
-            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine''s]')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine''s]. Repeat it, or say `all`, to pull several, each into DIR/OS-ARCH[-VARIANT][-OS_VERSION]')
             [CompletionResult]::new('-g', '-g', [CompletionResultType]::ParameterName, 'Select layers whose name matches PATTERN; any of several may match')
             [CompletionResult]::new('--glob', '--glob', [CompletionResultType]::ParameterName, 'Select layers whose name matches PATTERN; any of several may match')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Select layers whose name matches RE; all of several must match')

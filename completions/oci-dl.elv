@@ -53,7 +53,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oci-dl;pull'= {
-            cand --platform 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine''s]'
+            cand --platform 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine''s]. Repeat it, or say `all`, to pull several, each into DIR/OS-ARCH[-VARIANT][-OS_VERSION]'
             cand -g 'Select layers whose name matches PATTERN; any of several may match'
             cand --glob 'Select layers whose name matches PATTERN; any of several may match'
             cand -r 'Select layers whose name matches RE; all of several must match'

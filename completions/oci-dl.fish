@@ -55,7 +55,7 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "cache" -d 'Manage the
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l platform -d 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine\'s]' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l platform -d 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine\'s]. Repeat it, or say `all`, to pull several, each into DIR/OS-ARCH[-VARIANT][-OS_VERSION]' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s g -l glob -d 'Select layers whose name matches PATTERN; any of several may match' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s r -l regex -d 'Select layers whose name matches RE; all of several must match' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l include -d 'Names must contain one of these keywords; each use of the flag is a group that must match' -r

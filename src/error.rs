@@ -159,7 +159,13 @@ impl Error {
 
     /// Several errors, one per failed layer: the kind of the most specific one, each error kept
     /// whole in [`Error::errors`].
-    pub fn many(mut errors: Vec<Error>) -> Self {
+    pub fn many(errors: Vec<Error>) -> Self {
+        let title = format!("{} layers failed", errors.len());
+        Error::many_titled(errors, title)
+    }
+
+    /// [`Error::many`] with another headline than "N layers failed".
+    pub fn many_titled(mut errors: Vec<Error>, title: String) -> Self {
         if errors.len() == 1 {
             return errors.remove(0);
         }
@@ -168,9 +174,17 @@ impl Error {
             .map(Error::kind)
             .max_by_key(|k| k.specificity())
             .unwrap_or(ErrorKind::Other);
-        let mut e = Error::new(kind, format!("{} layers failed", errors.len()));
+        let mut e = Error::new(kind, title);
         e.about = Some(Box::new(About { layer: None, errors }));
         e
+    }
+
+    /// The failures [`Error::errors`] lists, owned: several, or this one alone.
+    pub fn into_errors(self) -> Vec<Error> {
+        if self.about.as_ref().is_some_and(|a| !a.errors.is_empty()) {
+            return self.about.expect("checked above").errors;
+        }
+        vec![self]
     }
 
     /// The kind, for exit codes and retry decisions.

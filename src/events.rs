@@ -196,4 +196,16 @@ pub struct FileReport {
     pub media_type: String,
     /// What happened to it.
     pub status: FileStatus,
+    /// In a pull of several platforms, the platform whose manifest listed it (as
+    /// `OS/ARCH[/VARIANT][:OS_VERSION]` in JSON). Boxed: rare, and a report stays small.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "display")]
+    pub platform: Option<Box<Platform>>,
+}
+
+/// A platform in JSON as people write it.
+fn display<S: serde::Serializer>(p: &Option<Box<Platform>>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.collect_str(p),
+        None => s.serialize_none(),
+    }
 }

@@ -17,6 +17,7 @@ mod extract;
 mod fsx;
 pub mod manifest;
 mod mirrors;
+mod platform;
 mod pool;
 mod pull;
 mod reference;
@@ -40,7 +41,7 @@ pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silen
 pub use manifest::{Descriptor, Manifest, Platform, Selection};
 pub use mirrors::{Mirrors, Source};
 pub use pull::ReferrerPull;
-pub use pull::{ExtractOptions, Output, Overwrite, PullReport, PullRequest};
+pub use pull::{ExtractOptions, Output, Overwrite, Platforms, PullReport, PullRequest};
 pub use reference::{DEFAULT_REGISTRY, Reference};
 pub use referrers::Referrers;
 pub use registry::credentials::Sources;
@@ -55,11 +56,13 @@ use registry::Client;
 use session::Session;
 
 /// Pull the selected layers of `req.reference` into `req.output`, a directory ([`Output::Stdout`]
-/// is for [`pull_stream`], or a dry run).
+/// is for [`pull_stream`], or a dry run). With several [`Platforms`], each platform's files go
+/// into a directory of its own below it, and the report's manifest is the index.
 pub fn pull(req: &PullRequest, opts: &ClientOptions, obs: Arc<dyn Observer>) -> Result<PullReport> {
     let session = Session::open(&req.reference, opts, obs.clone(), req.jobs)?;
     match &req.referrer {
         Some(wanted) => referrers::pull(&session, req, wanted, &*obs),
+        None if req.platforms.is_several() => pull::pull_each(&session, req, &*obs),
         None => pull::pull(&session, req, &*obs),
     }
 }
@@ -133,6 +136,7 @@ pub fn fetch_blob(
         size,
         media_type: "application/octet-stream".into(),
         status,
+        platform: None,
     };
     let name = output.display().to_string();
     let (dir, file_name) = fsx::parent_of(output)?;

@@ -3,13 +3,12 @@
 //! See <https://github.com/opencontainers/image-spec/blob/main/manifest.md> and `image-index.md`.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
+pub use crate::platform::{Platform, Rank};
 
 /// OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -156,154 +155,6 @@ impl Manifest {
     }
 }
 
-/// A platform: `os/architecture[/variant][:os_version]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Platform {
-    /// `linux`, `darwin`, `windows`…
-    pub os: String,
-    /// In OCI's names: `amd64`, `arm64`, `arm`…
-    pub architecture: String,
-    /// `v7`, `v8`…, when the architecture has variants.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-    /// The OS release the manifest is for: `macOS 14`, `Ubuntu 24.04`, `10.0.17763.1234`.
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
-    pub os_version: Option<String>,
-    /// OS features the manifest needs (`win32k`); not matched on.
-    #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
-    pub os_features: Vec<String>,
-    /// CPU features (reserved by the spec); not matched on.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub features: Vec<String>,
-}
-
-impl Platform {
-    /// The platform this binary runs on, in OCI's names.
-    pub fn host() -> Platform {
-        let architecture = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "x86" => "386",
-            "arm" => "arm",
-            "powerpc64" => "ppc64le",
-            "s390x" => "s390x",
-            "riscv64" => "riscv64",
-            other => other,
-        };
-        let variant = match architecture {
-            "arm" => Some("v7".to_owned()),
-            _ => None,
-        };
-        // Rust says `macos`; OCI (Go's GOOS) says `darwin`.
-        let os = match std::env::consts::OS {
-            "macos" => "darwin",
-            other => other,
-        };
-        Platform {
-            os: os.into(),
-            architecture: architecture.into(),
-            variant,
-            os_version: None,
-            os_features: Vec::new(),
-            features: Vec::new(),
-        }
-    }
-
-    /// How well a descriptor's platform fits this wanted one: `None` if it does not run here,
-    /// else lower is better. OS and architecture must be equal, and a wanted OS version must be
-    /// the candidate's exactly. `arm` ranks v7, v6, v5 (a variant never runs on an older one,
-    /// and none means v7), as containerd does; `arm64` treats none as `v8`. For other
-    /// architectures a wanted variant must be equal, and none wanted takes any, none first.
-    pub fn rank(&self, candidate: &Platform) -> Option<u8> {
-        if self.os != candidate.os || self.architecture != candidate.architecture {
-            return None;
-        }
-        if self.os_version.is_some() && self.os_version != candidate.os_version {
-            return None;
-        }
-        let (want, got) = (self.variant.as_deref(), candidate.variant.as_deref());
-        match self.architecture.as_str() {
-            "arm" => {
-                let level = |v: Option<&str>| match v {
-                    None => Some(7u8),
-                    Some("v5") => Some(5),
-                    Some("v6") => Some(6),
-                    Some("v7") => Some(7),
-                    Some("v8") => Some(8),
-                    Some(_) => None,
-                };
-                match (level(want), level(got)) {
-                    (Some(w), Some(g)) => w.checked_sub(g),
-                    _ => (want == got).then_some(0),
-                }
-            }
-            "arm64" => (want.unwrap_or("v8") == got.unwrap_or("v8")).then_some(0),
-            _ => match (want, got) {
-                (None, None) => Some(0),
-                (None, Some(_)) => Some(1),
-                (Some(w), g) => (Some(w) == g).then_some(0),
-            },
-        }
-    }
-}
-
-/// `OS/ARCH[/VARIANT][:OS_VERSION]`. A platform from a registry is untrusted, so control
-/// characters print escaped and never break a line.
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", escaped(&self.os), escaped(&self.architecture))?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{}", escaped(v))?;
-        }
-        if let Some(v) = &self.os_version {
-            write!(f, ":{}", escaped(v))?;
-        }
-        Ok(())
-    }
-}
-
-impl FromStr for Platform {
-    type Err = Error;
-
-    /// `OS/ARCH[/VARIANT][:OS_VERSION]`, the grammar of crane and oras: everything after the
-    /// first `:` is the OS version, which may hold spaces (`darwin/arm64:macOS 14`).
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let bad = || {
-            Error::new(
-                ErrorKind::Usage,
-                format!(
-                    "invalid platform {s:?}: expected OS/ARCH[/VARIANT][:OS_VERSION], \
-                     e.g. linux/arm64 or 'darwin/arm64:macOS 14'"
-                ),
-            )
-        };
-        let (path, os_version) = match s.split_once(':') {
-            Some((p, v)) => (p, Some(v)),
-            None => (s, None),
-        };
-        if os_version.is_some_and(|v| v.is_empty() || v.trim() != v || v.contains(char::is_control))
-        {
-            return Err(bad());
-        }
-        let parts: Vec<&str> = path.split('/').collect();
-        let ok = |p: &str| {
-            !p.is_empty()
-                && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        };
-        if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| ok(p)) {
-            return Err(bad());
-        }
-        Ok(Platform {
-            os: parts[0].to_owned(),
-            architecture: parts[1].to_owned(),
-            variant: parts.get(2).map(|v| (*v).to_owned()),
-            os_version: os_version.map(str::to_owned),
-            os_features: Vec::new(),
-            features: Vec::new(),
-        })
-    }
-}
-
 /// The annotation Homebrew (and `oras`, `crane`) put on an index entry to name it.
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
@@ -345,29 +196,20 @@ fn describe(d: &Descriptor) -> String {
     }
 }
 
-/// `s` with control characters escaped (`\n`, `\u{1b}`).
-fn escaped(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() })
-        .collect()
-}
-
 impl Index {
     /// Pick the entry for `wanted`, best [`Platform::rank`] first. An entry without a platform
     /// (Homebrew's `all` bottle, an index added by `oras manifest index create`) matches any,
     /// after every entry that has one, as containerd ranks it. Attestations (buildx's
-    /// `unknown/unknown`, or any entry with `vnd.docker.reference.type`) are never picked.
-    /// Among equals, the first in index order, with the others reported in the [`Selection`].
+    /// `unknown/unknown`, or any entry with `vnd.docker.reference.type`) and entries whose
+    /// platform lacks `os` or `architecture` are never picked. Among equals, the first in index
+    /// order, with the others reported in the [`Selection`].
     pub fn select(&self, wanted: &Platform) -> Result<Selection<'_>, Error> {
-        let ranked: Vec<(u8, &Descriptor)> =
+        let ranked: Vec<(Rank, &Descriptor)> =
             self.manifests.iter().filter_map(|d| rank(wanted, d).map(|r| (r, d))).collect();
         let Some(best) = ranked.iter().map(|(r, _)| *r).min() else {
             let there: Vec<String> = self
-                .manifests
-                .iter()
-                .filter(|d| !d.annotations.contains_key(REFERENCE_TYPE_ANNOTATION))
+                .platform_entries()
                 .filter_map(|d| d.platform.as_ref())
-                .filter(|p| p.os != "unknown")
                 .map(Platform::to_string)
                 .collect();
             let list = if there.is_empty() { "none".to_owned() } else { there.join(", ") };
@@ -380,23 +222,34 @@ impl Index {
         let chosen = equals.next().expect("the best rank has an entry");
         Ok(Selection { chosen, others: equals.collect() })
     }
+
+    /// The entries that name a platform something can run on, in index order: not
+    /// attestations, not platform-less, with both `os` and `architecture`.
+    pub fn platform_entries(&self) -> impl Iterator<Item = &Descriptor> {
+        self.manifests.iter().filter(|d| d.platform.is_some() && runnable(d))
+    }
 }
 
 /// BuildKit marks what is not a runnable image (moby/buildkit
 /// `docs/attestations/attestation-storage.md`).
 const REFERENCE_TYPE_ANNOTATION: &str = "vnd.docker.reference.type";
 
-/// Ranks after every platform match.
-const NO_PLATFORM_RANK: u8 = u8::MAX;
+/// Not an attestation, and a platform (if any) with an OS and an architecture.
+fn runnable(entry: &Descriptor) -> bool {
+    !entry.annotations.contains_key(REFERENCE_TYPE_ANNOTATION)
+        && entry.platform.as_ref().is_none_or(|p| {
+            let attestation = p.os == "unknown" && p.architecture == "unknown";
+            !(p.os.is_empty() || p.architecture.is_empty() || attestation)
+        })
+}
 
 /// How well `entry` fits `wanted`: `None` if not at all, else lower is better.
-fn rank(wanted: &Platform, entry: &Descriptor) -> Option<u8> {
-    if entry.annotations.contains_key(REFERENCE_TYPE_ANNOTATION) {
+fn rank(wanted: &Platform, entry: &Descriptor) -> Option<Rank> {
+    if !runnable(entry) {
         return None;
     }
     match &entry.platform {
-        None => Some(NO_PLATFORM_RANK),
-        Some(p) if p.os == "unknown" && p.architecture == "unknown" => None,
+        None => Some(Rank::NO_PLATFORM),
         Some(p) => wanted.rank(p),
     }
 }
@@ -474,9 +327,9 @@ mod tests {
             (&["linux/arm64"], "linux/arm64/v8", Some(0), &[]),
             (&["linux/arm64/v9"], "linux/arm64", None, &[]),
             (&["linux/arm/v7", "linux/arm64/v8"], "linux/arm64", Some(1), &[]),
-            // Other architectures: no variant asked matches any, an entry without one first.
+            // amd64: no variant asked is the baseline; a v2/v3 build may not run there.
             (&["linux/amd64/v3", "linux/amd64"], "linux/amd64", Some(1), &[]),
-            (&["linux/amd64/v2", "linux/amd64/v3"], "linux/amd64", Some(0), &[1]),
+            (&["linux/amd64/v2", "linux/amd64/v3"], "linux/amd64", None, &[]),
             (&["linux/amd64/v2", "linux/amd64/v3"], "linux/amd64/v3", Some(1), &[]),
             // No platform (Homebrew's `all` bottle) matches anything, after every real match.
             (&["-", "linux/amd64"], "linux/amd64", Some(1), &[]),
@@ -512,6 +365,39 @@ mod tests {
         }
     }
 
+    /// Entries the asker cannot use are skipped, the index is not refused: a platform without
+    /// `os` or `architecture`, or one needing an OS feature the ask lacks.
+    #[test]
+    fn unusable_entries_are_skipped() {
+        let entry = |n: u8, platform: &str| {
+            format!(
+                r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":1,"platform":{platform}}}"#,
+                d(n)
+            )
+        };
+        let body = format!(
+            r#"{{"schemaVersion":2,"manifests":[{},{},{},{},{}]}}"#,
+            entry(0, r#"{"architecture":"amd64"}"#),
+            entry(1, r#"{"os":"linux"}"#),
+            entry(2, r#"{"os":"windows","architecture":"amd64","os.features":["gpu"]}"#),
+            entry(3, r#"{"os":"Linux","architecture":"x86_64"}"#),
+            entry(4, r#"{"os":"windows","architecture":"amd64"}"#),
+        );
+        let (Manifest::Index(idx), _) = Manifest::parse(body.as_bytes(), None).unwrap() else {
+            panic!("an index")
+        };
+        let pick = |p: &str| idx.select(&p.parse().unwrap()).map(|s| s.chosen.digest.to_string());
+        assert_eq!(pick("linux/amd64").unwrap(), d(3));
+        assert_eq!(pick("windows/amd64").unwrap(), d(4));
+        assert_eq!(pick("windows(+gpu)/amd64").unwrap(), d(2), "more features first");
+        let e = pick("linux/arm64").unwrap_err();
+        assert!(
+            e.to_string().ends_with("platforms: windows(+gpu)/amd64, Linux/x86_64, windows/amd64"),
+            "{e}"
+        );
+        assert_eq!(idx.platform_entries().count(), 3);
+    }
+
     #[test]
     fn selection_messages() {
         let idx = index(&["linux/amd64", "linux/arm/v6", "unknown/unknown"]);
@@ -537,68 +423,6 @@ mod tests {
                 d(2)
             )
         );
-    }
-
-    /// The `--platform` grammar: input → (os, arch, variant, os.version), or refused. Every
-    /// accepted input prints back as itself.
-    #[test]
-    fn platform_grammar_table() {
-        type Row = (
-            &'static str,
-            Option<(&'static str, &'static str, Option<&'static str>, Option<&'static str>)>,
-        );
-        let rows: &[Row] = &[
-            ("linux/amd64", Some(("linux", "amd64", None, None))),
-            ("linux/arm/v7", Some(("linux", "arm", Some("v7"), None))),
-            ("linux/arm64/v8.2", Some(("linux", "arm64", Some("v8.2"), None))),
-            ("darwin/arm64:macOS 14", Some(("darwin", "arm64", None, Some("macOS 14")))),
-            ("linux/amd64:Ubuntu 24.04", Some(("linux", "amd64", None, Some("Ubuntu 24.04")))),
-            ("linux/arm/v7:Debian 12", Some(("linux", "arm", Some("v7"), Some("Debian 12")))),
-            (
-                "windows/amd64:10.0.17763.1234",
-                Some(("windows", "amd64", None, Some("10.0.17763.1234"))),
-            ),
-            // oras cuts at the first `:`; the rest is the version.
-            ("linux/amd64:a:b", Some(("linux", "amd64", None, Some("a:b")))),
-            ("linux", None),
-            ("", None),
-            ("/amd64", None),
-            ("linux/", None),
-            ("linux//v1", None),
-            ("linux/amd64/v1/x", None),
-            ("linux amd64", None),
-            ("linux/amd64\n", None),
-            ("linux/amd64:", None),
-            ("linux/amd64: macOS 14", None),
-            ("linux/amd64:macOS 14 ", None),
-            ("linux/amd64:macOS\t14", None),
-            (":macOS 14", None),
-        ];
-        for (input, want) in rows {
-            let got = input.parse::<Platform>();
-            match want {
-                Some((os, arch, variant, os_version)) => {
-                    let p = got.unwrap_or_else(|e| panic!("{input:?}: {e}"));
-                    let fields = (
-                        p.os.as_str(),
-                        p.architecture.as_str(),
-                        p.variant.as_deref(),
-                        p.os_version.as_deref(),
-                    );
-                    assert_eq!(fields, (*os, *arch, *variant, *os_version), "{input:?}");
-                    assert_eq!(p.to_string(), *input, "round trip");
-                    assert_eq!(p.to_string().parse::<Platform>().unwrap(), p, "round trip");
-                }
-                None => {
-                    let e = got.expect_err(input);
-                    assert_eq!(e.kind(), ErrorKind::Usage, "{input:?}");
-                    assert!(e.to_string().contains("OS/ARCH[/VARIANT][:OS_VERSION]"), "{e}");
-                }
-            }
-        }
-        let host = Platform::host();
-        assert_ne!(host.os, "macos", "OCI says darwin");
-        assert!(host.os_version.is_none());
     }
 
     #[test]

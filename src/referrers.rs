@@ -69,7 +69,7 @@ pub(crate) fn pull(
 ) -> Result<PullReport, Error> {
     let client = &session.client;
     let plain = PullRequest { referrer: None, ..req.clone() };
-    let platform = req.platform.clone().unwrap_or_else(Platform::host);
+    let platform = req.platforms.single()?;
     let (subject, mut files) = if wanted.with_subject {
         let report = crate::pull::pull(session, &plain, obs)?;
         (report.manifest.clone(), Some(report))

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use oci_dl::Platform;
 
 use super::{Global, parse_reference};
 
@@ -27,7 +26,7 @@ pub struct ManifestArgs {
 
 pub fn run(args: &ManifestArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
-    let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
+    let platform = super::one_platform(args.platform.as_deref(), "manifest")?;
     let opts = global.client_options()?;
     let view = global.view();
     let resolved = oci_dl::fetch_manifest(&reference, platform.as_ref(), &opts, view.clone())?;

@@ -243,6 +243,20 @@ impl Global {
     }
 }
 
+/// A `--platform` that names one platform (`manifest`, `referrers`): `all` is for `pull`.
+pub fn one_platform(
+    arg: Option<&str>,
+    command: &str,
+) -> Result<Option<oci_dl::Platform>, oci_dl::Error> {
+    match arg {
+        Some("all") => {
+            Err(usage(format!("{command} resolves one platform: --platform all is for pull")))
+        }
+        Some(p) => p.parse().map(Some),
+        None => Ok(None),
+    }
+}
+
 /// A usage error for the front end's own checks.
 pub fn usage(msg: impl Into<String>) -> oci_dl::Error {
     oci_dl::Error::new(oci_dl::ErrorKind::Usage, msg)

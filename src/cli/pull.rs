@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use indicatif::HumanBytes;
-use oci_dl::{FileStatus, Filter, Output, Platform, PullReport, PullRequest};
+use oci_dl::{FileStatus, Filter, Output, Platform, Platforms, PullReport, PullRequest};
 use serde_json::json;
 
 use super::{Global, OverwriteArg, parse_reference};
@@ -16,8 +16,9 @@ pub struct PullArgs {
     /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
     pub reference: String,
     /// Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine's].
+    /// Repeat it, or say `all`, to pull several, each into DIR/OS-ARCH[-VARIANT][-OS_VERSION].
     #[arg(long, value_name = "PLATFORM", help_heading = "Selection")]
-    pub platform: Option<String>,
+    pub platform: Vec<String>,
     /// Select layers whose name matches PATTERN; any of several may match.
     #[arg(short, long = "glob", value_name = "PATTERN", help_heading = "Selection")]
     pub globs: Vec<String>,
@@ -98,6 +99,19 @@ fn parse_size_arg(s: &str) -> Result<u64, String> {
     oci_dl::parse_size(s).map_err(|e| e.to_string())
 }
 
+/// `--platform` as given: none (the host's), one, several, or `all` (alone).
+fn platforms(args: &[String]) -> anyhow::Result<Platforms> {
+    Ok(match args {
+        [] => Platforms::Host,
+        [all] if all == "all" => Platforms::All,
+        [one] => Platforms::One(one.parse()?),
+        many if many.iter().any(|p| p == "all") => {
+            return Err(super::usage("--platform all takes every platform: give it alone").into());
+        }
+        many => Platforms::Each(many.iter().map(|p| p.parse()).collect::<Result<_, _>>()?),
+    })
+}
+
 fn groups(v: &[String]) -> Vec<Vec<String>> {
     v.iter()
         .map(|g| g.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
@@ -106,8 +120,15 @@ fn groups(v: &[String]) -> Vec<Vec<String>> {
 
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
-    let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
+    let platforms = platforms(&args.platform)?;
     let to_stdout = args.output == Output::Stdout;
+    if platforms.is_several() && (to_stdout || args.referrer.is_some()) {
+        let what = if to_stdout { "-o -" } else { "--referrer" };
+        return Err(super::usage(format!(
+            "several platforms go each into a directory of its own: not with {what}"
+        ))
+        .into());
+    }
     if to_stdout && args.json {
         return Err(super::usage("--json and -o - both want stdout; pick one").into());
     }
@@ -122,7 +143,7 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     let opts = global.client_options()?;
     let req = PullRequest {
         reference,
-        platform,
+        platforms,
         output: args.output.clone(),
         filter: Filter {
             globs: args.globs.clone(),
@@ -184,7 +205,11 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     if args.dry_run {
         for f in &report.files {
             let path = f.path.display().to_string();
-            println!("{}\t{}\t{}", f.digest, f.size, super::escape::escape(&path));
+            let path = super::escape::escape(&path);
+            match &f.platform {
+                Some(p) => println!("{}\t{}\t{path}\t{}", f.digest, f.size, plain(p)),
+                None => println!("{}\t{}\t{path}", f.digest, f.size),
+            }
         }
         let bytes: u64 = report.files.iter().map(|f| f.size).sum();
         let (n, bytes) = (report.files.len(), HumanBytes(bytes));
@@ -249,6 +274,7 @@ fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Va
         "digest": m.descriptor.digest.to_string(),
         "media_type": m.descriptor.media_type,
         "platform": m.platform.as_ref().map(|p| p.to_string()),
+        "platforms": platforms_of(report),
         "output": req.output.dir(),
         "files": report.files,
         "totals": {
@@ -264,6 +290,22 @@ fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Va
         },
         "elapsed_seconds": (secs * 1000.0).round() / 1000.0,
     })
+}
+
+/// A platform on one line of `--dry-run` (its Display escapes control characters, tabs too).
+fn plain(p: &Platform) -> String {
+    super::escape::escape(&p.to_string()).into_owned()
+}
+
+/// In a pull of several platforms, the platforms that files came from, in order; else null.
+fn platforms_of(report: &PullReport) -> Option<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for p in report.files.iter().filter_map(|f| f.platform.as_ref()) {
+        if !out.contains(&p.to_string()) {
+            out.push(p.to_string());
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The `--json` document of a failed pull: the error that decides the exit code, and every

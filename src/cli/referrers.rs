@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use clap::Args;
-use oci_dl::Platform;
 
 use super::{Global, escape::escape, parse_reference};
 
@@ -20,7 +19,7 @@ pub struct ReferrersArgs {
 
 pub fn run(args: &ReferrersArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
-    let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
+    let platform = super::one_platform(args.platform.as_deref(), "referrers")?;
     let opts = global.client_options()?;
     let view = global.view();
     let listed = oci_dl::list_referrers(&reference, platform.as_ref(), &opts, view.clone());

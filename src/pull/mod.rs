@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
 use crate::extract::{self, Format, Limit, Policy};
 use crate::fsx;
-use crate::manifest::{Descriptor, Manifest, Platform};
+use crate::manifest::{Descriptor, Manifest};
 use crate::pool;
 use crate::reference::Reference;
 use crate::resolve::ResolvedManifest;
@@ -21,6 +21,7 @@ use crate::session::Session;
 mod commit;
 mod layer;
 mod plan;
+mod platforms;
 mod rootfs;
 mod signed;
 
@@ -29,6 +30,8 @@ use commit::{Landed, commit_all};
 use layer::{After, after_download, download, fetch_layer};
 pub(crate) use plan::existing;
 use plan::{Job, plan};
+pub use platforms::Platforms;
+pub(crate) use platforms::pull_each;
 use rootfs::{is_image, pull_rootfs};
 use signed::{hold_signed, trust_checks};
 
@@ -37,8 +40,8 @@ use signed::{hold_signed, trust_checks};
 pub struct PullRequest {
     /// What to pull.
     pub reference: Reference,
-    /// For an index; defaults to the host's platform.
-    pub platform: Option<Platform>,
+    /// Which platforms of an index to pull (default: the host's).
+    pub platforms: Platforms,
     /// Where the files go; nothing is written outside it.
     pub output: Output,
     /// Which layers to fetch.
@@ -137,17 +140,45 @@ pub(crate) fn pull(
     req: &PullRequest,
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
-    let (resolved, jobs, checks) = loop {
+    let planned = plan_checked(session, req, obs)?;
+    fetch_planned(session, req, planned, obs)
+}
+
+/// A pull planned and its signatures checked, ready for [`fetch_planned`].
+struct Planned {
+    resolved: ResolvedManifest,
+    jobs: Vec<Job>,
+    checks: crate::trust::Checks,
+}
+
+/// [`plan`], then check signatures; planned again while a mirror's answer for the tag is
+/// covered by no signature.
+fn plan_checked(
+    session: &Session,
+    req: &PullRequest,
+    obs: &dyn Observer,
+) -> Result<Planned, Error> {
+    loop {
         let (resolved, jobs) = plan(session, req, obs)?;
         match trust_checks(session, req, &resolved, &jobs, obs) {
-            Ok(checks) => break (resolved, jobs, checks),
+            Ok(checks) => return Ok(Planned { resolved, jobs, checks }),
             // A mirror's answer for the tag that no signature covers: like its bad bytes, it
             // drops the mirror, and the tag is asked of the next source.
             Err(e) if e.kind() == ErrorKind::Signature && mirror_answered_tag(session, req, &e) => {
             }
             Err(e) => return Err(e),
         }
-    };
+    }
+}
+
+/// Everything after [`plan_checked`]: fetch every job (or, in a dry run, list them).
+fn fetch_planned(
+    session: &Session,
+    req: &PullRequest,
+    planned: Planned,
+    obs: &dyn Observer,
+) -> Result<PullReport, Error> {
+    let Planned { resolved, jobs, checks } = planned;
     if req.dry_run {
         let path = |j: &Job| match &req.output {
             Output::Dir(d) => d.join(&j.rel),
@@ -295,6 +326,7 @@ fn report(path: &Path, layer: &Descriptor, status: FileStatus) -> FileReport {
         size: layer.size,
         media_type: layer.media_type.clone(),
         status,
+        platform: None,
     }
 }
 

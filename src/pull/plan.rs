@@ -12,7 +12,7 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{FileStatus, Level, Observer};
 use crate::extract::{self, Format, Hint};
-use crate::manifest::{Descriptor, Manifest, Platform};
+use crate::manifest::{Descriptor, Manifest};
 use crate::resolve::{ResolvedManifest, resolve};
 use crate::select::{Overwrite, safe_relative_path};
 use crate::session::Session;
@@ -34,7 +34,7 @@ pub(super) fn plan(
     obs: &dyn Observer,
 ) -> Result<(ResolvedManifest, Vec<Job>), Error> {
     let filter = req.filter.compile()?;
-    let platform = req.platform.clone().unwrap_or_else(Platform::host);
+    let platform = req.platforms.single()?;
     let resolved = resolve(&session.client, &req.reference, Some(&platform), obs)
         .map_err(|e| crate::resolve::blob_hint(&session.client, &req.reference, e))?;
     let Manifest::Image(image) = &resolved.manifest else {

@@ -20,6 +20,8 @@ mod hostile_net;
 mod hostile_sources;
 mod manifest;
 mod mirrors;
+mod multiplatform;
+mod multiplatform_seams;
 mod platforms;
 mod publishers;
 mod pull;

@@ -8,13 +8,13 @@ use crate::support::push::{OCI_INDEX, OCI_MANIFEST, Pusher};
 use crate::support::registry;
 use crate::support::*;
 
-const VERSION: &str = "1.21.4";
+pub(crate) const VERSION: &str = "1.21.4";
 
 /// One bottle: Homebrew's bottle tag and the platform hash of its index entry (`None` for the
 /// platform-independent `all` bottle).
-struct Bottle {
-    tag: &'static str,
-    platform: Option<Value>,
+pub(crate) struct Bottle {
+    pub tag: &'static str,
+    pub platform: Option<Value>,
 }
 
 fn bottle(tag: &'static str, arch: &str, os: &str, os_version: &str) -> Bottle {
@@ -25,7 +25,7 @@ fn bottle(tag: &'static str, arch: &str, os: &str, os_version: &str) -> Bottle {
 }
 
 /// What a pull of `tag`'s bottle saves: its file name and bytes.
-fn bottle_file(tag: &str) -> (String, Vec<u8>) {
+pub(crate) fn bottle_file(tag: &str) -> (String, Vec<u8>) {
     let script = format!("#!/bin/sh\necho {tag}\n");
     let bytes = gz(&tar(&[
         E::Dir("wget/"),
@@ -42,7 +42,7 @@ fn bottle_file(tag: &str) -> (String, Vec<u8>) {
 /// entries carry `platform` {architecture, os, os.version} (none for `all`, since Homebrew
 /// commit 48b0275074) and the `ref.name` / `sh.brew.*` annotations. Bodies are
 /// `JSON.pretty_generate`d. Returns the index body.
-fn push_bottles(p: &Pusher, repo: &str, bottles: &[Bottle]) -> Vec<u8> {
+pub(crate) fn push_bottles(p: &Pusher, repo: &str, bottles: &[Bottle]) -> Vec<u8> {
     let mut entries = Vec::new();
     for b in bottles {
         let (file, tgz) = bottle_file(b.tag);
@@ -114,7 +114,7 @@ fn flate2_decode(gz: &[u8]) -> Vec<u8> {
     out
 }
 
-fn brew_set() -> Vec<Bottle> {
+pub(crate) fn brew_set() -> Vec<Bottle> {
     vec![
         bottle("arm64_sequoia", "arm64", "darwin", "macOS 15"),
         bottle("arm64_sonoma", "arm64", "darwin", "macOS 14"),
@@ -250,7 +250,7 @@ fn manifest_descriptor_keeps_every_field_of_the_entry() {
 /// an attestation manifest with the empty config, an in-toto layer and the image as subject,
 /// indexed as `unknown/unknown` with `vnd.docker.reference.*`). Returns the image's layer and
 /// the two index entries.
-fn buildx_image(
+pub(crate) fn buildx_image(
     p: &Pusher,
     repo: &str,
     os: &str,
