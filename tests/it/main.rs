@@ -26,5 +26,6 @@ mod pull;
 mod ranged;
 mod referrers;
 mod registries;
+mod setup;
 mod transport;
 mod trust;
