@@ -52,7 +52,6 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('tags', 'tags', [CompletionResultType]::ParameterValue, 'List a repository''s tags, one per line')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Manage the blob cache')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('generate-assets', 'generate-assets', [CompletionResultType]::ParameterValue, 'Write completions/ and man/ under DIR (for the repository''s generated files)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -336,31 +335,6 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
-        'oci-dl;generate-assets' {
-            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress display on stderr')
-            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust the PEM root certificates in FILE, besides the system''s')
-            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)')
-            [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)')
-            [CompletionResult]::new('--registry-config', '--registry-config', [CompletionResultType]::ParameterName, 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)')
-            [CompletionResult]::new('--cache', '--cache', [CompletionResultType]::ParameterName, 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]')
-            [CompletionResult]::new('--registries-conf', '--registries-conf', [CompletionResultType]::ParameterName, 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]')
-            [CompletionResult]::new('--mirror', '--mirror', [CompletionResultType]::ParameterName, 'Try HOST[:PORT][/NAMESPACE] before the reference''s registry, for any pull; repeatable')
-            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries of a failed request or transfer (with backoff), each resuming where it stopped')
-            [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds a connection may deliver nothing before it counts as stalled')
-            [CompletionResult]::new('--deadline', '--deadline', [CompletionResultType]::ParameterName, 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
-            [CompletionResult]::new('--plain-http', '--plain-http', [CompletionResultType]::ParameterName, 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)')
-            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Skip TLS certificate verification')
-            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password or token from standard input')
-            [CompletionResult]::new('--no-cache', '--no-cache', [CompletionResultType]::ParameterName, 'Use no blob cache')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            break
-        }
         'oci-dl;help' {
             [CompletionResult]::new('pull', 'pull', [CompletionResultType]::ParameterValue, 'Download the layers of an artifact, each saved under its title')
             [CompletionResult]::new('manifest', 'manifest', [CompletionResultType]::ParameterValue, 'Print a manifest exactly as the registry serves it')
@@ -369,7 +343,6 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('tags', 'tags', [CompletionResultType]::ParameterValue, 'List a repository''s tags, one per line')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Manage the blob cache')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
-            [CompletionResult]::new('generate-assets', 'generate-assets', [CompletionResultType]::ParameterValue, 'Write completions/ and man/ under DIR (for the repository''s generated files)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -400,9 +373,6 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             break
         }
         'oci-dl;help;completions' {
-            break
-        }
-        'oci-dl;help;generate-assets' {
             break
         }
         'oci-dl;help;help' {

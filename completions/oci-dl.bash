@@ -25,9 +25,6 @@ _oci__dl() {
             oci__dl,completions)
                 cmd="oci__dl__subcmd__completions"
                 ;;
-            oci__dl,generate-assets)
-                cmd="oci__dl__subcmd__generate__subcmd__assets"
-                ;;
             oci__dl,help)
                 cmd="oci__dl__subcmd__help"
                 ;;
@@ -70,9 +67,6 @@ _oci__dl() {
             oci__dl__subcmd__help,completions)
                 cmd="oci__dl__subcmd__help__subcmd__completions"
                 ;;
-            oci__dl__subcmd__help,generate-assets)
-                cmd="oci__dl__subcmd__help__subcmd__generate__subcmd__assets"
-                ;;
             oci__dl__subcmd__help,help)
                 cmd="oci__dl__subcmd__help__subcmd__help"
                 ;;
@@ -101,7 +95,7 @@ _oci__dl() {
 
     case "${cmd}" in
         oci__dl)
-            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help --version pull manifest blob referrers tags cache completions generate-assets help"
+            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help --version pull manifest blob referrers tags cache completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -162,7 +156,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__blob)
+        oci__dl__subcmd__blob)
             opts="-o -v -q -u -h --output --overwrite --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -236,7 +230,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__cache)
+        oci__dl__subcmd__cache)
             opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help dir prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -298,7 +292,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__cache__subcmd__dir)
+        oci__dl__subcmd__cache__subcmd__dir)
             opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -360,7 +354,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__cache__subcmd__help)
+        oci__dl__subcmd__cache__subcmd__help)
             opts="dir prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -374,7 +368,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__cache__subcmd__help__subcmd__dir)
+        oci__dl__subcmd__cache__subcmd__help__subcmd__dir)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -388,7 +382,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__cache__subcmd__help__subcmd__help)
+        oci__dl__subcmd__cache__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -402,7 +396,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__cache__subcmd__help__subcmd__prune)
+        oci__dl__subcmd__cache__subcmd__help__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -416,7 +410,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__cache__subcmd__prune)
+        oci__dl__subcmd__cache__subcmd__prune)
             opts="-v -q -u -h --max-size --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -482,7 +476,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__completions)
+        oci__dl__subcmd__completions)
             opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -544,70 +538,8 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__generate__subcmd__assets)
-            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --progress)
-                    COMPREPLY=($(compgen -W "auto always never json" -- "${cur}"))
-                    return 0
-                    ;;
-                --ca-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --username)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -u)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --registry-config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cache)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --registries-conf)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --mirror)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --resolve)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --deadline)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        oci__subcmd__dl__subcmd__help)
-            opts="pull manifest blob referrers tags cache completions generate-assets help"
+        oci__dl__subcmd__help)
+            opts="pull manifest blob referrers tags cache completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -620,7 +552,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__blob)
+        oci__dl__subcmd__help__subcmd__blob)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -634,7 +566,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__cache)
+        oci__dl__subcmd__help__subcmd__cache)
             opts="dir prune"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -648,7 +580,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__cache__subcmd__dir)
+        oci__dl__subcmd__help__subcmd__cache__subcmd__dir)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -662,7 +594,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__cache__subcmd__prune)
+        oci__dl__subcmd__help__subcmd__cache__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -676,7 +608,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__completions)
+        oci__dl__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -690,7 +622,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__generate__subcmd__assets)
+        oci__dl__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -704,7 +636,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__help)
+        oci__dl__subcmd__help__subcmd__manifest)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -718,7 +650,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__manifest)
+        oci__dl__subcmd__help__subcmd__pull)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -732,7 +664,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__pull)
+        oci__dl__subcmd__help__subcmd__referrers)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -746,7 +678,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__referrers)
+        oci__dl__subcmd__help__subcmd__tags)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -760,21 +692,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__help__subcmd__tags)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        oci__subcmd__dl__subcmd__manifest)
+        oci__dl__subcmd__manifest)
             opts="-o -v -q -u -h --platform --descriptor --output --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -848,7 +766,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__pull)
+        oci__dl__subcmd__pull)
             opts="-g -r -o -j -x -v -q -u -h --platform --glob --regex --include --exclude --media-type --case-sensitive --output --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --referrer --no-subject --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -984,7 +902,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__referrers)
+        oci__dl__subcmd__referrers)
             opts="-v -q -u -h --platform --json --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1050,7 +968,7 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oci__subcmd__dl__subcmd__tags)
+        oci__dl__subcmd__tags)
             opts="-v -q -u -h --json --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -49,7 +49,6 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand tags 'List a repository''s tags, one per line'
             cand cache 'Manage the blob cache'
             cand completions 'Print a shell completion script'
-            cand generate-assets 'Write completions/ and man/ under DIR (for the repository''s generated files)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oci-dl;pull'= {
@@ -319,30 +318,6 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
-        &'oci-dl;generate-assets'= {
-            cand --progress 'Progress display on stderr'
-            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
-            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
-            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
-            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
-            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
-            cand --registries-conf 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]'
-            cand --mirror 'Try HOST[:PORT][/NAMESPACE] before the reference''s registry, for any pull; repeatable'
-            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
-            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
-            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
-            cand --deadline 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all'
-            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
-            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
-            cand -q 'Print only errors'
-            cand --quiet 'Print only errors'
-            cand --plain-http 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
-            cand --insecure 'Skip TLS certificate verification'
-            cand --password-stdin 'Read the password or token from standard input'
-            cand --no-cache 'Use no blob cache'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-        }
         &'oci-dl;help'= {
             cand pull 'Download the layers of an artifact, each saved under its title'
             cand manifest 'Print a manifest exactly as the registry serves it'
@@ -351,7 +326,6 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand tags 'List a repository''s tags, one per line'
             cand cache 'Manage the blob cache'
             cand completions 'Print a shell completion script'
-            cand generate-assets 'Write completions/ and man/ under DIR (for the repository''s generated files)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oci-dl;help;pull'= {
@@ -373,8 +347,6 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
         &'oci-dl;help;cache;prune'= {
         }
         &'oci-dl;help;completions'= {
-        }
-        &'oci-dl;help;generate-assets'= {
         }
         &'oci-dl;help;help'= {
         }

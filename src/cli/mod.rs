@@ -278,8 +278,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tags(a) => tags::run(a, &cli.global),
         Command::Cache(c) => cache::run(c, &cli.global),
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "oci-dl", &mut std::io::stdout());
+            use std::io::Write as _;
+            std::io::stdout().write_all(&assets::completion_script(*shell))?;
             Ok(())
         }
         Command::GenerateAssets { dir } => assets::generate(dir),

@@ -9,6 +9,7 @@ mod bad_input;
 mod blob;
 mod cache;
 mod cli;
+mod completions;
 mod core_defects;
 mod engine;
 mod extract;
