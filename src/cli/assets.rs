@@ -19,16 +19,14 @@ pub fn generate(dir: &Path) -> anyhow::Result<()> {
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Elvish, Shell::PowerShell] {
         write(&completions.join(shell.file_name("oci-dl")), &completion_script(shell))?;
     }
-    let cmd = Cli::command();
+    // Built, the subcommands carry the global options they accept and `oci-dl pull` as their
+    // usage name; a page per subcommand lists all of them under --help's headings.
+    let mut cmd = Cli::command();
+    cmd.build();
     write_man(&man.join("oci-dl.1"), cmd.clone())?;
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
         let name = format!("oci-dl-{}", sub.get_name());
-        let page = sub
-            .clone()
-            .name(name.clone())
-            .display_name(name.clone())
-            .version(env!("CARGO_PKG_VERSION"));
-        write_man(&man.join(format!("{name}.1")), page)?;
+        write_man(&man.join(format!("{name}.1")), sub.clone().display_name(name))?;
     }
     Ok(())
 }
@@ -65,7 +63,9 @@ fn visible_command() -> clap::Command {
 
 fn write_man(path: &Path, cmd: clap::Command) -> anyhow::Result<()> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd).render(&mut out)?;
+    // The subcommands have no -V: the page's footer names the program's version instead.
+    let source = format!("oci-dl {}", env!("CARGO_PKG_VERSION"));
+    clap_mangen::Man::new(cmd).source(source).render(&mut out)?;
     write(path, &out)
 }
 

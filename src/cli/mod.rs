@@ -68,19 +68,25 @@ pub struct Global {
     )]
     pub progress: progress::ProgressArg,
     /// Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS).
-    #[arg(long, global = true, help_heading = "Network")]
+    #[arg(long, global = true, help_heading = "Network", hide_short_help = true)]
     pub plain_http: bool,
     /// Skip TLS certificate verification.
-    #[arg(long, global = true, help_heading = "Network")]
+    #[arg(long, global = true, help_heading = "Network", hide_short_help = true)]
     pub insecure: bool,
     /// Trust the PEM root certificates in FILE, besides the system's.
-    #[arg(long, global = true, value_name = "FILE", help_heading = "Network")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        help_heading = "Network",
+        hide_short_help = true
+    )]
     pub ca_file: Option<PathBuf>,
     /// User name for the registry (password from --password-stdin or OCI_DL_PASSWORD).
     #[arg(short, long, global = true, env = "OCI_DL_USERNAME", help_heading = "Auth")]
     pub username: Option<String>,
     /// Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman's, Docker's).
-    #[arg(long, global = true, value_name = "FILE", help_heading = "Auth")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Auth", hide_short_help = true)]
     pub registry_config: Option<PathBuf>,
     /// Read the password or token from standard input.
     #[arg(long, global = true, help_heading = "Auth")]
@@ -91,11 +97,12 @@ pub struct Global {
         global = true,
         value_name = "DIR",
         conflicts_with = "no_cache",
-        help_heading = "Cache"
+        help_heading = "Cache",
+        hide_short_help = true
     )]
     pub cache: Option<PathBuf>,
     /// Use no blob cache.
-    #[arg(long, global = true, help_heading = "Cache")]
+    #[arg(long, global = true, help_heading = "Cache", hide_short_help = true)]
     pub no_cache: bool,
     /// Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d].
     #[arg(
@@ -103,17 +110,37 @@ pub struct Global {
         global = true,
         value_name = "FILE",
         env = "CONTAINERS_REGISTRIES_CONF",
-        help_heading = "Network"
+        help_heading = "Network",
+        hide_short_help = true
     )]
     pub registries_conf: Option<PathBuf>,
     /// Try HOST[:PORT][/NAMESPACE] before the reference's registry, for any pull; repeatable.
-    #[arg(long, global = true, value_name = "HOST", help_heading = "Network")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST",
+        help_heading = "Network",
+        hide_short_help = true
+    )]
     pub mirror: Vec<String>,
     /// Retries of a failed request or transfer (with backoff), each resuming where it stopped.
-    #[arg(long, global = true, value_name = "N", default_value_t = 5, help_heading = "Network")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        default_value_t = 5,
+        help_heading = "Network",
+        hide_short_help = true
+    )]
     pub retries: u32,
     /// Connect HOST:PORT to ADDR instead of asking DNS (as curl's --resolve); repeatable.
-    #[arg(long, global = true, value_name = "HOST:PORT:ADDR", help_heading = "Network")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST:PORT:ADDR",
+        help_heading = "Network",
+        hide_short_help = true
+    )]
     pub resolve: Vec<String>,
     /// Seconds a connection may deliver nothing before it counts as stalled.
     #[arg(
@@ -121,7 +148,8 @@ pub struct Global {
         global = true,
         value_name = "SECS",
         default_value_t = 30,
-        help_heading = "Network"
+        help_heading = "Network",
+        hide_short_help = true
     )]
     pub timeout: u64,
     /// Seconds a small answer (headers, manifest, token, tag list, error body) may take in all.
@@ -130,7 +158,8 @@ pub struct Global {
         global = true,
         value_name = "SECS",
         default_value_t = 60,
-        help_heading = "Network"
+        help_heading = "Network",
+        hide_short_help = true
     )]
     pub deadline: u64,
 }

@@ -34,14 +34,14 @@ pub struct PullArgs {
     #[arg(long = "media-type", value_name = "TYPE", help_heading = "Selection")]
     pub media_types: Vec<String>,
     /// Match names and keywords case-sensitively.
-    #[arg(long, help_heading = "Selection")]
+    #[arg(long, help_heading = "Selection", hide_short_help = true)]
     pub case_sensitive: bool,
     /// Directory to write into (created if missing), or `-` to stream the one selected layer to stdout.
     #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
         value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
     pub output: Output,
     /// Save each layer under the last component of its title.
-    #[arg(long, help_heading = "Output")]
+    #[arg(long, help_heading = "Output", hide_short_help = true)]
     pub flatten: bool,
     /// When a file exists with other content [default: prompt at a terminal, else error].
     #[arg(long, value_enum, value_name = "POLICY", help_heading = "Output")]
@@ -63,14 +63,14 @@ pub struct PullArgs {
     #[arg(long, value_name = "DIR", requires = "extract", help_heading = "Extraction")]
     pub extract_to: Option<PathBuf>,
     /// Keep downloaded archives next to what was unpacked from them.
-    #[arg(long, help_heading = "Extraction")]
+    #[arg(long, help_heading = "Extraction", hide_short_help = true)]
     pub keep_archive: bool,
     /// Keep layers that oras marked for unpacking (pushed directories) as archives.
-    #[arg(long, help_heading = "Extraction")]
+    #[arg(long, help_heading = "Extraction", hide_short_help = true)]
     pub no_unpack: bool,
     /// Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the
     /// archive, at least 16 MiB, at most 64 GiB].
-    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Extraction")]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Extraction", hide_short_help = true)]
     pub max_unpacked_size: Option<u64>,
     /// Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64
     /// line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable.
@@ -81,7 +81,7 @@ pub struct PullArgs {
     #[arg(long, value_name = "TYPE", help_heading = "Referrers")]
     pub referrer: Option<String>,
     /// With --referrer: pull only the referrer's files, not the subject's.
-    #[arg(long, requires = "referrer", help_heading = "Referrers")]
+    #[arg(long, requires = "referrer", help_heading = "Referrers", hide_short_help = true)]
     pub no_subject: bool,
 }
 

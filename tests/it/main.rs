@@ -15,6 +15,7 @@ mod engine;
 mod extract;
 mod faults;
 mod formats;
+mod help;
 mod hostile;
 mod hostile_files;
 mod hostile_net;
