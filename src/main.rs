@@ -12,21 +12,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // One line, like every other error; --help has the rest.
-            let text = e.render().to_string();
-            let head: Vec<&str> = text
-                .lines()
-                .take_while(|l| {
-                    !l.starts_with("Usage:")
-                        && !l.trim().starts_with("tip:")
-                        && !l.starts_with("For more")
-                })
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            let line = head.join(" ");
-            let line = line.strip_prefix("error: ").unwrap_or(&line);
-            eprintln!("oci-dl: error: {} (see --help)", cli::escape::escape(line));
+            eprint!("{}", cli::usage::refused(&e));
             return ExitCode::from(2);
         }
     };

@@ -10,6 +10,7 @@ pub mod progress;
 pub mod pull;
 pub mod referrers;
 pub mod tags;
+pub mod usage;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;

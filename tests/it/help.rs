@@ -87,3 +87,25 @@ fn each_man_page_lists_every_option_of_its_subcommand_under_the_help_headings() 
         sb.run(&[sub, "-V"]).fails(2, "unexpected argument '-V'");
     }
 }
+
+#[test]
+fn a_typo_gets_a_suggestion_and_a_bare_call_the_usage() {
+    let sb = Sandbox::new();
+    sb.run(&["pull", "x/y:1", "--progres", "never"])
+        .fails(2, "unexpected argument '--progres' found; a similar argument exists: '--progress'");
+    sb.run(&["pul", "x/y:1"]).fails(2, "a similar subcommand exists: 'pull'");
+    let bare = sb.run(&[]);
+    assert_eq!(bare.code, 2, "a usage error");
+    assert!(
+        bare.stderr.starts_with("Usage: oci-dl [OPTIONS] <COMMAND>\n"),
+        "the usage, not the description as an error: {}",
+        bare.stderr
+    );
+    for sub in SUBCOMMANDS {
+        assert!(bare.stderr.contains(&format!("\n  {sub} ")), "lists {sub}: {}", bare.stderr);
+    }
+    assert!(!bare.stderr.contains("generate-assets") && !bare.stderr.contains("--deadline"));
+    assert!(bare.stderr.lines().count() < 20, "{}", bare.stderr);
+    let cache = sb.run(&["cache"]);
+    assert!(cache.code == 2 && cache.stderr.contains("\n  prune "), "{}", cache.stderr);
+}
