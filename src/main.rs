@@ -13,6 +13,9 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprint!("{}", cli::usage::refused(&e));
+            if let Some(doc) = cli::usage::refused_json(&e) {
+                println!("{doc:#}");
+            }
             return ExitCode::from(2);
         }
     };
@@ -20,11 +23,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let engine = err.downcast_ref::<oci_dl::Error>();
-            let text = match engine {
-                Some(e) if e.errors().len() > 1 => e.to_string(),
-                Some(e) => e.to_string_full(),
-                None => format!("{err:#}"),
-            };
+            let text = cli::exit::message(&err);
             // Messages carry registry strings (titles, URLs, error bodies): never raw.
             eprintln!("oci-dl: error: {}", cli::escape::escape(&text));
             // Several layers failed: each on its own line, as it was.

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use oci_dl::ErrorKind;
+use serde_json::json;
 
 pub fn code(kind: ErrorKind) -> u8 {
     match kind {
@@ -20,8 +21,29 @@ pub fn code(kind: ErrorKind) -> u8 {
 
 /// The exit code for an error from `run`: the engine's kind when there is one, else 1.
 pub fn for_error(err: &anyhow::Error) -> ExitCode {
-    let kind = err.chain().find_map(|e| e.downcast_ref::<oci_dl::Error>()).map(oci_dl::Error::kind);
-    ExitCode::from(kind.map_or(1, code))
+    ExitCode::from(engine(err).map_or(1, |e| code(e.kind())))
+}
+
+/// The engine's error behind `err`, if it came from the engine.
+fn engine(err: &anyhow::Error) -> Option<&oci_dl::Error> {
+    err.chain().find_map(|e| e.downcast_ref::<oci_dl::Error>())
+}
+
+/// The error line's text (unescaped): the engine's message with its causes, or for several
+/// failed layers the summary (each layer is listed after it).
+pub fn message(err: &anyhow::Error) -> String {
+    match err.downcast_ref::<oci_dl::Error>() {
+        Some(e) if e.errors().len() > 1 => e.to_string(),
+        Some(e) => e.to_string_full(),
+        None => format!("{err:#}"),
+    }
+}
+
+/// The `error` object of a `--json` document: what the error line says, its kind and exit code.
+/// JSON keeps the real strings (escaped as JSON, not for a terminal).
+pub fn error_json(err: &anyhow::Error) -> serde_json::Value {
+    let kind = engine(err).map_or(ErrorKind::Other, oci_dl::Error::kind);
+    json!({ "exit_code": code(kind), "kind": kind, "message": message(err) })
 }
 
 #[cfg(test)]

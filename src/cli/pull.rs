@@ -105,6 +105,21 @@ fn groups(v: &[String]) -> Vec<Vec<String>> {
 }
 
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let result = pull(args, global);
+    // Every failure, not only a layer's: scripts read `error` instead of parsing stderr.
+    if args.json
+        && let Err(e) = &result
+    {
+        let mut out = std::io::stdout().lock();
+        let secs = started.elapsed().as_secs_f64();
+        serde_json::to_writer_pretty(&mut out, &failure_document(args, e, secs))?;
+        writeln!(out)?;
+    }
+    result
+}
+
+fn pull(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
     let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
     let to_stdout = args.output == Output::Stdout;
@@ -164,17 +179,7 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     };
     view.finish();
     let secs = view.elapsed().as_secs_f64();
-    let report = match result {
-        Ok(r) => r,
-        // Layers failed: the report lists each failure (an error before any layer has none).
-        Err(e) if args.json && e.errors().iter().any(|x| x.layer().is_some()) => {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &failure_document(&req, &e, secs))?;
-            writeln!(out)?;
-            return Err(e.into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let report = result?;
     if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &document(&req, &report, secs))?;
@@ -266,9 +271,9 @@ fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Va
     })
 }
 
-/// The `--json` document of a failed pull: the error that decides the exit code, and every
-/// failure on its own (each layer's when several failed), as the engine kept them.
-fn failure_document(req: &PullRequest, e: &oci_dl::Error, secs: f64) -> serde_json::Value {
+/// The `--json` document of a failed pull: the error that decides the exit code (as the error
+/// line says it), and every failure on its own (each layer's when several failed).
+fn failure_document(args: &PullArgs, e: &anyhow::Error, secs: f64) -> serde_json::Value {
     let one = |e: &oci_dl::Error| {
         json!({
             "layer": e.layer(),
@@ -277,15 +282,17 @@ fn failure_document(req: &PullRequest, e: &oci_dl::Error, secs: f64) -> serde_js
             "message": e.to_string_full(),
         })
     };
+    let engine = e.chain().find_map(|e| e.downcast_ref::<oci_dl::Error>());
+    let reference =
+        parse_reference(&args.reference).map_or(args.reference.clone(), |r| r.to_string());
     json!({
-        "reference": req.reference.to_string(),
-        "output": req.output.dir(),
-        "error": {
-            "kind": e.kind(),
-            "exit_code": super::exit::code(e.kind()),
-            "message": e.to_string(),
+        "reference": reference,
+        "output": args.output.dir(),
+        "error": super::exit::error_json(e),
+        "errors": match engine {
+            Some(e) => e.errors().iter().map(one).collect(),
+            None => vec![super::exit::error_json(e)],
         },
-        "errors": e.errors().iter().map(one).collect::<Vec<_>>(),
         "elapsed_seconds": (secs * 1000.0).round() / 1000.0,
     })
 }

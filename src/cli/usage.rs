@@ -10,6 +10,20 @@ pub fn refused(e: &clap::Error) -> String {
     if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         return overview(e);
     }
+    format!("oci-dl: error: {} (see --help)\n", escape(&one_line(e)))
+}
+
+/// The document for stdout when the refused command line asked for `--json`: scripts get an
+/// `error` object for every failure, this one too.
+pub fn refused_json(e: &clap::Error) -> Option<serde_json::Value> {
+    std::env::args().any(|a| a == "--json").then(|| {
+        let message = format!("{} (see --help)", one_line(e));
+        serde_json::json!({ "error": { "exit_code": 2, "kind": "usage", "message": message } })
+    })
+}
+
+/// clap's error on one line, with its suggestion when it has one.
+fn one_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
     let mut head = Vec::new();
     let mut tips = Vec::new();
@@ -29,7 +43,7 @@ pub fn refused(e: &clap::Error) -> String {
     let line = head.join(" ");
     let line = line.strip_prefix("error: ").unwrap_or(&line);
     let tips: String = tips.iter().map(|t| format!("; {t}")).collect();
-    format!("oci-dl: error: {}{} (see --help)\n", escape(line), escape(&tips))
+    format!("{line}{tips}")
 }
 
 /// A bare `oci-dl` (or `oci-dl cache`): clap renders that command's whole help; keep its usage

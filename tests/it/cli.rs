@@ -239,3 +239,56 @@ fn at_a_terminal_an_existing_different_file_prompts() {
         );
     }
 }
+
+/// Every failure of a `--json` command prints one document with an `error` object whose exit
+/// code is the process's: before any layer (no such tag, a bad reference, a refused command
+/// line), and for `tags` and `referrers` too.
+#[test]
+fn json_reports_every_failure() {
+    let Some((reg, r)) = fixture() else { return };
+    let sb = Sandbox::new();
+    let missing = format!("{}/test/cli:no-such-tag", reg.host);
+    let no_repo = format!("{}/test/none", reg.host);
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["pull", &missing, "-o", "out", "--json"], 3, "not-found"),
+        (vec!["pull", "Not A Reference", "--json"], 2, "usage"),
+        (vec!["pull", r, "--json", "--progres", "never"], 2, "usage"),
+        (vec!["pull", r, "-o", "-", "--json"], 2, "usage"),
+        (vec!["tags", &no_repo, "--json"], 3, "not-found"),
+        (vec!["referrers", &missing, "--json"], 3, "not-found"),
+    ];
+    for (args, code, kind) in cases {
+        let run = sb.run(&args);
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| {
+            panic!("{args:?}: stdout is not one JSON document ({e}): {}", run.stderr)
+        });
+        let err = &doc["error"];
+        assert_eq!(err["exit_code"], code, "{args:?}: {doc}");
+        assert_eq!(err["kind"], kind, "{args:?}: {doc}");
+        let message = err["message"].as_str().unwrap();
+        let line = run.stderr.lines().find(|l| l.starts_with("oci-dl: error: ")).unwrap();
+        assert_eq!(line.strip_prefix("oci-dl: error: ").unwrap(), message, "{args:?}");
+    }
+}
+
+/// README's JSON section names every `status` and every `totals` field the document has.
+#[test]
+fn readme_documents_every_status_and_total() {
+    let Some((_, r)) = fixture() else { return };
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("`--json` prints one JSON document").unwrap()..];
+    let section = &section[..section.find("A script that pulls").unwrap()];
+    use oci_dl::FileStatus::*;
+    for s in [Downloaded, Resumed, UpToDate, Skipped, Planned, Extracted, Cached] {
+        let name = serde_json::to_value(s).unwrap();
+        let name = name.as_str().unwrap();
+        assert!(section.contains(&format!("`{name}`")), "README's JSON section lacks {name}");
+    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(&Sandbox::new().run(&["pull", r, "--json"]).ok().stdout).unwrap();
+    for key in doc["totals"].as_object().unwrap().keys() {
+        assert!(section.contains(&format!("\"{key}\"")), "README's totals lack {key}");
+    }
+}
