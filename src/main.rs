@@ -22,6 +22,11 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            if let Some(line) = cli::exit::interrupted(&err) {
+                // The user's decision, not a failure: what was kept, and no error report.
+                eprintln!("oci-dl: {line}");
+                return cli::exit::for_error(&err);
+            }
             let engine = err.downcast_ref::<oci_dl::Error>();
             let text = cli::exit::message(&err);
             // Messages carry registry strings (titles, URLs, error bodies): never raw.
@@ -29,14 +34,6 @@ fn main() -> ExitCode {
             // Several layers failed: each on its own line, as it was.
             for e in engine.map(oci_dl::Error::errors).filter(|e| e.len() > 1).unwrap_or(&[]) {
                 eprintln!("  {}", cli::escape::escape(&e.to_string_full()));
-            }
-            if err
-                .downcast_ref::<oci_dl::Error>()
-                .is_some_and(|e| e.kind() == oci_dl::ErrorKind::Interrupted)
-            {
-                eprintln!(
-                    "oci-dl: partial downloads were kept; run the same command again to resume"
-                );
             }
             cli::exit::for_error(&err)
         }

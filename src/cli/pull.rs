@@ -179,7 +179,12 @@ fn pull(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     };
     view.finish();
     let secs = view.elapsed().as_secs_f64();
-    let report = result?;
+    let report = result.map_err(|e| {
+        let interrupted = e.kind() == oci_dl::ErrorKind::Interrupted;
+        let kept = (!to_stdout).then(|| view.partials_kept());
+        let e = anyhow::Error::new(e);
+        if interrupted { e.context(super::exit::Interrupted { kept }) } else { e }
+    })?;
     if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &document(&req, &report, secs))?;

@@ -149,7 +149,9 @@ fn sigterm_ends_a_run_blocked_in_any_read() {
             panic!("{args:?}: SIGTERM did not end the run");
         };
         let run = Run::from(out.unwrap());
-        run.fails(130, "interrupted");
+        assert_eq!(run.code, 130, "{args:?}: {}", run.stderr);
+        let last = run.stderr.lines().last().unwrap_or("");
+        assert!(last.starts_with("oci-dl: interrupted"), "{args:?}: {}", run.stderr);
         assert!(signalled.elapsed() < Duration::from_secs(10), "{args:?}");
     }
     let kept = std::fs::metadata(&part).expect("the blob's .part is kept").len();

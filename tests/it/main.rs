@@ -20,6 +20,7 @@ mod hostile;
 mod hostile_files;
 mod hostile_net;
 mod hostile_sources;
+mod interrupt;
 mod manifest;
 mod mirrors;
 mod platforms;

@@ -14,7 +14,7 @@ mod lines;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -46,6 +46,9 @@ pub trait Console: Observer {
     fn finish(&self);
     /// Time since the view was opened.
     fn elapsed(&self) -> Duration;
+    /// Transfers stopped by SIGINT/SIGTERM after their first byte: each left its `.part` for
+    /// the next run to resume.
+    fn partials_kept(&self) -> usize;
 }
 
 /// The view for `--progress` and `-q`; the only place that chooses one.
@@ -115,6 +118,7 @@ pub struct Tracker<V: View> {
     stop: AtomicBool,
     ticker: Mutex<Option<JoinHandle<()>>>,
     started: Instant,
+    partials_kept: AtomicUsize,
 }
 
 impl<V: View> Tracker<V> {
@@ -128,6 +132,7 @@ impl<V: View> Tracker<V> {
             stop: AtomicBool::new(false),
             ticker: Mutex::new(None),
             started: Instant::now(),
+            partials_kept: AtomicUsize::new(0),
         }
     }
 
@@ -241,6 +246,12 @@ impl<V: View> Observer for Tracker<V> {
                 );
             }
             Event::Finished { index, .. } | Event::Failed { index, .. } => {
+                if let Event::Failed { error, .. } = event
+                    && error.kind() == oci_dl::ErrorKind::Interrupted
+                    && table.get(index).is_some_and(|t| t.progress.get() > 0)
+                {
+                    self.partials_kept.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Some(t) = table.remove(index) {
                     self.view.close(t.slot);
                 }
@@ -280,6 +291,10 @@ impl<V: View> Console for Tracker<V> {
 
     fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    fn partials_kept(&self) -> usize {
+        self.partials_kept.load(Ordering::Relaxed)
     }
 }
 
