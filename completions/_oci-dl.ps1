@@ -48,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('pull', 'pull', [CompletionResultType]::ParameterValue, 'Download the layers of an artifact, each saved under its title')
             [CompletionResult]::new('manifest', 'manifest', [CompletionResultType]::ParameterValue, 'Print a manifest exactly as the registry serves it')
             [CompletionResult]::new('blob', 'blob', [CompletionResultType]::ParameterValue, 'Download one blob by digest, to a file or stdout')
+            [CompletionResult]::new('digest', 'digest', [CompletionResultType]::ParameterValue, 'Print the digest a tag resolves to (of the index, or with --platform of one manifest)')
             [CompletionResult]::new('referrers', 'referrers', [CompletionResultType]::ParameterValue, 'List what is attached to a manifest: SBOMs, signatures, attestations')
             [CompletionResult]::new('tags', 'tags', [CompletionResultType]::ParameterValue, 'List a repository''s tags, one per line')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Manage the blob cache')
@@ -139,6 +140,32 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to FILE, or `-` for stdout [default: the digest''s hex in the current directory]')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to FILE, or `-` for stdout [default: the digest''s hex in the current directory]')
             [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'When the file exists with other content [default: prompt at a terminal, else error]')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress display on stderr')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust the PEM root certificates in FILE, besides the system''s')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)')
+            [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)')
+            [CompletionResult]::new('--registry-config', '--registry-config', [CompletionResultType]::ParameterName, 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)')
+            [CompletionResult]::new('--cache', '--cache', [CompletionResultType]::ParameterName, 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]')
+            [CompletionResult]::new('--registries-conf', '--registries-conf', [CompletionResultType]::ParameterName, 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]')
+            [CompletionResult]::new('--mirror', '--mirror', [CompletionResultType]::ParameterName, 'Try HOST[:PORT][/NAMESPACE] before the reference''s registry, for any pull; repeatable')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries of a failed request or transfer (with backoff), each resuming where it stopped')
+            [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds a connection may deliver nothing before it counts as stalled')
+            [CompletionResult]::new('--deadline', '--deadline', [CompletionResultType]::ParameterName, 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr: -v shows requests and auth steps, -vv everything')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--plain-http', '--plain-http', [CompletionResultType]::ParameterName, 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Skip TLS certificate verification')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password or token from standard input')
+            [CompletionResult]::new('--no-cache', '--no-cache', [CompletionResultType]::ParameterName, 'Use no blob cache')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'oci-dl;digest' {
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'The digest of this platform''s manifest in an index (OS/ARCH[/VARIANT][:OS_VERSION]), instead of the index''s own')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Progress display on stderr')
             [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust the PEM root certificates in FILE, besides the system''s')
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)')
@@ -339,6 +366,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('pull', 'pull', [CompletionResultType]::ParameterValue, 'Download the layers of an artifact, each saved under its title')
             [CompletionResult]::new('manifest', 'manifest', [CompletionResultType]::ParameterValue, 'Print a manifest exactly as the registry serves it')
             [CompletionResult]::new('blob', 'blob', [CompletionResultType]::ParameterValue, 'Download one blob by digest, to a file or stdout')
+            [CompletionResult]::new('digest', 'digest', [CompletionResultType]::ParameterValue, 'Print the digest a tag resolves to (of the index, or with --platform of one manifest)')
             [CompletionResult]::new('referrers', 'referrers', [CompletionResultType]::ParameterValue, 'List what is attached to a manifest: SBOMs, signatures, attestations')
             [CompletionResult]::new('tags', 'tags', [CompletionResultType]::ParameterValue, 'List a repository''s tags, one per line')
             [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Manage the blob cache')
@@ -353,6 +381,9 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             break
         }
         'oci-dl;help;blob' {
+            break
+        }
+        'oci-dl;help;digest' {
             break
         }
         'oci-dl;help;referrers' {

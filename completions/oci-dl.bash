@@ -25,6 +25,9 @@ _oci__dl() {
             oci__dl,completions)
                 cmd="oci__dl__subcmd__completions"
                 ;;
+            oci__dl,digest)
+                cmd="oci__dl__subcmd__digest"
+                ;;
             oci__dl,help)
                 cmd="oci__dl__subcmd__help"
                 ;;
@@ -67,6 +70,9 @@ _oci__dl() {
             oci__dl__subcmd__help,completions)
                 cmd="oci__dl__subcmd__help__subcmd__completions"
                 ;;
+            oci__dl__subcmd__help,digest)
+                cmd="oci__dl__subcmd__help__subcmd__digest"
+                ;;
             oci__dl__subcmd__help,help)
                 cmd="oci__dl__subcmd__help__subcmd__help"
                 ;;
@@ -95,7 +101,7 @@ _oci__dl() {
 
     case "${cmd}" in
         oci__dl)
-            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help --version pull manifest blob referrers tags cache completions help"
+            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help --version pull manifest blob digest referrers tags cache completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -538,8 +544,74 @@ _oci__dl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oci__dl__subcmd__digest)
+            opts="-v -q -u -h --platform --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never json" -- "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registries-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mirror)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oci__dl__subcmd__help)
-            opts="pull manifest blob referrers tags cache completions help"
+            opts="pull manifest blob digest referrers tags cache completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -609,6 +681,20 @@ _oci__dl() {
             return 0
             ;;
         oci__dl__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oci__dl__subcmd__help__subcmd__digest)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

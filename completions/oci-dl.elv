@@ -45,6 +45,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand pull 'Download the layers of an artifact, each saved under its title'
             cand manifest 'Print a manifest exactly as the registry serves it'
             cand blob 'Download one blob by digest, to a file or stdout'
+            cand digest 'Print the digest a tag resolves to (of the index, or with --platform of one manifest)'
             cand referrers 'List what is attached to a manifest: SBOMs, signatures, attestations'
             cand tags 'List a repository''s tags, one per line'
             cand cache 'Manage the blob cache'
@@ -133,6 +134,31 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand -o 'Write to FILE, or `-` for stdout [default: the digest''s hex in the current directory]'
             cand --output 'Write to FILE, or `-` for stdout [default: the digest''s hex in the current directory]'
             cand --overwrite 'When the file exists with other content [default: prompt at a terminal, else error]'
+            cand --progress 'Progress display on stderr'
+            cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
+            cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --username 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
+            cand --registry-config 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman''s, Docker''s)'
+            cand --cache 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]'
+            cand --registries-conf 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]'
+            cand --mirror 'Try HOST[:PORT][/NAMESPACE] before the reference''s registry, for any pull; repeatable'
+            cand --retries 'Retries of a failed request or transfer (with backoff), each resuming where it stopped'
+            cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
+            cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
+            cand --deadline 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all'
+            cand -v 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand --verbose 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand --plain-http 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
+            cand --insecure 'Skip TLS certificate verification'
+            cand --password-stdin 'Read the password or token from standard input'
+            cand --no-cache 'Use no blob cache'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oci-dl;digest'= {
+            cand --platform 'The digest of this platform''s manifest in an index (OS/ARCH[/VARIANT][:OS_VERSION]), instead of the index''s own'
             cand --progress 'Progress display on stderr'
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'
             cand -u 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)'
@@ -322,6 +348,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand pull 'Download the layers of an artifact, each saved under its title'
             cand manifest 'Print a manifest exactly as the registry serves it'
             cand blob 'Download one blob by digest, to a file or stdout'
+            cand digest 'Print the digest a tag resolves to (of the index, or with --platform of one manifest)'
             cand referrers 'List what is attached to a manifest: SBOMs, signatures, attestations'
             cand tags 'List a repository''s tags, one per line'
             cand cache 'Manage the blob cache'
@@ -333,6 +360,8 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
         &'oci-dl;help;manifest'= {
         }
         &'oci-dl;help;blob'= {
+        }
+        &'oci-dl;help;digest'= {
         }
         &'oci-dl;help;referrers'= {
         }

@@ -49,6 +49,7 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -s V -l version -d 'Print ve
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "digest" -d 'Print the digest a tag resolves to (of the index, or with --platform of one manifest)'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "referrers" -d 'List what is attached to a manifest: SBOMs, signatures, attestations'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "tags" -d 'List a repository\'s tags, one per line'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "cache" -d 'Manage the blob cache'
@@ -149,6 +150,28 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l insecure -d 'Skip
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l platform -d 'The digest of this platform\'s manifest in an index (OS/ARCH[/VARIANT][:OS_VERSION]), instead of the index\'s own' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
+always\t'Bars even when stderr is not a terminal'
+never\t'Plain lines'
+json\t'One JSON event per line on stderr'"
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -s q -l quiet -d 'Print only errors'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l insecure -d 'Skip TLS certificate verification'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l platform -d 'List the referrers of this platform\'s manifest instead of the index\'s' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
@@ -285,13 +308,14 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l insecure -
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions help" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions help" -f -a "referrers" -d 'List what is attached to a manifest: SBOMs, signatures, attestations'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions help" -f -a "tags" -d 'List a repository\'s tags, one per line'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions help" -f -a "cache" -d 'Manage the blob cache'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "digest" -d 'Print the digest a tag resolves to (of the index, or with --platform of one manifest)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "referrers" -d 'List what is attached to a manifest: SBOMs, signatures, attestations'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "tags" -d 'List a repository\'s tags, one per line'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "cache" -d 'Manage the blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "dir" -d 'Print the cache directory'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "prune" -d 'Delete least recently used blobs until the cache holds at most SIZE'

@@ -3,6 +3,7 @@
 mod assets;
 pub mod blob;
 pub mod cache;
+pub mod digest;
 pub mod escape;
 pub mod exit;
 pub mod manifest;
@@ -173,6 +174,8 @@ pub enum Command {
     Manifest(manifest::ManifestArgs),
     /// Download one blob by digest, to a file or stdout.
     Blob(blob::BlobArgs),
+    /// Print the digest a tag resolves to (of the index, or with --platform of one manifest).
+    Digest(digest::DigestArgs),
     /// List what is attached to a manifest: SBOMs, signatures, attestations.
     Referrers(referrers::ReferrersArgs),
     /// List a repository's tags, one per line.
@@ -304,6 +307,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pull(a) => pull::run(a, &cli.global),
         Command::Manifest(a) => manifest::run(a, &cli.global),
         Command::Blob(a) => blob::run(a, &cli.global),
+        Command::Digest(a) => digest::run(a, &cli.global),
         Command::Referrers(a) => referrers::run(a, &cli.global),
         Command::Tags(a) => tags::run(a, &cli.global),
         Command::Cache(c) => cache::run(c, &cli.global),

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::support::*;
 
-const SUBCOMMANDS: [&str; 7] =
-    ["pull", "manifest", "blob", "referrers", "tags", "cache", "completions"];
+const SUBCOMMANDS: [&str; 8] =
+    ["pull", "manifest", "digest", "blob", "referrers", "tags", "cache", "completions"];
 
 fn stdout(sb: &Sandbox, args: &[&str]) -> String {
     let run = sb.run(args);

@@ -164,3 +164,25 @@ fn oversized_and_malformed_manifests_are_refused() {
         .run(&["pull", &format!("{}/x:v1", fake.host)])
         .fails(1, "missing field `config`");
 }
+
+/// `oci-dl digest` prints what `crane digest` does: the index's digest, or with `--platform`
+/// the chosen manifest's; the bytes served are what is hashed.
+#[test]
+fn digest_prints_the_resolved_manifest_digest() {
+    let Some(reg) = registry::open() else { return };
+    let p = Pusher::new(reg);
+    let (amd, amd_body) = p.artifact("test/m-digest", "amd", &[Layer::titled("x", "amd")]);
+    let (arm, arm_body) = p.artifact("test/m-digest", "arm", &[Layer::titled("x", "arm")]);
+    let idx = p.index(
+        "test/m-digest",
+        "v1",
+        &[("linux/amd64", &amd, amd_body.len()), ("linux/arm64/v8", &arm, arm_body.len())],
+    );
+    let sb = Sandbox::new();
+    let r = format!("{}/test/m-digest:v1", reg.host);
+    let digest = |args: &[&str]| String::from_utf8(sb.run(args).ok().stdout.clone()).unwrap();
+    assert_eq!(digest(&["digest", &r]), format!("{idx}\n"));
+    assert_eq!(digest(&["digest", &r, "--platform", "linux/arm64"]), format!("{arm}\n"));
+    assert_eq!(digest(&["digest", &format!("{}/test/m-digest:amd", reg.host)]), format!("{amd}\n"));
+    sb.run(&["digest", &format!("{}/test/m-digest:nope", reg.host)]).fails(3, "nope");
+}
