@@ -70,6 +70,7 @@ Register-ArgumentCompleter -Native -CommandName 'oci-dl' -ScriptBlock {
             [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'When a file exists with other content [default: prompt at a terminal, else error]')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Connections at once: layers, or ranges of a big blob on a slow link')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Connections at once: layers, or ranges of a big blob on a slow link')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Connections at once: layers, or ranges of a big blob on a slow link')
             [CompletionResult]::new('--extract-to', '--extract-to', [CompletionResultType]::ParameterName, 'Unpack into DIR instead of the output directory')
             [CompletionResult]::new('--max-unpacked-size', '--max-unpacked-size', [CompletionResultType]::ParameterName, 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]')
             [CompletionResult]::new('--verify-key', '--verify-key', [CompletionResultType]::ParameterName, 'Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64 line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable')

@@ -853,7 +853,7 @@ _oci__dl() {
             return 0
             ;;
         oci__dl__subcmd__pull)
-            opts="-g -r -o -j -x -v -q -u -h --platform --glob --regex --include --exclude --media-type --case-sensitive --output --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --referrer --no-subject --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-g -r -o -j -x -v -q -u -h --platform --glob --regex --include --exclude --media-type --case-sensitive --output --flatten --overwrite --concurrency --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --referrer --no-subject --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -910,6 +910,10 @@ _oci__dl() {
                     return 0
                     ;;
                 --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

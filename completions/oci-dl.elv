@@ -66,6 +66,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --overwrite 'When a file exists with other content [default: prompt at a terminal, else error]'
             cand -j 'Connections at once: layers, or ranges of a big blob on a slow link'
             cand --jobs 'Connections at once: layers, or ranges of a big blob on a slow link'
+            cand --concurrency 'Connections at once: layers, or ranges of a big blob on a slow link'
             cand --extract-to 'Unpack into DIR instead of the output directory'
             cand --max-unpacked-size 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]'
             cand --verify-key 'Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64 line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable'

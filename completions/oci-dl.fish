@@ -66,7 +66,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l overwrite -d 'Whe
 skip\t''
 force\t''
 prompt\t''"
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s j -l jobs -d 'Connections at once: layers, or ranges of a big blob on a slow link' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s j -l jobs -l concurrency -d 'Connections at once: layers, or ranges of a big blob on a slow link' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l extract-to -d 'Unpack into DIR instead of the output directory' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l max-unpacked-size -d 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l verify-key -d 'Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64 line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable' -r

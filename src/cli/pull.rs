@@ -47,7 +47,7 @@ pub struct PullArgs {
     #[arg(long, value_enum, value_name = "POLICY", help_heading = "Output")]
     pub overwrite: Option<OverwriteArg>,
     /// Connections at once: layers, or ranges of a big blob on a slow link.
-    #[arg(short, long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Network")]
+    #[arg(short, long, visible_alias = "concurrency", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Network")]
     pub jobs: u16,
     /// Print one JSON document describing the pull on stdout.
     #[arg(long, help_heading = "Output")]
@@ -196,7 +196,7 @@ fn pull(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
             let path = f.path.display().to_string();
             println!("{}\t{}\t{}", f.digest, f.size, super::escape::escape(&path));
         }
-        let bytes: u64 = report.files.iter().map(|f| f.size).sum();
+        let bytes = total(report.files.iter().map(|f| f.size));
         let (n, bytes) = (report.files.len(), HumanBytes(bytes));
         view.say(&match &req.output {
             Output::Dir(d) => format!("would pull {n} file(s), {bytes} into {}", d.display()),
@@ -206,6 +206,12 @@ fn pull(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     }
     view.say(&summary(&report, secs, &req));
     Ok(())
+}
+
+/// Layer sizes added up. They come from the manifest, so a sum may pass `u64::MAX` (16 400
+/// layers of 2^50 bytes): it stops there instead of wrapping to a small number.
+fn total(sizes: impl Iterator<Item = u64>) -> u64 {
+    sizes.fold(0, u64::saturating_add)
 }
 
 fn summary(report: &PullReport, secs: f64, req: &PullRequest) -> String {
@@ -219,7 +225,7 @@ fn summary(report: &PullReport, secs: f64, req: &PullRequest) -> String {
                 | FileStatus::Extracted
         )
     };
-    let bytes: u64 = report.files.iter().filter(fetched).map(|f| f.size).sum();
+    let bytes = total(report.files.iter().filter(fetched).map(|f| f.size));
     let mut line = format!("pulled {} file(s)", report.files.iter().filter(fetched).count());
     if count(FileStatus::Extracted) > 0 {
         line.push_str(&format!(" ({} unpacked)", count(FileStatus::Extracted)));
@@ -263,7 +269,7 @@ fn document(req: &PullRequest, report: &PullReport, secs: f64) -> serde_json::Va
         "files": report.files,
         "totals": {
             "files": report.files.len(),
-            "bytes": report.files.iter().map(|f| f.size).sum::<u64>(),
+            "bytes": total(report.files.iter().map(|f| f.size)),
             "downloaded": count(FileStatus::Downloaded),
             "resumed": count(FileStatus::Resumed),
             "up_to_date": count(FileStatus::UpToDate),

@@ -292,3 +292,50 @@ fn readme_documents_every_status_and_total() {
         assert!(section.contains(&format!("\"{key}\"")), "README's totals lack {key}");
     }
 }
+
+/// Sizes come from the manifest: 16 400 layers of 2^50 bytes (the most a blob may claim) add up
+/// past `u64::MAX`; the totals stop there instead of wrapping to 2^54 (or panicking).
+#[test]
+fn totals_of_huge_layers_saturate() {
+    use std::io::BufRead;
+    let layers: Vec<serde_json::Value> = (0..16_400)
+        .map(|i| {
+            let digest = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, format!("{i}").as_bytes());
+            serde_json::json!({"mediaType": "application/octet-stream", "digest": digest.to_string(),
+                "size": 1u64 << 50, "annotations": {"org.opencontainers.image.title": format!("f{i}")}})
+        })
+        .collect();
+    let config = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b"{}");
+    let body = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config.to_string(), "size": 2},
+        "layers": layers,
+    }))
+    .unwrap();
+    let f = fake::Fake::start(move |hit| {
+        if hit.path.starts_with("/v2/x/manifests/") {
+            Reply::new(200, body.clone())
+                .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        } else {
+            Reply::new(404, "") // no blob is wanted: only the totals are
+        }
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let dry = sb.run(&["pull", &r, "-o", "out", "--dry-run", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&dry.ok().stdout).unwrap();
+    assert_eq!(doc["totals"]["bytes"].as_u64(), Some(u64::MAX), "{}", doc["totals"]);
+    // The engine's plan (the total bar's size) adds them up too; stop once it is said.
+    let mut child = sb
+        .cmd(&["pull", &r, "-o", "out", "--progress", "json", "-j", "1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let plan = stderr.lines().map_while(Result::ok).find_map(|l| {
+        serde_json::from_str::<serde_json::Value>(&l).ok().filter(|v| v["event"] == "plan")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(plan.expect("a plan event")["bytes"].as_u64(), Some(u64::MAX));
+}

@@ -109,3 +109,13 @@ fn a_typo_gets_a_suggestion_and_a_bare_call_the_usage() {
     let cache = sb.run(&["cache"]);
     assert!(cache.code == 2 && cache.stderr.contains("\n  prune "), "{}", cache.stderr);
 }
+
+/// oras users reach for `--concurrency`: it is `-j`, and `-h` says so.
+#[test]
+fn concurrency_is_jobs() {
+    let sb = Sandbox::new();
+    assert!(stdout(&sb, &["pull", "-h"]).contains("[alias: --concurrency]"));
+    sb.run(&["pull", "x/y:1", "--concurrency", "0"]).fails(2, "0 is not in 1..=64");
+    sb.run(&["pull", "x/y:1", "--concurrency", "2", "-j", "3"])
+        .fails(2, "cannot be used multiple times");
+}
