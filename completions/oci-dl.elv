@@ -132,8 +132,8 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oci-dl;blob'= {
-            cand -o 'Write to FILE, or `-` for stdout [default: the digest''s hex in the current directory]'
-            cand --output 'Write to FILE, or `-` for stdout [default: the digest''s hex in the current directory]'
+            cand -o 'Write to FILE, into an existing DIR under the digest''s hex (as `pull -o`), or `-` for stdout [default: the digest''s hex in the current directory]'
+            cand --output 'Write to FILE, into an existing DIR under the digest''s hex (as `pull -o`), or `-` for stdout [default: the digest''s hex in the current directory]'
             cand --overwrite 'When the file exists with other content [default: prompt at a terminal, else error]'
             cand --progress 'Progress display on stderr'
             cand --ca-file 'Trust the PEM root certificates in FILE, besides the system''s'

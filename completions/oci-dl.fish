@@ -124,7 +124,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l insecure -d '
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s o -l output -d 'Write to FILE, or `-` for stdout [default: the digest\'s hex in the current directory]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s o -l output -d 'Write to FILE, into an existing DIR under the digest\'s hex (as `pull -o`), or `-` for stdout [default: the digest\'s hex in the current directory]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l overwrite -d 'When the file exists with other content [default: prompt at a terminal, else error]' -r -f -a "error\t''
 skip\t''
 force\t''
