@@ -27,6 +27,7 @@ mod platforms;
 mod publishers;
 mod pull;
 mod ranged;
+mod readme;
 mod referrers;
 mod registries;
 mod setup;
