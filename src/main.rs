@@ -12,7 +12,15 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprint!("{}", cli::usage::refused(&e));
+            match cli::ci::Ci::detect().annotation("error", &cli::usage::one_line(&e)) {
+                Some(line)
+                    if e.kind()
+                        != clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+                {
+                    eprintln!("{line}");
+                }
+                _ => eprint!("{}", cli::usage::refused(&e)),
+            }
             if let Some(doc) = cli::usage::refused_json(&e) {
                 println!("{doc:#}");
             }
@@ -28,12 +36,20 @@ fn main() -> ExitCode {
                 return cli::exit::for_error(&err);
             }
             let engine = err.downcast_ref::<oci_dl::Error>();
+            let ci = cli::ci::Ci::detect();
             let text = cli::exit::message(&err);
             // Messages carry registry strings (titles, URLs, error bodies): never raw.
-            eprintln!("oci-dl: error: {}", cli::escape::escape(&text));
+            match ci.annotation("error", &text) {
+                Some(line) => eprintln!("{line}"),
+                None => eprintln!("oci-dl: error: {}", cli::escape::escape(&text)),
+            }
             // Several layers failed: each on its own line, as it was.
             for e in engine.map(oci_dl::Error::errors).filter(|e| e.len() > 1).unwrap_or(&[]) {
-                eprintln!("  {}", cli::escape::escape(&e.to_string_full()));
+                let text = e.to_string_full();
+                match ci.annotation("error", &text) {
+                    Some(line) => eprintln!("{line}"),
+                    None => eprintln!("  {}", cli::escape::escape(&text)),
+                }
             }
             cli::exit::for_error(&err)
         }

@@ -3,6 +3,7 @@
 mod assets;
 pub mod blob;
 pub mod cache;
+pub mod ci;
 pub mod digest;
 pub mod escape;
 pub mod exit;

@@ -185,10 +185,27 @@ fn pull(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         let e = anyhow::Error::new(e);
         if interrupted { e.context(super::exit::Interrupted { kept }) } else { e }
     })?;
+    tell(args, &req, &report, &*view, secs)
+}
+
+/// What a finished pull prints: the JSON document, the dry run's list, or the summary line;
+/// and under GitHub Actions its step outputs and job summary.
+fn tell(
+    args: &PullArgs,
+    req: &PullRequest,
+    report: &PullReport,
+    view: &dyn super::progress::Console,
+    secs: f64,
+) -> anyhow::Result<()> {
     if args.json {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &document(&req, &report, secs))?;
+        serde_json::to_writer_pretty(&mut out, &document(req, report, secs))?;
         writeln!(out)?;
+    }
+    if !args.dry_run && super::ci::Ci::detect() == super::ci::Ci::GitHub {
+        super::ci::github_report(req, report)?;
+    }
+    if args.json {
         return Ok(());
     }
     if args.dry_run {
@@ -204,7 +221,7 @@ fn pull(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         });
         return Ok(());
     }
-    view.say(&summary(&report, secs, &req));
+    view.say(&summary(report, secs, req));
     Ok(())
 }
 

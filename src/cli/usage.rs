@@ -23,7 +23,7 @@ pub fn refused_json(e: &clap::Error) -> Option<serde_json::Value> {
 }
 
 /// clap's error on one line, with its suggestion when it has one.
-fn one_line(e: &clap::Error) -> String {
+pub fn one_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
     let mut head = Vec::new();
     let mut tips = Vec::new();

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod blob;
 mod cache;
+mod ci;
 mod cli;
 mod completions;
 mod core_defects;

@@ -61,7 +61,8 @@ pub fn open(arg: ProgressArg, quiet: bool, verbosity: u8) -> Arc<dyn Console> {
         (false, ProgressArg::Always) => bars(),
         (false, ProgressArg::Auto) if std::io::stderr().is_terminal() => bars(),
         (false, ProgressArg::Auto | ProgressArg::Never) => {
-            Tracker::spawn(lines::Lines::new(stderr(), verbosity > 0), verbosity)
+            let ci = super::ci::Ci::detect();
+            Tracker::spawn(lines::Lines::new(stderr(), verbosity > 0, ci), verbosity)
         }
         (false, ProgressArg::Json) => Tracker::spawn(json::Json(stderr()), verbosity),
     }
@@ -81,6 +82,10 @@ pub trait View: Send + Sync + 'static {
     fn say(&self, line: &str);
     /// A diagnostic that passed the verbosity filter; every view shows these, as text.
     fn log(&self, line: &str);
+    /// A warning that passed the filter (a CI's lines make it an annotation).
+    fn warn(&self, message: &str) {
+        self.log(&format!("warning: {message}"));
+    }
     /// A transfer starts: its slot.
     fn start(&self, index: usize, name: &str, size: Option<u64>) -> Self::Slot;
     /// A transfer left the table (finished or failed).
@@ -190,7 +195,9 @@ impl<V: View> Tracker<V> {
                     Level::Debug | Level::Trace => "debug: ",
                     Level::Info => "",
                 };
-                if show {
+                if show && *level == Level::Warn {
+                    self.view.warn(message);
+                } else if show {
                     self.view.log(&format!("{tag}{message}"));
                 }
             }
