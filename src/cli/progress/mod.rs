@@ -54,8 +54,11 @@ pub trait Console: Observer {
 /// The view for `--progress` and `-q`; the only place that chooses one.
 pub fn open(arg: ProgressArg, quiet: bool, verbosity: u8) -> Arc<dyn Console> {
     let stderr = || Out::new(Box::new(std::io::stderr()));
-    let bars =
-        || Tracker::spawn(bars::Bars::new(ProgressDrawTarget::stderr_with_hz(15)), verbosity);
+    let bars = || {
+        // A terminal that does not say its size is taken as the classic 80 columns.
+        let cols = console::Term::stderr().size_checked().map_or(80, |(_, cols)| cols);
+        Tracker::spawn(bars::Bars::new(ProgressDrawTarget::stderr_with_hz(15), cols), verbosity)
+    };
     match (quiet, arg) {
         (true, _) => Tracker::spawn(lines::Quiet(stderr()), verbosity),
         (false, ProgressArg::Always) => bars(),
@@ -82,6 +85,10 @@ pub trait View: Send + Sync + 'static {
     fn say(&self, line: &str);
     /// A diagnostic that passed the verbosity filter; every view shows these, as text.
     fn log(&self, line: &str);
+    /// `name` for a line that has `others` columns besides it (bars cut it to the terminal).
+    fn fit_name(&self, name: &str, _others: usize) -> String {
+        name.to_owned()
+    }
     /// A warning that passed the filter (a CI's lines make it an annotation).
     fn warn(&self, message: &str) {
         self.log(&format!("warning: {message}"));
@@ -218,7 +225,11 @@ impl<V: View> Tracker<V> {
                     FileStatus::Extracted => "✓ extracted",
                     FileStatus::Cached => "✓ from cache",
                 };
-                self.view.say(&format!("{what} {name}  {}  {}", HumanBytes(*size), digest.short()));
+                let (head, rest) =
+                    (format!("{what} "), format!("  {}  {}", HumanBytes(*size), digest.short()));
+                let others =
+                    console::measure_text_width(&head) + console::measure_text_width(&rest);
+                self.view.say(&format!("{head}{}{rest}", self.view.fit_name(name, others)));
             }
             Event::Failed { name, error, .. } if self.verbosity >= 1 => {
                 self.view.log(&format!("✗ {name}: {}", error.to_string_full()));

@@ -27,7 +27,7 @@ pub fn retry_tool_sig<V: View>(v: &Tracker<V>) {
 pub fn bars(rows: u16, cols: u16) -> (Tracker<Bars>, InMemoryTerm) {
     let term = InMemoryTerm::new(rows, cols);
     let target = ProgressDrawTarget::term_like(Box::new(term.clone()));
-    (Tracker::new(Bars::new(target), 0), term)
+    (Tracker::new(Bars::new(target, cols), 0), term)
 }
 
 /// A shared buffer standing in for stderr.
