@@ -1,9 +1,13 @@
-//! Error kind → exit code: the one table.
+//! Error kind → exit code: the one table; and how a failed run is told, on stderr and in the
+//! `--json` error object.
 
 use std::process::ExitCode;
 
 use oci_dl::ErrorKind;
 use serde_json::json;
+
+use super::ci::Ci;
+use super::escape::escape;
 
 pub fn code(kind: ErrorKind) -> u8 {
     match kind {
@@ -22,6 +26,28 @@ pub fn code(kind: ErrorKind) -> u8 {
 /// The exit code for an error from `run`: the engine's kind when there is one, else 1.
 pub fn for_error(err: &anyhow::Error) -> ExitCode {
     ExitCode::from(engine(err).map_or(1, |e| code(e.kind())))
+}
+
+/// Print a failed run's error (a CI's annotation under one) and give its exit code. Messages
+/// carry registry strings (titles, URLs, error bodies): never printed raw.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    if let Some(line) = interrupted(err) {
+        // The user's decision, not a failure: what was kept, and no error report.
+        eprintln!("oci-dl: {line}");
+        return for_error(err);
+    }
+    let ci = Ci::detect();
+    let say = |text: &str, plain: &str| match ci.annotation("error", text) {
+        Some(line) => eprintln!("{line}"),
+        None => eprintln!("{plain}{}", escape(text)),
+    };
+    say(&message(err), "oci-dl: error: ");
+    // Several layers failed: each on its own line, as it was.
+    let engine = err.downcast_ref::<oci_dl::Error>();
+    for e in engine.map(oci_dl::Error::errors).filter(|e| e.len() > 1).unwrap_or(&[]) {
+        say(&e.to_string_full(), "  ");
+    }
+    for_error(err)
 }
 
 /// A run stopped by SIGINT/SIGTERM. Not a failure to report: the user asked for it, so the

@@ -1,12 +1,30 @@
 //! What a command line that clap refused gets: one `oci-dl: error:` line, like every other error,
 //! carrying clap's suggestion when it has one; a bare `oci-dl` gets the usage and the subcommands.
 
+use std::process::ExitCode;
+
 use clap::error::ErrorKind;
 
+use super::ci::Ci;
 use super::escape::escape;
 
-/// The text to print on stderr (exit 2) for a command line clap refused.
-pub fn refused(e: &clap::Error) -> String {
+/// Print what a refused command line gets (a CI's annotation under one), and its `--json`
+/// document when it asked for one; exit 2.
+pub fn report(e: &clap::Error) -> ExitCode {
+    match Ci::detect().annotation("error", &one_line(e)) {
+        Some(line) if e.kind() != ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!("{line}");
+        }
+        _ => eprint!("{}", refused(e)),
+    }
+    if let Some(doc) = refused_json(e) {
+        println!("{doc:#}");
+    }
+    ExitCode::from(2)
+}
+
+/// The text to print on stderr for a command line clap refused.
+fn refused(e: &clap::Error) -> String {
     if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         return overview(e);
     }
@@ -15,7 +33,7 @@ pub fn refused(e: &clap::Error) -> String {
 
 /// The document for stdout when the refused command line asked for `--json`: scripts get an
 /// `error` object for every failure, this one too.
-pub fn refused_json(e: &clap::Error) -> Option<serde_json::Value> {
+fn refused_json(e: &clap::Error) -> Option<serde_json::Value> {
     std::env::args().any(|a| a == "--json").then(|| {
         let message = format!("{} (see --help)", one_line(e));
         serde_json::json!({ "error": { "exit_code": 2, "kind": "usage", "message": message } })
@@ -23,7 +41,7 @@ pub fn refused_json(e: &clap::Error) -> Option<serde_json::Value> {
 }
 
 /// clap's error on one line, with its suggestion when it has one.
-pub fn one_line(e: &clap::Error) -> String {
+fn one_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
     let mut head = Vec::new();
     let mut tips = Vec::new();
