@@ -64,7 +64,10 @@ fn complete(shell: &str, line: &str) -> Vec<String> {
         Command::new(program).arg("--version").output().is_ok()
     };
     assert!(present, "needs the {package} package (scripts/setup-test-deps installs it)");
-    let mut c = Command::new(program);
+    // A shell that waits for input it never gets (zsh reading its pseudo terminal) ends the
+    // test with a failure, not a hang.
+    let mut c = Command::new("timeout");
+    c.args(["60", program]);
     // bash and zsh take `$0` after the script, fish puts the rest in `$argv`.
     match shell {
         "bash" => c.args(["-c", BASH, "bash"]).arg(&file),
@@ -76,6 +79,7 @@ fn complete(shell: &str, line: &str) -> Vec<String> {
         c.arg(sb.path("candidates"));
     }
     let out = c.env("HOME", sb.path("home")).output().unwrap();
+    assert_ne!(out.status.code(), Some(124), "{shell} did not finish within 60 s");
     assert!(out.status.success(), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
     let mut words: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
