@@ -16,15 +16,13 @@ pub struct DigestArgs {
     pub platform: Option<String>,
 }
 
-/// The manifest is fetched and hashed, not taken from a `Docker-Content-Digest` header: the
-/// digest printed is one oci-dl computed from the bytes the registry serves for the tag.
 pub fn run(args: &DigestArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
     let platform = args.platform.as_deref().map(str::parse::<Platform>).transpose()?;
     let opts = global.client_options()?;
     let view = global.view();
-    let resolved = oci_dl::fetch_manifest(&reference, platform.as_ref(), &opts, view.clone());
+    let digest = oci_dl::resolve_digest(&reference, platform.as_ref(), &opts, view.clone());
     view.finish();
-    println!("{}", resolved?.descriptor.digest);
+    println!("{}", digest?);
     Ok(())
 }

@@ -203,6 +203,21 @@ impl Client {
         })
     }
 
+    /// The digest the registry gives `reference` in a HEAD's `Docker-Content-Digest`, as
+    /// `crane digest` asks for it (a HEAD is not counted against Docker Hub's pull quota).
+    /// `None` when the answer has no such header, or one that is not a digest. A registry's
+    /// claim, not a hash of bytes: whatever is pulled by it is verified then.
+    pub fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<Digest>, Error> {
+        let what = format!("{} (HEAD)", sources::manifest_key(repo, reference));
+        self.retrying(None, &format!("manifest {repo}:{reference}"), |_| {
+            self.each_source(what.clone(), repo, |c, repo| {
+                let path = format!("/v2/{repo}/manifests/{reference}");
+                let reply = c.get(&path, repo, &[("accept", ACCEPT)], Body::Head)?;
+                Ok(reply.header("docker-content-digest").and_then(|d| d.trim().parse().ok()))
+            })
+        })
+    }
+
     fn manifest_once(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
         let path = format!("/v2/{repo}/manifests/{reference}");
         let reply = self.get(&path, repo, &[("accept", ACCEPT)], Body::Small)?;

@@ -1,4 +1,5 @@
-//! The request path. [`Client::get`] sends one GET and follows its answers: auth is a layer
+//! The request path. [`Client::get`] sends one GET (a HEAD for [`Body::Head`]) and follows its
+//! answers: auth is a layer
 //! around the send (cached `Authorization` → send → 401 → challenge → token → resend once, as
 //! oras-go's `auth.Client.Do`), redirects are followed without our credentials once they leave
 //! the registry's host (whose signed URLs stay out of logs and errors), and a 2xx notes the
@@ -15,6 +16,8 @@ pub(super) enum Body {
     Small,
     /// A blob: any length, as long as it keeps moving (only its headers have a deadline).
     Blob,
+    /// None: a HEAD, for its headers (a manifest's `Docker-Content-Digest`), within the deadline.
+    Head,
 }
 
 /// A response whose status was 2xx.
@@ -96,13 +99,13 @@ impl Client {
                 }
                 401 if same_host && !retried_auth => {
                     retried_auth = true;
-                    self.answer_challenge(resp, &url, &scope, until)?;
+                    self.answer_challenge(resp, (body, &url), &scope, until)?;
                 }
                 301 | 302 | 303 | 307 | 308 => {
                     hops += 1;
-                    url = redirect_target(&url, &resp, hops, same_host)?;
+                    url = redirect_target((body, &url), &resp, hops, same_host)?;
                 }
-                _ => return Err(status_error(resp, &describe(&url, same_host), until)),
+                _ => return Err(status_error(resp, &describe(body, &url, same_host), until)),
             }
         }
     }
@@ -124,7 +127,10 @@ impl Client {
         same_host: bool,
         scope: &str,
     ) -> Result<Option<Sent>, Error> {
-        let mut req = self.agent.get(url);
+        let mut req = match body {
+            Body::Head => self.agent.head(url),
+            Body::Small | Body::Blob => self.agent.get(url),
+        };
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -132,9 +138,9 @@ impl Client {
             req = req.header("authorization", value);
         }
         let proxy = self.origin.plain_proxy().filter(|p| same_host && p.as_ref() != self.proxy());
-        if body == Body::Small || proxy.is_some() {
+        if body != Body::Blob || proxy.is_some() {
             let mut config = req.config();
-            if body == Body::Small {
+            if body != Body::Blob {
                 config = config.timeout_global(Some(self.deadline));
             }
             if let Some(p) = proxy {
@@ -146,14 +152,14 @@ impl Client {
         let until = started + self.deadline;
         let resp = match req.call() {
             Ok(resp) => resp,
-            Err(e) => return self.failed(url, same_host, e, started).map(|()| None),
+            Err(e) => return self.failed((body, url), same_host, e, started).map(|()| None),
         };
         if same_host {
             self.origin.answered();
         }
         self.debug(format!(
             "{} -> {} in {} ms",
-            describe(url, same_host),
+            describe(body, url, same_host),
             resp.status().as_u16(),
             started.elapsed().as_millis()
         ));
@@ -169,7 +175,7 @@ impl Client {
     /// is then reached over plain HTTP, else the error.
     fn failed(
         &self,
-        url: &str,
+        (body, url): (Body, &str),
         same_host: bool,
         e: ureq::Error,
         started: Instant,
@@ -178,12 +184,12 @@ impl Client {
         if same_host && self.origin.falls_back(&e, plain_proxy)? {
             self.debug(format!(
                 "{}: {e} after {} ms: the registry does not speak TLS; plain HTTP from now on",
-                describe(url, true),
+                describe(body, url, true),
                 started.elapsed().as_millis()
             ));
             return Ok(());
         }
-        Err(network(&describe(url, same_host), e, self.deadline))
+        Err(network(&describe(body, url, same_host), e, self.deadline))
     }
 
     /// Answer a 401 from the registry: get a token (or Basic header) for `scope` from its
@@ -191,7 +197,7 @@ impl Client {
     fn answer_challenge(
         &self,
         resp: Response<ureq::Body>,
-        url: &str,
+        (body, url): (Body, &str),
         scope: &str,
         until: Instant,
     ) -> Result<(), Error> {
@@ -202,7 +208,7 @@ impl Client {
             .filter_map(|v| v.to_str().ok().map(str::to_owned))
             .collect();
         if challenges.is_empty() {
-            return Err(status_error(resp, &describe(url, true), until));
+            return Err(status_error(resp, &describe(body, url, true), until));
         }
         // Drain the small 401 body so its connection can be reused for the retry.
         read_error_body(resp, until);
@@ -242,7 +248,7 @@ impl Client {
 
 /// Where the `hops`-th redirect from `url` leads.
 fn redirect_target(
-    url: &str,
+    (body, url): (Body, &str),
     resp: &Response<ureq::Body>,
     hops: usize,
     same_host: bool,
@@ -253,7 +259,7 @@ fn redirect_target(
             ErrorKind::Network,
             format!(
                 "{}: {} redirect without a usable Location (or more than {MAX_REDIRECTS})",
-                describe(url, same_host),
+                describe(body, url, same_host),
                 resp.status().as_u16()
             ),
         ));
@@ -261,9 +267,10 @@ fn redirect_target(
     resolve_location(url, location)
 }
 
-/// `GET <url>` as logs and errors show it.
-fn describe(url: &str, same_host: bool) -> String {
-    format!("GET {}", display_url(url, same_host))
+/// `GET <url>` (or `HEAD <url>`) as logs and errors show it.
+fn describe(body: Body, url: &str, same_host: bool) -> String {
+    let method = if body == Body::Head { "HEAD" } else { "GET" };
+    format!("{method} {}", display_url(url, same_host))
 }
 
 /// The authority (`host[:port]`) of an absolute http(s) URL.
