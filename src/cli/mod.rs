@@ -54,7 +54,9 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// More detail on stderr: -v shows requests and auth steps, -vv everything.
+    /// More detail on stderr; -vv everything.
+    ///
+    /// -v shows requests and auth steps, -vv everything.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Display")]
     pub verbose: u8,
     /// Print only errors.
@@ -85,7 +87,9 @@ pub struct Global {
         hide_short_help = true
     )]
     pub ca_file: Option<PathBuf>,
-    /// User name for the registry (password from --password-stdin or OCI_DL_PASSWORD).
+    /// User name for the registry.
+    ///
+    /// The password comes from --password-stdin or OCI_DL_PASSWORD.
     #[arg(short, long, global = true, env = "OCI_DL_USERNAME", help_heading = "Auth")]
     pub username: Option<String>,
     /// Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman's, Docker's).

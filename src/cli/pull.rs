@@ -15,16 +15,22 @@ use super::{Global, OverwriteArg, parse_reference};
 pub struct PullArgs {
     /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
     pub reference: String,
-    /// Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine's].
+    /// Platform to pick from an index [default: this machine's].
+    ///
+    /// OS/ARCH[/VARIANT][:OS_VERSION], as crane and oras write it.
     #[arg(long, value_name = "PLATFORM", help_heading = "Selection")]
     pub platform: Option<String>,
-    /// Select layers whose name matches PATTERN; any of several may match.
+    /// Select names matching PATTERN; any of several.
+    ///
+    /// `*` also crosses `/`; case-insensitive unless --case-sensitive.
     #[arg(short, long = "glob", value_name = "PATTERN", help_heading = "Selection")]
     pub globs: Vec<String>,
-    /// Select layers whose name matches RE; all of several must match.
+    /// Select names matching RE; all of several.
     #[arg(short, long = "regex", value_name = "RE", help_heading = "Selection")]
     pub regexes: Vec<String>,
-    /// Names must contain one of these keywords; each use of the flag is a group that must match.
+    /// Names must hold one of these; each use a group.
+    ///
+    /// Each use of the flag is a group, and every group must have a keyword in the name.
     #[arg(long, value_name = "KW[,KW…]", help_heading = "Selection")]
     pub include: Vec<String>,
     /// Names must contain none of these keywords.
@@ -36,27 +42,35 @@ pub struct PullArgs {
     /// Match names and keywords case-sensitively.
     #[arg(long, help_heading = "Selection", hide_short_help = true)]
     pub case_sensitive: bool,
-    /// Directory to write into (created if missing), or `-` to stream the one selected layer to stdout.
+    /// Directory to write into, or - for stdout.
+    ///
+    /// The directory is created if missing; `-` streams the one selected layer to stdout.
     #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
         value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
     pub output: Output,
     /// Save each layer under the last component of its title.
     #[arg(long, help_heading = "Output", hide_short_help = true)]
     pub flatten: bool,
-    /// When a file exists with other content [default: prompt at a terminal, else error].
+    /// When a file exists with other content.
+    ///
+    /// [default: prompt at a terminal, else error]
     #[arg(long, value_enum, value_name = "POLICY", help_heading = "Output")]
     pub overwrite: Option<OverwriteArg>,
-    /// Connections at once: layers, or ranges of a big blob on a slow link.
+    /// Connections at once.
+    ///
+    /// Layers, or ranges of a big blob on a slow link, from one shared queue.
     #[arg(short, long, visible_alias = "concurrency", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Network")]
     pub jobs: u16,
-    /// Print one JSON document describing the pull on stdout.
+    /// Print one JSON document about the pull on stdout.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
-    /// Resolve and filter, list what would be pulled, write nothing.
+    /// List what would be pulled; write nothing.
     #[arg(long, help_heading = "Output")]
     pub dry_run: bool,
-    /// Unpack archive layers (tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2, told by
-    /// their bytes); an image becomes its root filesystem.
+    /// Unpack archives, told by their bytes.
+    ///
+    /// tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2; an image becomes its root
+    /// filesystem.
     #[arg(short = 'x', long, help_heading = "Extraction")]
     pub extract: bool,
     /// Unpack into DIR instead of the output directory.
@@ -72,12 +86,16 @@ pub struct PullArgs {
     /// archive, at least 16 MiB, at most 64 GiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, help_heading = "Extraction", hide_short_help = true)]
     pub max_unpacked_size: Option<u64>,
-    /// Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64
-    /// line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable.
+    /// Refuse unless signed with this public key.
+    ///
+    /// A minisign key (minisign.pub, or its base64 line) or a cosign.pub (PEM, ECDSA P-256); a
+    /// file, or env:VAR. Repeatable.
     #[arg(long = "verify-key", value_name = "KEY", help_heading = "Verification")]
     pub verify_keys: Vec<String>,
-    /// Also pull the files of the newest referrer of artifact TYPE (an SBOM such as
-    /// application/spdx+json, an attestation) into the output directory.
+    /// Also pull the newest referrer of artifact TYPE.
+    ///
+    /// Its files go into the output directory: an SBOM such as application/spdx+json, an
+    /// attestation.
     #[arg(long, value_name = "TYPE", help_heading = "Referrers")]
     pub referrer: Option<String>,
     /// With --referrer: pull only the referrer's files, not the subject's.

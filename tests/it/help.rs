@@ -54,7 +54,9 @@ fn man_options(page: &str) -> BTreeSet<(String, String)> {
 #[test]
 fn short_help_is_a_screenful_and_long_help_has_everything() {
     let sb = Sandbox::new();
-    let short = stdout(&sb, &["pull", "-h"]);
+    // At the classic 80 columns, where clap wraps the most.
+    let run = Run::from(sb.cmd(&["pull", "-h"]).env("COLUMNS", "80").output().unwrap());
+    let short = String::from_utf8(run.ok().stdout.clone()).unwrap();
     let long = stdout(&sb, &["pull", "--help"]);
     assert!(short.lines().count() <= 60, "pull -h is {} lines:\n{short}", short.lines().count());
     for common in ["--platform", "--glob", "--output", "--extract", "--json", "--username"] {
