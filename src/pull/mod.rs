@@ -109,8 +109,8 @@ pub struct ExtractOptions {
     pub keep_archive: bool,
     /// Unpack layers that oras marked `io.deis.oras.content.unpack=true` (a pushed directory).
     pub oras_unpack: bool,
-    /// The most one archive (or one image, all layers together) may unpack to; default
-    /// [`Limit::for_blob`].
+    /// The most one archive (or one image, all layers together) may unpack to; default 100 ×
+    /// its compressed size, kept between 16 MiB and 64 GiB.
     pub max_unpacked: Option<u64>,
 }
 
