@@ -2,8 +2,11 @@
 //! exit code, a one-line message, and optionally the underlying cause.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
+
+pub use crate::hint::Hint;
 
 /// What went wrong, coarse enough to pick an exit code from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -68,6 +71,8 @@ struct About {
     layer: Option<String>,
     /// For [`Error::many`]: each failure as it was, not flattened into the message.
     errors: Vec<Error>,
+    /// What the user can do, and where the message words it (replaced by a front end's words).
+    hint: Option<(Hint, Range<usize>)>,
 }
 
 /// The engine's result type.
@@ -84,6 +89,21 @@ impl Error {
             retry_after: None,
             about: None,
         }
+    }
+
+    /// An error whose message is `before`, the hint's [`Hint::advice`], then `after`; a front
+    /// end words the advice its own way with [`Error::render`].
+    pub(crate) fn hinted(kind: ErrorKind, before: &str, hint: Hint, after: &str) -> Self {
+        let advice = hint.advice();
+        let mut e = Error::new(kind, format!("{before}{advice}{after}"));
+        let at = before.len()..before.len() + advice.len();
+        e.about.get_or_insert_default().hint = Some((hint, at));
+        e
+    }
+
+    /// What the user can do about this error, if the engine knows.
+    pub fn hint(&self) -> Option<Hint> {
+        Some(self.about.as_ref()?.hint.as_ref()?.0)
     }
 
     /// The same error, about the layer `name`.
@@ -142,7 +162,12 @@ impl Error {
 
     /// The same error with `prefix: ` in front of its message, keeping kind and retry data.
     pub fn context(mut self, prefix: impl std::fmt::Display) -> Self {
+        let old = self.message.len();
         self.message = format!("{prefix}: {}", self.message);
+        let shift = self.message.len() - old;
+        if let Some((_, at)) = self.about.as_mut().and_then(|a| a.hint.as_mut()) {
+            *at = at.start + shift..at.end + shift;
+        }
         self
     }
 
@@ -175,7 +200,7 @@ impl Error {
             .max_by_key(|k| k.specificity())
             .unwrap_or(ErrorKind::Other);
         let mut e = Error::new(kind, title);
-        e.about = Some(Box::new(About { layer: None, errors }));
+        e.about = Some(Box::new(About { layer: None, errors, hint: None }));
         e
     }
 
@@ -195,14 +220,24 @@ impl Error {
     /// The message and its causes on one line, as `message: cause: cause` (for several
     /// failures, `N layers failed: first; second`).
     pub fn to_string_full(&self) -> String {
+        self.render(Hint::advice)
+    }
+
+    /// [`Error::to_string_full`] with each [`Hint`] worded by `advice`: how a front end names
+    /// its own options (the CLI says `--overwrite force or skip` where the engine says
+    /// `Overwrite::Force`).
+    pub fn render(&self, advice: fn(Hint) -> &'static str) -> String {
         if let Some(a) = self.about.as_ref().filter(|a| !a.errors.is_empty()) {
-            let lines: Vec<String> = a.errors.iter().map(Error::to_string_full).collect();
+            let lines: Vec<String> = a.errors.iter().map(|e| e.render(advice)).collect();
             return format!("{}: {}", self.message, lines.join("; "));
         }
-        let mut out = self.message.clone();
+        let mut out = self.message_with(advice);
         let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(self);
         while let Some(e) = cur {
-            let text = e.to_string();
+            let text = match e.downcast_ref::<Error>() {
+                Some(inner) => inner.message_with(advice),
+                None => e.to_string(),
+            };
             if !text.is_empty() && !out.ends_with(&text) {
                 out.push_str(": ");
                 out.push_str(&text);
@@ -210,6 +245,18 @@ impl Error {
             cur = e.source();
         }
         out
+    }
+}
+
+impl Error {
+    /// This error's own message (no causes), its hint worded by `advice`.
+    fn message_with(&self, advice: fn(Hint) -> &'static str) -> String {
+        match self.about.as_ref().and_then(|a| a.hint.as_ref()) {
+            Some((hint, at)) => {
+                format!("{}{}{}", &self.message[..at.start], advice(*hint), &self.message[at.end..])
+            }
+            None => self.message.clone(),
+        }
     }
 }
 
@@ -262,6 +309,23 @@ mod tests {
         assert!(first.is_transient() && std::error::Error::source(first).is_some(), "kept whole");
         let one = Error::new(ErrorKind::Auth, "x");
         assert_eq!(one.errors().len(), 1, "a single error stands for itself");
+    }
+
+    #[test]
+    fn a_hint_is_worded_by_the_front_end_wherever_context_put_it() {
+        let e = Error::hinted(ErrorKind::Conflict, "f exists; ", Hint::Overwrite, " (or rename)")
+            .context("pull")
+            .with_note("layer 2");
+        assert_eq!(e.hint(), Some(Hint::Overwrite));
+        let neutral = format!("pull: f exists; {} (or rename) (layer 2)", Hint::Overwrite.advice());
+        assert_eq!(e.to_string_full(), neutral);
+        assert_eq!(e.to_string(), neutral);
+        assert_eq!(e.render(|_| "FLAGS"), "pull: f exists; FLAGS (or rename) (layer 2)");
+        let wrapped = Error::new(ErrorKind::Conflict, "outer").with_source(e);
+        assert_eq!(
+            wrapped.render(|_| "FLAGS"),
+            "outer: pull: f exists; FLAGS (or rename) (layer 2)"
+        );
     }
 
     #[test]

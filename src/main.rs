@@ -36,14 +36,14 @@ fn main() -> ExitCode {
             let engine = err.downcast_ref::<oci_dl::Error>();
             let text = match engine {
                 Some(e) if e.errors().len() > 1 => e.to_string(),
-                Some(e) => e.to_string_full(),
+                Some(e) => cli::hints::render(e),
                 None => format!("{err:#}"),
             };
             // Messages carry registry strings (titles, URLs, error bodies): never raw.
             eprintln!("oci-dl: error: {}", cli::escape::escape(&text));
             // Several layers failed: each on its own line, as it was.
             for e in engine.map(oci_dl::Error::errors).filter(|e| e.len() > 1).unwrap_or(&[]) {
-                eprintln!("  {}", cli::escape::escape(&e.to_string_full()));
+                eprintln!("  {}", cli::escape::escape(&cli::hints::render(e)));
             }
             if err
                 .downcast_ref::<oci_dl::Error>()

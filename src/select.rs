@@ -31,12 +31,11 @@ impl Overwrite {
             Overwrite::Force => Ok(true),
             Overwrite::Skip => Ok(false),
             Overwrite::Prompt => Ok(obs.confirm_overwrite(path)),
-            Overwrite::Error => Err(Error::new(
+            Overwrite::Error => Err(Error::hinted(
                 ErrorKind::Conflict,
-                format!(
-                    "{} exists with other content; use --overwrite force or skip",
-                    path.display()
-                ),
+                &format!("{} exists with other content; ", path.display()),
+                crate::error::Hint::Overwrite,
+                "",
             )),
         }
     }

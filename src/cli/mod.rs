@@ -5,6 +5,7 @@ pub mod blob;
 pub mod cache;
 pub mod escape;
 pub mod exit;
+pub mod hints;
 pub mod manifest;
 pub mod progress;
 pub mod pull;
@@ -235,7 +236,7 @@ impl Global {
             connect_timeout: None,
             cache: self.cache_dir(),
             sources: oci_dl::Sources::from_env(self.registry_config.as_deref()),
-            resolve: self.resolve.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,
+            resolve: self.resolve.iter().map(|r| pin(r)).collect::<Result<_, _>>()?,
             retry: oci_dl::RetryPolicy { retries: self.retries, ..Default::default() },
             cancel: cancel_on_signals()?,
             mirrors: oci_dl::Mirrors::load(self.registries_conf.as_deref(), self.mirror.clone())?,
@@ -255,6 +256,23 @@ pub fn one_platform(
         Some(p) => p.parse().map(Some),
         None => Ok(None),
     }
+}
+
+/// `--resolve HOST:PORT:ADDR`, as curl takes it.
+fn pin(arg: &str) -> Result<oci_dl::Pin, oci_dl::Error> {
+    arg.parse().map_err(|_| usage(format!("invalid --resolve {arg:?}: expected HOST:PORT:ADDR")))
+}
+
+/// `--verify-key SPEC`: a key file's path, or `env:VAR` for the key's text in a variable.
+pub fn verify_key(spec: &str) -> Result<oci_dl::VerifyKey, oci_dl::Error> {
+    let Some(var) = spec.strip_prefix("env:") else {
+        return oci_dl::VerifyKey::from_file(std::path::Path::new(spec));
+    };
+    let text = std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| usage(format!("--verify-key {spec}: ${var} is not set")))?;
+    oci_dl::VerifyKey::parse(&text, spec)
 }
 
 /// A usage error for the front end's own checks.

@@ -168,11 +168,7 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
             .referrer
             .clone()
             .map(|t| oci_dl::ReferrerPull { artifact_type: t, with_subject: !args.no_subject }),
-        verify: args
-            .verify_keys
-            .iter()
-            .map(|k| oci_dl::VerifyKey::load(k))
-            .collect::<Result<_, _>>()?,
+        verify: args.verify_keys.iter().map(|k| super::verify_key(k)).collect::<Result<_, _>>()?,
     };
     let view = global.view();
     let result = if to_stdout && !args.dry_run {
@@ -316,7 +312,7 @@ fn failure_document(req: &PullRequest, e: &oci_dl::Error, secs: f64) -> serde_js
             "layer": e.layer(),
             "kind": e.kind(),
             "exit_code": super::exit::code(e.kind()),
-            "message": e.to_string_full(),
+            "message": super::hints::render(e),
         })
     };
     json!({

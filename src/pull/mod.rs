@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
 use crate::extract::{self, Format, Limit, Policy};
 use crate::fsx;
@@ -266,10 +266,7 @@ pub(crate) fn pull_stream(
     // Signed or nothing: a stream's bytes reach the reader before the blob's digest is checked
     // at its end, so no signature can vouch for them yet.
     if !req.verify.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Usage,
-            "-o - streams bytes before they are verified: with --verify-key, use -o DIR",
-        ));
+        return Err(Error::hinted(ErrorKind::Usage, "", Hint::StreamUnverified, ""));
     }
     let (resolved, jobs) = plan(session, req, obs)?;
     let Some(job) = one_layer(&jobs)? else {
@@ -306,14 +303,12 @@ pub(crate) fn pull_stream(
 fn one_layer(jobs: &[Job]) -> Result<Option<&Job>, Error> {
     if jobs.len() > 1 {
         let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        return Err(Error::new(
-            ErrorKind::Usage,
-            format!(
-                "-o - writes one layer, but {} are selected: {}; narrow it with a filter",
-                jobs.len(),
-                names.join(", ")
-            ),
-        ));
+        let after = format!(
+            ", but {} are selected: {}; narrow it with a filter",
+            jobs.len(),
+            names.join(", ")
+        );
+        return Err(Error::hinted(ErrorKind::Usage, "", Hint::StreamOneLayer, &after));
     }
     Ok(jobs.first())
 }

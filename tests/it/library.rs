@@ -45,3 +45,56 @@ fn the_binary_and_the_test_binary_need_the_cli_feature() {
     let bin = manifest.split("[[bin]]").nth(1).and_then(|s| s.split("\n[").next()).unwrap();
     assert!(bin.contains("required-features = [\"cli\"]"), "{bin}");
 }
+
+/// String literals on code lines of `text` (not comments, not assertions).
+fn literals(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let code = line.trim_start();
+        if code.starts_with("//") || code.contains("assert") {
+            continue;
+        }
+        let mut parts = code.split('"');
+        parts.next();
+        while let (Some(lit), _) = (parts.next(), parts.next()) {
+            out.push(lit.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_engine_names_no_command_line_flag_in_its_messages() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    let mut dirs = vec![src.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() && !p.ends_with("cli") {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("main.rs") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 30, "read src/: {files:?}");
+    let flag = |l: &str| {
+        l.contains("-o -")
+            || l.contains("-u/")
+            || l.match_indices("--").any(|(i, _)| {
+                l[i + 2..].starts_with(|c: char| c.is_ascii_lowercase())
+                    && (i == 0 || l[..i].ends_with([' ', '(', '`']))
+            })
+    };
+    let mut found = Vec::new();
+    for f in &files {
+        for lit in literals(&std::fs::read_to_string(f).unwrap()) {
+            if flag(&lit) {
+                found.push(format!("{}: {lit:?}", f.strip_prefix(&src).unwrap().display()));
+            }
+        }
+    }
+    assert!(flag("use --overwrite force") && flag("-o - writes"), "the check sees a flag");
+    assert!(found.is_empty(), "engine messages name CLI flags (use a Hint):\n{}", found.join("\n"));
+}

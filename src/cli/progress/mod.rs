@@ -194,7 +194,7 @@ impl<V: View> Tracker<V> {
                 format!("resolved {digest} ({media_type}){plat}")
             }),
             Event::Retry { what, attempt, of, delay, error, .. } => self.debug(|| {
-                let reason = error.to_string_full();
+                let reason = crate::cli::hints::render(error);
                 format!("retry {attempt}/{of} of {what} in {delay:.1?}: {reason}")
             }),
             Event::Finished { name, digest, size, status, .. } => {
@@ -209,7 +209,7 @@ impl<V: View> Tracker<V> {
                 self.view.say(&format!("{what} {name}  {}  {}", HumanBytes(*size), digest.short()));
             }
             Event::Failed { name, error, .. } if self.verbosity >= 1 => {
-                self.view.log(&format!("✗ {name}: {}", error.to_string_full()));
+                self.view.log(&format!("✗ {name}: {}", crate::cli::hints::render(error)));
             }
             _ => {}
         }
