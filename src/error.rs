@@ -11,6 +11,7 @@ pub use crate::hint::Hint;
 /// What went wrong, coarse enough to pick an exit code from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Bad input from the user: an invalid reference, conflicting options, an unsafe title.
     Usage,

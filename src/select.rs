@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorKind};
 
 /// What to do when a file exists with other content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Overwrite {
     /// Fail that file (exit 1) and leave it untouched.
     Error,
@@ -47,6 +48,7 @@ pub const RESERVED_PREFIX: &str = ".oci-dl-";
 
 /// Layer filters. Empty lists select everything.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Filter {
     /// Any may match.
     pub globs: Vec<String>,

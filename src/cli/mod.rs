@@ -225,22 +225,21 @@ impl Global {
             },
             (None, false) => None,
         };
-        Ok(ClientOptions {
-            plain_http: self.plain_http,
-            insecure: self.insecure,
-            insecure_registry: false, // set per registry from registries.conf
-            ca_file: self.ca_file.clone(),
-            credentials,
-            timeout: Some(Duration::from_secs(self.timeout.max(1))),
-            deadline: Some(Duration::from_secs(self.deadline.max(1))),
-            connect_timeout: None,
-            cache: self.cache_dir(),
-            sources: oci_dl::Sources::from_env(self.registry_config.as_deref()),
-            resolve: self.resolve.iter().map(|r| pin(r)).collect::<Result<_, _>>()?,
-            retry: oci_dl::RetryPolicy { retries: self.retries, ..Default::default() },
-            cancel: cancel_on_signals()?,
-            mirrors: oci_dl::Mirrors::load(self.registries_conf.as_deref(), self.mirror.clone())?,
-        })
+        // insecure_registry stays off: it is set per registry from registries.conf.
+        let mut opts = ClientOptions::default();
+        opts.plain_http = self.plain_http;
+        opts.insecure = self.insecure;
+        opts.ca_file = self.ca_file.clone();
+        opts.credentials = credentials;
+        opts.timeout = Some(Duration::from_secs(self.timeout.max(1)));
+        opts.deadline = Some(Duration::from_secs(self.deadline.max(1)));
+        opts.cache = self.cache_dir();
+        opts.sources = oci_dl::Sources::from_env(self.registry_config.as_deref());
+        opts.resolve = self.resolve.iter().map(|r| pin(r)).collect::<Result<_, _>>()?;
+        opts.retry.retries = self.retries;
+        opts.cancel = cancel_on_signals()?;
+        opts.mirrors = oci_dl::Mirrors::load(self.registries_conf.as_deref(), self.mirror.clone())?;
+        Ok(opts)
     }
 }
 

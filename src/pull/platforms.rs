@@ -26,6 +26,7 @@ use crate::session::Session;
 
 /// Which platforms of an index a pull takes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Platforms {
     /// This machine's ([`Platform::host`]), into the output directory itself.
     #[default]

@@ -45,6 +45,7 @@ const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 /// How to reach a registry.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// Use `http://` even for non-loopback hosts.
     pub plain_http: bool,
@@ -71,7 +72,7 @@ pub struct ClientOptions {
     pub resolve: Vec<Pin>,
     /// How hard to retry transient failures.
     pub retry: RetryPolicy,
-    /// Set by the front end's signal handler to stop the run.
+    /// The caller's token to stop the run (see [`Cancel`]).
     pub cancel: Cancel,
     /// The shared blob cache, if any.
     pub cache: Option<PathBuf>,

@@ -54,7 +54,8 @@ impl View for Json {
             Event::Failed { index, name, error } => {
                 json!({"event": "error", "index": index, "name": name, "error": crate::cli::hints::render(error)})
             }
-            Event::Log { .. } => return,
+            // Logs go to stderr as text; events newer than this view are not shown.
+            _ => return,
         });
     }
 

@@ -205,6 +205,7 @@ impl<V: View> Tracker<V> {
                     FileStatus::Planned => "·",
                     FileStatus::Extracted => "✓ extracted",
                     FileStatus::Cached => "✓ from cache",
+                    _ => "✓",
                 };
                 self.view.say(&format!("{what} {name}  {}  {}", HumanBytes(*size), digest.short()));
             }
@@ -224,7 +225,7 @@ fn index_of(event: &Event<'_>) -> Option<usize> {
         | Event::Resumed { index, .. }
         | Event::Failed { index, .. } => Some(*index),
         Event::Retry { index, .. } => *index,
-        Event::Resolved { .. } | Event::Planned { .. } | Event::Log { .. } => None,
+        _ => None,
     }
 }
 
