@@ -38,6 +38,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -82,6 +83,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
             cand --deadline 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all'
+            cand --oci-layout 'Read REF as an OCI image layout on this machine (DIR:TAG or DIR@DIGEST), not a registry: the air-gapped install, every blob verified as from a registry'
             cand --case-sensitive 'Match names and keywords case-sensitively'
             cand --flatten 'Save each layer under the last component of its title'
             cand --json 'Print one JSON document describing the pull on stdout'
@@ -99,6 +101,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -127,6 +130,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -154,6 +158,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -180,6 +185,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -205,6 +211,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -229,6 +236,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand dir 'Print the cache directory'
@@ -256,6 +264,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -281,6 +290,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -316,6 +326,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -340,6 +351,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

@@ -98,6 +98,9 @@ pub struct Global {
     /// Use no blob cache.
     #[arg(long, global = true, help_heading = "Cache")]
     pub no_cache: bool,
+    /// Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to.
+    #[arg(long, global = true, conflicts_with = "no_cache", help_heading = "Cache")]
+    pub offline: bool,
     /// Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d].
     #[arg(
         long,
@@ -233,6 +236,11 @@ impl Global {
         opts.credentials = credentials;
         opts.timeout = Some(Duration::from_secs(self.timeout.max(1)));
         opts.deadline = Some(Duration::from_secs(self.deadline.max(1)));
+        opts.store = match (self.offline, self.cache_dir()) {
+            (false, _) => None,
+            (true, Some(dir)) => Some(oci_dl::Store::offline(&dir)),
+            (true, None) => bail!(usage("--offline reads the cache, but there is none (no HOME)")),
+        };
         opts.cache = self.cache_dir();
         opts.sources = oci_dl::Sources::from_env(self.registry_config.as_deref());
         opts.resolve = self.resolve.iter().map(|r| pin(r)).collect::<Result<_, _>>()?;
