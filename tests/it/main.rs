@@ -11,6 +11,7 @@ mod cache;
 mod cli;
 mod core_defects;
 mod engine;
+mod examples;
 mod extract;
 mod faults;
 mod fleets;
