@@ -26,6 +26,7 @@ mod mirrors;
 mod multiplatform;
 mod multiplatform_seams;
 mod platforms;
+mod public_api;
 mod publishers;
 mod pull;
 mod ranged;
