@@ -12,8 +12,8 @@
 //! use oci_dl::{ClientOptions, Event, Filter, Overwrite, PullRequest};
 //!
 //! let mut filter = Filter::default();
-//! filter.globs.push("curl*".into());
-//! let request = PullRequest::new("ghcr.io/pkgforge/bincache/curl:latest".parse()?, "pkg")
+//! filter.globs.push("tool*".into());
+//! let request = PullRequest::new("ghcr.io/org/tool:v1.2.0".parse()?, "pkg")
 //!     .filter(filter)
 //!     .jobs(4)
 //!     .overwrite(Overwrite::Skip);
