@@ -8,9 +8,9 @@ use std::time::Duration;
 
 pub use crate::hint::Hint;
 
-/// What went wrong, coarse enough to pick an exit code from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// What went wrong, coarse enough to pick an exit code from. Serialized as its
+/// [`name`](ErrorKind::name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// Bad input from the user: an invalid reference, conflicting options, an unsafe title.
@@ -24,7 +24,11 @@ pub enum ErrorKind {
     /// The network failed: DNS, connect, TLS, reset, timeout, 5xx.
     Network,
     /// The registry kept answering 429.
-    RateLimited,
+    RateLimited {
+        /// The wait it asked for (`Retry-After`, or a hint in its body), if it did: the same as
+        /// [`Error::retry_after`].
+        retry_after: Option<Duration>,
+    },
     /// A local file already exists and differs, and the policy says not to touch it.
     Conflict,
     /// Anything else: local I/O, a malformed registry response.
@@ -36,6 +40,22 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The kind as JSON and logs spell it: `not-found`, `rate-limited`….
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::Network => "network",
+            ErrorKind::RateLimited { .. } => "rate-limited",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Other => "other",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Signature => "signature",
+        }
+    }
+
     /// How specific this kind is when several layers fail at once: the most specific one decides
     /// the exit code, since "a digest did not match" tells the user more than "the network failed".
     pub fn specificity(self) -> u8 {
@@ -46,11 +66,17 @@ impl ErrorKind {
             ErrorKind::Integrity => 7,
             ErrorKind::Auth => 6,
             ErrorKind::NotFound => 5,
-            ErrorKind::RateLimited => 4,
+            ErrorKind::RateLimited { .. } => 4,
             ErrorKind::Network => 3,
             ErrorKind::Conflict => 2,
             ErrorKind::Other => 1,
         }
+    }
+}
+
+impl serde::Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -82,12 +108,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` with a message and no cause.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let retry_after = match kind {
+            ErrorKind::RateLimited { retry_after } => retry_after,
+            _ => None,
+        };
         Error {
             kind,
             message: message.into(),
             source: None,
             transient: false,
-            retry_after: None,
+            retry_after,
             about: None,
         }
     }
@@ -213,9 +243,14 @@ impl Error {
         vec![self]
     }
 
-    /// The kind, for exit codes and retry decisions.
+    /// The kind, for exit codes and retry decisions; a rate limit carries the wait asked for.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        match self.kind {
+            ErrorKind::RateLimited { .. } => {
+                ErrorKind::RateLimited { retry_after: self.retry_after }
+            }
+            kind => kind,
+        }
     }
 
     /// The message and its causes on one line, as `message: cause: cause` (for several
@@ -327,6 +362,19 @@ mod tests {
             wrapped.render(|_| "FLAGS"),
             "outer: pull: f exists; FLAGS (or rename) (layer 2)"
         );
+    }
+
+    #[test]
+    fn a_rate_limit_is_matched_with_the_wait_asked_for_and_named_as_before() {
+        let wait = Some(Duration::from_secs(7));
+        let e =
+            Error::new(ErrorKind::RateLimited { retry_after: None }, "429").with_retry_after(wait);
+        assert!(matches!(e.kind(), ErrorKind::RateLimited { retry_after } if retry_after == wait));
+        let many = Error::many(vec![e, Error::new(ErrorKind::Network, "reset")]);
+        assert_eq!(many.kind(), ErrorKind::RateLimited { retry_after: wait }, "kept by many");
+        let json = serde_json::to_string(&ErrorKind::RateLimited { retry_after: wait }).unwrap();
+        assert_eq!(json, r#""rate-limited""#);
+        assert_eq!(serde_json::to_string(&ErrorKind::NotFound).unwrap(), r#""not-found""#);
     }
 
     #[test]

@@ -42,7 +42,7 @@
 //!   documents; bytes are polled from [`Progress`].
 //! - Results: [`PullReport`] and [`FileReport`]s; failures as [`Error`], with a matchable
 //!   [`ErrorKind`] (`NotFound`, `Auth`, `Network`, `Integrity`, `Signature`, `Conflict`,
-//!   `RateLimited` with [`Error::retry_after`], …), [`Error::is_transient`] for retries, a
+//!   `RateLimited { retry_after }`, …), [`Error::is_transient`] for retries, a
 //!   [`Hint`] of what the user can do, and [`Error::errors`] for each failed layer.
 //!
 //! The types that will grow are `#[non_exhaustive]`: build them with their constructors or

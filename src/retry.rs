@@ -175,7 +175,7 @@ pub(crate) fn run<T>(
                 err.context(format!("gave up after {} attempts", n + 1))
             });
         }
-        if err.kind() == ErrorKind::RateLimited {
+        if matches!(err.kind(), ErrorKind::RateLimited { .. }) {
             let limit = gate.throttle(policy.throttle_for);
             obs.log(
                 Level::Debug,

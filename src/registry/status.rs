@@ -34,7 +34,7 @@ pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str, until: Instan
     let kind = match status.as_u16() {
         401 | 403 => ErrorKind::Auth,
         404 => ErrorKind::NotFound,
-        429 => ErrorKind::RateLimited,
+        429 => ErrorKind::RateLimited { retry_after: None },
         408 | 500..=599 => ErrorKind::Network,
         _ => ErrorKind::Other,
     };

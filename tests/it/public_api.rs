@@ -117,8 +117,19 @@ fn item(lines: &[&str], i: usize, out: &mut Vec<String>) {
         if member && (t.starts_with("pub fn ") || t.starts_with("fn ")) {
             out.push(format!("{sig} :: {}", signature(lines, j)));
         } else if member {
-            // A field or variant: its line.
-            out.push(format!("{sig} :: {}", t.trim_end_matches(['{', ',']).trim()));
+            // A field, or a variant with the fields it carries.
+            let mut m = t.trim_end_matches(['{', ',']).trim().to_owned();
+            if is_enum && t.ends_with('{') {
+                let fields: Vec<&str> = lines[j + 1..]
+                    .iter()
+                    .take_while(|f| indent(f) != 4)
+                    .map(|f| f.trim())
+                    .filter(|f| indent(f) != usize::MAX && !f.starts_with("//"))
+                    .map(|f| f.trim_end_matches(','))
+                    .collect();
+                m = format!("{m} {{ {} }}", fields.join(", "));
+            }
+            out.push(format!("{sig} :: {m}"));
         }
     }
 }
