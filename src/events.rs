@@ -73,8 +73,9 @@ pub enum FileStatus {
 ///
 /// # Order
 ///
-/// A pull reports [`Resolved`](Event::Resolved), then [`Planned`](Event::Planned), then each
-/// transfer's events, tied together by `index` (the file's position in the pull). One transfer's
+/// A pull reports [`Resolved`](Event::Resolved), then [`Planned`](Event::Planned) (not in a dry
+/// run, nor when nothing was selected), then each transfer's events, tied together by `index`
+/// (the file's position in the pull). One transfer's
 /// events arrive in this order:
 ///
 /// 1. [`Started`](Event::Started) — not for a file that needs no transfer (up to date, or
