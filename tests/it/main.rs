@@ -19,6 +19,7 @@ mod faults;
 mod fleets;
 mod formats;
 mod help;
+mod hints;
 mod hostile;
 mod hostile_files;
 mod hostile_net;
