@@ -63,11 +63,11 @@ fn literals(text: &str) -> Vec<String> {
     out
 }
 
-#[test]
-fn the_engine_names_no_command_line_flag_in_its_messages() {
+/// The engine's source files: `src/` without the front end (`cli/`, `main.rs`).
+fn engine_files() -> Vec<std::path::PathBuf> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    let mut dirs = vec![src.clone()];
+    let mut dirs = vec![src];
     while let Some(d) = dirs.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
@@ -79,6 +79,28 @@ fn the_engine_names_no_command_line_flag_in_its_messages() {
         }
     }
     assert!(files.len() > 30, "read src/: {files:?}");
+    files
+}
+
+#[test]
+fn the_engine_installs_no_signal_handler() {
+    // A library must not take SIGINT from the program that links it: the caller cancels with
+    // its own oci_dl::Cancel (the CLI's handler is cli::cancel_on_signals).
+    for f in engine_files() {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for word in ["signal_hook", "sigaction", "libc::signal", "ctrlc"] {
+            assert!(!text.contains(word), "{} mentions {word}", f.display());
+        }
+    }
+    let cli = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli/mod.rs"))
+        .unwrap();
+    assert!(cli.contains("fn cancel_on_signals") && cli.contains("signal_hook::flag::register"));
+}
+
+#[test]
+fn the_engine_names_no_command_line_flag_in_its_messages() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files = engine_files();
     let flag = |l: &str| {
         l.contains("-o -")
             || l.contains("-u/")
