@@ -120,3 +120,31 @@ fn the_engine_names_no_command_line_flag_in_its_messages() {
     assert!(flag("use --overwrite force") && flag("-o - writes"), "the check sees a flag");
     assert!(found.is_empty(), "engine messages name CLI flags (use a Hint):\n{}", found.join("\n"));
 }
+
+#[test]
+fn a_caller_cancels_a_pull_with_its_own_token() {
+    use std::sync::Arc;
+
+    use crate::support::push::{Layer, Pusher};
+    use oci_dl::{ClientOptions, ErrorKind, Event, PullRequest};
+
+    let Some(reg) = crate::support::registry::open() else { return };
+    let data = crate::support::noise(1 << 20, 31);
+    Pusher::new(reg).artifact("library/cancel", "v1", &[Layer::titled("big.bin", data)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let reference = format!("{}/library/cancel:v1", reg.host).parse().unwrap();
+    let req = PullRequest::new(reference, &out);
+    let mut opts = ClientOptions::default();
+    let token = opts.cancel.clone();
+    // The caller stops the run as soon as the transfer starts (as on its own Ctrl-C).
+    let observer = move |e: &Event<'_>| {
+        if let Event::Started { .. } = e {
+            token.cancel();
+        }
+    };
+    opts.retry.retries = 0;
+    let err = oci_dl::pull(&req, &opts, Arc::new(observer)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Interrupted, "{}", err.to_string_full());
+    assert!(!out.join("big.bin").exists(), "no final name for an unfinished file");
+}
