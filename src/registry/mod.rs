@@ -45,7 +45,10 @@ use transport::*;
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
-/// How to reach a registry.
+/// How to reach a registry. The default is anonymous (no credentials, no credential files
+/// read: [`Sources::from_env`](crate::Sources::from_env) reads them as the CLI does), with no blob cache
+/// ([`Cache::default_dir`](crate::Cache::default_dir) is the CLI's), no mirrors and the default
+/// timeouts and retries; set the fields you need on it.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ClientOptions {
