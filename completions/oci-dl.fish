@@ -62,6 +62,9 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l include -d 'Names
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l exclude -d 'Names must contain none of these keywords' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l media-type -d 'Select layers by media type (globs allowed)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s o -l output -d 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout' -r -f -a "(__fish_complete_directories)"
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l format -d 'What to write: each layer as a file, an OCI image layout directory (-o DIR), or a tar of one (-o FILE.tar)' -r -f -a "files\t'Each layer as a file (or unpacked), the default'
+oci-layout\t'An OCI image layout directory: oci-layout, index.json, blobs/'
+oci-archive\t'The same layout in one tar file'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l overwrite -d 'When a file exists with other content [default: prompt at a terminal, else error]' -r -f -a "error\t''
 skip\t''
 force\t''
@@ -93,6 +96,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s x -l extract -d '
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l keep-archive -d 'Keep downloaded archives next to what was unpacked from them'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-unpack -d 'Keep layers that oras marked for unpacking (pushed directories) as archives'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-subject -d 'With --referrer: pull only the referrer\'s files, not the subject\'s'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l include-referrers -d 'With --format oci-layout|oci-archive: also store what is attached (signatures, SBOMs, attestations), for checks made later without the registry'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'

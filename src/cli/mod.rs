@@ -5,6 +5,7 @@ pub mod blob;
 pub mod cache;
 pub mod escape;
 pub mod exit;
+pub mod layout;
 pub mod manifest;
 pub mod progress;
 pub mod pull;

@@ -41,6 +41,16 @@ pub struct PullArgs {
     #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
         value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
     pub output: Output,
+    /// What to write: each layer as a file, an OCI image layout directory (-o DIR), or a tar
+    /// of one (-o FILE.tar).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "files",
+        help_heading = "Output"
+    )]
+    pub format: super::layout::FormatArg,
     /// Save each layer under the last component of its title.
     #[arg(long, help_heading = "Output")]
     pub flatten: bool,
@@ -84,6 +94,10 @@ pub struct PullArgs {
     /// With --referrer: pull only the referrer's files, not the subject's.
     #[arg(long, requires = "referrer", help_heading = "Referrers")]
     pub no_subject: bool,
+    /// With --format oci-layout|oci-archive: also store what is attached (signatures, SBOMs,
+    /// attestations), for checks made later without the registry.
+    #[arg(long, help_heading = "Referrers")]
+    pub include_referrers: bool,
 }
 
 /// `-` is stdout, anything else a directory: decided here, once, never by comparing paths later.
@@ -119,6 +133,9 @@ fn groups(v: &[String]) -> Vec<Vec<String>> {
 }
 
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
+    if args.format != super::layout::FormatArg::Files || args.include_referrers {
+        return super::layout::run(args, global);
+    }
     let reference = parse_reference(&args.reference)?;
     let platforms = platforms(&args.platform)?;
     let to_stdout = args.output == Output::Stdout;

@@ -18,8 +18,10 @@ use crate::select::Filter;
 pub use crate::select::Overwrite;
 use crate::session::Session;
 
+mod attached;
 mod commit;
 mod layer;
+pub(crate) mod layout;
 mod plan;
 mod platforms;
 mod rootfs;
@@ -28,6 +30,7 @@ mod signed;
 use crate::blob::{self, BlobSpec};
 use commit::{Landed, commit_all};
 use layer::{After, after_download, download, fetch_layer};
+pub use layout::{LayoutReport, LayoutRequest, LayoutTarget};
 pub(crate) use plan::existing;
 use plan::{Job, plan};
 pub use platforms::Platforms;
