@@ -18,6 +18,7 @@ mod hostile;
 mod hostile_files;
 mod hostile_net;
 mod hostile_sources;
+mod layout;
 mod manifest;
 mod mirrors;
 mod multiplatform;
