@@ -1,0 +1,163 @@
+//! Layout pulls where the registry or the user gets it wrong: a corrupt blob from the strict
+//! fake (exit 5, nothing half-written, `index.json` and the archive as they were, the canaries
+//! around them untouched), flags that make no sense with a layout (exit 2 before any request),
+//! and two runs adding tags to one layout at once (the lock keeps both).
+
+use serde_json::{Value, json};
+
+use crate::layout::entries;
+use crate::support::fake::{Fake, Reply};
+use crate::support::push::{Layer, OCI_MANIFEST, Pusher};
+use crate::support::registry;
+use crate::support::*;
+
+fn sha(b: &[u8]) -> oci_dl::Digest {
+    oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b)
+}
+
+/// An artifact as `oras push` writes it (oras CLI `cmd/oras/root/push.go`: the unknown artifact
+/// type, the empty config with its inline data, a `created` annotation) over `files`.
+fn oras_manifest(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let layers: Vec<Value> = files
+        .iter()
+        .map(|(t, b)| {
+            json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(b).to_string(),
+                   "size": b.len(), "annotations": {"org.opencontainers.image.title": t}})
+        })
+        .collect();
+    serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.unknown.artifact.v1",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha(b"{}").to_string(),
+                   "size": 2, "data": "e30="},
+        "layers": layers,
+        "annotations": {"org.opencontainers.image.created": "2026-11-30T10:00:00Z"},
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_corrupt_blob_exits_5_and_leaves_the_layout_and_the_archive_as_they_were() {
+    let (a, b) = (noise(3000, 1), noise(5000, 2));
+    let v0 = oras_manifest(&[("a.bin", &a)]);
+    let v1 = oras_manifest(&[("a.bin", &a), ("b.bin", &b)]);
+    let (da, db) = (sha(&a).to_string(), sha(&b).to_string());
+    let fake = {
+        let (a, b, db) = (a.clone(), b.clone(), db.clone());
+        Fake::start(move |hit| {
+            let manifest =
+                |m: &Vec<u8>| Reply::new(200, m.clone()).header("content-type", OCI_MANIFEST);
+            match hit.route() {
+                "/v2/x/manifests/v0" => manifest(&v0),
+                "/v2/x/manifests/v1" => manifest(&v1),
+                r if r == format!("/v2/x/blobs/{da}") => Reply::blob(hit, &a),
+                r if r == format!("/v2/x/blobs/{db}") => {
+                    let mut bad = b.clone();
+                    bad[100] ^= 1;
+                    Reply::new(200, bad)
+                }
+                _ => Reply::unexpected(),
+            }
+        })
+    };
+    for (format, out) in [("oci-layout", "out"), ("oci-archive", "out.tar")] {
+        let sb = Sandbox::new();
+        let canaries = Canaries::plant_beside(&sb.work(), out);
+        let r = |tag: &str| format!("{}/x:{tag}", fake.host);
+        sb.run(&["--plain-http", "pull", &r("v0"), "--format", format, "-o", out]).ok();
+        let path = sb.work().join(out);
+        let before = match format {
+            "oci-layout" => std::fs::read(path.join("index.json")).unwrap(),
+            _ => std::fs::read(&path).unwrap(),
+        };
+        let run = sb.run(&["--plain-http", "pull", &r("v1"), "--format", format, "-o", out]);
+        run.fails(5, "hashes to");
+        canaries.assert_unchanged();
+        if format == "oci-layout" {
+            assert_eq!(std::fs::read(path.join("index.json")).unwrap(), before, "index.json");
+            let blobs = tree(&path.join("blobs"));
+            assert!(
+                !blobs.iter().any(|n| n.contains(&db[7..])),
+                "no file for the bad blob: {blobs:?}"
+            );
+            assert_eq!(blobs.len(), 4, "sha256/, a.bin, {{}} and the v0 manifest: {blobs:?}");
+        } else {
+            assert_eq!(std::fs::read(&path).unwrap(), before, "the archive");
+            let here: Vec<String> =
+                tree(&sb.work()).into_iter().filter(|n| n.starts_with(".oci-dl")).collect();
+            assert!(here.is_empty(), "staging left behind: {here:?}");
+        }
+    }
+    let b_gets = fake.hits().iter().filter(|h| h.route().ends_with(&db)).count();
+    assert_eq!(b_gets, 2, "one GET of the bad blob per run: a digest mismatch is not retried");
+}
+
+#[test]
+fn flags_that_make_no_sense_with_a_layout_are_usage_errors_before_any_request() {
+    let fake = Fake::start(|_| Reply::unexpected());
+    fake.expect_unused();
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.work().join("dir")).unwrap();
+    std::fs::create_dir_all(sb.work().join("notes")).unwrap();
+    std::fs::write(sb.work().join("notes/todo.txt"), "mine\n").unwrap();
+    let r = format!("{}/x:v1", fake.host);
+    let rows: [(&[&str], &str); 9] = [
+        (&["--format", "oci-layout", "-o", "L", "-g", "*.bin"], "no filters"),
+        (&["--format", "oci-layout", "-o", "L", "-x"], "no -x"),
+        (&["--format", "oci-layout", "-o", "L", "--flatten"], "no --flatten"),
+        (&["--format", "oci-layout", "-o", "-"], "not -"),
+        (&["--include-referrers", "-o", "L"], "needs --format oci-layout or oci-archive"),
+        (
+            &["--format", "oci-layout", "-o", "L", "--referrer", "application/spdx+json"],
+            "--include-referrers",
+        ),
+        (
+            &[
+                "--format",
+                "oci-layout",
+                "-o",
+                "L",
+                "--platform",
+                "linux/amd64",
+                "--platform",
+                "linux/arm64",
+            ],
+            "one platform's manifest",
+        ),
+        (&["--format", "oci-archive", "-o", "dir"], "dir is a directory: an oci-archive is a file"),
+        (&["--format", "oci-layout", "-o", "notes"], "notes is not an OCI image layout"),
+    ];
+    for (args, needle) in rows {
+        let mut all = vec!["--plain-http", "pull", &r];
+        all.extend_from_slice(args);
+        sb.run(&all).fails(2, needle);
+    }
+    assert_eq!(tree(&sb.work()), ["dir/", "notes/", "notes/todo.txt"]);
+    assert_eq!(std::fs::read_to_string(sb.work().join("notes/todo.txt")).unwrap(), "mine\n");
+}
+
+#[test]
+fn two_runs_adding_tags_to_one_layout_at_once_keep_both() {
+    let Some(reg) = registry::open() else { return };
+    let p = Pusher::new(reg);
+    let (_, body) = p.oras_push("lay/race", "v1", &[Layer::oras("app", noise(200_000, 7))]);
+    p.manifest_raw("lay/race", "v2", OCI_MANIFEST, &body);
+    let sb = Sandbox::new();
+    for round in 0..4 {
+        let out = format!("L{round}");
+        let spawn = |tag: &str| {
+            let r = format!("{}/lay/race:{tag}", reg.host);
+            let mut c = sb.cmd(&["pull", &r, "--format", "oci-layout", "-o", &out]);
+            c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        };
+        let (one, two) = (spawn("v1"), spawn("v2"));
+        for child in [one, two] {
+            Run::from(child.wait_with_output().unwrap()).ok();
+        }
+        let mut tags: Vec<Option<String>> =
+            entries(&sb.work().join(&out)).into_iter().map(|(_, t)| t).collect();
+        tags.sort();
+        assert_eq!(tags, [Some("v1".to_owned()), Some("v2".to_owned())], "round {round}");
+    }
+}
