@@ -19,6 +19,7 @@ mod hostile_files;
 mod hostile_net;
 mod hostile_sources;
 mod layout;
+mod layout_attached;
 mod layout_hostile;
 mod manifest;
 mod mirrors;
