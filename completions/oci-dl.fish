@@ -61,7 +61,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s r -l regex -d 'Se
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l include -d 'Names must contain one of these keywords; each use of the flag is a group that must match' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l exclude -d 'Names must contain none of these keywords' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l media-type -d 'Select layers by media type (globs allowed)' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s o -l output -d 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout' -r -f -a "(__fish_complete_directories)"
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s o -l output -d 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout; with --format oci-archive, the tar file' -r -f -a "(__fish_complete_directories)"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l format -d 'What to write: each layer as a file, an OCI image layout directory (-o DIR), or a tar of one (-o FILE.tar)' -r -f -a "files\t'Each layer as a file (or unpacked), the default'
 oci-layout\t'An OCI image layout directory: oci-layout, index.json, blobs/'
 oci-archive\t'The same layout in one tar file'"

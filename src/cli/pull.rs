@@ -37,7 +37,8 @@ pub struct PullArgs {
     /// Match names and keywords case-sensitively.
     #[arg(long, help_heading = "Selection")]
     pub case_sensitive: bool,
-    /// Directory to write into (created if missing), or `-` to stream the one selected layer to stdout.
+    /// Directory to write into (created if missing), or `-` to stream the one selected layer to
+    /// stdout; with --format oci-archive, the tar file.
     #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
         value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
     pub output: Output,
