@@ -5,14 +5,14 @@
 //! every manifest is fetched by the digest its parent names, and `index.json` is written only
 //! once everything it names is in place (`crate::layout`).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::attached::attach;
 use super::existing;
 use crate::blob::{self, BlobSpec};
-use crate::digest::Digest;
+use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
 use crate::layout::{Layout, archive};
@@ -178,6 +178,17 @@ fn into_layout(
         true => attach(client, &req.reference, &mut graph, obs)?,
         false => 0,
     };
+    // Checked once here, so a `blobs` directory that cannot be had is one error, not one a blob.
+    let algorithms: BTreeSet<Algorithm> = graph
+        .blobs
+        .iter()
+        .map(|b| &b.digest)
+        .chain(graph.manifests.iter().map(|m| &m.desc.digest))
+        .map(Digest::algorithm)
+        .collect();
+    for a in algorithms {
+        layout.blobs(a)?;
+    }
     let blobs = fetch_blobs(session, req, &layout, &graph.blobs, obs)?;
     for m in &graph.manifests {
         layout.put_bytes(&m.desc.digest, &m.bytes)?;
@@ -294,7 +305,6 @@ pub(super) fn digest_tag(d: &Digest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::Algorithm;
 
     #[test]
     fn digest_tags_are_alg_dash_hex() {

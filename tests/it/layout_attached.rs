@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::layout::{entries, layout_blobs, skopeo, skopeo_here};
 use crate::referrers::push_referrer;
-use crate::support::push::{Layer, Pusher};
+use crate::support::push::{Layer, OCI_INDEX, OCI_MANIFEST, Pusher};
 use crate::support::registry;
 use crate::support::*;
 use crate::trust::{payload, push_signature, sig_ann};
@@ -134,4 +134,98 @@ fn a_referrer_attached_elsewhere_is_left_out_with_the_fallback_tag_that_lists_it
     );
     let hex = stray_digest.trim_start_matches("sha256:");
     assert!(!l.join("blobs/sha256").join(hex).exists(), "the stray referrer is not stored");
+}
+
+/// Where the registry has the referrers API it is asked (for every manifest stored, the
+/// attached ones too), the fallback tag never is; cosign's tags are asked and may be missing.
+#[test]
+fn the_referrers_api_is_used_where_the_registry_has_it() {
+    use crate::layout_hostile::oras_manifest;
+    use crate::support::fake::{Fake, Reply};
+    use serde_json::json;
+    let subject = oras_manifest(&[("app", b"the app\n")]);
+    let sd = sha(&subject);
+    let spdx = br#"{"spdxVersion":"SPDX-2.3"}"#;
+    let attach = |to: &oci_dl::Digest, file: &[u8]| {
+        let mut m: Value =
+            serde_json::from_slice(&oras_manifest(&[("sbom.spdx.json", file)])).unwrap();
+        m["artifactType"] = json!("application/spdx+json");
+        m["subject"] = json!({"mediaType": OCI_MANIFEST, "digest": to.to_string(), "size": 100});
+        serde_json::to_vec(&m).unwrap()
+    };
+    let sbom = attach(&sd, spdx);
+    let stray = attach(&sha(b"another manifest"), spdx);
+    let listed = |m: &[u8]| {
+        json!({"mediaType": OCI_MANIFEST, "digest": sha(m).to_string(), "size": m.len(),
+        "artifactType": "application/spdx+json"})
+    };
+    let list = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [listed(&sbom), listed(&stray)]}))
+    .unwrap();
+    let empty =
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}))
+            .unwrap();
+    let (sbom_d, stray_d) = (sha(&sbom), sha(&stray));
+    let manifests = [
+        ("v1".to_owned(), subject.clone()),
+        (sbom_d.to_string(), sbom.clone()),
+        (stray_d.to_string(), stray.clone()),
+    ];
+    let blobs = [b"the app\n".to_vec(), spdx.to_vec()];
+    let cosign: Vec<String> = [&sd, &sbom_d]
+        .iter()
+        .flat_map(|d| {
+            ["sig", "att", "sbom"].map(|s| format!("/v2/x/manifests/sha256-{}.{s}", d.hex()))
+        })
+        .collect();
+    let (api_subject, api_sbom) =
+        (format!("/v2/x/referrers/{sd}"), format!("/v2/x/referrers/{sbom_d}"));
+    let f = Fake::start(move |hit| {
+        let route = hit.route();
+        for (name, body) in &manifests {
+            if route == format!("/v2/x/manifests/{name}") {
+                return Reply::new(200, body.clone()).header("content-type", OCI_MANIFEST);
+            }
+        }
+        for b in &blobs {
+            if route == format!("/v2/x/blobs/{}", sha(b)) {
+                return Reply::blob(hit, b);
+            }
+        }
+        if route == api_subject {
+            return Reply::new(200, list.clone()).header("content-type", OCI_INDEX);
+        }
+        if route == api_sbom {
+            return Reply::new(200, empty.clone()).header("content-type", OCI_INDEX);
+        }
+        if cosign.iter().any(|c| c == route) {
+            return Reply::new(
+                404,
+                r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+            );
+        }
+        Reply::unexpected()
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&[
+        "--plain-http",
+        "pull",
+        &r,
+        "--format",
+        "oci-layout",
+        "-o",
+        "L",
+        "--include-referrers",
+    ])
+    .ok();
+    let l = sb.work().join("L");
+    assert_eq!(entries(&l), [(sd.to_string(), Some("v1".to_owned())), (sbom_d.to_string(), None)]);
+    assert!(
+        !l.join("blobs/sha256").join(stray_d.hex()).exists(),
+        "the stray referrer is not stored"
+    );
+    assert_eq!(layout_blobs(&l).len(), 5, "two manifests, two files, {{}}");
+    assert_eq!(f.hits_to("/v2/x/referrers/").len(), 2);
+    f.assert_no_unexpected(); // no fallback tag request
 }

@@ -17,7 +17,7 @@ fn sha(b: &[u8]) -> oci_dl::Digest {
 
 /// An artifact as `oras push` writes it (oras CLI `cmd/oras/root/push.go`: the unknown artifact
 /// type, the empty config with its inline data, a `created` annotation) over `files`.
-fn oras_manifest(files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn oras_manifest(files: &[(&str, &[u8])]) -> Vec<u8> {
     let layers: Vec<Value> = files
         .iter()
         .map(|(t, b)| {
@@ -160,4 +160,31 @@ fn two_runs_adding_tags_to_one_layout_at_once_keep_both() {
         tags.sort();
         assert_eq!(tags, [Some("v1".to_owned()), Some("v2".to_owned())], "round {round}");
     }
+}
+
+/// A layout whose `blobs` someone replaced with a symlink to a directory outside: nothing is
+/// written through it, and `index.json` stays as it was.
+#[test]
+fn a_blobs_directory_swapped_for_a_symlink_is_refused_not_followed() {
+    let a = noise(3000, 3);
+    let v1 = oras_manifest(&[("a.bin", &a)]);
+    let fake = Fake::start(move |hit| match hit.route() {
+        "/v2/x/manifests/v1" => Reply::new(200, v1.clone()).header("content-type", OCI_MANIFEST),
+        _ => Reply::unexpected(),
+    });
+    let sb = Sandbox::new();
+    let out = sb.work().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(out.join("index.json"), r#"{"schemaVersion":2,"manifests":[]}"#).unwrap();
+    let canaries = Canaries::plant(&sb.work());
+    std::os::unix::fs::symlink("../victim", out.join("blobs")).unwrap();
+    let r = format!("{}/x:v1", fake.host);
+    let run = sb.run(&["--plain-http", "pull", &r, "--format", "oci-layout", "-o", "out"]);
+    run.fails(1, "refusing to write through symlink");
+    canaries.assert_unchanged();
+    assert_eq!(
+        std::fs::read_to_string(out.join("index.json")).unwrap(),
+        r#"{"schemaVersion":2,"manifests":[]}"#
+    );
 }
