@@ -38,6 +38,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -83,6 +84,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
             cand --deadline 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all'
+            cand --oci-layout 'Read REF as an OCI image layout on this machine (DIR:TAG or DIR@DIGEST), not a registry: the air-gapped install, every blob verified as from a registry'
             cand --case-sensitive 'Match names and keywords case-sensitively'
             cand --flatten 'Save each layer under the last component of its title'
             cand --json 'Print one JSON document describing the pull on stdout'
@@ -101,6 +103,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -129,6 +132,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -156,6 +160,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -182,6 +187,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -207,6 +213,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -231,6 +238,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand dir 'Print the cache directory'
@@ -258,6 +266,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -283,6 +292,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -318,6 +328,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -342,6 +353,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

@@ -68,7 +68,14 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     if let Some(why) = refused(args) {
         return Err(super::usage(why).into());
     }
-    let reference = parse_reference(&args.reference)?;
+    // The source may itself be a layout (`--oci-layout DIR:TAG`): a copy between layouts.
+    let (reference, store) = match args.oci_layout {
+        true => {
+            let (store, reference) = super::pull::layout_reference(&args.reference)?;
+            (reference, Some(store))
+        }
+        false => (parse_reference(&args.reference)?, None),
+    };
     let platform = match args.platform.as_slice() {
         [] => None,
         [all] if all == "all" => None,
@@ -92,7 +99,13 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         jobs: usize::from(args.jobs),
         include_referrers: args.include_referrers,
     };
-    let opts = global.client_options()?;
+    let mut opts = global.client_options()?;
+    if store.is_some() {
+        if global.offline {
+            return Err(super::usage("--oci-layout reads a layout: not with --offline").into());
+        }
+        opts.store = store;
+    }
     let view = global.view();
     let result = oci_dl::pull_layout(&req, &opts, view.clone());
     view.finish();

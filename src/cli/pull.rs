@@ -13,8 +13,12 @@ use super::{Global, OverwriteArg, parse_reference};
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
+    /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST] (with --oci-layout: DIR:TAG or DIR@DIGEST).
     pub reference: String,
+    /// Read REF as an OCI image layout on this machine (DIR:TAG or DIR@DIGEST), not a registry:
+    /// the air-gapped install, every blob verified as from a registry.
+    #[arg(long, help_heading = "Selection")]
+    pub oci_layout: bool,
     /// Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine's].
     /// Repeat it, or say `all`, to pull several, each into DIR/OS-ARCH[-VARIANT][-OS_VERSION].
     #[arg(long, value_name = "PLATFORM", help_heading = "Selection")]
@@ -133,11 +137,39 @@ fn groups(v: &[String]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// `DIR:TAG` or `DIR@DIGEST` of `--oci-layout`: the layout as a store, and the reference the
+/// engine pulls from it.
+pub(super) fn layout_reference(s: &str) -> anyhow::Result<(oci_dl::Store, oci_dl::Reference)> {
+    let (dir, reference) = match s.rsplit_once('@') {
+        Some((dir, digest)) => (dir, format!("layout@{digest}")),
+        None => match s.rsplit_once(':').filter(|(_, t)| !t.is_empty() && !t.contains('/')) {
+            Some((dir, tag)) => (dir, format!("layout:{tag}")),
+            None => {
+                return Err(super::usage(format!(
+                    "--oci-layout {s:?}: name a tag or digest in the layout, DIR:TAG or DIR@DIGEST"
+                ))
+                .into());
+            }
+        },
+    };
+    let store = oci_dl::Store::layout(std::path::Path::new(dir))?;
+    let reference = oci_dl::Reference::parse_with_default(&reference, "oci-layout")
+        .map_err(|e| super::usage(format!("--oci-layout {s:?}: {e}")))?;
+    Ok((store, reference))
+}
+
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     if args.format != super::layout::FormatArg::Files || args.include_referrers {
         return super::layout::run(args, global);
     }
-    let reference = parse_reference(&args.reference)?;
+    let mut layout = None;
+    let reference = if args.oci_layout {
+        let (store, reference) = layout_reference(&args.reference)?;
+        layout = Some(store);
+        reference
+    } else {
+        parse_reference(&args.reference)?
+    };
     let platforms = platforms(&args.platform)?;
     let to_stdout = args.output == Output::Stdout;
     if platforms.is_several() && (to_stdout || args.referrer.is_some()) {
@@ -158,7 +190,13 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     if to_stdout && args.referrer.is_some() {
         return Err(super::usage("--referrer writes files; use -o DIR").into());
     }
-    let opts = global.client_options()?;
+    let mut opts = global.client_options()?;
+    if layout.is_some() {
+        if global.offline {
+            return Err(super::usage("--oci-layout reads a layout: not with --offline").into());
+        }
+        opts.store = layout;
+    }
     let req = PullRequest {
         reference,
         platforms,
