@@ -68,6 +68,12 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     if let Some(why) = refused(args) {
         return Err(super::usage(why).into());
     }
+    if args.include_referrers && global.offline {
+        // What is attached is known only to the registry; the cache cannot say what is not.
+        return Err(
+            super::usage("--include-referrers asks the registry: not with --offline").into()
+        );
+    }
     // The source may itself be a layout (`--oci-layout DIR:TAG`): a copy between layouts.
     let (reference, store) = match args.oci_layout {
         true => {

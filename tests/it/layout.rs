@@ -209,6 +209,11 @@ fn a_whole_index_goes_into_a_layout_that_skopeo_reads_and_copies_with_its_digest
     ]);
     let copied = sb.run(&["manifest", &format!("{}/lay/copied:v1", reg.host)]);
     assert_eq!(sha(&copied.ok().stdout), image.digest());
+    // A layout is a source too (`--oci-layout`): into an archive without the registry.
+    let src = format!("{}:v1", l.display());
+    sb.run(&["pull", "--oci-layout", &src, "--format", "oci-archive", "-o", "copy.tar"]).ok();
+    let archive = format!("oci-archive:{}:v1", sb.work().join("copy.tar").display());
+    assert_eq!(skopeo(&["inspect", "--raw", &archive]), image.index);
 }
 
 #[test]

@@ -101,7 +101,7 @@ fn flags_that_make_no_sense_with_a_layout_are_usage_errors_before_any_request() 
     std::fs::create_dir_all(sb.work().join("notes")).unwrap();
     std::fs::write(sb.work().join("notes/todo.txt"), "mine\n").unwrap();
     let r = format!("{}/x:v1", fake.host);
-    let rows: [(&[&str], &str); 9] = [
+    let rows: [(&[&str], &str); 10] = [
         (&["--format", "oci-layout", "-o", "L", "-g", "*.bin"], "no filters"),
         (&["--format", "oci-layout", "-o", "L", "-x"], "no -x"),
         (&["--format", "oci-layout", "-o", "L", "--flatten"], "no --flatten"),
@@ -125,6 +125,10 @@ fn flags_that_make_no_sense_with_a_layout_are_usage_errors_before_any_request() 
             "one platform's manifest",
         ),
         (&["--format", "oci-archive", "-o", "dir"], "dir is a directory: an oci-archive is a file"),
+        (
+            &["--format", "oci-layout", "-o", "L", "--include-referrers", "--offline"],
+            "not with --offline",
+        ),
         (&["--format", "oci-layout", "-o", "notes"], "notes is not an OCI image layout"),
     ];
     for (args, needle) in rows {
