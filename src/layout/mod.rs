@@ -3,7 +3,8 @@
 //! keeps the directory consistent for readers and for other writers:
 //!
 //! - the directory is locked (`flock`, exclusive) from [`Layout::open`] until the layout is
-//!   dropped, so two oci-dl runs adding to one layout take turns instead of losing a tag;
+//!   dropped, so two oci-dl runs adding to one layout take turns instead of losing a tag (a run
+//!   waiting for the lock ends at once on Ctrl-C or SIGTERM);
 //! - blobs are only ever written whole and verified, under their final name by a rename;
 //! - `index.json` is written last, by [`Layout::commit`], under a temporary name renamed over
 //!   the old one: a pull that fails leaves it as it was, and a reader never sees half of it;
@@ -24,6 +25,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::fsx::{self, Dir};
 use crate::manifest::Descriptor;
+use crate::retry::Cancel;
 pub(crate) use index::LayoutIndex;
 
 /// The `oci-layout` file's content; 1.0.0 is the only version the spec defines.
@@ -42,7 +44,7 @@ impl Layout {
     /// Open (creating it if missing) the layout at `path` and lock it. A directory that is not
     /// empty and has neither `oci-layout` nor `index.json` is refused: it is someone's files,
     /// not a layout.
-    pub fn open(path: &Path, obs: &dyn Observer) -> Result<Layout, Error> {
+    pub fn open(path: &Path, cancel: &Cancel, obs: &dyn Observer) -> Result<Layout, Error> {
         if let Ok(m) = std::fs::metadata(path)
             && !m.is_dir()
         {
@@ -53,7 +55,7 @@ impl Layout {
         }
         fsx::make_dir_all(path, 0o755)?;
         let dir = Dir::open(path)?;
-        lock(&dir, path, obs)?;
+        lock(&dir, path, cancel, obs)?;
         let names = dir.names()?;
         let has = |n: &str| names.iter().any(|x| x == n);
         if !has("oci-layout") && !has("index.json") && names.iter().any(|n| n != "blobs") {
@@ -151,14 +153,23 @@ impl Layout {
     }
 }
 
-/// Lock the layout directory for this run, saying so when another run holds it.
-fn lock(dir: &Dir, path: &Path, obs: &dyn Observer) -> Result<(), Error> {
+/// Lock the layout directory for this run. While another run holds it, say so and wait, asking
+/// again every 50 ms so that Ctrl-C or SIGTERM ends the wait at once (a blocking `flock` would
+/// sleep through the signal, which only sets the cancel flag).
+fn lock(dir: &Dir, path: &Path, cancel: &Cancel, obs: &dyn Observer) -> Result<(), Error> {
     use rustix::fs::{FlockOperation, flock};
-    match flock(dir.fd(), FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => return Ok(()),
-        Err(rustix::io::Errno::WOULDBLOCK) => {}
-        Err(e) => return Err(Error::io("lock", path, e.into())),
+    let mut said = false;
+    loop {
+        match flock(dir.fd(), FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::WOULDBLOCK) => {}
+            Err(e) => return Err(Error::io("lock", path, e.into())),
+        }
+        if !said {
+            obs.log(Level::Info, format!("waiting for another run writing {}", path.display()));
+            said = true;
+        }
+        cancel.check()?;
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    obs.log(Level::Info, format!("waiting for another run writing {}", path.display()));
-    flock(dir.fd(), FlockOperation::LockExclusive).map_err(|e| Error::io("lock", path, e.into()))
 }

@@ -167,7 +167,7 @@ fn into_layout(
 ) -> Result<LayoutReport, Error> {
     let client = &session.client;
     let repo = req.reference.repository();
-    let mut layout = Layout::open(dir, obs)?;
+    let mut layout = Layout::open(dir, session.cancel(), obs)?;
     let top = resolve::resolve(client, &req.reference, req.platform.as_ref(), obs)
         .map_err(|e| resolve::blob_hint(client, &req.reference, e))?;
     let mut graph = Graph::default();
