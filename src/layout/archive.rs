@@ -11,15 +11,20 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
+use crate::events::{Level, Observer};
 use crate::fsx::{self, Dir};
+use crate::retry::Cancel;
 
 /// `oci-layout` and `index.json` in an archive are small; anything bigger is not a layout's.
 const MAX_META_BYTES: u64 = 64 << 20;
 
 /// Build a layout with `fill` in a staging directory beside `file`, then make `file` the tar
-/// of it, atomically.
+/// of it, atomically. The directory holding `file` is locked meanwhile (as a layout is), so two
+/// runs adding tags to one archive take turns, and what a killed run left there is removed.
 pub(crate) fn write<T>(
     file: &Path,
+    cancel: &Cancel,
+    obs: &dyn Observer,
     fill: impl FnOnce(&Path) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let (parent, name) = fsx::parent_of(file)?;
@@ -29,6 +34,8 @@ pub(crate) fn write<T>(
             format!("output {} is a directory: an oci-archive is a file", file.display()),
         ));
     }
+    super::lock(&parent, file, cancel, obs)?;
+    remove_leftovers(&parent, &name, obs)?;
     let staging = hidden(&name, "layout");
     let staging_path = parent.show(&staging);
     rustix::fs::mkdirat(parent.fd(), &staging, rustix::fs::Mode::from_raw_mode(0o700))
@@ -36,6 +43,31 @@ pub(crate) fn write<T>(
     let result = build(file, &parent, &name, &staging_path, fill);
     let _ = std::fs::remove_dir_all(&staging_path);
     result
+}
+
+/// Remove what runs killed while writing `name` left beside it: the running user's own
+/// staging directories and temporary tars (no live run has any while the lock is held).
+fn remove_leftovers(parent: &Dir, name: &OsStr, obs: &dyn Observer) -> Result<(), Error> {
+    for n in parent.names()? {
+        let ours = ["layout", "archive"].iter().any(|what| {
+            let mut prefix = hidden(name, what).into_encoded_bytes();
+            prefix.truncate(prefix.len() - std::process::id().to_string().len());
+            let n = n.as_encoded_bytes();
+            n.starts_with(&prefix) && n[prefix.len()..].iter().all(u8::is_ascii_digit)
+        });
+        let Some(node) = parent.entry(&n)?.filter(|node| ours && node.private()) else { continue };
+        let path = parent.show(&n);
+        obs.log(
+            Level::Debug,
+            format!("removing {}, left by a run that was killed", path.display()),
+        );
+        let removed = match node.is_dir() {
+            true => std::fs::remove_dir_all(&path),
+            false => parent.remove_file(&n),
+        };
+        removed.map_err(|e| Error::io("remove", &path, e))?;
+    }
+    Ok(())
 }
 
 /// A name beside `name` for this run's `what`, hidden and unique to the process.

@@ -153,10 +153,15 @@ impl Layout {
     }
 }
 
-/// Lock the layout directory for this run. While another run holds it, say so and wait, asking
+/// Lock the directory `dir` (`path`, for messages) for this run. While another run holds it, say so and wait, asking
 /// again every 50 ms so that Ctrl-C or SIGTERM ends the wait at once (a blocking `flock` would
 /// sleep through the signal, which only sets the cancel flag).
-fn lock(dir: &Dir, path: &Path, cancel: &Cancel, obs: &dyn Observer) -> Result<(), Error> {
+pub(crate) fn lock(
+    dir: &Dir,
+    path: &Path,
+    cancel: &Cancel,
+    obs: &dyn Observer,
+) -> Result<(), Error> {
     use rustix::fs::{FlockOperation, flock};
     let mut said = false;
     loop {

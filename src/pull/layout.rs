@@ -153,9 +153,9 @@ pub(crate) fn pull(
 ) -> Result<LayoutReport, Error> {
     match &req.target {
         LayoutTarget::Dir(dir) => into_layout(session, req, dir, obs),
-        LayoutTarget::Archive(file) => {
-            archive::write(file, |staging| into_layout(session, req, staging, obs))
-        }
+        LayoutTarget::Archive(file) => archive::write(file, session.cancel(), obs, |staging| {
+            into_layout(session, req, staging, obs)
+        }),
     }
 }
 
