@@ -41,32 +41,27 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    /// Open (creating it if missing) the layout at `path` and lock it. A directory that is not
-    /// empty and has neither `oci-layout` nor `index.json` is refused: it is someone's files,
-    /// not a layout.
-    pub fn open(path: &Path, cancel: &Cancel, obs: &dyn Observer) -> Result<Layout, Error> {
-        if let Ok(m) = std::fs::metadata(path)
-            && !m.is_dir()
-        {
-            return Err(Error::new(
+    /// Refuse, before anything is asked of a registry, an output that cannot become a layout:
+    /// a file, or a directory that is not empty and has neither `oci-layout` nor `index.json`
+    /// (someone's files, not a layout). [`Layout::open`] checks again under the lock.
+    pub fn check(path: &Path) -> Result<(), Error> {
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_dir() => Err(Error::new(
                 ErrorKind::Usage,
                 format!("output {} exists and is not a directory", path.display()),
-            ));
+            )),
+            Ok(_) => foreign(&Dir::open(path)?, path),
+            Err(_) => Ok(()),
         }
+    }
+
+    /// Open (creating it if missing) the layout at `path` and lock it; see [`Layout::check`].
+    pub fn open(path: &Path, cancel: &Cancel, obs: &dyn Observer) -> Result<Layout, Error> {
+        Layout::check(path)?;
         fsx::make_dir_all(path, 0o755)?;
         let dir = Dir::open(path)?;
         lock(&dir, path, cancel, obs)?;
-        let names = dir.names()?;
-        let has = |n: &str| names.iter().any(|x| x == n);
-        if !has("oci-layout") && !has("index.json") && names.iter().any(|n| n != "blobs") {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                format!(
-                    "{} is not an OCI image layout (no oci-layout file) and not empty",
-                    path.display()
-                ),
-            ));
-        }
+        foreign(&dir, path)?;
         let layout = Layout { index: LayoutIndex::default(), dir, path: path.to_path_buf() };
         layout.check_version()?;
         let index = match layout.read_small("index.json", MAX_INDEX_BYTES)? {
@@ -151,6 +146,23 @@ impl Layout {
         self.dir.replace_with(OsStr::new("index.json"), &self.index.to_bytes(), 0o644)?;
         Ok(self.path)
     }
+}
+
+/// Refuse the directory `dir` when it holds anything but a layout (or a `blobs` directory, all
+/// a run killed before its first `oci-layout` leaves).
+fn foreign(dir: &Dir, path: &Path) -> Result<(), Error> {
+    let names = dir.names()?;
+    let has = |n: &str| names.iter().any(|x| x == n);
+    if !has("oci-layout") && !has("index.json") && names.iter().any(|n| n != "blobs") {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "{} is not an OCI image layout (no oci-layout file) and not empty",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Lock the directory `dir` (`path`, for messages) for this run. While another run holds it, say so and wait, asking

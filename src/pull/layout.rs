@@ -167,7 +167,7 @@ fn into_layout(
 ) -> Result<LayoutReport, Error> {
     let client = &session.client;
     let repo = req.reference.repository();
-    let mut layout = Layout::open(dir, session.cancel(), obs)?;
+    Layout::check(dir)?;
     let top = resolve::resolve(client, &req.reference, req.platform.as_ref(), obs)
         .map_err(|e| resolve::blob_hint(client, &req.reference, e))?;
     let mut graph = Graph::default();
@@ -178,6 +178,9 @@ fn into_layout(
         true => attach(client, &req.reference, &mut graph, obs)?,
         false => 0,
     };
+    // Opened (created, locked, index.json read) only now: a pull that fails to resolve leaves
+    // no directory behind.
+    let mut layout = Layout::open(dir, session.cancel(), obs)?;
     // Checked once here, so a `blobs` directory that cannot be had is one error, not one a blob.
     let algorithms: BTreeSet<Algorithm> = graph
         .blobs

@@ -248,3 +248,22 @@ fn a_run_waits_for_the_layout_lock_and_sigterm_ends_the_wait() {
     sb.run(&["pull", &r, "--format", "oci-layout", "-o", "L"]).ok();
     assert_eq!(entries(&out).len(), 1);
 }
+
+/// A tag the registry does not have: exit 3, and no layout, archive or staging is left behind.
+#[test]
+fn a_tag_that_is_not_there_exits_3_and_leaves_nothing() {
+    let fake = Fake::start(|hit| match hit.route() {
+        "/v2/x/manifests/nope" => Reply::new(
+            404,
+            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+        ),
+        _ => Reply::unexpected(),
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:nope", fake.host);
+    for (format, out) in [("oci-layout", "L"), ("oci-archive", "A.tar")] {
+        let run = sb.run(&["--plain-http", "pull", &r, "--format", format, "-o", out]);
+        run.fails(3, "MANIFEST_UNKNOWN");
+        assert_eq!(tree(&sb.work()), Vec::<String>::new(), "{format}");
+    }
+}
