@@ -63,14 +63,14 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l include -d 'Names
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l exclude -d 'Names must contain none of these keywords' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l media-type -d 'Select layers by media type (globs allowed)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s o -l output -d 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout; with --format oci-archive, the tar file' -r -f -a "(__fish_complete_directories)"
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l format -d 'What to write: each layer as a file, an OCI image layout directory (-o DIR), or a tar of one (-o FILE.tar)' -r -f -a "files\t'Each layer as a file (or unpacked), the default'
-oci-layout\t'An OCI image layout directory: oci-layout, index.json, blobs/'
-oci-archive\t'The same layout in one tar file'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l overwrite -d 'When a file exists with other content [default: prompt at a terminal, else error]' -r -f -a "error\t''
 skip\t''
 force\t''
 prompt\t''"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s j -l jobs -d 'Connections at once: layers, or ranges of a big blob on a slow link' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l format -d 'What to write: each layer as a file, an OCI image layout directory (-o DIR), or a tar of one (-o FILE.tar)' -r -f -a "files\t'Each layer as a file (or unpacked), the default'
+oci-layout\t'An OCI image layout directory: oci-layout, index.json, blobs/'
+oci-archive\t'The same layout in one tar file'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l extract-to -d 'Unpack into DIR instead of the output directory' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l max-unpacked-size -d 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l verify-key -d 'Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64 line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable' -r

@@ -46,16 +46,6 @@ pub struct PullArgs {
     #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
         value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
     pub output: Output,
-    /// What to write: each layer as a file, an OCI image layout directory (-o DIR), or a tar
-    /// of one (-o FILE.tar).
-    #[arg(
-        long,
-        value_enum,
-        value_name = "FORMAT",
-        default_value = "files",
-        help_heading = "Output"
-    )]
-    pub format: super::layout::FormatArg,
     /// Save each layer under the last component of its title.
     #[arg(long, help_heading = "Output")]
     pub flatten: bool,
@@ -71,6 +61,16 @@ pub struct PullArgs {
     /// Resolve and filter, list what would be pulled, write nothing.
     #[arg(long, help_heading = "Output")]
     pub dry_run: bool,
+    /// What to write: each layer as a file, an OCI image layout directory (-o DIR), or a tar
+    /// of one (-o FILE.tar).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "files",
+        help_heading = "Output"
+    )]
+    pub format: super::layout::FormatArg,
     /// Unpack archive layers (tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2, told by
     /// their bytes); an image becomes its root filesystem.
     #[arg(short = 'x', long, help_heading = "Extraction")]

@@ -218,7 +218,7 @@ fn a_whole_index_goes_into_a_layout_that_skopeo_reads_and_copies_with_its_digest
 
 #[test]
 fn a_second_tag_adds_an_entry_the_same_tag_again_does_not_and_nothing_is_fetched_twice() {
-    let Some(reg) = registry::upstream() else { return };
+    let Some(reg) = registry::logged() else { return };
     let Some(image) = push_image(reg, "lay/tags", "v1") else { return };
     crate::support::push::Pusher::new(reg).manifest_raw("lay/tags", "v2", OCI_INDEX, &image.index);
     let sb = Sandbox::new();
