@@ -267,3 +267,27 @@ fn a_tag_that_is_not_there_exits_3_and_leaves_nothing() {
         assert_eq!(tree(&sb.work()), Vec::<String>::new(), "{format}");
     }
 }
+
+/// Where the layout meets the cache: a cache entry damaged after it was stamped (same length,
+/// other bytes) is caught, dropped and downloaded again; the layout never gets its bytes.
+#[test]
+fn layout_and_cache_a_damaged_cache_entry_never_reaches_the_layout() {
+    let Some(reg) = registry::open() else { return };
+    let file = noise(300_000, 11);
+    let (digest, _) =
+        Pusher::new(reg).oras_push("lay/cache", "v1", &[Layer::oras("app", file.clone())]);
+    let _ = digest;
+    let sb = Sandbox::new();
+    let r = format!("{}/lay/cache:v1", reg.host);
+    sb.run(&["pull", &r, "--format", "oci-layout", "-o", "first"]).ok();
+    let hex = sha(&file).hex().to_owned();
+    let entry = sb.path("home/.cache/oci-dl/blobs/sha256").join(&hex);
+    assert_eq!(std::fs::read(&entry).unwrap(), file, "the blob went into the cache");
+    std::fs::write(&entry, noise(300_000, 12)).unwrap();
+    let run = sb.run(&["pull", &r, "--format", "oci-layout", "-o", "second"]);
+    run.ok();
+    assert!(run.stderr.contains("is damaged"), "{}", run.stderr);
+    let got = std::fs::read(sb.work().join("second/blobs/sha256").join(&hex)).unwrap();
+    assert_eq!(got, file);
+    assert_eq!(std::fs::read(&entry).unwrap(), file, "the entry was replaced by the good download");
+}
