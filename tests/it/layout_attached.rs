@@ -229,3 +229,40 @@ fn the_referrers_api_is_used_where_the_registry_has_it() {
     assert_eq!(f.hits_to("/v2/x/referrers/").len(), 2);
     f.assert_no_unexpected(); // no fallback tag request
 }
+
+/// The air gap end to end: a layout pulled with `--include-referrers` carries the cosign
+/// signature, and `pull --oci-layout --verify-key` checks it there without the registry; a
+/// layout pulled without it has no signature to show (exit 8).
+#[test]
+fn a_signature_carried_in_the_layout_verifies_without_the_registry() {
+    use crate::trust::{openssl_sign, p256_key};
+    let Some(reg) = registry::open() else { return };
+    let p = Pusher::new(reg);
+    let repo = "lay/airgap";
+    let (subject, _) = p.oras_push(repo, "v1", &[Layer::oras("app", "the app\n")]);
+    let sb = Sandbox::new();
+    let (key, public) = p256_key(&sb.path("keys"), "cosign");
+    let signed = payload(&format!("{}/{repo}", reg.host), &subject.to_string());
+    let signature = openssl_sign(&key, &signed);
+    push_signature(&p, repo, &subject, &[(signed, sig_ann(&signature))]);
+    let reference = format!("{}/{repo}:v1", reg.host);
+    sb.run(&["pull", &reference, "--format", "oci-layout", "-o", "L", "--include-referrers"]).ok();
+    sb.run(&["pull", &reference, "--format", "oci-layout", "-o", "bare"]).ok();
+    let key = public.to_str().unwrap();
+    let from = |layout: &str| format!("{}:v1", sb.work().join(layout).display());
+    sb.run(&["--no-cache", "pull", "--oci-layout", &from("L"), "--verify-key", key, "-o", "out"])
+        .ok();
+    assert_eq!(std::fs::read(sb.work().join("out/app")).unwrap(), b"the app\n");
+    let bare = sb.run(&[
+        "--no-cache",
+        "pull",
+        "--oci-layout",
+        &from("bare"),
+        "--verify-key",
+        key,
+        "-o",
+        "none",
+    ]);
+    assert_eq!(bare.code, 8, "{}", bare.stderr);
+    assert!(!sb.work().join("none/app").exists());
+}
