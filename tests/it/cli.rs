@@ -153,10 +153,7 @@ fn progress_json_writes_one_event_per_line() {
 
 #[test]
 fn at_a_terminal_bars_are_drawn() {
-    if !Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIP: script(1) not found");
-        return;
-    }
+    crate::support::require(Path::new("/usr/bin/script").exists(), "script(1), from bsdutils");
     // Four throttled layers so that the bars live long enough to be drawn.
     let layers: Vec<(&str, Vec<u8>)> = vec![
         ("a.bin", noise(600_000, 1)),
@@ -215,10 +212,7 @@ fn completions_and_man_pages_are_current() {
 #[test]
 fn at_a_terminal_an_existing_different_file_prompts() {
     let Some((_, r)) = fixture() else { return };
-    if !Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIP: script(1) not found");
-        return;
-    }
+    crate::support::require(Path::new("/usr/bin/script").exists(), "script(1), from bsdutils");
     let bin = env!("CARGO_BIN_EXE_oci-dl");
     for (answer, want) in [("n\n", "ONE\n"), ("y\n", "one\n")] {
         let sb = Sandbox::new();
