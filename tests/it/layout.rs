@@ -16,13 +16,9 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
-pub(crate) fn skopeo_here() -> bool {
-    if Command::new("skopeo").arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI installs skopeo");
-    eprintln!("SKIP: skopeo is not installed");
-    false
+/// skopeo must be here: the tests read and copy layouts with it (a missing one fails, naming it).
+pub(crate) fn require_skopeo() {
+    require(Command::new("skopeo").arg("--version").output().is_ok(), "skopeo");
 }
 
 /// `skopeo ARGS`, which must succeed; its stdout.
@@ -58,11 +54,9 @@ fn sha(b: &[u8]) -> Digest {
 }
 
 /// Build [`Image`] as an OCI layout and push it with `skopeo copy --all --preserve-digests` to
-/// `REGISTRY/repo:tag`; `None` when skopeo is missing (outside CI).
-pub(crate) fn push_image(reg: &Registry, repo: &str, tag: &str) -> Option<Image> {
-    if !skopeo_here() {
-        return None;
-    }
+/// `REGISTRY/repo:tag`.
+pub(crate) fn push_image(reg: &Registry, repo: &str, tag: &str) -> Image {
+    require_skopeo();
     let dir = tempfile::tempdir().unwrap();
     let blobs_dir = dir.path().join("blobs/sha256");
     std::fs::create_dir_all(&blobs_dir).unwrap();
@@ -132,7 +126,7 @@ pub(crate) fn push_image(reg: &Registry, repo: &str, tag: &str) -> Option<Image>
         &src,
         &dest,
     ]);
-    Some(Image { index, platforms, blobs })
+    Image { index, platforms, blobs }
 }
 
 /// The layout's `index.json` entries as (digest, tag).
@@ -168,7 +162,7 @@ pub(crate) fn layout_blobs(layout: &Path) -> Vec<Digest> {
 #[test]
 fn a_whole_index_goes_into_a_layout_that_skopeo_reads_and_copies_with_its_digest() {
     let Some(reg) = registry::open() else { return };
-    let Some(image) = push_image(reg, "lay/app", "v1") else { return };
+    let image = push_image(reg, "lay/app", "v1");
     let sb = Sandbox::new();
     let r = format!("{}/lay/app:v1", reg.host);
     sb.run(&["pull", &r, "--format", "oci-layout", "-o", "L"]).ok();
@@ -219,7 +213,7 @@ fn a_whole_index_goes_into_a_layout_that_skopeo_reads_and_copies_with_its_digest
 #[test]
 fn a_second_tag_adds_an_entry_the_same_tag_again_does_not_and_nothing_is_fetched_twice() {
     let Some(reg) = registry::logged() else { return };
-    let Some(image) = push_image(reg, "lay/tags", "v1") else { return };
+    let image = push_image(reg, "lay/tags", "v1");
     crate::support::push::Pusher::new(reg).manifest_raw("lay/tags", "v2", OCI_INDEX, &image.index);
     let sb = Sandbox::new();
     let pull = |tag: &str| {
@@ -253,7 +247,7 @@ fn a_second_tag_adds_an_entry_the_same_tag_again_does_not_and_nothing_is_fetched
 #[test]
 fn with_a_platform_the_layout_holds_that_manifest_alone() {
     let Some(reg) = registry::open() else { return };
-    let Some(image) = push_image(reg, "lay/one", "v1") else { return };
+    let image = push_image(reg, "lay/one", "v1");
     let sb = Sandbox::new();
     let r = format!("{}/lay/one:v1", reg.host);
     sb.run(&["pull", &r, "--platform", "linux/arm64", "--format", "oci-layout", "-o", "L"]).ok();
@@ -269,7 +263,7 @@ fn with_a_platform_the_layout_holds_that_manifest_alone() {
 #[test]
 fn a_pull_by_digest_adds_an_untagged_entry_once() {
     let Some(reg) = registry::open() else { return };
-    let Some(image) = push_image(reg, "lay/pin", "v1") else { return };
+    let image = push_image(reg, "lay/pin", "v1");
     let sb = Sandbox::new();
     let r = format!("{}/lay/pin@{}", reg.host, image.digest());
     for _ in 0..2 {
@@ -281,7 +275,7 @@ fn a_pull_by_digest_adds_an_untagged_entry_once() {
 #[test]
 fn an_oci_archive_is_the_same_layout_in_a_tar_written_atomically_and_added_to() {
     let Some(reg) = registry::open() else { return };
-    let Some(image) = push_image(reg, "lay/tar", "v1") else { return };
+    let image = push_image(reg, "lay/tar", "v1");
     crate::support::push::Pusher::new(reg).manifest_raw("lay/tar", "v2", OCI_INDEX, &image.index);
     let sb = Sandbox::new();
     for tag in ["v1", "v2"] {

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::layout::{entries, layout_blobs, skopeo, skopeo_here};
+use crate::layout::{entries, layout_blobs, require_skopeo, skopeo};
 use crate::referrers::push_referrer;
 use crate::support::push::{Layer, OCI_INDEX, OCI_MANIFEST, Pusher};
 use crate::support::registry;
@@ -19,9 +19,7 @@ fn sha(b: &[u8]) -> oci_dl::Digest {
 #[test]
 fn signatures_and_sboms_go_into_the_layout_under_the_tags_their_tools_look_up() {
     let Some(reg) = registry::open() else { return };
-    if !skopeo_here() {
-        return;
-    }
+    require_skopeo();
     let p = Pusher::new(reg);
     let repo = "lay/signed";
     let (subject, body) = p.oras_push(repo, "v1", &[Layer::oras("app", "the app\n")]);
