@@ -291,3 +291,58 @@ fn layout_and_cache_a_damaged_cache_entry_never_reaches_the_layout() {
     assert_eq!(got, file);
     assert_eq!(std::fs::read(&entry).unwrap(), file, "the entry was replaced by the good download");
 }
+
+/// A tar entry of `kind` at `path` (written raw, so `..` survives), with `body`.
+fn raw_entry(tar: &mut tar::Builder<Vec<u8>>, path: &str, kind: tar::EntryType, body: &[u8]) {
+    let mut h = tar::Header::new_ustar();
+    h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+    h.set_entry_type(kind);
+    h.set_mode(0o644);
+    h.set_size(body.len() as u64);
+    if kind == tar::EntryType::Symlink {
+        h.set_link_name("../../victim/secret.txt").unwrap();
+    }
+    h.set_cksum();
+    tar.append(&h, body).unwrap();
+}
+
+/// An existing archive is read before it is added to, as untrusted as any layout: an entry
+/// that climbs out, a symlink, a blob that is not its name are refused before any request, and
+/// the archive, the canaries and the directory around it stay as they were.
+#[test]
+fn an_existing_archive_that_is_no_clean_layout_is_refused_and_left_alone() {
+    let fake = Fake::start(|_| Reply::unexpected());
+    fake.expect_unused();
+    let good = b"{}".to_vec();
+    let good_name = format!("blobs/sha256/{}", sha(&good).hex());
+    let rows: [(&str, tar::EntryType, &[u8], i32, &str); 3] = [
+        (
+            "blobs/sha256/../../../victim/x",
+            tar::EntryType::Regular,
+            b"x",
+            1,
+            "is not part of an OCI image layout",
+        ),
+        (&good_name, tar::EntryType::Symlink, b"", 1, "is not a regular file"),
+        (&good_name, tar::EntryType::Regular, b"[]", 5, "hashes to"),
+    ];
+    for (path, kind, body, code, needle) in rows {
+        let mut t = tar::Builder::new(Vec::new());
+        raw_entry(
+            &mut t,
+            "oci-layout",
+            tar::EntryType::Regular,
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        );
+        raw_entry(&mut t, path, kind, body);
+        let bytes = t.into_inner().unwrap();
+        let sb = Sandbox::new();
+        std::fs::write(sb.work().join("out.tar"), &bytes).unwrap();
+        let canaries = Canaries::plant_beside(&sb.work(), "out.tar");
+        let r = format!("{}/x:v1", fake.host);
+        let run = sb.run(&["--plain-http", "pull", &r, "--format", "oci-archive", "-o", "out.tar"]);
+        run.fails(code, needle);
+        canaries.assert_unchanged();
+        assert_eq!(std::fs::read(sb.work().join("out.tar")).unwrap(), bytes, "{path}");
+    }
+}
