@@ -56,7 +56,7 @@ fn refused(args: &PullArgs) -> Option<&'static str> {
         ),
         (
             !args.verify_keys.is_empty(),
-            "--verify-key is not supported with a layout yet: pull, then check the layout",
+            "--verify-key is not checked while writing a layout: check it after, with pull --oci-layout DIR:TAG --verify-key KEY",
         ),
         (args.dry_run, "--dry-run is not supported with a layout yet"),
         (args.overwrite.is_some(), "a layout is added to, never overwritten: no --overwrite"),

@@ -77,14 +77,12 @@ pub(super) fn attach(
     Ok(added)
 }
 
+/// A referrers list, and the fallback tag's index it came from (with its tag), if it did.
+type Listing = (Vec<Descriptor>, Option<(String, ResolvedManifest)>);
+
 /// What lists `subject`'s referrers: the referrers API, or else the fallback tag's index (then
 /// also returned, to be stored under its tag).
-#[allow(clippy::type_complexity)]
-fn listed(
-    client: &Client,
-    repo: &str,
-    subject: &Digest,
-) -> Result<(Vec<Descriptor>, Option<(String, ResolvedManifest)>), Error> {
+fn listed(client: &Client, repo: &str, subject: &Digest) -> Result<Listing, Error> {
     if let Some(list) = client.referrers_api(repo, subject)? {
         return Ok((list, None));
     }
