@@ -117,6 +117,10 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     view.finish();
     let secs = view.elapsed().as_secs_f64();
     let report = result?;
+    if super::ci::Ci::detect() == super::ci::Ci::GitHub {
+        let digest = report.manifest.descriptor.digest.to_string();
+        super::ci::github_layout_outputs(&digest, target_path(&req), report.tag.as_deref())?;
+    }
     if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &document(&req, &report, secs))?;

@@ -299,3 +299,29 @@ fn an_oci_archive_is_the_same_layout_in_a_tar_written_atomically_and_added_to() 
     assert_eq!(entries(l), [(d.clone(), Some("v1".to_owned())), (d, Some("v2".to_owned()))]);
     assert_eq!(layout_blobs(l).len(), image.blobs.len() + 1);
 }
+
+/// Under GitHub Actions a layout pull sets the step outputs a next step copies from.
+#[test]
+fn github_actions_gets_the_layouts_digest_path_and_tag_as_step_outputs() {
+    let Some(reg) = registry::open() else { return };
+    let p = crate::support::push::Pusher::new(reg);
+    let (digest, _) = p.oras_push("lay/ci", "v1", &[crate::support::push::Layer::oras("a", "a")]);
+    let sb = Sandbox::new();
+    let outputs = sb.path("output.txt");
+    let r = format!("{}/lay/ci:v1", reg.host);
+    let run = Run::from(
+        sb.cmd(&["pull", &r, "--format", "oci-archive", "-o", "a.tar"])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &outputs)
+            .output()
+            .unwrap(),
+    );
+    run.ok();
+    let text = std::fs::read_to_string(&outputs).unwrap();
+    for (name, value) in
+        [("digest", digest.to_string()), ("output", "a.tar".into()), ("tag", "v1".into())]
+    {
+        let delimited = text.lines().skip_while(|l| !l.starts_with(&format!("{name}<<"))).nth(1);
+        assert_eq!(delimited, Some(value.as_str()), "{name} in {text}");
+    }
+}
