@@ -334,3 +334,35 @@ fn totals_of_huge_layers_saturate() {
     let _ = child.wait();
     assert_eq!(plan.expect("a plan event")["bytes"].as_u64(), Some(u64::MAX));
 }
+
+/// One source for the exit codes: README's table says exactly what `--help` prints (both come
+/// from `cli/exit.rs`'s table, which maps the engine's error kinds).
+#[test]
+fn readme_exit_codes_are_the_help_table() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("## Exit codes").nth(1).unwrap().split("\n## ").next().unwrap();
+    let from_readme: Vec<(String, String)> = section
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            let code = cells.first()?.parse::<u8>().ok()?;
+            Some((code.to_string(), cells.get(1)?.replace('`', "")))
+        })
+        .collect();
+    let help = Sandbox::new().run(&["--help"]);
+    let text = String::from_utf8(help.ok().stdout.clone()).unwrap();
+    let from_help: Vec<(String, String)> = text
+        .split("Exit codes:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (code, meaning) = l.trim().split_once(' ')?;
+            code.parse::<u8>().ok()?;
+            Some((code.to_owned(), meaning.trim().to_owned()))
+        })
+        .collect();
+    assert_eq!(from_readme, from_help);
+    assert_eq!(from_help.len(), 10, "{text}");
+}
