@@ -346,3 +346,29 @@ fn an_existing_archive_that_is_no_clean_layout_is_refused_and_left_alone() {
         assert_eq!(std::fs::read(sb.work().join("out.tar")).unwrap(), bytes, "{path}");
     }
 }
+
+/// Blob names (a layer's, a manifest's) in an existing layout planted as symlinks to a file
+/// outside: each link is replaced by the verified blob, never written through; the victim stays.
+#[test]
+fn a_blob_planted_as_a_symlink_is_replaced_never_written_through() {
+    let Some(reg) = registry::open() else { return };
+    let file = noise(70_000, 21);
+    let (digest, body) =
+        Pusher::new(reg).oras_push("lay/planted", "v1", &[Layer::oras("app", file.clone())]);
+    let sb = Sandbox::new();
+    let out = sb.work().join("out");
+    std::fs::create_dir_all(out.join("blobs/sha256")).unwrap();
+    std::fs::write(out.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(out.join("index.json"), r#"{"schemaVersion":2,"manifests":[]}"#).unwrap();
+    let canaries = Canaries::plant(&sb.work());
+    for hex in [sha(&file).hex().to_owned(), digest.hex().to_owned()] {
+        std::os::unix::fs::symlink(canaries.victim(), out.join("blobs/sha256").join(hex)).unwrap();
+    }
+    let r = format!("{}/lay/planted:v1", reg.host);
+    sb.run(&["pull", &r, "--format", "oci-layout", "-o", "out"]).ok();
+    canaries.assert_unchanged();
+    let blob = out.join("blobs/sha256").join(sha(&file).hex());
+    assert!(!std::fs::symlink_metadata(&blob).unwrap().is_symlink());
+    assert_eq!(std::fs::read(&blob).unwrap(), file);
+    assert_eq!(std::fs::read(out.join("blobs/sha256").join(digest.hex())).unwrap(), body);
+}
