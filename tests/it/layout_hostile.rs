@@ -372,3 +372,41 @@ fn a_blob_planted_as_a_symlink_is_replaced_never_written_through() {
     assert_eq!(std::fs::read(&blob).unwrap(), file);
     assert_eq!(std::fs::read(out.join("blobs/sha256").join(digest.hex())).unwrap(), body);
 }
+
+/// A layout another tool wrote wrong is an error, never rewritten: an `oci-layout` of another
+/// version, an `index.json` that is not an index of descriptors. No blob is fetched for it.
+#[test]
+fn a_layout_written_wrong_is_an_error_and_left_as_it_was() {
+    let a = noise(1000, 5);
+    let v1 = oras_manifest(&[("a.bin", &a)]);
+    let fake = Fake::start(move |hit| match hit.route() {
+        "/v2/x/manifests/v1" => Reply::new(200, v1.clone()).header("content-type", OCI_MANIFEST),
+        _ => Reply::unexpected(),
+    });
+    let rows = [
+        (
+            r#"{"imageLayoutVersion":"2.0.0"}"#,
+            r#"{"schemaVersion":2,"manifests":[]}"#,
+            "imageLayoutVersion \"2.0.0\", not 1.0.0",
+        ),
+        (r#"{"imageLayoutVersion":"1.0.0"}"#, "[]", "index.json: not a JSON object"),
+        (
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+            r#"{"manifests":[{"digest":"sha256:00"}]}"#,
+            "entry 0 is not a descriptor",
+        ),
+    ];
+    for (layout, index, needle) in rows {
+        let sb = Sandbox::new();
+        let out = sb.work().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("oci-layout"), layout).unwrap();
+        std::fs::write(out.join("index.json"), index).unwrap();
+        let r = format!("{}/x:v1", fake.host);
+        sb.run(&["--plain-http", "pull", &r, "--format", "oci-layout", "-o", "out"])
+            .fails(1, needle);
+        assert_eq!(tree(&out), ["index.json", "oci-layout"]);
+        assert_eq!(std::fs::read_to_string(out.join("index.json")).unwrap(), index);
+        assert_eq!(std::fs::read_to_string(out.join("oci-layout")).unwrap(), layout);
+    }
+}
