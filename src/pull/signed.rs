@@ -1,7 +1,22 @@
 //! Signed or nothing: what `--verify-key` checks before any download, and the files held
 //! back until their bytes verified.
 
-use super::*;
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::layer::{After, after_download, download};
+use super::plan::{Job, existing};
+use super::rootfs::is_image;
+use super::{Overwrite, PullRequest, output_dir, report};
+use crate::blob;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Event, FileReport, FileStatus, Level, Observer};
+use crate::extract;
+use crate::fsx;
+use crate::manifest::Descriptor;
+use crate::pool;
+use crate::resolve::ResolvedManifest;
+use crate::session::Session;
 
 /// `--verify-key`: check what can be checked before any download (see [`crate::trust`]).
 pub(super) fn trust_checks(
