@@ -35,7 +35,7 @@ fn refused(args: &PullArgs) -> Option<&'static str> {
         || args.keep_archive
         || args.no_unpack
         || args.max_unpacked_size.is_some();
-    let rows: [(bool, &'static str); 9] = [
+    let rows: [(bool, &'static str); 8] = [
         (
             args.format == FormatArg::Files,
             "--include-referrers needs --format oci-layout or oci-archive",
@@ -58,7 +58,6 @@ fn refused(args: &PullArgs) -> Option<&'static str> {
             !args.verify_keys.is_empty(),
             "--verify-key is not checked while writing a layout: check it after, with pull --oci-layout DIR:TAG --verify-key KEY",
         ),
-        (args.dry_run, "--dry-run is not supported with a layout yet"),
         (args.overwrite.is_some(), "a layout is added to, never overwritten: no --overwrite"),
     ];
     rows.into_iter().find(|(bad, _)| *bad).map(|(_, why)| why)
@@ -104,6 +103,7 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         target,
         jobs: usize::from(args.jobs),
         include_referrers: args.include_referrers,
+        dry_run: args.dry_run,
     };
     let mut opts = global.client_options()?;
     if store.is_some() {
@@ -117,7 +117,7 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     view.finish();
     let secs = view.elapsed().as_secs_f64();
     let report = result?;
-    if super::ci::Ci::detect() == super::ci::Ci::GitHub {
+    if !args.dry_run && super::ci::Ci::detect() == super::ci::Ci::GitHub {
         let digest = report.manifest.descriptor.digest.to_string();
         super::ci::github_layout_outputs(&digest, target_path(&req), report.tag.as_deref())?;
     }
@@ -125,6 +125,20 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &document(&req, &report, secs))?;
         writeln!(out)?;
+        return Ok(());
+    }
+    if args.dry_run {
+        for b in &report.blobs {
+            println!("{}\t{}\t{}", b.digest, b.size, b.path.display());
+        }
+        let bytes = super::report::total(report.blobs.iter().map(|b| b.size));
+        view.say(&format!(
+            "would write {} blob(s) and {} manifest(s), {} into {}",
+            report.blobs.len(),
+            report.manifests,
+            HumanBytes(bytes),
+            target_path(&req).display()
+        ));
         return Ok(());
     }
     view.say(&summary(&req, &report, secs));

@@ -38,6 +38,9 @@ pub struct LayoutRequest {
     /// Also the artifacts attached to what is pulled: referrers (the API, or the fallback tag
     /// `<alg>-<hex>`) and cosign's `.sig`, `.att` and `.sbom` tags.
     pub include_referrers: bool,
+    /// Fetch the manifests and list the blobs (`blobs/<alg>/<hex>`, status planned); write
+    /// nothing, not even the layout directory.
+    pub dry_run: bool,
 }
 
 /// Where a layout pull writes.
@@ -151,11 +154,15 @@ pub(crate) fn pull(
     req: &LayoutRequest,
     obs: &dyn Observer,
 ) -> Result<LayoutReport, Error> {
-    match &req.target {
-        LayoutTarget::Dir(dir) => into_layout(session, req, dir, obs),
-        LayoutTarget::Archive(file) => archive::write(file, session.cancel(), obs, |staging| {
-            into_layout(session, req, staging, obs)
-        }),
+    match (&req.target, req.dry_run) {
+        (LayoutTarget::Dir(dir), _) => into_layout(session, req, dir, obs),
+        // A dry run writes nothing: no staging directory, no lock beside the archive.
+        (LayoutTarget::Archive(_), true) => into_layout(session, req, Path::new(""), obs),
+        (LayoutTarget::Archive(file), false) => {
+            archive::write(file, session.cancel(), obs, |staging| {
+                into_layout(session, req, staging, obs)
+            })
+        }
     }
 }
 
@@ -178,6 +185,9 @@ fn into_layout(
         true => attach(client, &req.reference, &mut graph, obs)?,
         false => 0,
     };
+    if req.dry_run {
+        return Ok(planned(top, tag_of(req), graph, attached));
+    }
     // Opened (created, locked, index.json read) only now: a pull that fails to resolve leaves
     // no directory behind.
     let mut layout = Layout::open(dir, session.cancel(), obs)?;
@@ -196,14 +206,42 @@ fn into_layout(
     for m in &graph.manifests {
         layout.put_bytes(&m.desc.digest, &m.bytes)?;
     }
-    // A pull by digest alone names no tag; `REPO:TAG@DIGEST` is tagged TAG.
-    let tag = req.reference.tag().map(str::to_owned);
+    let tag = tag_of(req);
     layout.add(&desc, tag.as_deref());
     for (d, name) in &graph.entries {
         layout.add(d, name.as_deref());
     }
     layout.commit()?;
     Ok(LayoutReport { manifest: top, tag, blobs, manifests: graph.manifests.len(), attached })
+}
+
+/// The tag of the `index.json` entry: a pull by digest alone names none; `REPO:TAG@DIGEST` is
+/// tagged TAG.
+fn tag_of(req: &LayoutRequest) -> Option<String> {
+    req.reference.tag().map(str::to_owned)
+}
+
+/// A dry run's report: every config and layer as it would be stored, nothing fetched.
+fn planned(
+    top: ResolvedManifest,
+    tag: Option<String>,
+    graph: Graph,
+    attached: usize,
+) -> LayoutReport {
+    let blobs = graph
+        .blobs
+        .iter()
+        .map(|d| FileReport {
+            path: Path::new("blobs").join(d.digest.algorithm().name()).join(d.digest.hex()),
+            title: d.title().map(str::to_owned),
+            digest: d.digest.clone(),
+            size: d.size,
+            media_type: d.media_type.clone(),
+            status: FileStatus::Planned,
+            platform: None,
+        })
+        .collect();
+    LayoutReport { manifest: top, tag, blobs, manifests: graph.manifests.len(), attached }
 }
 
 /// Every config and layer into `blobs/<alg>/<hex>`, over one pool; one failure fails the pull

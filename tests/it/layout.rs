@@ -87,7 +87,10 @@ pub(crate) fn push_image(reg: &Registry, repo: &str, tag: &str) -> Image {
         e["platform"] = json!({"architecture": arch, "os": "linux"});
         platforms.push((plat, sha(&m)));
         entries.push(e);
-        let mut statement = put(br#"{"_type":"https://in-toto.io/Statement/v0.1"}"#);
+        // The provenance statement names the image it is about, as buildkit's does.
+        let about = json!({"_type": "https://in-toto.io/Statement/v0.1",
+            "subject": [{"name": "_", "digest": {"sha256": sha(&m).hex()}}]});
+        let mut statement = put(&serde_json::to_vec(&about).unwrap());
         statement["mediaType"] = json!("application/vnd.in-toto+json");
         statement["annotations"] =
             json!({"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"});
@@ -110,7 +113,7 @@ pub(crate) fn push_image(reg: &Registry, repo: &str, tag: &str) -> Image {
     let top = put(&index);
     let mut blobs: Vec<Digest> = blobs.into_iter().filter(|d| *d != sha(&index)).collect();
     blobs.sort();
-    blobs.dedup(); // the two attestations share their config and statement
+    blobs.dedup(); // the two attestations share their config
     std::fs::write(dir.path().join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     let ix = json!({"schemaVersion": 2, "manifests": [{"mediaType": OCI_INDEX, "digest": top["digest"],
         "size": top["size"], "annotations": {"org.opencontainers.image.ref.name": "src"}}]});
@@ -324,4 +327,31 @@ fn github_actions_gets_the_layouts_digest_path_and_tag_as_step_outputs() {
         let delimited = text.lines().skip_while(|l| !l.starts_with(&format!("{name}<<"))).nth(1);
         assert_eq!(delimited, Some(value.as_str()), "{name} in {text}");
     }
+}
+
+/// `--dry-run` fetches the manifests and lists every blob a layout would hold, as pull's dry
+/// run lists files (`DIGEST SIZE PATH`), and writes nothing: no directory, no archive, no blob
+/// asked of the registry.
+#[test]
+fn a_dry_run_lists_the_blobs_and_writes_nothing() {
+    let Some(reg) = registry::logged() else { return };
+    let image = push_image(reg, "lay/dry", "v1");
+    let sb = Sandbox::new();
+    let r = format!("{}/lay/dry:v1", reg.host);
+    let gets = reg.gets("/v2/lay/dry/blobs/");
+    for (format, out) in [("oci-layout", "L"), ("oci-archive", "L.tar")] {
+        let run = sb.run(&["--no-cache", "pull", &r, "--format", format, "-o", out, "--dry-run"]);
+        let text = String::from_utf8(run.ok().stdout.clone()).unwrap();
+        let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+        // Two image configs and layers, two statements; the attestations share one config.
+        assert_eq!(rows.len(), 7, "{text}");
+        for row in &rows {
+            let d: Digest = row[0].parse().unwrap();
+            assert!(image.blobs.contains(&d), "{d} is below the index");
+            assert_eq!(row[2], format!("blobs/sha256/{}", d.hex()));
+        }
+        assert!(run.stderr.contains("would write 7 blob(s) and 5 manifest(s)"), "{}", run.stderr);
+        assert!(tree(&sb.work()).is_empty(), "{format}: {:?}", tree(&sb.work()));
+    }
+    assert_eq!(reg.gets("/v2/lay/dry/blobs/"), gets, "no blob asked for");
 }
