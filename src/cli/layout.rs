@@ -64,6 +64,48 @@ fn refused(args: &PullArgs) -> Option<&'static str> {
 }
 
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
+    let (req, store) = request(args, global)?;
+    let mut opts = global.client_options()?;
+    opts.store = store.or(opts.store);
+    let view = global.view();
+    let result = oci_dl::pull_layout(&req, &opts, view.clone());
+    view.finish();
+    let secs = view.elapsed().as_secs_f64();
+    let report = result?;
+    if !args.dry_run && super::ci::Ci::detect() == super::ci::Ci::GitHub {
+        let digest = report.manifest.descriptor.digest.to_string();
+        super::ci::github_layout_outputs(&digest, target_path(&req), report.tag.as_deref())?;
+    }
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &document(&req, &report, secs))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if args.dry_run {
+        for b in &report.blobs {
+            println!("{}\t{}\t{}", b.digest, b.size, b.path.display());
+        }
+        let bytes = super::report::total(report.blobs.iter().map(|b| b.size));
+        view.say(&format!(
+            "would write {} blob(s) and {} manifest(s), {} into {}",
+            report.blobs.len(),
+            report.manifests,
+            HumanBytes(bytes),
+            target_path(&req).display()
+        ));
+        return Ok(());
+    }
+    view.say(&summary(&req, &report, secs));
+    Ok(())
+}
+
+/// The request the arguments ask for, and the layout to read from (`--oci-layout`), if any;
+/// a usage error for what a layout pull cannot do.
+fn request(
+    args: &PullArgs,
+    global: &Global,
+) -> anyhow::Result<(LayoutRequest, Option<oci_dl::Store>)> {
     if let Some(why) = refused(args) {
         return Err(super::usage(why).into());
     }
@@ -72,6 +114,9 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         return Err(
             super::usage("--include-referrers asks the registry: not with --offline").into()
         );
+    }
+    if args.oci_layout && global.offline {
+        return Err(super::usage("--oci-layout reads a layout: not with --offline").into());
     }
     // The source may itself be a layout (`--oci-layout DIR:TAG`): a copy between layouts.
     let (reference, store) = match args.oci_layout {
@@ -105,44 +150,7 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         include_referrers: args.include_referrers,
         dry_run: args.dry_run,
     };
-    let mut opts = global.client_options()?;
-    if store.is_some() {
-        if global.offline {
-            return Err(super::usage("--oci-layout reads a layout: not with --offline").into());
-        }
-        opts.store = store;
-    }
-    let view = global.view();
-    let result = oci_dl::pull_layout(&req, &opts, view.clone());
-    view.finish();
-    let secs = view.elapsed().as_secs_f64();
-    let report = result?;
-    if !args.dry_run && super::ci::Ci::detect() == super::ci::Ci::GitHub {
-        let digest = report.manifest.descriptor.digest.to_string();
-        super::ci::github_layout_outputs(&digest, target_path(&req), report.tag.as_deref())?;
-    }
-    if args.json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &document(&req, &report, secs))?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    if args.dry_run {
-        for b in &report.blobs {
-            println!("{}\t{}\t{}", b.digest, b.size, b.path.display());
-        }
-        let bytes = super::report::total(report.blobs.iter().map(|b| b.size));
-        view.say(&format!(
-            "would write {} blob(s) and {} manifest(s), {} into {}",
-            report.blobs.len(),
-            report.manifests,
-            HumanBytes(bytes),
-            target_path(&req).display()
-        ));
-        return Ok(());
-    }
-    view.say(&summary(&req, &report, secs));
-    Ok(())
+    Ok((req, store))
 }
 
 fn target_path(req: &LayoutRequest) -> &std::path::Path {
