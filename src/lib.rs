@@ -60,6 +60,7 @@ mod events;
 mod extract;
 mod fsx;
 mod hint;
+mod layout;
 pub mod manifest;
 mod mirrors;
 mod platform;
@@ -87,6 +88,7 @@ pub use manifest::{Descriptor, Manifest, Platform, Selection};
 pub use mirrors::{Mirrors, Source};
 pub use pull::ReferrerPull;
 pub use pull::{ExtractOptions, Output, Overwrite, Platforms, PullReport, PullRequest};
+pub use pull::{LayoutReport, LayoutRequest, LayoutTarget};
 pub use reference::{DEFAULT_REGISTRY, Reference};
 pub use referrers::Referrers;
 pub use registry::credentials::Sources;
@@ -111,6 +113,17 @@ pub fn pull(req: &PullRequest, opts: &ClientOptions, obs: Arc<dyn Observer>) -> 
         None if req.platforms.is_several() => pull::pull_each(&session, req, &*obs),
         None => pull::pull(&session, req, &*obs),
     }
+}
+
+/// Pull `req.reference` into an OCI image layout (a directory, or a tar of one): the whole
+/// index, or with a platform that platform's manifest, tagged in `index.json`.
+pub fn pull_layout(
+    req: &LayoutRequest,
+    opts: &ClientOptions,
+    obs: Arc<dyn Observer>,
+) -> Result<LayoutReport> {
+    let session = Session::open(&req.reference, opts, obs.clone(), req.jobs)?;
+    pull::layout::pull(&session, req, &*obs)
 }
 
 /// Pull the one selected layer of `req.reference` to `out`, verified as it streams; more than

@@ -90,7 +90,7 @@ pub fn resolve(
 }
 
 /// [`fetch_once`], again from the next source while a mirror's bytes fail their digest.
-fn fetch(
+pub(crate) fn fetch(
     client: &Client,
     repo: &str,
     what: &str,

@@ -48,7 +48,8 @@ pub struct PullArgs {
     pub case_sensitive: bool,
     /// Directory to write into, or - for stdout.
     ///
-    /// The directory is created if missing; `-` streams the one selected layer to stdout.
+    /// The directory is created if missing; `-` streams the one selected layer to stdout; with
+    /// --format oci-archive, the tar file.
     #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
         value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
     pub output: Output,
@@ -71,6 +72,19 @@ pub struct PullArgs {
     /// List what would be pulled; write nothing.
     #[arg(long, help_heading = "Output")]
     pub dry_run: bool,
+    /// What to write: files, an OCI image layout, or a tar of one.
+    ///
+    /// files: each layer as a file (or unpacked); oci-layout: an OCI image layout directory
+    /// (-o DIR) of every manifest and blob pulled; oci-archive: that layout as one tar
+    /// (-o FILE.tar).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "files",
+        help_heading = "Output"
+    )]
+    pub format: super::layout::FormatArg,
     /// Unpack archives, told by their bytes.
     ///
     /// tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2; an image becomes its root
@@ -105,6 +119,12 @@ pub struct PullArgs {
     /// With --referrer: pull only the referrer's files, not the subject's.
     #[arg(long, requires = "referrer", help_heading = "Referrers", hide_short_help = true)]
     pub no_subject: bool,
+    /// With --format oci-layout|oci-archive: also store what is attached.
+    ///
+    /// Signatures, SBOMs and attestations (referrers, cosign's tags), for checks made later
+    /// without the registry.
+    #[arg(long, help_heading = "Referrers", hide_short_help = true)]
+    pub include_referrers: bool,
 }
 
 /// `-` is stdout, anything else a directory: decided here, once, never by comparing paths later.
@@ -179,7 +199,7 @@ fn request(
 
 /// `DIR:TAG` or `DIR@DIGEST` of `--oci-layout`: the layout as a store, and the reference the
 /// engine pulls from it.
-fn layout_reference(s: &str) -> anyhow::Result<(oci_dl::Store, oci_dl::Reference)> {
+pub(super) fn layout_reference(s: &str) -> anyhow::Result<(oci_dl::Store, oci_dl::Reference)> {
     let (dir, reference) = match s.rsplit_once('@') {
         Some((dir, digest)) => (dir, format!("layout@{digest}")),
         None => match s.rsplit_once(':').filter(|(_, t)| !t.is_empty() && !t.contains('/')) {
@@ -214,6 +234,9 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
 }
 
 fn pull(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
+    if args.format != super::layout::FormatArg::Files || args.include_referrers {
+        return super::layout::run(args, global);
+    }
     let mut layout = None;
     let reference = if args.oci_layout {
         let (store, reference) = layout_reference(&args.reference)?;

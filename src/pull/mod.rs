@@ -13,8 +13,10 @@ use crate::resolve::ResolvedManifest;
 pub use crate::select::Overwrite;
 use crate::session::Session;
 
+mod attached;
 mod commit;
 mod layer;
+pub(crate) mod layout;
 mod plan;
 mod platforms;
 mod request;
@@ -24,6 +26,7 @@ mod signed;
 use crate::blob::{self, BlobSpec};
 use commit::{Landed, commit_all};
 use layer::fetch_layer;
+pub use layout::{LayoutReport, LayoutRequest, LayoutTarget};
 pub(crate) use plan::existing;
 use plan::{Job, plan};
 pub use platforms::Platforms;
