@@ -11,7 +11,7 @@ mod cache;
 mod ci;
 mod cli;
 mod completions;
-mod core_defects;
+mod attribution;
 mod engine;
 mod examples;
 mod extract;

@@ -1,5 +1,6 @@
-//! The defects issue 14 lists, each reproduced through the binary: retries named by index,
-//! `-o -` as stdout (not a path), per-layer errors kept.
+//! Who a message is about: a retry attributed to its own transfer (by index, never by a name that
+//! prefixes another), `-o -` taken as stdout (not a directory named `-`), each failed layer's
+//! own error kept, a transient token failure retried, and every pull flag under its heading.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
