@@ -362,5 +362,20 @@ fn cancel_on_signals() -> anyhow::Result<oci_dl::Cancel> {
         signal_hook::flag::register_conditional_shutdown(sig, 130, cancel.0.clone())?;
         signal_hook::flag::register(sig, cancel.0.clone())?;
     }
+    // Every wait in the engine ends on the flag, but a connect(2) still pending (a host that
+    // never answers the SYN holds it for the whole connect timeout) cannot be woken: if the run
+    // has not wound down a moment after the signal, it ends here. Nothing is lost: a final
+    // name only ever holds verified bytes, and a `.part` is checked when resumed.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            std::thread::sleep(GRACE);
+            eprintln!("oci-dl: {}", exit::Interrupted { kept: None });
+            std::process::exit(130);
+        }
+    });
     Ok(cancel)
 }
+
+/// How long a run may take to wind down after SIGINT/SIGTERM before it is ended as it stands.
+const GRACE: Duration = Duration::from_secs(2);

@@ -153,6 +153,8 @@ fn fetch_planned(
             Err(e) => outcomes.push(Some(Err(e))),
         }
     }
+    // Stopped: nothing more moves into place (the staged trees are dropped with `pending`).
+    session.cancel().check()?;
     for (i, r) in commit_all(req, pending, obs) {
         outcomes[i] = Some(r);
     }

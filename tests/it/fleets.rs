@@ -167,3 +167,26 @@ fn a_layout_written_by_skopeo_is_pulled_and_checked_like_a_registry() {
     sb.run(&["pull", "--oci-layout", layout.to_str().unwrap(), "-o", "y"])
         .fails(2, "name a tag or digest in the layout");
 }
+
+/// SIGTERM while a connect is pending (a registry host that never answers the SYN) ends the run
+/// at once — within the two-second grace, not the 30 s connect timeout — with exit 130 and the
+/// interrupted line.
+#[test]
+fn sigterm_during_a_pending_connect_ends_the_run_at_once() {
+    let (_listener, _held, host) = unanswering_host();
+    let sb = Sandbox::new();
+    let child = sb
+        .cmd(&["pull", &format!("{host}/x:v1"), "-o", "out", "--plain-http"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let signalled = std::time::Instant::now();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let out = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < std::time::Duration::from_secs(5), "ended {took:?} after SIGTERM");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert!(!sb.work().join("out").exists() || tree(&sb.work().join("out")).is_empty());
+}

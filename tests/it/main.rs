@@ -4,6 +4,7 @@
 mod support;
 
 mod architecture;
+mod attribution;
 mod auth;
 mod bad_input;
 mod blob;
@@ -11,7 +12,6 @@ mod cache;
 mod ci;
 mod cli;
 mod completions;
-mod attribution;
 mod engine;
 mod examples;
 mod extract;

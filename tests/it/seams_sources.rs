@@ -351,20 +351,7 @@ fn mirrors_x_ns_every_request_to_a_mirror_names_the_registry() {
 /// the run.
 #[test]
 fn mirrors_x_connect_an_unresponsive_mirror_is_skipped_within_a_second_or_two() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let host = listener.local_addr().unwrap().to_string();
-    // Fill the accept queue (never accepted), so further connects hang as to a dead host.
-    let mut held = Vec::new();
-    for _ in 0..512 {
-        match std::net::TcpStream::connect_timeout(
-            &listener.local_addr().unwrap(),
-            std::time::Duration::from_millis(200),
-        ) {
-            Ok(c) => held.push(c),
-            Err(_) => break,
-        }
-    }
-    assert!(held.len() < 512, "the accept queue never filled; cannot simulate a dead mirror");
+    let (listener, held, host) = unanswering_host();
     let files = vec![("a.bin", noise(20_000, 33))];
     let origin = fake::artifact(files.clone(), fake::Guard::Open, None);
     let sb = Sandbox::new();
@@ -375,5 +362,5 @@ fn mirrors_x_connect_an_unresponsive_mirror_is_skipped_within_a_second_or_two() 
     assert!(took < std::time::Duration::from_secs(10), "held {took:?} by a dead mirror");
     assert!(run.stderr.contains(&format!("mirror {host}: ")), "{}", run.stderr);
     assert_eq!(std::fs::read(sb.work().join("out/a.bin")).unwrap(), files[0].1);
-    drop(listener);
+    drop((listener, held));
 }

@@ -284,3 +284,20 @@ pub fn test_python() -> PathBuf {
 pub fn require(present: bool, what: &str) {
     assert!(present, "missing test prerequisite: {what} (scripts/setup-test-deps installs it)");
 }
+
+/// A loopback host that never answers a connect: a listener whose accept queue is filled and
+/// never drained, so the kernel drops further SYNs, as from a dead host. Keep the returned
+/// values alive while it is used.
+pub fn unanswering_host() -> (std::net::TcpListener, Vec<std::net::TcpStream>, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..512 {
+        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200)) {
+            Ok(c) => held.push(c),
+            Err(_) => break,
+        }
+    }
+    assert!(held.len() < 512, "the accept queue never filled; cannot simulate a dead host");
+    (listener, held, addr.to_string())
+}
