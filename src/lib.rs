@@ -58,7 +58,7 @@ mod digest;
 mod error;
 mod events;
 mod extract;
-mod fsx;
+mod held;
 mod hint;
 mod layout;
 pub mod manifest;
@@ -222,7 +222,7 @@ pub fn fetch_blob(
         platform: None,
     };
     let name = output.display().to_string();
-    let (dir, file_name) = fsx::parent_of(output)?;
+    let (dir, file_name) = held::parent_of(output)?;
     let dest = blob::Dest { dir: &dir, name: &file_name };
     let cache = session.cache.as_ref();
     if let Some(status) = pull::existing(dest, (digest, None), cache, overwrite, &*obs)? {

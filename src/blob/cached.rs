@@ -16,7 +16,7 @@ use super::{Dest, Outcome, Tap, Transfer, stream};
 use crate::cache::{Before, Entry};
 use crate::error::{Error, ErrorKind};
 use crate::events::Level;
-use crate::fsx::{self, Node};
+use crate::held::{self, Node};
 
 /// Bring the cached `entry` to `dest`. Returns the placed file. An `Integrity` error means the
 /// entry is damaged (and names it); nothing is left in the destination directory then.
@@ -36,7 +36,7 @@ pub(super) fn restore(
     ));
     let _ = dest.dir.remove_file(&tmp); // a leftover (or a plant): the entry only
     let before = Before::settled(&entry.file);
-    let copy = fsx::copy(&entry.file, &entry.path, dest.dir, &tmp)?;
+    let copy = held::copy(&entry.file, &entry.path, dest.dir, &tmp)?;
     let checked = check(entry, t, &copy, tap);
     let outcome = match checked {
         Ok(o) => o,
@@ -64,7 +64,7 @@ pub(super) fn restore(
     if outcome.executable
         && let Ok(n) = Node::of_file(&copy)
     {
-        let _ = copy.set_permissions(std::fs::Permissions::from_mode(fsx::executable(n.mode)));
+        let _ = copy.set_permissions(std::fs::Permissions::from_mode(held::executable(n.mode)));
     }
     dest.dir.rename(&tmp, dest.name).map_err(|e| {
         let _ = dest.dir.remove_file(&tmp);

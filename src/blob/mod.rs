@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, Level, Observer, Progress};
-use crate::fsx::Dir;
+use crate::held::Dir;
 use crate::session::Session;
 use part::{feed_prefix, finish, open_part, part_name, rehash, remove_part};
 pub use part::{part_path, write_atomic};

@@ -16,7 +16,7 @@ use super::verify::State;
 use super::{Dest, Outcome};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
-use crate::fsx::{self, Dir, Node};
+use crate::held::{self, Dir, Node};
 
 /// `path` with `.part` appended to its file name.
 pub fn part_path(path: &Path) -> PathBuf {
@@ -140,7 +140,7 @@ pub(super) fn finish(
     let _ = file.remove_xattr(resume::XATTR);
     let node = Node::of_file(&file).map_err(|e| Error::io("inspect", &part, e))?;
     if outcome.executable {
-        file.set_permissions(std::fs::Permissions::from_mode(fsx::executable(node.mode)))
+        file.set_permissions(std::fs::Permissions::from_mode(held::executable(node.mode)))
             .map_err(|e| Error::io("chmod", &part, e))?;
     }
     // Only the file that was verified may take the final name.
@@ -160,7 +160,7 @@ pub(super) fn finish(
 /// Write `bytes` to the user-named file `path` through `path.part` and a rename under its held
 /// directory: never through a planted link or FIFO, never half-written.
 pub fn write_atomic(path: &Path, bytes: &[u8], obs: &dyn Observer) -> Result<(), Error> {
-    let (dir, name) = fsx::parent_of(path)?;
+    let (dir, name) = held::parent_of(path)?;
     let part_name = part_name(&name);
     let part = dir.show(&part_name);
     let (mut file, existed) = open_part(&dir, &part_name, obs)?;

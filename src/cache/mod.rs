@@ -1,7 +1,7 @@
 //! A shared cache of verified blobs, by digest: `DIR/blobs/sha256/<hex>`. Entries are written
 //! to a temporary name and renamed into place, so concurrent `oci-dl` processes never see a
 //! torn file. Every path into the cache is walked from the root through held directory handles
-//! without following a symlink (`fsx`), only names that are digests are touched, and only
+//! without following a symlink (`held`), only names that are digests are touched, and only
 //! regular files are used.
 //!
 //! An entry is a file of its own: it is filled by a copy (a reflink where the filesystem offers
@@ -12,7 +12,7 @@
 //! The stamp is trusted — the entry used without hashing it again, as containerd trusts its
 //! content store — only while it still matches and the entry, the stamp and every directory
 //! above them up to the cache root belong to the running user and nobody else may write them
-//! (`fsx::Node::private`, the rule `.part` files follow). Any other entry is hashed in full on
+//! (`held::Node::private`, the rule `.part` files follow). Any other entry is hashed in full on
 //! its copy, and dropped if it is damaged. The stamp's own mtime records the last use, for
 //! pruning; the entry's is left alone so the stamp stays true.
 //!
@@ -33,7 +33,7 @@ use std::time::SystemTime;
 
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind};
-use crate::fsx::{self, Dir, Node};
+use crate::held::{self, Dir, Node};
 pub use prune::Pruned;
 
 /// A blob cache rooted at a directory.
@@ -156,7 +156,7 @@ impl Cache {
 
     /// The directory `rel` below the root, created (mode [`DIR_MODE`]) if missing.
     fn make_dir(&self, rel: &Path) -> Result<Dir, Error> {
-        fsx::make_dir_all(&self.root, DIR_MODE)?;
+        held::make_dir_all(&self.root, DIR_MODE)?;
         Dir::open(&self.root)?.open_beneath_with(rel, DIR_MODE)
     }
 
@@ -195,7 +195,7 @@ impl Cache {
     pub(crate) fn put(&self, d: &Digest, file: &File, path: &Path) -> Result<(), Error> {
         let dir = self.make_dir(&Cache::rel_dir(d.algorithm()))?;
         let tmp = OsString::from(format!(".tmp-{}-{}-{}", d.hex(), std::process::id(), unique()));
-        fsx::copy(file, path, &dir, &tmp)?;
+        held::copy(file, path, &dir, &tmp)?;
         // Not stamped: the download hashed the bytes it wrote, not what the file holds now. The
         // first use hashes the entry and stamps it.
         dir.rename(&tmp, OsStr::new(d.hex())).map_err(|e| {

@@ -3,7 +3,7 @@
 //! modification and change times of the file that verified. A write, a `chmod`, a `touch`, a
 //! rename or a new file at that inode all move the change time, which no user can set back; a
 //! record is believed only while the file and the record are the running user's alone, as the
-//! directories above the record up to the cache root (`fsx::Node::private`).
+//! directories above the record up to the cache root (`held::Node::private`).
 //!
 //! Kept in the cache directory rather than in an extended attribute of the output: writing an
 //! xattr changes the file's ctime, so a record there could never describe the file it is on;
@@ -15,7 +15,7 @@ use std::path::Path;
 
 use super::{Before, Cache, read_small, record};
 use crate::digest::Digest;
-use crate::fsx::Node;
+use crate::held::Node;
 
 /// The directory below the cache root.
 pub(super) const DIR: &str = "outputs";

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use super::{Cache, outputs};
 use crate::digest::Algorithm;
 use crate::error::Error;
-use crate::fsx::{Dir, Node};
+use crate::held::{Dir, Node};
 
 /// What [`Cache::prune`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use rustix::io::Errno;
 
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
-use crate::fsx;
+use crate::held;
 use crate::select::Overwrite;
 
 /// How the commit treats paths that already exist in the target.
@@ -36,7 +36,7 @@ pub struct Policy<'a> {
 /// One planned move: `src` (in staging) to `name` in the directory `dst`.
 struct Move {
     src: PathBuf,
-    dst: Arc<fsx::Dir>,
+    dst: Arc<held::Dir>,
     name: OsString,
     /// Where, for messages.
     shown: PathBuf,
@@ -51,7 +51,7 @@ pub fn commit(staged: &Path, root: &Path, rel: &Path, policy: Policy<'_>) -> Res
     // second merges into what the first made instead of finding it in its way.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let root_dir = fsx::Dir::open(root)?;
+    let root_dir = held::Dir::open(root)?;
     let mut moves = Vec::new();
     let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
     for c in rel.components() {
@@ -89,7 +89,7 @@ pub fn commit(staged: &Path, root: &Path, rel: &Path, policy: Policy<'_>) -> Res
 
 fn plan_children(
     src_dir: &Path,
-    dst: &Arc<fsx::Dir>,
+    dst: &Arc<held::Dir>,
     shown: &Path,
     policy: Policy<'_>,
     moves: &mut Vec<Move>,
@@ -108,7 +108,7 @@ fn plan_children(
 
 fn plan_entry(
     src: &Path,
-    dst: &Arc<fsx::Dir>,
+    dst: &Arc<held::Dir>,
     name: OsString,
     shown: &Path,
     policy: Policy<'_>,

@@ -22,7 +22,7 @@ use rustix::io::Errno;
 use super::commit::Policy;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
-use crate::fsx;
+use crate::held;
 
 pub use crate::select::RESERVED_PREFIX;
 const STAGING_PREFIX: &str = ".oci-dl-staging-";
@@ -35,7 +35,7 @@ const UNLOCKED_GRACE: Duration = Duration::from_secs(60);
 /// A private staging directory inside the extraction root; removed unless committed.
 pub struct Staging {
     /// Its name in the root, and the root: for the final `rmdir` only.
-    root: fsx::Dir,
+    root: held::Dir,
     name: OsString,
     fd: OwnedFd,
     /// The tree to commit, reached through the held handle: `/proc/self/fd/N/t`.
@@ -70,7 +70,7 @@ impl Staging {
     /// runs left there.
     pub fn inside(root: &Path, obs: &dyn Observer) -> Result<Staging, Error> {
         std::fs::create_dir_all(root).map_err(|e| Error::io("create directory", root, e))?;
-        let dir = fsx::Dir::open(root)?;
+        let dir = held::Dir::open(root)?;
         sweep(&dir, obs);
         for n in 0..1000u32 {
             let id = format!("{}-{n}", std::process::id());
@@ -134,7 +134,7 @@ impl Drop for Staging {
     }
 }
 
-fn remove_staging(root: &fsx::Dir, name: &std::ffi::OsStr, fd: BorrowedFd<'_>) {
+fn remove_staging(root: &held::Dir, name: &std::ffi::OsStr, fd: BorrowedFd<'_>) {
     let inside = through(fd);
     let _ = std::fs::remove_dir_all(inside.join("t"));
     let _ = std::fs::remove_file(inside.join("lock"));
@@ -153,7 +153,7 @@ fn remove_staging(root: &fsx::Dir, name: &std::ffi::OsStr, fd: BorrowedFd<'_>) {
 /// Remove the staging directories in `root` that are this user's own and whose run is gone
 /// (nobody holds their lock). Anything else with the name — another user's directory, a
 /// symlink, a lock that is not a regular file — is left alone.
-fn sweep(root: &fsx::Dir, obs: &dyn Observer) {
+fn sweep(root: &held::Dir, obs: &dyn Observer) {
     let Ok(entries) = std::fs::read_dir(through(root.fd())) else { return };
     let mut removed = 0;
     for entry in entries.flatten() {

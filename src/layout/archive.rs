@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
-use crate::fsx::{self, Dir};
+use crate::held::{self, Dir};
 use crate::retry::Cancel;
 
 /// `oci-layout` and `index.json` in an archive are small; anything bigger is not a layout's.
@@ -27,7 +27,7 @@ pub(crate) fn write<T>(
     obs: &dyn Observer,
     fill: impl FnOnce(&Path) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let (parent, name) = fsx::parent_of(file)?;
+    let (parent, name) = held::parent_of(file)?;
     if parent.entry(&name)?.is_some_and(|n| n.is_dir()) {
         return Err(Error::new(
             ErrorKind::Usage,

@@ -8,7 +8,7 @@
 //! - blobs are only ever written whole and verified, under their final name by a rename;
 //! - `index.json` is written last, by [`Layout::commit`], under a temporary name renamed over
 //!   the old one: a pull that fails leaves it as it was, and a reader never sees half of it;
-//! - every file is reached through the directory handle held from the start (`crate::fsx`), so
+//! - every file is reached through the directory handle held from the start (`crate::held`), so
 //!   a `blobs` directory swapped for a symlink meanwhile is refused, never followed.
 //!
 //! `archive` wraps the same layout in a tar (`--format oci-archive`).
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
-use crate::fsx::{self, Dir};
+use crate::held::{self, Dir};
 use crate::manifest::Descriptor;
 use crate::retry::Cancel;
 pub(crate) use index::LayoutIndex;
@@ -58,7 +58,7 @@ impl Layout {
     /// Open (creating it if missing) the layout at `path` and lock it; see [`Layout::check`].
     pub fn open(path: &Path, cancel: &Cancel, obs: &dyn Observer) -> Result<Layout, Error> {
         Layout::check(path)?;
-        fsx::make_dir_all(path, 0o755)?;
+        held::make_dir_all(path, 0o755)?;
         let dir = Dir::open(path)?;
         lock(&dir, path, cancel, obs)?;
         foreign(&dir, path)?;

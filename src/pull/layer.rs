@@ -13,7 +13,7 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileStatus, Level, Observer, Progress};
 use crate::extract::{self, Format, Hint, Limit, StageError, Unpack};
-use crate::fsx;
+use crate::held;
 use crate::select::safe_relative_path;
 use crate::session::Session;
 use crate::trust::minisign::describes_other_files;
@@ -27,7 +27,7 @@ pub(super) fn fetch_layer(
     obs: &dyn Observer,
 ) -> Result<Landed, Error> {
     let layer = &job.layer;
-    // Its directory is made when the file is written, under a held handle (fsx).
+    // Its directory is made when the file is written, under a held handle (held).
     let dest = output_dir(req)?.join(&job.rel);
     let after = after_download(req, job, &dest)?;
     let finished = |path: &Path, status| {
@@ -144,7 +144,7 @@ pub(super) fn download(
             format!("{} is not a file below {}", path.display(), out.display()),
         ));
     };
-    let dir = fsx::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
+    let dir = held::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
     let dest = blob::Dest { dir: &dir, name: rel.file_name().unwrap_or_default() };
     let what = (&layer.digest, Some(layer.size));
     if let Some(status) = existing(dest, what, session.cache.as_ref(), req.overwrite, obs)? {

@@ -330,7 +330,7 @@ fn fetch_blob(
 }
 
 /// A blob is data in a layout, never a program: the execute bits a pull gives an ELF file go.
-fn not_executable(dir: &crate::fsx::Dir, name: &OsStr, path: &Path) -> Result<(), Error> {
+fn not_executable(dir: &crate::held::Dir, name: &OsStr, path: &Path) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
     let Some(file) = dir.open_existing_regular(name, false)? else { return Ok(()) };
     let mode = file.metadata().map_err(|e| Error::io("inspect", path, e))?.permissions().mode();

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, Observer};
-use crate::fsx;
+use crate::held;
 use crate::manifest::{Index, Manifest, Platform};
 use crate::reference::Reference;
 use crate::resolve::{ResolvedManifest, blob_hint, resolve};
@@ -260,10 +260,10 @@ fn sub_request(
 /// without following a symlink there, so that nothing planted in DIR sends a platform's files
 /// outside it.
 fn own_directory(out: &Path, dir: &Path, extract_to: Option<&Path>) -> Result<(), Error> {
-    fsx::open_beneath(out, dir)?;
+    held::open_beneath(out, dir)?;
     if let Some(to) = extract_to {
         std::fs::create_dir_all(to).map_err(|e| Error::io("create directory", to, e))?;
-        fsx::open_beneath(to, dir)?;
+        held::open_beneath(to, dir)?;
     }
     Ok(())
 }

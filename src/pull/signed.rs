@@ -12,7 +12,7 @@ use crate::blob;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer};
 use crate::extract;
-use crate::fsx;
+use crate::held;
 use crate::manifest::Descriptor;
 use crate::pool;
 use crate::resolve::ResolvedManifest;
@@ -224,7 +224,7 @@ impl Held<'_> {
 /// A held file, `path` at the top of the output directory `out`, opened without following
 /// links.
 fn open_held(out: &Path, path: &Path) -> Result<std::fs::File, Error> {
-    let dir = fsx::open_beneath(out, Path::new(""))?;
+    let dir = held::open_beneath(out, Path::new(""))?;
     let name = path.file_name().unwrap_or_default();
     dir.open_existing_regular(name, false)?
         .ok_or_else(|| Error::new(ErrorKind::Other, format!("{} vanished", path.display())))
@@ -242,10 +242,10 @@ pub(super) fn land(
     obs: &dyn Observer,
 ) -> Result<FileStatus, Error> {
     let out = output_dir(req)?;
-    let top = fsx::Dir::open(out)?;
+    let top = held::Dir::open(out)?;
     let hidden = from.file_name().unwrap_or_default();
     let rel = to.strip_prefix(out).unwrap_or(to);
-    let dir = fsx::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
+    let dir = held::open_beneath(out, rel.parent().unwrap_or(Path::new("")))?;
     let name = rel.file_name().unwrap_or_default();
     let decided = existing(
         blob::Dest { dir: &dir, name },

@@ -6,7 +6,7 @@
 //!
 //! Whoever can write the file chooses where the next run asks for a token. So a remembered
 //! realm on another host than the registry's is used only when the file and every directory
-//! above it up to the cache root are the running user's alone (`fsx::Node::private`, the rule
+//! above it up to the cache root are the running user's alone (`held::Node::private`, the rule
 //! the blob cache's stamps follow); a realm on the registry's own host always may be.
 
 use std::collections::BTreeMap;
@@ -116,7 +116,7 @@ impl Memory {
         if known.take().is_some()
             && let Some(dir) = &self.dir
             && let Ok(Some(d)) =
-                crate::fsx::Dir::open(dir).and_then(|r| r.existing_child(OsStr::new(DIR)))
+                crate::held::Dir::open(dir).and_then(|r| r.existing_child(OsStr::new(DIR)))
         {
             let _ = d.remove_file(&file_name(&self.host));
         }
@@ -142,9 +142,9 @@ fn read(root: &Path, host: &str) -> Option<Record> {
     if !std::fs::symlink_metadata(root.join(DIR)).is_ok_and(|m| m.is_dir()) {
         return None;
     }
-    let dir = crate::fsx::Dir::open(root).ok()?.existing_child(OsStr::new(DIR)).ok()??;
+    let dir = crate::held::Dir::open(root).ok()?.existing_child(OsStr::new(DIR)).ok()??;
     let file = dir.open_existing_regular(&file_name(host), false).ok()??;
-    let node = crate::fsx::Node::of_file(&file).ok()?;
+    let node = crate::held::Node::of_file(&file).ok()?;
     let trusted = dir.private() && node.unfit().is_none();
     let mut bytes = Vec::new();
     file.take(MAX_BYTES + 1).read_to_end(&mut bytes).ok()?;
@@ -155,8 +155,8 @@ fn read(root: &Path, host: &str) -> Option<Record> {
 }
 
 fn write(root: &Path, r: &Record) -> Result<(), Error> {
-    crate::fsx::make_dir_all(root, 0o755)?;
-    let dir = crate::fsx::Dir::open(root)?.open_beneath_with(Path::new(DIR), 0o755)?;
+    crate::held::make_dir_all(root, 0o755)?;
+    let dir = crate::held::Dir::open(root)?.open_beneath_with(Path::new(DIR), 0o755)?;
     let bytes = serde_json::to_vec(r).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
     dir.replace_with(&file_name(&r.registry), &bytes, 0o600)
 }

@@ -4,7 +4,7 @@
 //! resolving, filtering, `-x` and signature checks run unchanged, and every byte is verified
 //! against its digest as from any registry: a layout is untrusted input.
 //!
-//! Everything is read through held directory handles without following a link (`fsx`): a blob
+//! Everything is read through held directory handles without following a link (`held`): a blob
 //! path or `index.json` that is a symlink out of the directory is refused, and only names that
 //! are digests are opened below `blobs/`.
 
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use super::Reply;
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
-use crate::fsx::Dir;
+use crate::held::Dir;
 use crate::manifest::{Descriptor, Index, MAX_MANIFEST_BYTES, Manifest};
 
 /// The annotation a layout's `index.json` names its tags with (image-spec `annotations.md`).
