@@ -58,6 +58,9 @@ pub struct PullRequest {
     pub extract: ExtractOptions,
     /// Publishers' keys: with any, nothing gets its final name unless its signature verifies.
     pub verify: Vec<crate::trust::VerifyKey>,
+    /// A keyless signer (`--certificate-identity`): with one, nothing is downloaded unless a
+    /// Sigstore signature by it covers the manifest.
+    pub keyless: Option<crate::trust::Keyless>,
     /// Also (or only) pull the newest referrer of a type (`--referrer`).
     pub referrer: Option<ReferrerPull>,
 }
@@ -265,10 +268,10 @@ pub(crate) fn pull_stream(
 ) -> Result<PullReport, Error> {
     // Signed or nothing: a stream's bytes reach the reader before the blob's digest is checked
     // at its end, so no signature can vouch for them yet.
-    if !req.verify.is_empty() {
+    if !req.verify.is_empty() || req.keyless.is_some() {
         return Err(Error::new(
             ErrorKind::Usage,
-            "-o - streams bytes before they are verified: with --verify-key, use -o DIR",
+            "-o - streams bytes before they are verified: with --verify-key or --certificate-identity, use -o DIR",
         ));
     }
     let (resolved, jobs) = plan(session, req, obs)?;

@@ -18,6 +18,7 @@ mod hostile;
 mod hostile_files;
 mod hostile_net;
 mod hostile_sources;
+mod keyless;
 mod manifest;
 mod mirrors;
 mod multiplatform;
