@@ -101,7 +101,7 @@ _oci__dl() {
 
     case "${cmd}" in
         oci__dl)
-            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help --version pull manifest blob referrers tags cache completions generate-assets help"
+            opts="-v -q -u -h -V --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help --version pull manifest blob referrers tags cache completions generate-assets help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -163,7 +163,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__blob)
-            opts="-o -v -q -u -h --output --overwrite --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-o -v -q -u -h --output --overwrite --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -237,7 +237,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__cache)
-            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help dir prune help"
+            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help dir prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -299,7 +299,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__cache__subcmd__dir)
-            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -417,7 +417,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__cache__subcmd__prune)
-            opts="-v -q -u -h --max-size --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-v -q -u -h --max-size --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -483,7 +483,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__completions)
-            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help bash elvish fish powershell zsh"
+            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -545,7 +545,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__generate__subcmd__assets)
-            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-v -q -u -h --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -775,7 +775,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__manifest)
-            opts="-o -v -q -u -h --platform --descriptor --output --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-o -v -q -u -h --platform --descriptor --output --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -849,7 +849,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__pull)
-            opts="-g -r -o -j -x -v -q -u -h --platform --glob --regex --include --exclude --media-type --case-sensitive --output --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --trusted-root --predicate-type --referrer --no-subject --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-g -r -o -j -x -v -q -u -h --oci-layout --platform --glob --regex --include --exclude --media-type --case-sensitive --output --flatten --overwrite --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --trusted-root --predicate-type --referrer --no-subject --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1005,7 +1005,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__referrers)
-            opts="-v -q -u -h --platform --json --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-v -q -u -h --platform --json --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1071,7 +1071,7 @@ _oci__dl() {
             return 0
             ;;
         oci__subcmd__dl__subcmd__tags)
-            opts="-v -q -u -h --json --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-v -q -u -h --json --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -38,6 +38,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -87,6 +88,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --resolve 'Connect HOST:PORT to ADDR instead of asking DNS (as curl''s --resolve); repeatable'
             cand --timeout 'Seconds a connection may deliver nothing before it counts as stalled'
             cand --deadline 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all'
+            cand --oci-layout 'Read REF as an OCI image layout on this machine (DIR:TAG or DIR@DIGEST), not a registry: the air-gapped install, every blob verified as from a registry'
             cand --case-sensitive 'Match names and keywords case-sensitively'
             cand --flatten 'Save each layer under the last component of its title'
             cand --json 'Print one JSON document describing the pull on stdout'
@@ -104,6 +106,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -132,6 +135,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -159,6 +163,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -185,6 +190,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -210,6 +216,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -234,6 +241,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand dir 'Print the cache directory'
@@ -261,6 +269,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -286,6 +295,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -321,6 +331,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -345,6 +356,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
+            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

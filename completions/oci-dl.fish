@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_oci_dl_global_optspecs
-    string join \n v/verbose q/quiet progress= plain-http insecure ca-file= u/username= registry-config= password-stdin cache= no-cache registries-conf= mirror= retries= resolve= timeout= deadline= h/help V/version
+    string join \n v/verbose q/quiet progress= plain-http insecure ca-file= u/username= registry-config= password-stdin cache= no-cache offline registries-conf= mirror= retries= resolve= timeout= deadline= h/help V/version
 end
 
 function __fish_oci_dl_needs_command
@@ -44,6 +44,7 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -l plain-http -d 'Use plain 
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -s V -l version -d 'Print version'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
@@ -90,6 +91,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l retries -d 'Retri
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l oci-layout -d 'Read REF as an OCI image layout on this machine (DIR:TAG or DIR@DIGEST), not a registry: the air-gapped install, every blob verified as from a registry'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l case-sensitive -d 'Match names and keywords case-sensitively'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l flatten -d 'Save each layer under the last component of its title'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l json -d 'Print one JSON document describing the pull on stdout'
@@ -104,6 +106,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l plain-http -d 'Us
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l platform -d 'Resolve an index to this platform\'s manifest (OS/ARCH[/VARIANT][:OS_VERSION])' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s o -l output -d 'Write to FILE instead of stdout' -r -F
@@ -128,6 +131,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l plain-http -d
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s o -l output -d 'Write to FILE, or `-` for stdout [default: the digest\'s hex in the current directory]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l overwrite -d 'When the file exists with other content [default: prompt at a terminal, else error]' -r -f -a "error\t''
@@ -154,6 +158,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l plain-http -d 'Us
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l platform -d 'List the referrers of this platform\'s manifest instead of the index\'s' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
@@ -177,6 +182,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l plain-http -
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
@@ -199,6 +205,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l plain-http -d 'Us
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
@@ -220,6 +227,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -f -a "dir" -d 'Print the cache directory'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -f -a "prune" -d 'Delete least recently used blobs until the cache holds at most SIZE'
@@ -244,6 +252,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_sub
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l max-size -d 'Like 10G, 500M or 2048 (bytes)' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
@@ -266,6 +275,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_sub
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "dir" -d 'Print the cache directory'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Delete least recently used blobs until the cache holds at most SIZE'
@@ -290,6 +300,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l plain-http
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
@@ -311,6 +322,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l plain-
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l insecure -d 'Skip TLS certificate verification'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l password-stdin -d 'Read the password or token from standard input'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'

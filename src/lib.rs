@@ -45,6 +45,7 @@ pub use pull::{ExtractOptions, Output, Overwrite, Platforms, PullReport, PullReq
 pub use reference::{DEFAULT_REGISTRY, Reference};
 pub use referrers::Referrers;
 pub use registry::credentials::Sources;
+pub use registry::store::Store;
 pub use registry::{ClientOptions, Credentials, MAX_TAG_BYTES, MAX_TAGS, Pin};
 pub use resolve::ResolvedManifest;
 pub use retry::{Cancel, RetryPolicy};

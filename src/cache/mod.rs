@@ -21,6 +21,9 @@
 
 mod outputs;
 mod prune;
+mod tags;
+
+pub(crate) use tags::manifest_dir;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;

@@ -5,6 +5,7 @@ pub mod blob;
 pub mod cache;
 pub mod escape;
 pub mod exit;
+pub mod keyless;
 pub mod manifest;
 pub mod progress;
 pub mod pull;
@@ -97,6 +98,9 @@ pub struct Global {
     /// Use no blob cache.
     #[arg(long, global = true, help_heading = "Cache")]
     pub no_cache: bool,
+    /// Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to.
+    #[arg(long, global = true, conflicts_with = "no_cache", help_heading = "Cache")]
+    pub offline: bool,
     /// Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d].
     #[arg(
         long,
@@ -233,6 +237,13 @@ impl Global {
             timeout: Some(Duration::from_secs(self.timeout.max(1))),
             deadline: Some(Duration::from_secs(self.deadline.max(1))),
             connect_timeout: None,
+            store: match (self.offline, self.cache_dir()) {
+                (false, _) => None,
+                (true, Some(dir)) => Some(oci_dl::Store::offline(&dir)),
+                (true, None) => {
+                    bail!(usage("--offline reads the cache, but there is none (no HOME)"))
+                }
+            },
             cache: self.cache_dir(),
             sources: oci_dl::Sources::from_env(self.registry_config.as_deref()),
             resolve: self.resolve.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,

@@ -13,8 +13,12 @@ use super::{Global, OverwriteArg, parse_reference};
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
+    /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST] (with --oci-layout: DIR:TAG or DIR@DIGEST).
     pub reference: String,
+    /// Read REF as an OCI image layout on this machine (DIR:TAG or DIR@DIGEST), not a registry:
+    /// the air-gapped install, every blob verified as from a registry.
+    #[arg(long, help_heading = "Selection")]
+    pub oci_layout: bool,
     /// Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine's].
     /// Repeat it, or say `all`, to pull several, each into DIR/OS-ARCH[-VARIANT][-OS_VERSION].
     #[arg(long, value_name = "PLATFORM", help_heading = "Selection")]
@@ -77,39 +81,8 @@ pub struct PullArgs {
     /// line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable.
     #[arg(long = "verify-key", value_name = "KEY", help_heading = "Verification")]
     pub verify_keys: Vec<String>,
-    /// Refuse unless a keyless Sigstore signature (a bundle attached as a referrer, or cosign's
-    /// keyless .sig) was made by this identity: the certificate's SAN, e.g.
-    /// https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0.
-    #[arg(
-        long,
-        value_name = "ID",
-        requires = "certificate_oidc_issuer",
-        conflicts_with = "certificate_identity_regexp",
-        help_heading = "Verification"
-    )]
-    pub certificate_identity: Option<String>,
-    /// As --certificate-identity, for any SAN this regular expression matches (unanchored, as
-    /// cosign's: add ^ and $).
-    #[arg(
-        long,
-        value_name = "RE",
-        requires = "certificate_oidc_issuer",
-        help_heading = "Verification"
-    )]
-    pub certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer the signing certificate must name, compared exactly (e.g.
-    /// https://token.actions.githubusercontent.com).
-    #[arg(long, value_name = "URL", help_heading = "Verification")]
-    pub certificate_oidc_issuer: Option<String>,
-    /// The Sigstore trusted root to verify keyless signatures with: a trusted_root.json, or the
-    /// JSON lines `gh attestation trusted-root` writes [default: the public-good and GitHub roots
-    /// embedded from sigstore-trust-root 0.15.1, refreshed 2026-10-23].
-    #[arg(long, value_name = "FILE", help_heading = "Verification")]
-    pub trusted_root: Option<PathBuf>,
-    /// With keyless verification, only an in-toto statement of this predicate type counts
-    /// (e.g. https://slsa.dev/provenance/v1).
-    #[arg(long, value_name = "TYPE", help_heading = "Verification")]
-    pub predicate_type: Option<String>,
+    #[command(flatten)]
+    pub keyless: super::keyless::KeylessArgs,
     /// Also pull the files of the newest referrer of artifact TYPE (an SBOM such as
     /// application/spdx+json, an attestation) into the output directory.
     #[arg(long, value_name = "TYPE", help_heading = "Referrers")]
@@ -151,35 +124,36 @@ fn groups(v: &[String]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The keyless signer the identity flags ask for, if any. The issuer is required with an
-/// identity (clap says so); the other keyless flags without an identity are usage errors, not
-/// silently ignored.
-fn keyless(args: &PullArgs) -> anyhow::Result<Option<oci_dl::Keyless>> {
-    let identity = match (&args.certificate_identity, &args.certificate_identity_regexp) {
-        (Some(id), _) => oci_dl::Identity::Exact(id.clone()),
-        (None, Some(re)) => oci_dl::Identity::Regexp(re.clone()),
-        (None, None) => {
-            let stray = [
-                (args.certificate_oidc_issuer.is_some(), "--certificate-oidc-issuer"),
-                (args.trusted_root.is_some(), "--trusted-root"),
-                (args.predicate_type.is_some(), "--predicate-type"),
-            ];
-            if let Some((_, flag)) = stray.iter().find(|(given, _)| *given) {
+/// `DIR:TAG` or `DIR@DIGEST` of `--oci-layout`: the layout as a store, and the reference the
+/// engine pulls from it.
+fn layout_reference(s: &str) -> anyhow::Result<(oci_dl::Store, oci_dl::Reference)> {
+    let (dir, reference) = match s.rsplit_once('@') {
+        Some((dir, digest)) => (dir, format!("layout@{digest}")),
+        None => match s.rsplit_once(':').filter(|(_, t)| !t.is_empty() && !t.contains('/')) {
+            Some((dir, tag)) => (dir, format!("layout:{tag}")),
+            None => {
                 return Err(super::usage(format!(
-                    "{flag} goes with --certificate-identity or --certificate-identity-regexp"
+                    "--oci-layout {s:?}: name a tag or digest in the layout, DIR:TAG or DIR@DIGEST"
                 ))
                 .into());
             }
-            return Ok(None);
-        }
+        },
     };
-    let issuer = args.certificate_oidc_issuer.clone().unwrap_or_default();
-    let root = args.trusted_root.as_deref();
-    Ok(Some(oci_dl::Keyless::new(identity, issuer, root, args.predicate_type.clone())?))
+    let store = oci_dl::Store::layout(std::path::Path::new(dir))?;
+    let reference = oci_dl::Reference::parse_with_default(&reference, "oci-layout")
+        .map_err(|e| super::usage(format!("--oci-layout {s:?}: {e}")))?;
+    Ok((store, reference))
 }
 
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
-    let reference = parse_reference(&args.reference)?;
+    let mut layout = None;
+    let reference = if args.oci_layout {
+        let (store, reference) = layout_reference(&args.reference)?;
+        layout = Some(store);
+        reference
+    } else {
+        parse_reference(&args.reference)?
+    };
     let platforms = platforms(&args.platform)?;
     let to_stdout = args.output == Output::Stdout;
     if platforms.is_several() && (to_stdout || args.referrer.is_some()) {
@@ -200,7 +174,13 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     if to_stdout && args.referrer.is_some() {
         return Err(super::usage("--referrer writes files; use -o DIR").into());
     }
-    let opts = global.client_options()?;
+    let mut opts = global.client_options()?;
+    if layout.is_some() {
+        if global.offline {
+            return Err(super::usage("--oci-layout reads a layout: not with --offline").into());
+        }
+        opts.store = layout;
+    }
     let req = PullRequest {
         reference,
         platforms,
@@ -233,7 +213,7 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
             .iter()
             .map(|k| oci_dl::VerifyKey::load(k))
             .collect::<Result<_, _>>()?,
-        keyless: keyless(args)?,
+        keyless: args.keyless.signer()?,
     };
     let view = global.view();
     let result = if to_stdout && !args.dry_run {

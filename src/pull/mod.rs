@@ -164,7 +164,11 @@ fn plan_checked(
     loop {
         let (resolved, jobs) = plan(session, req, obs)?;
         match trust_checks(session, req, &resolved, &jobs, obs) {
-            Ok(checks) => return Ok(Planned { resolved, jobs, checks }),
+            Ok(checks) => {
+                // From a layout or the cache alone: all there and whole, or nothing is written.
+                session.client.check_local(jobs.iter().map(|j| &j.layer))?;
+                return Ok(Planned { resolved, jobs, checks });
+            }
             // A mirror's answer for the tag that no signature covers: like its bad bytes, it
             // drops the mirror, and the tag is asked of the next source.
             Err(e) if e.kind() == ErrorKind::Signature && mirror_answered_tag(session, req, &e) => {

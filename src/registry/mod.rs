@@ -5,12 +5,14 @@ mod auth;
 pub mod challenge;
 pub mod credentials;
 mod floor;
+mod manifests;
 mod origin;
 mod referrers;
 mod remembered;
 mod send;
 mod sources;
 mod status;
+pub mod store;
 mod tags;
 mod transport;
 
@@ -75,6 +77,8 @@ pub struct ClientOptions {
     pub cancel: Cancel,
     /// The shared blob cache, if any.
     pub cache: Option<PathBuf>,
+    /// Read from this directory instead of the network: an OCI layout, or the cache alone.
+    pub store: Option<store::Store>,
     /// Mirrors and remapped locations (`registries.conf`, `--mirror`).
     pub mirrors: crate::mirrors::Mirrors,
 }
@@ -101,6 +105,13 @@ pub struct Client {
     /// For a mirror's own client: the registry it stands in for, sent as `ns=` on every
     /// request.
     mirror_of: Option<String>,
+    /// A directory answering instead of the network (an OCI layout, or the cache offline).
+    store: Option<store::Store>,
+    /// Manifests kept by digest and the digests tags last named, for re-pulls that ask only a
+    /// HEAD (none for a mirror's own client, a local store, or without a cache).
+    manifests: Option<crate::cache::Cache>,
+    /// The reference's registry, as the cache remembers tags under it.
+    registry: String,
     _watch: CancelWatch,
 }
 
@@ -174,6 +185,13 @@ impl Client {
             sources: Default::default(),
             mirror_dead: None,
             mirror_of: None,
+            store: opts.store.clone().map(|s| s.for_registry(reference.registry())),
+            manifests: opts
+                .cache
+                .as_ref()
+                .filter(|_| opts.store.is_none())
+                .map(crate::cache::Cache::new),
+            registry: reference.registry().to_owned(),
         })
     }
 
@@ -206,43 +224,6 @@ impl Client {
 
     fn debug(&self, message: String) {
         self.log.log(Level::Debug, message);
-    }
-
-    /// GET a manifest by tag or digest. Returns the raw body and its content type. The body is
-    /// capped at [`MAX_MANIFEST_BYTES`] and, when fetched by digest, verified against it.
-    pub fn manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
-        self.retrying(None, &format!("manifest {repo}:{reference}"), |_| {
-            let by_digest = reference.parse::<Digest>().is_ok();
-            let key = sources::manifest_key(repo, reference);
-            self.each_source(key, repo, by_digest, |c, repo| c.manifest_once(repo, reference))
-        })
-    }
-
-    fn manifest_once(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
-        let path = format!("/v2/{repo}/manifests/{reference}");
-        let reply = self.get(&path, repo, &[("accept", ACCEPT)], Body::Small)?;
-        if let Some(len) = reply.content_length()
-            && len > MAX_MANIFEST_BYTES
-        {
-            return Err(Error::new(
-                ErrorKind::Other,
-                format!(
-                    "GET {}: manifest is {len} bytes, over the {MAX_MANIFEST_BYTES}-byte cap",
-                    reply.url
-                ),
-            ));
-        }
-        let content_type = reply.header("content-type").map(str::to_owned);
-        let served_digest = reply.header("docker-content-digest").map(str::to_owned);
-        let url = reply.url.clone();
-        let body = reply.read_body(MAX_MANIFEST_BYTES + 1, "manifest")?;
-        if body.len() as u64 > MAX_MANIFEST_BYTES {
-            return Err(Error::new(
-                ErrorKind::Other,
-                format!("GET {url}: manifest is over the {MAX_MANIFEST_BYTES}-byte cap"),
-            ));
-        }
-        Ok(RawManifest { bytes: body, content_type, served_digest })
     }
 
     /// Every tag of `repo`, handed to `on_tag` page by page as they arrive, following

@@ -29,6 +29,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// An answer made on this machine (a layout or the cache standing in for a registry).
+    pub(super) fn local(response: Response<ureq::Body>) -> Reply {
+        Reply { response, url: "local".into(), deadline: DEFAULT_DEADLINE, floor: None }
+    }
+
     /// The status code.
     pub fn status(&self) -> u16 {
         self.response.status().as_u16()
@@ -108,6 +113,31 @@ impl Client {
         headers: &[(&str, &str)],
         body: Body,
     ) -> Result<Reply, Error> {
+        self.request(path, repo, headers, body, false)
+    }
+
+    /// HEAD `path`, as [`Client::get`]: what a manifest's digest is, without the body (Docker
+    /// Hub counts a GET of a manifest against the pull quota, not a HEAD).
+    pub(super) fn head(
+        &self,
+        path: &str,
+        repo: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, Error> {
+        self.request(path, repo, headers, Body::Small, true)
+    }
+
+    fn request(
+        &self,
+        path: &str,
+        repo: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+        head: bool,
+    ) -> Result<Reply, Error> {
+        if let Some(store) = &self.store {
+            return store.answer(path, headers, head);
+        }
         let scope = format!("repository:{repo}:pull");
         let mut url = format!("{}{}", self.origin.base(), path);
         if let Some(ns) = &self.mirror_of {
@@ -121,7 +151,8 @@ impl Client {
         self.answer_ahead(&scope);
         loop {
             let same_host = self.is_registry(&url);
-            let Some(Sent { resp, until }) = self.send(&url, headers, body, same_host, &scope)?
+            let Some(Sent { resp, until }) =
+                self.send(&url, headers, body, same_host, &scope, head)?
             else {
                 url = self.origin.rebase(&url); // a loopback registry without TLS
                 continue;
@@ -160,8 +191,9 @@ impl Client {
         body: Body,
         same_host: bool,
         scope: &str,
+        head: bool,
     ) -> Result<Option<Sent>, Error> {
-        let mut req = self.agent.get(url);
+        let mut req = if head { self.agent.head(url) } else { self.agent.get(url) };
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

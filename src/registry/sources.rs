@@ -114,6 +114,10 @@ impl Client {
         opts: &ClientOptions,
         log: Arc<dyn Observer>,
     ) -> Result<Client, Error> {
+        if opts.store.is_some() {
+            // A directory on this machine: no mirrors, no network.
+            return Client::direct(reference, opts, log);
+        }
         let list = opts.mirrors.sources_for(reference, reference.digest().is_some())?;
         let origin = list.last().expect("the registry is always a source");
         let direct = ClientOptions {

@@ -256,6 +256,7 @@ fn pull_help_groups_its_flags_under_headings() {
         (
             "Selection",
             &[
+                "--oci-layout",
                 "--platform",
                 "--glob",
                 "--regex",
@@ -289,7 +290,7 @@ fn pull_help_groups_its_flags_under_headings() {
         ("Referrers", &["--referrer", "--no-subject"]),
         ("Display", &["--verbose", "--quiet", "--progress"]),
         ("Auth", &["--username", "--registry-config", "--password-stdin"]),
-        ("Cache", &["--cache", "--no-cache"]),
+        ("Cache", &["--cache", "--no-cache", "--offline"]),
     ];
     for (h, flags) in want {
         assert_eq!(under(h), flags, "{h}: {text}");

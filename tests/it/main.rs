@@ -13,6 +13,7 @@ mod core_defects;
 mod engine;
 mod extract;
 mod faults;
+mod fleets;
 mod formats;
 mod hostile;
 mod hostile_files;

@@ -421,6 +421,7 @@ pub fn artifact_with(
         "layers": descs,
     }))
     .unwrap();
+    let manifest_digest = Digest::of(Algorithm::Sha256, &manifest).to_string();
     let blobs: Vec<(String, Vec<u8>)> = layers
         .into_iter()
         .map(|(_, b)| (Digest::of(Algorithm::Sha256, &b).to_string(), b))
@@ -458,8 +459,10 @@ pub fn artifact_with(
             );
         }
         if hit.route() == "/v2/x/manifests/v1" {
+            // As distribution answers a GET or HEAD of a manifest.
             return Reply::new(200, manifest.clone())
-                .header("content-type", "application/vnd.oci.image.manifest.v1+json");
+                .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+                .header("docker-content-digest", &manifest_digest);
         }
         for (d, b) in &blobs {
             if hit.route() == format!("/v2/x/blobs/{d}") {

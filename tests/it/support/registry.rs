@@ -48,6 +48,12 @@ pub fn tls() -> Option<&'static Registry> {
 }
 
 /// A registry that keeps an access log, so that a test can count the requests it served.
+/// A plain registry with an access log of its own, for tests that count requests.
+pub fn logged() -> Option<&'static Registry> {
+    static R: OnceLock<Option<Registry>> = OnceLock::new();
+    R.get_or_init(|| start(Kind::Logged)).as_ref()
+}
+
 pub fn upstream() -> Option<&'static Registry> {
     static R: OnceLock<Option<Registry>> = OnceLock::new();
     R.get_or_init(|| start(Kind::Upstream)).as_ref()
@@ -82,6 +88,7 @@ enum Kind {
     BasicAuth,
     Tls,
     Upstream,
+    Logged,
     Proxy(String),
 }
 
@@ -149,7 +156,7 @@ fn start(kind: Kind) -> Option<Registry> {
     let dir = tempfile::tempdir().unwrap();
     let storage: PathBuf = dir.path().join("storage");
     let port = free_port();
-    let logged = matches!(kind, Kind::Upstream | Kind::Proxy(_));
+    let logged = matches!(kind, Kind::Upstream | Kind::Logged | Kind::Proxy(_));
     let mut config = format!(
         "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: {}\n\
          storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\

@@ -1,0 +1,71 @@
+//! `pull`'s keyless flags (cosign's names) and the signer they ask for.
+
+use std::path::PathBuf;
+
+/// Keyless verification: who must have signed, and against which Sigstore root.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct KeylessArgs {
+    /// Refuse unless a keyless Sigstore signature (a bundle attached as a referrer, or cosign's
+    /// keyless .sig) was made by this identity: the certificate's SAN, e.g.
+    /// https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "certificate_oidc_issuer",
+        conflicts_with = "certificate_identity_regexp",
+        help_heading = "Verification"
+    )]
+    pub certificate_identity: Option<String>,
+    /// As --certificate-identity, for any SAN this regular expression matches (unanchored, as
+    /// cosign's: add ^ and $).
+    #[arg(
+        long,
+        value_name = "RE",
+        requires = "certificate_oidc_issuer",
+        help_heading = "Verification"
+    )]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer the signing certificate must name, compared exactly (e.g.
+    /// https://token.actions.githubusercontent.com).
+    #[arg(long, value_name = "URL", help_heading = "Verification")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// The Sigstore trusted root to verify keyless signatures with: a trusted_root.json, or the
+    /// JSON lines `gh attestation trusted-root` writes [default: the public-good and GitHub roots
+    /// embedded from sigstore-trust-root 0.15.1, refreshed 2026-10-23].
+    #[arg(long, value_name = "FILE", help_heading = "Verification")]
+    pub trusted_root: Option<PathBuf>,
+    /// With keyless verification, only an in-toto statement of this predicate type counts
+    /// (e.g. https://slsa.dev/provenance/v1).
+    #[arg(long, value_name = "TYPE", help_heading = "Verification")]
+    pub predicate_type: Option<String>,
+}
+
+impl KeylessArgs {
+    /// The keyless signer the identity flags ask for, if any. The issuer is required with an
+    /// identity (clap says so); the other keyless flags without an identity are usage errors, not
+    /// silently ignored.
+    pub fn signer(&self) -> anyhow::Result<Option<oci_dl::Keyless>> {
+        let args = self;
+        let identity = match (&args.certificate_identity, &args.certificate_identity_regexp) {
+            (Some(id), _) => oci_dl::Identity::Exact(id.clone()),
+            (None, Some(re)) => oci_dl::Identity::Regexp(re.clone()),
+            (None, None) => {
+                let stray = [
+                    (args.certificate_oidc_issuer.is_some(), "--certificate-oidc-issuer"),
+                    (args.trusted_root.is_some(), "--trusted-root"),
+                    (args.predicate_type.is_some(), "--predicate-type"),
+                ];
+                if let Some((_, flag)) = stray.iter().find(|(given, _)| *given) {
+                    return Err(super::usage(format!(
+                        "{flag} goes with --certificate-identity or --certificate-identity-regexp"
+                    ))
+                    .into());
+                }
+                return Ok(None);
+            }
+        };
+        let issuer = args.certificate_oidc_issuer.clone().unwrap_or_default();
+        let root = args.trusted_root.as_deref();
+        Ok(Some(oci_dl::Keyless::new(identity, issuer, root, args.predicate_type.clone())?))
+    }
+}
