@@ -7,12 +7,13 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::support::fake::{Fake, Reply};
-use crate::support::push::{Layer, Pusher};
+use crate::support::push::{Layer, OCI_MANIFEST, Pusher};
 use crate::support::registry::{self, Registry};
 use crate::support::sigstore::{BUNDLE_V03, Fixtures, attach_bundle, fallback_index, push_legacy};
 use crate::support::*;
 
 mod pairs;
+mod seams;
 
 const SLSA: &str = "https://slsa.dev/provenance/v1";
 const EMPTY: &str = "application/vnd.oci.empty.v1+json";
@@ -49,7 +50,14 @@ impl Signed {
         let case = self.fx.case(group, name);
         let bundle = self.fx.read(case["bundle"].as_str().unwrap());
         let pt = case["predicate"].as_str().unwrap_or("https://sigstore.dev/cosign/sign/v1");
-        let d = attach_bundle(&p, repo, (&self.digest, self.size), &bundle, artifact_type, pt);
+        let d = attach_bundle(
+            &p,
+            repo,
+            (OCI_MANIFEST, &self.digest, self.size),
+            &bundle,
+            artifact_type,
+            pt,
+        );
         fallback_index(&p, repo, &self.digest, &[d]);
     }
 

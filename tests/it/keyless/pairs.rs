@@ -12,11 +12,12 @@ fn a_bundle_attached_to_another_subject_is_skipped() {
         p.artifact(repo, "other", &[Layer::titled("other.txt", b"x".to_vec())]);
     let good = s.fx.read(s.fx.case("good", "dsse-slsa")["bundle"].as_str().unwrap());
     // A good bundle of our manifest, but attached to another one, listed in our fallback index.
-    let elsewhere = attach_bundle(&p, repo, (&other, other_body.len()), &good, BUNDLE_V03, SLSA);
+    let elsewhere =
+        attach_bundle(&p, repo, (OCI_MANIFEST, &other, other_body.len()), &good, BUNDLE_V03, SLSA);
     fallback_index(&p, repo, &s.digest, std::slice::from_ref(&elsewhere));
     refused(&s, || s.pull(repo, "trusted_root.json", &[]), "not a referrer of");
     // Beside a really attached one, it hides nothing.
-    let here = attach_bundle(&p, repo, (&s.digest, s.size), &good, BUNDLE_V03, SLSA);
+    let here = attach_bundle(&p, repo, (OCI_MANIFEST, &s.digest, s.size), &good, BUNDLE_V03, SLSA);
     fallback_index(&p, repo, &s.digest, &[elsewhere, here]);
     s.pull(repo, "trusted_root.json", &[]).ok();
 }
@@ -44,7 +45,8 @@ fn a_bad_bundle_leaves_nothing_unpacked() {
         let (digest, body) = p.artifact(repo, "v1", &layers);
         let fx = Fixtures::make(&s.sb.path(&format!("fx-{name}")), &digest);
         let bundle = fx.read(fx.case(group, name)["bundle"].as_str().unwrap());
-        let d = attach_bundle(&p, repo, (&digest, body.len()), &bundle, BUNDLE_V03, SLSA);
+        let d =
+            attach_bundle(&p, repo, (OCI_MANIFEST, &digest, body.len()), &bundle, BUNDLE_V03, SLSA);
         fallback_index(&p, repo, &digest, &[d]);
         let r = format!("{}/{repo}:v1", s.reg.host);
         let mut args = vec!["pull", &r, "-x", "--extract-to", "unpacked", "-o", "out"];
@@ -128,7 +130,8 @@ fn a_mirrors_junk_bundle_falls_through_to_the_registry() {
     // The mirror's fallback index lists a referrer (on the registry, by digest) whose bundle fails.
     let p = s.repo(repo);
     let junk = s.fx.read(s.fx.case("bad", "bad-set")["bundle"].as_str().unwrap());
-    let listed = attach_bundle(&p, repo, (&s.digest, s.size), &junk, BUNDLE_V03, SLSA);
+    let listed =
+        attach_bundle(&p, repo, (OCI_MANIFEST, &s.digest, s.size), &junk, BUNDLE_V03, SLSA);
     let index = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [listed]}))
     .unwrap();

@@ -74,12 +74,12 @@ impl Fixtures {
 /// `pkg/oci/remote/write.go`): the empty config carrying the artifact type, one layer of the
 /// bundle's media type, `subject`, and the bundle annotations actions/attest also sets
 /// (`src/attest.ts`, sigstore-js `packages/oci/src/image.ts`). Pushed by digest. Returns its
-/// descriptor as the fallback index lists it. `artifact_type` is the bundle's media type, or
+/// descriptor as the fallback index lists it. `subject` is (media type, digest, size). `artifact_type` is the bundle's media type, or
 /// the empty type some cosign versions write.
 pub fn attach_bundle(
     p: &Pusher,
     repo: &str,
-    subject: (&oci_dl::Digest, usize),
+    subject: (&str, &oci_dl::Digest, usize),
     bundle: &[u8],
     artifact_type: &str,
     predicate_type: &str,
@@ -96,7 +96,7 @@ pub fn attach_bundle(
         "config": {"mediaType": EMPTY_CONFIG, "digest": config.to_string(), "size": 2,
                    "artifactType": artifact_type},
         "layers": [{"mediaType": BUNDLE_V03, "digest": layer.to_string(), "size": bundle.len()}],
-        "subject": {"mediaType": OCI_MANIFEST, "digest": subject.0.to_string(), "size": subject.1},
+        "subject": {"mediaType": subject.0, "digest": subject.1.to_string(), "size": subject.2},
         "annotations": annotations,
     });
     let body = serde_json::to_vec(&m).unwrap();
