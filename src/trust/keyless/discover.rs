@@ -27,8 +27,10 @@ const BUNDLE_TYPES: [&str; 4] = [
     "application/vnd.dev.sigstore.bundle+json;version=0.1",
 ];
 
-/// Referrers and layers read at most per manifest, as cosign.rs reads signature layers.
-const MAX_READ: usize = 64;
+/// Referrers (and `.sig` layers) read at most per manifest, as cosign.rs reads signature layers.
+const MAX_REFERRERS: usize = 64;
+/// Bundle layers read at most per referrer (cosign and actions/attest write one).
+const MAX_BUNDLES: usize = 4;
 
 fn is_bundle(media_type: &str) -> bool {
     BUNDLE_TYPES.contains(&media_type)
@@ -83,127 +85,149 @@ fn verify_once(
     obs: &dyn Observer,
 ) -> Result<(), Error> {
     let repo = reference.repository();
-    let mut reasons = Vec::new();
-    let mut found = |what: String, r: Result<String, String>| match r {
-        Ok(ok) => {
-            obs.log(Level::Debug, format!("keyless: {what}: {ok}"));
-            true
-        }
-        Err(why) => {
-            reasons.push(format!("{what}: {why}"));
-            false
-        }
-    };
+    let mut tally = Tally { reasons: Vec::new(), obs };
     for want in cosign::subjects(resolved) {
         let Ok(sha) = Sha256Hash::from_hex(want.hex()).map(Artifact::from_digest) else {
-            found(want.to_string(), Err("Sigstore signs sha256 digests only".into()));
+            tally.reject(want.to_string(), "Sigstore signs sha256 digests only");
             continue;
         };
-        for (what, json) in bundles(client, repo, &want, &mut found)? {
-            if found(what, keyless.check(&json, sha.clone())) {
-                return Ok(());
-            }
+        // Each signature is checked as soon as it is read: one in memory at a time.
+        let bundle = |json: &str| keyless.check(json, sha.clone());
+        if bundles(client, repo, &want, &mut tally, &bundle)? {
+            return Ok(());
         }
-        for (what, layer, payload) in legacy_layers(client, repo, &want, &mut found)? {
-            let r = legacy::to_bundle(&layer.annotations, &payload)
-                .and_then(|json| keyless.check(&json, Artifact::from_blob(&payload)))
-                .and_then(|ok| cosign::check_payload(&payload, &want).map(|()| ok));
-            if found(what, r) {
-                return Ok(());
-            }
+        let legacy = |layer: &Descriptor, payload: &[u8]| {
+            legacy::to_bundle(&layer.annotations, payload)
+                .and_then(|json| keyless.check(&json, Artifact::from_blob(payload)))
+                .and_then(|ok| cosign::check_payload(payload, &want).map(|()| ok))
+        };
+        if legacy_layers(client, repo, &want, &mut tally, &legacy)? {
+            return Ok(());
         }
     }
+    let why = match tally.reasons.is_empty() {
+        true => "no Sigstore bundle referrer and no .sig tag".to_owned(),
+        false => tally.reasons.join("; "),
+    };
     Err(refused(format!(
-        "keyless: no valid signature of {reference} by {}: {}",
-        keyless.describe(),
-        if reasons.is_empty() { "none found".into() } else { reasons.join("; ") }
+        "keyless: no valid signature of {reference} by {}: {why}",
+        keyless.describe()
     )))
 }
 
-/// A reason for a blob that could not be had, unless the run is being interrupted.
-fn skip_unless_interrupted<T>(
-    r: Result<T, Error>,
-    what: &str,
-    note: &mut dyn FnMut(String, Result<String, String>) -> bool,
-) -> Result<Option<T>, Error> {
-    match r {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == ErrorKind::Interrupted => Err(e),
-        Err(e) => {
-            note(what.to_owned(), Err(e.to_string()));
-            Ok(None)
+/// One signature's check: what verified, or why not.
+type Outcome = Result<String, String>;
+
+/// What each signature looked at came to: why the failed ones failed, for the one-line
+/// refusal; the one that verified, at `-v`.
+struct Tally<'a> {
+    reasons: Vec<String>,
+    obs: &'a dyn Observer,
+}
+
+impl Tally<'_> {
+    fn reject(&mut self, what: String, why: &str) {
+        self.reasons.push(format!("{what}: {why}"));
+    }
+
+    /// `true` when `outcome` is a verified signature.
+    fn outcome(&mut self, what: String, outcome: Outcome) -> bool {
+        match outcome {
+            Ok(ok) => {
+                self.obs.log(Level::Debug, format!("keyless: {what}: {ok}"));
+                true
+            }
+            Err(why) => {
+                self.reject(what, &why);
+                false
+            }
+        }
+    }
+
+    /// `r`'s value, or `None` with its error as the reason `what` failed; an interruption
+    /// stops the run.
+    fn or_reason<T>(&mut self, r: Result<T, Error>, what: String) -> Result<Option<T>, Error> {
+        match r {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                self.reject(what, &e.to_string());
+                Ok(None)
+            }
         }
     }
 }
 
-/// The bundles attached to `want` (each named for reasons), read from referrers that really
-/// name `want` as their subject (`Client::referrer_of`).
+/// Check the bundles attached to `want` with `check` until one verifies (`true`), reading only
+/// referrers that really name `want` as their subject (`Client::referrer_of`).
 fn bundles(
     client: &Client,
     repo: &str,
     want: &Digest,
-    note: &mut dyn FnMut(String, Result<String, String>) -> bool,
-) -> Result<Vec<(String, String)>, Error> {
+    tally: &mut Tally<'_>,
+    check: &dyn Fn(&str) -> Outcome,
+) -> Result<bool, Error> {
     let listed = match client.referrers_api(repo, want)? {
         Some(list) => list,
         None => {
             let tag = client.referrers_tag(repo, want);
-            skip_unless_interrupted(tag, &referrers_tag(want), note)?.unwrap_or_default()
+            tally.or_reason(tag, referrers_tag(want))?.unwrap_or_default()
         }
     };
-    let mut out = Vec::new();
-    for d in listed.iter().filter(|d| may_hold_bundle(d)).take(MAX_READ) {
+    for d in listed.iter().filter(|d| may_hold_bundle(d)).take(MAX_REFERRERS) {
         let what = format!("referrer {}", d.digest.short());
         let Some(m) = client.referrer_of(repo, d, want)? else {
-            note(what, Err(format!("not a referrer of {want}")));
+            tally.reject(what, &format!("not a referrer of {want}"));
             continue;
         };
-        for layer in m.layers.iter().filter(|l| is_bundle(&l.media_type)).take(MAX_READ) {
+        for layer in m.layers.iter().filter(|l| is_bundle(&l.media_type)).take(MAX_BUNDLES) {
             let what = format!("{what} bundle {}", layer.digest.short());
-            let Some(bytes) =
-                skip_unless_interrupted(fetch_small(client, repo, layer, &what), &what, note)?
-            else {
-                continue;
+            let bytes = fetch_small(client, repo, layer, &what);
+            let Some(bytes) = tally.or_reason(bytes, what.clone())? else { continue };
+            let outcome = match std::str::from_utf8(&bytes) {
+                Ok(json) => check(json),
+                Err(_) => Err("not UTF-8 JSON".to_owned()),
             };
-            match String::from_utf8(bytes) {
-                Ok(json) => out.push((what, json)),
-                Err(_) => _ = note(what, Err("not UTF-8 JSON".into())),
+            if tally.outcome(what, outcome) {
+                return Ok(true);
             }
         }
     }
-    Ok(out)
+    Ok(false)
 }
 
-/// The keyless layers of the manifest at `want`'s `.sig` tag, each with its payload.
+/// Check the keyless layers of the manifest at `want`'s `.sig` tag with `check` until one
+/// verifies (`true`).
 fn legacy_layers(
     client: &Client,
     repo: &str,
     want: &Digest,
-    note: &mut dyn FnMut(String, Result<String, String>) -> bool,
-) -> Result<Vec<(String, Descriptor, Vec<u8>)>, Error> {
+    tally: &mut Tally<'_>,
+    check: &dyn Fn(&Descriptor, &[u8]) -> Outcome,
+) -> Result<bool, Error> {
     let tag = cosign::signature_tag(want);
     let layers = match client.manifest(repo, &tag) {
         Ok(raw) => match Manifest::parse(&raw.bytes, raw.content_type.as_deref()) {
             Ok((Manifest::Image(m), _)) => m.layers,
             _ => {
-                note(tag, Err("not a signature manifest".into()));
-                return Ok(Vec::new());
+                tally.reject(tag, "not a signature manifest");
+                return Ok(false);
             }
         },
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    let mut out = Vec::new();
-    for (i, layer) in layers.into_iter().take(MAX_READ).enumerate() {
+    for (i, layer) in layers.iter().take(MAX_REFERRERS).enumerate() {
         let what = format!("{tag} layer {i}");
         if layer.media_type != SIMPLESIGNING || !legacy::is_keyless(&layer.annotations) {
-            note(what, Err("not a keyless simple-signing layer".into()));
+            tally.reject(what, "not a keyless simple-signing layer");
             continue;
         }
-        let payload = fetch_small(client, repo, &layer, &what);
-        if let Some(p) = skip_unless_interrupted(payload, &what, note)? {
-            out.push((what, layer, p));
+        let payload = fetch_small(client, repo, layer, &what);
+        let Some(payload) = tally.or_reason(payload, what.clone())? else { continue };
+        if tally.outcome(what, check(layer, &payload)) {
+            return Ok(true);
         }
     }
-    Ok(out)
+    Ok(false)
 }

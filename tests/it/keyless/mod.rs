@@ -239,6 +239,10 @@ fn every_bad_signature_exits_8_and_writes_nothing() {
     for (flags, needle) in cases {
         refused(&s, || with(flags), needle);
     }
+    // No signature at all.
+    s.repo("keyless/unsigned");
+    let none = "no Sigstore bundle referrer and no .sig tag";
+    refused(&s, || s.pull("keyless/unsigned", "trusted_root.json", &[]), none);
     // The other side of --predicate-type: a message signature is no statement.
     s.attach("keyless/flags-msg", "good", "msg", BUNDLE_V03);
     refused(
