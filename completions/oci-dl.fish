@@ -29,7 +29,7 @@ always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_needs_command" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -s u -l username -d 'User name for the registry' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
@@ -38,7 +38,7 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -l retries -d 'Retries of a 
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
-complete -c oci-dl -n "__fish_oci_dl_needs_command" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -l insecure -d 'Skip TLS certificate verification'
@@ -50,39 +50,39 @@ complete -c oci-dl -n "__fish_oci_dl_needs_command" -s V -l version -d 'Print ve
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
+complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "digest" -d 'Print the digest a tag resolves to (of the index, or with --platform of one manifest)'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "referrers" -d 'List what is attached to a manifest: SBOMs, signatures, attestations'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "tags" -d 'List a repository\'s tags, one per line'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "cache" -d 'Manage the blob cache'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "completions" -d 'Print a shell completion script'
-complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
 complete -c oci-dl -n "__fish_oci_dl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l platform -d 'Platform to pick from an index, OS/ARCH[/VARIANT][:OS_VERSION] [default: this machine\'s]. Repeat it, or say `all`, to pull several, each into DIR/OS-ARCH[-VARIANT][-OS_VERSION]' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s g -l glob -d 'Select layers whose name matches PATTERN; any of several may match' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s r -l regex -d 'Select layers whose name matches RE; all of several must match' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l include -d 'Names must contain one of these keywords; each use of the flag is a group that must match' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l platform -d 'Platform to pick from an index [default: this machine\'s]' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s g -l glob -d 'Select names matching PATTERN; any of several' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s r -l regex -d 'Select names matching RE; all of several' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l include -d 'Names must hold one of these; each use a group' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l exclude -d 'Names must contain none of these keywords' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l media-type -d 'Select layers by media type (globs allowed)' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s o -l output -d 'Directory to write into (created if missing), or `-` to stream the one selected layer to stdout' -r -f -a "(__fish_complete_directories)"
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l overwrite -d 'When a file exists with other content [default: prompt at a terminal, else error]' -r -f -a "error\t''
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s o -l output -d 'Directory to write into, or - for stdout' -r -f -a "(__fish_complete_directories)"
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l overwrite -d 'When a file exists with other content' -r -f -a "error\t''
 skip\t''
 force\t''
 prompt\t''"
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s j -l jobs -d 'Connections at once: layers, or ranges of a big blob on a slow link' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s j -l jobs -l concurrency -d 'Connections at once' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l extract-to -d 'Unpack into DIR instead of the output directory' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l max-unpacked-size -d 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l verify-key -d 'Refuse unless signed with this public key: a minisign key (minisign.pub, or its base64 line) or a cosign.pub (PEM, ECDSA P-256); a file, or env:VAR. Repeatable' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l certificate-identity -d 'Refuse unless a keyless Sigstore signature (a bundle attached as a referrer, or cosign\'s keyless .sig) was made by this identity: the certificate\'s SAN, e.g. https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l certificate-identity-regexp -d 'As --certificate-identity, for any SAN this regular expression matches (unanchored, as cosign\'s: add ^ and $)' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l certificate-oidc-issuer -d 'The OIDC issuer the signing certificate must name, compared exactly (e.g. https://token.actions.githubusercontent.com)' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l trusted-root -d 'The Sigstore trusted root to verify keyless signatures with: a trusted_root.json, or the JSON lines `gh attestation trusted-root` writes [default: the public-good and GitHub roots embedded from sigstore-trust-root 0.15.1, refreshed 2026-10-23]' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l predicate-type -d 'With keyless verification, only an in-toto statement of this predicate type counts (e.g. https://slsa.dev/provenance/v1)' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l referrer -d 'Also pull the files of the newest referrer of artifact TYPE (an SBOM such as application/spdx+json, an attestation) into the output directory' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l verify-key -d 'Refuse unless signed with this public key' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l certificate-identity -d 'Refuse unless a keyless Sigstore signature by this identity covers it' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l certificate-identity-regexp -d 'As --certificate-identity, for any SAN this regular expression matches' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l certificate-oidc-issuer -d 'The OIDC issuer the signing certificate must name' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l trusted-root -d 'The Sigstore trusted root for keyless signatures' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l predicate-type -d 'With keyless signatures, count only in-toto statements of this predicate type' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l referrer -d 'Also pull the newest referrer of artifact TYPE' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s u -l username -d 'User name for the registry' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
@@ -91,16 +91,16 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l retries -d 'Retri
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l oci-layout -d 'Read REF as an OCI image layout on this machine (DIR:TAG or DIR@DIGEST), not a registry: the air-gapped install, every blob verified as from a registry'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l oci-layout -d 'Read REF as an OCI image layout on this machine, not a registry'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l case-sensitive -d 'Match names and keywords case-sensitively'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l flatten -d 'Save each layer under the last component of its title'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l json -d 'Print one JSON document describing the pull on stdout'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l dry-run -d 'Resolve and filter, list what would be pulled, write nothing'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s x -l extract -d 'Unpack archive layers (tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2, told by their bytes); an image becomes its root filesystem'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l json -d 'Print one JSON document about the pull on stdout'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l dry-run -d 'List what would be pulled; write nothing'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s x -l extract -d 'Unpack archives, told by their bytes'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l keep-archive -d 'Keep downloaded archives next to what was unpacked from them'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-unpack -d 'Keep layers that oras marked for unpacking (pushed directories) as archives'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-subject -d 'With --referrer: pull only the referrer\'s files, not the subject\'s'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l insecure -d 'Skip TLS certificate verification'
@@ -115,7 +115,7 @@ always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s u -l username -d 'User name for the registry' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
@@ -125,7 +125,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l resolve -d 'C
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l descriptor -d 'Print the resolved descriptor as JSON instead of the body: the index entry as sent, or the manifest\'s mediaType, digest and size'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l insecure -d 'Skip TLS certificate verification'
@@ -133,7 +133,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l password-stdi
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand manifest" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s o -l output -d 'Write to FILE, or `-` for stdout [default: the digest\'s hex in the current directory]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s o -l output -d 'Write to FILE, into an existing DIR under the digest\'s hex (as `pull -o`), or `-` for stdout [default: the digest\'s hex in the current directory]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l overwrite -d 'When the file exists with other content [default: prompt at a terminal, else error]' -r -f -a "error\t''
 skip\t''
 force\t''
@@ -143,7 +143,7 @@ always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s u -l username -d 'User name for the registry' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
@@ -152,7 +152,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l retries -d 'Retri
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l insecure -d 'Skip TLS certificate verification'
@@ -160,13 +160,36 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l password-stdin -d
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand blob" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l platform -d 'The digest of this platform\'s manifest in an index (OS/ARCH[/VARIANT][:OS_VERSION]), instead of the index\'s own' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
+always\t'Bars even when stderr is not a terminal'
+never\t'Plain lines'
+json\t'One JSON event per line on stderr'"
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -s u -l username -d 'User name for the registry' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -s v -l verbose -d 'More detail on stderr; -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -s q -l quiet -d 'Print only errors'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l insecure -d 'Skip TLS certificate verification'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l password-stdin -d 'Read the password or token from standard input'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l no-cache -d 'Use no blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand digest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l platform -d 'List the referrers of this platform\'s manifest instead of the index\'s' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s u -l username -d 'User name for the registry' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
@@ -176,7 +199,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l resolve -d '
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l json -d 'Print one JSON document: subject, source (api or tag) and the descriptors as listed'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand referrers" -l insecure -d 'Skip TLS certificate verification'
@@ -189,7 +212,7 @@ always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s u -l username -d 'User name for the registry' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
@@ -199,7 +222,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l resolve -d 'Conne
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l json -d 'Print a JSON array instead'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand tags" -l insecure -d 'Skip TLS certificate verification'
@@ -212,7 +235,7 @@ always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s u -l username -d 'User name for the registry' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
@@ -221,7 +244,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and not __fish_seen_subcommand_from dir prune help" -l insecure -d 'Skip TLS certificate verification'
@@ -237,7 +260,7 @@ always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s u -l username -d 'User name for the registry' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
@@ -246,7 +269,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_sub
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from dir" -l insecure -d 'Skip TLS certificate verification'
@@ -260,7 +283,7 @@ always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s u -l username -d 'User name for the registry' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
@@ -269,7 +292,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_sub
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand cache; and __fish_seen_subcommand_from prune" -l insecure -d 'Skip TLS certificate verification'
@@ -285,7 +308,7 @@ always\t'Bars even when stderr is not a terminal'
 never\t'Plain lines'
 json\t'One JSON event per line on stderr'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s u -l username -d 'User name for the registry' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
@@ -294,7 +317,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l retries -d
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l insecure -d 'Skip TLS certificate verification'
@@ -302,36 +325,14 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l password-s
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l no-cache -d 'Use no blob cache'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
-always\t'Bars even when stderr is not a terminal'
-never\t'Plain lines'
-json\t'One JSON event per line on stderr'"
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l ca-file -d 'Trust the PEM root certificates in FILE, besides the system\'s' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s u -l username -d 'User name for the registry (password from --password-stdin or OCI_DL_PASSWORD)' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l registry-config -d 'Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman\'s, Docker\'s)' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l cache -d 'Keep verified blobs in DIR and copy them from there instead of downloading [default: $XDG_CACHE_HOME/oci-dl]' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l registries-conf -d 'Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d]' -r -F
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l mirror -d 'Try HOST[:PORT][/NAMESPACE] before the reference\'s registry, for any pull; repeatable' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l retries -d 'Retries of a failed request or transfer (with backoff), each resuming where it stopped' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l resolve -d 'Connect HOST:PORT to ADDR instead of asking DNS (as curl\'s --resolve); repeatable' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l timeout -d 'Seconds a connection may deliver nothing before it counts as stalled' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l deadline -d 'Seconds a small answer (headers, manifest, token, tag list, error body) may take in all' -r
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s v -l verbose -d 'More detail on stderr: -v shows requests and auth steps, -vv everything'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s q -l quiet -d 'Print only errors'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l insecure -d 'Skip TLS certificate verification'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l password-stdin -d 'Read the password or token from standard input'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l no-cache -d 'Use no blob cache'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -l offline -d 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand generate-assets" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "referrers" -d 'List what is attached to a manifest: SBOMs, signatures, attestations'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "tags" -d 'List a repository\'s tags, one per line'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "cache" -d 'Manage the blob cache'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "completions" -d 'Print a shell completion script'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "generate-assets" -d 'Write completions/ and man/ under DIR (for the repository\'s generated files)'
-complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob referrers tags cache completions generate-assets help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "pull" -d 'Download the layers of an artifact, each saved under its title'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "manifest" -d 'Print a manifest exactly as the registry serves it'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "blob" -d 'Download one blob by digest, to a file or stdout'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "digest" -d 'Print the digest a tag resolves to (of the index, or with --platform of one manifest)'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "referrers" -d 'List what is attached to a manifest: SBOMs, signatures, attestations'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "tags" -d 'List a repository\'s tags, one per line'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "cache" -d 'Manage the blob cache'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and not __fish_seen_subcommand_from pull manifest blob digest referrers tags cache completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "dir" -d 'Print the cache directory'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "prune" -d 'Delete least recently used blobs until the cache holds at most SIZE'

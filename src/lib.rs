@@ -120,6 +120,30 @@ pub fn fetch_manifest(
         .map_err(|e| resolve::blob_hint(&client, reference, e))
 }
 
+/// The digest `reference` resolves to, as `crane digest` prints it: for a tag without
+/// `platform`, the registry's `Docker-Content-Digest` from a HEAD (which Docker Hub does not
+/// count against its pull quota); with `platform`, by digest, or where the HEAD answer has no
+/// usable header or the registry refuses a HEAD, the digest of the manifest fetched and hashed.
+pub fn resolve_digest(
+    reference: &Reference,
+    platform: Option<&Platform>,
+    opts: &ClientOptions,
+    obs: Arc<dyn Observer>,
+) -> Result<Digest> {
+    if platform.is_none() && reference.digest().is_none() {
+        let client = Client::new(reference, opts, obs.clone())?;
+        let tag = reference.manifest_reference();
+        match client.manifest_digest(reference.repository(), &tag) {
+            Ok(Some(d)) => return Ok(d),
+            Ok(None) => {}
+            // Not found, refused, unreachable: the GET would say the same, after as long.
+            Err(e) if e.kind() != ErrorKind::Other => return Err(e),
+            Err(_) => {} // a registry that answers HEAD oddly (405): ask with a GET
+        }
+    }
+    Ok(fetch_manifest(reference, platform, opts, obs)?.descriptor.digest)
+}
+
 /// Download the blob `reference` names by digest to `output`, verified, via `output.part`.
 pub fn fetch_blob(
     reference: &Reference,

@@ -11,49 +11,10 @@ fn main() -> ExitCode {
             let _ = e.print(); // --help, --version
             return ExitCode::SUCCESS;
         }
-        Err(e) => {
-            // One line, like every other error; --help has the rest.
-            let text = e.render().to_string();
-            let head: Vec<&str> = text
-                .lines()
-                .take_while(|l| {
-                    !l.starts_with("Usage:")
-                        && !l.trim().starts_with("tip:")
-                        && !l.starts_with("For more")
-                })
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            let line = head.join(" ");
-            let line = line.strip_prefix("error: ").unwrap_or(&line);
-            eprintln!("oci-dl: error: {} (see --help)", cli::escape::escape(line));
-            return ExitCode::from(2);
-        }
+        Err(e) => return cli::usage::report(&e),
     };
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            let engine = err.downcast_ref::<oci_dl::Error>();
-            let text = match engine {
-                Some(e) if e.errors().len() > 1 => e.to_string(),
-                Some(e) => e.to_string_full(),
-                None => format!("{err:#}"),
-            };
-            // Messages carry registry strings (titles, URLs, error bodies): never raw.
-            eprintln!("oci-dl: error: {}", cli::escape::escape(&text));
-            // Several layers failed: each on its own line, as it was.
-            for e in engine.map(oci_dl::Error::errors).filter(|e| e.len() > 1).unwrap_or(&[]) {
-                eprintln!("  {}", cli::escape::escape(&e.to_string_full()));
-            }
-            if err
-                .downcast_ref::<oci_dl::Error>()
-                .is_some_and(|e| e.kind() == oci_dl::ErrorKind::Interrupted)
-            {
-                eprintln!(
-                    "oci-dl: partial downloads were kept; run the same command again to resume"
-                );
-            }
-            cli::exit::for_error(&err)
-        }
+        Err(err) => cli::exit::report(&err),
     }
 }

@@ -12,8 +12,9 @@ use super::{Global, OverwriteArg, parse_reference};
 pub struct BlobArgs {
     /// [REGISTRY/]REPOSITORY@DIGEST
     pub reference: String,
-    /// Write to FILE, or `-` for stdout [default: the digest's hex in the current directory].
-    #[arg(short, long, value_name = "FILE")]
+    /// Write to FILE, into an existing DIR under the digest's hex (as `pull -o`), or `-` for
+    /// stdout [default: the digest's hex in the current directory].
+    #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
     /// When the file exists with other content [default: prompt at a terminal, else error].
     #[arg(long, value_enum, value_name = "POLICY")]
@@ -31,7 +32,13 @@ pub fn run(args: &BlobArgs, global: &Global) -> anyhow::Result<()> {
     };
     let opts = global.client_options()?;
     let view = global.view();
-    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(digest.hex()));
+    let output = match &args.output {
+        // A directory the user names gets the file, as `pull -o DIR` would; writing through a
+        // link inside it is refused by the writer as for any file.
+        Some(dir) if dir.is_dir() => dir.join(digest.hex()),
+        Some(file) => file.clone(),
+        None => PathBuf::from(digest.hex()),
+    };
     if output.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();
         let result = oci_dl::stream_blob(&reference, &mut out, &opts, view.clone());

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 /// Keyless verification: who must have signed, and against which Sigstore root.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct KeylessArgs {
-    /// Refuse unless a keyless Sigstore signature (a bundle attached as a referrer, or cosign's
-    /// keyless .sig) was made by this identity: the certificate's SAN, e.g.
-    /// https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0.
+    /// Refuse unless a keyless Sigstore signature by this identity covers it.
+    ///
+    /// The signing certificate's SAN, e.g.
+    /// https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0; the signature
+    /// is a Sigstore bundle attached as a referrer, or cosign's keyless .sig.
     #[arg(
         long,
         value_name = "ID",
@@ -16,8 +18,9 @@ pub struct KeylessArgs {
         help_heading = "Verification"
     )]
     pub certificate_identity: Option<String>,
-    /// As --certificate-identity, for any SAN this regular expression matches (unanchored, as
-    /// cosign's: add ^ and $).
+    /// As --certificate-identity, for any SAN this regular expression matches.
+    ///
+    /// Unanchored, as cosign's: add ^ and $ to pin it.
     #[arg(
         long,
         value_name = "RE",
@@ -25,18 +28,22 @@ pub struct KeylessArgs {
         help_heading = "Verification"
     )]
     pub certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer the signing certificate must name, compared exactly (e.g.
-    /// https://token.actions.githubusercontent.com).
+    /// The OIDC issuer the signing certificate must name.
+    ///
+    /// Compared exactly, e.g. https://token.actions.githubusercontent.com.
     #[arg(long, value_name = "URL", help_heading = "Verification")]
     pub certificate_oidc_issuer: Option<String>,
-    /// The Sigstore trusted root to verify keyless signatures with: a trusted_root.json, or the
-    /// JSON lines `gh attestation trusted-root` writes [default: the public-good and GitHub roots
-    /// embedded from sigstore-trust-root 0.15.1, refreshed 2026-10-23].
-    #[arg(long, value_name = "FILE", help_heading = "Verification")]
+    /// The Sigstore trusted root for keyless signatures.
+    ///
+    /// A trusted_root.json, or the JSON lines `gh attestation trusted-root` writes [default: the
+    /// public-good and GitHub roots embedded from sigstore-trust-root 0.15.1, refreshed
+    /// 2026-10-23].
+    #[arg(long, value_name = "FILE", help_heading = "Verification", hide_short_help = true)]
     pub trusted_root: Option<PathBuf>,
-    /// With keyless verification, only an in-toto statement of this predicate type counts
-    /// (e.g. https://slsa.dev/provenance/v1).
-    #[arg(long, value_name = "TYPE", help_heading = "Verification")]
+    /// With keyless signatures, count only in-toto statements of this predicate type.
+    ///
+    /// E.g. https://slsa.dev/provenance/v1.
+    #[arg(long, value_name = "TYPE", help_heading = "Verification", hide_short_help = true)]
     pub predicate_type: Option<String>,
 }
 

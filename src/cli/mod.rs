@@ -3,6 +3,8 @@
 mod assets;
 pub mod blob;
 pub mod cache;
+pub mod ci;
+pub mod digest;
 pub mod escape;
 pub mod exit;
 pub mod keyless;
@@ -10,7 +12,9 @@ pub mod manifest;
 pub mod progress;
 pub mod pull;
 pub mod referrers;
+mod report;
 pub mod tags;
+pub mod usage;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -52,7 +56,9 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// More detail on stderr: -v shows requests and auth steps, -vv everything.
+    /// More detail on stderr; -vv everything.
+    ///
+    /// -v shows requests and auth steps, -vv everything.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Display")]
     pub verbose: u8,
     /// Print only errors.
@@ -69,19 +75,27 @@ pub struct Global {
     )]
     pub progress: progress::ProgressArg,
     /// Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS).
-    #[arg(long, global = true, help_heading = "Network")]
+    #[arg(long, global = true, help_heading = "Network", hide_short_help = true)]
     pub plain_http: bool,
     /// Skip TLS certificate verification.
-    #[arg(long, global = true, help_heading = "Network")]
+    #[arg(long, global = true, help_heading = "Network", hide_short_help = true)]
     pub insecure: bool,
     /// Trust the PEM root certificates in FILE, besides the system's.
-    #[arg(long, global = true, value_name = "FILE", help_heading = "Network")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        help_heading = "Network",
+        hide_short_help = true
+    )]
     pub ca_file: Option<PathBuf>,
-    /// User name for the registry (password from --password-stdin or OCI_DL_PASSWORD).
+    /// User name for the registry.
+    ///
+    /// The password comes from --password-stdin or OCI_DL_PASSWORD.
     #[arg(short, long, global = true, env = "OCI_DL_USERNAME", help_heading = "Auth")]
     pub username: Option<String>,
     /// Read credentials from this Docker/containers auth file first (else REGISTRY_AUTH_FILE, podman's, Docker's).
-    #[arg(long, global = true, value_name = "FILE", help_heading = "Auth")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Auth", hide_short_help = true)]
     pub registry_config: Option<PathBuf>,
     /// Read the password or token from standard input.
     #[arg(long, global = true, help_heading = "Auth")]
@@ -92,11 +106,12 @@ pub struct Global {
         global = true,
         value_name = "DIR",
         conflicts_with = "no_cache",
-        help_heading = "Cache"
+        help_heading = "Cache",
+        hide_short_help = true
     )]
     pub cache: Option<PathBuf>,
     /// Use no blob cache.
-    #[arg(long, global = true, help_heading = "Cache")]
+    #[arg(long, global = true, help_heading = "Cache", hide_short_help = true)]
     pub no_cache: bool,
     /// Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to.
     #[arg(long, global = true, conflicts_with = "no_cache", help_heading = "Cache")]
@@ -107,17 +122,37 @@ pub struct Global {
         global = true,
         value_name = "FILE",
         env = "CONTAINERS_REGISTRIES_CONF",
-        help_heading = "Network"
+        help_heading = "Network",
+        hide_short_help = true
     )]
     pub registries_conf: Option<PathBuf>,
     /// Try HOST[:PORT][/NAMESPACE] before the reference's registry, for any pull; repeatable.
-    #[arg(long, global = true, value_name = "HOST", help_heading = "Network")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST",
+        help_heading = "Network",
+        hide_short_help = true
+    )]
     pub mirror: Vec<String>,
     /// Retries of a failed request or transfer (with backoff), each resuming where it stopped.
-    #[arg(long, global = true, value_name = "N", default_value_t = 5, help_heading = "Network")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        default_value_t = 5,
+        help_heading = "Network",
+        hide_short_help = true
+    )]
     pub retries: u32,
     /// Connect HOST:PORT to ADDR instead of asking DNS (as curl's --resolve); repeatable.
-    #[arg(long, global = true, value_name = "HOST:PORT:ADDR", help_heading = "Network")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST:PORT:ADDR",
+        help_heading = "Network",
+        hide_short_help = true
+    )]
     pub resolve: Vec<String>,
     /// Seconds a connection may deliver nothing before it counts as stalled.
     #[arg(
@@ -125,7 +160,8 @@ pub struct Global {
         global = true,
         value_name = "SECS",
         default_value_t = 30,
-        help_heading = "Network"
+        help_heading = "Network",
+        hide_short_help = true
     )]
     pub timeout: u64,
     /// Seconds a small answer (headers, manifest, token, tag list, error body) may take in all.
@@ -134,7 +170,8 @@ pub struct Global {
         global = true,
         value_name = "SECS",
         default_value_t = 60,
-        help_heading = "Network"
+        help_heading = "Network",
+        hide_short_help = true
     )]
     pub deadline: u64,
 }
@@ -147,6 +184,8 @@ pub enum Command {
     Manifest(manifest::ManifestArgs),
     /// Download one blob by digest, to a file or stdout.
     Blob(blob::BlobArgs),
+    /// Print the digest a tag resolves to (of the index, or with --platform of one manifest).
+    Digest(digest::DigestArgs),
     /// List what is attached to a manifest: SBOMs, signatures, attestations.
     Referrers(referrers::ReferrersArgs),
     /// List a repository's tags, one per line.
@@ -300,12 +339,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pull(a) => pull::run(a, &cli.global),
         Command::Manifest(a) => manifest::run(a, &cli.global),
         Command::Blob(a) => blob::run(a, &cli.global),
+        Command::Digest(a) => digest::run(a, &cli.global),
         Command::Referrers(a) => referrers::run(a, &cli.global),
         Command::Tags(a) => tags::run(a, &cli.global),
         Command::Cache(c) => cache::run(c, &cli.global),
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "oci-dl", &mut std::io::stdout());
+            use std::io::Write as _;
+            std::io::stdout().write_all(&assets::completion_script(*shell))?;
             Ok(())
         }
         Command::GenerateAssets { dir } => assets::generate(dir),

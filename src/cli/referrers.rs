@@ -18,6 +18,16 @@ pub struct ReferrersArgs {
 }
 
 pub fn run(args: &ReferrersArgs, global: &Global) -> anyhow::Result<()> {
+    let result = list(args, global);
+    if args.json
+        && let Err(e) = &result
+    {
+        println!("{:#}", serde_json::json!({ "error": super::exit::error_json(e) }));
+    }
+    result
+}
+
+fn list(args: &ReferrersArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.reference)?;
     let platform = super::one_platform(args.platform.as_deref(), "referrers")?;
     let opts = global.client_options()?;

@@ -17,6 +17,16 @@ pub struct TagsArgs {
 }
 
 pub fn run(args: &TagsArgs, global: &Global) -> anyhow::Result<()> {
+    let result = list(args, global);
+    if args.json
+        && let Err(e) = &result
+    {
+        println!("{:#}", serde_json::json!({ "error": super::exit::error_json(e) }));
+    }
+    result
+}
+
+fn list(args: &TagsArgs, global: &Global) -> anyhow::Result<()> {
     let reference = parse_reference(&args.repository)?;
     let opts = global.client_options()?;
     let view = global.view();

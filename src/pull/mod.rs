@@ -204,7 +204,8 @@ fn fetch_planned(
     prepare_output(out)?;
     obs.event(&Event::Planned {
         files: jobs.len(),
-        bytes: jobs.iter().map(|j| j.layer.size).sum(),
+        // Sizes come from the manifest: 16 400 layers of 2^50 bytes must not wrap to 2^54.
+        bytes: jobs.iter().map(|j| j.layer.size).fold(0, u64::saturating_add),
     });
     // Signed or nothing: files whose signature covers their bytes are held and verified first.
     let held = Mutex::new(hold_signed(session, req, &jobs, &checks, obs)?);

@@ -1,7 +1,7 @@
 //! What a pull will do before it does anything: resolve, filter, name every layer safely, and
 //! claim every path it may write, so that two layers never meet in one file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{PullRequest, output_dir};
@@ -55,11 +55,13 @@ pub(super) fn plan(
     let names: Vec<String> = layers.iter().map(|l| layer_name(l, helm.as_ref())).collect();
     let mut jobs: Vec<Job> = Vec::new();
     let mut claims: Vec<Vec<PathBuf>> = Vec::new();
+    // A set, not a scan of the jobs so far: a 4 MiB manifest holds ~20 000 layers.
+    let mut planned: HashSet<(&Digest, &str)> = HashSet::new();
     for (layer, name) in layers.iter().zip(&names) {
         if !filter.matches(name, &layer.media_type) {
             continue;
         }
-        if jobs.iter().any(|j| j.layer.digest == layer.digest && j.name == *name) {
+        if !planned.insert((&layer.digest, name)) {
             continue; // the same blob under the same name twice: one download serves both
         }
         let rel = safe_relative_path(name, req.flatten)?;

@@ -20,7 +20,7 @@ pub(super) fn pull_rootfs(
             out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()))
         }
     };
-    let total: u64 = jobs.iter().map(|j| j.layer.size).sum();
+    let total = jobs.iter().map(|j| j.layer.size).fold(0, u64::saturating_add);
     let limit = Limit::for_blob(total, req.extract.max_unpacked);
     let policy = Policy { overwrite: req.overwrite, obs, claimed: None };
     // The manifest's order, repeats included (a layer may come twice): downloaded once each,

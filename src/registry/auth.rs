@@ -245,7 +245,7 @@ fn parse_token(body: &[u8]) -> Option<String> {
 }
 
 /// Percent-encode a query value (RFC 3986 unreserved characters pass).
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

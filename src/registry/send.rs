@@ -1,4 +1,5 @@
-//! The request path. [`Client::get`] sends one GET and follows its answers: auth is a layer
+//! The request path. [`Client::get`] sends one GET (a HEAD for [`Body::Head`]) and follows its
+//! answers: auth is a layer
 //! around the send (cached `Authorization` → send → 401 → challenge → token → resend once, as
 //! oras-go's `auth.Client.Do`), redirects are followed without our credentials once they leave
 //! the registry's host (whose signed URLs stay out of logs and errors), and a 2xx notes the
@@ -17,6 +18,8 @@ pub(super) enum Body {
     Small,
     /// A blob: any length, as long as it keeps moving (only its headers have a deadline).
     Blob,
+    /// None: a HEAD, for its headers (a manifest's `Docker-Content-Digest`), within the deadline.
+    Head,
 }
 
 /// A response whose status was 2xx.
@@ -81,18 +84,6 @@ impl Reply {
     }
 }
 
-/// `s` as a query value: everything but unreserved characters percent-encoded (RFC 3986).
-fn query_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// `Content-Range: bytes START-END/TOTAL` → START (the one parser of it).
 fn content_range_start(v: &str) -> Option<u64> {
     v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
@@ -113,7 +104,7 @@ impl Client {
         headers: &[(&str, &str)],
         body: Body,
     ) -> Result<Reply, Error> {
-        self.request(path, repo, headers, body, false)
+        self.request(path, repo, headers, body)
     }
 
     /// HEAD `path`, as [`Client::get`]: what a manifest's digest is, without the body (Docker
@@ -124,7 +115,7 @@ impl Client {
         repo: &str,
         headers: &[(&str, &str)],
     ) -> Result<Reply, Error> {
-        self.request(path, repo, headers, Body::Small, true)
+        self.request(path, repo, headers, Body::Head)
     }
 
     fn request(
@@ -133,10 +124,9 @@ impl Client {
         repo: &str,
         headers: &[(&str, &str)],
         body: Body,
-        head: bool,
     ) -> Result<Reply, Error> {
         if let Some(store) = &self.store {
-            return store.answer(path, headers, head);
+            return store.answer(path, headers, body == Body::Head);
         }
         let scope = format!("repository:{repo}:pull");
         let mut url = format!("{}{}", self.origin.base(), path);
@@ -144,15 +134,14 @@ impl Client {
             // containerd's convention: a mirror (Spegel, Dragonfly, a node-local cache) learns
             // which registry it stands in for; Spegel answers tags only with it.
             let sep = if path.contains('?') { '&' } else { '?' };
-            url = format!("{url}{sep}ns={}", query_escape(ns));
+            url = format!("{url}{sep}ns={}", super::auth::encode(ns));
         }
         let mut retried_auth = false;
         let mut hops = 0;
         self.answer_ahead(&scope);
         loop {
             let same_host = self.is_registry(&url);
-            let Some(Sent { resp, until }) =
-                self.send(&url, headers, body, same_host, &scope, head)?
+            let Some(Sent { resp, until }) = self.send(&url, headers, body, same_host, &scope)?
             else {
                 url = self.origin.rebase(&url); // a loopback registry without TLS
                 continue;
@@ -164,13 +153,13 @@ impl Client {
                 }
                 401 if same_host && !retried_auth => {
                     retried_auth = true;
-                    self.answer_challenge(resp, &url, &scope, until)?;
+                    self.answer_challenge(resp, (body, &url), &scope, until)?;
                 }
                 301 | 302 | 303 | 307 | 308 => {
                     hops += 1;
-                    url = redirect_target(&url, &resp, hops, same_host)?;
+                    url = redirect_target((body, &url), &resp, hops, same_host)?;
                 }
-                _ => return Err(status_error(resp, &describe(&url, same_host), until)),
+                _ => return Err(status_error(resp, &describe(body, &url, same_host), until)),
             }
         }
     }
@@ -191,9 +180,11 @@ impl Client {
         body: Body,
         same_host: bool,
         scope: &str,
-        head: bool,
     ) -> Result<Option<Sent>, Error> {
-        let mut req = if head { self.agent.head(url) } else { self.agent.get(url) };
+        let mut req = match body {
+            Body::Head => self.agent.head(url),
+            Body::Small | Body::Blob => self.agent.get(url),
+        };
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -201,9 +192,9 @@ impl Client {
             req = req.header("authorization", value);
         }
         let proxy = self.origin.plain_proxy().filter(|p| same_host && p.as_ref() != self.proxy());
-        if body == Body::Small || proxy.is_some() {
+        if body != Body::Blob || proxy.is_some() {
             let mut config = req.config();
-            if body == Body::Small {
+            if body != Body::Blob {
                 config = config.timeout_global(Some(self.deadline));
             }
             if let Some(p) = proxy {
@@ -215,14 +206,14 @@ impl Client {
         let until = started + self.deadline;
         let resp = match req.call() {
             Ok(resp) => resp,
-            Err(e) => return self.failed(url, same_host, e, started).map(|()| None),
+            Err(e) => return self.failed((body, url), same_host, e, started).map(|()| None),
         };
         if same_host {
             self.origin.answered();
         }
         self.debug(format!(
             "{} -> {} in {} ms",
-            describe(url, same_host),
+            describe(body, url, same_host),
             resp.status().as_u16(),
             started.elapsed().as_millis()
         ));
@@ -238,7 +229,7 @@ impl Client {
     /// is then reached over plain HTTP, else the error.
     fn failed(
         &self,
-        url: &str,
+        (body, url): (Body, &str),
         same_host: bool,
         e: ureq::Error,
         started: Instant,
@@ -247,12 +238,12 @@ impl Client {
         if same_host && self.origin.falls_back(&e, plain_proxy)? {
             self.debug(format!(
                 "{}: {e} after {} ms: the registry does not speak TLS; plain HTTP from now on",
-                describe(url, true),
+                describe(body, url, true),
                 started.elapsed().as_millis()
             ));
             return Ok(());
         }
-        Err(network(&describe(url, same_host), e, self.deadline))
+        Err(network(&describe(body, url, same_host), e, self.deadline))
     }
 
     /// Answer a 401 from the registry: get a token (or Basic header) for `scope` from its
@@ -260,7 +251,7 @@ impl Client {
     fn answer_challenge(
         &self,
         resp: Response<ureq::Body>,
-        url: &str,
+        (body, url): (Body, &str),
         scope: &str,
         until: Instant,
     ) -> Result<(), Error> {
@@ -271,7 +262,7 @@ impl Client {
             .filter_map(|v| v.to_str().ok().map(str::to_owned))
             .collect();
         if challenges.is_empty() {
-            return Err(status_error(resp, &describe(url, true), until));
+            return Err(status_error(resp, &describe(body, url, true), until));
         }
         // Drain the small 401 body so its connection can be reused for the retry.
         read_error_body(resp, until);
@@ -311,7 +302,7 @@ impl Client {
 
 /// Where the `hops`-th redirect from `url` leads.
 fn redirect_target(
-    url: &str,
+    (body, url): (Body, &str),
     resp: &Response<ureq::Body>,
     hops: usize,
     same_host: bool,
@@ -322,7 +313,7 @@ fn redirect_target(
             ErrorKind::Network,
             format!(
                 "{}: {} redirect without a usable Location (or more than {MAX_REDIRECTS})",
-                describe(url, same_host),
+                describe(body, url, same_host),
                 resp.status().as_u16()
             ),
         ));
@@ -330,9 +321,10 @@ fn redirect_target(
     resolve_location(url, location)
 }
 
-/// `GET <url>` as logs and errors show it.
-fn describe(url: &str, same_host: bool) -> String {
-    format!("GET {}", display_url(url, same_host))
+/// `GET <url>` (or `HEAD <url>`) as logs and errors show it.
+fn describe(body: Body, url: &str, same_host: bool) -> String {
+    let method = if body == Body::Head { "HEAD" } else { "GET" };
+    format!("{method} {}", display_url(url, same_host))
 }
 
 /// The authority (`host[:port]`) of an absolute http(s) URL.

@@ -148,11 +148,17 @@ pub(crate) fn body_error(what: &str, e: std::io::Error, deadline: Duration) -> E
     Error::new(ErrorKind::Network, what).with_source(e).transient(true)
 }
 
-/// A transport failure. Resets, timeouts and refused connections are worth retrying; DNS and TLS
-/// failures are not (another try gives the same answer), nor is a missed deadline.
+/// A transport failure. Resets, timeouts, refused connections and a temporary DNS failure
+/// (`EAI_AGAIN`) are worth retrying; a name that does not exist and TLS failures are not (another
+/// try gives the same answer), nor is a missed deadline.
 pub(crate) fn network(what: &str, e: ureq::Error, deadline: Duration) -> Error {
     if is_deadline(&e) {
         return deadline_error(what, deadline);
+    }
+    if let ureq::Error::Io(io) = &e
+        && let Some(no_such_host) = io.get_ref().and_then(|i| i.downcast_ref::<NoSuchHost>())
+    {
+        return Error::new(ErrorKind::Network, format!("{what}: {no_such_host}"));
     }
     // rustls reports a failed handshake as InvalidData (or as its own error): not worth a retry.
     let tls = match &e {

@@ -62,7 +62,41 @@ impl ureq::unversioned::resolver::Resolver for PinnedResolver {
             out.push(std::net::SocketAddr::new(pin.addr, port));
             return Ok(out);
         }
-        self.system.resolve(uri, config, timeout)
+        self.system.resolve(uri, config, timeout).map_err(|e| lookup_error(host, e))
+    }
+}
+
+/// A host name DNS says does not exist: another try gets the same answer.
+#[derive(Debug)]
+pub(crate) struct NoSuchHost {
+    host: String,
+    answer: String,
+}
+
+impl std::fmt::Display for NoSuchHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the name {} did not resolve (DNS: {})", self.host, self.answer)
+    }
+}
+
+impl std::error::Error for NoSuchHost {}
+
+/// ureq hands on getaddrinfo's failure as std words it, "failed to lookup address information:"
+/// and `gai_strerror`'s text, with no code. `EAI_AGAIN` ("Temporary failure in name resolution",
+/// in glibc and musl alike) may pass and stays a retryable I/O error; `EAI_SYSTEM` arrives as the
+/// OS error it is; every other answer (no such name, no address, non-recoverable) is final.
+fn lookup_error(host: &str, e: ureq::Error) -> ureq::Error {
+    const GAI: &str = "failed to lookup address information: ";
+    let answer = match &e {
+        ureq::Error::Io(io) => io.to_string().strip_prefix(GAI).map(str::to_owned),
+        _ => None,
+    };
+    match answer {
+        Some(a) if !a.starts_with("Temporary failure") => ureq::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            NoSuchHost { host: host.to_owned(), answer: a },
+        )),
+        _ => e,
     }
 }
 
@@ -205,6 +239,33 @@ pub(super) fn system_roots() -> Vec<Certificate<'static>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_a_temporary_lookup_failure_stays_retryable() {
+        let gai = |text: &str| {
+            let io = std::io::Error::other(format!("failed to lookup address information: {text}"));
+            super::lookup_error("r.invalid", ureq::Error::Io(io))
+        };
+        let no_such_host = |e: &ureq::Error| {
+            matches!(e, ureq::Error::Io(io)
+                if io.get_ref().is_some_and(|i| i.is::<super::NoSuchHost>()))
+        };
+        for permanent in [
+            "Name or service not known",
+            "Name does not resolve",
+            "No address associated with hostname",
+        ] {
+            let e = gai(permanent);
+            assert!(no_such_host(&e), "{permanent}");
+            assert_eq!(
+                e.to_string(),
+                format!("io: the name r.invalid did not resolve (DNS: {permanent})")
+            );
+        }
+        assert!(!no_such_host(&gai("Temporary failure in name resolution")));
+        let refused = ureq::Error::Io(std::io::ErrorKind::ConnectionRefused.into());
+        assert!(!no_such_host(&super::lookup_error("r.invalid", refused)));
+    }
+
     use super::*;
 
     #[test]

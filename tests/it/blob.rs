@@ -19,7 +19,16 @@ fn writes_a_verified_blob_to_a_file_or_stdout() {
     let run = sb.run(&["blob", &r, "-o", "-"]);
     run.ok();
     assert_eq!(run.stdout, bytes);
-    let mut want = vec!["named.bin".to_owned(), d.hex().to_owned()];
+    // An existing directory gets the file under the digest's hex, as `pull -o DIR` would.
+    std::fs::create_dir(sb.work().join("dir")).unwrap();
+    sb.run(&["blob", &r, "-o", "dir"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("dir").join(d.hex())).unwrap(), bytes);
+    let mut want = vec![
+        "dir/".to_owned(),
+        format!("dir/{}", d.hex()),
+        "named.bin".to_owned(),
+        d.hex().to_owned(),
+    ];
     want.sort();
     assert_eq!(tree(&sb.work()), want, "no .part files left");
 }

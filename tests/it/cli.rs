@@ -123,12 +123,13 @@ fn without_a_terminal_the_output_is_plain_lines() {
 
     let verbose = sb.run(&["pull", r, "-o", "v", "-v"]);
     assert!(
-        verbose.stderr.contains("debug: GET http://") && verbose.stderr.contains("-> 200 in "),
+        // The manifest is cached by now: a HEAD says the tag has not moved.
+        verbose.stderr.contains("debug: HEAD http://") && verbose.stderr.contains("-> 200 in "),
         "{}",
         verbose.stderr
     );
     let env = Run::from(sb.cmd(&["pull", r, "-o", "e"]).env("RUST_LOG", "debug").output().unwrap());
-    assert!(env.stderr.contains("debug: GET http://"), "RUST_LOG turns on debug logs");
+    assert!(env.stderr.contains("debug: HEAD http://"), "RUST_LOG turns on debug logs");
 }
 
 #[test]
@@ -238,4 +239,104 @@ fn at_a_terminal_an_existing_different_file_prompts() {
             "answer {answer:?}"
         );
     }
+}
+
+/// Every failure of a `--json` command prints one document with an `error` object whose exit
+/// code is the process's: before any layer (no such tag, a bad reference, a refused command
+/// line), and for `tags` and `referrers` too.
+#[test]
+fn json_reports_every_failure() {
+    let Some((reg, r)) = fixture() else { return };
+    let sb = Sandbox::new();
+    let missing = format!("{}/test/cli:no-such-tag", reg.host);
+    let no_repo = format!("{}/test/none", reg.host);
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["pull", &missing, "-o", "out", "--json"], 3, "not-found"),
+        (vec!["pull", "Not A Reference", "--json"], 2, "usage"),
+        (vec!["pull", r, "--json", "--progres", "never"], 2, "usage"),
+        (vec!["pull", r, "-o", "-", "--json"], 2, "usage"),
+        (vec!["tags", &no_repo, "--json"], 3, "not-found"),
+        (vec!["referrers", &missing, "--json"], 3, "not-found"),
+    ];
+    for (args, code, kind) in cases {
+        let run = sb.run(&args);
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| {
+            panic!("{args:?}: stdout is not one JSON document ({e}): {}", run.stderr)
+        });
+        let err = &doc["error"];
+        assert_eq!(err["exit_code"], code, "{args:?}: {doc}");
+        assert_eq!(err["kind"], kind, "{args:?}: {doc}");
+        let message = err["message"].as_str().unwrap();
+        let line = run.stderr.lines().find(|l| l.starts_with("oci-dl: error: ")).unwrap();
+        assert_eq!(line.strip_prefix("oci-dl: error: ").unwrap(), message, "{args:?}");
+    }
+}
+
+/// README's JSON section names every `status` and every `totals` field the document has.
+#[test]
+fn readme_documents_every_status_and_total() {
+    let Some((_, r)) = fixture() else { return };
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("`--json` prints one JSON document").unwrap()..];
+    let section = &section[..section.find("A script that pulls").unwrap()];
+    use oci_dl::FileStatus::*;
+    for s in [Downloaded, Resumed, UpToDate, Skipped, Planned, Extracted, Cached] {
+        let name = serde_json::to_value(s).unwrap();
+        let name = name.as_str().unwrap();
+        assert!(section.contains(&format!("`{name}`")), "README's JSON section lacks {name}");
+    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(&Sandbox::new().run(&["pull", r, "--json"]).ok().stdout).unwrap();
+    for key in doc["totals"].as_object().unwrap().keys() {
+        assert!(section.contains(&format!("\"{key}\"")), "README's totals lack {key}");
+    }
+}
+
+/// Sizes come from the manifest: 16 400 layers of 2^50 bytes (the most a blob may claim) add up
+/// past `u64::MAX`; the totals stop there instead of wrapping to 2^54 (or panicking).
+#[test]
+fn totals_of_huge_layers_saturate() {
+    use std::io::BufRead;
+    let layers: Vec<serde_json::Value> = (0..16_400)
+        .map(|i| {
+            let digest = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, format!("{i}").as_bytes());
+            serde_json::json!({"mediaType": "application/octet-stream", "digest": digest.to_string(),
+                "size": 1u64 << 50, "annotations": {"org.opencontainers.image.title": format!("f{i}")}})
+        })
+        .collect();
+    let config = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b"{}");
+    let body = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config.to_string(), "size": 2},
+        "layers": layers,
+    }))
+    .unwrap();
+    let f = fake::Fake::start(move |hit| {
+        if hit.path.starts_with("/v2/x/manifests/") {
+            Reply::new(200, body.clone())
+                .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        } else {
+            Reply::new(404, "") // no blob is wanted: only the totals are
+        }
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let dry = sb.run(&["pull", &r, "-o", "out", "--dry-run", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&dry.ok().stdout).unwrap();
+    assert_eq!(doc["totals"]["bytes"].as_u64(), Some(u64::MAX), "{}", doc["totals"]);
+    // The engine's plan (the total bar's size) adds them up too; stop once it is said.
+    let mut child = sb
+        .cmd(&["pull", &r, "-o", "out", "--progress", "json", "-j", "1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let plan = stderr.lines().map_while(Result::ok).find_map(|l| {
+        serde_json::from_str::<serde_json::Value>(&l).ok().filter(|v| v["event"] == "plan")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(plan.expect("a plan event")["bytes"].as_u64(), Some(u64::MAX));
 }

@@ -228,7 +228,8 @@ fn help_sections(text: &str) -> Vec<(String, Vec<String>)> {
 #[test]
 fn pull_help_groups_its_flags_under_headings() {
     let sb = Sandbox::new();
-    let run = sb.run(&["pull", "-h"]);
+    // --help has them all; -h a screenful of them (tests/it/help.rs).
+    let run = sb.run(&["pull", "--help"]);
     run.ok();
     let text = String::from_utf8(run.stdout.clone()).unwrap();
     let sections = help_sections(&text);

@@ -294,8 +294,14 @@ fn ctrl_c_keeps_the_part_and_exits_130_and_the_rerun_resumes() {
     let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let out = child.wait_with_output().unwrap();
     let run = Run::from(out);
-    run.fails(130, "interrupted");
-    assert!(run.stderr.contains("run the same command again to resume"), "{}", run.stderr);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with(
+            "oci-dl: interrupted; 1 partial download kept — run the same command again to resume\n"
+        ),
+        "{}",
+        run.stderr
+    );
     let kept = std::fs::metadata(&part).expect(".part kept").len();
     slow.store(false, Ordering::SeqCst);
     sb.run(&["pull", &r, "-o", "out"]).ok();

@@ -58,7 +58,9 @@ fn reserved_and_colliding_derived_names_are_refused_before_any_byte() {
     let (sb, c) = arena();
     let run = sb.run(&["pull", &r, "-o", "out", "-x", "--json"]);
     run.fails(1, "would both be written to");
-    assert!(run.stdout.is_empty(), "no report of a download that did not happen");
+    // No report of a download that did not happen: the error document only.
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert!(doc.get("files").is_none() && doc["error"]["exit_code"] == 1, "{doc}");
     only_mine(&sb);
     c.assert_unchanged();
     // Without -x the two names differ: both land.

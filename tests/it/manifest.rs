@@ -164,3 +164,50 @@ fn oversized_and_malformed_manifests_are_refused() {
         .run(&["pull", &format!("{}/x:v1", fake.host)])
         .fails(1, "missing field `config`");
 }
+
+/// `oci-dl digest` prints what `crane digest` does: the index's digest, or with `--platform`
+/// the chosen manifest's; the bytes served are what is hashed.
+#[test]
+fn digest_prints_the_resolved_manifest_digest() {
+    let Some(reg) = registry::open() else { return };
+    let p = Pusher::new(reg);
+    let (amd, amd_body) = p.artifact("test/m-digest", "amd", &[Layer::titled("x", "amd")]);
+    let (arm, arm_body) = p.artifact("test/m-digest", "arm", &[Layer::titled("x", "arm")]);
+    let idx = p.index(
+        "test/m-digest",
+        "v1",
+        &[("linux/amd64", &amd, amd_body.len()), ("linux/arm64/v8", &arm, arm_body.len())],
+    );
+    let sb = Sandbox::new();
+    let r = format!("{}/test/m-digest:v1", reg.host);
+    let digest = |args: &[&str]| String::from_utf8(sb.run(args).ok().stdout.clone()).unwrap();
+    assert_eq!(digest(&["digest", &r]), format!("{idx}\n"));
+    // A tag costs one HEAD (not counted against Docker Hub's quota), as for crane digest.
+    let v = sb.run(&["digest", &r, "-v"]);
+    let answered = |l: &&str| l.contains("/manifests/") && l.contains(" -> ");
+    let requests: Vec<&str> = v.stderr.lines().filter(answered).collect();
+    assert!(requests.len() == 1 && requests[0].contains("debug: HEAD http://"), "{}", v.stderr);
+    assert_eq!(digest(&["digest", &r, "--platform", "linux/arm64"]), format!("{arm}\n"));
+    assert_eq!(digest(&["digest", &format!("{}/test/m-digest:amd", reg.host)]), format!("{amd}\n"));
+    sb.run(&["digest", &format!("{}/test/m-digest:nope", reg.host)]).fails(3, "nope");
+}
+
+/// A registry whose HEAD answer has no `Docker-Content-Digest` (or that refuses HEAD) gets a GET,
+/// and the digest is the hash of what it serves.
+#[test]
+fn digest_falls_back_to_hashing_the_manifest() {
+    let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+    let want = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, body);
+    for head in [200, 405] {
+        let fake = Fake::start(move |hit| match (hit.method.as_str(), hit.path.as_str()) {
+            ("HEAD", "/v2/x/manifests/v1") => Reply::new(head, ""),
+            ("GET", "/v2/x/manifests/v1") => Reply::new(200, body.to_vec())
+                .header("content-type", "application/vnd.oci.image.index.v1+json"),
+            _ => Reply::unexpected(),
+        });
+        let run = Sandbox::new().run(&["digest", &format!("{}/x:v1", fake.host)]);
+        assert_eq!(String::from_utf8(run.ok().stdout.clone()).unwrap(), format!("{want}\n"));
+        let methods: Vec<String> = fake.hits().iter().map(|h| h.method.clone()).collect();
+        assert_eq!(methods, ["HEAD", "GET"], "HEAD answered {head}");
+    }
+}

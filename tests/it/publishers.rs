@@ -50,13 +50,18 @@ fn oras_files_are_recognised_by_their_bytes() {
 #[test]
 fn what_oras_py_pushes_is_pulled() {
     let Some(reg) = registry::open() else { return };
-    let has_oras = Command::new("python3")
+    let python = test_python();
+    let has_oras = Command::new(&python)
         .args(["-c", "import oras.client"])
         .status()
         .is_ok_and(|s| s.success());
     if !has_oras {
-        assert!(std::env::var_os("CI").is_none(), "CI installs oras (pip install oras)");
-        eprintln!("SKIP: the oras Python SDK is not installed");
+        let why = format!(
+            "the oras Python SDK is not in {} (run scripts/setup-test-deps)",
+            python.display()
+        );
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("SKIP: {why}");
         return;
     }
     let src = tempfile::tempdir().unwrap();
@@ -74,7 +79,7 @@ fn what_oras_py_pushes_is_pulled() {
          assert r.status_code == 201, r.status_code\n",
         h = reg.host
     );
-    let out = Command::new("python3").arg("-c").arg(&script).current_dir(d).output().unwrap();
+    let out = Command::new(&python).arg("-c").arg(&script).current_dir(d).output().unwrap();
     assert!(out.status.success(), "oras-py push: {}", String::from_utf8_lossy(&out.stderr));
     let r = format!("{}/test/p-oras-py:v1", reg.host);
     let sb = Sandbox::new();

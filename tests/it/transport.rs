@@ -134,3 +134,16 @@ fn a_plain_loopback_registry_costs_one_refused_handshake_per_run() {
     assert_eq!(f.tls_hellos(), 1, "--plain-http tries no TLS");
     assert_eq!(std::fs::read(sb.work().join("p/b")).unwrap(), noise(5000, 2));
 }
+
+/// A name that does not exist fails at once (RFC 6761: `.invalid` never resolves, and the resolver
+/// says so without asking the network), with a line saying so, and is not retried.
+#[test]
+fn a_name_that_does_not_resolve_fails_at_once() {
+    let sb = Sandbox::new();
+    let t = std::time::Instant::now();
+    let run = sb.run(&["pull", "registry.oci-dl-test.invalid/org/tool:v1", "-o", "out"]);
+    let took = t.elapsed();
+    run.fails(6, "the name registry.oci-dl-test.invalid did not resolve");
+    assert!(!run.stderr.contains("retrying"), "not retried: {}", run.stderr);
+    assert!(took < std::time::Duration::from_secs(3), "at once, not after backoff: {took:?}");
+}

@@ -14,7 +14,7 @@ mod lines;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -46,19 +46,26 @@ pub trait Console: Observer {
     fn finish(&self);
     /// Time since the view was opened.
     fn elapsed(&self) -> Duration;
+    /// Transfers stopped by SIGINT/SIGTERM after their first byte: each left its `.part` for
+    /// the next run to resume.
+    fn partials_kept(&self) -> usize;
 }
 
 /// The view for `--progress` and `-q`; the only place that chooses one.
 pub fn open(arg: ProgressArg, quiet: bool, verbosity: u8) -> Arc<dyn Console> {
     let stderr = || Out::new(Box::new(std::io::stderr()));
-    let bars =
-        || Tracker::spawn(bars::Bars::new(ProgressDrawTarget::stderr_with_hz(15)), verbosity);
+    let bars = || {
+        // A terminal that does not say its size is taken as the classic 80 columns.
+        let cols = console::Term::stderr().size_checked().map_or(80, |(_, cols)| cols);
+        Tracker::spawn(bars::Bars::new(ProgressDrawTarget::stderr_with_hz(15), cols), verbosity)
+    };
     match (quiet, arg) {
         (true, _) => Tracker::spawn(lines::Quiet(stderr()), verbosity),
         (false, ProgressArg::Always) => bars(),
         (false, ProgressArg::Auto) if std::io::stderr().is_terminal() => bars(),
         (false, ProgressArg::Auto | ProgressArg::Never) => {
-            Tracker::spawn(lines::Lines::new(stderr(), verbosity > 0), verbosity)
+            let ci = super::ci::Ci::detect();
+            Tracker::spawn(lines::Lines::new(stderr(), verbosity > 0, ci), verbosity)
         }
         (false, ProgressArg::Json) => Tracker::spawn(json::Json(stderr()), verbosity),
     }
@@ -78,6 +85,14 @@ pub trait View: Send + Sync + 'static {
     fn say(&self, line: &str);
     /// A diagnostic that passed the verbosity filter; every view shows these, as text.
     fn log(&self, line: &str);
+    /// `name` for a line that has `others` columns besides it (bars cut it to the terminal).
+    fn fit_name(&self, name: &str, _others: usize) -> String {
+        name.to_owned()
+    }
+    /// A warning that passed the filter (a CI's lines make it an annotation).
+    fn warn(&self, message: &str) {
+        self.log(&format!("warning: {message}"));
+    }
     /// A transfer starts: its slot.
     fn start(&self, index: usize, name: &str, size: Option<u64>) -> Self::Slot;
     /// A transfer left the table (finished or failed).
@@ -115,6 +130,7 @@ pub struct Tracker<V: View> {
     stop: AtomicBool,
     ticker: Mutex<Option<JoinHandle<()>>>,
     started: Instant,
+    partials_kept: AtomicUsize,
 }
 
 impl<V: View> Tracker<V> {
@@ -128,6 +144,7 @@ impl<V: View> Tracker<V> {
             stop: AtomicBool::new(false),
             ticker: Mutex::new(None),
             started: Instant::now(),
+            partials_kept: AtomicUsize::new(0),
         }
     }
 
@@ -185,7 +202,9 @@ impl<V: View> Tracker<V> {
                     Level::Debug | Level::Trace => "debug: ",
                     Level::Info => "",
                 };
-                if show {
+                if show && *level == Level::Warn {
+                    self.view.warn(message);
+                } else if show {
                     self.view.log(&format!("{tag}{message}"));
                 }
             }
@@ -206,7 +225,11 @@ impl<V: View> Tracker<V> {
                     FileStatus::Extracted => "✓ extracted",
                     FileStatus::Cached => "✓ from cache",
                 };
-                self.view.say(&format!("{what} {name}  {}  {}", HumanBytes(*size), digest.short()));
+                let (head, rest) =
+                    (format!("{what} "), format!("  {}  {}", HumanBytes(*size), digest.short()));
+                let others =
+                    console::measure_text_width(&head) + console::measure_text_width(&rest);
+                self.view.say(&format!("{head}{}{rest}", self.view.fit_name(name, others)));
             }
             Event::Failed { name, error, .. } if self.verbosity >= 1 => {
                 self.view.log(&format!("✗ {name}: {}", error.to_string_full()));
@@ -241,6 +264,12 @@ impl<V: View> Observer for Tracker<V> {
                 );
             }
             Event::Finished { index, .. } | Event::Failed { index, .. } => {
+                if let Event::Failed { error, .. } = event
+                    && error.kind() == oci_dl::ErrorKind::Interrupted
+                    && table.get(index).is_some_and(|t| t.progress.get() > 0)
+                {
+                    self.partials_kept.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Some(t) = table.remove(index) {
                     self.view.close(t.slot);
                 }
@@ -280,6 +309,10 @@ impl<V: View> Console for Tracker<V> {
 
     fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    fn partials_kept(&self) -> usize {
+        self.partials_kept.load(Ordering::Relaxed)
     }
 }
 

@@ -27,7 +27,7 @@ pub fn retry_tool_sig<V: View>(v: &Tracker<V>) {
 pub fn bars(rows: u16, cols: u16) -> (Tracker<Bars>, InMemoryTerm) {
     let term = InMemoryTerm::new(rows, cols);
     let target = ProgressDrawTarget::term_like(Box::new(term.clone()));
-    (Tracker::new(Bars::new(target), 0), term)
+    (Tracker::new(Bars::new(target, cols), 0), term)
 }
 
 /// A shared buffer standing in for stderr.
@@ -81,7 +81,7 @@ fn finish_evil<V: View>(v: &Tracker<V>) {
 #[test]
 fn registry_strings_are_escaped_in_lines_and_bars_and_stay_json_in_json() {
     let buf = Buf::default();
-    let v = Tracker::new(Lines::new(buf.out(), true), 2);
+    let v = Tracker::new(Lines::new(buf.out(), true, crate::cli::ci::Ci::None), 2);
     finish_evil(&v);
     let text = buf.text();
     assert!(!text.contains(['\x1b', '\x07', '\r', '\u{202e}']), "{text:?}");

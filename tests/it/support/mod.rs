@@ -271,3 +271,10 @@ impl Canaries {
         assert_eq!(now, self.before, "a canary's bytes changed");
     }
 }
+
+/// The interpreter that has the tests' Python tools (the oras-py SDK): the virtual environment
+/// `scripts/setup-test-deps` makes, `OCI_DL_TEST_VENV` (default `target/venv`, from the repository).
+pub fn test_python() -> PathBuf {
+    let venv = std::env::var_os("OCI_DL_TEST_VENV").unwrap_or_else(|| "target/venv".into());
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(venv).join("bin/python3")
+}

@@ -17,14 +17,11 @@ pub struct Fixtures {
     pub cases: Value,
 }
 
-/// The Python that runs the fixture builder: the tests' venv (`OCI_DL_TEST_VENV`, else
-/// target/venv, when there is one), else python3.
+/// The Python that runs the fixture builder: the tests' venv ([`super::test_python`]) when
+/// there is one, else python3 (the builder needs only `cryptography`).
 fn python() -> PathBuf {
-    let venv = std::env::var_os("OCI_DL_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv"));
-    let python = venv.join("bin/python3");
-    if python.exists() { python } else { PathBuf::from("python3") }
+    let venv = super::test_python();
+    if venv.exists() { venv } else { PathBuf::from("python3") }
 }
 
 impl Fixtures {
