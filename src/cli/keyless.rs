@@ -25,7 +25,8 @@ pub struct KeylessArgs {
         long,
         value_name = "RE",
         requires = "certificate_oidc_issuer",
-        help_heading = "Verification"
+        help_heading = "Verification",
+        hide_short_help = true
     )]
     pub certificate_identity_regexp: Option<String>,
     /// The OIDC issuer the signing certificate must name.
