@@ -220,7 +220,27 @@ impl Index {
         };
         let mut equals = ranked.into_iter().filter(|(r, _)| *r == best).map(|(_, d)| d);
         let chosen = equals.next().expect("the best rank has an entry");
-        Ok(Selection { chosen, others: equals.collect() })
+        let others: Vec<&Descriptor> = equals.collect();
+        if best == Rank::NO_PLATFORM && !others.is_empty() {
+            // Several artifacts and no platform to choose by (the fallback tag `oras attach`
+            // writes, an index of SBOMs and signatures): taking the first would be a guess.
+            let list: Vec<String> = std::iter::once(chosen)
+                .chain(others)
+                .map(|d| {
+                    let t = d.artifact_type.as_deref().unwrap_or("no artifact type");
+                    format!("{} ({})", d.digest, crate::platform::escaped(t))
+                })
+                .collect();
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "the index holds {} artifacts without a platform to choose by: {}; pull one by its digest (REPOSITORY@DIGEST)",
+                    list.len(),
+                    list.join(", ")
+                ),
+            ));
+        }
+        Ok(Selection { chosen, others })
     }
 
     /// The entries that name a platform something can run on, in index order: not
@@ -335,7 +355,8 @@ mod tests {
             (&["-", "linux/amd64"], "linux/amd64", Some(1), &[]),
             (&["-", "linux/amd64"], "linux/arm64", Some(0), &[]),
             (&["-", "darwin/arm64:macOS 14"], "darwin/arm64:macOS 15", Some(0), &[]),
-            (&["-", "-"], "linux/amd64", Some(0), &[1]),
+            // Two without a platform: no guess between them (issue 21 item 18).
+            (&["-", "-"], "linux/amd64", None, &[]),
             // Attestations (buildx): `unknown/unknown`, or marked by annotation, never.
             (&["linux/amd64", "att unknown/unknown"], "unknown/unknown", None, &[]),
             (&["att linux/amd64", "linux/amd64"], "linux/amd64", Some(1), &[]),
@@ -422,6 +443,34 @@ mod tests {
                 d(0),
                 d(2)
             )
+        );
+    }
+
+    /// The fallback tag `oras attach` writes: artifacts and no platform. Taking the first would
+    /// pull one SBOM or signature in place of another, silently.
+    #[test]
+    fn several_artifacts_without_a_platform_are_not_guessed_between() {
+        let entry = |n: u8, t: &str| -> Descriptor {
+            serde_json::from_value(serde_json::json!({"mediaType": OCI_MANIFEST,
+                "digest": d(n).to_string(), "size": 1, "artifactType": t}))
+            .unwrap()
+        };
+        let mut idx = index(&[]);
+        idx.manifests = vec![
+            entry(1, "application/spdx+json"),
+            entry(2, "application/vnd.dev.sigstore.bundle.v0.3+json"),
+        ];
+        let e = idx.select(&"linux/amd64".parse().unwrap()).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Usage);
+        let text = e.to_string();
+        assert!(text.contains("2 artifacts without a platform"), "{text}");
+        assert!(text.contains(&format!("{} (application/spdx+json)", d(1))), "{text}");
+        assert!(text.contains("pull one by its digest"), "{text}");
+        // One alone (Homebrew's `all` bottle) is no guess.
+        idx.manifests.truncate(1);
+        assert_eq!(
+            idx.select(&"linux/amd64".parse().unwrap()).unwrap().chosen.digest.to_string(),
+            d(1)
         );
     }
 

@@ -156,6 +156,47 @@ pub fn to_file_tapped(
     Ok(outcome)
 }
 
+/// Where a `.part` left off: the hash of its kept prefix, its length, and the ranges past it.
+struct Resume {
+    state: State,
+    offset: u64,
+    have: Vec<(u64, u64)>,
+}
+
+/// Read the `.part`'s record and rehash what it says is in (nothing, when that fails).
+fn resume_point(
+    t: Transfer<'_>,
+    file: &File,
+    part: &std::path::Path,
+    loaded: &Loaded,
+    len: u64,
+) -> Resume {
+    let Transfer { spec, who, .. } = t;
+    let fresh =
+        || Resume { state: State::new(spec.digest.algorithm()), offset: 0, have: Vec::new() };
+    let offset = resume::resume_offset(loaded, len, spec.digest, spec.size);
+    let have = match loaded {
+        Loaded::Found(r) if r.digest == spec.digest.to_string() => r.kept_ranges(len),
+        _ => Vec::new(),
+    };
+    if offset == 0 {
+        return Resume { have, ..fresh() };
+    }
+    let mut state = State::new(spec.digest.algorithm());
+    if rehash(file, part, offset, &mut state).is_err() {
+        return fresh();
+    }
+    if let Loaded::Found(r) = loaded {
+        state.etag = r.etag.clone().filter(|e| crate::registry::strong_etag(e));
+    }
+    if *loaded == Loaded::Unsupported {
+        let why = "no xattrs on this filesystem; resuming from the .part length";
+        who.obs.log(Level::Debug, format!("{}: {why}", who.name));
+    }
+    who.obs.event(&Event::Resumed { index: who.index, name: who.name, offset });
+    Resume { state, offset, have }
+}
+
 /// The network path: resume a `.part` if one is there, retry, verify, rename. Returns the final
 /// file, still locked.
 fn download(
@@ -169,36 +210,7 @@ fn download(
     let (file, _) = open_part(dest.dir, &part_name, who.obs)?;
     let len = file.metadata().map_err(|e| Error::io("inspect", &part, e))?.len();
     let loaded = resume::load(&file);
-    let mut state = State::new(spec.digest.algorithm());
-    let mut offset = resume::resume_offset(&loaded, len, spec.digest, spec.size);
-    let mut have = match &loaded {
-        Loaded::Found(r) if r.digest == spec.digest.to_string() => r.kept_ranges(len),
-        _ => Vec::new(),
-    };
-    if offset > 0 {
-        match rehash(&file, &part, offset, &mut state) {
-            Ok(()) => {
-                if let Loaded::Found(r) = &loaded {
-                    state.etag = r.etag.clone().filter(|e| crate::registry::strong_etag(e));
-                }
-                if loaded == Loaded::Unsupported {
-                    who.obs.log(
-                        Level::Debug,
-                        format!(
-                            "{}: no xattrs on this filesystem; resuming from the .part length",
-                            who.name
-                        ),
-                    );
-                }
-                who.obs.event(&Event::Resumed { index: who.index, name: who.name, offset });
-            }
-            Err(_) => {
-                state = State::new(spec.digest.algorithm());
-                offset = 0;
-                have.clear();
-            }
-        }
-    }
+    let Resume { mut state, mut offset, have } = resume_point(t, &file, &part, &loaded, len);
     let mut sink = FileSink {
         file,
         path: &part,

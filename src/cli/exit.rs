@@ -9,6 +9,27 @@ use serde_json::json;
 use super::ci::Ci;
 use super::escape::escape;
 
+/// Every exit code and what it means: the one table, which `--help` prints and README's "Exit
+/// codes" section must match (a test holds them together).
+pub const TABLE: &[(u8, &str)] = &[
+    (0, "success"),
+    (1, "other failure (local I/O, a file that differs, an unsafe title, a bad response)"),
+    (2, "usage error or invalid reference"),
+    (3, "not found: repository, tag, blob, platform, or no layer selected"),
+    (4, "authentication or authorization refused"),
+    (5, "integrity: digest or size mismatch"),
+    (6, "network failure"),
+    (7, "rate-limited (HTTP 429 after the retries)"),
+    (8, "signature: missing, not verifying with --verify-key, or covering something else"),
+    (130, "interrupted by SIGINT/SIGTERM; partial downloads are kept for the next run"),
+];
+
+/// [`TABLE`] as `--help` shows it.
+pub fn help_table() -> String {
+    let rows: Vec<String> = TABLE.iter().map(|(c, m)| format!("  {c:<3} {m}")).collect();
+    format!("Exit codes:\n{}", rows.join("\n"))
+}
+
 pub fn code(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::Usage => 2,

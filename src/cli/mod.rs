@@ -24,19 +24,6 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use oci_dl::{ClientOptions, Credentials, Reference};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  other failure (local I/O, an existing file that differs, a malformed response)
-  2  usage error or invalid reference
-  3  not found: repository, tag, blob, platform, or no layer selected
-  4  authentication or authorization refused
-  5  integrity: digest or size mismatch
-  6  network failure
-  7  rate-limited (HTTP 429 after the retries)
-  8  signature: missing, not verifying with --verify-key, or over something else
-  130 interrupted (SIGINT/SIGTERM); partial downloads are kept for the next run";
-
 const EXAMPLES: &str = "\
 Examples:
   oci-dl pull ghcr.io/org/pkg:v1.2 -o dist
@@ -46,7 +33,7 @@ Examples:
 
 /// Download files stored in OCI registries, verifying every byte.
 #[derive(Debug, Parser)]
-#[command(name = "oci-dl", version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+#[command(name = "oci-dl", version, about, after_help = format!("{EXAMPLES}\n\n{}", exit::help_table()))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

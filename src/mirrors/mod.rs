@@ -300,7 +300,6 @@ fn parse(text: &str, drop_in: bool) -> Result<Vec<Registry>, String> {
         let line = e.span().map_or(0, |s| text[..s.start].matches('\n').count() + 1);
         format!("line {line}: {}", e.message().lines().next().unwrap_or("invalid TOML"))
     })?;
-    let mut tables = Vec::new();
     if let Some(v1) = raw.registries {
         if drop_in {
             return Err("a drop-in file must be in the v2 format, this one is v1".into());
@@ -308,82 +307,73 @@ fn parse(text: &str, drop_in: bool) -> Result<Vec<Registry>, String> {
         if !raw.registry.is_empty() {
             return Err("mixes the v1 [registries] and v2 [[registry]] formats".into());
         }
-        let mut add = |l: &str, insecure: bool, blocked: bool| -> Result<(), String> {
-            let l = location(l)?;
-            match tables.iter_mut().find(|r: &&mut Registry| r.prefix == l) {
-                Some(r) => (r.insecure, r.blocked) = (r.insecure || insecure, r.blocked || blocked),
-                None => tables.push(Registry {
-                    prefix: l.clone(),
-                    location: l,
-                    insecure,
-                    blocked,
-                    mirror_by_digest_only: false,
-                    mirrors: vec![],
-                }),
-            }
-            Ok(())
-        };
-        v1.block.registries.iter().try_for_each(|l| add(l, false, true))?;
-        v1.insecure.registries.iter().try_for_each(|l| add(l, true, false))?;
-        return Ok(tables);
+        return v1::parse(&v1);
     }
+    let mut tables: Vec<Registry> = Vec::new();
     for r in raw.registry {
-        let loc = location(&r.location)?;
-        let prefix = match location(&r.prefix)? {
-            p if p.is_empty() && loc.is_empty() => {
-                return Err("a [[registry]] sets neither location nor prefix".into());
-            }
-            p if p.is_empty() => loc.clone(),
-            p if loc.is_empty() && !p.starts_with("*.") => {
-                return Err(format!("prefix {p:?} has no location and is not like *.example.com"));
-            }
-            p => p,
-        };
-        if prefix.starts_with("*.") && prefix.contains(['/', '@', ':']) {
-            return Err(format!("wildcard prefix {prefix:?} must be like *.example.com"));
-        }
-        if !r.pull_from_mirror.is_empty() {
-            return Err(format!("pull-from-mirror is set for the non-mirror registry {prefix:?}"));
-        }
-        let mut mirrors = Vec::new();
-        for m in r.mirror {
-            let l = location(&m.location)?;
-            if l.is_empty() {
-                return Err(format!("a mirror of {prefix:?} has no location"));
-            }
-            if r.mirror_by_digest_only && !m.pull_from_mirror.is_empty() {
-                return Err(format!(
-                    "{prefix:?} sets mirror-by-digest-only and its mirror {l:?} pull-from-mirror"
-                ));
-            }
-            mirrors.push(Mirror {
-                pull: pull_from(&m.pull_from_mirror, &l)?,
-                location: l,
-                insecure: m.insecure,
-            });
-        }
-        let key = if loc.is_empty() { &prefix } else { &loc };
+        let table = parse_v2_table(r)?;
+        let key = if table.location.is_empty() { &table.prefix } else { &table.location };
         let same =
             |t: &Registry| if t.location.is_empty() { &t.prefix } else { &t.location } == key;
         if let Some(t) = tables.iter().find(|t| same(t))
-            && (t.insecure, t.blocked) != (r.insecure, r.blocked)
+            && (t.insecure, t.blocked) != (table.insecure, table.blocked)
         {
             return Err(format!("registry {key:?} is defined twice, insecure or blocked differ"));
         }
         // The first table of a prefix wins; later ones are ignored, as containers/image does.
-        if tables.iter().all(|t| t.prefix != prefix) {
-            tables.push(Registry {
-                prefix,
-                location: loc,
-                insecure: r.insecure,
-                blocked: r.blocked,
-                mirror_by_digest_only: r.mirror_by_digest_only,
-                mirrors,
-            });
+        if tables.iter().all(|t| t.prefix != table.prefix) {
+            tables.push(table);
         }
     }
     Ok(tables)
 }
 
+/// One v2 `[[registry]]` table, checked as `postProcessRegistries` checks it.
+fn parse_v2_table(r: RawRegistry) -> Result<Registry, String> {
+    let loc = location(&r.location)?;
+    let prefix = match location(&r.prefix)? {
+        p if p.is_empty() && loc.is_empty() => {
+            return Err("a [[registry]] sets neither location nor prefix".into());
+        }
+        p if p.is_empty() => loc.clone(),
+        p if loc.is_empty() && !p.starts_with("*.") => {
+            return Err(format!("prefix {p:?} has no location and is not like *.example.com"));
+        }
+        p => p,
+    };
+    if prefix.starts_with("*.") && prefix.contains(['/', '@', ':']) {
+        return Err(format!("wildcard prefix {prefix:?} must be like *.example.com"));
+    }
+    if !r.pull_from_mirror.is_empty() {
+        return Err(format!("pull-from-mirror is set for the non-mirror registry {prefix:?}"));
+    }
+    let mut mirrors = Vec::new();
+    for m in r.mirror {
+        let l = location(&m.location)?;
+        if l.is_empty() {
+            return Err(format!("a mirror of {prefix:?} has no location"));
+        }
+        if r.mirror_by_digest_only && !m.pull_from_mirror.is_empty() {
+            return Err(format!(
+                "{prefix:?} sets mirror-by-digest-only and its mirror {l:?} pull-from-mirror"
+            ));
+        }
+        mirrors.push(Mirror {
+            pull: pull_from(&m.pull_from_mirror, &l)?,
+            location: l,
+            insecure: m.insecure,
+        });
+    }
+    Ok(Registry {
+        prefix,
+        location: loc,
+        insecure: r.insecure,
+        blocked: r.blocked,
+        mirror_by_digest_only: r.mirror_by_digest_only,
+        mirrors,
+    })
+}
+
 #[cfg(test)]
 mod tests;
+mod v1;

@@ -54,34 +54,11 @@ pub(super) fn fetch_layer(
         prefix: is_oras_dir(req, layer).then_some(job.rel.as_path()),
         cancel: Some(session.cancel()),
     };
-    // One pass: unpack into staging from a tap on the download; commit once the blob verified.
-    let (mut tap, mut reader) = blob::Tap::channel(8);
-    let (status, staged, intact) = std::thread::scope(|s| {
-        let unpacking = s.spawn(|| extract::stage(&mut reader, &unpack, obs));
-        let status = download(session, req, job, index, &archive, obs, Some(&mut tap));
-        let intact = status.is_ok() && tap.intact(layer.size);
-        drop(tap); // the end of the stream for the unpacking thread
-        let staged = unpacking.join().unwrap_or_else(|_| {
-            Err(StageError::Failed(Error::new(ErrorKind::Other, "unpacking thread panicked")))
-        });
-        (status, staged, intact)
-    });
-    let status = status?;
+    let (status, staged) =
+        stage_while_downloading(session, req, job, index, &archive, &unpack, obs)?;
     if status == FileStatus::Skipped {
         return finished(&archive, status);
     }
-    // Already on disk, the stream broke (a restart from zero), or a zip: unpack from the
-    // verified file.
-    let intact = intact && !matches!(staged, Err(StageError::NeedsFile));
-    let staged = if intact {
-        obs.log(Level::Debug, format!("{}: unpacked while downloading", job.name));
-        staged
-    } else {
-        drop(staged);
-        obs.log(Level::Debug, format!("{}: unpacking from the downloaded file", job.name));
-        let mut file = std::fs::File::open(&archive).map_err(|e| Error::io("open", &archive, e))?;
-        extract::stage_file(&mut file, &unpack, obs)
-    };
     match staged {
         Ok(staged) => {
             // Moved into place with the pull's other archives, once all are staged.
@@ -107,6 +84,43 @@ pub(super) fn fetch_layer(
             Err(if named { e } else { e.context(&job.name) })
         }
     }
+}
+
+/// One pass: unpack into staging from a tap on the download of `archive` (committed only once
+/// the blob verified). Where that cannot serve — the file was already on disk, the stream broke
+/// (a restart from zero), or a zip — the verified file is unpacked instead.
+fn stage_while_downloading(
+    session: &Session,
+    req: &PullRequest,
+    job: &Job,
+    index: usize,
+    archive: &Path,
+    unpack: &Unpack<'_>,
+    obs: &dyn Observer,
+) -> Result<(FileStatus, Result<extract::Staged, StageError>), Error> {
+    let (mut tap, mut reader) = blob::Tap::channel(8);
+    let (status, staged, intact) = std::thread::scope(|s| {
+        let unpacking = s.spawn(|| extract::stage(&mut reader, unpack, obs));
+        let status = download(session, req, job, index, archive, obs, Some(&mut tap));
+        let intact = status.is_ok() && tap.intact(job.layer.size);
+        drop(tap); // the end of the stream for the unpacking thread
+        let staged = unpacking.join().unwrap_or_else(|_| {
+            Err(StageError::Failed(Error::new(ErrorKind::Other, "unpacking thread panicked")))
+        });
+        (status, staged, intact)
+    });
+    let status = status?;
+    if status == FileStatus::Skipped {
+        return Ok((status, Err(StageError::NotArchive)));
+    }
+    if intact && !matches!(staged, Err(StageError::NeedsFile)) {
+        obs.log(Level::Debug, format!("{}: unpacked while downloading", job.name));
+        return Ok((status, staged));
+    }
+    drop(staged);
+    obs.log(Level::Debug, format!("{}: unpacking from the downloaded file", job.name));
+    let mut file = std::fs::File::open(archive).map_err(|e| Error::io("open", archive, e))?;
+    Ok((status, extract::stage_file(&mut file, unpack, obs)))
 }
 
 /// Bring the layer's verified bytes to `path`, unless they are there already.

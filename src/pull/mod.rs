@@ -1,16 +1,13 @@
 //! `pull`: resolve, select, then fetch every selected layer over one worker pool.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, FileReport, FileStatus, Level, Observer, Progress};
-use crate::extract::{self, Format, Limit, Policy};
-use crate::fsx;
-use crate::manifest::{Descriptor, Manifest};
+use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
+use crate::manifest::Descriptor;
 use crate::pool;
 use crate::reference::Reference;
 use crate::resolve::ResolvedManifest;
@@ -27,7 +24,7 @@ mod signed;
 
 use crate::blob::{self, BlobSpec};
 use commit::{Landed, commit_all};
-use layer::{After, after_download, download, fetch_layer};
+use layer::fetch_layer;
 pub(crate) use plan::existing;
 use plan::{Job, plan};
 pub use platforms::Platforms;

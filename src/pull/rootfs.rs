@@ -1,7 +1,21 @@
 //! An image's layers applied in order into one root filesystem, streaming the layer the
 //! applier waits for while it downloads.
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+
+use super::layer::download;
+use super::plan::Job;
+use super::{PullReport, PullRequest, output_dir, report};
+use crate::blob;
+use crate::error::Error;
+use crate::events::{Event, FileStatus, Level, Observer};
+use crate::extract::{self, Format, Limit, Policy};
+use crate::manifest::Manifest;
+use crate::pool;
+use crate::resolve::ResolvedManifest;
+use crate::session::Session;
 
 /// An image's layers (untitled tar layers) applied in order into one root filesystem.
 pub(super) fn pull_rootfs(

@@ -1,7 +1,22 @@
 //! Signed or nothing: what `--verify-key` and `--certificate-identity` check before any download, and the files held
 //! back until their bytes verified.
 
-use super::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::layer::{After, after_download, download};
+use super::plan::{Job, existing};
+use super::rootfs::is_image;
+use super::{Overwrite, PullRequest, output_dir, report};
+use crate::blob;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Event, FileReport, FileStatus, Level, Observer};
+use crate::extract;
+use crate::fsx;
+use crate::manifest::Descriptor;
+use crate::pool;
+use crate::resolve::ResolvedManifest;
+use crate::session::Session;
 
 /// `--verify-key`: check what can be checked before any download (see [`crate::trust`]).
 pub(super) fn trust_checks(
@@ -38,114 +53,172 @@ pub(super) fn hold_signed(
     obs: &dyn Observer,
 ) -> Result<HashMap<usize, Result<FileReport, Error>>, Error> {
     let held: Vec<usize> = (0..jobs.len()).filter(|i| checks.needs_bytes(*i)).collect();
-    let mut done = HashMap::new();
     if held.is_empty() {
-        return Ok(done);
+        return Ok(HashMap::new());
     }
-    let out = output_dir(req)?;
-    let hidden =
-        |j: &Job| out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()));
-    let ours = PullRequest { overwrite: Overwrite::Force, ..req.clone() }; // the hidden name is ours
-    // One download per blob: two held layers of one digest (a signature under both of its
-    // names, say) share the hidden name, and each is verified from it.
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for &i in &held {
-        match groups.iter_mut().find(|g| jobs[g[0]].layer.digest == jobs[i].layer.digest) {
-            Some(g) => g.push(i),
-            None => groups.push(vec![i]),
+    let h = Held { out: output_dir(req)?, jobs, held };
+    let statuses = match h.fetch_and_verify(session, req, checks, obs) {
+        Ok(s) => s,
+        Err(errors) => {
+            for i in &h.held {
+                let _ = std::fs::remove_file(h.hidden(&jobs[*i]));
+            }
+            return Err(Error::many(errors));
         }
+    };
+    Ok(h.give_names(req, &statuses, obs))
+}
+
+/// The files held back until their signatures verified, in the output directory `out`.
+struct Held<'a> {
+    out: &'a Path,
+    jobs: &'a [Job],
+    /// Indexes into `jobs`.
+    held: Vec<usize>,
+}
+
+/// Where a verified held file went.
+enum Placed {
+    /// It stays where its unpacking (later) finds it.
+    Later,
+    /// It has its name, with this status.
+    Here(PathBuf, FileStatus),
+}
+
+impl Held<'_> {
+    fn hidden(&self, j: &Job) -> PathBuf {
+        self.out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()))
     }
-    let results = pool::run(groups, req.jobs, |_, group| {
-        let first = &jobs[group[0]];
-        let path = hidden(first);
-        let status =
-            download(session, &ours, first, group[0], &path, obs, None).inspect_err(|e| {
-                obs.event(&Event::Failed { index: group[0], name: &first.name, error: e })
-            })?;
-        for &i in &group {
-            let mut file = open_held(out, &path)?;
-            match checks.verify_file(i, &jobs[i].name, &mut file) {
-                Ok(Some(said)) => obs.log(Level::Debug, said),
-                Ok(None) => {}
+
+    /// Download every held blob once and verify each file (and each signature layer) from it:
+    /// every file's status, or every failure.
+    fn fetch_and_verify(
+        &self,
+        session: &Session,
+        req: &PullRequest,
+        checks: &crate::trust::Checks,
+        obs: &dyn Observer,
+    ) -> Result<HashMap<usize, FileStatus>, Vec<Error>> {
+        let jobs = self.jobs;
+        let ours = PullRequest { overwrite: Overwrite::Force, ..req.clone() }; // the hidden name is ours
+        // One download per blob: two held layers of one digest (a signature under both of its
+        // names, say) share the hidden name, and each is verified from it.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for &i in &self.held {
+            match groups.iter_mut().find(|g| jobs[g[0]].layer.digest == jobs[i].layer.digest) {
+                Some(g) => g.push(i),
+                None => groups.push(vec![i]),
+            }
+        }
+        let results = pool::run(groups, req.jobs, |_, group| {
+            let first = &jobs[group[0]];
+            let path = self.hidden(first);
+            let status =
+                download(session, &ours, first, group[0], &path, obs, None).inspect_err(|e| {
+                    obs.event(&Event::Failed { index: group[0], name: &first.name, error: e })
+                })?;
+            for &i in &group {
+                let mut file = open_held(self.out, &path)?;
+                match checks.verify_file(i, &jobs[i].name, &mut file) {
+                    Ok(Some(said)) => obs.log(Level::Debug, said),
+                    Ok(None) => {}
+                    Err(e) => {
+                        obs.event(&Event::Failed { index: i, name: &jobs[i].name, error: &e });
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(group.iter().map(|&i| (i, status)).collect::<Vec<_>>())
+        });
+        let mut statuses = HashMap::new();
+        let mut errors = Vec::new();
+        for r in results {
+            match r {
+                Ok(done) => statuses.extend(done),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors); // a file failed: the pull fails on that alone
+        }
+        // A signature layer lands only as a good signature of the held, verified file it signs.
+        for (i, of) in checks.signature_layers() {
+            let r = open_held(self.out, &self.hidden(&jobs[of])).and_then(|mut signed| {
+                checks.verify_signature_layer(i, &jobs[i].name, &jobs[of].name, &mut signed)
+            });
+            match r {
+                Ok(said) => obs.log(Level::Debug, said),
                 Err(e) => {
                     obs.event(&Event::Failed { index: i, name: &jobs[i].name, error: &e });
-                    return Err(e);
+                    errors.push(e);
                 }
             }
         }
-        Ok(group.iter().map(|&i| (i, status)).collect::<Vec<_>>())
-    });
-    let remove_all = || {
-        for i in &held {
-            let _ = std::fs::remove_file(hidden(&jobs[*i]));
-        }
-    };
-    let mut statuses = HashMap::new();
-    let mut errors = Vec::new();
-    for r in results {
-        match r {
-            Ok(done) => statuses.extend(done),
-            Err(e) => errors.push(e),
-        }
+        if errors.is_empty() { Ok(statuses) } else { Err(errors) }
     }
-    // A signature layer lands only as a good signature of the held, verified file it signs
-    // (when a file failed, the pull fails on that alone).
-    let files_verified = errors.is_empty();
-    for (i, of) in checks.signature_layers().filter(|_| files_verified) {
-        let r = open_held(out, &hidden(&jobs[of])).and_then(|mut signed| {
-            checks.verify_signature_layer(i, &jobs[i].name, &jobs[of].name, &mut signed)
-        });
-        match r {
-            Ok(said) => obs.log(Level::Debug, said),
-            Err(e) => {
-                obs.event(&Event::Failed { index: i, name: &jobs[i].name, error: &e });
-                errors.push(e);
+
+    /// Give every verified held file its name (or leave an archive where its unpacking finds
+    /// it): each job's outcome by index.
+    fn give_names(
+        &self,
+        req: &PullRequest,
+        statuses: &HashMap<usize, FileStatus>,
+        obs: &dyn Observer,
+    ) -> HashMap<usize, Result<FileReport, Error>> {
+        let mut done = HashMap::new();
+        let image = req.extract.extract && is_image(self.jobs);
+        for (n, &i) in self.held.iter().enumerate() {
+            let job = &self.jobs[i];
+            // Another held job still needs this blob: it gets a copy.
+            let shared =
+                self.held[n + 1..].iter().any(|k| self.jobs[*k].layer.digest == job.layer.digest);
+            match self.place(req, job, statuses[&i], shared, image, obs) {
+                Ok(Placed::Later) => {}
+                Ok(Placed::Here(dest, status)) => {
+                    obs.event(&Event::Finished {
+                        index: i,
+                        name: &job.name,
+                        path: &dest,
+                        digest: &job.layer.digest,
+                        size: job.layer.size,
+                        status,
+                    });
+                    done.insert(i, Ok(report(&dest, &job.layer, status)));
+                }
+                Err(e) => {
+                    obs.event(&Event::Failed { index: i, name: &job.name, error: &e });
+                    done.insert(i, Err(e));
+                }
             }
         }
+        done
     }
-    if !errors.is_empty() {
-        remove_all();
-        return Err(Error::many(errors));
+
+    /// One verified held file: to its name, or where its unpacking finds it.
+    fn place(
+        &self,
+        req: &PullRequest,
+        job: &Job,
+        status: FileStatus,
+        shared: bool,
+        image: bool,
+        obs: &dyn Observer,
+    ) -> Result<Placed, Error> {
+        let from = self.hidden(job);
+        let dest = self.out.join(&job.rel);
+        let (later, to) = match (image, after_download(req, job, &dest)?) {
+            (true, _) if req.extract.keep_archive => (true, dest.clone()),
+            (true, _) => (true, from.clone()),
+            (false, After::Unpack { archive, .. }) => (true, archive),
+            (false, After::Keep) => (false, dest.clone()),
+        };
+        let got = if to == from { status } else { land(req, &job.layer, &from, &to, shared, obs)? };
+        Ok(match later {
+            true => Placed::Later,
+            false if got == FileStatus::Downloaded => Placed::Here(dest, status),
+            false => Placed::Here(dest, got),
+        })
     }
-    let image = req.extract.extract && is_image(jobs);
-    for (n, &i) in held.iter().enumerate() {
-        let job = &jobs[i];
-        let status = statuses[&i];
-        let from = hidden(job);
-        // Another held job still needs this blob: it gets a copy.
-        let shared = held[n + 1..].iter().any(|k| jobs[*k].layer.digest == job.layer.digest);
-        let r = (|| {
-            let dest = out.join(&job.rel);
-            let (later, to) = match (image, after_download(req, job, &dest)?) {
-                (true, _) if req.extract.keep_archive => (true, dest.clone()),
-                (true, _) => (true, from.clone()),
-                (false, After::Unpack { archive, .. }) => (true, archive),
-                (false, After::Keep) => (false, dest.clone()),
-            };
-            let got =
-                if to == from { status } else { land(req, &job.layer, &from, &to, shared, obs)? };
-            Ok::<_, Error>((later, dest, if got == FileStatus::Downloaded { status } else { got }))
-        })();
-        match r {
-            Ok((true, _, _)) => {} // unpacked later, from where it now is
-            Ok((false, dest, status)) => {
-                obs.event(&Event::Finished {
-                    index: i,
-                    name: &job.name,
-                    path: &dest,
-                    digest: &job.layer.digest,
-                    size: job.layer.size,
-                    status,
-                });
-                done.insert(i, Ok(report(&dest, &job.layer, status)));
-            }
-            Err(e) => {
-                obs.event(&Event::Failed { index: i, name: &job.name, error: &e });
-                done.insert(i, Err(e));
-            }
-        }
-    }
-    Ok(done)
 }
 
 /// A held file, `path` at the top of the output directory `out`, opened without following

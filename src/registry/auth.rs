@@ -141,7 +141,7 @@ impl Auth {
         let started = Instant::now();
         let post = || agent.post(realm).config().timeout_global(Some(self.deadline)).build();
         let what = format!("token request to {realm}");
-        let network = |e| super::network(&what, e, self.deadline);
+        let network = |e| super::status::network(&what, e, self.deadline);
         let resp = match &self.credentials {
             Some(Credentials::IdentityToken { token, .. }) => {
                 let mut form: Vec<(&str, &str)> = vec![
@@ -201,14 +201,18 @@ impl Auth {
         let status = resp.status().as_u16();
         debug(format!("token endpoint -> {status} in {} ms", started.elapsed().as_millis()));
         if !(200..300).contains(&status) {
-            return Err(token_error(super::status_error(resp, &what, started + self.deadline)));
+            return Err(token_error(super::status::status_error(
+                resp,
+                &what,
+                started + self.deadline,
+            )));
         }
         let mut body = Vec::new();
         resp.into_body()
             .into_reader()
             .take(MAX_TOKEN_BODY)
             .read_to_end(&mut body)
-            .map_err(|e| super::body_error(&what, e, self.deadline))?;
+            .map_err(|e| super::status::body_error(&what, e, self.deadline))?;
         parse_token(&body).ok_or_else(|| {
             Error::new(ErrorKind::Auth, format!("token endpoint {realm} answered without a token"))
         })

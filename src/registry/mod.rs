@@ -16,13 +16,11 @@ pub mod store;
 mod tags;
 mod transport;
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ureq::http::{self, Response};
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::TlsConfig;
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
@@ -35,11 +33,10 @@ pub use credentials::Credentials;
 use send::Body;
 pub use send::Reply;
 pub(crate) use sources::{blob_key, manifest_key};
-use status::*;
-use tags::*;
 pub use tags::{MAX_TAG_BYTES, MAX_TAGS};
+use tags::{TagWalk, next_link};
 pub use transport::Pin;
-use transport::*;
+use transport::{CancelWatch, PinnedResolver, proxy_for, tls_config};
 
 /// Error bodies are read up to this size, then cut.
 const MAX_ERROR_BODY: u64 = 64 * 1024;

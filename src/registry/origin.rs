@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::*;
+use crate::error::Error;
 
 const UNDECIDED: u8 = 0;
 const TLS: u8 = 1;

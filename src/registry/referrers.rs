@@ -1,7 +1,8 @@
 //! OCI 1.1 referrers of a manifest: `GET /v2/NAME/referrers/DIGEST` (distribution-spec
 //! "Listing Referrers"), and the fallback tag schema `sha256-<hex>` for registries without it.
 
-use super::{Body, Client, next_link};
+use super::tags::next_link;
+use super::{Body, Client};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::manifest::{Descriptor, MAX_MANIFEST_BYTES, Manifest, OCI_INDEX};

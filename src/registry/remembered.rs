@@ -11,11 +11,13 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::challenge::Challenge;
-use super::*;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Level, Observer};
 
 const DIR: &str = "challenges";
 /// A remembered challenge is a few hundred bytes; anything bigger is not ours.

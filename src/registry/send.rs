@@ -5,9 +5,19 @@
 //! the registry's host (whose signed URLs stay out of logs and errors), and a 2xx notes the
 //! registry's quota headers.
 
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use ureq::http::{self, Response};
+
 use super::auth::Ahead;
-use super::*;
-use floor::{Floor, FloorReader};
+use super::floor::{Floor, FloorReader};
+use super::status::{body_error, network, rate_limit, read_error_body, status_error};
+use super::transport::proxy_for;
+use super::{Client, DEFAULT_DEADLINE};
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind};
+use crate::events::Level;
 
 const MAX_REDIRECTS: usize = 10;
 

@@ -6,11 +6,15 @@
 //! serve pulls, not other lookups).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-use super::*;
+use super::{Client, ClientOptions};
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Level, Observer};
 use crate::mirrors::Source;
+use crate::reference::Reference;
 
 /// How long a mirror may take to accept a connection before it is dropped for the run (Spegel's
 /// own containerd template uses 200 ms; a node-local or LAN cache answers well within this).
@@ -126,7 +130,7 @@ impl Client {
             ..opts.clone()
         };
         let mut client = Client::direct(&origin.reference, &direct, log.clone())?;
-        client.sources = sources::Sources::new(reference, &list, opts, &log)?;
+        client.sources = Sources::new(reference, &list, opts, &log)?;
         Ok(client)
     }
 

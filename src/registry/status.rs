@@ -1,7 +1,14 @@
 //! HTTP answers turned into errors: the status and the registry's `errors[]` body, quotas,
 //! network failures and deadlines.
 
-use super::*;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use ureq::http::{self, Response};
+
+use super::MAX_ERROR_BODY;
+use super::transport::NoSuchHost;
+use crate::error::{Error, ErrorKind};
 
 /// Read at most [`MAX_ERROR_BODY`] bytes of an error body, keeping what came by `until`: the
 /// body only adds detail to a status already known, so it gets no retry and no more time.

@@ -1,6 +1,6 @@
 //! A tag listing's bounds: no page twice, caps on tags, bytes and pages.
 
-use super::*;
+use crate::error::{Error, ErrorKind};
 
 /// A tag listing stops at this many tags...
 pub const MAX_TAGS: u64 = 1_000_000;

@@ -1,7 +1,17 @@
 //! How requests reach a registry: `--resolve` pins, proxies as the container tools read them,
 //! TLS roots.
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::http;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use super::ClientOptions;
+use crate::error::{Error, ErrorKind};
+use crate::events::{Level, Observer};
+use crate::retry::Cancel;
 
 /// One `--resolve HOST:PORT:ADDR` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -158,31 +158,57 @@ pub(crate) fn plan(
     obs: &dyn Observer,
 ) -> Result<Vec<Cover>, Error> {
     let by_name: HashMap<&str, &Descriptor> = layers.iter().map(|(n, d)| (n.as_str(), d)).collect();
-    let show = |sig: &Signature| format!("{:?}", sig.trusted_comment());
-    // Signed checksum lists, verified in memory: name → entries, or why it does not count.
-    let mut lists: Vec<(String, Entries)> = Vec::new();
-    for (name, d) in layers.iter().filter(|(n, _)| is_checksum_list(n)) {
-        let Some((via, sd)) =
-            SUFFIXES.iter().find_map(|s| by_name.get_key_value(format!("{name}{s}").as_str()))
-        else {
-            continue;
-        };
-        let checked = (|| {
-            let sig = decode(&fetch(sd, via)?, via)?;
-            let key = key_for(keys, &sig, via)?;
-            let body = fetch(d, name)?;
-            verify_reader(keys[key], &sig, &mut &body[..], name, via)?;
-            obs.log(
-                Level::Debug,
-                format!("{name}: good minisign signature {via}, trusted comment {}", show(&sig)),
-            );
-            Ok(checksums(&String::from_utf8_lossy(&body)))
-        })();
-        lists.push((name.clone(), checked));
+    let p = Planner { keys, by_name, fetch, obs };
+    let lists: Vec<(String, Entries)> = layers
+        .iter()
+        .filter(|(n, _)| is_checksum_list(n))
+        .filter_map(|(name, d)| p.signed_list(name, d).map(|entries| (name.clone(), entries)))
+        .collect();
+    selected.iter().map(|(name, d)| p.cover(name, d, selected, &lists)).collect()
+}
+
+/// What [`plan`] works with.
+struct Planner<'a> {
+    keys: &'a [&'a PublicKey],
+    by_name: HashMap<&'a str, &'a Descriptor>,
+    fetch: &'a Fetch<'a>,
+    obs: &'a dyn Observer,
+}
+
+impl Planner<'_> {
+    /// The signature layer of `name`, if the manifest has one: its name and descriptor.
+    fn signature_of(&self, name: &str) -> Option<(&str, &Descriptor)> {
+        SUFFIXES.iter().find_map(|s| {
+            self.by_name.get_key_value(format!("{name}{s}").as_str()).map(|(k, d)| (*k, *d))
+        })
     }
-    let mut out = Vec::new();
-    for (name, d) in selected {
-        if let Some(t) = target_of(name).filter(|t| by_name.contains_key(t)) {
+
+    /// A checksum list with a signature layer, verified in memory: its entries, or why it does
+    /// not count (`None`: it has no signature layer at all).
+    fn signed_list(&self, name: &str, d: &Descriptor) -> Option<Entries> {
+        let (via, sd) = self.signature_of(name)?;
+        let checked = || -> Entries {
+            let sig = decode(&(self.fetch)(sd, via)?, via)?;
+            let key = key_for(self.keys, &sig, via)?;
+            let body = (self.fetch)(d, name)?;
+            verify_reader(self.keys[key], &sig, &mut &body[..], name, via)?;
+            let comment = format!("{:?}", sig.trusted_comment());
+            let said = format!("{name}: good minisign signature {via}, trusted comment {comment}");
+            self.obs.log(Level::Debug, said);
+            Ok(checksums(&String::from_utf8_lossy(&body)))
+        };
+        Some(checked())
+    }
+
+    /// How the selected file `name` is covered.
+    fn cover(
+        &self,
+        name: &str,
+        d: &Descriptor,
+        selected: &[(String, Descriptor)],
+        lists: &[(String, Entries)],
+    ) -> Result<Cover, Error> {
+        if let Some(t) = target_of(name).filter(|t| self.by_name.contains_key(t)) {
             // Written only as what it claims to be: a signature, by a given key, of a file this
             // pull verifies with it. Anything else named like one is not signed data.
             let Some(of) = selected.iter().position(|(n, _)| n == t) else {
@@ -190,30 +216,29 @@ pub(crate) fn plan(
                     "{name} is a signature of {t}, which this pull does not verify; select {t} too"
                 )));
             };
-            let sig = decode(&fetch(d, name)?, name)?;
-            let key = key_for(keys, &sig, name)?;
-            obs.log(Level::Debug, format!("{name}: to be verified over {t}"));
-            out.push(Cover::SignatureOf { of, sig: Box::new(sig), key });
-            continue;
+            let sig = decode(&(self.fetch)(d, name)?, name)?;
+            let key = key_for(self.keys, &sig, name)?;
+            self.obs.log(Level::Debug, format!("{name}: to be verified over {t}"));
+            return Ok(Cover::SignatureOf { of, sig: Box::new(sig), key });
         }
         if let Some((_, Ok(_))) = lists.iter().find(|(n, _)| n == name) {
-            out.push(Cover::Checked);
-            continue;
+            return Ok(Cover::Checked);
         }
-        if let Some((via, sd)) =
-            SUFFIXES.iter().find_map(|s| by_name.get_key_value(format!("{name}{s}").as_str()))
-        {
-            let sig = decode(&fetch(sd, via)?, via)?;
-            let key = key_for(keys, &sig, via).map_err(|e| e.context(name))?;
+        if let Some((via, sd)) = self.signature_of(name) {
+            let sig = decode(&(self.fetch)(sd, via)?, via)?;
+            let key = key_for(self.keys, &sig, via).map_err(|e| e.context(name))?;
             // Its trusted comment is only trusted once the bytes verified: not shown before.
-            obs.log(Level::Debug, format!("{name}: to be verified against {via}"));
-            out.push(Cover::Bytes { sig: Box::new(sig), key, via: (*via).to_owned() });
-            continue;
+            self.obs.log(Level::Debug, format!("{name}: to be verified against {via}"));
+            return Ok(Cover::Bytes { sig: Box::new(sig), key, via: via.to_owned() });
         }
+        self.listed(name, d, lists).map(|()| Cover::Checked)
+    }
+
+    /// `name` is listed, with `d`'s digest, in a signed checksum list; else why not.
+    fn listed(&self, name: &str, d: &Descriptor, lists: &[(String, Entries)]) -> Result<(), Error> {
         let base = name.rsplit('/').next().unwrap_or(name);
         let mut why = Vec::new();
-        let mut found = false;
-        for (list, entries) in &lists {
+        for (list, entries) in lists {
             let entries = match entries {
                 Ok(e) => e,
                 Err(e) => {
@@ -232,22 +257,17 @@ pub(crate) fn plan(
                     d.digest
                 )));
             }
-            obs.log(Level::Debug, format!("{name}: listed in the signed {list}"));
-            found = true;
-            break;
+            self.obs.log(Level::Debug, format!("{name}: listed in the signed {list}"));
+            return Ok(());
         }
-        if !found {
-            let mut msg = format!(
-                "{name} is not signed: no {name}.minisig or {name}.sig layer, and no signed checksum list names it"
-            );
-            if !why.is_empty() {
-                msg.push_str(&format!(" ({})", why.join("; ")));
-            }
-            return Err(refused(msg));
+        let mut msg = format!(
+            "{name} is not signed: no {name}.minisig or {name}.sig layer, and no signed checksum list names it"
+        );
+        if !why.is_empty() {
+            msg.push_str(&format!(" ({})", why.join("; ")));
         }
-        out.push(Cover::Checked);
+        Err(refused(msg))
     }
-    Ok(out)
 }
 
 #[cfg(test)]

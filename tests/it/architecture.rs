@@ -177,3 +177,26 @@ fn no_new_source_file_over_400_lines() {
         LONG_FILES.iter().filter(|(a, _)| !long.contains_key(*a)).map(|(a, _)| *a).collect();
     assert!(fixed.is_empty(), "now within {MAX_LINES} lines: remove from LONG_FILES: {fixed:?}");
 }
+
+/// Every dependency in sight: no glob import outside test code, so a reader sees what a file
+/// uses from its head (`use super::*` inside a `#[cfg(test)]` module, indented, and whole test
+/// files are fine).
+#[test]
+fn no_glob_import_outside_tests() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| f.file_name().is_some_and(|n| n != "tests.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if (line.starts_with("use ")
+                || line.starts_with("pub use ")
+                || line.starts_with("pub(crate) use "))
+                && line.trim_end().ends_with("::*;")
+            {
+                found.push(format!("{}:{}: {line}", f.display(), i + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "glob imports outside tests:\n{}", found.join("\n"));
+}

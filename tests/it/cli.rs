@@ -153,10 +153,7 @@ fn progress_json_writes_one_event_per_line() {
 
 #[test]
 fn at_a_terminal_bars_are_drawn() {
-    if !Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIP: script(1) not found");
-        return;
-    }
+    crate::support::require(Path::new("/usr/bin/script").exists(), "script(1), from bsdutils");
     // Four throttled layers so that the bars live long enough to be drawn.
     let layers: Vec<(&str, Vec<u8>)> = vec![
         ("a.bin", noise(600_000, 1)),
@@ -215,10 +212,7 @@ fn completions_and_man_pages_are_current() {
 #[test]
 fn at_a_terminal_an_existing_different_file_prompts() {
     let Some((_, r)) = fixture() else { return };
-    if !Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIP: script(1) not found");
-        return;
-    }
+    crate::support::require(Path::new("/usr/bin/script").exists(), "script(1), from bsdutils");
     let bin = env!("CARGO_BIN_EXE_oci-dl");
     for (answer, want) in [("n\n", "ONE\n"), ("y\n", "one\n")] {
         let sb = Sandbox::new();
@@ -339,4 +333,36 @@ fn totals_of_huge_layers_saturate() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(plan.expect("a plan event")["bytes"].as_u64(), Some(u64::MAX));
+}
+
+/// One source for the exit codes: README's table says exactly what `--help` prints (both come
+/// from `cli/exit.rs`'s table, which maps the engine's error kinds).
+#[test]
+fn readme_exit_codes_are_the_help_table() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("## Exit codes").nth(1).unwrap().split("\n## ").next().unwrap();
+    let from_readme: Vec<(String, String)> = section
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            let code = cells.first()?.parse::<u8>().ok()?;
+            Some((code.to_string(), cells.get(1)?.replace('`', "")))
+        })
+        .collect();
+    let help = Sandbox::new().run(&["--help"]);
+    let text = String::from_utf8(help.ok().stdout.clone()).unwrap();
+    let from_help: Vec<(String, String)> = text
+        .split("Exit codes:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (code, meaning) = l.trim().split_once(' ')?;
+            code.parse::<u8>().ok()?;
+            Some((code.to_owned(), meaning.trim().to_owned()))
+        })
+        .collect();
+    assert_eq!(from_readme, from_help);
+    assert_eq!(from_help.len(), 10, "{text}");
 }

@@ -39,10 +39,7 @@ fn have_tools() -> bool {
             .output()
             .is_ok_and(|o| !o.stdout.is_empty() || !o.stderr.is_empty())
     });
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "CI installs zip, xz-utils and bzip2");
-        eprintln!("SKIP: zip, xz or bzip2 is not installed");
-    }
+    crate::support::require(ok, "zip, xz-utils and bzip2");
     ok
 }
 

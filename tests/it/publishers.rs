@@ -56,12 +56,8 @@ fn what_oras_py_pushes_is_pulled() {
         .status()
         .is_ok_and(|s| s.success());
     if !has_oras {
-        let why = format!(
-            "the oras Python SDK is not in {} (run scripts/setup-test-deps)",
-            python.display()
-        );
-        assert!(std::env::var_os("CI").is_none(), "{why}");
-        eprintln!("SKIP: {why}");
+        let why = format!("the oras Python SDK in {}", python.display());
+        crate::support::require(false, &why);
         return;
     }
     let src = tempfile::tempdir().unwrap();
@@ -302,11 +298,7 @@ fn mach_o_binaries_are_executable() {
 #[test]
 fn homebrew_bottles_pushed_by_skopeo_are_pulled_per_platform() {
     let Some(reg) = registry::open() else { return };
-    if Command::new("skopeo").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "CI installs skopeo");
-        eprintln!("SKIP: skopeo is not installed");
-        return;
-    }
+    crate::support::require(Command::new("skopeo").arg("--version").output().is_ok(), "skopeo");
     let root = tempfile::tempdir().unwrap();
     let blobs = root.path().join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();

@@ -364,5 +364,5 @@ fn argument_errors_are_one_line_with_exit_2() {
     let help = sb.run(&["--help"]);
     help.ok();
     let text = String::from_utf8_lossy(&help.stdout).into_owned();
-    assert!(text.contains("Exit codes:") && text.contains("5  integrity"), "{text}");
+    assert!(text.contains("Exit codes:") && text.contains("5   integrity"), "{text}");
 }

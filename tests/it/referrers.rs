@@ -164,3 +164,33 @@ fn the_referrers_api_is_used_where_the_registry_has_it() {
     assert!(!text.contains('\u{1b}'), "registry text printed raw: {text:?}");
     f.assert_no_unexpected(); // no fallback tag request
 }
+
+/// Pulling the fallback tag itself (an index of artifacts without platforms, as `oras attach`
+/// writes it): no guess between an SBOM and a signature — one line naming each by digest and
+/// type, exit 2, nothing written.
+#[test]
+fn an_index_of_artifacts_without_platforms_is_not_guessed_between() {
+    let Some(reg) = registry::open() else { return };
+    let p = Pusher::new(reg);
+    let repo = "refs/guess";
+    let (subject, body) = p.oras_push(repo, "v1", &[Layer::oras("app", "the app\n")]);
+    let s = (&subject, body.len());
+    let sbom = Layer::oras("sbom.spdx.json", "{}");
+    let a = push_referrer(&p, repo, s, "application/spdx+json", &sbom, "2026-01-01T00:00:00Z");
+    let sig = Layer::oras("sig.json", "{}");
+    let b = push_referrer(
+        &p,
+        repo,
+        s,
+        "application/vnd.dev.cosign.artifact.sig.v1+json",
+        &sig,
+        "2026-01-02T00:00:00Z",
+    );
+    let tag = format!("sha256-{}", subject.hex());
+    p.index_of(repo, &tag, &[a, b], None);
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", &format!("{}/{repo}:{tag}", reg.host), "-o", "out"]);
+    run.fails(2, "the index holds 2 artifacts without a platform to choose by");
+    assert!(run.stderr.contains("(application/spdx+json)"), "{}", run.stderr);
+    assert!(!sb.work().join("out").exists());
+}

@@ -278,3 +278,10 @@ pub fn test_python() -> PathBuf {
     let venv = std::env::var_os("OCI_DL_TEST_VENV").unwrap_or_else(|| "target/venv".into());
     Path::new(env!("CARGO_MANIFEST_DIR")).join(venv).join("bin/python3")
 }
+
+/// A test's prerequisite: when it is missing the test fails, naming it — it never passes by
+/// skipping. `scripts/setup-test-deps` installs every one.
+#[track_caller]
+pub fn require(present: bool, what: &str) {
+    assert!(present, "missing test prerequisite: {what} (scripts/setup-test-deps installs it)");
+}

@@ -82,7 +82,7 @@ impl Registry {
     }
 }
 
-#[derive(PartialEq)]
+#[derive(PartialEq, Clone)]
 enum Kind {
     Open,
     BasicAuth,
@@ -133,29 +133,35 @@ fn make_certs(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
     (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
 }
 
-/// Whether the registry binary is here; fails loudly in CI when it is not.
+/// Whether the registry binary is here: a test that needs it fails, naming the package, when it
+/// is not (never a silent pass).
 pub fn available() -> bool {
-    if std::path::Path::new(BINARY).exists() {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{BINARY} is missing and CI is set: install the docker-registry package");
-    }
-    eprintln!("SKIP: {BINARY} not found; install the docker-registry package to run this test");
-    false
+    crate::support::require(std::path::Path::new(BINARY).exists(), "docker-registry (the package)");
+    true
 }
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Start a registry of `kind`. The port is found free, then given to the registry: another
+/// process may take it in between, so a registry that dies before it answers is started again
+/// on another port (a few times), rather than the test failing on the race.
 fn start(kind: Kind) -> Option<Registry> {
     if !available() {
         return None;
     }
+    for _ in 0..5 {
+        if let Some(r) = start_on(&kind, free_port()) {
+            return Some(r);
+        }
+    }
+    panic!("docker-registry did not come up on any of five ports");
+}
+
+fn start_on(kind: &Kind, port: u16) -> Option<Registry> {
     let dir = tempfile::tempdir().unwrap();
     let storage: PathBuf = dir.path().join("storage");
-    let port = free_port();
     let logged = matches!(kind, Kind::Upstream | Kind::Logged | Kind::Proxy(_));
     let mut config = format!(
         "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: {}\n\
@@ -164,11 +170,11 @@ fn start(kind: Kind) -> Option<Registry> {
         !logged,
         storage.display()
     );
-    if let Kind::Proxy(upstream) = &kind {
+    if let Kind::Proxy(upstream) = kind {
         config.push_str(&format!("proxy:\n  remoteurl: http://{upstream}\n"));
     }
     let mut ca = None;
-    if kind == Kind::Tls {
+    if *kind == Kind::Tls {
         let (ca_pem, cert, key) = make_certs(dir.path());
         config.push_str(&format!(
             "  tls:\n    certificate: {}\n    key: {}\n",
@@ -177,7 +183,7 @@ fn start(kind: Kind) -> Option<Registry> {
         ));
         ca = Some(ca_pem);
     }
-    if kind == Kind::BasicAuth {
+    if *kind == Kind::BasicAuth {
         let htpasswd = dir.path().join("htpasswd");
         std::fs::write(&htpasswd, HTPASSWD).unwrap();
         config.push_str(&format!(
@@ -205,10 +211,11 @@ fn start(kind: Kind) -> Option<Registry> {
         .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
         .spawn()
         .expect("start docker-registry");
+    let mut child = child;
     let host = format!("127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let up = if kind == Kind::Tls {
+        let up = if *kind == Kind::Tls {
             std::net::TcpStream::connect(&host).is_ok()
         } else {
             ureq::get(&format!("http://{host}/v2/"))
@@ -221,10 +228,13 @@ fn start(kind: Kind) -> Option<Registry> {
         if up {
             break;
         }
+        if child.try_wait().is_ok_and(|done| done.is_some()) {
+            return None; // the port was taken meanwhile: another one
+        }
         assert!(Instant::now() < deadline, "docker-registry did not come up on {host}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let auth = (kind == Kind::BasicAuth).then(|| (USER.to_owned(), PASSWORD.to_owned()));
+    let auth = (*kind == Kind::BasicAuth).then(|| (USER.to_owned(), PASSWORD.to_owned()));
     let access_log = logged.then(|| dir.path().join("access.log"));
     Some(Registry { host, ca, auth, access_log, _dir: dir, _child: child })
 }
