@@ -280,3 +280,26 @@ fn bad_legacy_signatures_exit_8() {
     args.extend(flags.iter().map(String::as_str));
     refused(&s, || s.sb.run(&args), &format!("the signed payload names \"{other}\""));
 }
+
+/// Against a root with timestamp authorities and no logs (GitHub's instance), the signing time
+/// comes from an RFC 3161 timestamp of the signature and no SCT is asked for.
+#[test]
+fn a_root_without_logs_takes_the_time_from_its_tsa() {
+    let Some(s) = Signed::new() else { return };
+    s.attach("keyless/tsa-only", "tsa", "tsa-only", BUNDLE_V03);
+    s.pull("keyless/tsa-only", "github_root.json", &[]).ok();
+    assert_eq!(tree(&s.sb.work().join("out")), ["README.md", "widget-linux-amd64"]);
+    std::fs::remove_dir_all(s.sb.work().join("out")).unwrap();
+    let bad = [
+        ("tsa-other-signature", "invalid RFC 3161 timestamp: TSA timestamp verification failed"),
+        ("tsa-after-expiry", "CertExpired"),
+    ];
+    for (name, needle) in bad {
+        let repo = format!("keyless/{name}");
+        s.attach(&repo, "tsa", name, BUNDLE_V03);
+        refused(&s, || s.pull(&repo, "github_root.json", &[]), needle);
+    }
+    // Against a root with logs, a bundle without a log entry does not count.
+    let no_entry = "must have an inclusion proof";
+    refused(&s, || s.pull("keyless/tsa-only", "trusted_root.json", &[]), no_entry);
+}
