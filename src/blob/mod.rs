@@ -197,12 +197,53 @@ fn resume_point(
     Resume { state, offset, have }
 }
 
+/// Where a resumed `.part` stands, for [`ready_part`].
+struct At<'a> {
+    offset: u64,
+    len: u64,
+    etag: Option<&'a str>,
+    loaded: &'a Loaded,
+}
+
+/// Make the `.part` ready to write at `at.offset`: emptied when nothing is kept, the kept
+/// prefix fed to the tap, holes past a prefix cut (unless ranges past it are kept), and a
+/// record of what it holds.
+fn ready_part<'a>(
+    sink: &mut FileSink<'a>,
+    mut tap: Option<&'a mut Tap>,
+    spec: BlobSpec<'_>,
+    at: At<'_>,
+) -> Result<(), Error> {
+    let At { offset, len, etag, loaded } = at;
+    let part = sink.path;
+    if offset == 0 && len > 0 && sink.have.is_empty() {
+        sink.restart()?;
+    }
+    if let Some(t) = tap.as_deref_mut()
+        && offset > 0
+    {
+        feed_prefix(&sink.file, part, offset, t)?;
+    }
+    sink.tap = tap;
+    sink.file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io("seek", part, e))?;
+    if offset < len && offset > 0 && sink.have.is_empty() {
+        // A ranged download's holes past its hashed prefix, with nothing kept past it.
+        sink.file.set_len(offset).map_err(|e| Error::io("truncate", part, e))?;
+    }
+    let record = match sink.have.is_empty() {
+        true => Record::stream(spec.digest, spec.size, offset, etag),
+        false => Record::ranged(spec.digest, spec.size, offset, sink.have.clone()),
+    };
+    sink.xattrs = *loaded != Loaded::Unsupported && resume::save(&sink.file, &record);
+    Ok(())
+}
+
 /// The network path: resume a `.part` if one is there, retry, verify, rename. Returns the final
 /// file, still locked.
 fn download(
     t: Transfer<'_>,
     dest: Dest<'_>,
-    mut tap: Option<&mut Tap>,
+    tap: Option<&mut Tap>,
 ) -> Result<(Outcome, File), Error> {
     let Transfer { session, spec, who } = t;
     let part_name = part_name(dest.name);
@@ -222,25 +263,8 @@ fn download(
         tap: None,
         have,
     };
-    if offset == 0 && len > 0 && sink.have.is_empty() {
-        sink.restart()?;
-    }
-    if let Some(t) = tap.as_deref_mut()
-        && offset > 0
-    {
-        feed_prefix(&sink.file, &part, offset, t)?;
-    }
-    sink.tap = tap;
-    sink.file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io("seek", &part, e))?;
-    if offset < len && offset > 0 && sink.have.is_empty() {
-        // A ranged download's holes past its hashed prefix, with nothing kept past it.
-        sink.file.set_len(offset).map_err(|e| Error::io("truncate", &part, e))?;
-    }
-    let record = match sink.have.is_empty() {
-        true => Record::stream(spec.digest, spec.size, offset, state.etag.as_deref()),
-        false => Record::ranged(spec.digest, spec.size, offset, sink.have.clone()),
-    };
-    sink.xattrs = loaded != Loaded::Unsupported && resume::save(&sink.file, &record);
+    let at = At { offset, len, etag: state.etag.as_deref(), loaded: &loaded };
+    ready_part(&mut sink, tap, spec, at)?;
     who.progress.set(offset);
     loop {
         // A slow single stream may hand the rest to several connections; that needs the record.

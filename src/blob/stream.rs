@@ -133,6 +133,57 @@ fn skip_then_copy(
     copy(&mut reader, t, sink, state)
 }
 
+/// The receiving stage: read the body into free buffers and pass them on, until it ends, fails
+/// or the writer stops. Returns the error that ended the body, if any; bytes read before it are
+/// passed on first.
+fn receive(
+    reader: &mut (dyn Read + Send),
+    free: &std::sync::mpsc::Receiver<Vec<u8>>,
+    full: &std::sync::mpsc::SyncSender<(Vec<u8>, usize)>,
+    stop: &std::sync::atomic::AtomicBool,
+    spec: BlobSpec<'_>,
+    start: u64,
+    watch: Watch<'_>,
+) -> Option<Error> {
+    let mut at = start;
+    loop {
+        let Ok(mut buf) = free.recv() else { return None };
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let (n, err) = fill(reader, &mut buf, spec, at, watch);
+        at += n as u64;
+        if n > 0 && full.send((buf, n)).is_err() {
+            return None;
+        }
+        if n == 0 || err.is_some() {
+            return err;
+        }
+    }
+}
+
+/// The writing stage: write each received buffer, checkpoint, and pass it to the hasher; stop
+/// early when the sink switches to ranges.
+fn write_and_pass(
+    full: &std::sync::mpsc::Receiver<(Vec<u8>, usize)>,
+    sink: &mut dyn Sink,
+    state: &mut State,
+    hash: &std::sync::mpsc::SyncSender<(Vec<u8>, usize)>,
+) -> Result<(), Error> {
+    for (buf, n) in full {
+        sink.write(&buf[..n])?;
+        state.note(&buf[..n]);
+        if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY {
+            sink.checkpoint(state.written, state.etag.as_deref());
+        }
+        let _ = hash.send((buf, n));
+        if sink.wants_ranges(state.written) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Copy, hashing every byte, refusing to read past the expected size, checkpointing. Large
 /// transfers run as a three-stage pipeline over a few recycled buffers: a thread receives, this
 /// thread writes, a third hashes what was written. With receiving and writing on one thread,
@@ -171,39 +222,9 @@ pub(super) fn copy(
             hasher
         });
         let watch = Watch { cancel, progress: who.progress };
-        // Returns the error that ended the body, if any; bytes read before it are sent first.
-        let receiving = s.spawn(move || {
-            let mut at = start;
-            loop {
-                let Ok(mut buf) = free_rx.recv() else { return None };
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    return None;
-                }
-                let (n, err) = fill(reader, &mut buf, spec, at, watch);
-                at += n as u64;
-                if n > 0 && full_tx.send((buf, n)).is_err() {
-                    return None;
-                }
-                if n == 0 || err.is_some() {
-                    return err;
-                }
-            }
-        });
-        let written = (|| {
-            for (buf, n) in &full_rx {
-                sink.write(&buf[..n])?;
-                state.note(&buf[..n]);
-                if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY
-                {
-                    sink.checkpoint(state.written, state.etag.as_deref());
-                }
-                let _ = hash_tx.send((buf, n));
-                if sink.wants_ranges(state.written) {
-                    break;
-                }
-            }
-            Ok(())
-        })();
+        let receiving =
+            s.spawn(move || receive(reader, &free_rx, &full_tx, stop, spec, start, watch));
+        let written = write_and_pass(&full_rx, sink, state, &hash_tx);
         // Stop the receiver if this side quit early: it sees the flag or a closed channel.
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(full_rx);

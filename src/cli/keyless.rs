@@ -52,7 +52,7 @@ impl KeylessArgs {
     /// The keyless signer the identity flags ask for, if any. The issuer is required with an
     /// identity (clap says so); the other keyless flags without an identity are usage errors, not
     /// silently ignored.
-    pub fn signer(&self) -> anyhow::Result<Option<oci_dl::Keyless>> {
+    pub fn signer(&self) -> Result<Option<oci_dl::Keyless>, oci_dl::Error> {
         let args = self;
         let identity = match (&args.certificate_identity, &args.certificate_identity_regexp) {
             (Some(id), _) => oci_dl::Identity::Exact(id.clone()),
@@ -66,8 +66,7 @@ impl KeylessArgs {
                 if let Some((_, flag)) = stray.iter().find(|(given, _)| *given) {
                     return Err(super::usage(format!(
                         "{flag} goes with --certificate-identity or --certificate-identity-regexp"
-                    ))
-                    .into());
+                    )));
                 }
                 return Ok(None);
             }

@@ -135,6 +135,53 @@ fn platforms(args: &[String]) -> anyhow::Result<Platforms> {
     })
 }
 
+fn groups(v: &[String]) -> Vec<Vec<String>> {
+    v.iter()
+        .map(|g| g.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
+        .collect()
+}
+
+/// The engine's request for these arguments, built through the public API as any library user
+/// builds it.
+fn request(
+    args: &PullArgs,
+    reference: oci_dl::Reference,
+    platforms: Platforms,
+) -> Result<PullRequest, oci_dl::Error> {
+    let mut filter = Filter::default();
+    filter.globs = args.globs.clone();
+    filter.regexes = args.regexes.clone();
+    filter.include = groups(&args.include);
+    filter.exclude = groups(&args.exclude);
+    filter.media_types = args.media_types.clone();
+    filter.case_sensitive = args.case_sensitive;
+    let mut extract = oci_dl::ExtractOptions::default();
+    extract.extract = args.extract;
+    extract.to = args.extract_to.clone();
+    extract.keep_archive = args.keep_archive;
+    extract.oras_unpack = !args.no_unpack;
+    extract.max_unpacked = args.max_unpacked_size;
+    let mut req = PullRequest::new(reference, std::path::PathBuf::new())
+        .platforms(platforms)
+        .filter(filter)
+        .flatten(args.flatten)
+        .overwrite(OverwriteArg::resolve(args.overwrite))
+        .jobs(usize::from(args.jobs))
+        .dry_run(args.dry_run)
+        .extract(extract);
+    req.output = args.output.clone();
+    if let Some(t) = &args.referrer {
+        req = req.referrer(oci_dl::ReferrerPull::new(t.clone(), !args.no_subject));
+    }
+    for k in &args.verify_keys {
+        req = req.verify_key(super::verify_key(k)?);
+    }
+    if let Some(signer) = args.keyless.signer()? {
+        req = req.keyless(signer);
+    }
+    Ok(req)
+}
+
 /// `DIR:TAG` or `DIR@DIGEST` of `--oci-layout`: the layout as a store, and the reference the
 /// engine pulls from it.
 fn layout_reference(s: &str) -> anyhow::Result<(oci_dl::Store, oci_dl::Reference)> {
@@ -154,12 +201,6 @@ fn layout_reference(s: &str) -> anyhow::Result<(oci_dl::Store, oci_dl::Reference
     let reference = oci_dl::Reference::parse_with_default(&reference, "oci-layout")
         .map_err(|e| super::usage(format!("--oci-layout {s:?}: {e}")))?;
     Ok((store, reference))
-}
-
-fn groups(v: &[String]) -> Vec<Vec<String>> {
-    v.iter()
-        .map(|g| g.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
-        .collect()
 }
 
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
@@ -213,40 +254,7 @@ fn pull(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         }
         opts.store = layout;
     }
-    let req = PullRequest {
-        reference,
-        platforms,
-        output: args.output.clone(),
-        filter: Filter {
-            globs: args.globs.clone(),
-            regexes: args.regexes.clone(),
-            include: groups(&args.include),
-            exclude: groups(&args.exclude),
-            media_types: args.media_types.clone(),
-            case_sensitive: args.case_sensitive,
-        },
-        flatten: args.flatten,
-        overwrite: OverwriteArg::resolve(args.overwrite),
-        jobs: usize::from(args.jobs),
-        dry_run: args.dry_run,
-        extract: oci_dl::ExtractOptions {
-            extract: args.extract,
-            to: args.extract_to.clone(),
-            keep_archive: args.keep_archive,
-            oras_unpack: !args.no_unpack,
-            max_unpacked: args.max_unpacked_size,
-        },
-        referrer: args
-            .referrer
-            .clone()
-            .map(|t| oci_dl::ReferrerPull { artifact_type: t, with_subject: !args.no_subject }),
-        verify: args
-            .verify_keys
-            .iter()
-            .map(|k| oci_dl::VerifyKey::load(k))
-            .collect::<Result<_, _>>()?,
-        keyless: args.keyless.signer()?,
-    };
+    let req = request(args, reference, platforms)?;
     let view = global.view();
     let result = if to_stdout && !args.dry_run {
         let mut out = std::io::stdout().lock();

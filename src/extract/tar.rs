@@ -23,6 +23,16 @@ pub enum Kind {
     Rootfs,
 }
 
+/// One entry's place: its path in the staging tree (`rel`, reached as `dest`), its name as the
+/// archive wrote it (for messages), and the mode and mtime it asks for.
+struct At {
+    rel: PathBuf,
+    raw: PathBuf,
+    dest: PathBuf,
+    mode: u32,
+    mtime: Option<SystemTime>,
+}
+
 /// A directory whose mode and mtime are set after all its entries were written.
 pub type DirMeta = (PathBuf, u32, Option<SystemTime>);
 
@@ -87,90 +97,90 @@ impl<'a> Unpacker<'a> {
 
             let dest = parents(root, &rel, name, &raw)?;
             this_layer.insert(rel.clone());
-            match etype {
-                tar::EntryType::Directory => {
-                    match std::fs::symlink_metadata(&dest) {
-                        Ok(m) if m.is_dir() => {}
-                        Ok(_) => {
-                            clear(&dest)?;
-                            std::fs::create_dir(&dest)
-                                .map_err(|e| Error::io("create directory", &dest, e))?;
-                        }
-                        Err(_) => std::fs::create_dir(&dest)
-                            .map_err(|e| Error::io("create directory", &dest, e))?,
-                    }
-                    // Writable while we fill it; the real mode comes at the end.
-                    let _ = std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755));
-                    self.dirs.push((rel.clone(), mode, mtime));
-                }
+            let at = At { rel, raw, dest, mode, mtime };
+            let applied = match etype {
+                tar::EntryType::Directory => self.directory(&at).map(|()| true),
                 tar::EntryType::Regular
                 | tar::EntryType::Continuous
                 | tar::EntryType::GNUSparse => {
-                    self.write_file(&mut entry, &dest, name, mode, mtime)?;
+                    self.write_file(&mut entry, &at.dest, name, mode, mtime).map(|()| true)
                 }
-                tar::EntryType::Symlink => {
-                    let target = link_target(&entry, name)?;
-                    if let Err(why) = check_symlink(&rel, &target, self.kind) {
-                        return Err(refuse(
-                            name,
-                            &raw,
-                            &format!("symlink to {:?} {why}", target.display().to_string()),
-                        ));
-                    }
-                    clear(&dest)?;
-                    std::os::unix::fs::symlink(&target, &dest)
-                        .map_err(|e| Error::io("symlink", &dest, e))?;
-                }
-                tar::EntryType::Link => {
-                    let target = link_target(&entry, name)?;
-                    let outside = || {
-                        refuse(
-                            name,
-                            &raw,
-                            &format!(
-                                "hard link to {:?} points outside the target",
-                                target.display().to_string()
-                            ),
-                        )
-                    };
-                    let target_rel = sanitize(name, &target).map_err(|_| outside())?;
-                    let target_rel = match target_rel {
-                        Some(t) => self.under_prefix(t, &raw, name)?,
-                        None => None,
-                    };
-                    let Some(target_rel) = target_rel else {
-                        return Err(refuse(name, &raw, "hard link without a target"));
-                    };
-                    let src = parents(root, &target_rel, name, &raw)?;
-                    match std::fs::symlink_metadata(&src) {
-                        Ok(m) if m.is_file() => {}
-                        _ => {
-                            return Err(refuse(
-                                name,
-                                &raw,
-                                &format!(
-                                    "hard link to {:?}, which is not a file extracted before it",
-                                    target.display().to_string()
-                                ),
-                            ));
-                        }
-                    }
-                    clear(&dest)?;
-                    std::fs::hard_link(&src, &dest)
-                        .map_err(|e| Error::io("hard link", &dest, e))?;
-                }
+                tar::EntryType::Symlink => self.symlink(&entry, &at, name).map(|()| true),
+                tar::EntryType::Link => self.hard_link(&entry, &at, name).map(|()| true),
                 tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                    self.obs.log(
-                        Level::Warn,
-                        format!("{name}: skipped device or FIFO {:?}", raw.display().to_string()),
-                    );
-                    continue;
+                    let shown = at.raw.display().to_string();
+                    self.obs.log(Level::Warn, format!("{name}: skipped device or FIFO {shown:?}"));
+                    Ok(false)
                 }
-                _ => continue, // pax/GNU metadata entries are handled by the tar crate
+                _ => Ok(false), // pax/GNU metadata entries are handled by the tar crate
+            };
+            if applied? {
+                self.count += 1;
             }
-            self.count += 1;
         }
         Ok(())
+    }
+
+    /// A directory entry: made (or kept, when one is there), writable while it fills; its mode
+    /// and mtime come at the end ([`finish_dirs`]).
+    fn directory(&mut self, at: &At) -> Result<(), Error> {
+        let dest = &at.dest;
+        match std::fs::symlink_metadata(dest) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                clear(dest)?;
+                std::fs::create_dir(dest).map_err(|e| Error::io("create directory", dest, e))?;
+            }
+            Err(_) => {
+                std::fs::create_dir(dest).map_err(|e| Error::io("create directory", dest, e))?
+            }
+        }
+        let _ = std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755));
+        self.dirs.push((at.rel.clone(), at.mode, at.mtime));
+        Ok(())
+    }
+
+    /// A symlink entry, refused when its target leads outside (see [`check_symlink`]).
+    fn symlink<R: Read>(
+        &self,
+        entry: &tar::Entry<'_, R>,
+        at: &At,
+        name: &str,
+    ) -> Result<(), Error> {
+        let target = link_target(entry, name)?;
+        if let Err(why) = check_symlink(&at.rel, &target, self.kind) {
+            let what = format!("symlink to {:?} {why}", target.display().to_string());
+            return Err(refuse(name, &at.raw, &what));
+        }
+        clear(&at.dest)?;
+        std::os::unix::fs::symlink(&target, &at.dest).map_err(|e| Error::io("symlink", &at.dest, e))
+    }
+
+    /// A hard link entry: only to a regular file this unpack wrote before it, inside the target.
+    fn hard_link<R: Read>(
+        &self,
+        entry: &tar::Entry<'_, R>,
+        at: &At,
+        name: &str,
+    ) -> Result<(), Error> {
+        let target = link_target(entry, name)?;
+        let shown = target.display().to_string();
+        let outside =
+            || refuse(name, &at.raw, &format!("hard link to {shown:?} points outside the target"));
+        let target_rel = match sanitize(name, &target).map_err(|_| outside())? {
+            Some(t) => self.under_prefix(t, &at.raw, name)?,
+            None => None,
+        };
+        let Some(target_rel) = target_rel else {
+            return Err(refuse(name, &at.raw, "hard link without a target"));
+        };
+        let src = parents(self.root, &target_rel, name, &at.raw)?;
+        if !std::fs::symlink_metadata(&src).is_ok_and(|m| m.is_file()) {
+            let why = format!("hard link to {shown:?}, which is not a file extracted before it");
+            return Err(refuse(name, &at.raw, &why));
+        }
+        clear(&at.dest)?;
+        std::fs::hard_link(&src, &at.dest).map_err(|e| Error::io("hard link", &at.dest, e))
     }
 
     /// Write a regular file's content to `dest` (whatever was there goes; a new file, never

@@ -22,6 +22,31 @@ const MAX_LINK: u64 = 4096;
 impl Unpacker<'_> {
     /// Apply the zip in `file`. Members are taken in the central directory's order; a name that
     /// comes twice is refused (zip readers disagree on which one wins).
+    /// A member's name as the archive wrote it (for messages) and its checked path below the
+    /// target; `None` for one to pass over (`.`, or outside an oras prefix).
+    fn member_path<R: Read>(
+        &self,
+        member: &zip::read::ZipFile<'_, R>,
+        name: &str,
+    ) -> Result<Option<(PathBuf, PathBuf)>, Error> {
+        let lossy = String::from_utf8_lossy(member.name_raw()).into_owned();
+        let shown = Path::new(&lossy);
+        // Read as UTF-8 only: the reader would take other bytes as CP437 and make a name the
+        // archive's author may not have meant.
+        let Ok(text) = std::str::from_utf8(member.name_raw()).map(str::to_owned) else {
+            return Err(refuse(name, shown, "the name is not valid UTF-8"));
+        };
+        if text.contains('\0') {
+            return Err(refuse(name, shown, "the name contains NUL"));
+        }
+        // Windows zippers write `\` between components.
+        let raw = PathBuf::from(text.replace('\\', "/"));
+        check_size(name, &raw)?;
+        let Some(rel) = sanitize(name, &raw)? else { return Ok(None) };
+        let Some(rel) = self.under_prefix(rel, &raw, name)? else { return Ok(None) };
+        Ok(Some((raw, rel)))
+    }
+
     pub fn apply_zip(&mut self, file: File, name: &str) -> Result<(), Error> {
         let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| bad_zip(name, e))?;
         // The reader keeps one member per name; which one a reader keeps differs.
@@ -35,21 +60,7 @@ impl Unpacker<'_> {
         for i in 0..zip.len() {
             self.check_cancel(name)?;
             let mut member = zip.by_index(i).map_err(|e| bad_zip(name, e))?;
-            let lossy = String::from_utf8_lossy(member.name_raw()).into_owned();
-            let shown = Path::new(&lossy);
-            // Read as UTF-8 only: the reader would take other bytes as CP437 and make a name
-            // the archive's author may not have meant.
-            let Ok(text) = std::str::from_utf8(member.name_raw()).map(str::to_owned) else {
-                return Err(refuse(name, shown, "the name is not valid UTF-8"));
-            };
-            if text.contains('\0') {
-                return Err(refuse(name, shown, "the name contains NUL"));
-            }
-            // Windows zippers write `\` between components.
-            let raw = PathBuf::from(text.replace('\\', "/"));
-            check_size(name, &raw)?;
-            let Some(rel) = sanitize(name, &raw)? else { continue };
-            let Some(rel) = self.under_prefix(rel, &raw, name)? else { continue };
+            let Some((raw, rel)) = self.member_path(&member, name)? else { continue };
             if !seen.insert(rel.clone()) {
                 return Err(refuse(name, &raw, "the archive holds this name twice"));
             }
@@ -80,25 +91,7 @@ impl Unpacker<'_> {
                     let _ = std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755));
                     self.dirs.push((rel.clone(), perm(0o755), None));
                 }
-                S_IFLNK => {
-                    let mut target = Vec::new();
-                    (&mut member)
-                        .take(MAX_LINK + 1)
-                        .read_to_end(&mut target)
-                        .map_err(|e| bad_member(name, e))?;
-                    let target = match String::from_utf8(target) {
-                        Ok(t) if t.len() as u64 <= MAX_LINK && !t.contains('\0') => t,
-                        _ => return Err(refuse(name, &raw, "a symlink with an unusable target")),
-                    };
-                    let target = PathBuf::from(target);
-                    if let Err(why) = check_symlink(&rel, &target, Kind::Archive) {
-                        let t = target.display().to_string();
-                        return Err(refuse(name, &raw, &format!("symlink to {t:?} {why}")));
-                    }
-                    clear(&dest)?;
-                    std::os::unix::fs::symlink(&target, &dest)
-                        .map_err(|e| Error::io("symlink", &dest, e))?;
-                }
+                S_IFLNK => zip_symlink(&mut member, &rel, &raw, &dest, name)?,
                 _ => self.write_file(&mut member, &dest, name, perm(0o644), None)?,
             }
             self.count += 1;
@@ -113,4 +106,27 @@ fn bad_zip(name: &str, e: zip::result::ZipError) -> Error {
 
 fn bad_member(name: &str, e: std::io::Error) -> Error {
     Error::new(ErrorKind::Other, format!("{name}: corrupt zip archive")).with_source(e)
+}
+
+/// A symlink member: its target is its content, bounded, and must stay inside (as a tar's).
+fn zip_symlink(
+    member: &mut dyn Read,
+    rel: &Path,
+    raw: &Path,
+    dest: &Path,
+    name: &str,
+) -> Result<(), Error> {
+    let mut target = Vec::new();
+    member.take(MAX_LINK + 1).read_to_end(&mut target).map_err(|e| bad_member(name, e))?;
+    let target = match String::from_utf8(target) {
+        Ok(t) if t.len() as u64 <= MAX_LINK && !t.contains('\0') => t,
+        _ => return Err(refuse(name, raw, "a symlink with an unusable target")),
+    };
+    let target = PathBuf::from(target);
+    if let Err(why) = check_symlink(rel, &target, Kind::Archive) {
+        let t = target.display().to_string();
+        return Err(refuse(name, raw, &format!("symlink to {t:?} {why}")));
+    }
+    clear(dest)?;
+    std::os::unix::fs::symlink(&target, dest).map_err(|e| Error::io("symlink", dest, e))
 }

@@ -75,8 +75,8 @@ impl Node {
         } else if !self.is_file() {
             Some("is not a regular file".into())
         } else if self.nlink == 0 {
-            // Unlinked while held (another process replaced it): no name to take over.
-            Some("was removed meanwhile".into())
+            // Removed while it was open (by another run, or a cleanup): no name holds it.
+            Some("is no longer linked".into())
         } else if self.nlink != 1 {
             Some(format!("has {} other hard link(s)", self.nlink - 1))
         } else if self.uid != rustix::process::geteuid().as_raw() {

@@ -10,7 +10,7 @@ use super::plan::Job;
 use super::{PullReport, PullRequest, output_dir, report};
 use crate::blob;
 use crate::error::Error;
-use crate::events::{Event, FileStatus, Level, Observer};
+use crate::events::{Event, FileReport, FileStatus, Level, Observer};
 use crate::extract::{self, Format, Limit, Policy};
 use crate::manifest::Manifest;
 use crate::pool;
@@ -60,21 +60,7 @@ pub(super) fn pull_rootfs(
     let (results, streamed) = std::thread::scope(|s| {
         let applier = s.spawn(|| apply_in_order(&line, &jobs, stage, &path_of, obs));
         let results = pool::run(jobs.iter().collect(), req.jobs, |index, job: &Job| {
-            let mut tap = None;
-            if line.next.load(Ordering::SeqCst) == index {
-                let (t, reader) = blob::Tap::channel(8);
-                tap = Some(t);
-                line.set(index, Slot::Streaming(reader));
-            }
-            let r = download(session, req, job, index, &path_of(job), obs, tap.as_mut())
-                .map_err(|e| e.in_layer(&job.name));
-            let intact = tap.as_ref().is_none_or(|t| t.intact(job.layer.size));
-            drop(tap); // the end of the stream for the applier
-            line.set(index, if r.is_ok() { Slot::Downloaded { intact } } else { Slot::Failed });
-            if let Err(e) = &r {
-                obs.event(&Event::Failed { index, name: &job.name, error: e });
-            }
-            r
+            fetch_in_line(session, req, &line, (index, job), &path_of(job), obs)
         });
         (results, applier.join().unwrap_or(None))
     });
@@ -97,31 +83,52 @@ pub(super) fn pull_rootfs(
             stage.commit(&target, policy)
         }
         None => {
-            obs.log(
-                Level::Debug,
-                "unpacking the root filesystem from the downloaded layers".into(),
-            );
+            let said = "unpacking the root filesystem from the downloaded layers";
+            obs.log(Level::Debug, said.into());
             extract::rootfs(&ordered, &target, limit, Some(session.cancel()), policy)
         }
     };
     cleanup();
     result?;
-    let files = jobs
-        .iter()
-        .enumerate()
-        .map(|(index, j)| {
-            obs.event(&Event::Finished {
-                index,
-                name: &j.name,
-                path: &target,
-                digest: &j.layer.digest,
-                size: j.layer.size,
-                status: FileStatus::Extracted,
-            });
-            report(&target, &j.layer, FileStatus::Extracted)
-        })
-        .collect();
-    Ok(PullReport { manifest: resolved, files })
+    Ok(PullReport { manifest: resolved, files: extracted(&jobs, &target, obs) })
+}
+
+/// Every layer's report once the root filesystem is in place at `target`.
+fn extracted(jobs: &[Job], target: &std::path::Path, obs: &dyn Observer) -> Vec<FileReport> {
+    let done = |(index, j): (usize, &Job)| {
+        let status = FileStatus::Extracted;
+        let (name, digest, size) = (&j.name, &j.layer.digest, j.layer.size);
+        obs.event(&Event::Finished { index, name, path: target, digest, size, status });
+        report(target, &j.layer, status)
+    };
+    jobs.iter().enumerate().map(done).collect()
+}
+
+/// Download layer `index` to `path`; when it is the one the applier waits for, through a tap
+/// the applier reads while it downloads. Its slot says how it ended.
+fn fetch_in_line(
+    session: &Session,
+    req: &PullRequest,
+    line: &Line,
+    (index, job): (usize, &Job),
+    path: &std::path::Path,
+    obs: &dyn Observer,
+) -> Result<FileStatus, Error> {
+    let mut tap = None;
+    if line.next.load(Ordering::SeqCst) == index {
+        let (t, reader) = blob::Tap::channel(8);
+        tap = Some(t);
+        line.set(index, Slot::Streaming(reader));
+    }
+    let r = download(session, req, job, index, path, obs, tap.as_mut())
+        .map_err(|e| e.in_layer(&job.name));
+    let intact = tap.as_ref().is_none_or(|t| t.intact(job.layer.size));
+    drop(tap); // the end of the stream for the applier
+    line.set(index, if r.is_ok() { Slot::Downloaded { intact } } else { Slot::Failed });
+    if let Err(e) = &r {
+        obs.event(&Event::Failed { index, name: &job.name, error: e });
+    }
+    r
 }
 
 /// Hand-over between the downloads of an image's layers and the thread applying them in order.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::challenge::{self, Challenge};
 use super::credentials::Credentials;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Level, Observer};
 
 /// Cache key for an `Authorization` that serves every scope (Basic auth).
@@ -65,11 +65,8 @@ impl Auth {
         }
         if challenges.iter().any(|c| c.scheme == "basic") {
             let Some(value) = self.credentials.as_ref().and_then(Credentials::basic_header) else {
-                return Err(Error::new(
-                    ErrorKind::Auth,
-                    "the registry requires credentials (Basic auth): use -u/--password-stdin, \
-                     OCI_DL_USERNAME/OCI_DL_PASSWORD or docker login",
-                ));
+                let what = "the registry requires credentials (Basic auth): ";
+                return Err(Error::hinted(ErrorKind::Auth, what, Hint::Credentials, ""));
             };
             debug("answering a Basic challenge with the configured credentials".into());
             self.cache

@@ -69,7 +69,7 @@ pub(crate) fn check(
         annotations.contains_key(CERT_ANNOTATION) || annotations.contains_key(BUNDLE_ANNOTATION);
     let Some(b64) = annotations.get(SIGNATURE_ANNOTATION).filter(|s| !s.is_empty()) else {
         return Err(if keyless {
-            "a keyless signature (certificate or bundle only): verify it with --certificate-identity".into()
+            "a keyless signature (certificate or bundle only): it is checked for a signer identity, not with a key".into()
         } else {
             format!("no {SIGNATURE_ANNOTATION} annotation")
         });
@@ -81,7 +81,7 @@ pub(crate) fn check(
         .map_err(|_| "the signature is not a DER ECDSA P-256 signature".to_owned())?;
     let Some(key) = keys.iter().position(|k| k.verify(payload, &sig).is_ok()) else {
         return Err(if keyless {
-            "a keyless signature (Fulcio certificate): verify it with --certificate-identity".into()
+            "a keyless signature (Fulcio certificate): it is checked for a signer identity, not with a key".into()
         } else {
             "the signature does not verify with the given key(s) (another key, or a tampered payload)".into()
         });
@@ -283,7 +283,7 @@ VN3XlboO4LFws5FORspLU9FfLA73PiNAEawEpmTtycMPczzYCfGrEYQ9GQ==\n\
         assert!(e.contains("names \"sha256:") && e.contains("not sha256:"), "{e}");
         let keyless = BTreeMap::from([(CERT_ANNOTATION.to_owned(), "-----BEGIN".to_owned())]);
         let e = check(&[&k], PAYLOAD.as_bytes(), &keyless, &want('1')).unwrap_err();
-        assert!(e.contains("--certificate-identity"), "{e}");
+        assert!(e.contains("checked for a signer identity"), "{e}");
         let e = check(&[&k], PAYLOAD.as_bytes(), &ann("bm90IGRlcg=="), &want('1')).unwrap_err();
         assert!(e.contains("not a DER"), "{e}");
     }

@@ -25,10 +25,11 @@ use sigstore_trust_root::{SigstoreInstance, TrustedRoot};
 use sigstore_types::{Artifact, Bundle, SignatureContent, Statement};
 use sigstore_verify::{IdentityMatcher, VerificationPolicy, Verifier};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Hint};
 
 /// Which certificate identity (SAN) a signature must carry.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Identity {
     /// `--certificate-identity`: the SAN equals this.
     Exact(String),
@@ -93,7 +94,8 @@ impl Keyless {
         let regex = match &identity {
             Identity::Exact(_) => None,
             Identity::Regexp(re) => Some(regex::Regex::new(re).map_err(|e| {
-                usage(format!("--certificate-identity-regexp: {}", one_line(&e.to_string())))
+                let why = format!(": {}", one_line(&e.to_string()));
+                Error::hinted(ErrorKind::Usage, "", Hint::IdentityRegexp, &why)
             })?),
         };
         let (parsed, root_origin) = match trusted_root {
@@ -110,7 +112,7 @@ impl Keyless {
         let mut roots = Vec::new();
         for (i, root) in parsed.iter().enumerate() {
             let verifier = Verifier::new(root)
-                .map_err(|e| usage(format!("--trusted-root {root_origin}: root {}: {e}", i + 1)))?;
+                .map_err(|e| bad_root(&root_origin, &format!("root {}: {e}", i + 1)))?;
             roots.push(Root {
                 verifier,
                 skip_tlog: root.tlogs.is_empty(),
@@ -202,8 +204,7 @@ const MAX_ROOT_BYTES: u64 = 4 * 1024 * 1024;
 /// A `trusted_root.json`, or one root per line (`gh attestation trusted-root`'s output:
 /// cli/cli `pkg/cmd/attestation/trustedroot/trustedroot.go` compacts each and prints a line).
 fn read_roots(path: &Path) -> Result<Vec<TrustedRoot>, Error> {
-    let usage =
-        |m: String| Error::new(ErrorKind::Usage, format!("--trusted-root {}: {m}", path.display()));
+    let usage = |m: String| bad_root(&path.display().to_string(), &m);
     let meta = std::fs::metadata(path).map_err(|e| usage(format!("cannot read it ({e})")))?;
     if !meta.is_file() || meta.len() > MAX_ROOT_BYTES {
         return Err(usage("not a trusted root file".into()));
@@ -219,6 +220,11 @@ fn read_roots(path: &Path) -> Result<Vec<TrustedRoot>, Error> {
         return Err(usage("no trusted root in it".into()));
     }
     Ok(roots)
+}
+
+/// A usage error about the trusted root file `origin` (the front end names its flag).
+fn bad_root(origin: &str, why: &str) -> Error {
+    Error::hinted(ErrorKind::Usage, "", Hint::TrustedRoot, &format!(" {origin}: {why}"))
 }
 
 /// Text from outside (a crate's error quoting input) on one line.
@@ -249,10 +255,11 @@ mod tests {
     fn bad_regexps_and_roots_are_usage_errors() {
         let e = Keyless::new(Identity::Regexp("(".into()), "i".into(), None, None).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Usage);
-        assert!(e.to_string().starts_with("--certificate-identity-regexp: "), "{e}");
+        assert_eq!(e.hint(), Some(Hint::IdentityRegexp));
+        assert!(e.to_string().starts_with("identity regexp: "), "{e}");
         let dir = tempfile::tempdir().unwrap();
         for (body, needle) in
-            [("", "no trusted root"), ("{\"x\":1}", "--trusted-root"), ("{\n", "--trusted-root")]
+            [("", "no trusted root"), ("{\"x\":1}", "trusted root /"), ("{\n", "trusted root /")]
         {
             let p = dir.path().join("root.json");
             std::fs::write(&p, body).unwrap();
@@ -260,6 +267,7 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::Usage, "{body}");
             assert!(e.to_string().contains(needle), "{body}: {e}");
             assert!(!e.to_string().contains('\n'), "{e}");
+            assert_eq!(e.hint(), Some(Hint::TrustedRoot));
         }
         let e = Keyless::new(exact(), "i".into(), Some(dir.path()), None).unwrap_err();
         assert!(e.to_string().contains("not a trusted root file"), "{e}");
