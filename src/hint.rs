@@ -34,9 +34,6 @@ pub enum Hint {
     VerifyKeys,
     /// Names a verification key the way the front end took it (the CLI: `--verify-key`).
     VerifyKey,
-    /// A certificate was given as a key: keyless signatures are checked for a signer identity
-    /// ([`Keyless`](crate::Keyless)), not with a key.
-    Keyless,
     /// Names the keyless identity regular expression the way the front end took it (the CLI:
     /// `--certificate-identity-regexp`).
     IdentityRegexp,
@@ -74,10 +71,6 @@ impl Hint {
             Hint::StreamOneLayer => "a streamed pull writes one layer",
             Hint::VerifyKeys => "the verification key(s) given",
             Hint::VerifyKey => "verification key",
-            Hint::Keyless => {
-                "keyless (Fulcio certificate) signatures are checked for a signer identity and \
-                 its OIDC issuer (Keyless), not with a key"
-            }
             Hint::IdentityRegexp => "identity regexp",
             Hint::TrustedRoot => "trusted root",
             Hint::ExtraMirror => "extra mirror",

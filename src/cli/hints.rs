@@ -28,10 +28,6 @@ pub fn advice(hint: Hint) -> &'static str {
         Hint::StreamOneLayer => "-o - writes one layer",
         Hint::VerifyKeys => "the one(s) given with --verify-key",
         Hint::VerifyKey => "--verify-key",
-        Hint::Keyless => {
-            "for keyless (Fulcio certificate) signatures, pass --certificate-identity and \
-             --certificate-oidc-issuer instead"
-        }
         Hint::IdentityRegexp => "--certificate-identity-regexp",
         Hint::TrustedRoot => "--trusted-root",
         Hint::ExtraMirror => "--mirror",
