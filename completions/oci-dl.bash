@@ -853,7 +853,7 @@ _oci__dl() {
             return 0
             ;;
         oci__dl__subcmd__pull)
-            opts="-g -r -o -j -x -v -q -u -h --oci-layout --platform --glob --regex --include --exclude --media-type --case-sensitive --output --flatten --overwrite --concurrency --jobs --json --dry-run --format --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --referrer --no-subject --include-referrers --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-g -r -o -j -x -v -q -u -h --oci-layout --platform --glob --regex --include --exclude --media-type --case-sensitive --output --flatten --overwrite --concurrency --jobs --json --dry-run --format --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --trusted-root --predicate-type --referrer --no-subject --include-referrers --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -934,6 +934,26 @@ _oci__dl() {
                     return 0
                     ;;
                 --verify-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certificate-identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certificate-identity-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certificate-oidc-issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --predicate-type)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

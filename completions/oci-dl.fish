@@ -74,6 +74,11 @@ oci-archive\t'The same layout in one tar file'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l extract-to -d 'Unpack into DIR instead of the output directory' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l max-unpacked-size -d 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l verify-key -d 'Refuse unless signed with this public key' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l certificate-identity -d 'Refuse unless a keyless Sigstore signature by this identity covers it' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l certificate-identity-regexp -d 'As --certificate-identity, for any SAN this regular expression matches' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l certificate-oidc-issuer -d 'The OIDC issuer the signing certificate must name' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l trusted-root -d 'The Sigstore trusted root for keyless signatures' -r -F
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l predicate-type -d 'With keyless signatures, count only in-toto statements of this predicate type' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l referrer -d 'Also pull the newest referrer of artifact TYPE' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l progress -d 'Progress display on stderr' -r -f -a "auto\t'Bars at a terminal, plain lines elsewhere'
 always\t'Bars even when stderr is not a terminal'

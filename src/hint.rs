@@ -34,6 +34,12 @@ pub enum Hint {
     VerifyKeys,
     /// Names a verification key the way the front end took it (the CLI: `--verify-key`).
     VerifyKey,
+    /// Names the keyless identity regular expression the way the front end took it (the CLI:
+    /// `--certificate-identity-regexp`).
+    IdentityRegexp,
+    /// Names a Sigstore trusted root file the way the front end took it (the CLI:
+    /// `--trusted-root`).
+    TrustedRoot,
     /// Names an extra mirror ([`Mirrors::load`](crate::Mirrors::load)) the way the front end
     /// took it (the CLI: `--mirror`).
     ExtraMirror,
@@ -59,12 +65,14 @@ impl Hint {
             Hint::OnePlatform => "pull it with Platforms::One or Platforms::Host",
             Hint::SeveralPlatforms => "not with a streamed pull or a referrer pull",
             Hint::StreamUnverified => {
-                "a streamed pull writes bytes before they are verified: with verification keys, \
-                 pull into a directory"
+                "a streamed pull writes bytes before they are verified: with verification keys \
+                 or a keyless signer, pull into a directory"
             }
             Hint::StreamOneLayer => "a streamed pull writes one layer",
             Hint::VerifyKeys => "the verification key(s) given",
             Hint::VerifyKey => "verification key",
+            Hint::IdentityRegexp => "identity regexp",
+            Hint::TrustedRoot => "trusted root",
             Hint::ExtraMirror => "extra mirror",
         }
     }

@@ -97,7 +97,7 @@ pub use registry::{ClientOptions, Credentials, MAX_TAG_BYTES, MAX_TAGS, Pin};
 pub use resolve::ResolvedManifest;
 pub use retry::{Cancel, RetryPolicy};
 pub use select::Filter;
-pub use trust::VerifyKey;
+pub use trust::{Identity, Keyless, VerifyKey};
 
 use blob::BlobSpec;
 use registry::Client;

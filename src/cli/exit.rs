@@ -20,7 +20,7 @@ pub const TABLE: &[(u8, &str)] = &[
     (5, "integrity: digest or size mismatch"),
     (6, "network failure"),
     (7, "rate-limited (HTTP 429 after the retries)"),
-    (8, "signature: missing, not verifying with --verify-key, or covering something else"),
+    (8, "signature: missing, not verifying (key or identity), or covering something else"),
     (130, "interrupted by SIGINT/SIGTERM; partial downloads are kept for the next run"),
 ];
 

@@ -22,11 +22,14 @@ pub fn advice(hint: Hint) -> &'static str {
         Hint::OnePlatform => "pull it with one --platform or none",
         Hint::SeveralPlatforms => "not with -o - or --referrer",
         Hint::StreamUnverified => {
-            "-o - streams bytes before they are verified: with --verify-key, use -o DIR"
+            "-o - streams bytes before they are verified: with --verify-key or \
+             --certificate-identity, use -o DIR"
         }
         Hint::StreamOneLayer => "-o - writes one layer",
         Hint::VerifyKeys => "the one(s) given with --verify-key",
         Hint::VerifyKey => "--verify-key",
+        Hint::IdentityRegexp => "--certificate-identity-regexp",
+        Hint::TrustedRoot => "--trusted-root",
         Hint::ExtraMirror => "--mirror",
         // A hint newer than this front end: the engine's own words.
         other => other.advice(),

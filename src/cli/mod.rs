@@ -8,6 +8,7 @@ pub mod digest;
 pub mod escape;
 pub mod exit;
 pub mod hints;
+pub mod keyless;
 pub mod layout;
 pub mod manifest;
 pub mod progress;

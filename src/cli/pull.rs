@@ -110,6 +110,8 @@ pub struct PullArgs {
     /// file, or env:VAR. Repeatable.
     #[arg(long = "verify-key", value_name = "KEY", help_heading = "Verification")]
     pub verify_keys: Vec<String>,
+    #[command(flatten)]
+    pub keyless: super::keyless::KeylessArgs,
     /// Also pull the newest referrer of artifact TYPE.
     ///
     /// Its files go into the output directory: an SBOM such as application/spdx+json, an
@@ -193,6 +195,9 @@ fn request(
     }
     for k in &args.verify_keys {
         req = req.verify_key(super::verify_key(k)?);
+    }
+    if let Some(signer) = args.keyless.signer()? {
+        req = req.keyless(signer);
     }
     Ok(req)
 }

@@ -190,7 +190,7 @@ pub(crate) fn pull_stream(
 ) -> Result<PullReport, Error> {
     // Signed or nothing: a stream's bytes reach the reader before the blob's digest is checked
     // at its end, so no signature can vouch for them yet.
-    if !req.verify.is_empty() {
+    if !req.verify.is_empty() || req.keyless.is_some() {
         return Err(Error::hinted(ErrorKind::Usage, "", Hint::StreamUnverified, ""));
     }
     let (resolved, jobs) = plan(session, req, obs)?;

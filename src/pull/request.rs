@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::pull::{Overwrite, Platforms};
 use crate::reference::Reference;
 use crate::select::Filter;
-use crate::trust::VerifyKey;
+use crate::trust::{Keyless, VerifyKey};
 
 /// Everything a pull needs besides the registry connection.
 #[derive(Debug, Clone)]
@@ -32,6 +32,9 @@ pub struct PullRequest {
     pub extract: ExtractOptions,
     /// Publishers' keys: with any, nothing gets its final name unless its signature verifies.
     pub verify: Vec<VerifyKey>,
+    /// A keyless signer: with one, nothing is downloaded unless a Sigstore signature by it
+    /// covers the manifest.
+    pub keyless: Option<Keyless>,
     /// Also (or only) pull the newest referrer of a type.
     pub referrer: Option<ReferrerPull>,
 }
@@ -52,6 +55,7 @@ impl PullRequest {
             dry_run: false,
             extract: ExtractOptions::default(),
             verify: Vec::new(),
+            keyless: None,
             referrer: None,
         }
     }
@@ -108,6 +112,13 @@ impl PullRequest {
     /// verifies with one of them.
     pub fn verify_key(mut self, key: VerifyKey) -> Self {
         self.verify.push(key);
+        self
+    }
+
+    /// Require a keyless signature (a Sigstore bundle, or cosign's keyless `.sig`) by this
+    /// signer before anything is downloaded.
+    pub fn keyless(mut self, signer: Keyless) -> Self {
+        self.keyless = Some(signer);
         self
     }
 

@@ -1,4 +1,4 @@
-//! Signed or nothing: what `--verify-key` checks before any download, and the files held
+//! Signed or nothing: what `--verify-key` and `--certificate-identity` check before any download, and the files held
 //! back until their bytes verified.
 
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ pub(super) fn trust_checks(
     jobs: &[Job],
     obs: &dyn Observer,
 ) -> Result<crate::trust::Checks, Error> {
-    if req.verify.is_empty() {
+    if req.verify.is_empty() && req.keyless.is_none() {
         return Ok(Default::default());
     }
     let selected: Vec<(String, Descriptor)> =
@@ -36,7 +36,7 @@ pub(super) fn trust_checks(
         &req.reference,
         resolved,
         &selected,
-        &req.verify,
+        crate::trust::Policy { keys: &req.verify, keyless: req.keyless.as_ref() },
         obs,
     )
 }

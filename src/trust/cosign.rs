@@ -69,7 +69,7 @@ pub(crate) fn check(
         annotations.contains_key(CERT_ANNOTATION) || annotations.contains_key(BUNDLE_ANNOTATION);
     let Some(b64) = annotations.get(SIGNATURE_ANNOTATION).filter(|s| !s.is_empty()) else {
         return Err(if keyless {
-            "a keyless signature (certificate or bundle only): keyless verification is not supported yet".into()
+            "a keyless signature (certificate or bundle only): it is checked for a signer identity, not with a key".into()
         } else {
             format!("no {SIGNATURE_ANNOTATION} annotation")
         });
@@ -81,13 +81,18 @@ pub(crate) fn check(
         .map_err(|_| "the signature is not a DER ECDSA P-256 signature".to_owned())?;
     let Some(key) = keys.iter().position(|k| k.verify(payload, &sig).is_ok()) else {
         return Err(if keyless {
-            "a keyless signature (Fulcio certificate): keyless verification is not supported yet"
-                .into()
+            "a keyless signature (Fulcio certificate): it is checked for a signer identity, not with a key".into()
         } else {
             "the signature does not verify with the given key(s) (another key, or a tampered payload)".into()
         });
     };
     // Only now, signed, is the payload read.
+    check_payload(payload, want)?;
+    Ok(key)
+}
+
+/// Check a verified simple-signing `payload`: an image signature of the manifest `want`.
+pub(crate) fn check_payload(payload: &[u8], want: &Digest) -> Result<(), String> {
     let p: Payload = serde_json::from_slice(payload)
         .map_err(|e| format!("the signed payload is not a cosign payload ({e})"))?;
     if p.critical.kind != PAYLOAD_TYPE {
@@ -99,14 +104,14 @@ pub(crate) fn check(
     if p.critical.image.digest != want.to_string() {
         return Err(format!("the signed payload names {:?}, not {want}", p.critical.image.digest));
     }
-    Ok(key)
+    Ok(())
 }
 
 /// The digests a signature may be for: the index the reference named (what `cosign sign REF`
 /// signs), when one was followed, then the manifest pulled. The index is the one `resolve`
 /// fetched and walked, not fetched again: a registry cannot show a signed index to the check
 /// and another to the pull.
-fn subjects(resolved: &ResolvedManifest) -> Vec<Digest> {
+pub(crate) fn subjects(resolved: &ResolvedManifest) -> Vec<Digest> {
     let pulled = resolved.descriptor.digest.clone();
     match resolved.chain.first() {
         Some(top) => vec![top.clone(), pulled],
@@ -278,7 +283,7 @@ VN3XlboO4LFws5FORspLU9FfLA73PiNAEawEpmTtycMPczzYCfGrEYQ9GQ==\n\
         assert!(e.contains("names \"sha256:") && e.contains("not sha256:"), "{e}");
         let keyless = BTreeMap::from([(CERT_ANNOTATION.to_owned(), "-----BEGIN".to_owned())]);
         let e = check(&[&k], PAYLOAD.as_bytes(), &keyless, &want('1')).unwrap_err();
-        assert!(e.contains("not supported yet"), "{e}");
+        assert!(e.contains("checked for a signer identity"), "{e}");
         let e = check(&[&k], PAYLOAD.as_bytes(), &ann("bm90IGRlcg=="), &want('1')).unwrap_err();
         assert!(e.contains("not a DER"), "{e}");
     }

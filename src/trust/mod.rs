@@ -1,15 +1,18 @@
 //! Publishers' signatures: the keys given with `--verify-key`, and the checks a pull makes with
 //! them before any file gets its final name (see [`crate::pull`]).
 //!
-//! Two schemes: minisign (signatures shipped as sibling layers, or a signed checksum list) and
-//! cosign with a key (a signature manifest at the tag `sha256-<hex>.sig`). Keyless cosign
-//! (Fulcio certificates, Rekor) is refused as not supported yet.
+//! Three schemes: minisign (signatures shipped as sibling layers, or a signed checksum list),
+//! cosign with a key (a signature manifest at the tag `sha256-<hex>.sig`), and keyless
+//! Sigstore signatures checked for a signer identity and its OIDC issuer ([`keyless`]).
 
 pub(crate) mod cosign;
+pub(crate) mod keyless;
 pub(crate) mod minisign;
 
 use std::fmt;
 use std::path::Path;
+
+pub use keyless::{Identity, Keyless};
 
 use p256::pkcs8::DecodePublicKey as _;
 
@@ -61,7 +64,7 @@ impl VerifyKey {
         let origin = origin.to_owned();
         if t.contains("-----BEGIN CERTIFICATE-----") {
             return Err(usage(
-                "a certificate: keyless (Fulcio certificate) verification is not supported yet; pass the publisher's cosign.pub",
+                "a certificate: keyless (Fulcio certificate) signatures are checked for a signer identity and its OIDC issuer, not with a key",
             ));
         }
         if t.contains("PRIVATE KEY-----") || t.contains("secret key") {
@@ -182,16 +185,28 @@ impl Checks {
     }
 }
 
-/// Everything checkable before a download: cosign's signature of the manifest, and which
-/// selected files minisign signatures (or signed checksum lists) cover. No key, no request.
+/// What a pull must verify: publishers' keys (`--verify-key`) and a keyless signer.
+#[derive(Clone, Copy)]
+pub(crate) struct Policy<'a> {
+    pub(crate) keys: &'a [VerifyKey],
+    pub(crate) keyless: Option<&'a keyless::Keyless>,
+}
+
+/// Everything checkable before a download: cosign's signature of the manifest (with a key, or
+/// keyless), and which selected files minisign signatures (or signed checksum lists) cover.
+/// No key and no signer, no request.
 pub(crate) fn before_download(
     client: &Client,
     reference: &crate::reference::Reference,
     resolved: &crate::resolve::ResolvedManifest,
     selected: &[(String, Descriptor)],
-    keys: &[VerifyKey],
+    policy: Policy<'_>,
     obs: &dyn crate::events::Observer,
 ) -> Result<Checks, Error> {
+    if let Some(k) = policy.keyless {
+        keyless::verify(client, reference, resolved, k, obs)?;
+    }
+    let keys = policy.keys;
     let cosign_keys: Vec<_> = keys.iter().filter_map(VerifyKey::cosign).collect();
     if !cosign_keys.is_empty() {
         let origins: Vec<&str> =
@@ -270,7 +285,10 @@ mod tests {
     #[test]
     fn certificates_private_keys_and_junk_are_usage_errors() {
         let cases = [
-            ("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "not supported yet"),
+            (
+                "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                "checked for a signer identity",
+            ),
             ("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nx\n", "private key"),
             ("untrusted comment: minisign encrypted secret key\nRWRTY0Iy\n", "private key"),
             ("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n", "P-256"),

@@ -288,7 +288,17 @@ fn pull_help_groups_its_flags_under_headings() {
             "Extraction",
             &["--extract", "--extract-to", "--keep-archive", "--no-unpack", "--max-unpacked-size"],
         ),
-        ("Verification", &["--verify-key"]),
+        (
+            "Verification",
+            &[
+                "--verify-key",
+                "--certificate-identity",
+                "--certificate-identity-regexp",
+                "--certificate-oidc-issuer",
+                "--trusted-root",
+                "--predicate-type",
+            ],
+        ),
         ("Referrers", &["--referrer", "--no-subject", "--include-referrers"]),
         ("Display", &["--verbose", "--quiet", "--progress"]),
         ("Auth", &["--username", "--registry-config", "--password-stdin"]),

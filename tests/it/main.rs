@@ -25,6 +25,7 @@ mod hostile_files;
 mod hostile_net;
 mod hostile_sources;
 mod interrupt;
+mod keyless;
 mod layout;
 mod layout_attached;
 mod layout_hostile;

@@ -27,7 +27,7 @@ fn setup_script_installs_python_tools_into_a_venv_after_apt_get_update() {
     script(&bin.join("apt-get"), &format!("echo \"apt-get $*\" >> {log_s}\n"));
     let venv_python = format!(
         "case \"$*\" in\n\
-         \"-c import oras.client\") [ -f \"$(dirname \"$0\")/oras\" ] ;;\n\
+         \"-c import oras.client, sigstore\") [ -f \"$(dirname \"$0\")/oras\" ] ;;\n\
          \"-m pip install\"*) echo \"venv-python $*\" >> {log_s}; touch \"$(dirname \"$0\")/oras\" ;;\n\
          *) exit 9 ;;\n\
          esac\n"
@@ -63,10 +63,10 @@ fn setup_script_installs_python_tools_into_a_venv_after_apt_get_update() {
     assert!(update.is_some() && update < install, "apt-get update comes first: {first}");
     assert!(lines[install.unwrap()].contains("python3-venv"), "{first}");
     let venv_line = format!("python3 -m venv {}", venv.display());
-    let pip = "venv-python -m pip install -q --disable-pip-version-check oras";
+    let pip = "venv-python -m pip install -q --disable-pip-version-check oras sigstore==4.5.1";
     assert_eq!(lines[install.unwrap() + 1..], [venv_line.as_str(), pip], "{first}");
 
-    // The venv has oras now: a second run neither remakes it nor installs into it.
+    // The venv has oras and sigstore now: a second run neither remakes it nor installs into it.
     let second = run();
     assert!(!second[first.len()..].contains("venv"), "{second}");
 }

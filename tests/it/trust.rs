@@ -180,7 +180,7 @@ fn cosign_bad_signatures_exit_8_and_write_nothing() {
                 json!({"dev.sigstore.cosign/certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}),
             )],
             &s.public,
-            "keyless verification is not supported yet",
+            "a keyless signature (certificate or bundle only): it is checked for a signer identity",
         ),
         (
             "verified with another key",
@@ -245,7 +245,10 @@ fn certificates_and_bad_keys_are_usage_errors() {
     std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
         .unwrap();
     let r = s.sb.run(&["pull", &s.reference, "-o", "out", "--verify-key", cert.to_str().unwrap()]);
-    r.fails(2, "keyless (Fulcio certificate) verification is not supported yet");
+    r.fails(
+        2,
+        "a certificate: keyless (Fulcio certificate) signatures are checked for a signer identity",
+    );
     let r = s.sb.run(&["pull", &s.reference, "-o", "out", "--verify-key", "env:NO_SUCH_KEY_VAR"]);
     r.fails(2, "$NO_SUCH_KEY_VAR is not set");
     assert!(!s.sb.work().join("out").exists());

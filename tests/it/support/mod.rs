@@ -1,6 +1,7 @@
 pub mod fake;
 pub mod push;
 pub mod registry;
+pub mod sigstore;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
