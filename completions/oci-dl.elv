@@ -38,7 +38,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -109,7 +109,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -138,7 +138,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -166,7 +166,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -192,7 +192,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -219,7 +219,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -245,7 +245,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -270,7 +270,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand dir 'Print the cache directory'
@@ -298,7 +298,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -324,7 +324,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -360,7 +360,7 @@ set edit:completion:arg-completer[oci-dl] = {|@words|
             cand --insecure 'Skip TLS certificate verification'
             cand --password-stdin 'Read the password or token from standard input'
             cand --no-cache 'Use no blob cache'
-            cand --offline 'Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to'
+            cand --offline 'Use the cache alone, no network'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

@@ -102,7 +102,9 @@ pub struct Global {
     /// Use no blob cache.
     #[arg(long, global = true, help_heading = "Cache", hide_short_help = true)]
     pub no_cache: bool,
-    /// Use the cache alone, no network: a tag means the digest an earlier pull on this machine resolved it to.
+    /// Use the cache alone, no network.
+    ///
+    /// A tag means the digest an earlier pull on this machine resolved it to.
     #[arg(long, global = true, conflicts_with = "no_cache", help_heading = "Cache")]
     pub offline: bool,
     /// Read mirrors and registry locations from this registries.conf (v2) alone [default: $XDG_CONFIG_HOME/containers/registries.conf, else /etc/containers/registries.conf, each with its registries.conf.d].

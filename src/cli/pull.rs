@@ -11,7 +11,9 @@ use super::{Global, OverwriteArg, parse_reference};
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST] (with --oci-layout: DIR:TAG or DIR@DIGEST).
+    /// The artifact: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
+    ///
+    /// With --oci-layout: DIR:TAG or DIR@DIGEST.
     pub reference: String,
     /// Read REF as an OCI image layout on this machine, not a registry.
     ///
