@@ -1,6 +1,7 @@
 //! The only place URLs are built and requests sent. One [`Client`] talks to one registry over one
 //! shared agent (connection reuse for the whole run); auth is a layer around each send (send.rs).
 
+mod archive_in;
 mod auth;
 pub mod challenge;
 pub mod credentials;

@@ -42,12 +42,25 @@ pub struct Store {
     pub tags: Tags,
     /// What it is, for messages: `OCI layout DIR` or `the cache (offline)`.
     pub name: String,
+    /// An archive's layout, unpacked into a private directory that goes with the last copy.
+    unpacked: Option<std::sync::Arc<super::archive_in::Unpacked>>,
 }
 
 impl Store {
-    /// An OCI image layout at `root`; it must say it is one (`oci-layout`).
+    /// An OCI image layout at `root` — a directory, or a tar of one (an `oci-archive`); it
+    /// must say it is one (`oci-layout`).
     pub fn layout(root: &Path) -> Result<Store, Error> {
-        let name = format!("OCI layout {}", root.display());
+        if std::fs::metadata(root).is_ok_and(|m| m.is_file()) {
+            let unpacked = super::archive_in::unpack(root)?;
+            let name = format!("OCI archive {}", root.display());
+            let mut store = Store::layout_dir(&unpacked.dir, name)?;
+            store.unpacked = Some(std::sync::Arc::new(unpacked));
+            return Ok(store);
+        }
+        Store::layout_dir(root, format!("OCI layout {}", root.display()))
+    }
+
+    fn layout_dir(root: &Path, name: String) -> Result<Store, Error> {
         let dir = Dir::open(root).map_err(|e| e.context(&name))?;
         let marker = read_capped(&dir, "oci-layout", 4096)
             .map_err(|e| e.context(&name))?
@@ -59,7 +72,7 @@ impl Store {
                 format!("{name}: oci-layout does not name image layout version 1.x"),
             ));
         }
-        Ok(Store { root: root.to_path_buf(), tags: Tags::IndexJson, name })
+        Ok(Store { root: root.to_path_buf(), tags: Tags::IndexJson, name, unpacked: None })
     }
 
     /// The cache at `root`, read alone (no network): tags through what earlier pulls remembered
@@ -69,6 +82,7 @@ impl Store {
             root: root.to_path_buf(),
             tags: Tags::Remembered { registry: String::new() },
             name: "the cache (offline)".to_owned(),
+            unpacked: None,
         }
     }
 

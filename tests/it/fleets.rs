@@ -190,3 +190,68 @@ fn sigterm_during_a_pending_connect_ends_the_run_at_once() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
     assert!(!sb.work().join("out").exists() || tree(&sb.work().join("out")).is_empty());
 }
+
+/// `pull --oci-layout FILE.tar:TAG`: an OCI archive (skopeo's `oci-archive:`) is unpacked into a
+/// private directory and read as a layout. Only its layout members are taken: a member that
+/// climbs out, or a blob that is a symlink, lands nowhere, and the pull that needs it finds it
+/// missing.
+#[test]
+fn an_oci_archive_is_a_layout_too_and_only_its_layout_members_are_taken() {
+    let Some(reg) = registry::open() else { return };
+    let repo = "fleet/archive";
+    Pusher::new(reg).oras_push(repo, "v1", &[Layer::oras("NOTES", "notes\n")]);
+    let sb = Sandbox::new();
+    let archive = sb.path("layout.tar");
+    let out = Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false", "--quiet"])
+        .arg(format!("docker://{}/{repo}:v1", reg.host))
+        .arg(format!("oci-archive:{}:1.0", archive.display()))
+        .output()
+        .expect("skopeo (CI installs it)");
+    assert!(out.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&out.stderr));
+    let spec = format!("{}:1.0", archive.display());
+    sb.run(&["pull", "--oci-layout", &spec, "-o", "out"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("out/NOTES")).unwrap(), b"notes\n");
+    // A hostile archive: the real layout's members, but the NOTES blob as a symlink and a
+    // member that climbs out of the layout.
+    let root = sb.work().join("hostile");
+    std::fs::create_dir_all(&root).unwrap();
+    let c = Canaries::plant(&root);
+    let unpacked = sb.path("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let ok = Command::new("tar").arg("-xf").arg(&archive).arg("-C").arg(&unpacked).status();
+    assert!(ok.unwrap().success());
+    let notes = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b"notes\n");
+    let blob = unpacked.join("blobs/sha256").join(notes.hex());
+    std::fs::remove_file(&blob).unwrap();
+    std::os::unix::fs::symlink(c.victim(), &blob).unwrap();
+    std::fs::write(unpacked.join("escape"), "escaped\n").unwrap();
+    let hostile = sb.path("hostile.tar");
+    let made = Command::new("tar")
+        .arg("-cf")
+        .arg(&hostile)
+        .arg("-C")
+        .arg(&unpacked)
+        .args(["oci-layout", "index.json", "blobs"])
+        .arg("--transform=s,^escape$,blobs/sha256/../../../escape,")
+        .arg("escape")
+        .status();
+    assert!(made.unwrap().success());
+    let out = root.join("out");
+    let r = sb.run(&[
+        "pull",
+        "--oci-layout",
+        &format!("{}:1.0", hostile.display()),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    r.fails(3, "is not in it");
+    assert!(!out.exists() || tree(&out).is_empty());
+    c.assert_unchanged();
+    let strays: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("escape"))
+        .collect();
+    assert!(strays.is_empty(), "a member climbed out: {strays:?}");
+}
