@@ -82,7 +82,7 @@ pub const EMBEDDED_ROOTS: &str = "Sigstore public-good and GitHub roots embedded
 impl Keyless {
     /// The policy for `identity` issued by `issuer`, against the roots in `trusted_root` (a
     /// `trusted_root.json`, or the JSON lines `gh attestation trusted-root` writes), or against
-    /// [`EMBEDDED_ROOTS`] without one. A bad regexp or unreadable root is a usage error.
+    /// the embedded roots (`EMBEDDED_ROOTS`) without one. A bad regexp or unreadable root is a usage error.
     pub fn new(
         identity: Identity,
         issuer: String,
