@@ -4,6 +4,7 @@
 mod support;
 
 mod architecture;
+mod attacks;
 mod auth;
 mod bad_input;
 mod blob;

@@ -1,0 +1,91 @@
+//! The attacker against this session's changes (issues 20 and 26): a hostile OCI layout given
+//! to `pull --oci-layout`, and a careless user's layout directory name. Each test asserts the
+//! outcome and that the canaries around the output are unchanged.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+use oci_dl::{Algorithm, Digest};
+
+/// Write an OCI image layout at `root` holding one artifact of `files` tagged `tag`, as
+/// image-spec's image-layout.md lays it out and `oras push --oci-layout` writes it: `oci-layout`,
+/// `index.json` naming the manifest with `org.opencontainers.image.ref.name`, and every blob at
+/// `blobs/sha256/<hex>`. Returns the manifest's digest and each file's.
+fn layout(root: &Path, tag: &str, files: &[(&str, &[u8])]) -> (Digest, Vec<Digest>) {
+    let blobs = root.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let d = Digest::of(Algorithm::Sha256, bytes);
+        std::fs::write(blobs.join(d.hex()), bytes).unwrap();
+        d
+    };
+    let empty = put(b"{}");
+    let digests: Vec<Digest> = files.iter().map(|(_, b)| put(b)).collect();
+    let layers: Vec<serde_json::Value> = files
+        .iter()
+        .zip(&digests)
+        .map(|((name, bytes), d)| {
+            serde_json::json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": d.to_string(),
+                "size": bytes.len(),
+                "annotations": { "org.opencontainers.image.title": name },
+            })
+        })
+        .collect();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.unknown.artifact.v1",
+        "config": {
+            "mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": empty.to_string(),
+            "size": 2,
+        },
+        "layers": layers,
+    }))
+    .unwrap();
+    let m = put(&manifest);
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": m.to_string(),
+            "size": manifest.len(),
+            "annotations": { "org.opencontainers.image.ref.name": tag },
+        }],
+    });
+    std::fs::write(root.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(root.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    (m, digests)
+}
+
+/// A hostile layout makes a blob a sparse file of 16 GiB where the manifest says 6 bytes: it is
+/// refused by its size at once (exit 5), not hashed in full first (half a minute of two cores,
+/// for a file that costs its author nothing). Class: an untrusted size checked after the work
+/// it should have bounded.
+#[test]
+fn layout_huge_blob_is_refused_by_its_size_before_any_hashing() {
+    let sb = Sandbox::new();
+    let lay = sb.path("layout");
+    let (_, files) = layout(&lay, "v1", &[("hello.txt", b"hello\n")]);
+    let blob = std::fs::OpenOptions::new()
+        .write(true)
+        .open(lay.join("blobs/sha256").join(files[0].hex()))
+        .unwrap();
+    blob.set_len(16 << 30).unwrap();
+    let root = sb.work().join("huge");
+    std::fs::create_dir_all(&root).unwrap();
+    let c = Canaries::plant(&root);
+    let out = root.join("out");
+    let spec = format!("{}:v1", lay.display());
+    let started = Instant::now();
+    let r = sb.run(&["pull", "--oci-layout", &spec, "-o", out.to_str().unwrap()]);
+    let took = started.elapsed();
+    r.fails(5, "is damaged");
+    assert!(r.stderr.contains("17179869184 bytes"), "the error says its size: {}", r.stderr);
+    assert!(took < Duration::from_secs(5), "refused by its size, not hashed: took {took:?}");
+    assert!(!out.exists() || tree(&out).is_empty(), "{:?}", tree(&out));
+    c.assert_unchanged();
+}
