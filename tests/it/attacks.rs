@@ -89,3 +89,28 @@ fn layout_huge_blob_is_refused_by_its_size_before_any_hashing() {
     assert!(!out.exists() || tree(&out).is_empty(), "{:?}", tree(&out));
     c.assert_unchanged();
 }
+
+/// A layout directory whose path holds an `@` (`releases@2026/layout:v1`) is pulled by its tag:
+/// the `@` was taken for `DIR@DIGEST`, and the run failed opening `releases`. A digest after an
+/// `@` still pulls by digest, whatever the directory's name holds. Class: a path split at the
+/// first separator it happens to contain.
+#[test]
+fn layout_dir_named_with_at_and_colon_is_pulled_by_tag_and_digest() {
+    let sb = Sandbox::new();
+    let lay = sb.path("releases@2026/v1:stable/layout");
+    let (m, _) = layout(&lay, "v1", &[("hello.txt", b"hello\n")]);
+    let root = sb.work().join("named");
+    std::fs::create_dir_all(&root).unwrap();
+    let c = Canaries::plant(&root);
+    let out = root.join("out");
+    let by_tag = format!("{}:v1", lay.display());
+    sb.run(&["pull", "--oci-layout", &by_tag, "-o", out.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read(out.join("hello.txt")).unwrap(), b"hello\n");
+    let by_digest = format!("{}@{m}", lay.display());
+    sb.run(&["pull", "--oci-layout", &by_digest, "-o", "pinned"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("pinned/hello.txt")).unwrap(), b"hello\n");
+    // A malformed digest after the `@` is a usage error naming it, not a missing directory.
+    let bad = format!("{}@sha256:1234", lay.display());
+    sb.run(&["pull", "--oci-layout", &bad, "-o", "bad"]).fails(2, "--oci-layout");
+    c.assert_unchanged();
+}
