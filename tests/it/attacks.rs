@@ -114,3 +114,66 @@ fn layout_dir_named_with_at_and_colon_is_pulled_by_tag_and_digest() {
     sb.run(&["pull", "--oci-layout", &bad, "-o", "bad"]).fails(2, "--oci-layout");
     c.assert_unchanged();
 }
+
+/// A layout's own links and special files: `blobs` or `blobs/sha256` a symlink to a directory
+/// of the right blobs outside it, `index.json` a symlink, `oci-layout` a FIFO (a reader that
+/// opened it blocking would hang). Each is refused quickly, naming the entry, with nothing
+/// written and nothing around the output touched.
+#[test]
+fn layout_links_and_fifo_are_refused_without_following_or_blocking() {
+    use std::os::unix::fs::symlink;
+    let sb = Sandbox::new();
+    let root = sb.work().join("plants");
+    std::fs::create_dir_all(&root).unwrap();
+    let c = Canaries::plant(&root);
+    let out = root.join("out");
+    type Plant = fn(&Path, &Path);
+    let plants: [(&str, Plant, &str); 4] = [
+        (
+            "blobs",
+            |l, away| {
+                std::fs::rename(l.join("blobs"), away).unwrap();
+                symlink(away, l.join("blobs")).unwrap();
+            },
+            "refusing to follow symlink",
+        ),
+        (
+            "blobs-sha256",
+            |l, away| {
+                std::fs::rename(l.join("blobs/sha256"), away).unwrap();
+                symlink(away, l.join("blobs/sha256")).unwrap();
+            },
+            "refusing to follow symlink",
+        ),
+        (
+            "index",
+            |l, away| {
+                std::fs::rename(l.join("index.json"), away).unwrap();
+                symlink(away, l.join("index.json")).unwrap();
+            },
+            "refusing to open symlink",
+        ),
+        (
+            "fifo",
+            |l, _| {
+                std::fs::remove_file(l.join("oci-layout")).unwrap();
+                let made = std::process::Command::new("mkfifo").arg(l.join("oci-layout")).status();
+                assert!(made.unwrap().success(), "mkfifo (coreutils) makes the FIFO");
+            },
+            "is not a regular file",
+        ),
+    ];
+    for (name, plant, says) in plants {
+        let lay = sb.path(&format!("lay-{name}"));
+        layout(&lay, "v1", &[("hello.txt", b"hello\n")]);
+        plant(&lay, &sb.path(&format!("away-{name}")));
+        let spec = format!("{}:v1", lay.display());
+        let started = Instant::now();
+        let r = sb.run(&["pull", "--oci-layout", &spec, "-o", out.to_str().unwrap()]);
+        assert_ne!(r.code, 0, "{name}: refused; stderr:\n{}", r.stderr);
+        assert!(r.stderr.contains(says), "{name}: says {says:?}: {}", r.stderr);
+        assert!(started.elapsed() < Duration::from_secs(10), "{name}: no blocking");
+        assert!(!out.exists() || tree(&out).is_empty(), "{name}: {:?}", tree(&out));
+    }
+    c.assert_unchanged();
+}
