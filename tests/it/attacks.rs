@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::fake;
 use crate::support::*;
 use oci_dl::{Algorithm, Digest};
 
@@ -175,5 +176,45 @@ fn layout_links_and_fifo_are_refused_without_following_or_blocking() {
         assert!(started.elapsed() < Duration::from_secs(10), "{name}: no blocking");
         assert!(!out.exists() || tree(&out).is_empty(), "{name}: {:?}", tree(&out));
     }
+    c.assert_unchanged();
+}
+
+/// A stopped ranged download kept, past a hashed prefix of 0 bytes, a range whose bytes on disk
+/// are bad (a range the server garbled before the stop: pieces past the prefix are not hashed
+/// until the prefix reaches them, or a damaged disk). The digest check catches it — and, as
+/// when a kept prefix fails, the download restarts from 0 and lands the blob: the registry is
+/// not to blame for bytes it never sent this run. It was exit 5 blaming the download whenever
+/// the kept bytes were only ranges. Class: bytes kept from disk taken for the server's.
+#[test]
+fn resume_x_ranges_bad_kept_range_restarts_from_zero() {
+    let data = noise(8 << 20, 81);
+    let f = fake::artifact_with(vec![("big.bin", data.clone())], fake::Guard::Open, |hit, _, b| {
+        fake::Reply::blob(hit, b) // ranges served as a registry serves them
+    });
+    let sb = Sandbox::new();
+    let root = sb.work();
+    let c = Canaries::plant(&root);
+    let out = root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let part = out.join("big.bin.part");
+    let mut bad = data.clone();
+    bad[6 << 20..7 << 20].fill(0x5a);
+    std::fs::write(&part, &bad).unwrap();
+    let record = serde_json::json!({
+        "digest": Digest::of(Algorithm::Sha256, &data).to_string(),
+        "size": data.len(),
+        "written": 0,
+        "ranged": true,
+        "have": [[4 << 20, 8 << 20]],
+    });
+    if let Err(e) = xattr::set(&part, "user.oci-dl.resume", &serde_json::to_vec(&record).unwrap()) {
+        require(false, &format!("user xattrs on the temp directory's filesystem ({e})"));
+    }
+    let reference = format!("{}/x:v1", f.host);
+    let r = sb.run(&["pull", &reference, "-o", "out", "-j", "4", "--no-cache", "-v"]);
+    r.ok();
+    assert!(r.stderr.contains("restarting the download from 0"), "{}", r.stderr);
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), data);
+    assert!(!part.exists());
     c.assert_unchanged();
 }
