@@ -218,3 +218,53 @@ fn resume_x_ranges_bad_kept_range_restarts_from_zero() {
     assert!(!part.exists());
     c.assert_unchanged();
 }
+
+/// Another user who can write a shared cache (mode 0777, as `/srv/cache` often is) replaces its
+/// `tags/` with a record saying `repo:v1` means v2's digest, whose manifest and blobs are cached
+/// and hash right. `--offline` must not take it (a record is trusted only under the stamps'
+/// rule), and an online re-pull still gets v1. Needs root, to act as uid 65534 with `setpriv`.
+#[test]
+fn cache_x_tags_another_users_record_does_not_steer_a_tag() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    assert_eq!(me, 0, "this test acts as uid 65534 with setpriv: run it as root");
+    let reg = crate::support::registry::open().expect("the CNCF docker-registry is needed");
+    let repo = "attacks/tags";
+    let p = crate::support::push::Pusher::new(reg);
+    let (d1, _) = p.oras_push(repo, "v1", &[crate::support::push::Layer::oras("f", "one\n")]);
+    let (d2, _) = p.oras_push(repo, "v2", &[crate::support::push::Layer::oras("f", "two\n")]);
+    let sb = Sandbox::new();
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cache = sb.path("shared/out");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let around_cache = Canaries::plant(&sb.path("shared"));
+    let c = cache.to_str().unwrap();
+    let (v1, v2) = (format!("{}/{repo}:v1", reg.host), format!("{}/{repo}:v2", reg.host));
+    for (r, out) in [(&v1, "o1"), (&v2, "o2")] {
+        sb.run(&["pull", r, "-o", out, "--cache", c]).ok();
+    }
+    assert_ne!(d1, d2);
+    let name = Digest::of(Algorithm::Sha256, format!("{}/{repo}:v1", reg.host).as_bytes());
+    let record = format!("v1 {d2} {}/{repo}:v1\n", reg.host);
+    std::fs::write(sb.path("record"), record).unwrap();
+    std::fs::set_permissions(sb.path("record"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let script = format!(
+        "cd shared/out && mv tags tags.old && mkdir tags && cp ../../record tags/{}",
+        name.hex()
+    );
+    let ran = std::process::Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "sh", "-c", &script])
+        .current_dir(sb.dir.path())
+        .output()
+        .expect("setpriv (util-linux) is needed to act as another user");
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let around_out = Canaries::plant(&sb.work());
+    let r = sb.run(&["pull", &v1, "-o", "out", "--cache", c, "--offline"]);
+    r.fails(3, "was never pulled on this machine");
+    assert!(!sb.work().join("out/f").exists());
+    sb.run(&["pull", &v1, "-o", "out", "--cache", c]).ok();
+    assert_eq!(std::fs::read(sb.work().join("out/f")).unwrap(), b"one\n");
+    around_out.assert_unchanged();
+    around_cache.assert_unchanged();
+}
