@@ -853,7 +853,7 @@ _oci__dl() {
             return 0
             ;;
         oci__dl__subcmd__pull)
-            opts="-g -r -o -j -x -v -q -u -h --oci-layout --platform --glob --regex --include --exclude --media-type --case-sensitive --output --flatten --overwrite --concurrency --jobs --json --dry-run --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --referrer --no-subject --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
+            opts="-g -r -o -j -x -v -q -u -h --oci-layout --platform --glob --regex --include --exclude --media-type --case-sensitive --output --flatten --overwrite --concurrency --jobs --json --dry-run --format --extract --extract-to --keep-archive --no-unpack --max-unpacked-size --verify-key --referrer --no-subject --include-referrers --verbose --quiet --progress --plain-http --insecure --ca-file --username --registry-config --password-stdin --cache --no-cache --offline --registries-conf --mirror --retries --resolve --timeout --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -919,6 +919,10 @@ _oci__dl() {
                     ;;
                 -j)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "files oci-layout oci-archive" -- "${cur}"))
                     return 0
                     ;;
                 --extract-to)

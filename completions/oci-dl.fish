@@ -68,6 +68,9 @@ skip\t''
 force\t''
 prompt\t''"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s j -l jobs -l concurrency -d 'Connections at once' -r
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l format -d 'What to write: files, an OCI image layout, or a tar of one' -r -f -a "files\t'Each layer as a file (or unpacked), the default'
+oci-layout\t'An OCI image layout directory: oci-layout, index.json, blobs/'
+oci-archive\t'The same layout in one tar file'"
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l extract-to -d 'Unpack into DIR instead of the output directory' -r -F
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l max-unpacked-size -d 'Refuse an archive that unpacks to more than SIZE (e.g. 10G) [default: 100 × the archive, at least 16 MiB, at most 64 GiB]' -r
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l verify-key -d 'Refuse unless signed with this public key' -r
@@ -95,6 +98,7 @@ complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s x -l extract -d '
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l keep-archive -d 'Keep downloaded archives next to what was unpacked from them'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-unpack -d 'Keep layers that oras marked for unpacking (pushed directories) as archives'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l no-subject -d 'With --referrer: pull only the referrer\'s files, not the subject\'s'
+complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l include-referrers -d 'With --format oci-layout|oci-archive: also store what is attached'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s v -l verbose -d 'More detail on stderr; -vv everything'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -s q -l quiet -d 'Print only errors'
 complete -c oci-dl -n "__fish_oci_dl_using_subcommand pull" -l plain-http -d 'Use plain HTTP, never TLS (a loopback registry gets it anyway when it does not speak TLS)'

@@ -2,12 +2,16 @@
 //! exit code, a one-line message, and optionally the underlying cause.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-/// What went wrong, coarse enough to pick an exit code from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+pub use crate::hint::Hint;
+
+/// What went wrong, coarse enough to pick an exit code from. Serialized as its
+/// [`name`](ErrorKind::name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Bad input from the user: an invalid reference, conflicting options, an unsafe title.
     Usage,
@@ -20,7 +24,11 @@ pub enum ErrorKind {
     /// The network failed: DNS, connect, TLS, reset, timeout, 5xx.
     Network,
     /// The registry kept answering 429.
-    RateLimited,
+    RateLimited {
+        /// The wait it asked for (`Retry-After`, or a hint in its body), if it did: the same as
+        /// [`Error::retry_after`].
+        retry_after: Option<Duration>,
+    },
     /// A local file already exists and differs, and the policy says not to touch it.
     Conflict,
     /// Anything else: local I/O, a malformed registry response.
@@ -32,6 +40,22 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The kind as JSON and logs spell it: `not-found`, `rate-limited`….
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::Network => "network",
+            ErrorKind::RateLimited { .. } => "rate-limited",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Other => "other",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::Signature => "signature",
+        }
+    }
+
     /// How specific this kind is when several layers fail at once: the most specific one decides
     /// the exit code, since "a digest did not match" tells the user more than "the network failed".
     pub fn specificity(self) -> u8 {
@@ -42,11 +66,17 @@ impl ErrorKind {
             ErrorKind::Integrity => 7,
             ErrorKind::Auth => 6,
             ErrorKind::NotFound => 5,
-            ErrorKind::RateLimited => 4,
+            ErrorKind::RateLimited { .. } => 4,
             ErrorKind::Network => 3,
             ErrorKind::Conflict => 2,
             ErrorKind::Other => 1,
         }
+    }
+}
+
+impl serde::Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -68,6 +98,8 @@ struct About {
     layer: Option<String>,
     /// For [`Error::many`]: each failure as it was, not flattened into the message.
     errors: Vec<Error>,
+    /// What the user can do, and where the message words it (replaced by a front end's words).
+    hint: Option<(Hint, Range<usize>)>,
 }
 
 /// The engine's result type.
@@ -76,14 +108,33 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` with a message and no cause.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let retry_after = match kind {
+            ErrorKind::RateLimited { retry_after } => retry_after,
+            _ => None,
+        };
         Error {
             kind,
             message: message.into(),
             source: None,
             transient: false,
-            retry_after: None,
+            retry_after,
             about: None,
         }
+    }
+
+    /// An error whose message is `before`, the hint's [`Hint::advice`], then `after`; a front
+    /// end words the advice its own way with [`Error::render`].
+    pub(crate) fn hinted(kind: ErrorKind, before: &str, hint: Hint, after: &str) -> Self {
+        let advice = hint.advice();
+        let mut e = Error::new(kind, format!("{before}{advice}{after}"));
+        let at = before.len()..before.len() + advice.len();
+        e.about.get_or_insert_default().hint = Some((hint, at));
+        e
+    }
+
+    /// What the user can do about this error, if the engine knows.
+    pub fn hint(&self) -> Option<Hint> {
+        Some(self.about.as_ref()?.hint.as_ref()?.0)
     }
 
     /// The same error, about the layer `name`.
@@ -142,7 +193,12 @@ impl Error {
 
     /// The same error with `prefix: ` in front of its message, keeping kind and retry data.
     pub fn context(mut self, prefix: impl std::fmt::Display) -> Self {
+        let old = self.message.len();
         self.message = format!("{prefix}: {}", self.message);
+        let shift = self.message.len() - old;
+        if let Some((_, at)) = self.about.as_mut().and_then(|a| a.hint.as_mut()) {
+            *at = at.start + shift..at.end + shift;
+        }
         self
     }
 
@@ -175,7 +231,7 @@ impl Error {
             .max_by_key(|k| k.specificity())
             .unwrap_or(ErrorKind::Other);
         let mut e = Error::new(kind, title);
-        e.about = Some(Box::new(About { layer: None, errors }));
+        e.about = Some(Box::new(About { layer: None, errors, hint: None }));
         e
     }
 
@@ -187,22 +243,37 @@ impl Error {
         vec![self]
     }
 
-    /// The kind, for exit codes and retry decisions.
+    /// The kind, for exit codes and retry decisions; a rate limit carries the wait asked for.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        match self.kind {
+            ErrorKind::RateLimited { .. } => {
+                ErrorKind::RateLimited { retry_after: self.retry_after }
+            }
+            kind => kind,
+        }
     }
 
     /// The message and its causes on one line, as `message: cause: cause` (for several
     /// failures, `N layers failed: first; second`).
     pub fn to_string_full(&self) -> String {
+        self.render(Hint::advice)
+    }
+
+    /// [`Error::to_string_full`] with each [`Hint`] worded by `advice`: how a front end names
+    /// its own options (the CLI says `--overwrite force or skip` where the engine says
+    /// `Overwrite::Force`).
+    pub fn render(&self, advice: fn(Hint) -> &'static str) -> String {
         if let Some(a) = self.about.as_ref().filter(|a| !a.errors.is_empty()) {
-            let lines: Vec<String> = a.errors.iter().map(Error::to_string_full).collect();
+            let lines: Vec<String> = a.errors.iter().map(|e| e.render(advice)).collect();
             return format!("{}: {}", self.message, lines.join("; "));
         }
-        let mut out = self.message.clone();
+        let mut out = self.message_with(advice);
         let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(self);
         while let Some(e) = cur {
-            let text = e.to_string();
+            let text = match e.downcast_ref::<Error>() {
+                Some(inner) => inner.message_with(advice),
+                None => e.to_string(),
+            };
             if !text.is_empty() && !out.ends_with(&text) {
                 out.push_str(": ");
                 out.push_str(&text);
@@ -210,6 +281,18 @@ impl Error {
             cur = e.source();
         }
         out
+    }
+}
+
+impl Error {
+    /// This error's own message (no causes), its hint worded by `advice`.
+    fn message_with(&self, advice: fn(Hint) -> &'static str) -> String {
+        match self.about.as_ref().and_then(|a| a.hint.as_ref()) {
+            Some((hint, at)) => {
+                format!("{}{}{}", &self.message[..at.start], advice(*hint), &self.message[at.end..])
+            }
+            None => self.message.clone(),
+        }
     }
 }
 
@@ -262,6 +345,36 @@ mod tests {
         assert!(first.is_transient() && std::error::Error::source(first).is_some(), "kept whole");
         let one = Error::new(ErrorKind::Auth, "x");
         assert_eq!(one.errors().len(), 1, "a single error stands for itself");
+    }
+
+    #[test]
+    fn a_hint_is_worded_by_the_front_end_wherever_context_put_it() {
+        let e = Error::hinted(ErrorKind::Conflict, "f exists; ", Hint::Overwrite, " (or rename)")
+            .context("pull")
+            .with_note("layer 2");
+        assert_eq!(e.hint(), Some(Hint::Overwrite));
+        let neutral = format!("pull: f exists; {} (or rename) (layer 2)", Hint::Overwrite.advice());
+        assert_eq!(e.to_string_full(), neutral);
+        assert_eq!(e.to_string(), neutral);
+        assert_eq!(e.render(|_| "FLAGS"), "pull: f exists; FLAGS (or rename) (layer 2)");
+        let wrapped = Error::new(ErrorKind::Conflict, "outer").with_source(e);
+        assert_eq!(
+            wrapped.render(|_| "FLAGS"),
+            "outer: pull: f exists; FLAGS (or rename) (layer 2)"
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_is_matched_with_the_wait_asked_for_and_named_as_before() {
+        let wait = Some(Duration::from_secs(7));
+        let e =
+            Error::new(ErrorKind::RateLimited { retry_after: None }, "429").with_retry_after(wait);
+        assert!(matches!(e.kind(), ErrorKind::RateLimited { retry_after } if retry_after == wait));
+        let many = Error::many(vec![e, Error::new(ErrorKind::Network, "reset")]);
+        assert_eq!(many.kind(), ErrorKind::RateLimited { retry_after: wait }, "kept by many");
+        let json = serde_json::to_string(&ErrorKind::RateLimited { retry_after: wait }).unwrap();
+        assert_eq!(json, r#""rate-limited""#);
+        assert_eq!(serde_json::to_string(&ErrorKind::NotFound).unwrap(), r#""not-found""#);
     }
 
     #[test]

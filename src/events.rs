@@ -51,6 +51,7 @@ impl Progress {
 /// What happened to one file of a pull.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum FileStatus {
     /// Downloaded and verified.
     Downloaded,
@@ -69,7 +70,25 @@ pub enum FileStatus {
 }
 
 /// Something the engine reports while it works.
+///
+/// # Order
+///
+/// A pull reports [`Resolved`](Event::Resolved), then [`Planned`](Event::Planned) (not in a dry
+/// run, nor when nothing was selected), then each transfer's events, tied together by `index`
+/// (the file's position in the pull). One transfer's
+/// events arrive in this order:
+///
+/// 1. [`Started`](Event::Started) — not for a file that needs no transfer (up to date, or
+///    skipped by the overwrite policy);
+/// 2. [`Resumed`](Event::Resumed) when a `.part` from an earlier run is continued;
+/// 3. any number of [`Retry`](Event::Retry);
+/// 4. exactly one of [`Finished`](Event::Finished) or [`Failed`](Event::Failed).
+///
+/// Transfers run in parallel (up to the request's jobs), so different indexes interleave.
+/// Bytes are not events: poll [`Progress`] from `Started` at your own pace.
+/// [`Log`](Event::Log) lines come at any time.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// The manifest was resolved (after following an index to one platform, if any).
     Resolved {
@@ -172,6 +191,16 @@ pub trait Observer: Send + Sync {
     }
 }
 
+/// A closure over events is an observer: `Arc::new(|e: &Event<'_>| …)`.
+impl<F> Observer for F
+where
+    F: Fn(&Event<'_>) + Send + Sync,
+{
+    fn event(&self, event: &Event<'_>) {
+        self(event)
+    }
+}
+
 /// An observer that ignores everything.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Silent;
@@ -182,6 +211,7 @@ impl Observer for Silent {
 
 /// A file that was pulled, for summaries and JSON output.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct FileReport {
     /// Where it is (for unpacked layers, the directory or file unpacked into); `-` for a layer
     /// streamed to stdout.

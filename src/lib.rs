@@ -1,9 +1,53 @@
 //! oci-dl: download files stored in OCI registries, verifying every byte.
 //!
-//! The engine behind the `oci-dl` binary. Its entry points — [`pull`] (or [`pull_stream`] for one
-//! layer to a writer), [`fetch_manifest`], [`fetch_blob`] / [`stream_blob`] and [`list_tags`] —
-//! each take a request, [`ClientOptions`] and an [`Observer`] that receives progress [`Event`]s.
-//! The engine never prints, never parses command lines and never exits.
+//! The engine behind the `oci-dl` binary, usable alone: depend on it with
+//! `oci-dl = { version = "0.1", default-features = false }` to leave out the command line and
+//! its crates (clap, indicatif, anyhow, signal-hook). The engine never prints, never parses
+//! command lines, installs no signal handler and never exits.
+//!
+//! # Quick start: pull a package with progress
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use oci_dl::{ClientOptions, Event, Filter, Overwrite, PullRequest};
+//!
+//! let mut filter = Filter::default();
+//! filter.globs.push("tool*".into());
+//! let request = PullRequest::new("ghcr.io/org/tool:v1.2.0".parse()?, "pkg")
+//!     .filter(filter)
+//!     .jobs(4)
+//!     .overwrite(Overwrite::Skip);
+//! let progress = |e: &Event<'_>| match e {
+//!     Event::Started { name, size, .. } => eprintln!("get {name} ({size:?} bytes)"),
+//!     Event::Finished { name, status, .. } => eprintln!("{name}: {status:?}"),
+//!     _ => {}
+//! };
+//! let report = oci_dl::pull(&request, &ClientOptions::default(), Arc::new(progress))?;
+//! for file in &report.files {
+//!     println!("{}", file.path.display()); // every file's digest was verified
+//! }
+//! # Ok::<(), oci_dl::Error>(())
+//! ```
+//!
+//! # The pieces
+//!
+//! - Entry points: [`pull`] (or [`pull_stream`] for one layer to a writer), [`fetch_manifest`]
+//!   (or [`resolve_digest`] for its digest alone),
+//!   [`fetch_blob`] / [`stream_blob`], [`list_tags`] / [`each_tag`], [`list_referrers`]. Each
+//!   takes a request, [`ClientOptions`] and an [`Observer`].
+//! - A request: [`PullRequest`] (built with [`PullRequest::new`] and its setters), with
+//!   [`Filter`], [`Overwrite`], [`Platforms`], [`ExtractOptions`] and [`VerifyKey`]s.
+//! - Connection options: [`ClientOptions`] — credentials, a CA file, timeouts, the blob cache
+//!   directory (or none), [`Mirrors`], [`RetryPolicy`] and a [`Cancel`] token the caller holds.
+//! - Progress: [`Event`]s to an [`Observer`] (any `Fn(&Event)` is one), in the order [`Event`]
+//!   documents; bytes are polled from [`Progress`].
+//! - Results: [`PullReport`] and [`FileReport`]s; failures as [`Error`], with a matchable
+//!   [`ErrorKind`] (`NotFound`, `Auth`, `Network`, `Integrity`, `Signature`, `Conflict`,
+//!   `RateLimited { retry_after }`, …), [`Error::is_transient`] for retries, a
+//!   [`Hint`] of what the user can do, and [`Error::errors`] for each failed layer.
+//!
+//! The types that will grow are `#[non_exhaustive]`: build them with their constructors or
+//! `Default`, and give matches a fallback arm.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 #![deny(missing_docs)]
 
@@ -15,6 +59,8 @@ mod error;
 mod events;
 mod extract;
 mod fsx;
+mod hint;
+mod layout;
 pub mod manifest;
 mod mirrors;
 mod platform;
@@ -36,12 +82,13 @@ use std::sync::Arc;
 pub use blob::part_path;
 pub use cache::{Cache, parse_size};
 pub use digest::{Algorithm, Digest};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Hint, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};
 pub use manifest::{Descriptor, Manifest, Platform, Selection};
 pub use mirrors::{Mirrors, Source};
 pub use pull::ReferrerPull;
 pub use pull::{ExtractOptions, Output, Overwrite, Platforms, PullReport, PullRequest};
+pub use pull::{LayoutReport, LayoutRequest, LayoutTarget};
 pub use reference::{DEFAULT_REGISTRY, Reference};
 pub use referrers::Referrers;
 pub use registry::credentials::Sources;
@@ -66,6 +113,17 @@ pub fn pull(req: &PullRequest, opts: &ClientOptions, obs: Arc<dyn Observer>) -> 
         None if req.platforms.is_several() => pull::pull_each(&session, req, &*obs),
         None => pull::pull(&session, req, &*obs),
     }
+}
+
+/// Pull `req.reference` into an OCI image layout (a directory, or a tar of one): the whole
+/// index, or with a platform that platform's manifest, tagged in `index.json`.
+pub fn pull_layout(
+    req: &LayoutRequest,
+    opts: &ClientOptions,
+    obs: Arc<dyn Observer>,
+) -> Result<LayoutReport> {
+    let session = Session::open(&req.reference, opts, obs.clone(), req.jobs)?;
+    pull::layout::pull(&session, req, &*obs)
 }
 
 /// Pull the one selected layer of `req.reference` to `out`, verified as it streams; more than

@@ -38,6 +38,7 @@ pub const MAX_BLOB_SIZE: u64 = 1 << 50;
 /// A content descriptor: what a manifest says about a blob or another manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Descriptor {
     /// What the content is.
     pub media_type: String,
@@ -69,6 +70,7 @@ impl Descriptor {
 /// An image manifest (OCI or Docker schema 2).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ImageManifest {
     /// Always 2.
     pub schema_version: u32,
@@ -90,6 +92,7 @@ pub struct ImageManifest {
 /// An image index (OCI) or manifest list (Docker).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Index {
     /// Always 2.
     pub schema_version: u32,

@@ -16,6 +16,7 @@ pub const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
 
 /// The referrers of one manifest.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct Referrers {
     /// The manifest they refer to.
     pub subject: Digest,

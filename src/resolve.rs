@@ -13,6 +13,7 @@ pub const MAX_INDEX_DEPTH: usize = 4;
 
 /// A manifest as served, with what we verified about it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ResolvedManifest {
     /// The body exactly as the registry sent it.
     pub bytes: Vec<u8>,
@@ -89,7 +90,7 @@ pub fn resolve(
 }
 
 /// [`fetch_once`], again from the next source while a mirror's bytes fail their digest.
-fn fetch(
+pub(crate) fn fetch(
     client: &Client,
     repo: &str,
     what: &str,

@@ -10,6 +10,7 @@ use crate::events::{Event, Level, Observer};
 
 /// How hard to try.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt.
     pub retries: u32,
@@ -35,11 +36,18 @@ impl Default for RetryPolicy {
     }
 }
 
-/// A flag set by a signal handler; checked between reads and while sleeping.
+/// A cancellation token the caller holds (clones share it): [`Cancel::cancel`] stops a run at
+/// its next read or wait with [`ErrorKind::Interrupted`], keeping partial downloads for resuming.
+/// The library installs no signal handler; the CLI sets the flag from SIGINT/SIGTERM.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(pub Arc<AtomicBool>);
 
 impl Cancel {
+    /// Ask every run holding this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
     /// Whether a stop was asked for.
     pub fn is_set(&self) -> bool {
         self.0.load(Ordering::Relaxed)
@@ -167,7 +175,7 @@ pub(crate) fn run<T>(
                 err.context(format!("gave up after {} attempts", n + 1))
             });
         }
-        if err.kind() == ErrorKind::RateLimited {
+        if matches!(err.kind(), ErrorKind::RateLimited { .. }) {
             let limit = gate.throttle(policy.throttle_for);
             obs.log(
                 Level::Debug,

@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorKind};
 
 /// What to do when a file exists with other content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Overwrite {
     /// Fail that file (exit 1) and leave it untouched.
     Error,
@@ -31,12 +32,11 @@ impl Overwrite {
             Overwrite::Force => Ok(true),
             Overwrite::Skip => Ok(false),
             Overwrite::Prompt => Ok(obs.confirm_overwrite(path)),
-            Overwrite::Error => Err(Error::new(
+            Overwrite::Error => Err(Error::hinted(
                 ErrorKind::Conflict,
-                format!(
-                    "{} exists with other content; use --overwrite force or skip",
-                    path.display()
-                ),
+                &format!("{} exists with other content; ", path.display()),
+                crate::error::Hint::Overwrite,
+                "",
             )),
         }
     }
@@ -48,6 +48,7 @@ pub const RESERVED_PREFIX: &str = ".oci-dl-";
 
 /// Layer filters. Empty lists select everything.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Filter {
     /// Any may match.
     pub globs: Vec<String>,

@@ -119,6 +119,19 @@ pub fn github_report(req: &PullRequest, report: &PullReport) -> anyhow::Result<(
     Ok(())
 }
 
+/// A layout pull's step outputs: `digest` (of the manifest its entry names), `output` (the
+/// layout or archive) and `tag` when there is one, for a later step's `skopeo copy oci:…` or
+/// `oci-dl pull --oci-layout …`.
+pub fn github_layout_outputs(digest: &str, dest: &Path, tag: Option<&str>) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_OUTPUT") else { return Ok(()) };
+    let mut text = output("digest", digest);
+    text += &output("output", &dest.display().to_string());
+    if let Some(t) = tag {
+        text += &output("tag", t);
+    }
+    append(Path::new(&path), &text)
+}
+
 fn summary(req: &PullRequest, report: &PullReport) -> String {
     let signed = if req.verify.is_empty() { "no" } else { "verified" };
     let mut md = format!(

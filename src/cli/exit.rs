@@ -37,10 +37,12 @@ pub fn code(kind: ErrorKind) -> u8 {
         ErrorKind::Auth => 4,
         ErrorKind::Integrity => 5,
         ErrorKind::Network => 6,
-        ErrorKind::RateLimited => 7,
+        ErrorKind::RateLimited { .. } => 7,
         ErrorKind::Signature => 8,
         ErrorKind::Conflict | ErrorKind::Other => 1,
         ErrorKind::Interrupted => 130,
+        // A kind newer than this table: a failure, but not one it can name.
+        _ => 1,
     }
 }
 
@@ -66,7 +68,7 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     // Several layers failed: each on its own line, as it was.
     let engine = err.downcast_ref::<oci_dl::Error>();
     for e in engine.map(oci_dl::Error::errors).filter(|e| e.len() > 1).unwrap_or(&[]) {
-        say(&e.to_string_full(), "  ");
+        say(&super::hints::render(e), "  ");
     }
     for_error(err)
 }
@@ -116,7 +118,7 @@ pub fn message(err: &anyhow::Error) -> String {
     }
     match err.downcast_ref::<oci_dl::Error>() {
         Some(e) if e.errors().len() > 1 => e.to_string(),
-        Some(e) => e.to_string_full(),
+        Some(e) => super::hints::render(e),
         None => format!("{err:#}"),
     }
 }
@@ -140,7 +142,7 @@ mod tests {
             (ErrorKind::Auth, 4),
             (ErrorKind::Integrity, 5),
             (ErrorKind::Network, 6),
-            (ErrorKind::RateLimited, 7),
+            (ErrorKind::RateLimited { retry_after: None }, 7),
             (ErrorKind::Signature, 8),
             (ErrorKind::Conflict, 1),
             (ErrorKind::Other, 1),

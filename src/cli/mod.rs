@@ -7,6 +7,8 @@ pub mod ci;
 pub mod digest;
 pub mod escape;
 pub mod exit;
+pub mod hints;
+pub mod layout;
 pub mod manifest;
 pub mod progress;
 pub mod pull;
@@ -253,29 +255,26 @@ impl Global {
             },
             (None, false) => None,
         };
-        Ok(ClientOptions {
-            plain_http: self.plain_http,
-            insecure: self.insecure,
-            insecure_registry: false, // set per registry from registries.conf
-            ca_file: self.ca_file.clone(),
-            credentials,
-            timeout: Some(Duration::from_secs(self.timeout.max(1))),
-            deadline: Some(Duration::from_secs(self.deadline.max(1))),
-            connect_timeout: None,
-            store: match (self.offline, self.cache_dir()) {
-                (false, _) => None,
-                (true, Some(dir)) => Some(oci_dl::Store::offline(&dir)),
-                (true, None) => {
-                    bail!(usage("--offline reads the cache, but there is none (no HOME)"))
-                }
-            },
-            cache: self.cache_dir(),
-            sources: oci_dl::Sources::from_env(self.registry_config.as_deref()),
-            resolve: self.resolve.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,
-            retry: oci_dl::RetryPolicy { retries: self.retries, ..Default::default() },
-            cancel: cancel_on_signals()?,
-            mirrors: oci_dl::Mirrors::load(self.registries_conf.as_deref(), self.mirror.clone())?,
-        })
+        // insecure_registry stays off: it is set per registry from registries.conf.
+        let mut opts = ClientOptions::default();
+        opts.plain_http = self.plain_http;
+        opts.insecure = self.insecure;
+        opts.ca_file = self.ca_file.clone();
+        opts.credentials = credentials;
+        opts.timeout = Some(Duration::from_secs(self.timeout.max(1)));
+        opts.deadline = Some(Duration::from_secs(self.deadline.max(1)));
+        opts.store = match (self.offline, self.cache_dir()) {
+            (false, _) => None,
+            (true, Some(dir)) => Some(oci_dl::Store::offline(&dir)),
+            (true, None) => bail!(usage("--offline reads the cache, but there is none (no HOME)")),
+        };
+        opts.cache = self.cache_dir();
+        opts.sources = oci_dl::Sources::from_env(self.registry_config.as_deref());
+        opts.resolve = self.resolve.iter().map(|r| pin(r)).collect::<Result<_, _>>()?;
+        opts.retry.retries = self.retries;
+        opts.cancel = cancel_on_signals()?;
+        opts.mirrors = oci_dl::Mirrors::load(self.registries_conf.as_deref(), self.mirror.clone())?;
+        Ok(opts)
     }
 }
 
@@ -291,6 +290,23 @@ pub fn one_platform(
         Some(p) => p.parse().map(Some),
         None => Ok(None),
     }
+}
+
+/// `--resolve HOST:PORT:ADDR`, as curl takes it.
+fn pin(arg: &str) -> Result<oci_dl::Pin, oci_dl::Error> {
+    arg.parse().map_err(|_| usage(format!("invalid --resolve {arg:?}: expected HOST:PORT:ADDR")))
+}
+
+/// `--verify-key SPEC`: a key file's path, or `env:VAR` for the key's text in a variable.
+pub fn verify_key(spec: &str) -> Result<oci_dl::VerifyKey, oci_dl::Error> {
+    let Some(var) = spec.strip_prefix("env:") else {
+        return oci_dl::VerifyKey::from_file(std::path::Path::new(spec));
+    };
+    let text = std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| usage(format!("--verify-key {spec}: ${var} is not set")))?;
+    oci_dl::VerifyKey::parse(&text, spec)
 }
 
 /// A usage error for the front end's own checks.

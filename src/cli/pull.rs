@@ -48,7 +48,8 @@ pub struct PullArgs {
     pub case_sensitive: bool,
     /// Directory to write into, or - for stdout.
     ///
-    /// The directory is created if missing; `-` streams the one selected layer to stdout.
+    /// The directory is created if missing; `-` streams the one selected layer to stdout; with
+    /// --format oci-archive, the tar file.
     #[arg(short, long, value_name = "DIR", default_value = ".", value_parser = parse_output,
         value_hint = clap::ValueHint::DirPath, help_heading = "Output")]
     pub output: Output,
@@ -71,6 +72,19 @@ pub struct PullArgs {
     /// List what would be pulled; write nothing.
     #[arg(long, help_heading = "Output")]
     pub dry_run: bool,
+    /// What to write: files, an OCI image layout, or a tar of one.
+    ///
+    /// files: each layer as a file (or unpacked); oci-layout: an OCI image layout directory
+    /// (-o DIR) of every manifest and blob pulled; oci-archive: that layout as one tar
+    /// (-o FILE.tar).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "files",
+        help_heading = "Output"
+    )]
+    pub format: super::layout::FormatArg,
     /// Unpack archives, told by their bytes.
     ///
     /// tar, tar.gz/.zst/.xz/.bz2, zip, single .gz/.zst/.xz/.bz2; an image becomes its root
@@ -105,6 +119,12 @@ pub struct PullArgs {
     /// With --referrer: pull only the referrer's files, not the subject's.
     #[arg(long, requires = "referrer", help_heading = "Referrers", hide_short_help = true)]
     pub no_subject: bool,
+    /// With --format oci-layout|oci-archive: also store what is attached.
+    ///
+    /// Signatures, SBOMs and attestations (referrers, cosign's tags), for checks made later
+    /// without the registry.
+    #[arg(long, help_heading = "Referrers", hide_short_help = true)]
+    pub include_referrers: bool,
 }
 
 /// `-` is stdout, anything else a directory: decided here, once, never by comparing paths later.
@@ -133,9 +153,53 @@ fn platforms(args: &[String]) -> anyhow::Result<Platforms> {
     })
 }
 
+fn groups(v: &[String]) -> Vec<Vec<String>> {
+    v.iter()
+        .map(|g| g.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
+        .collect()
+}
+
+/// The engine's request for these arguments, built through the public API as any library user
+/// builds it.
+fn request(
+    args: &PullArgs,
+    reference: oci_dl::Reference,
+    platforms: Platforms,
+) -> Result<PullRequest, oci_dl::Error> {
+    let mut filter = Filter::default();
+    filter.globs = args.globs.clone();
+    filter.regexes = args.regexes.clone();
+    filter.include = groups(&args.include);
+    filter.exclude = groups(&args.exclude);
+    filter.media_types = args.media_types.clone();
+    filter.case_sensitive = args.case_sensitive;
+    let mut extract = oci_dl::ExtractOptions::default();
+    extract.extract = args.extract;
+    extract.to = args.extract_to.clone();
+    extract.keep_archive = args.keep_archive;
+    extract.oras_unpack = !args.no_unpack;
+    extract.max_unpacked = args.max_unpacked_size;
+    let mut req = PullRequest::new(reference, std::path::PathBuf::new())
+        .platforms(platforms)
+        .filter(filter)
+        .flatten(args.flatten)
+        .overwrite(OverwriteArg::resolve(args.overwrite))
+        .jobs(usize::from(args.jobs))
+        .dry_run(args.dry_run)
+        .extract(extract);
+    req.output = args.output.clone();
+    if let Some(t) = &args.referrer {
+        req = req.referrer(oci_dl::ReferrerPull::new(t.clone(), !args.no_subject));
+    }
+    for k in &args.verify_keys {
+        req = req.verify_key(super::verify_key(k)?);
+    }
+    Ok(req)
+}
+
 /// `DIR:TAG` or `DIR@DIGEST` of `--oci-layout`: the layout as a store, and the reference the
 /// engine pulls from it.
-fn layout_reference(s: &str) -> anyhow::Result<(oci_dl::Store, oci_dl::Reference)> {
+pub(super) fn layout_reference(s: &str) -> anyhow::Result<(oci_dl::Store, oci_dl::Reference)> {
     // An `@` names a digest only when a digest (or something meant as one) follows it: a
     // directory's own name may hold an `@` (`releases@2026/layout:v1`).
     let digest_after = |d: &str| {
@@ -159,12 +223,6 @@ fn layout_reference(s: &str) -> anyhow::Result<(oci_dl::Store, oci_dl::Reference
     Ok((store, reference))
 }
 
-fn groups(v: &[String]) -> Vec<Vec<String>> {
-    v.iter()
-        .map(|g| g.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect())
-        .collect()
-}
-
 pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let result = pull(args, global);
@@ -181,6 +239,9 @@ pub fn run(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
 }
 
 fn pull(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
+    if args.format != super::layout::FormatArg::Files || args.include_referrers {
+        return super::layout::run(args, global);
+    }
     let mut layout = None;
     let reference = if args.oci_layout {
         let (store, reference) = layout_reference(&args.reference)?;
@@ -216,39 +277,7 @@ fn pull(args: &PullArgs, global: &Global) -> anyhow::Result<()> {
         }
         opts.store = layout;
     }
-    let req = PullRequest {
-        reference,
-        platforms,
-        output: args.output.clone(),
-        filter: Filter {
-            globs: args.globs.clone(),
-            regexes: args.regexes.clone(),
-            include: groups(&args.include),
-            exclude: groups(&args.exclude),
-            media_types: args.media_types.clone(),
-            case_sensitive: args.case_sensitive,
-        },
-        flatten: args.flatten,
-        overwrite: OverwriteArg::resolve(args.overwrite),
-        jobs: usize::from(args.jobs),
-        dry_run: args.dry_run,
-        extract: oci_dl::ExtractOptions {
-            extract: args.extract,
-            to: args.extract_to.clone(),
-            keep_archive: args.keep_archive,
-            oras_unpack: !args.no_unpack,
-            max_unpacked: args.max_unpacked_size,
-        },
-        referrer: args
-            .referrer
-            .clone()
-            .map(|t| oci_dl::ReferrerPull { artifact_type: t, with_subject: !args.no_subject }),
-        verify: args
-            .verify_keys
-            .iter()
-            .map(|k| oci_dl::VerifyKey::load(k))
-            .collect::<Result<_, _>>()?,
-    };
+    let req = request(args, reference, platforms)?;
     let view = global.view();
     let result = if to_stdout && !args.dry_run {
         let mut out = std::io::stdout().lock();

@@ -150,7 +150,7 @@ pub(super) fn failure_document(args: &PullArgs, e: &anyhow::Error, secs: f64) ->
             "layer": e.layer(),
             "kind": e.kind(),
             "exit_code": super::exit::code(e.kind()),
-            "message": e.to_string_full(),
+            "message": super::hints::render(e),
         })
     };
     let engine = e.chain().find_map(|e| e.downcast_ref::<oci_dl::Error>());

@@ -174,7 +174,9 @@ fn plan_entry(
                 };
                 moves.push(m);
             } else {
-                policy.obs.log(Level::Info, format!("kept {} (--overwrite)", shown.display()));
+                policy
+                    .obs
+                    .log(Level::Info, format!("kept {} (the overwrite policy)", shown.display()));
             }
             Ok(())
         }

@@ -54,13 +54,8 @@ impl Limit {
     }
 
     fn exceeded(self, name: &str) -> Error {
-        Error::new(
-            ErrorKind::Other,
-            format!(
-                "{name}: unpacks to more than {} bytes; refusing it (raise the limit with --max-unpacked-size)",
-                self.bytes
-            ),
-        )
+        let what = format!("{name}: unpacks to more than {} bytes; refusing it (", self.bytes);
+        Error::hinted(ErrorKind::Other, &what, crate::error::Hint::UnpackLimit, ")")
     }
 }
 

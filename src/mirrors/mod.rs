@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Hint};
 use crate::reference::Reference;
 
 /// The mirror configuration of a run: `[[registry]]` tables and `--mirror` hosts.
@@ -130,7 +130,9 @@ impl Mirrors {
             }
         };
         for e in &extra {
-            location(e).map_err(|why| usage(format!("--mirror: {why}")))?;
+            location(e).map_err(|why| {
+                Error::hinted(ErrorKind::Usage, "", Hint::ExtraMirror, &format!(": {why}"))
+            })?;
         }
         let mut m = Mirrors { extra, ..Mirrors::default() };
         let mut files: Vec<PathBuf> = main.into_iter().collect();
@@ -186,7 +188,7 @@ impl Mirrors {
         let mut out = Vec::new();
         for location in &self.extra {
             let rewritten = format!("{location}{}", &name[reference.registry().len()..]);
-            out.push(source(&rewritten, false, true, "--mirror")?);
+            out.push(source(&rewritten, false, true, None)?);
         }
         let Some(reg) = self.find(&name) else {
             out.push(Source {
@@ -216,13 +218,14 @@ impl Mirrors {
                 (false, PullFrom::TagOnly) => !by_digest,
             };
             if usable {
-                let mut mirror = source(&rewrite(&m.location), m.insecure, true, &self.origin)?;
+                let mut mirror =
+                    source(&rewrite(&m.location), m.insecure, true, Some(&self.origin))?;
                 mirror.digest_only =
                     reg.mirror_by_digest_only || matches!(m.pull, PullFrom::DigestOnly);
                 out.push(mirror);
             }
         }
-        out.push(source(&rewrite(&reg.location), reg.insecure, false, &self.origin)?);
+        out.push(source(&rewrite(&reg.location), reg.insecure, false, Some(&self.origin))?);
         Ok(out)
     }
 
@@ -244,10 +247,16 @@ fn usage(msg: String) -> Error {
     Error::new(ErrorKind::Usage, msg)
 }
 
-fn source(name: &str, insecure: bool, mirror: bool, origin: &str) -> Result<Source, Error> {
+/// `origin` names the file a table came from; `None` for an extra mirror.
+fn source(name: &str, insecure: bool, mirror: bool, origin: Option<&str>) -> Result<Source, Error> {
     let first = name.split('/').next().unwrap_or("");
-    let reference = Reference::parse_with_default(name, first)
-        .map_err(|e| usage(format!("{origin}: rewriting to {name:?}: {e}")))?;
+    let reference = Reference::parse_with_default(name, first).map_err(|e| {
+        let after = format!(": rewriting to {name:?}: {e}");
+        match origin {
+            Some(o) => usage(format!("{o}{after}")),
+            None => Error::hinted(ErrorKind::Usage, "", Hint::ExtraMirror, &after),
+        }
+    })?;
     Ok(Source { reference, insecure, mirror, digest_only: false })
 }
 

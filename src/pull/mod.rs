@@ -5,78 +5,35 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
 use crate::manifest::Descriptor;
 use crate::pool;
-use crate::reference::Reference;
 use crate::resolve::ResolvedManifest;
-use crate::select::Filter;
 pub use crate::select::Overwrite;
 use crate::session::Session;
 
+mod attached;
 mod commit;
 mod layer;
+pub(crate) mod layout;
 mod plan;
 mod platforms;
+mod request;
 mod rootfs;
 mod signed;
 
 use crate::blob::{self, BlobSpec};
 use commit::{Landed, commit_all};
 use layer::fetch_layer;
+pub use layout::{LayoutReport, LayoutRequest, LayoutTarget};
 pub(crate) use plan::existing;
 use plan::{Job, plan};
 pub use platforms::Platforms;
 pub(crate) use platforms::pull_each;
+pub use request::{ExtractOptions, Output, PullRequest, ReferrerPull};
 use rootfs::{is_image, pull_rootfs};
 use signed::{hold_signed, trust_checks};
-
-/// Everything a pull needs besides the registry connection.
-#[derive(Debug, Clone)]
-pub struct PullRequest {
-    /// What to pull.
-    pub reference: Reference,
-    /// Which platforms of an index to pull (default: the host's).
-    pub platforms: Platforms,
-    /// Where the files go; nothing is written outside it.
-    pub output: Output,
-    /// Which layers to fetch.
-    pub filter: Filter,
-    /// Keep only the base name of titles.
-    pub flatten: bool,
-    /// What to do about existing files with other content.
-    pub overwrite: Overwrite,
-    /// Connections in flight at once (at least 1).
-    pub jobs: usize,
-    /// Resolve and select only; write nothing.
-    pub dry_run: bool,
-    /// What to unpack, and where.
-    pub extract: ExtractOptions,
-    /// Publishers' keys: with any, nothing gets its final name unless its signature verifies.
-    pub verify: Vec<crate::trust::VerifyKey>,
-    /// Also (or only) pull the newest referrer of a type (`--referrer`).
-    pub referrer: Option<ReferrerPull>,
-}
-
-/// Where a pull's files go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// Into this directory (created if missing).
-    Dir(PathBuf),
-    /// The one selected layer, streamed to a writer ([`crate::pull_stream`]).
-    Stdout,
-}
-
-impl Output {
-    /// The directory, unless the output is stdout.
-    pub fn dir(&self) -> Option<&Path> {
-        match self {
-            Output::Dir(d) => Some(d),
-            Output::Stdout => None,
-        }
-    }
-}
 
 /// The output directory of a pull that writes files; stdout is refused here, not turned into a
 /// path named `-`.
@@ -86,45 +43,9 @@ fn output_dir(req: &PullRequest) -> Result<&Path, Error> {
     })
 }
 
-/// `pull --referrer`: which attached artifact to pull.
-#[derive(Debug, Clone)]
-pub struct ReferrerPull {
-    /// Its artifact type, e.g. `application/spdx+json`.
-    pub artifact_type: String,
-    /// Pull the subject's own files too.
-    pub with_subject: bool,
-}
-
-/// What to unpack, and where.
-#[derive(Debug, Clone)]
-pub struct ExtractOptions {
-    /// Unpack archive layers (`--extract`); an image's layers become its root filesystem.
-    pub extract: bool,
-    /// Where to unpack (default: the output directory).
-    pub to: Option<PathBuf>,
-    /// Keep the downloaded archive next to the extracted files.
-    pub keep_archive: bool,
-    /// Unpack layers that oras marked `io.deis.oras.content.unpack=true` (a pushed directory).
-    pub oras_unpack: bool,
-    /// The most one archive (or one image, all layers together) may unpack to; default
-    /// [`Limit::for_blob`].
-    pub max_unpacked: Option<u64>,
-}
-
-impl Default for ExtractOptions {
-    fn default() -> Self {
-        ExtractOptions {
-            extract: false,
-            to: None,
-            keep_archive: false,
-            oras_unpack: true,
-            max_unpacked: None,
-        }
-    }
-}
-
 /// The outcome of a pull: the resolved manifest and every file.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PullReport {
     /// The manifest the layers came from.
     pub manifest: ResolvedManifest,
@@ -268,10 +189,7 @@ pub(crate) fn pull_stream(
     // Signed or nothing: a stream's bytes reach the reader before the blob's digest is checked
     // at its end, so no signature can vouch for them yet.
     if !req.verify.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Usage,
-            "-o - streams bytes before they are verified: with --verify-key, use -o DIR",
-        ));
+        return Err(Error::hinted(ErrorKind::Usage, "", Hint::StreamUnverified, ""));
     }
     let (resolved, jobs) = plan(session, req, obs)?;
     let Some(job) = one_layer(&jobs)? else {
@@ -308,14 +226,12 @@ pub(crate) fn pull_stream(
 fn one_layer(jobs: &[Job]) -> Result<Option<&Job>, Error> {
     if jobs.len() > 1 {
         let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        return Err(Error::new(
-            ErrorKind::Usage,
-            format!(
-                "-o - writes one layer, but {} are selected: {}; narrow it with a filter",
-                jobs.len(),
-                names.join(", ")
-            ),
-        ));
+        let after = format!(
+            ", but {} are selected: {}; narrow it with a filter",
+            jobs.len(),
+            names.join(", ")
+        );
+        return Err(Error::hinted(ErrorKind::Usage, "", Hint::StreamOneLayer, &after));
     }
     Ok(jobs.first())
 }

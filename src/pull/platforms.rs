@@ -15,7 +15,7 @@ use super::plan::Job;
 use super::{
     Planned, PullReport, PullRequest, fetch_planned, mirror_answered_tag, output_dir, plan_checked,
 };
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, Observer};
 use crate::fsx;
 use crate::manifest::{Index, Manifest, Platform};
@@ -26,6 +26,7 @@ use crate::session::Session;
 
 /// Which platforms of an index a pull takes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Platforms {
     /// This machine's ([`Platform::host`]), into the output directory itself.
     #[default]
@@ -45,10 +46,11 @@ impl Platforms {
         match self {
             Platforms::Host => Ok(Platform::host()),
             Platforms::One(p) => Ok(p.clone()),
-            Platforms::Each(_) | Platforms::All => Err(Error::new(
+            Platforms::Each(_) | Platforms::All => Err(Error::hinted(
                 ErrorKind::Usage,
-                "several platforms go each into a directory of its own: \
-                 not with -o - or --referrer",
+                "several platforms go each into a directory of its own: ",
+                Hint::SeveralPlatforms,
+                "",
             )),
         }
     }
@@ -126,14 +128,8 @@ fn plan_parts(
     let top = resolve(&session.client, &req.reference, None, obs)
         .map_err(|e| blob_hint(&session.client, &req.reference, e))?;
     let Manifest::Index(index) = &top.manifest else {
-        return Err(Error::new(
-            ErrorKind::NotFound,
-            format!(
-                "{} is one manifest, not an index of platforms: pull it with one --platform \
-                 or none",
-                req.reference
-            ),
-        ));
+        let what = format!("{} is one manifest, not an index of platforms: ", req.reference);
+        return Err(Error::hinted(ErrorKind::NotFound, &what, Hint::OnePlatform, ""));
     };
     let pinned = req.reference.with_digest(top.descriptor.digest.clone());
     let asked = asked(&req.platforms, index)?;
@@ -214,10 +210,8 @@ fn asked(platforms: &Platforms, index: &Index) -> Result<Vec<Platform>, Error> {
         }
     }
     if out.is_empty() {
-        return Err(Error::new(
-            ErrorKind::NotFound,
-            "no entry of the index names a platform: pull it with one --platform or none",
-        ));
+        let what = "no entry of the index names a platform: ";
+        return Err(Error::hinted(ErrorKind::NotFound, what, Hint::OnePlatform, ""));
     }
     Ok(out)
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::challenge::{self, Challenge};
 use super::credentials::Credentials;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Level, Observer};
 
 /// Cache key for an `Authorization` that serves every scope (Basic auth).
@@ -65,11 +65,8 @@ impl Auth {
         }
         if challenges.iter().any(|c| c.scheme == "basic") {
             let Some(value) = self.credentials.as_ref().and_then(Credentials::basic_header) else {
-                return Err(Error::new(
-                    ErrorKind::Auth,
-                    "the registry requires credentials (Basic auth): use -u/--password-stdin, \
-                     OCI_DL_USERNAME/OCI_DL_PASSWORD or docker login",
-                ));
+                let what = "the registry requires credentials (Basic auth): ";
+                return Err(Error::hinted(ErrorKind::Auth, what, Hint::Credentials, ""));
             };
             debug("answering a Basic challenge with the configured credentials".into());
             self.cache
@@ -136,67 +133,27 @@ impl Auth {
                 ),
             ));
         }
-        let want_scope = c.param("scope").unwrap_or(scope);
-        let service = c.param("service");
+        let ask = Ask {
+            agent,
+            realm,
+            scope: c.param("scope").unwrap_or(scope),
+            service: c.param("service"),
+            deadline: self.deadline,
+        };
         let started = Instant::now();
-        let post = || agent.post(realm).config().timeout_global(Some(self.deadline)).build();
         let what = format!("token request to {realm}");
         let network = |e| super::status::network(&what, e, self.deadline);
         let resp = match &self.credentials {
-            Some(Credentials::IdentityToken { token, .. }) => {
-                let mut form: Vec<(&str, &str)> = vec![
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", token),
-                    ("client_id", "oci-dl"),
-                    ("scope", want_scope),
-                ];
-                if let Some(s) = service {
-                    form.push(("service", s));
-                }
-                debug(format!("POST {realm} (refresh-token grant, scope {want_scope})"));
-                post().send_form(form)
-            }
-            creds => {
-                let mut url = format!(
-                    "{realm}{}scope={}",
-                    if realm.contains('?') { '&' } else { '?' },
-                    encode(want_scope)
-                );
-                if let Some(s) = service {
-                    url.push_str(&format!("&service={}", encode(s)));
-                }
-                let mut req = agent.get(&url).config().timeout_global(Some(self.deadline)).build();
-                let basic = creds.as_ref().and_then(|c| c.basic_header());
-                if let Some(b) = &basic {
-                    req = req.header("authorization", b);
-                }
-                debug(format!(
-                    "GET {url} ({})",
-                    if basic.is_some() { "with credentials" } else { "anonymous" }
-                ));
-                req.call()
-            }
+            Some(Credentials::IdentityToken { token, .. }) => ask.refresh(token, debug),
+            creds => ask.distribution(creds.as_ref(), debug),
         };
         let mut resp = resp.map_err(network)?;
         // Some token servers only speak the OAuth2 form: retry a refused GET as a password grant.
         if let (404 | 405, Some(Credentials::Basic { username, password })) =
             (resp.status().as_u16(), &self.credentials)
         {
-            let mut form: Vec<(&str, &str)> = vec![
-                ("grant_type", "password"),
-                ("username", username),
-                ("password", password),
-                ("client_id", "oci-dl"),
-                ("scope", want_scope),
-            ];
-            if let Some(s) = service {
-                form.push(("service", s));
-            }
-            debug(format!(
-                "GET answered {}; POST {realm} (password grant, scope {want_scope})",
-                resp.status().as_u16()
-            ));
-            resp = post().send_form(form).map_err(network)?;
+            let refused = resp.status().as_u16();
+            resp = ask.password(username, password, refused, debug).map_err(network)?;
         }
         let status = resp.status().as_u16();
         debug(format!("token endpoint -> {status} in {} ms", started.elapsed().as_millis()));
@@ -216,6 +173,63 @@ impl Auth {
         parse_token(&body).ok_or_else(|| {
             Error::new(ErrorKind::Auth, format!("token endpoint {realm} answered without a token"))
         })
+    }
+}
+
+/// One token request's particulars: where, for what, and how long it may take. One method per
+/// grant, as oras-go's `fetchDistributionToken` and `fetchOAuth2Token`.
+struct Ask<'a> {
+    agent: &'a ureq::Agent,
+    realm: &'a str,
+    scope: &'a str,
+    service: Option<&'a str>,
+    deadline: Duration,
+}
+
+type Answer = Result<ureq::http::Response<ureq::Body>, ureq::Error>;
+
+impl Ask<'_> {
+    /// POST an OAuth2 form (its `client_id`, `scope` and `service` added) to the realm.
+    fn post<'s>(&'s self, mut form: Vec<(&'s str, &'s str)>) -> Answer {
+        form.extend([("client_id", "oci-dl"), ("scope", self.scope)]);
+        if let Some(s) = self.service {
+            form.push(("service", s));
+        }
+        let req = self.agent.post(self.realm).config().timeout_global(Some(self.deadline));
+        req.build().send_form(form)
+    }
+
+    /// The OAuth2 refresh-token grant, for an identity token (`docker login` to Azure, …).
+    fn refresh(&self, token: &str, debug: &dyn Fn(String)) -> Answer {
+        debug(format!("POST {} (refresh-token grant, scope {})", self.realm, self.scope));
+        self.post(vec![("grant_type", "refresh_token"), ("refresh_token", token)])
+    }
+
+    /// Distribution's token GET, anonymous or with Basic credentials.
+    fn distribution(&self, creds: Option<&Credentials>, debug: &dyn Fn(String)) -> Answer {
+        let sep = if self.realm.contains('?') { '&' } else { '?' };
+        let mut url = format!("{}{sep}scope={}", self.realm, encode(self.scope));
+        if let Some(s) = self.service {
+            url.push_str(&format!("&service={}", encode(s)));
+        }
+        let mut req = self.agent.get(&url).config().timeout_global(Some(self.deadline)).build();
+        let basic = creds.and_then(|c| c.basic_header());
+        if let Some(b) = &basic {
+            req = req.header("authorization", b);
+        }
+        let how = if basic.is_some() { "with credentials" } else { "anonymous" };
+        debug(format!("GET {url} ({how})"));
+        req.call()
+    }
+
+    /// The OAuth2 password grant, for a token server that refused the GET (`refused`).
+    fn password(&self, user: &str, pass: &str, refused: u16, debug: &dyn Fn(String)) -> Answer {
+        let realm = self.realm;
+        debug(format!(
+            "GET answered {refused}; POST {realm} (password grant, scope {})",
+            self.scope
+        ));
+        self.post(vec![("grant_type", "password"), ("username", user), ("password", pass)])
     }
 }
 

@@ -68,8 +68,8 @@ pub struct Found {
     pub source: String,
 }
 
-/// The places to look, in order. Built from the environment by [`Sources::from_env`]; tests
-/// build it by hand.
+/// The places to look, in order. Built from the environment by [`Sources::from_env`]; the
+/// default looks nowhere.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     /// `GH_TOKEN` / `GITHUB_TOKEN`, and the user name to send with it (`GITHUB_ACTOR`).

@@ -42,8 +42,12 @@ use transport::{CancelWatch, PinnedResolver, proxy_for, tls_config};
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
-/// How to reach a registry.
+/// How to reach a registry. The default is anonymous (no credentials, no credential files
+/// read: [`Sources::from_env`](crate::Sources::from_env) reads them as the CLI does), with no blob cache
+/// ([`Cache::default_dir`](crate::Cache::default_dir) is the CLI's), no mirrors and the default
+/// timeouts and retries; set the fields you need on it.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// Use `http://` even for non-loopback hosts.
     pub plain_http: bool,
@@ -70,7 +74,7 @@ pub struct ClientOptions {
     pub resolve: Vec<Pin>,
     /// How hard to retry transient failures.
     pub retry: RetryPolicy,
-    /// Set by the front end's signal handler to stop the run.
+    /// The caller's token to stop the run (see [`Cancel`]).
     pub cancel: Cancel,
     /// The shared blob cache, if any.
     pub cache: Option<PathBuf>,

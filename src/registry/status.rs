@@ -8,7 +8,7 @@ use ureq::http::{self, Response};
 
 use super::MAX_ERROR_BODY;
 use super::transport::NoSuchHost;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Hint};
 
 /// Read at most [`MAX_ERROR_BODY`] bytes of an error body, keeping what came by `until`: the
 /// body only adds detail to a status already known, so it gets no retry and no more time.
@@ -29,7 +29,7 @@ pub(super) fn read_error_body(resp: Response<ureq::Body>, until: Instant) -> Vec
 /// has them (see [`read_error_body`]).
 pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str, until: Instant) -> Error {
     let status = resp.status();
-    let quota = rate_limit(resp.headers()).map(|q| q.describe());
+    let quota = rate_limit(resp.headers());
     let retry_after = resp
         .headers()
         .get("retry-after")
@@ -40,7 +40,7 @@ pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str, until: Instan
     let kind = match status.as_u16() {
         401 | 403 => ErrorKind::Auth,
         404 => ErrorKind::NotFound,
-        429 => ErrorKind::RateLimited,
+        429 => ErrorKind::RateLimited { retry_after: None },
         408 | 500..=599 => ErrorKind::Network,
         _ => ErrorKind::Other,
     };
@@ -54,12 +54,15 @@ pub(crate) fn status_error(resp: Response<ureq::Body>, what: &str, until: Instan
             .then(|| crate::retry::parse_body_hint(&String::from_utf8_lossy(&body)))
             .flatten()
     });
-    let msg = match (status.as_u16(), &quota) {
-        (429, Some(q)) => format!("{msg} ({q})"),
-        _ => msg,
-    };
     let transient = matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504);
-    Error::new(kind, msg).transient(transient).with_retry_after(retry_after)
+    let err = match (status.as_u16(), &quota) {
+        (429, Some(q)) => {
+            let (before, after) = q.around_hint();
+            Error::hinted(kind, &format!("{msg} ({before}"), Hint::LogIn, &format!("{after})"))
+        }
+        _ => Error::new(kind, msg),
+    };
+    err.transient(transient).with_retry_after(retry_after)
 }
 
 /// Docker Hub's pull quota, from `ratelimit-limit: 100;w=21600` and `ratelimit-remaining: 76;w=21600`.
@@ -71,16 +74,22 @@ pub(crate) struct Quota {
 }
 
 impl Quota {
+    /// The quota, worded for a log line: `pull quota: 4 of 100 per 6 h window left; …`.
     pub(super) fn describe(&self) -> String {
+        let (before, after) = self.around_hint();
+        format!("{before}{}{after}", Hint::LogIn.advice())
+    }
+
+    /// The words around [`Hint::LogIn`] in [`Quota::describe`].
+    fn around_hint(&self) -> (String, &'static str) {
         let window = match self.window_secs {
             Some(w) if w % 3600 == 0 => format!(" per {} h window", w / 3600),
             Some(w) => format!(" per {w} s window"),
             None => String::new(),
         };
-        format!(
-            "pull quota: {} of {}{window} left; logging in (-u/--password-stdin or docker login) raises the limit",
-            self.remaining, self.limit
-        )
+        let before =
+            format!("pull quota: {} of {}{window} left; logging in (", self.remaining, self.limit);
+        (before, ") raises the limit")
     }
 
     pub(super) fn low(&self) -> bool {
@@ -136,10 +145,8 @@ pub(super) fn describe_error_body(body: &[u8]) -> Option<String> {
 /// A small answer that was still arriving at the deadline. Not retried: a registry that drips
 /// would drip again.
 pub(super) fn deadline_error(what: &str, deadline: Duration) -> Error {
-    Error::new(
-        ErrorKind::Network,
-        format!("{what}: no complete answer within the {deadline:?} deadline (see --deadline)"),
-    )
+    let what = format!("{what}: no complete answer within the {deadline:?} deadline (");
+    Error::hinted(ErrorKind::Network, &what, Hint::Deadline, ")")
 }
 
 pub(super) fn is_deadline(e: &ureq::Error) -> bool {
@@ -186,22 +193,24 @@ pub(crate) fn network(what: &str, e: ureq::Error, deadline: Duration) -> Error {
         );
     let hint = match tls {
         _ if !what.contains("https://") => None,
-        Some(Some(rustls::Error::InvalidCertificate(_))) => Some(
-            "untrusted certificate: pass the registry's CA with --ca-file FILE, or as a last \
-             resort --insecure, which turns verification off",
-        ),
+        Some(Some(rustls::Error::InvalidCertificate(_))) => {
+            Some(("untrusted certificate: ", Some(Hint::CaFile)))
+        }
         // Garbage instead of a handshake: most often a server that speaks only HTTP.
-        Some(Some(rustls::Error::InvalidMessage(_)) | None) => Some(
-            "TLS handshake failed: if the registry only speaks HTTP, --plain-http reaches it, in cleartext",
-        ),
-        Some(Some(_)) => Some("TLS handshake failed"),
+        Some(Some(rustls::Error::InvalidMessage(_)) | None) => {
+            Some(("TLS handshake failed: ", Some(Hint::PlainHttp)))
+        }
+        Some(Some(_)) => Some(("TLS handshake failed", None)),
         None => None,
     };
-    let what = match hint {
-        Some(h) => format!("{what} ({h})"),
-        None => what.to_owned(),
+    let err = match hint {
+        Some((why, Some(h))) => {
+            Error::hinted(ErrorKind::Network, &format!("{what} ({why}"), h, ")")
+        }
+        Some((why, None)) => Error::new(ErrorKind::Network, format!("{what} ({why})")),
+        None => Error::new(ErrorKind::Network, what),
     };
-    Error::new(ErrorKind::Network, what).with_source(e).transient(transient)
+    err.with_source(e).transient(transient)
 }
 
 #[cfg(test)]

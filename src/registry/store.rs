@@ -63,7 +63,7 @@ impl Store {
     }
 
     /// The cache at `root`, read alone (no network): tags through what earlier pulls remembered
-    /// (of the registry the client is for, filled in by [`Store::for_registry`]).
+    /// (of the registry the client is for, filled in by `Store::for_registry`).
     pub fn offline(root: &Path) -> Store {
         Store {
             root: root.to_path_buf(),

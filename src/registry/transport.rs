@@ -31,7 +31,7 @@ impl std::str::FromStr for Pin {
         let bad = || {
             Error::new(
                 ErrorKind::Usage,
-                format!("invalid --resolve {s:?}: expected HOST:PORT:ADDR"),
+                format!("invalid address pin {s:?}: expected HOST:PORT:ADDR"),
             )
         };
         let (host, rest) = s.split_once(':').ok_or_else(bad)?;

@@ -9,7 +9,7 @@ use minisign_verify::{PublicKey, Signature};
 
 use super::refused;
 use crate::digest::Algorithm;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Level, Observer};
 use crate::manifest::Descriptor;
 
@@ -88,13 +88,13 @@ fn key_for(keys: &[&PublicKey], sig: &Signature, name: &str) -> Result<usize, Er
             Err(_) => {}
         }
     }
-    Err(refused(if legacy {
-        format!(
+    if legacy {
+        return Err(refused(format!(
             "{name} is a legacy (not prehashed) minisign signature; re-sign with minisign 0.8 or later"
-        )
-    } else {
-        format!("{name} was made with another key than the one(s) given with --verify-key")
-    }))
+        )));
+    }
+    let what = format!("{name} was made with another key than ");
+    Err(Error::hinted(ErrorKind::Signature, &what, Hint::VerifyKeys, ""))
 }
 
 /// Verify `reader`'s bytes, streamed, against `sig` under `key`. `name` is the signed file's.

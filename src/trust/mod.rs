@@ -9,10 +9,11 @@ pub(crate) mod cosign;
 pub(crate) mod minisign;
 
 use std::fmt;
+use std::path::Path;
 
 use p256::pkcs8::DecodePublicKey as _;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Hint};
 use crate::manifest::Descriptor;
 use crate::registry::Client;
 
@@ -39,31 +40,23 @@ impl fmt::Debug for VerifyKey {
 }
 
 impl VerifyKey {
-    /// Read a key from `spec`: a file path, or `env:VAR` for the key's text in a variable.
-    pub fn load(spec: &str) -> Result<VerifyKey, Error> {
-        let usage = |m: String| Error::new(ErrorKind::Usage, m);
-        let text = match spec.strip_prefix("env:") {
-            Some(var) => std::env::var(var)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| usage(format!("--verify-key {spec}: ${var} is not set")))?,
-            None => {
-                let meta = std::fs::metadata(spec)
-                    .map_err(|e| usage(format!("--verify-key {spec}: cannot read it ({e})")))?;
-                if !meta.is_file() || meta.len() > 64 * 1024 {
-                    return Err(usage(format!("--verify-key {spec}: not a public key file")));
-                }
-                std::fs::read_to_string(spec)
-                    .map_err(|e| usage(format!("--verify-key {spec}: cannot read it ({e})")))?
-            }
-        };
-        VerifyKey::parse(&text, spec)
+    /// Read a key from the file `path` (at most 64 KiB; see [`VerifyKey::parse`]).
+    pub fn from_file(path: &Path) -> Result<VerifyKey, Error> {
+        let origin = path.display().to_string();
+        let usage = |m: String| bad_key(&origin, &m);
+        let meta = std::fs::metadata(path).map_err(|e| usage(format!("cannot read it ({e})")))?;
+        if !meta.is_file() || meta.len() > 64 * 1024 {
+            return Err(usage("not a public key file".into()));
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read it ({e})")))?;
+        VerifyKey::parse(&text, &origin)
     }
 
     /// Parse a key's text: a minisign public key (its file, or its base64 line), or a cosign
-    /// `cosign.pub` (PEM, ECDSA P-256). `origin` names it in errors.
+    /// `cosign.pub` (PEM, ECDSA P-256). `origin` names it in errors and logs.
     pub fn parse(text: &str, origin: &str) -> Result<VerifyKey, Error> {
-        let usage = |m: &str| Error::new(ErrorKind::Usage, format!("--verify-key {origin}: {m}"));
+        let usage = |m: &str| bad_key(origin, m);
         let t = text.trim();
         let origin = origin.to_owned();
         if t.contains("-----BEGIN CERTIFICATE-----") {
@@ -117,6 +110,11 @@ impl VerifyKey {
     pub(crate) fn origin(&self) -> &str {
         &self.origin
     }
+}
+
+/// A key that cannot be used: `<key> ORIGIN: why`, the first word worded by the front end.
+fn bad_key(origin: &str, why: &str) -> Error {
+    Error::hinted(ErrorKind::Usage, "", Hint::VerifyKey, &format!(" {origin}: {why}"))
 }
 
 /// What is left to check once a pull's files are downloaded: for each selected file (in the
@@ -283,19 +281,18 @@ mod tests {
             let e = VerifyKey::parse(text, "k").unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Usage, "{text}");
             assert!(e.to_string().contains(needle), "{text}: {e}");
-            assert!(e.to_string().starts_with("--verify-key k: "), "{e}");
+            assert_eq!(e.hint(), Some(Hint::VerifyKey));
+            assert!(e.render(|_| "--verify-key").starts_with("--verify-key k: "), "{e}");
         }
     }
 
     #[test]
-    fn load_reads_files_and_variables() {
+    fn from_file_reads_a_key_file_and_refuses_a_directory() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("cosign.pub");
         std::fs::write(&p, COSIGN_PUB).unwrap();
-        assert_eq!(VerifyKey::load(p.to_str().unwrap()).unwrap().scheme(), "cosign");
-        let e = VerifyKey::load("env:OCI_DL_TEST_SURELY_UNSET").unwrap_err();
-        assert!(e.to_string().contains("is not set"), "{e}");
-        let e = VerifyKey::load(dir.path().to_str().unwrap()).unwrap_err();
+        assert_eq!(VerifyKey::from_file(&p).unwrap().scheme(), "cosign");
+        let e = VerifyKey::from_file(dir.path()).unwrap_err();
         assert!(e.to_string().contains("not a public key file"), "{e}");
     }
 }

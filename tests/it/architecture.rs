@@ -200,3 +200,78 @@ fn no_glob_import_outside_tests() {
     }
     assert!(found.is_empty(), "glob imports outside tests:\n{}", found.join("\n"));
 }
+
+/// Functions a reader can hold: none in `src/` over 80 lines (signature to closing brace), test
+/// code apart (a table test may be long). A long one is split at its natural steps, not by
+/// immediately-called closures.
+#[test]
+fn no_function_over_80_lines() {
+    const MAX_FN_LINES: usize = 80;
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut long = Vec::new();
+    for f in files.iter().filter(|f| f.file_name().is_some_and(|n| n != "tests.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        // Test modules stand at the end of a file.
+        let code = text.split("#[cfg(test)]").next().unwrap_or(&text);
+        let lines: Vec<&str> = code.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let t = lines[i].trim_start();
+            let t = t.strip_prefix("pub ").or_else(|| t.strip_prefix("pub(crate) ")).unwrap_or(t);
+            let t = t.strip_prefix("pub(super) ").unwrap_or(t);
+            let t = t.strip_prefix("const ").unwrap_or(t);
+            if !t.starts_with("fn ") {
+                i += 1;
+                continue;
+            }
+            let (mut depth, mut opened, mut j) = (0i32, false, i);
+            while j < lines.len() {
+                // Braces in strings, chars and comments do not count.
+                let code = lines[j].split("//").next().unwrap_or("");
+                let mut in_str = false;
+                let mut prev = ' ';
+                for ch in code.chars() {
+                    match ch {
+                        '"' if prev != '\\' => in_str = !in_str,
+                        '{' if !in_str && prev != '\'' => {
+                            depth += 1;
+                            opened = true;
+                        }
+                        '}' if !in_str && prev != '\'' => depth -= 1,
+                        _ => {}
+                    }
+                    prev = ch;
+                }
+                if (opened && depth == 0) || (!opened && code.trim_end().ends_with(';')) {
+                    break;
+                }
+                j += 1;
+            }
+            if opened && j + 1 - i > MAX_FN_LINES {
+                long.push(format!("{}:{} ({} lines)", f.display(), i + 1, j + 1 - i));
+            }
+            i = j + 1;
+        }
+    }
+    assert!(long.is_empty(), "functions over {MAX_FN_LINES} lines:\n{}", long.join("\n"));
+}
+
+/// The registry behind a narrow door: nothing outside `src/registry/` names the HTTP client or
+/// reads an HTTP body itself (a reply is a status, headers and a reader).
+#[test]
+fn no_http_client_outside_the_registry() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let registry = src().join("registry");
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| !f.starts_with(&registry)) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if line.contains("ureq") || line.contains(".into_body()") {
+                found.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "HTTP outside registry/:\n{}", found.join("\n"));
+}

@@ -267,7 +267,7 @@ fn pull_help_groups_its_flags_under_headings() {
                 "--case-sensitive",
             ],
         ),
-        ("Output", &["--output", "--flatten", "--overwrite", "--json", "--dry-run"]),
+        ("Output", &["--output", "--flatten", "--overwrite", "--json", "--dry-run", "--format"]),
         (
             "Network",
             &[
@@ -288,7 +288,7 @@ fn pull_help_groups_its_flags_under_headings() {
             &["--extract", "--extract-to", "--keep-archive", "--no-unpack", "--max-unpacked-size"],
         ),
         ("Verification", &["--verify-key"]),
-        ("Referrers", &["--referrer", "--no-subject"]),
+        ("Referrers", &["--referrer", "--no-subject", "--include-referrers"]),
         ("Display", &["--verbose", "--quiet", "--progress"]),
         ("Auth", &["--username", "--registry-config", "--password-stdin"]),
         ("Cache", &["--cache", "--no-cache", "--offline"]),

@@ -56,7 +56,8 @@ fn fetch(
     let reference =
         oci_dl::Reference::parse_with_default(&format!("{}/x@{digest}", f.host), "unused.invalid")
             .unwrap();
-    let opts = ClientOptions { cache, ..Default::default() };
+    let mut opts = ClientOptions::default();
+    opts.cache = cache;
     let seen = Arc::new(Seen::default());
     let r = oci_dl::fetch_blob(&reference, out, Overwrite::Error, &opts, seen.clone());
     (r, seen)

@@ -45,16 +45,17 @@ impl View for Json {
             Event::Retry { index, what, attempt, of, delay, error } => {
                 json!({"event": "retry", "index": index, "name": live.map(|t| &t.name), "what": what,
                     "attempt": attempt, "of": of, "delay_ms": delay.as_millis() as u64,
-                    "error": error.to_string_full()})
+                    "error": crate::cli::hints::render(error)})
             }
             Event::Finished { index, name, path, digest, size, status } => {
                 json!({"event": "finish", "index": index, "name": name, "path": path,
                     "digest": digest.to_string(), "size": size, "status": status})
             }
             Event::Failed { index, name, error } => {
-                json!({"event": "error", "index": index, "name": name, "error": error.to_string_full()})
+                json!({"event": "error", "index": index, "name": name, "error": crate::cli::hints::render(error)})
             }
-            Event::Log { .. } => return,
+            // Logs go to stderr as text; events newer than this view are not shown.
+            _ => return,
         });
     }
 

@@ -76,7 +76,7 @@ impl View for Lines {
             }
             Event::Resumed { name, offset, .. } => self.say(&resuming(name, *offset)),
             Event::Retry { what, attempt, of, delay, error, .. } if !self.verbose => {
-                let reason = error.to_string_full();
+                let reason = crate::cli::hints::render(error);
                 self.say(&format!("retrying {what} ({attempt}/{of}) in {delay:.1?}: {reason}"));
             }
             _ => {}

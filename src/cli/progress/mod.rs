@@ -213,7 +213,7 @@ impl<V: View> Tracker<V> {
                 format!("resolved {digest} ({media_type}){plat}")
             }),
             Event::Retry { what, attempt, of, delay, error, .. } => self.debug(|| {
-                let reason = error.to_string_full();
+                let reason = crate::cli::hints::render(error);
                 format!("retry {attempt}/{of} of {what} in {delay:.1?}: {reason}")
             }),
             Event::Finished { name, digest, size, status, .. } => {
@@ -224,6 +224,7 @@ impl<V: View> Tracker<V> {
                     FileStatus::Planned => "·",
                     FileStatus::Extracted => "✓ extracted",
                     FileStatus::Cached => "✓ from cache",
+                    _ => "✓",
                 };
                 let (head, rest) =
                     (format!("{what} "), format!("  {}  {}", HumanBytes(*size), digest.short()));
@@ -232,7 +233,7 @@ impl<V: View> Tracker<V> {
                 self.view.say(&format!("{head}{}{rest}", self.view.fit_name(name, others)));
             }
             Event::Failed { name, error, .. } if self.verbosity >= 1 => {
-                self.view.log(&format!("✗ {name}: {}", error.to_string_full()));
+                self.view.log(&format!("✗ {name}: {}", crate::cli::hints::render(error)));
             }
             _ => {}
         }
@@ -247,7 +248,7 @@ fn index_of(event: &Event<'_>) -> Option<usize> {
         | Event::Resumed { index, .. }
         | Event::Failed { index, .. } => Some(*index),
         Event::Retry { index, .. } => *index,
-        Event::Resolved { .. } | Event::Planned { .. } | Event::Log { .. } => None,
+        _ => None,
     }
 }
 
