@@ -268,3 +268,45 @@ fn cache_x_tags_another_users_record_does_not_steer_a_tag() {
     around_out.assert_unchanged();
     around_cache.assert_unchanged();
 }
+
+/// Another user who can write the output directory (a shared drop directory, mode 1777) plants
+/// `out/f` with the right bytes, owned by them; a careless user has `out/g` hard-linked to a copy
+/// elsewhere. A pull must not hand either over as "up to date": the planter could rewrite their
+/// file after the pull, and an edit of the copy elsewhere would reach the pulled file. Each is
+/// replaced by a file of the user's own, of the same bytes. Class: a file taken as the user's
+/// because its bytes verified, whoever owns it. Needs root, to act as uid 65534 with `setpriv`.
+#[test]
+fn outputs_x_other_users_verified_file_is_replaced_by_the_users_own() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    assert_eq!(me, 0, "this test acts as uid 65534 with setpriv: run it as root");
+    let files = vec![("f", b"the file\n".to_vec()), ("g", b"another\n".to_vec())];
+    let fk = fake::artifact(files, fake::Guard::Open, None);
+    let sb = Sandbox::new();
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = sb.work();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = root.join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let ran = std::process::Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "sh", "-c"])
+        .arg("umask 022 && printf 'the file\\n' > work/out/f")
+        .current_dir(sb.dir.path())
+        .output()
+        .expect("setpriv (util-linux) is needed to act as another user");
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    std::fs::write(root.join("g-elsewhere"), b"another\n").unwrap();
+    std::fs::hard_link(root.join("g-elsewhere"), out.join("g")).unwrap();
+    let c = Canaries::plant(&root);
+    let reference = format!("{}/x:v1", fk.host);
+    sb.run(&["pull", &reference, "-o", "out", "--no-cache"]).ok();
+    let f = std::fs::metadata(out.join("f")).unwrap();
+    assert_eq!(f.uid(), 0, "out/f is the user's own now");
+    let g = std::fs::metadata(out.join("g")).unwrap();
+    assert_eq!(g.nlink(), 1, "out/g shares no inode with the copy elsewhere");
+    assert_eq!(std::fs::read(out.join("f")).unwrap(), b"the file\n");
+    assert_eq!(std::fs::read(out.join("g")).unwrap(), b"another\n");
+    assert_eq!(std::fs::read(root.join("g-elsewhere")).unwrap(), b"another\n");
+    c.assert_unchanged();
+}
