@@ -310,3 +310,34 @@ fn outputs_x_other_users_verified_file_is_replaced_by_the_users_own() {
     assert_eq!(std::fs::read(root.join("g-elsewhere")).unwrap(), b"another\n");
     c.assert_unchanged();
 }
+
+/// `--format oci-layout` into a layout whose blobs (the manifest's and a layer's) hold the right
+/// bytes in files another user owns (`chown`, as a shared layout directory gets them): neither is
+/// kept as is — each becomes a file of the user's own with the same bytes, as any output does.
+/// The manifest's was also hashed in full whatever its size; it is sized first now. Needs root.
+#[test]
+fn layout_out_x_other_users_blobs_are_replaced_by_the_users_own() {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    assert_eq!(me, 0, "this test gives files to uid 65534 with chown: run it as root");
+    let files = vec![("f", b"the file\n".to_vec())];
+    let fk = fake::artifact(files, fake::Guard::Open, None);
+    let sb = Sandbox::new();
+    let c = Canaries::plant(&sb.work());
+    let reference = format!("{}/x:v1", fk.host);
+    sb.run(&["pull", &reference, "--format", "oci-layout", "-o", "out", "--no-cache"]).ok();
+    let blobs = sb.work().join("out/blobs/sha256");
+    let mut names: Vec<_> =
+        std::fs::read_dir(&blobs).unwrap().flatten().map(|e| e.path()).collect();
+    names.sort();
+    assert!(names.len() >= 2, "a manifest and a layer at least: {names:?}");
+    for p in &names {
+        std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    sb.run(&["pull", &reference, "--format", "oci-layout", "-o", "out", "--no-cache"]).ok();
+    for p in &names {
+        let m = std::fs::metadata(p).unwrap();
+        assert_eq!((m.uid(), m.nlink()), (0, 1), "{} is the user's own now", p.display());
+    }
+    c.assert_unchanged();
+}
