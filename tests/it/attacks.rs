@@ -341,3 +341,37 @@ fn layout_out_x_other_users_blobs_are_replaced_by_the_users_own() {
     }
     c.assert_unchanged();
 }
+
+/// `-x` into a shared directory (mode 1777) where another user planted `bin/tool` with the bytes
+/// the archive holds: the unpacked file must be the user's own, not the planter's file kept as
+/// "the same content" (they could rewrite it after the pull). Class: as
+/// `outputs_x_other_users_verified_file_is_replaced_by_the_users_own`, for archives. Needs root.
+#[test]
+fn extract_x_other_users_same_content_file_is_replaced_by_the_users_own() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    assert_eq!(me, 0, "this test acts as uid 65534 with setpriv: run it as root");
+    let body = b"#!/bin/sh\necho tool\n";
+    let tgz =
+        crate::extract::gz(&crate::extract::tar(&[crate::extract::E::File("tool", body, 0o644)]));
+    let fk = fake::artifact(vec![("tool.tar.gz", tgz)], fake::Guard::Open, None);
+    let sb = Sandbox::new();
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = sb.work().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let ran = std::process::Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "sh", "-c"])
+        .arg("umask 022 && printf '#!/bin/sh\\necho tool\\n' > work/out/tool")
+        .current_dir(sb.dir.path())
+        .output()
+        .expect("setpriv (util-linux) is needed to act as another user");
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let c = Canaries::plant(&sb.work());
+    let reference = format!("{}/x:v1", fk.host);
+    sb.run(&["pull", &reference, "-o", "out", "-x", "--no-cache"]).ok();
+    let m = std::fs::metadata(out.join("tool")).unwrap();
+    assert_eq!(m.uid(), 0, "out/tool is the user's own now");
+    assert_eq!(std::fs::read(out.join("tool")).unwrap(), body);
+    c.assert_unchanged();
+}
