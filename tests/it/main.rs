@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod attacks;
+mod attacks_owners;
 mod auth;
 mod bad_input;
 mod blob;
