@@ -252,6 +252,8 @@ fn download(
     let len = file.metadata().map_err(|e| Error::io("inspect", &part, e))?.len();
     let loaded = resume::load(&file);
     let Resume { mut state, mut offset, have } = resume_point(t, &file, &part, &loaded, len);
+    // Bytes this run did not fetch: a hashed prefix, or ranges past a prefix of 0.
+    let mut kept = offset > 0 || !have.is_empty();
     let mut sink = FileSink {
         file,
         path: &part,
@@ -279,7 +281,7 @@ fn download(
             Err(Ended::Kept(e)) => return Err(e),
             // The bytes on disk were bad (the record matched, the content did not): the
             // registry is not to blame until a download from zero fails too.
-            Err(Ended::Failed((e, _, _))) if e.kind() == ErrorKind::Integrity && offset > 0 => {
+            Err(Ended::Failed((e, _, _))) if e.kind() == ErrorKind::Integrity && kept => {
                 format!("the partial file did not verify; restarting the download from 0 ({e})")
             }
             // A mirror served them: its bytes go, the next source is asked from zero.
@@ -302,7 +304,7 @@ fn download(
         who.obs.log(Level::Info, format!("{}: {why}", who.name));
         sink.restart()?;
         state = State::new(spec.digest.algorithm());
-        offset = 0;
+        (offset, kept) = (0, false);
         who.progress.set(0);
         sink.checkpoint(0, None);
     }

@@ -207,7 +207,12 @@ fn request(
 /// `DIR:TAG` or `DIR@DIGEST` of `--oci-layout`: the layout as a store, and the reference the
 /// engine pulls from it.
 pub(super) fn layout_reference(s: &str) -> anyhow::Result<(oci_dl::Store, oci_dl::Reference)> {
-    let (dir, reference) = match s.rsplit_once('@') {
+    // An `@` names a digest only when a digest (or something meant as one) follows it: a
+    // directory's own name may hold an `@` (`releases@2026/layout:v1`).
+    let digest_after = |d: &str| {
+        d.parse::<oci_dl::Digest>().is_ok() || d.starts_with("sha256:") || d.starts_with("sha512:")
+    };
+    let (dir, reference) = match s.rsplit_once('@').filter(|(_, d)| digest_after(d)) {
         Some((dir, digest)) => (dir, format!("layout@{digest}")),
         None => match s.rsplit_once(':').filter(|(_, t)| !t.is_empty() && !t.contains('/')) {
             Some((dir, tag)) => (dir, format!("layout:{tag}")),

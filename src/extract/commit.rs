@@ -160,10 +160,12 @@ fn plan_entry(
             if same { Ok(()) } else { refuse("is a symlink; refusing to replace or follow it") }
         }
         FileType::RegularFile => {
-            if mine.is_file() && same_content(src, dst.fd(), &name, shown)? {
+            // The same bytes, kept only in a file that is the user's alone (else replaced).
+            let same = mine.is_file() && same_content(src, dst.fd(), &name, shown)?;
+            if same && dst.entry(&name)?.is_some_and(|n| n.unfit().is_none()) {
                 return Ok(());
             }
-            let replace = policy.overwrite.allows(shown, policy.obs)?;
+            let replace = same || policy.overwrite.allows(shown, policy.obs)?;
             if replace {
                 let m = Move {
                     src: src.into(),

@@ -7,6 +7,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Component, Path, PathBuf};
 
 use crate::digest::Digest;
@@ -40,8 +41,26 @@ pub(crate) fn write<T>(
     let staging_path = parent.show(&staging);
     rustix::fs::mkdirat(parent.fd(), &staging, rustix::fs::Mode::from_raw_mode(0o700))
         .map_err(|e| Error::io("create directory", &staging_path, e.into()))?;
-    let result = build(file, &parent, &name, &staging_path, fill);
-    let _ = std::fs::remove_dir_all(&staging_path);
+    // The parent may be writable by others, who could rename the staging directory away and
+    // put their own (or a symlink) at its name while the pull runs: it is held from here and
+    // reached only through the handle (its /proc/self/fd path), never by its name again.
+    let euid = rustix::process::geteuid().as_raw();
+    let held = parent.existing_child(&staging)?.filter(|d| {
+        rustix::fs::fstat(d.fd()).is_ok_and(|st| st.st_uid == euid && st.st_mode & 0o077 == 0)
+    });
+    let Some(held) = held else {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{} was replaced as it was made", staging_path.display()),
+        ));
+    };
+    let via_handle = PathBuf::from(format!("/proc/self/fd/{}", held.fd().as_raw_fd()));
+    let result = build(file, &parent, &name, &via_handle, fill);
+    // Removed by name only while the name is still the directory held.
+    let still = |n: held::Node| rustix::fs::fstat(held.fd()).is_ok_and(|st| n.ino == st.st_ino);
+    if parent.entry(&staging).ok().flatten().is_some_and(still) {
+        let _ = std::fs::remove_dir_all(&staging_path);
+    }
     result
 }
 

@@ -126,7 +126,11 @@ impl Layout {
         debug_assert_eq!(&Digest::of(digest.algorithm(), bytes), digest);
         let dir = self.blobs(digest.algorithm())?;
         let name = OsStr::new(digest.hex());
+        // Kept only when it is the user's alone (as any output: `pull::plan::existing`), and
+        // its size is checked first: a planted sparse file of any size costs nothing to make.
         if let Some(file) = dir.open_existing_regular(name, false).ok().flatten()
+            && held::Node::of_file(&file).is_ok_and(|n| n.unfit().is_none())
+            && file.metadata().is_ok_and(|m| m.len() == bytes.len() as u64)
             && crate::blob::hash_file(&file, &dir.show(name), digest.algorithm())
                 .is_ok_and(|(got, size)| &got == digest && size == bytes.len() as u64)
         {

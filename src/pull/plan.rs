@@ -198,6 +198,18 @@ pub(crate) fn existing(
         }
         let before = Before::settled(&file);
         let (got, _) = blob::hash_file(&file, &path, digest.algorithm())?;
+        // Right bytes in a file that is not the user's alone (another user's, one others may
+        // write, one with other links) could change after the pull: the same bytes go in a
+        // file of the user's own (the rename replaces it), whatever the policy for other content.
+        if &got == digest
+            && let Some(why) = node.unfit()
+        {
+            obs.log(
+                Level::Debug,
+                format!("{} {why}: replaced by a file of your own", path.display()),
+            );
+            return Ok(None);
+        }
         if &got == digest {
             if let Some(c) = cache {
                 c.remember_output(&file, digest, before);

@@ -193,8 +193,19 @@ impl Store {
     /// nothing half-done (the copy is verified again as it is made).
     pub(super) fn check(&self, d: &Descriptor) -> Result<(), Error> {
         let (mut file, len) = self.blob(&d.digest, "blob")?;
+        // The size first: a sparse file of any size costs its author nothing to plant.
+        if len != d.size {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{}: blob {} is damaged ({len} bytes; the manifest says {} bytes)",
+                    self.name, d.digest, d.size
+                ),
+            ));
+        }
         let mut hasher = d.digest.algorithm().hasher();
         let mut buf = vec![0u8; 256 * 1024];
+        let mut file = (&mut file).take(len); // nor what the author appends meanwhile
         loop {
             match file.read(&mut buf) {
                 Ok(0) => break,
@@ -204,12 +215,12 @@ impl Store {
             }
         }
         let got = hasher.finish();
-        if len != d.size || got != d.digest {
+        if got != d.digest {
             return Err(Error::new(
                 ErrorKind::Integrity,
                 format!(
-                    "{}: blob {} is damaged ({len} bytes hashing to {got}; the manifest says {} bytes)",
-                    self.name, d.digest, d.size
+                    "{}: blob {} is damaged (its {len} bytes hash to {got})",
+                    self.name, d.digest
                 ),
             ));
         }

@@ -4,6 +4,8 @@
 mod support;
 
 mod architecture;
+mod attacks;
+mod attacks_owners;
 mod attribution;
 mod auth;
 mod bad_input;
