@@ -46,8 +46,9 @@ fn time((s, ns): (i64, u32)) -> SystemTime {
 }
 
 impl Cache {
-    /// Delete least recently used entries until the cache holds at most `max_bytes`; also drop
-    /// the records of verified outputs unused for 30 days (all of them when `max_bytes` is 0).
+    /// Delete least recently used entries (blobs and kept manifests) until the cache holds at
+    /// most `max_bytes`; also drop the records of verified outputs and of tags unused for 30
+    /// days (all of them when `max_bytes` is 0).
     pub fn prune(&self, max_bytes: u64) -> Result<Pruned, Error> {
         let none = Pruned { removed: 0, freed: 0, kept: 0 };
         let Some(root) = self.open_root() else { return Ok(none) };
@@ -72,6 +73,15 @@ impl Cache {
         let cutoff = if max_bytes == 0 { None } else { SystemTime::now().checked_sub(RECORD_AGE) };
         if let Some(dir) = root.existing_child(OsStr::new(outputs::DIR))? {
             for name in dir.names()?.into_iter().filter(|n| outputs::is_key(n)) {
+                let used = dir.entry(&name)?.filter(Node::is_file).map(|n| time(n.mtime));
+                if used.is_some_and(|u| cutoff.is_none_or(|c| u < c)) {
+                    let _ = dir.remove_file(&name);
+                }
+            }
+        }
+        // What tags last named, by the same rule (a record is renamed into place when written).
+        if let Some(dir) = root.existing_child(OsStr::new("tags"))? {
+            for name in dir.names()?.into_iter().filter(|n| is_hex(n, Algorithm::Sha256)) {
                 let used = dir.entry(&name)?.filter(Node::is_file).map(|n| time(n.mtime));
                 if used.is_some_and(|u| cutoff.is_none_or(|c| u < c)) {
                     let _ = dir.remove_file(&name);
@@ -105,6 +115,17 @@ fn list(root: &Dir) -> Result<(Vec<Held>, Vec<Candidate>), Error> {
             entries.push((used, node.size, held.len(), name));
         }
         held.push(Held { blobs: dir, stamps: sdir });
+    }
+    // Manifests kept for re-pulls count and go the same way, least recently written first.
+    if let Some(manifests) = root.existing_child(OsStr::new("manifests"))? {
+        for a in [Algorithm::Sha256, Algorithm::Sha512] {
+            let Some(dir) = manifests.existing_child(OsStr::new(a.name()))? else { continue };
+            for name in dir.names()?.into_iter().filter(|n| is_hex(n, a)) {
+                let Some(node) = dir.entry(&name)?.filter(Node::is_file) else { continue };
+                entries.push((time(node.mtime), node.size, held.len(), name));
+            }
+            held.push(Held { blobs: dir, stamps: None });
+        }
     }
     Ok((held, entries))
 }

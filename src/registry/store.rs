@@ -157,10 +157,24 @@ impl Store {
         match &self.tags {
             Tags::IndexJson => {
                 let index = self.index()?;
-                let hit = index
+                let mut hits = index
                     .manifests
                     .iter()
-                    .find(|d| d.annotations.get(REF_NAME).is_some_and(|n| n == tag));
+                    .filter(|d| d.annotations.get(REF_NAME).is_some_and(|n| n == tag));
+                let hit = hits.next();
+                // One tag naming two manifests: which one is meant is the layout author's
+                // guess, not ours (image-spec: a ref.name should be unique).
+                if let (Some(a), Some(b)) =
+                    (hit, hits.find(|d| Some(&d.digest) != hit.map(|h| &h.digest)))
+                {
+                    return Err(Error::new(
+                        ErrorKind::Other,
+                        format!(
+                            "{} tags two manifests {tag:?} ({} and {}): pull one by its digest",
+                            self.name, a.digest, b.digest
+                        ),
+                    ));
+                }
                 match hit {
                     Some(d) => Ok(d.digest.clone()),
                     None => {

@@ -183,10 +183,15 @@ fn cache_prune_and_dir() {
         String::from_utf8_lossy(&dir.ok().stdout).trim(),
         sb.path("home/.cache/oci-dl").to_str().unwrap()
     );
+    // The manifest kept for re-pulls counts too, and was written first: it goes, then the
+    // older blob, until 2 KiB are left.
+    let manifests = sb.path("home/.cache/oci-dl/manifests/sha256");
+    assert_eq!(tree(&manifests).len(), 1);
     let run = sb.run(&["cache", "prune", "--max-size", "2K"]);
     run.ok();
-    assert!(run.stderr.contains("removed 1 blob(s)"), "{}", run.stderr);
+    assert!(run.stderr.contains("removed 2 blob(s)"), "{}", run.stderr);
     assert_eq!(tree(&sb.path("home/.cache/oci-dl/blobs/sha256")).len(), 1);
+    assert!(tree(&manifests).is_empty());
     sb.run(&["cache", "prune", "--max-size", "lots"]).fails(2, "invalid size");
     // The records of verified outputs: one per pulled file; those unused for 30 days go with
     // any prune, all of them with --max-size 0.
@@ -200,6 +205,7 @@ fn cache_prune_and_dir() {
     assert_eq!(tree(&records), [names[1].clone()]);
     sb.run(&["cache", "prune", "--max-size", "0"]).ok();
     assert!(tree(&records).is_empty());
+    assert!(tree(&sb.path("home/.cache/oci-dl/tags")).is_empty(), "what tags named goes too");
 }
 
 #[test]

@@ -255,3 +255,34 @@ fn an_oci_archive_is_a_layout_too_and_only_its_layout_members_are_taken() {
         .collect();
     assert!(strays.is_empty(), "a member climbed out: {strays:?}");
 }
+
+/// A layout whose `index.json` tags two manifests alike: no guess between them (exit 1, both
+/// named); either is still pulled by its digest.
+#[test]
+fn a_layout_tagging_two_manifests_alike_is_not_guessed_between() {
+    let Some(reg) = registry::open() else { return };
+    let repo = "fleet/twotags";
+    let p = Pusher::new(reg);
+    let (first, _) = p.oras_push(repo, "v1", &[Layer::oras("A", "a\n")]);
+    p.oras_push(repo, "v2", &[Layer::oras("B", "b\n")]);
+    let sb = Sandbox::new();
+    let layout = sb.path("layout");
+    for (tag, name) in [("v1", "1.0"), ("v2", "2.0")] {
+        let out = Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false", "--quiet"])
+            .arg(format!("docker://{}/{repo}:{tag}", reg.host))
+            .arg(format!("oci:{}:{name}", layout.display()))
+            .output()
+            .expect("skopeo (CI installs it)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let index = layout.join("index.json");
+    let text = std::fs::read_to_string(&index).unwrap().replace("\"2.0\"", "\"1.0\"");
+    std::fs::write(&index, text).unwrap();
+    let r = sb.run(&["pull", "--oci-layout", &format!("{}:1.0", layout.display()), "-o", "out"]);
+    r.fails(1, "tags two manifests \"1.0\"");
+    assert!(!sb.work().join("out").exists());
+    let pinned = format!("{}@{first}", layout.display());
+    sb.run(&["pull", "--oci-layout", &pinned, "-o", "pinned"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("pinned/A")).unwrap(), b"a\n");
+}
