@@ -106,17 +106,6 @@ struct Sent {
 }
 
 impl Client {
-    /// GET `path` with auth and redirects, and turn non-2xx answers into errors.
-    pub(super) fn get(
-        &self,
-        path: &str,
-        repo: &str,
-        headers: &[(&str, &str)],
-        body: Body,
-    ) -> Result<Reply, Error> {
-        self.request(path, repo, headers, body)
-    }
-
     /// HEAD `path`, as [`Client::get`]: what a manifest's digest is, without the body (Docker
     /// Hub counts a GET of a manifest against the pull quota, not a HEAD).
     pub(super) fn head(
@@ -125,10 +114,12 @@ impl Client {
         repo: &str,
         headers: &[(&str, &str)],
     ) -> Result<Reply, Error> {
-        self.request(path, repo, headers, Body::Head)
+        self.get(path, repo, headers, Body::Head)
     }
 
-    fn request(
+    /// GET `path` (a HEAD for [`Body::Head`]) with auth and redirects, and turn non-2xx answers
+    /// into errors; a local store answers in the registry's place.
+    pub(super) fn get(
         &self,
         path: &str,
         repo: &str,
