@@ -107,7 +107,7 @@ fn check(
     src.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &entry.path, e))?;
     let mut sink = VerifySink { tap };
     stream::copy(&mut src, t, &mut sink, &mut state)?;
-    verify::finished(spec, state).map_err(|(e, _, _)| {
+    verify::finished(spec, state).map_err(|super::stream::Failure { error: e, .. }| {
         if e.kind() == ErrorKind::Integrity { damaged(e.to_string()) } else { e }
     })
 }

@@ -281,17 +281,19 @@ fn download(
             Err(Ended::Kept(e)) => return Err(e),
             // The bytes on disk were bad (the record matched, the content did not): the
             // registry is not to blame until a download from zero fails too.
-            Err(Ended::Failed((e, _, _))) if e.kind() == ErrorKind::Integrity && kept => {
+            Err(Ended::Failed(Failure { error: e, .. }))
+                if e.kind() == ErrorKind::Integrity && kept =>
+            {
                 format!("the partial file did not verify; restarting the download from 0 ({e})")
             }
             // A mirror served them: its bytes go, the next source is asked from zero.
-            Err(Ended::Failed((e, _, _)))
+            Err(Ended::Failed(Failure { error: e, .. }))
                 if e.kind() == ErrorKind::Integrity
                     && session.client.distrust(&crate::registry::blob_key(spec.digest), &e) =>
             {
                 "restarting the download from the next source".to_owned()
             }
-            Err(Ended::Failed((e, written, etag))) => {
+            Err(Ended::Failed(Failure { error: e, written, etag })) => {
                 if e.kind() == ErrorKind::Integrity || written == 0 {
                     remove_part(dest.dir, &part_name, &sink.file);
                     drop(sink);
@@ -348,7 +350,7 @@ fn complete(
                 let size = spec.size.unwrap_or(0);
                 return verify::check(spec, size, got, &state.head)
                     .map(|o| Outcome { resumed_from: offset, ..o })
-                    .map_err(|e| Ended::Failed((e, 0, None)));
+                    .map_err(|e| Ended::Failed(Failure::bare(e)));
             }
             Ok(ranges::Ranged::Unsupported) => {
                 who.obs.log(

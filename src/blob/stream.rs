@@ -30,7 +30,20 @@ const PIPELINE_MIN: u64 = 4 * 1024 * 1024;
 const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 
 /// A failed transfer, with the bytes written so far and the ETag, for the resume record.
-pub(super) type Failure = (Error, u64, Option<String>);
+pub(super) struct Failure {
+    pub error: Error,
+    /// Bytes written before it, for the checkpoint.
+    pub written: u64,
+    /// The ETag they were fetched under.
+    pub etag: Option<String>,
+}
+
+impl Failure {
+    /// A failure that leaves nothing worth a checkpoint.
+    pub fn bare(error: Error) -> Failure {
+        Failure { error, written: 0, etag: None }
+    }
+}
 
 /// Stream `spec` into `out` (stdout), verifying as it goes. The bytes are already written when a
 /// mismatch shows at the end, so the caller must report the integrity error after the stream.
@@ -44,7 +57,7 @@ pub fn to_writer(
     let mut sink = StreamSink { out };
     let outcome = fetch(Transfer { session, spec, who }, &mut sink, &mut state)
         .and_then(|()| super::verify::finished(spec, state))
-        .map_err(|(e, _, _)| e);
+        .map_err(|f| f.error);
     sink.out.flush().map_err(|e| Error::io("write", Path::new("<stdout>"), e))?;
     outcome
 }
@@ -60,7 +73,7 @@ pub(super) fn fetch(
     session
         .client
         .retrying(Some(who.index), &what, |_| attempt(t, sink, state))
-        .map_err(|e| (e, state.written, state.etag.clone()))
+        .map_err(|error| Failure { error, written: state.written, etag: state.etag.clone() })
 }
 
 fn attempt(t: Transfer<'_>, sink: &mut dyn Sink, state: &mut State) -> Result<(), Error> {

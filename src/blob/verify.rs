@@ -64,7 +64,7 @@ impl State {
 /// Check size and digest once every byte is in.
 pub(super) fn finished(spec: BlobSpec<'_>, state: State) -> Result<Outcome, Failure> {
     let (written, head) = (state.written, state.head);
-    check(spec, written, state.hasher.finish(), &head).map_err(|e| (e, 0, None))
+    check(spec, written, state.hasher.finish(), &head).map_err(Failure::bare)
 }
 
 /// The one check of a complete blob: `written` bytes that hash to `got`, starting with `head`.
