@@ -67,7 +67,6 @@ mod platform;
 mod pool;
 mod pull;
 mod reference;
-mod referrers;
 mod registry;
 mod resolve;
 mod retry;
@@ -87,10 +86,10 @@ pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silen
 pub use manifest::{Descriptor, Manifest, Platform, Selection};
 pub use mirrors::{Mirrors, Source};
 pub use pull::ReferrerPull;
+pub use pull::referrers::Referrers;
 pub use pull::{ExtractOptions, Output, Overwrite, Platforms, PullReport, PullRequest};
 pub use pull::{LayoutReport, LayoutRequest, LayoutTarget};
 pub use reference::{DEFAULT_REGISTRY, Reference};
-pub use referrers::Referrers;
 pub use registry::credentials::Sources;
 pub use registry::store::Store;
 pub use registry::{ClientOptions, Credentials, MAX_TAG_BYTES, MAX_TAGS, Pin};
@@ -109,7 +108,7 @@ use session::Session;
 pub fn pull(req: &PullRequest, opts: &ClientOptions, obs: Arc<dyn Observer>) -> Result<PullReport> {
     let session = Session::open(&req.reference, opts, obs.clone(), req.jobs)?;
     match &req.referrer {
-        Some(wanted) => referrers::pull(&session, req, wanted, &*obs),
+        Some(wanted) => pull::referrers::pull(&session, req, wanted, &*obs),
         None if req.platforms.is_several() => pull::pull_each(&session, req, &*obs),
         None => pull::pull(&session, req, &*obs),
     }
@@ -260,7 +259,7 @@ pub fn list_referrers(
     obs: Arc<dyn Observer>,
 ) -> Result<Referrers> {
     let client = Client::new(reference, opts, obs.clone())?;
-    referrers::list_for(&client, reference, platform, &*obs)
+    pull::referrers::list_for(&client, reference, platform, &*obs)
 }
 
 /// Write `bytes` to the file `path` through `path.part` and a rename: never half-written, never

@@ -19,6 +19,7 @@ mod layer;
 pub(crate) mod layout;
 mod plan;
 mod platforms;
+pub(crate) mod referrers;
 mod request;
 mod rootfs;
 mod signed;
