@@ -90,7 +90,9 @@ pub fn save(file: &File, record: &Record) -> bool {
 }
 
 fn unsupported(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOTSUP) | Some(libc::ENOSYS))
+    let code = e.raw_os_error();
+    code == Some(rustix::io::Errno::NOTSUP.raw_os_error())
+        || code == Some(rustix::io::Errno::NOSYS.raw_os_error())
 }
 
 /// How many bytes of an existing `.part` of length `len` to keep for `digest` (of `size`).

@@ -166,7 +166,7 @@ fn stage_inner(
         let mut out = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&tmp)
             .map_err(|e| Error::io("create", &tmp, e))?;
         copy_bounded(&mut reader, &mut out, &tmp, name, u.limit, &mut 0)?;

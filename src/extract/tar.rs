@@ -197,7 +197,7 @@ impl<'a> Unpacker<'a> {
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .mode(0o600)
             .open(dest)
             .map_err(|e| Error::io("create", dest, e))?;
