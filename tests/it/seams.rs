@@ -343,3 +343,41 @@ fn cache_x_mirrors_a_corrupt_mirror_never_reaches_the_cache() {
         "the mirror is asked for the manifest, which it serves as the origin does",
     );
 }
+
+/// `--verify-key` × the publisher's other files: a genuine signature of `old-tool` (minisign's
+/// default trusted comment names the file it signed), served with old-tool's bytes as `tool`,
+/// verifies cryptographically but is refused — exit 8, nothing written. The genuine pair lands.
+#[test]
+fn verify_key_x_substitution_a_signature_of_another_file_is_refused() {
+    let Some(s) = Seam::new() else { return };
+    let dir = s.secret.parent().unwrap();
+    let sign_default = |name: &str, bytes: &[u8]| -> Vec<u8> {
+        let f = dir.join(name);
+        std::fs::write(&f, bytes).unwrap();
+        let out = std::process::Command::new("minisign")
+            .args(["-S", "-s", s.secret.to_str().unwrap(), "-m", f.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read(dir.join(format!("{name}.minisig"))).unwrap()
+    };
+    let old = b"the old tool, with a known hole\n".to_vec();
+    let old_sig = sign_default("old-tool", &old);
+    let layers = vec![Layer::oras("tool", old.clone()), Layer::oras("tool.minisig", old_sig)];
+    let p = s.pull("seams/substitute", &layers, "swapped", &["--verify-key", &s.public]);
+    p.run.fails(
+        8,
+        "tool: tool.minisig is the publisher's signature of \"old-tool\", not of this file",
+    );
+    assert!(tree(&p.out).is_empty(), "{:?}", tree(&p.out));
+    p.canaries.assert_unchanged();
+    let new = b"the tool\n".to_vec();
+    let layers = vec![
+        Layer::oras("tool", new.clone()),
+        Layer::oras("tool.minisig", sign_default("tool", &new)),
+    ];
+    let p = s.pull("seams/substitute-good", &layers, "genuine", &["--verify-key", &s.public]);
+    p.run.ok();
+    assert_eq!(std::fs::read(p.out.join("tool")).unwrap(), new);
+    s.assert_clean();
+}
