@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::manifest::{Descriptor, Manifest};
 use crate::reference::Reference;
-use crate::registry::{Client, manifest_key};
+use crate::registry::Client;
 use crate::resolve::ResolvedManifest;
 
 /// The media type of a signature layer (a simple-signing payload).
@@ -166,19 +166,10 @@ pub(crate) fn verify(
     origins: &[&str],
     obs: &dyn Observer,
 ) -> Result<(), Error> {
-    let repo = reference.repository();
-    loop {
-        let e = match verify_once(client, reference, resolved, keys, origins, obs) {
-            Err(e) if e.kind() == ErrorKind::Signature => e,
-            done => return done,
-        };
-        let tags = subjects(resolved).into_iter().map(|d| manifest_key(repo, &signature_tag(&d)));
-        // Every tag's mirrors are blamed, so no short-circuit.
-        let blamed = tags.fold(false, |any, key| client.distrust(&key, &e) | any);
-        if !blamed {
-            return Err(e);
-        }
-    }
+    let tags: Vec<String> = subjects(resolved).iter().map(signature_tag).collect();
+    super::falling_through(client, reference.repository(), &tags, || {
+        verify_once(client, reference, resolved, keys, origins, obs)
+    })
 }
 
 fn verify_once(

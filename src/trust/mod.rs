@@ -242,6 +242,29 @@ pub(crate) fn before_download(
     Ok(Checks { bytes: covers.into_iter().map(Some).collect(), keys: mini })
 }
 
+/// Run `check` (a signature check of what `tags` of `repo` answered) again for as long as a
+/// mirror that answered one of those tags can be blamed for its failure and dropped: a mirror's
+/// unverifiable answer falls through to the next source, as its bad bytes do. Each round drops
+/// at least one mirror for good, so this ends.
+pub(crate) fn falling_through(
+    client: &Client,
+    repo: &str,
+    tags: &[String],
+    mut check: impl FnMut() -> Result<(), Error>,
+) -> Result<(), Error> {
+    loop {
+        let e = match check() {
+            Err(e) if e.kind() == ErrorKind::Signature => e,
+            done => return done,
+        };
+        let keys = tags.iter().map(|t| crate::registry::manifest_key(repo, t));
+        // Every tag's mirrors are blamed, so no short-circuit.
+        if !keys.fold(false, |any, key| client.distrust(&key, &e) | any) {
+            return Err(e);
+        }
+    }
+}
+
 /// A signature error: exit code 8.
 pub(crate) fn refused(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Signature, message)

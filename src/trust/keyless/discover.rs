@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::manifest::{Descriptor, Manifest};
 use crate::reference::Reference;
-use crate::registry::{Client, manifest_key};
+use crate::registry::Client;
 use crate::resolve::ResolvedManifest;
 use crate::trust::cosign::{self, SIMPLESIGNING};
 use crate::trust::{fetch_small, refused};
@@ -61,20 +61,13 @@ pub(crate) fn verify(
     keyless: &Keyless,
     obs: &dyn Observer,
 ) -> Result<(), Error> {
-    let repo = reference.repository();
-    loop {
-        let e = match verify_once(client, reference, resolved, keyless, obs) {
-            Err(e) if e.kind() == ErrorKind::Signature => e,
-            done => return done,
-        };
-        let tags = cosign::subjects(resolved).into_iter().flat_map(|d| {
-            [referrers_tag(&d), cosign::signature_tag(&d)].map(|t| manifest_key(repo, &t))
-        });
-        // Every tag's mirrors are blamed, so no short-circuit.
-        if !tags.fold(false, |any, key| client.distrust(&key, &e) | any) {
-            return Err(e);
-        }
-    }
+    let tags: Vec<String> = cosign::subjects(resolved)
+        .iter()
+        .flat_map(|d| [referrers_tag(d), cosign::signature_tag(d)])
+        .collect();
+    crate::trust::falling_through(client, reference.repository(), &tags, || {
+        verify_once(client, reference, resolved, keyless, obs)
+    })
 }
 
 fn verify_once(
