@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Event, Level, Observer};
 use crate::manifest::{Descriptor, Manifest, Platform};
 use crate::reference::Reference;
-use crate::registry::Client;
+use crate::registry::{Client, Key};
 
 /// How many indexes deep `resolve` follows (an index whose entry is an index counts 2).
 pub const MAX_INDEX_DEPTH: usize = 4;
@@ -89,7 +89,8 @@ pub fn resolve(
     Ok(current)
 }
 
-/// [`fetch_once`], again from the next source while a mirror's bytes fail their digest.
+/// [`fetch_once`], run by the client's fail-over: again from the next source while a mirror's
+/// bytes fail their digest.
 pub(crate) fn fetch(
     client: &Client,
     repo: &str,
@@ -97,13 +98,9 @@ pub(crate) fn fetch(
     want: Option<&Digest>,
     want_size: Option<u64>,
 ) -> Result<ResolvedManifest, Error> {
-    let key = crate::registry::manifest_key(repo, what);
-    loop {
-        match fetch_once(client, repo, what, want, want_size) {
-            Err(e) if e.kind() == ErrorKind::Integrity && client.distrust(&key, &e) => {}
-            done => return done,
-        }
-    }
+    client.fail_over(&[Key::manifest(repo, what)], ErrorKind::Integrity, || {
+        fetch_once(client, repo, what, want, want_size)
+    })
 }
 
 fn fetch_once(

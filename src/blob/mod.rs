@@ -22,6 +22,7 @@
 mod cached;
 mod part;
 mod ranges;
+mod restart;
 mod resume;
 mod sink;
 mod stream;
@@ -37,9 +38,11 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, Level, Observer, Progress};
 use crate::held::Dir;
+use crate::registry::Key;
 use crate::session::Session;
 use part::{feed_prefix, finish, open_part, part_name, rehash, remove_part};
 pub use part::{part_path, write_atomic};
+use restart::{attempt, restart};
 use resume::{Loaded, Record};
 use sink::{FileSink, Sink};
 use stream::Failure;
@@ -268,47 +271,32 @@ fn download(
     let at = At { offset, len, etag: state.etag.as_deref(), loaded: &loaded };
     ready_part(&mut sink, tap, spec, at)?;
     who.progress.set(offset);
-    loop {
-        // A slow single stream may hand the rest to several connections; that needs the record.
-        if sink.xattrs && session.client.concurrency() > 1 {
-            sink.probe = Some(ranges::Probe::start(offset));
+    // Bad bytes from a mirror: its bytes go, and the next source is asked from zero.
+    let mut again = false;
+    let key = Key::Blob(spec.digest.clone());
+    let ended = session.client.fail_over(&[key], ErrorKind::Integrity, || {
+        if std::mem::replace(&mut again, true) {
+            let why = "restarting the download from the next source";
+            restart(t, &mut sink, &mut state, why).map_err(Ended::Kept)?;
+            (offset, kept) = (0, false);
         }
-        let why = match complete(t, &mut sink, &mut state, offset) {
-            Ok(outcome) => {
-                let file = finish(sink.file, dest, &part_name, &outcome)?;
-                return Ok((outcome, file));
+        attempt(t, &mut sink, &mut state, (offset, kept))
+    });
+    match ended {
+        Ok(outcome) => {
+            let file = finish(sink.file, dest, &part_name, &outcome)?;
+            Ok((outcome, file))
+        }
+        Err(Ended::Kept(e)) => Err(e),
+        Err(Ended::Failed(Failure { error: e, written, etag })) => {
+            if e.kind() == ErrorKind::Integrity || written == 0 {
+                remove_part(dest.dir, &part_name, &sink.file);
+                drop(sink);
+            } else {
+                sink.checkpoint(written, etag.as_deref());
             }
-            Err(Ended::Kept(e)) => return Err(e),
-            // The bytes on disk were bad (the record matched, the content did not): the
-            // registry is not to blame until a download from zero fails too.
-            Err(Ended::Failed(Failure { error: e, .. }))
-                if e.kind() == ErrorKind::Integrity && kept =>
-            {
-                format!("the partial file did not verify; restarting the download from 0 ({e})")
-            }
-            // A mirror served them: its bytes go, the next source is asked from zero.
-            Err(Ended::Failed(Failure { error: e, .. }))
-                if e.kind() == ErrorKind::Integrity
-                    && session.client.distrust(&crate::registry::blob_key(spec.digest), &e) =>
-            {
-                "restarting the download from the next source".to_owned()
-            }
-            Err(Ended::Failed(Failure { error: e, written, etag })) => {
-                if e.kind() == ErrorKind::Integrity || written == 0 {
-                    remove_part(dest.dir, &part_name, &sink.file);
-                    drop(sink);
-                } else {
-                    sink.checkpoint(written, etag.as_deref());
-                }
-                return Err(e);
-            }
-        };
-        who.obs.log(Level::Info, format!("{}: {why}", who.name));
-        sink.restart()?;
-        state = State::new(spec.digest.algorithm());
-        (offset, kept) = (0, false);
-        who.progress.set(0);
-        sink.checkpoint(0, None);
+            Err(e)
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
 use crate::manifest::Descriptor;
 use crate::pool;
+use crate::registry::Key;
 use crate::resolve::ResolvedManifest;
 pub use crate::select::Overwrite;
 use crate::session::Session;
@@ -77,21 +78,16 @@ fn plan_checked(
     req: &PullRequest,
     obs: &dyn Observer,
 ) -> Result<Planned, Error> {
-    loop {
+    // A mirror's answer for the tag that no signature covers: like its bad bytes, it drops the
+    // mirror, and the tag is asked of the next source.
+    let planned = session.client.fail_over(&tag_key(req), ErrorKind::Signature, || {
         let (resolved, jobs) = plan(session, req, obs)?;
-        match trust_checks(session, req, &resolved, &jobs, obs) {
-            Ok(checks) => {
-                // From a layout or the cache alone: all there and whole, or nothing is written.
-                session.client.check_local(jobs.iter().map(|j| &j.layer))?;
-                return Ok(Planned { resolved, jobs, checks });
-            }
-            // A mirror's answer for the tag that no signature covers: like its bad bytes, it
-            // drops the mirror, and the tag is asked of the next source.
-            Err(e) if e.kind() == ErrorKind::Signature && mirror_answered_tag(session, req, &e) => {
-            }
-            Err(e) => return Err(e),
-        }
-    }
+        let checks = trust_checks(session, req, &resolved, &jobs, obs)?;
+        Ok::<_, Error>(Planned { resolved, jobs, checks })
+    })?;
+    // From a layout or the cache alone: all there and whole, or nothing is written.
+    session.client.check_local(planned.jobs.iter().map(|j| &j.layer))?;
+    Ok(planned)
 }
 
 /// Everything after [`plan_checked`]: fetch every job (or, in a dry run, list them).
@@ -173,13 +169,11 @@ fn fetch_planned(
     Ok(PullReport { manifest: resolved, files })
 }
 
-/// Whether a mirror answered the pull's tag (now dropped for the run, blamed with `why`).
-fn mirror_answered_tag(session: &Session, req: &PullRequest, why: &Error) -> bool {
-    let Some(tag) = req.reference.tag().filter(|_| req.reference.digest().is_none()) else {
-        return false;
-    };
-    let key = crate::registry::manifest_key(req.reference.repository(), tag);
-    session.client.distrust(&key, why)
+/// The pull's tag, when it asks by one (not by digest): whoever answered it is blamed when no
+/// signature covers the answer.
+fn tag_key(req: &PullRequest) -> Vec<Key> {
+    let tag = req.reference.tag().filter(|_| req.reference.digest().is_none());
+    tag.map(|t| Key::manifest(req.reference.repository(), t)).into_iter().collect()
 }
 
 /// Stream the one selected layer to `out`, verifying as it goes.

@@ -12,9 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::plan::Job;
-use super::{
-    Planned, PullReport, PullRequest, fetch_planned, mirror_answered_tag, output_dir, plan_checked,
-};
+use super::{Planned, PullReport, PullRequest, fetch_planned, output_dir, plan_checked, tag_key};
 use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, Observer};
 use crate::held;
@@ -77,14 +75,11 @@ pub(crate) fn pull_each(
     obs: &dyn Observer,
 ) -> Result<PullReport, Error> {
     let out = output_dir(req)?;
-    let (top, parts) = loop {
-        match plan_parts(session, req, obs) {
-            // A mirror's index for the tag that no signature covers: the mirror is dropped and
-            // the tag asked of the next source, as for one platform.
-            Err(e) if signature(&e).is_some_and(|s| mirror_answered_tag(session, req, s)) => {}
-            planned => break planned?,
-        }
-    };
+    // A mirror's index for the tag that no signature covers: the mirror is dropped and the tag
+    // asked of the next source, as for one platform.
+    let (top, parts) = session
+        .client
+        .fail_over(&tag_key(req), ErrorKind::Signature, || plan_parts(session, req, obs))?;
     let jobs: Vec<&Job> = parts.iter().flat_map(|p| &p.planned.jobs).collect();
     if !req.dry_run && !jobs.is_empty() {
         super::prepare_output(out)?;
@@ -145,11 +140,6 @@ fn plan_parts(
     }
     failed.check()?;
     Ok((top, parts))
-}
-
-/// The first signature failure among `e`'s.
-fn signature(e: &Error) -> Option<&Error> {
-    e.errors().iter().find(|x| x.kind() == ErrorKind::Signature)
 }
 
 /// What one platform's pull reports: everything but its own [`Event::Planned`], since the

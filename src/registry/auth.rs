@@ -100,7 +100,7 @@ impl Auth {
         if !realm_allowed(realm, secure, self.credentials.is_some()) {
             return Ok(false);
         }
-        let own = super::send::url_authority(realm).is_some_and(|a| a.eq_ignore_ascii_case(host));
+        let own = super::urls::url_authority(realm).is_some_and(|a| a.eq_ignore_ascii_case(host));
         if !own && (self.credentials.is_some() || !trusted) {
             return Ok(false);
         }

@@ -111,9 +111,7 @@ impl Sources {
     /// Credentials for `registry` (as written in the reference, e.g. `ghcr.io`, `docker.io`,
     /// `localhost:5000`), or `None` for anonymous access.
     pub fn find(&self, registry: &str) -> Result<Option<Found>, Error> {
-        let host_only = registry.rsplit_once(':').map_or(registry, |(h, p)| {
-            if p.bytes().all(|b| b.is_ascii_digit()) { h } else { registry }
-        });
+        let host_only = super::urls::host_of(registry);
         if host_only.eq_ignore_ascii_case("ghcr.io")
             && let Some((user, token)) = &self.github_token
         {

@@ -3,8 +3,9 @@
 //! else fetched from the sources in order and kept; and the check that a local store holds a
 //! pull's blobs whole before anything is written.
 
+use super::endpoint::Endpoint;
 use super::send::Body;
-use super::{ACCEPT, Client, RawManifest, sources};
+use super::{ACCEPT, Client, Key, RawManifest};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::manifest::MAX_MANIFEST_BYTES;
@@ -27,7 +28,7 @@ impl Client {
             self.debug(format!("manifest {repo}@{reference} from the cache"));
             return Ok(hit);
         }
-        let last = cache.and_then(|c| c.remembered_tag(&self.registry, repo, reference));
+        let last = cache.and_then(|c| c.remembered_tag(&self.registry_name, repo, reference));
         if by_digest.is_none()
             && let Some((d, hit)) = last.and_then(|d| cached(&d).map(|hit| (d, hit)))
         {
@@ -50,7 +51,7 @@ impl Client {
             let kept = c.put_manifest(&d, &raw.bytes);
             let named = match by_digest {
                 Some(_) => Ok(()),
-                None => c.remember_tag(&self.registry, repo, reference, &d),
+                None => c.remember_tag(&self.registry_name, repo, reference, &d),
             };
             if let Err(e) = kept.and(named) {
                 self.debug(format!("manifest {d} not kept in the cache: {}", e.to_string_full()));
@@ -65,7 +66,7 @@ impl Client {
         &self,
         blobs: impl IntoIterator<Item = &'a crate::manifest::Descriptor>,
     ) -> Result<(), Error> {
-        let Some(store) = &self.store else { return Ok(()) };
+        let Some(store) = &self.registry.store else { return Ok(()) };
         blobs.into_iter().try_for_each(|d| store.check(d))
     }
 
@@ -73,24 +74,23 @@ impl Client {
     pub fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<Digest>, Error> {
         self.retrying(None, &format!("manifest {repo}:{reference}"), |_| {
             let by_digest = reference.parse::<Digest>().is_ok();
-            let key = sources::manifest_key(repo, reference);
-            self.each_source(key, repo, by_digest, |c, repo| {
-                let path = format!("/v2/{repo}/manifests/{reference}");
-                let reply = c.head(&path, repo, &[("accept", ACCEPT)])?;
-                Ok(reply.header("docker-content-digest").and_then(|v| v.trim().parse().ok()))
-            })
+            let key = Key::manifest(repo, reference);
+            self.each_source(&key, repo, by_digest, |e, repo| e.manifest_digest(repo, reference))
         })
     }
 
     fn fetch_manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
         self.retrying(None, &format!("manifest {repo}:{reference}"), |_| {
             let by_digest = reference.parse::<Digest>().is_ok();
-            let key = sources::manifest_key(repo, reference);
-            self.each_source(key, repo, by_digest, |c, repo| c.manifest_once(repo, reference))
+            let key = Key::manifest(repo, reference);
+            self.each_source(&key, repo, by_digest, |e, repo| e.manifest(repo, reference))
         })
     }
+}
 
-    fn manifest_once(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
+impl Endpoint {
+    /// GET a manifest from this host, capped at [`MAX_MANIFEST_BYTES`].
+    fn manifest(&self, repo: &str, reference: &str) -> Result<RawManifest, Error> {
         let path = format!("/v2/{repo}/manifests/{reference}");
         let reply = self.get(&path, repo, &[("accept", ACCEPT)], Body::Small)?;
         if let Some(len) = reply.content_length()

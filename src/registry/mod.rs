@@ -1,43 +1,50 @@
-//! The only place URLs are built and requests sent. One [`Client`] talks to one registry over one
-//! shared agent (connection reuse for the whole run); auth is a layer around each send (send.rs).
+//! The only place URLs are built, requests sent and HTTP bodies read. Two layers:
+//!
+//! - an [`Endpoint`](endpoint) is one host — the registry or a mirror: its agent (connection reuse
+//!   for the whole run), scheme, auth and remembered challenge; the request path around it
+//!   (auth → redirects → quota) is send.rs, and a [`Reply`] is a status, headers and a reader;
+//! - the [`Client`] is the registry as a reference sees it: its endpoints in order (mirrors, then
+//!   the registry), one retry policy, one `--jobs` gate, one cancel token, and the fail-over
+//!   (route.rs): a mirror that fails, or whose bytes a caller's check refuses, is dropped for
+//!   the run and the next source asked.
 
 mod archive_in;
 mod auth;
 pub mod challenge;
 pub mod credentials;
+mod endpoint;
 mod floor;
 mod manifests;
 mod origin;
 mod referrers;
 mod remembered;
+mod reply;
+mod route;
 mod send;
 mod sources;
 mod status;
 pub mod store;
 mod tags;
 mod transport;
+mod urls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ureq::tls::TlsConfig;
-
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind};
-use crate::events::{Level, Observer};
-use crate::manifest::{ACCEPT, MAX_MANIFEST_BYTES};
-use crate::reference::Reference;
+use crate::error::Error;
+use crate::events::Observer;
+use crate::manifest::ACCEPT;
 use crate::retry::{Cancel, Gate, RetryPolicy};
 
 pub use credentials::Credentials;
-use send::Body;
-pub use send::Reply;
-pub(crate) use sources::{blob_key, manifest_key};
+use endpoint::Endpoint;
+pub use reply::Reply;
+pub(crate) use route::{Judged, Key};
+use sources::{Mirror, RepoMap};
 pub use tags::{MAX_TAG_BYTES, MAX_TAGS};
-use tags::{TagWalk, next_link};
 pub use transport::Pin;
-use transport::{CancelWatch, PinnedResolver, proxy_for, tls_config};
 
 /// Error bodies are read up to this size, then cut.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
@@ -85,36 +92,25 @@ pub struct ClientOptions {
     pub mirrors: crate::mirrors::Mirrors,
 }
 
-/// A client for one registry.
+/// The registry a reference is read from: its mirrors in order, then the registry itself, behind
+/// one retry policy, one concurrency gate and one cancel token.
 pub struct Client {
-    agent: ureq::Agent,
-    origin: origin::Origin,
-    memory: remembered::Memory,
-    host: String,
-    auth: auth::Auth,
+    /// The registry itself: asked last for content, and alone for tags and referrers.
+    registry: Endpoint,
+    /// The mirrors, in the order [`route::Route`] asks them (its lane `i` is `mirrors[i]`).
+    mirrors: Vec<Mirror>,
+    route: route::Route,
+    /// The registry's own repository for the reference's, when `location` rewrites it.
+    origin: RepoMap,
     log: Arc<dyn Observer>,
     retry: RetryPolicy,
     cancel: Cancel,
     gate: Gate,
-    quota_warned: std::sync::atomic::AtomicBool,
-    deadline: Duration,
-    /// `--timeout`: the longest a read may wait.
-    read_timeout: Duration,
-    sources: sources::Sources,
-    /// For a mirror's own client: the flag that drops it for the run, raised by its blob
-    /// bodies when they fall under the floor (see [`send::Floor`]).
-    mirror_dead: Option<Arc<std::sync::atomic::AtomicBool>>,
-    /// For a mirror's own client: the registry it stands in for, sent as `ns=` on every
-    /// request.
-    mirror_of: Option<String>,
-    /// A directory answering instead of the network (an OCI layout, or the cache offline).
-    store: Option<store::Store>,
     /// Manifests kept by digest and the digests tags last named, for re-pulls that ask only a
-    /// HEAD (none for a mirror's own client, a local store, or without a cache).
+    /// HEAD (none for a local store, or without a cache).
     manifests: Option<crate::cache::Cache>,
-    /// The reference's registry, as the cache remembers tags under it.
-    registry: String,
-    _watch: CancelWatch,
+    /// The registry's name, as the cache remembers tags under it.
+    registry_name: String,
 }
 
 /// A manifest body as served, with the headers that say what it is.
@@ -126,77 +122,6 @@ pub struct RawManifest {
 }
 
 impl Client {
-    /// A client for `reference`'s registry alone. Credentials: explicit ones, else the Docker
-    /// config.
-    pub(super) fn direct(
-        reference: &Reference,
-        opts: &ClientOptions,
-        log: Arc<dyn Observer>,
-    ) -> Result<Client, Error> {
-        let host = reference.api_host().to_owned();
-        let origin = origin::Origin::new(&host, opts.plain_http, opts.insecure_registry);
-        let credentials = match &opts.credentials {
-            Some(c) => Some(c.clone()),
-            None => {
-                let found = opts.sources.find(reference.registry())?;
-                if let Some(f) = &found {
-                    log.log(
-                        Level::Debug,
-                        format!("using credentials for {} from {}", reference.registry(), f.source),
-                    );
-                }
-                found.map(|f| f.credentials)
-            }
-        };
-        let tls = if opts.plain_http { TlsConfig::default() } else { tls_config(opts)? };
-        let deadline = opts.deadline.unwrap_or(DEFAULT_DEADLINE);
-        let read_timeout = opts.timeout.unwrap_or(Duration::from_secs(30));
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .user_agent(concat!("oci-dl/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(opts.connect_timeout.unwrap_or(Duration::from_secs(30))))
-            .timeout_per_read(Some(read_timeout))
-            .timeout_recv_response(Some(deadline))
-            .input_buffer_size(256 * 1024)
-            .max_idle_connections_per_host(16)
-            .tls_config(tls)
-            .proxy(proxy_for(origin.first_scheme(), &host, &*log)?)
-            .build();
-        let resolver = PinnedResolver { pins: opts.resolve.clone(), system: Default::default() };
-        let agent = ureq::Agent::with_parts(
-            config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            resolver,
-        );
-        Ok(Client {
-            _watch: CancelWatch::start(agent.clone(), opts.cancel.clone()),
-            agent,
-            origin,
-            memory: remembered::Memory::load(opts.cache.as_deref(), &host),
-            host,
-            auth: auth::Auth::new(credentials, deadline),
-            log,
-            retry: opts.retry.clone(),
-            cancel: opts.cancel.clone(),
-            gate: Gate::new(1),
-            quota_warned: Default::default(),
-            deadline,
-            read_timeout,
-            sources: Default::default(),
-            mirror_dead: None,
-            mirror_of: None,
-            store: opts.store.clone().map(|s| s.for_registry(reference.registry())),
-            manifests: opts
-                .cache
-                .as_ref()
-                .filter(|_| opts.store.is_none())
-                .map(crate::cache::Cache::new),
-            registry: reference.registry().to_owned(),
-        })
-    }
-
     /// Allow `n` transfers in flight (the pull's `--jobs`); a 429 lowers it for a while.
     pub fn with_concurrency(mut self, n: usize) -> Client {
         self.gate = Gate::new(n);
@@ -225,58 +150,48 @@ impl Client {
     }
 
     fn debug(&self, message: String) {
-        self.log.log(Level::Debug, message);
+        self.log.log(crate::events::Level::Debug, message);
     }
 
-    /// Every tag of `repo`, handed to `on_tag` page by page as they arrive, following
-    /// `Link: <…>; rel="next"` pagination within the bounds of [`TagWalk`]. Returns the count.
-    pub fn tags(
+    /// Run `check`, which fetches some of `keys` through this client and judges the bytes, again
+    /// for as long as it fails with an error of kind `bad` (`Integrity`: a digest; `Signature`:
+    /// no signature covers what a tag named) that a mirror which served some of them can be
+    /// blamed for: each such mirror is dropped for the run and the next round asks the sources
+    /// left. Without mirrors, `check` runs once. A cancel or any other error ends it.
+    pub(crate) fn fail_over<T, E: Judged>(
         &self,
-        repo: &str,
-        on_tag: &mut dyn FnMut(&str) -> Result<(), Error>,
-    ) -> Result<u64, Error> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            #[serde(default)]
-            tags: Option<Vec<String>>,
-        }
-        let mut path = format!("/v2/{repo}/tags/list?n=1000");
-        let mut walk = TagWalk::new(repo);
-        walk.visit(&path)?;
-        loop {
-            let (next, url, body) = self.retrying(None, &format!("tags of {repo}"), |_| {
-                let reply =
-                    self.get(&path, repo, &[("accept", "application/json")], Body::Small)?;
-                let next = reply.header("link").and_then(next_link);
-                let url = reply.url.clone();
-                Ok((next, url, reply.read_body(MAX_MANIFEST_BYTES, "tags")?))
-            })?;
-            let page: Page = serde_json::from_slice(&body).map_err(|e| {
-                Error::new(ErrorKind::Other, format!("GET {url}: not a tag list ({e})"))
-            })?;
-            let tags = page.tags.unwrap_or_default();
-            walk.page(body.len(), tags.len())?;
-            for t in &tags {
-                on_tag(t)?;
-            }
-            path = match next {
-                Some(n) if n.starts_with('/') => n,
-                Some(ref n) if let Some(p) = n.strip_prefix(self.origin.base()) => p.to_owned(),
-                Some(n) => {
-                    return Err(Error::new(
-                        ErrorKind::Other,
-                        format!("tag list points to another host: {n}"),
-                    ));
-                }
-                None => return Ok(walk.tags),
-            };
-            walk.visit(&path)?;
-        }
+        keys: &[Key],
+        bad: crate::error::ErrorKind,
+        check: impl FnMut() -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.route.fail_over(keys, bad, check)
     }
 
-    /// GET a blob, optionally from byte `from`. Redirects (to CDNs) are followed without our
-    /// credentials. Each call starts at the registry URL, so a retry never reuses an expired signed
-    /// `Location`. With `from > 0` a `Range` is sent, and `If-Range` when an ETag is known.
+    /// One attempt at `key`: each live mirror, then the registry. `fetch` makes the request on
+    /// an endpoint with that source's repository. A tag (`by_digest` false) is never asked of a
+    /// digest-only mirror.
+    fn each_source<T>(
+        &self,
+        key: &Key,
+        repo: &str,
+        by_digest: bool,
+        fetch: impl Fn(&Endpoint, &str) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.route.each_source(key, by_digest, |source| match source {
+            Some(i) => fetch(&self.mirrors[i].endpoint, self.mirrors[i].repo.apply(repo)),
+            None => fetch(&self.registry, self.origin.apply(repo)),
+        })
+    }
+
+    /// The registry's name for the repository `repo` (a `location` may rewrite it).
+    pub(crate) fn origin_repo(&self, repo: &str) -> String {
+        self.origin.apply(repo).to_owned()
+    }
+
+    /// GET a blob, optionally from byte `from`, from the first source that has it. Redirects (to
+    /// CDNs) are followed without our credentials. Each call starts at the source's URL, so a
+    /// retry never reuses an expired signed `Location`. With `from > 0` a `Range` is sent, and
+    /// `If-Range` when an ETag is known.
     pub fn blob(
         &self,
         repo: &str,
@@ -296,40 +211,33 @@ impl Client {
         to: Option<u64>,
         if_range: Option<&str>,
     ) -> Result<Reply, Error> {
-        self.each_source(sources::blob_key(digest), repo, true, |c, repo| {
-            c.blob_range_once(repo, digest, from, to, if_range)
+        self.each_source(&Key::Blob(digest.clone()), repo, true, |e, repo| {
+            e.blob(repo, digest, (from, to), if_range)
         })
     }
 
-    fn blob_range_once(
+    /// A small blob (a config, a signature, a checksum list) into memory, retried, and checked
+    /// against its descriptor's size and digest; bad bytes from a mirror are asked of the next
+    /// source. Callers cap `d.size` first.
+    pub fn small_blob(
         &self,
         repo: &str,
-        digest: &Digest,
-        from: u64,
-        to: Option<u64>,
-        if_range: Option<&str>,
-    ) -> Result<Reply, Error> {
-        let path = format!("/v2/{repo}/blobs/{digest}");
-        let range = match (from, to) {
-            (0, None) => None,
-            (f, None) => Some(format!("bytes={f}-")),
-            (f, Some(t)) => Some(format!("bytes={f}-{t}")),
-        };
-        let mut headers: Vec<(&str, &str)> = Vec::new();
-        if let Some(r) = &range {
-            headers.push(("range", r));
-            if let Some(etag) = if_range.filter(|e| strong_etag(e)) {
-                headers.push(("if-range", etag));
+        d: &crate::manifest::Descriptor,
+        what: &str,
+    ) -> Result<Vec<u8>, Error> {
+        let bad = crate::error::ErrorKind::Integrity;
+        self.fail_over(&[Key::Blob(d.digest.clone())], bad, || {
+            let bytes = self.retrying(None, &format!("blob {what}"), |_| {
+                self.blob(repo, &d.digest, 0, None)?.read_body(d.size + 1, what)
+            })?;
+            let got = Digest::of(d.digest.algorithm(), &bytes);
+            if bytes.len() as u64 == d.size && got == d.digest {
+                return Ok(bytes);
             }
-        }
-        let mut reply = self.get(&path, repo, &headers, Body::Blob)?;
-        reply.floor = self.mirror_dead.clone().map(|dead| floor::Floor {
-            dead,
-            host: self.host.clone(),
-            window: self.read_timeout * 2,
-            log: self.log.clone(),
-        });
-        Ok(reply)
+            let (len, size, want) = (bytes.len(), d.size, &d.digest);
+            let why = format!("got {len} bytes hashing to {got}, expected {size} and {want}");
+            Err(Error::new(bad, format!("{what}: {why}")))
+        })
     }
 }
 

@@ -110,11 +110,7 @@ impl Origin {
 /// Whether `host` (with optional port) is a loopback name or address, which gets plain HTTP when
 /// it does not speak TLS.
 pub(super) fn is_loopback(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
+    let name = super::urls::host_of(host);
     name.eq_ignore_ascii_case("localhost")
         || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

@@ -1,11 +1,11 @@
 //! OCI 1.1 referrers of a manifest: `GET /v2/NAME/referrers/DIGEST` (distribution-spec
 //! "Listing Referrers"), and the fallback tag schema `sha256-<hex>` for registries without it.
 
-use super::tags::next_link;
-use super::{Body, Client};
+use super::Client;
+use super::tags::Page;
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
-use crate::manifest::{Descriptor, MAX_MANIFEST_BYTES, Manifest, OCI_INDEX};
+use crate::manifest::{Descriptor, Manifest, OCI_INDEX};
 
 /// Pages of a referrers answer followed at most.
 const MAX_PAGES: usize = 16;
@@ -59,12 +59,9 @@ impl Client {
                 ));
             }
             let got = self.retrying(None, &format!("referrers of {digest}"), |_| {
-                let reply = self.get(&path, repo, &[("accept", OCI_INDEX)], Body::Small)?;
-                let next = reply.header("link").and_then(next_link);
-                let url = reply.url.clone();
-                Ok((next, url, reply.read_body(MAX_MANIFEST_BYTES, "referrers")?))
+                self.registry.page(&path, repo, OCI_INDEX, "referrers list")
             });
-            let (next, url, body) = match got {
+            let Page { body, url, next } = match got {
                 Ok(g) => g,
                 Err(e) if e.kind() == ErrorKind::NotFound && page == 0 => return Ok(None),
                 Err(e) => return Err(e),
@@ -79,16 +76,7 @@ impl Client {
                 }
             }
             match next {
-                Some(n) if n.starts_with('/') => path = n,
-                Some(ref n) if let Some(p) = n.strip_prefix(self.origin.base()) => {
-                    path = p.to_owned()
-                }
-                Some(n) => {
-                    return Err(Error::new(
-                        ErrorKind::Other,
-                        format!("referrers list points to another host: {n}"),
-                    ));
-                }
+                Some(n) => path = n,
                 None => break,
             }
         }

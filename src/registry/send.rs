@@ -1,21 +1,20 @@
-//! The request path. [`Client::get`] sends one GET (a HEAD for [`Body::Head`]) and follows its
+//! The request path. [`Endpoint::get`] sends one GET (a HEAD for [`Body::Head`]) and follows its
 //! answers: auth is a layer
 //! around the send (cached `Authorization` → send → 401 → challenge → token → resend once, as
 //! oras-go's `auth.Client.Do`), redirects are followed without our credentials once they leave
 //! the registry's host (whose signed URLs stay out of logs and errors), and a 2xx notes the
 //! registry's quota headers.
 
-use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ureq::http::{self, Response};
 
 use super::auth::Ahead;
-use super::floor::{Floor, FloorReader};
-use super::status::{body_error, network, rate_limit, read_error_body, status_error};
+use super::endpoint::Endpoint;
+use super::reply::Reply;
+use super::status::{network, rate_limit, read_error_body, status_error};
 use super::transport::proxy_for;
-use super::{Client, DEFAULT_DEADLINE};
-use crate::digest::Digest;
+use super::urls::{display_url, resolve, url_authority};
 use crate::error::{Error, ErrorKind};
 use crate::events::Level;
 
@@ -32,81 +31,14 @@ pub(super) enum Body {
     Head,
 }
 
-/// A response whose status was 2xx.
-pub struct Reply {
-    pub response: Response<ureq::Body>,
-    pub url: String,
-    deadline: Duration,
-    /// A mirror's blob body must keep up a minimum rate (see [`Floor`]).
-    pub(super) floor: Option<Floor>,
-}
-
-impl Reply {
-    /// An answer made on this machine (a layout or the cache standing in for a registry).
-    pub(super) fn local(response: Response<ureq::Body>) -> Reply {
-        Reply { response, url: "local".into(), deadline: DEFAULT_DEADLINE, floor: None }
-    }
-
-    /// The status code.
-    pub fn status(&self) -> u16 {
-        self.response.status().as_u16()
-    }
-
-    /// The body as a reader of any length (a blob's), held to the mirror floor when a mirror
-    /// sends it.
-    pub fn into_reader(self) -> Box<dyn Read + Send> {
-        let body = self.response.into_body().into_with_config().limit(u64::MAX).reader();
-        match self.floor {
-            Some(floor) => Box::new(FloorReader::new(body, floor)),
-            None => Box::new(body),
-        }
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.response.headers().get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Read at most `cap` bytes of the body; a failure is a (retryable) network error.
-    pub fn read_body(self, cap: u64, what: &str) -> Result<Vec<u8>, Error> {
-        let mut body = Vec::new();
-        self.response.into_body().into_reader().take(cap).read_to_end(&mut body).map_err(|e| {
-            body_error(&format!("GET {}: reading {what}", self.url), e, self.deadline)
-        })?;
-        Ok(body)
-    }
-
-    pub fn content_length(&self) -> Option<u64> {
-        self.header("content-length").and_then(|v| v.trim().parse().ok())
-    }
-
-    /// Check that a 206 answer to a range request for `digest` from byte `from` starts there; a
-    /// server that sends another range is a (retryable) network error.
-    pub fn starts_at(&self, from: u64, digest: &Digest) -> Result<(), Error> {
-        let start = self.header("content-range").and_then(content_range_start);
-        if start == Some(from) {
-            return Ok(());
-        }
-        Err(Error::new(
-            ErrorKind::Network,
-            format!("blob {digest}: asked for bytes from {from}, got range {start:?}"),
-        )
-        .transient(true))
-    }
-}
-
-/// `Content-Range: bytes START-END/TOTAL` → START (the one parser of it).
-fn content_range_start(v: &str) -> Option<u64> {
-    v.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
-}
-
 /// One answer as it came, with the instant its error body must be read by.
 struct Sent {
     resp: Response<ureq::Body>,
     until: Instant,
 }
 
-impl Client {
-    /// HEAD `path`, as [`Client::get`]: what a manifest's digest is, without the body (Docker
+impl Endpoint {
+    /// HEAD `path`, as [`Endpoint::get`]: what a manifest's digest is, without the body (Docker
     /// Hub counts a GET of a manifest against the pull quota, not a HEAD).
     pub(super) fn head(
         &self,
@@ -131,7 +63,7 @@ impl Client {
         }
         let scope = format!("repository:{repo}:pull");
         let mut url = format!("{}{}", self.origin.base(), path);
-        if let Some(ns) = &self.mirror_of {
+        if let Some(ns) = self.mirror.as_ref().map(|m| &m.ns) {
             // containerd's convention: a mirror (Spegel, Dragonfly, a node-local cache) learns
             // which registry it stands in for; Spegel answers tags only with it.
             let sep = if path.contains('?') { '&' } else { '?' };
@@ -150,7 +82,7 @@ impl Client {
             match resp.status().as_u16() {
                 200..=299 => {
                     self.note_quota(resp.headers());
-                    return Ok(Reply { response: resp, url, deadline: self.deadline, floor: None });
+                    return Ok(Reply::new(resp, url, self.deadline));
                 }
                 401 if same_host && !retried_auth => {
                     retried_auth = true;
@@ -319,73 +251,11 @@ fn redirect_target(
             ),
         ));
     };
-    resolve_location(url, location)
+    resolve(url, location)
 }
 
 /// `GET <url>` (or `HEAD <url>`) as logs and errors show it.
 fn describe(body: Body, url: &str, same_host: bool) -> String {
     let method = if body == Body::Head { "HEAD" } else { "GET" };
     format!("{method} {}", display_url(url, same_host))
-}
-
-/// The authority (`host[:port]`) of an absolute http(s) URL.
-pub(crate) fn url_authority(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
-    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
-}
-
-/// Another host's URL may be signed: keep its query out of logs and errors.
-fn display_url(url: &str, same_host: bool) -> &str {
-    if same_host { url } else { url.split('?').next().unwrap_or(url) }
-}
-
-fn resolve_location(base: &str, location: &str) -> Result<String, Error> {
-    if location.starts_with("http://") || location.starts_with("https://") {
-        return Ok(location.to_owned());
-    }
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let origin_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
-    if let Some(rest) = location.strip_prefix("//") {
-        return Ok(format!("{}{rest}", &base[..scheme_end]));
-    }
-    if location.starts_with('/') {
-        return Ok(format!("{}{location}", &base[..origin_end]));
-    }
-    Err(Error::new(ErrorKind::Network, format!("unsupported redirect Location {location:?}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range_starts() {
-        assert_eq!(content_range_start("bytes 5-9/10"), Some(5));
-        assert_eq!(content_range_start(" bytes 0-0/*"), Some(0));
-        assert_eq!(content_range_start("bytes */10"), None);
-        assert_eq!(content_range_start("items 5-9/10"), None);
-        assert_eq!(content_range_start("bytes -5/10"), None);
-    }
-
-    #[test]
-    fn locations_resolve_against_the_request() {
-        let base = "http://127.0.0.1:5000/v2/a/blobs/sha256:x";
-        assert_eq!(
-            resolve_location(base, "/other?x=1").unwrap(),
-            "http://127.0.0.1:5000/other?x=1"
-        );
-        assert_eq!(
-            resolve_location(base, "https://cdn.example/b").unwrap(),
-            "https://cdn.example/b"
-        );
-        assert_eq!(resolve_location(base, "//cdn.example/b").unwrap(), "http://cdn.example/b");
-        assert!(resolve_location(base, "relative").is_err());
-    }
-
-    #[test]
-    fn signed_urls_are_not_shown_for_other_hosts() {
-        assert_eq!(display_url("https://cdn/x?sig=abc", false), "https://cdn/x");
-        assert_eq!(display_url("https://reg/v2/?n=1", true), "https://reg/v2/?n=1");
-        assert_eq!(url_authority("https://a.b:5/x?y"), Some("a.b:5"));
-    }
 }

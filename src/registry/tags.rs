@@ -1,6 +1,12 @@
-//! A tag listing's bounds: no page twice, caps on tags, bytes and pages.
+//! Paginated lists (tags, referrers): one page at a time, the next named by `Link:
+//! <…>; rel="next"` (RFC 8288) on the registry itself; and a tag listing's bounds: no page
+//! twice, caps on tags, bytes and pages.
 
+use super::Client;
+use super::endpoint::Endpoint;
+use super::send::Body;
 use crate::error::{Error, ErrorKind};
+use crate::manifest::MAX_MANIFEST_BYTES;
 
 /// A tag listing stops at this many tags...
 pub const MAX_TAGS: u64 = 1_000_000;
@@ -72,8 +78,87 @@ impl<'a> TagWalk<'a> {
     }
 }
 
+/// One page of a list, and the path of the next one on the same host.
+pub(super) struct Page {
+    pub body: Vec<u8>,
+    /// Where it came from, for errors.
+    pub url: String,
+    pub next: Option<String>,
+}
+
+impl Endpoint {
+    /// GET the page of the list `what` (`tag list`, `referrers list`) at `path` on this host: its
+    /// body (at most [`MAX_MANIFEST_BYTES`]) and the path of the page its `Link` names next,
+    /// resolved against the request's URL. A next page elsewhere is refused: the list is the
+    /// registry's, and our credentials stay with it.
+    pub(super) fn page(
+        &self,
+        path: &str,
+        repo: &str,
+        accept: &str,
+        what: &str,
+    ) -> Result<Page, Error> {
+        let reply = self.get(path, repo, &[("accept", accept)], Body::Small)?;
+        let link = reply.header("link").and_then(next_link);
+        let url = reply.url.clone();
+        let body = reply.read_body(MAX_MANIFEST_BYTES, what)?;
+        let next = match link {
+            None => None,
+            Some(n) => {
+                let base = self.origin.base();
+                let resolved = super::urls::resolve(&format!("{base}{path}"), &n)?;
+                match resolved.strip_prefix(base).filter(|p| p.starts_with('/')) {
+                    Some(p) => Some(p.to_owned()),
+                    None => {
+                        let e = format!("{what} points to another host: {n}");
+                        return Err(Error::new(ErrorKind::Other, e));
+                    }
+                }
+            }
+        };
+        Ok(Page { body, url, next })
+    }
+}
+
+impl Client {
+    /// Every tag of `repo` (asked of the registry alone), handed to `on_tag` page by page as
+    /// they arrive, following `Link` pagination within the bounds of [`TagWalk`]. Returns the
+    /// count.
+    pub fn tags(
+        &self,
+        repo: &str,
+        on_tag: &mut dyn FnMut(&str) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        #[derive(serde::Deserialize)]
+        struct Tags {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let mut path = format!("/v2/{repo}/tags/list?n=1000");
+        let mut walk = TagWalk::new(repo);
+        walk.visit(&path)?;
+        loop {
+            let Page { body, url, next } =
+                self.retrying(None, &format!("tags of {repo}"), |_| {
+                    self.registry.page(&path, repo, "application/json", "tag list")
+                })?;
+            let page: Tags = serde_json::from_slice(&body).map_err(|e| {
+                Error::new(ErrorKind::Other, format!("GET {url}: not a tag list ({e})"))
+            })?;
+            let tags = page.tags.unwrap_or_default();
+            walk.page(body.len(), tags.len())?;
+            for t in &tags {
+                on_tag(t)?;
+            }
+            let Some(next) = next else { return Ok(walk.tags) };
+            path = next;
+            walk.visit(&path)?;
+        }
+    }
+}
+
 /// The target of `rel="next"` in a `Link` header.
-pub(super) fn next_link(header: &str) -> Option<String> {
+fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
         params

@@ -130,10 +130,7 @@ pub(super) fn proxy_for(
     .or_else(|| var("all_proxy"))
     .or_else(|| var("ALL_PROXY"));
     let Some(url) = url else { return Ok(None) };
-    let name = host.strip_prefix('[').map_or_else(
-        || host.rsplit_once(':').map_or(host, |(h, _)| h),
-        |rest| rest.split(']').next().unwrap_or(rest),
-    );
+    let name = super::urls::host_of(host);
     if let Some(list) = var("NO_PROXY").or_else(|| var("no_proxy"))
         && no_proxy_matches(&list, name)
     {

@@ -18,7 +18,7 @@ use p256::pkcs8::DecodePublicKey as _;
 
 use crate::error::{Error, ErrorKind, Hint};
 use crate::manifest::Descriptor;
-use crate::registry::Client;
+use crate::registry::{Client, Key};
 
 /// Largest signature, signature payload or checksum list fetched into memory.
 pub const MAX_SIGNATURE_BYTES: u64 = 1024 * 1024;
@@ -250,19 +250,10 @@ pub(crate) fn falling_through(
     client: &Client,
     repo: &str,
     tags: &[String],
-    mut check: impl FnMut() -> Result<(), Error>,
+    check: impl FnMut() -> Result<(), Error>,
 ) -> Result<(), Error> {
-    loop {
-        let e = match check() {
-            Err(e) if e.kind() == ErrorKind::Signature => e,
-            done => return done,
-        };
-        let keys = tags.iter().map(|t| crate::registry::manifest_key(repo, t));
-        // Every tag's mirrors are blamed, so no short-circuit.
-        if !keys.fold(false, |any, key| client.distrust(&key, &e) | any) {
-            return Err(e);
-        }
-    }
+    let keys: Vec<Key> = tags.iter().map(|t| Key::manifest(repo, t)).collect();
+    client.fail_over(&keys, ErrorKind::Signature, check)
 }
 
 /// A signature error: exit code 8.

@@ -1,0 +1,159 @@
+//! One host the run talks to — the registry, or one of its mirrors: its agent (connection reuse
+//! for the whole run), which scheme reaches it, its auth and the challenge a cache remembers,
+//! and for a mirror the registry it stands in for and the floor under its blob bodies. The
+//! request path itself is in send.rs; which endpoint is asked, retries and the fail-over are the
+//! [`Client`](super::Client)'s.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use ureq::tls::TlsConfig;
+
+use super::floor::Floor;
+use super::send::Body;
+use super::transport::{CancelWatch, PinnedResolver, proxy_for, tls_config};
+use super::{ClientOptions, DEFAULT_DEADLINE, Reply, auth, origin, remembered, store};
+use crate::digest::Digest;
+use crate::error::Error;
+use crate::events::{Level, Observer};
+use crate::manifest::ACCEPT;
+use crate::reference::Reference;
+
+/// What a mirror's endpoint carries besides a registry's.
+pub(super) struct MirrorOf {
+    /// The registry it stands in for, sent as `ns=` on every request.
+    pub ns: String,
+    /// Raised by its blob bodies when they fall under the floor (see [`Floor`]); shared with
+    /// the route, which then asks it no more.
+    pub dead: Arc<AtomicBool>,
+}
+
+/// One host: a registry or a mirror.
+pub(super) struct Endpoint {
+    pub(super) agent: ureq::Agent,
+    pub(super) origin: origin::Origin,
+    pub(super) memory: remembered::Memory,
+    pub(super) host: String,
+    pub(super) auth: auth::Auth,
+    pub(super) log: Arc<dyn Observer>,
+    pub(super) quota_warned: AtomicBool,
+    pub(super) deadline: Duration,
+    /// `--timeout`: the longest a read may wait.
+    read_timeout: Duration,
+    /// For a mirror: whom it stands in for, and its floor.
+    pub(super) mirror: Option<MirrorOf>,
+    /// A directory answering instead of the network (an OCI layout, or the cache offline).
+    pub(super) store: Option<store::Store>,
+    _watch: CancelWatch,
+}
+
+impl Endpoint {
+    /// The endpoint of `reference`'s registry (its API host). Credentials: explicit ones, else
+    /// those `opts.sources` hold for it.
+    pub(super) fn new(
+        reference: &Reference,
+        opts: &ClientOptions,
+        log: Arc<dyn Observer>,
+        mirror: Option<MirrorOf>,
+    ) -> Result<Endpoint, Error> {
+        let host = reference.api_host().to_owned();
+        let origin = origin::Origin::new(&host, opts.plain_http, opts.insecure_registry);
+        let credentials = match &opts.credentials {
+            Some(c) => Some(c.clone()),
+            None => {
+                let found = opts.sources.find(reference.registry())?;
+                if let Some(f) = &found {
+                    log.log(
+                        Level::Debug,
+                        format!("using credentials for {} from {}", reference.registry(), f.source),
+                    );
+                }
+                found.map(|f| f.credentials)
+            }
+        };
+        let tls = if opts.plain_http { TlsConfig::default() } else { tls_config(opts)? };
+        let deadline = opts.deadline.unwrap_or(DEFAULT_DEADLINE);
+        let read_timeout = opts.timeout.unwrap_or(Duration::from_secs(30));
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(concat!("oci-dl/", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(opts.connect_timeout.unwrap_or(Duration::from_secs(30))))
+            .timeout_per_read(Some(read_timeout))
+            .timeout_recv_response(Some(deadline))
+            .input_buffer_size(256 * 1024)
+            .max_idle_connections_per_host(16)
+            .tls_config(tls)
+            .proxy(proxy_for(origin.first_scheme(), &host, &*log)?)
+            .build();
+        let resolver = PinnedResolver { pins: opts.resolve.clone(), system: Default::default() };
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            resolver,
+        );
+        Ok(Endpoint {
+            _watch: CancelWatch::start(agent.clone(), opts.cancel.clone()),
+            agent,
+            origin,
+            memory: remembered::Memory::load(opts.cache.as_deref(), &host),
+            host,
+            auth: auth::Auth::new(credentials, deadline),
+            log,
+            quota_warned: Default::default(),
+            deadline,
+            read_timeout,
+            mirror,
+            store: opts.store.clone().map(|s| s.for_registry(reference.registry())),
+        })
+    }
+
+    pub(super) fn debug(&self, message: String) {
+        self.log.log(Level::Debug, message);
+    }
+
+    /// GET bytes `from..=to` (or `from..` without `to`, the whole blob from 0) of a blob, with
+    /// `If-Range` when an ETag is known; a mirror's body is held to the floor.
+    pub(super) fn blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        (from, to): (u64, Option<u64>),
+        if_range: Option<&str>,
+    ) -> Result<Reply, Error> {
+        let path = format!("/v2/{repo}/blobs/{digest}");
+        let range = match (from, to) {
+            (0, None) => None,
+            (f, None) => Some(format!("bytes={f}-")),
+            (f, Some(t)) => Some(format!("bytes={f}-{t}")),
+        };
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(r) = &range {
+            headers.push(("range", r));
+            if let Some(etag) = if_range.filter(|e| super::strong_etag(e)) {
+                headers.push(("if-range", etag));
+            }
+        }
+        let mut reply = self.get(&path, repo, &headers, Body::Blob)?;
+        reply.floor = self.mirror.as_ref().map(|m| Floor {
+            dead: m.dead.clone(),
+            host: self.host.clone(),
+            window: self.read_timeout * 2,
+            log: self.log.clone(),
+        });
+        Ok(reply)
+    }
+
+    /// HEAD a manifest: the digest it has now (`None`: the host did not say).
+    pub(super) fn manifest_digest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<Digest>, Error> {
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        let reply = self.head(&path, repo, &[("accept", ACCEPT)])?;
+        Ok(reply.header("docker-content-digest").and_then(|v| v.trim().parse().ok()))
+    }
+}
