@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use base64::Engine as _;
 
-use crate::support::fake::{self, Guard, TOKEN};
+use crate::support::fake::{self, Guard, Reply, TOKEN};
 use crate::support::push::{Layer, Pusher};
 use crate::support::registry;
 use crate::support::*;
@@ -197,6 +197,61 @@ fn redirected_blobs_get_no_authorization_on_the_other_host() {
         cdn_hits.iter().all(|h| h.header("authorization").is_none()),
         "credentials leaked to the CDN"
     );
+    assert!(!run.stderr.contains("sig=secret"), "signed URLs are not logged:\n{}", run.stderr);
+    cdn.assert_no_unexpected();
+    fake.assert_no_unexpected();
+}
+
+#[test]
+fn a_relative_location_on_the_registry_is_followed_with_its_credentials() {
+    // RFC 9110 10.2.2: a Location may be relative, resolved against the request's URL.
+    let data = noise(20_000, 31);
+    let fake = fake::artifact_with(
+        vec![("one", data.clone())],
+        Guard::Bearer { token_auth: None },
+        |hit, d, b| match hit.path.contains("hop=1") {
+            true => Reply::new(200, b.to_vec()),
+            // `./` keeps `sha256:` from reading as a scheme (RFC 3986 4.2).
+            false => Reply::new(307, "").header("location", &format!("./{d}?hop=1")),
+        },
+    );
+    let sb = Sandbox::new();
+    sb.run(&["pull", &format!("{}/x:v1", fake.host), "-o", "out"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("out/one")).unwrap(), data);
+    let hops: Vec<_> =
+        fake.hits_to("/v2/x/blobs/").into_iter().filter(|h| h.path.contains("hop=1")).collect();
+    assert_eq!(hops.len(), 1, "{hops:?}");
+    let bearer = format!("Bearer {TOKEN}");
+    assert_eq!(hops[0].header("authorization"), Some(bearer.as_str()), "same origin");
+    fake.assert_no_unexpected();
+}
+
+#[test]
+fn a_relative_location_on_another_host_stays_there_without_credentials() {
+    let data = noise(20_000, 32);
+    let digest = oci_dl::Digest::of(oci_dl::Algorithm::Sha256, &data).to_string();
+    let (d2, served) = (data.clone(), digest.clone());
+    let cdn = fake::Fake::start(move |hit| match hit.route() {
+        r if r == format!("/edge/a/{served}") => {
+            Reply::new(302, "").header("location", &format!("../../cdn/{served}?sig=secret"))
+        }
+        r if r == format!("/cdn/{served}") => Reply::new(200, d2.clone()),
+        _ => Reply::unexpected(),
+    });
+    let cdn_host = cdn.host.clone();
+    let fake =
+        fake::artifact_with(vec![("one", data.clone())], Guard::Bearer { token_auth: None }, {
+            move |_, d, _| {
+                Reply::new(307, "").header("location", &format!("http://{cdn_host}/edge/a/{d}"))
+            }
+        });
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", &format!("{}/x:v1", fake.host), "-o", "out", "-v"]);
+    run.ok();
+    assert_eq!(std::fs::read(sb.work().join("out/one")).unwrap(), data);
+    let routes: Vec<String> = cdn.hits().iter().map(|h| h.route().to_owned()).collect();
+    assert_eq!(routes, [format!("/edge/a/{digest}"), format!("/cdn/{digest}")]);
+    assert!(cdn.hits().iter().all(|h| h.header("authorization").is_none()), "credentials leaked");
     assert!(!run.stderr.contains("sig=secret"), "signed URLs are not logged:\n{}", run.stderr);
     cdn.assert_no_unexpected();
     fake.assert_no_unexpected();
