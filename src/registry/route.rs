@@ -303,6 +303,32 @@ mod tests {
     }
 
     #[test]
+    fn bad_bytes_then_a_404_then_a_cancel_blame_only_the_mirror_that_sent_the_bytes() {
+        let (r, warned) = route(2);
+        let (rounds, asked) = (Cell::new(0), RefCell::new(Vec::new()));
+        // m0 sends bad bytes; in the next round m1 has none and the registry's answer is
+        // cut short by a cancel.
+        let got: Result<(), Error> = r.fail_over(&[blob()], ErrorKind::Integrity, || {
+            rounds.set(rounds.get() + 1);
+            r.each_source(&blob(), true, |s| {
+                asked.borrow_mut().push(s);
+                match s {
+                    Some(0) => Ok(()),
+                    Some(_) => Err(Error::new(ErrorKind::NotFound, "404 BLOB_UNKNOWN")),
+                    None => Err(Error::new(ErrorKind::Interrupted, "interrupted")),
+                }
+            })?;
+            Err(Error::new(ErrorKind::Integrity, "digest mismatch"))
+        });
+        assert_eq!(got.unwrap_err().kind(), ErrorKind::Interrupted);
+        assert_eq!((rounds.get(), &*asked.borrow()), (2, &vec![Some(0), Some(1), None]));
+        assert_eq!(dead(&r), [true, false], "the 404 and the cancel blame no one");
+        let warned = warned.lock().unwrap();
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(warned[0].starts_with("mirror m0: "), "{warned:?}");
+    }
+
+    #[test]
     fn a_tag_is_never_asked_of_a_digest_only_mirror() {
         let (mut r, _) = route(2);
         r.lanes[0].digest_only = true;

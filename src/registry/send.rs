@@ -259,3 +259,84 @@ fn describe(body: Body, url: &str, same_host: bool) -> String {
     let method = if body == Body::Head { "HEAD" } else { "GET" };
     format!("{method} {}", display_url(url, same_host))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::ClientOptions;
+    use super::Endpoint;
+    use crate::events::Silent;
+
+    /// A registry, whether `--plain-http` is given, and URLs with whether they are its own.
+    type Case = (&'static str, bool, &'static [(&'static str, bool)]);
+
+    fn endpoint(registry: &str, plain_http: bool) -> Endpoint {
+        let reference: crate::reference::Reference = format!("{registry}/x:v1").parse().unwrap();
+        let opts = ClientOptions { plain_http, ..Default::default() };
+        Endpoint::new(&reference, &opts, Arc::new(Silent), None).unwrap()
+    }
+
+    /// Our `Authorization` goes where a redirect or a `Link` leads only when it is the registry's
+    /// own scheme and authority, spelled as the reference spells them. Another spelling of the
+    /// same origin (`:443`, upper case, another form of an IPv6 address) is withheld: safe.
+    #[test]
+    fn credentials_go_to_the_registrys_own_origin_only() {
+        let cases: &[Case] = &[
+            (
+                "registry.example",
+                false,
+                &[
+                    ("https://registry.example/v2/x/blobs/sha256:0", true),
+                    ("https://registry.example?n=1", true),
+                    ("http://registry.example/v2/", false), // a downgrade
+                    ("https://registry.example:443/v2/", false),
+                    ("https://REGISTRY.EXAMPLE/v2/", false),
+                    ("https://registry.example.evil/v2/", false),
+                    ("https://registry.example@evil/v2/", false),
+                    ("https://user@registry.example/v2/", false),
+                    ("https://registry.example:5000/v2/", false),
+                    ("https://evil/registry.example", false),
+                    ("https://evil?registry.example", false),
+                    ("https://evil#registry.example", false),
+                    ("https://registry.example\\@evil/", false),
+                ],
+            ),
+            (
+                "registry.example:443",
+                false,
+                &[
+                    ("https://registry.example:443/v2/", true),
+                    ("https://registry.example/v2/", false),
+                    ("https://registry.example:4430/v2/", false),
+                ],
+            ),
+            (
+                "registry.example",
+                true,
+                &[
+                    ("http://registry.example/v2/", true), // --plain-http
+                    ("https://registry.example/v2/", false),
+                    ("http://registry.example:80/v2/", false),
+                ],
+            ),
+            (
+                "[::1]:5000",
+                false,
+                &[
+                    ("https://[::1]:5000/v2/", true),
+                    ("https://[::1]:50001/v2/", false),
+                    ("https://[::1]/v2/", false),
+                    ("https://[0:0:0:0:0:0:0:1]:5000/v2/", false),
+                    ("https://[::1]:5000@evil/v2/", false),
+                ],
+            ),
+        ];
+        for (registry, plain_http, urls) in cases {
+            let e = endpoint(registry, *plain_http);
+            for (url, ours) in *urls {
+                assert_eq!(e.is_registry(url), *ours, "{registry} (plain {plain_http}): {url}");
+            }
+        }
+    }
+}

@@ -29,47 +29,74 @@ pub(super) fn display_url(url: &str, same_host: bool) -> &str {
 }
 
 /// `reference` resolved against the absolute http(s) URL `base`. An absolute reference must be
-/// http(s) too; a fragment is dropped (it is never sent).
+/// http(s) too, and an absolute or network-path one must name a host; a fragment is dropped (it
+/// is never sent). Every path loses its dot segments (5.2.2), so one resource has one spelling.
 pub(super) fn resolve(base: &str, reference: &str) -> Result<String, Error> {
-    let unsupported =
-        || Error::new(ErrorKind::Network, format!("unsupported redirect Location {reference:?}"));
     let reference = reference.split('#').next().unwrap_or(reference);
-    if let Some((scheme, _)) = reference.split_once(':')
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-    {
-        // Schemes are case-insensitive; ours are written in lower case.
-        let absolute = format!("{}{}", scheme.to_ascii_lowercase(), &reference[scheme.len()..]);
-        return match url_authority(&absolute) {
-            Some(a) if !a.is_empty() => Ok(absolute),
-            _ => Err(unsupported()),
-        };
-    }
-    let (scheme, rest) = base.split_once("://").ok_or_else(unsupported)?;
-    if let Some(network_path) = reference.strip_prefix("//") {
-        return Ok(format!("{scheme}://{network_path}"));
-    }
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, rest) = rest.split_at(authority_end);
-    let (base_path, base_query) = rest.split_once('?').map_or((rest, None), |(p, q)| (p, Some(q)));
-    let (path, query) = reference.split_once('?').map_or((reference, None), |(p, q)| (p, Some(q)));
-    let (path, query) = match path {
-        "" => (base_path.to_owned(), query.or(base_query)),
-        p if p.starts_with('/') => (remove_dot_segments(p), query),
-        p => {
-            let dir = base_path.rfind('/').map_or("/", |i| &base_path[..=i]);
-            (remove_dot_segments(&format!("{dir}{p}")), query)
+    let unsupported = || {
+        // Its query may be a CDN's signature: not shown.
+        let shown = reference.split('?').next().unwrap_or(reference);
+        Error::new(ErrorKind::Network, format!("unsupported redirect Location {shown:?}"))
+    };
+    let (base_scheme, base_rest) = base.split_once("://").ok_or_else(unsupported)?;
+    let (base_authority, base_rest) = split_authority(base_rest);
+    let (scheme, reference) = match reference.split_once(':') {
+        Some((scheme, rest)) if is_scheme(scheme) => {
+            // Schemes are case-insensitive; ours are written in lower case.
+            let scheme = scheme.to_ascii_lowercase();
+            if !matches!(scheme.as_str(), "http" | "https") || !rest.starts_with("//") {
+                return Err(unsupported());
+            }
+            (scheme, rest)
+        }
+        _ => (base_scheme.to_owned(), reference),
+    };
+    let (authority, path, query) = match reference.strip_prefix("//") {
+        Some(network_path) => {
+            let (authority, rest) = split_authority(network_path);
+            if authority.is_empty() {
+                return Err(unsupported());
+            }
+            let (path, query) = split_query(rest);
+            let path = if path.is_empty() { String::new() } else { remove_dot_segments(path) };
+            (authority, path, query)
+        }
+        None => {
+            let (base_path, base_query) = split_query(base_rest);
+            match split_query(reference) {
+                ("", query) => (base_authority, base_path.to_owned(), query.or(base_query)),
+                (p, query) if p.starts_with('/') => (base_authority, remove_dot_segments(p), query),
+                (p, query) => {
+                    let dir = base_path.rfind('/').map_or("/", |i| &base_path[..=i]);
+                    (base_authority, remove_dot_segments(&format!("{dir}{p}")), query)
+                }
+            }
         }
     };
-    let path = if path.is_empty() { "/" } else { &path };
     Ok(match query {
         Some(q) => format!("{scheme}://{authority}{path}?{q}"),
         None => format!("{scheme}://{authority}{path}"),
     })
 }
 
-/// RFC 3986 5.2.4 on an absolute path: `.` and `..` segments go, and `..` never climbs above
-/// the root.
+/// RFC 3986 3.1: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+}
+
+/// `authority` and what follows it (a path and query) of a URL past its `scheme://`.
+fn split_authority(s: &str) -> (&str, &str) {
+    s.split_at(s.find(['/', '?']).unwrap_or(s.len()))
+}
+
+/// A path and its query, if any.
+fn split_query(s: &str) -> (&str, Option<&str>) {
+    s.split_once('?').map_or((s, None), |(p, q)| (p, Some(q)))
+}
+
+/// RFC 3986 5.2.4 on an absolute (or empty) path: `.` and `..` segments go, and `..` never
+/// climbs above the root.
 fn remove_dot_segments(path: &str) -> String {
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let mut out: Vec<&str> = Vec::new();
@@ -126,6 +153,23 @@ mod tests {
             ("g;x=1/../y", "http://a/b/c/y"),
             ("https://cdn.example/x?sig=1", "https://cdn.example/x?sig=1"),
             ("HTTP://cdn.example/x", "http://cdn.example/x"),
+            // The rest of 5.4.1 and 5.4.2 (their fragments dropped: never sent).
+            ("g;x", "http://a/b/c/g;x"),
+            ("g?y#s", "http://a/b/c/g?y"),
+            ("g;x?y#s", "http://a/b/c/g;x?y"),
+            ("../../../../g", "http://a/g"),
+            ("g..", "http://a/b/c/g.."),
+            ("./g/.", "http://a/b/c/g/"),
+            ("g/../h", "http://a/b/c/h"),
+            ("g;x=1/./y", "http://a/b/c/g;x=1/y"),
+            ("g?y/./x", "http://a/b/c/g?y/./x"),
+            ("g?y/../x", "http://a/b/c/g?y/../x"),
+            ("g#s/./x", "http://a/b/c/g"),
+            ("g#s/../x", "http://a/b/c/g"),
+            // 5.2.2: an absolute or network-path reference loses its dot segments too, so one
+            // page cannot come back under another spelling.
+            ("http://a/b/c/./../g", "http://a/b/g"),
+            ("//a/b/../../../g?q", "http://a/g?q"),
         ];
         for (reference, want) in cases {
             assert_eq!(resolve(base, reference).unwrap(), want, "{reference:?}");
@@ -142,6 +186,41 @@ mod tests {
         {
             assert!(resolve("https://r/v2/", bad).is_err(), "{bad}");
         }
+        // A network-path reference names a host, or it is refused as an absolute one would be.
+        for bad in ["//", "///evil/x", "//?x", "//#x"] {
+            assert!(resolve("https://r/v2/", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_refused_location_keeps_its_query_out_of_the_error() {
+        // Such a query is often a CDN's signature.
+        let e = resolve("https://r/v2/", "ftp://cdn.example/x?sig=secret#frag").unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
+        assert!(e.to_string().contains("ftp://cdn.example/x"), "{e}");
+    }
+
+    #[test]
+    fn relative_tricks_never_leave_the_base_authority() {
+        // Whatever a relative reference holds (`@`, backslashes, encoded dots, `..` above the
+        // root, a `:` past the first segment), the URL it makes keeps the base's authority.
+        let base = "https://r:5000/v2/a/blobs/sha256:x";
+        for reference in [
+            "/@evil/x",
+            "@evil/x",
+            "/\\evil/x",
+            "\\\\evil\\x",
+            "%2e%2e/%2e%2e/x",
+            "../../../../../../x",
+            "/.//evil/x",
+            "..//evil",
+            "./evil:80/x",
+            "?@evil",
+            "",
+        ] {
+            let got = resolve(base, reference).unwrap();
+            assert_eq!(url_authority(&got), Some("r:5000"), "{reference:?} -> {got}");
+        }
     }
 
     #[test]
@@ -156,6 +235,40 @@ mod tests {
         ];
         for (authority, host) in cases {
             assert_eq!(host_of(authority), host, "{authority}");
+        }
+    }
+
+    /// The three copies `host_of` replaced (credentials' GITHUB_TOKEN check, the loopback test,
+    /// NO_PROXY), as 970a18f had them: on every registry a reference can name, `host_of` agrees,
+    /// so a credential or proxy rule for `host` reaches `host:5000` exactly when it did before.
+    #[test]
+    fn host_of_agrees_with_the_copies_it_replaced() {
+        fn credentials(r: &str) -> &str {
+            r.rsplit_once(':')
+                .map_or(r, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { r })
+        }
+        fn loopback(h: &str) -> &str {
+            match h.strip_prefix('[') {
+                Some(rest) => rest.split(']').next().unwrap_or(""),
+                None => h.rsplit_once(':').map_or(h, |(h, _)| h),
+            }
+        }
+        for registry in [
+            "ghcr.io",
+            "ghcr.io:443",
+            "GHCR.IO:5000",
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "[::1]",
+            "[::1]:5000",
+            "[fe80::1]:443",
+            "registry-1.docker.io",
+        ] {
+            let brackets = |h: &str| h.trim_start_matches('[').trim_end_matches(']').to_owned();
+            assert_eq!(host_of(registry), loopback(registry), "{registry}");
+            // The GITHUB_TOKEN check kept an IPv6 literal's brackets; neither is ghcr.io.
+            assert_eq!(host_of(registry), brackets(credentials(registry)), "{registry}");
         }
     }
 
