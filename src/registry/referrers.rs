@@ -61,21 +61,21 @@ impl Client {
             let got = self.retrying(None, &format!("referrers of {digest}"), |_| {
                 self.registry.page(&path, repo, OCI_INDEX, "referrers list")
             });
-            let Page { body, url, next } = match got {
+            let got: Page = match got {
                 Ok(g) => g,
                 Err(e) if e.kind() == ErrorKind::NotFound && page == 0 => return Ok(None),
                 Err(e) => return Err(e),
             };
-            match Manifest::parse(&body, Some(OCI_INDEX)) {
+            match Manifest::parse(&got.body, Some(OCI_INDEX)) {
                 Ok((Manifest::Index(i), _)) => out.extend(i.manifests),
                 _ => {
                     return Err(Error::new(
                         ErrorKind::Other,
-                        format!("GET {url}: not an image index of referrers"),
+                        format!("GET {}: not an image index of referrers", got.url),
                     ));
                 }
             }
-            match next {
+            match got.next()? {
                 Some(n) => path = n,
                 None => break,
             }

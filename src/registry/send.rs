@@ -251,7 +251,11 @@ fn redirect_target(
             ),
         ));
     };
-    resolve(url, location)
+    resolve(url, location).ok_or_else(|| {
+        // Its query may be a CDN's signature: not shown.
+        let shown = display_url(location, false);
+        Error::new(ErrorKind::Network, format!("unsupported redirect Location {shown:?}"))
+    })
 }
 
 /// `GET <url>` (or `HEAD <url>`) as logs and errors show it.

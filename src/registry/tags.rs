@@ -78,45 +78,54 @@ impl<'a> TagWalk<'a> {
     }
 }
 
-/// One page of a list, and the path of the next one on the same host.
+/// One page of a list, and the `Link` to the next one.
 pub(super) struct Page {
     pub body: Vec<u8>,
     /// Where it came from, for errors.
     pub url: String,
-    pub next: Option<String>,
+    /// The `rel="next"` target as the registry sent it.
+    link: Option<String>,
+    /// The registry's `scheme://host` and the path asked, which the link is resolved against.
+    base: String,
+    path: String,
+    what: &'static str,
+}
+
+impl Page {
+    /// The path of the next page on the registry, resolved against the request's URL. Asked
+    /// for after the page is handed on, so that a bad link ends the list after what came. A
+    /// next page elsewhere (another scheme, host or port; userinfo) is refused: the list is the
+    /// registry's, and our credentials stay with it.
+    pub(super) fn next(&self) -> Result<Option<String>, Error> {
+        let Some(link) = &self.link else { return Ok(None) };
+        let resolved = super::urls::resolve(&format!("{}{}", self.base, self.path), link);
+        match resolved.as_deref().and_then(|r| r.strip_prefix(&self.base)) {
+            Some(p) if p.starts_with('/') => Ok(Some(p.to_owned())),
+            _ => {
+                let shown = super::urls::display_url(link, false);
+                let e = format!("{} points to another host: {shown}", self.what);
+                Err(Error::new(ErrorKind::Other, e))
+            }
+        }
+    }
 }
 
 impl Endpoint {
     /// GET the page of the list `what` (`tag list`, `referrers list`) at `path` on this host: its
-    /// body (at most [`MAX_MANIFEST_BYTES`]) and the path of the page its `Link` names next,
-    /// resolved against the request's URL. A next page elsewhere is refused: the list is the
-    /// registry's, and our credentials stay with it.
+    /// body (at most [`MAX_MANIFEST_BYTES`]) and the `Link` to the next page.
     pub(super) fn page(
         &self,
         path: &str,
         repo: &str,
         accept: &str,
-        what: &str,
+        what: &'static str,
     ) -> Result<Page, Error> {
         let reply = self.get(path, repo, &[("accept", accept)], Body::Small)?;
         let link = reply.header("link").and_then(next_link);
         let url = reply.url.clone();
         let body = reply.read_body(MAX_MANIFEST_BYTES, what)?;
-        let next = match link {
-            None => None,
-            Some(n) => {
-                let base = self.origin.base();
-                let resolved = super::urls::resolve(&format!("{base}{path}"), &n)?;
-                match resolved.strip_prefix(base).filter(|p| p.starts_with('/')) {
-                    Some(p) => Some(p.to_owned()),
-                    None => {
-                        let e = format!("{what} points to another host: {n}");
-                        return Err(Error::new(ErrorKind::Other, e));
-                    }
-                }
-            }
-        };
-        Ok(Page { body, url, next })
+        let (base, path) = (self.origin.base().to_owned(), path.to_owned());
+        Ok(Page { body, url, link, base, path, what })
     }
 }
 
@@ -138,19 +147,18 @@ impl Client {
         let mut walk = TagWalk::new(repo);
         walk.visit(&path)?;
         loop {
-            let Page { body, url, next } =
-                self.retrying(None, &format!("tags of {repo}"), |_| {
-                    self.registry.page(&path, repo, "application/json", "tag list")
-                })?;
-            let page: Tags = serde_json::from_slice(&body).map_err(|e| {
-                Error::new(ErrorKind::Other, format!("GET {url}: not a tag list ({e})"))
+            let page = self.retrying(None, &format!("tags of {repo}"), |_| {
+                self.registry.page(&path, repo, "application/json", "tag list")
             })?;
-            let tags = page.tags.unwrap_or_default();
-            walk.page(body.len(), tags.len())?;
+            let tags: Tags = serde_json::from_slice(&page.body).map_err(|e| {
+                Error::new(ErrorKind::Other, format!("GET {}: not a tag list ({e})", page.url))
+            })?;
+            let tags = tags.tags.unwrap_or_default();
+            walk.page(page.body.len(), tags.len())?;
             for t in &tags {
                 on_tag(t)?;
             }
-            let Some(next) = next else { return Ok(walk.tags) };
+            let Some(next) = page.next()? else { return Ok(walk.tags) };
             path = next;
             walk.visit(&path)?;
         }

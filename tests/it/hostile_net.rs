@@ -9,7 +9,7 @@ use crate::support::fake::{Fake, Fault, Hit, Reply};
 use crate::support::*;
 
 /// A fake whose handler also gets the fake's own `host` (for realms and links).
-fn scripted(handler: impl Fn(&Hit, &str) -> Reply + Send + Sync + 'static) -> Fake {
+pub(crate) fn scripted(handler: impl Fn(&Hit, &str) -> Reply + Send + Sync + 'static) -> Fake {
     let me: Arc<std::sync::OnceLock<String>> = Arc::default();
     let me2 = me.clone();
     let fake = Fake::start(move |hit| handler(hit, me2.get().map_or("", String::as_str)));
@@ -19,7 +19,7 @@ fn scripted(handler: impl Fn(&Hit, &str) -> Reply + Send + Sync + 'static) -> Fa
 
 /// Run `cmd` to its end, killing it (and failing the test) if it takes longer than `limit`.
 #[track_caller]
-fn bounded(cmd: &mut Command, limit: Duration) -> (Run, Duration) {
+pub(crate) fn bounded(cmd: &mut Command, limit: Duration) -> (Run, Duration) {
     let started = Instant::now();
     let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let pid = child.id();
@@ -36,7 +36,7 @@ fn bounded(cmd: &mut Command, limit: Duration) -> (Run, Duration) {
     }
 }
 
-fn signal(pid: u32, sig: &str) {
+pub(crate) fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
 }
 

@@ -25,6 +25,7 @@ mod hints;
 mod hostile;
 mod hostile_files;
 mod hostile_net;
+mod hostile_routes;
 mod hostile_sources;
 mod interrupt;
 mod keyless;

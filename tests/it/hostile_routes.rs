@@ -1,0 +1,318 @@
+//! An attacker's review of the registry split (issue 23 item 1): one host's endpoint apart from
+//! the client that routes across mirrors, fails over on bad bytes, follows relative redirects
+//! and `Link` pages. Whoever controls a registry, a mirror or a redirect target tries to get our
+//! token sent elsewhere, a page read twice, or a mirror's bad bytes kept or blamed on another.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::hostile_net::{bounded, scripted, signal};
+use crate::support::fake::{self, Fake, Fault, Guard, Reply, TOKEN};
+use crate::support::*;
+
+const MIB: usize = 1024 * 1024;
+
+fn digest_of(bytes: &[u8]) -> String {
+    oci_dl::Digest::of(oci_dl::Algorithm::Sha256, bytes).to_string()
+}
+
+/// A blob's bytes with one byte flipped at `at`: what a bad mirror serves.
+fn corrupt(bytes: &[u8], at: usize) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    b[at] ^= 0xff;
+    b
+}
+
+/// A mirror that has nothing: every manifest and blob is a 404 (so it is never dropped).
+fn empty_mirror() -> Fake {
+    Fake::start(|hit| match hit.route() {
+        r if r.starts_with("/v2/x/manifests/") => {
+            Reply::new(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#)
+        }
+        r if r.starts_with("/v2/x/blobs/") => {
+            Reply::new(404, r#"{"errors":[{"code":"BLOB_UNKNOWN","message":"unknown"}]}"#)
+        }
+        _ => Reply::unexpected(),
+    })
+}
+
+/// Where a redirect leads, as far as our token is concerned.
+enum Led {
+    /// Another host: followed, without the token.
+    Elsewhere,
+    /// The registry's own scheme and authority: followed, with the token.
+    Home,
+    /// The registry's address under another name: followed, without the token.
+    Renamed,
+    /// Not followed at all.
+    Refused,
+}
+
+/// Whatever a registry's redirect names, our bearer token goes only to the registry's own
+/// scheme and authority: not to another port, not through a `//host` network path, not to a
+/// host behind the registry's authority written as userinfo, not to the registry's own address
+/// under another name. A relative or dot-segmented Location on the registry keeps it.
+#[test]
+fn redirects_carry_the_token_to_the_registrys_own_origin_only() {
+    let data = noise(20_000, 41);
+    let digest = digest_of(&data);
+    let other = {
+        let (route, bytes) = (format!("/cdn/{digest}"), data.clone());
+        Fake::start(move |hit| match hit.route() == route {
+            true => Reply::new(200, bytes.clone()),
+            false => Reply::unexpected(),
+        })
+    };
+    let location = Arc::new(Mutex::new(String::new()));
+    let registry =
+        fake::artifact_with(vec![("one", data.clone())], Guard::Bearer { token_auth: None }, {
+            let location = location.clone();
+            move |hit, d, b| match hit.path.contains("hop=1") {
+                true => Reply::new(200, b.to_vec()),
+                false => Reply::new(307, "")
+                    .header("location", &location.lock().unwrap().replace("{d}", d)),
+            }
+        });
+    let (reg, oth) = (registry.host.clone(), other.host.clone());
+    let port = reg.rsplit_once(':').unwrap().1;
+    let bearer = format!("Bearer {TOKEN}");
+    let cases = [
+        (format!("http://{oth}/cdn/{{d}}?sig=secret"), Led::Elsewhere),
+        (format!("//{oth}/cdn/{{d}}?sig=secret"), Led::Elsewhere),
+        // RFC 9110 4.2.4: userinfo obscures the authority (and ureq would send it as Basic).
+        (format!("http://{reg}@{oth}/cdn/{{d}}?sig=secret"), Led::Refused),
+        (format!("//{reg}@{oth}/cdn/{{d}}?sig=secret"), Led::Refused),
+        (format!("http://localhost:{port}/v2/x/blobs/{{d}}?hop=1"), Led::Renamed),
+        (format!("HTTP://{reg}/v2/x/blobs/{{d}}?hop=1"), Led::Home),
+        (format!("http://{reg}/v2/x/../x/blobs/./{{d}}?hop=1"), Led::Home),
+        ("../../x/blobs/{d}?hop=1".to_owned(), Led::Home),
+        ("/v2/x/blobs/{d}?hop=1#/../../evil".to_owned(), Led::Home),
+    ];
+    for (to, led) in &cases {
+        *location.lock().unwrap() = to.clone();
+        let (seen_here, seen_there) = (registry.hits().len(), other.hits().len());
+        let sb = Sandbox::new();
+        let run = sb.run(&["pull", &format!("{reg}/x:v1"), "-o", "out", "-vv"]);
+        assert!(
+            !run.stderr.contains(TOKEN) && !run.stderr.contains("secret"),
+            "{to}:\n{}",
+            run.stderr
+        );
+        let there = other.hits()[seen_there..].to_vec();
+        let here: Vec<_> = registry.hits()[seen_here..]
+            .iter()
+            .filter(|h| h.path.contains("hop=1"))
+            .cloned()
+            .collect();
+        let hop = match led {
+            Led::Elsewhere => there.clone(),
+            _ => here.clone(),
+        };
+        match led {
+            Led::Refused => {
+                run.fails(6, "unsupported redirect Location");
+                assert!(there.is_empty() && here.is_empty(), "{to}: nobody asked");
+                continue;
+            }
+            Led::Renamed => {
+                // The registry's address under another name is another origin: no token, so
+                // its 401 is the answer.
+                run.fails(4, "401");
+                let out = sb.work().join("out");
+                assert!(!out.exists() || tree(&out).is_empty(), "{to}: {:?}", tree(&out));
+            }
+            Led::Elsewhere | Led::Home => {
+                run.ok();
+                assert_eq!(std::fs::read(sb.work().join("out/one")).unwrap(), data, "{to}");
+            }
+        }
+        assert_eq!(hop.len(), 1, "{to}: one request where it leads: {hop:?}");
+        let token = matches!(led, Led::Home).then_some(bearer.as_str());
+        assert_eq!(hop[0].header("authorization"), token, "{to}");
+    }
+    registry.assert_no_unexpected();
+    other.assert_no_unexpected();
+}
+
+/// A Location oci-dl will not follow is one line (exit 6) that names it without its query,
+/// which is often a CDN's signature; a network path without a host is refused the same way.
+#[test]
+fn a_refused_location_is_named_without_its_signature() {
+    let data = noise(5_000, 42);
+    let location = Arc::new(Mutex::new(String::new()));
+    let registry = fake::artifact_with(vec![("one", data)], Guard::Open, {
+        let location = location.clone();
+        move |_, _, _| Reply::new(302, "").header("location", &location.lock().unwrap())
+    });
+    let sb = Sandbox::new();
+    let root = sb.work().join("refused");
+    std::fs::create_dir_all(&root).unwrap();
+    let canaries = Canaries::plant(&root);
+    for (to, shown) in [
+        ("ftp://cdn.example/one?sig=secret", "ftp://cdn.example/one"),
+        ("///cdn.example/one?sig=secret", "///cdn.example/one"),
+        ("https:/cdn.example/one?sig=secret", "https:/cdn.example/one"),
+    ] {
+        *location.lock().unwrap() = to.to_owned();
+        let out = root.join("out");
+        let run =
+            sb.run(&["pull", &format!("{}/x:v1", registry.host), "-o", out.to_str().unwrap()]);
+        run.fails(6, &format!("unsupported redirect Location \"{shown}\""));
+        assert!(!run.stderr.contains("secret"), "{to}:\n{}", run.stderr);
+        assert!(tree(&out).iter().all(|p| p.is_empty()), "{to}: {:?}", tree(&out));
+    }
+    canaries.assert_unchanged();
+}
+
+/// A tag list's `Link` may not lead off the registry (another port, a network path, the
+/// registry's authority as userinfo, a scheme change), and the page already read cannot come
+/// back under another spelling (an absolute URL with dot segments, a relative climb). The host
+/// it names is never asked.
+#[test]
+fn tag_links_stay_on_the_registry_and_no_page_comes_back_respelled() {
+    let other = Fake::start(|_| Reply::unexpected());
+    other.expect_unused();
+    let oth = other.host.clone();
+    let page = br#"{"name":"x","tags":["a"]}"#.to_vec();
+    let registry = scripted(move |hit, host| {
+        let link = match hit.path.as_str() {
+            "/v2/port/tags/list?n=1000" => format!("http://{oth}/v2/port/tags/list?last=a"),
+            "/v2/net/tags/list?n=1000" => format!("//{oth}/v2/net/tags/list?last=a"),
+            "/v2/user/tags/list?n=1000" => format!("http://{host}@{oth}/v2/user/tags/list?last=a"),
+            "/v2/tls/tags/list?n=1000" => format!("https://{host}/v2/tls/tags/list?last=a"),
+            "/v2/dots/tags/list?n=1000" => format!("http://{host}/v2/x/../dots/tags/./list?n=1000"),
+            "/v2/climb/tags/list?n=1000" => "../../../v2/climb/tags/list?n=1000".to_owned(),
+            _ => return Reply::unexpected(),
+        };
+        Reply::new(200, page.clone()).header("link", &format!("<{link}>; rel=\"next\""))
+    });
+    let sb = Sandbox::new();
+    for (repo, why) in [
+        ("port", "points to another host"),
+        ("net", "points to another host"),
+        ("user", "points to another host"),
+        ("tls", "points to another host"),
+        ("dots", "points back to a page already read"),
+        ("climb", "points back to a page already read"),
+    ] {
+        let (run, _) = bounded(
+            &mut sb.cmd(&["tags", &format!("{}/{repo}", registry.host)]),
+            Duration::from_secs(30),
+        );
+        run.fails(1, why);
+        assert_eq!(String::from_utf8_lossy(&run.stdout), "a\n", "{repo}: the first page, once");
+        assert_eq!(registry.hits_to(&format!("/v2/{repo}/")).len(), 1, "{repo}: one page read");
+    }
+    registry.assert_no_unexpected();
+}
+
+/// The registry itself serving bad bytes is not a mirror's fault: one round, exit 5, and a
+/// mirror that only answered 404 is neither blamed nor asked twice; nothing is left behind.
+#[test]
+fn bad_bytes_from_the_registry_fail_in_one_round_and_blame_no_mirror() {
+    let data = noise(60_000, 43);
+    let registry = fake::artifact_with(vec![("one", data.clone())], Guard::Open, |_, _, b| {
+        Reply::new(200, corrupt(b, 1_000))
+    });
+    let mirror = empty_mirror();
+    let sb = Sandbox::new();
+    let root = sb.work().join("pulls");
+    std::fs::create_dir_all(&root).unwrap();
+    let canaries = Canaries::plant(&root);
+    let out = root.join("out");
+    let reference = format!("{}/x:v1", registry.host);
+    let run =
+        sb.run(&["pull", &reference, "-o", out.to_str().unwrap(), "-v", "--mirror", &mirror.host]);
+    run.fails(5, "");
+    assert!(!run.stderr.contains("using the next source"), "nobody dropped:\n{}", run.stderr);
+    assert_eq!(registry.hits_to("/v2/x/blobs/").len(), 1, "one round");
+    assert_eq!(mirror.hits_to("/v2/x/blobs/").len(), 1, "asked once, by digest");
+    assert!(!out.exists() || tree(&out).is_empty(), "{:?}", tree(&out));
+    canaries.assert_unchanged();
+    let cache = sb.path("home/.cache/oci-dl/blobs/sha256");
+    let entries = if cache.exists() { tree(&cache) } else { Vec::new() };
+    for entry in entries {
+        let bytes = std::fs::read(cache.join(&entry)).unwrap();
+        assert_eq!(digest_of(&bytes)["sha256:".len()..], entry, "the cache holds verified bytes");
+    }
+}
+
+/// A mirror serves bad bytes, the next has none (404), and the registry's answer is cut short by
+/// SIGINT: the first mirror is blamed once, the 404 and the cancel blame no one, and the run ends
+/// as an interrupt (130), not as a failure of a source.
+#[test]
+fn bad_bytes_then_a_404_then_a_cancel_blame_only_the_first_mirror() {
+    let data = noise(40_000, 44);
+    let bad = fake::artifact_with(vec![("one", data.clone())], Guard::Open, |_, _, b| {
+        Reply::new(200, corrupt(b, 10))
+    });
+    let none = empty_mirror();
+    let registry = fake::artifact_with(vec![("one", data.clone())], Guard::Open, |_, _, b| {
+        Reply::new(200, b.to_vec()).fault(Fault::Drip(Duration::from_millis(100)))
+    });
+    let sb = Sandbox::new();
+    let reference = format!("{}/x:v1", registry.host);
+    let mirrors = ["--mirror", &bad.host, "--mirror", &none.host];
+    let mut cmd =
+        sb.cmd(&[&["pull", &reference, "-o", "out", "-v", "-j", "1"][..], &mirrors].concat());
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    while registry.hits_to("/v2/x/blobs/").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the registry was never asked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    signal(child.id(), "-INT");
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    let dropped: Vec<&str> =
+        run.stderr.lines().filter(|l| l.contains("using the next source")).collect();
+    assert_eq!(dropped.len(), 1, "{}", run.stderr);
+    assert!(dropped[0].contains(&format!("mirror {}: blob sha256:", bad.host)), "{dropped:?}");
+    assert_eq!(bad.hits_to("/v2/x/blobs/").len(), 1);
+    assert_eq!(none.hits_to("/v2/x/blobs/").len(), 1);
+    assert!(!sb.work().join("out/one").exists());
+}
+
+/// A mirror whose single stream is slow hands the rest of a big blob to ranges, all from the
+/// same mirror, whose bytes are bad: that mirror is blamed, and the registry serves the blob
+/// from byte 0 on one stream.
+#[test]
+fn bad_bytes_in_a_mirrors_ranges_blame_that_mirror() {
+    let data = noise(40 * MIB, 45);
+    let bad = fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, {
+        let wrong = corrupt(&data, 36 * MIB);
+        move |hit, _, _| {
+            let r = Reply::blob(hit, &wrong);
+            if hit.header("range").is_none() { r.fault(Fault::Throttle(4 * MIB as u64)) } else { r }
+        }
+    });
+    let registry =
+        fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, |hit, _, b| {
+            Reply::blob(hit, b)
+        });
+    let sb = Sandbox::new();
+    let reference = format!("{}/x:v1", registry.host);
+    let run = sb.run(&[
+        "pull",
+        &reference,
+        "-o",
+        "out",
+        "-j",
+        "4",
+        "--no-cache",
+        "-v",
+        "--mirror",
+        &bad.host,
+    ]);
+    run.ok();
+    assert!(run.stderr.contains("fetching the rest in ranges"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("mirror {}: blob sha256:", bad.host)), "{}", run.stderr);
+    assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
+    let ranged = bad.hits_to("/v2/x/blobs/").iter().filter(|h| h.header("range").is_some()).count();
+    assert!(ranged >= 2, "the mirror served ranges: {ranged}");
+    let from_registry = registry.hits_to("/v2/x/blobs/");
+    assert!(!from_registry.is_empty(), "the registry served the blob");
+    assert_eq!(from_registry[0].header("range"), None, "from byte 0");
+}
