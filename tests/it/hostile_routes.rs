@@ -135,6 +135,50 @@ fn redirects_carry_the_token_to_the_registrys_own_origin_only() {
     other.assert_no_unexpected();
 }
 
+/// A redirect loop ends after ten hops with one line (exit 6) and no retry: a registry that sends
+/// the blob to itself under a fresh query each time, and one that plays ping-pong with a CDN
+/// (whose requests never carry the token).
+#[test]
+fn redirect_loops_end_after_ten_hops() {
+    let data = noise(5_000, 46);
+    let cdn_host: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let registry = fake::artifact_with(vec![("one", data)], Guard::Bearer { token_auth: None }, {
+        let cdn_host = cdn_host.clone();
+        move |hit, d, _| {
+            let n: u32 = hit.path.rsplit("n=").next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            match cdn_host.get() {
+                Some(cdn) => Reply::new(302, "")
+                    .header("location", &format!("http://{cdn}/ping/{d}?n={}", n + 1)),
+                _ => Reply::new(307, "").header("location", &format!("./{d}?n={}", n + 1)),
+            }
+        }
+    });
+    let reg = registry.host.clone();
+    let cdn = Fake::start(move |hit| {
+        let n: u32 = hit.path.rsplit("n=").next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let d = hit.route().trim_start_matches("/ping/");
+        Reply::new(302, "").header("location", &format!("http://{reg}/v2/x/blobs/{d}?n={}", n + 1))
+    });
+    let sb = Sandbox::new();
+    let reference = format!("{}/x:v1", registry.host);
+    let (run, took) =
+        bounded(&mut sb.cmd(&["pull", &reference, "-o", "self"]), Duration::from_secs(30));
+    run.fails(6, "redirect without a usable Location (or more than 10)");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let blobs = registry.hits_to("/v2/x/blobs/");
+    assert_eq!(blobs.len(), 11, "the first request and ten hops, once: {blobs:?}");
+
+    cdn_host.set(cdn.host.clone()).unwrap();
+    let registry_before = registry.hits_to("/v2/x/blobs/").len();
+    let (run, _) =
+        bounded(&mut sb.cmd(&["pull", &reference, "-o", "pong"]), Duration::from_secs(30));
+    run.fails(6, "more than 10");
+    let total = registry.hits_to("/v2/x/blobs/").len() - registry_before + cdn.hits().len();
+    assert_eq!(total, 11, "the first request and ten hops");
+    assert!(cdn.hits().iter().all(|h| h.header("authorization").is_none()), "the token stays home");
+    assert!(!run.stderr.contains(TOKEN));
+}
+
 /// A Location oci-dl will not follow is one line (exit 6) that names it without its query,
 /// which is often a CDN's signature; a network path without a host is refused the same way.
 #[test]
