@@ -16,8 +16,8 @@ use crate::error::{Error, ErrorKind};
 /// whole, capped). Nothing of the HTTP library shows.
 pub struct Reply {
     response: Response<ureq::Body>,
-    /// Where it came from, after redirects (a signed URL on another host never reaches an
-    /// error: see send.rs).
+    /// Where it came from after redirects, for messages: on another host without its query,
+    /// which may be a signature (send.rs).
     pub(super) url: String,
     deadline: Duration,
     /// A mirror's blob body must keep up a minimum rate (see [`Floor`]).

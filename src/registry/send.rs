@@ -82,7 +82,9 @@ impl Endpoint {
             match resp.status().as_u16() {
                 200..=299 => {
                     self.note_quota(resp.headers());
-                    return Ok(Reply::new(resp, url, self.deadline));
+                    // Its URL is for messages: a signed one on another host loses its query.
+                    let shown = display_url(&url, same_host).to_owned();
+                    return Ok(Reply::new(resp, shown, self.deadline));
                 }
                 401 if same_host && !retried_auth => {
                     retried_auth = true;

@@ -209,6 +209,37 @@ fn a_refused_location_is_named_without_its_signature() {
     canaries.assert_unchanged();
 }
 
+/// A manifest or tag list the registry redirects to a CDN's signed URL, where something is
+/// wrong with it (over the size cap, not a tag list): the error names the URL without its
+/// signature, at any verbosity.
+#[test]
+fn errors_about_a_redirected_body_never_show_its_signature() {
+    let cdn = Fake::start(|hit| match hit.route() {
+        "/m" => Reply::new(200, "{}").header("content-length", "5000000"),
+        "/t" => Reply::new(200, "<html>not a tag list</html>"),
+        _ => Reply::unexpected(),
+    });
+    let to = cdn.host.clone();
+    let registry = scripted(move |hit, _| match hit.route() {
+        "/v2/x/manifests/v1" => {
+            Reply::new(307, "").header("location", &format!("http://{to}/m?sig=secret"))
+        }
+        "/v2/x/tags/list" => {
+            Reply::new(307, "").header("location", &format!("http://{to}/t?sig=secret"))
+        }
+        _ => Reply::unexpected(),
+    });
+    let sb = Sandbox::new();
+    let run = sb.run(&["manifest", &format!("{}/x:v1", registry.host), "-vv"]);
+    run.fails(1, &format!("GET http://{}/m: manifest is 5000000 bytes", cdn.host));
+    assert!(!run.stderr.contains("secret"), "{}", run.stderr);
+    let run = sb.run(&["tags", &format!("{}/x", registry.host), "-vv"]);
+    run.fails(1, &format!("GET http://{}/t: not a tag list", cdn.host));
+    assert!(!run.stderr.contains("secret"), "{}", run.stderr);
+    registry.assert_no_unexpected();
+    cdn.assert_no_unexpected();
+}
+
 /// A tag list's `Link` may not lead off the registry (another port, a network path, the
 /// registry's authority as userinfo, a scheme change), and the page already read cannot come
 /// back under another spelling (an absolute URL with dot segments, a relative climb). The host
