@@ -194,15 +194,23 @@ fn a_refused_location_is_named_without_its_signature() {
     std::fs::create_dir_all(&root).unwrap();
     let canaries = Canaries::plant(&root);
     for (to, shown) in [
-        ("ftp://cdn.example/one?sig=secret", "ftp://cdn.example/one"),
-        ("///cdn.example/one?sig=secret", "///cdn.example/one"),
-        ("https:/cdn.example/one?sig=secret", "https:/cdn.example/one"),
+        (
+            "ftp://cdn.example/one?sig=secret",
+            r#"unsupported redirect Location "ftp://cdn.example/one""#,
+        ),
+        ("///cdn.example/one?sig=secret", r#"unsupported redirect Location "///cdn.example/one""#),
+        (
+            "https:/cdn.example/one?sig=secret",
+            r#"unsupported redirect Location "https:/cdn.example/one""#,
+        ),
+        ("http://cdn.example/o ne?sig=secret", "GET http://cdn.example/o ne: "),
     ] {
         *location.lock().unwrap() = to.to_owned();
         let out = root.join("out");
         let run =
             sb.run(&["pull", &format!("{}/x:v1", registry.host), "-o", out.to_str().unwrap()]);
-        run.fails(6, &format!("unsupported redirect Location \"{shown}\""));
+        // Refused by oci-dl (named as a Location) or by the HTTP library (named as a GET).
+        run.fails(6, shown);
         assert!(!run.stderr.contains("secret"), "{to}:\n{}", run.stderr);
         assert!(tree(&out).iter().all(|p| p.is_empty()), "{to}: {:?}", tree(&out));
     }
