@@ -12,7 +12,8 @@ use crate::manifest::MAX_MANIFEST_BYTES;
 
 impl Client {
     /// A manifest by tag or digest: the raw body and its content type. The body is capped at
-    /// [`MAX_MANIFEST_BYTES`] and, when fetched by digest, verified against it. With a cache, a
+    /// [`MAX_MANIFEST_BYTES`]; the caller checks it against a digest it asked for, under
+    /// `Client::fail_over` (as `resolve::fetch` and `Client::referrer_of` do). With a cache, a
     /// manifest by digest that is cached is not asked for at all, and a tag whose last digest is
     /// cached is asked with a HEAD (free of Docker Hub's pull quota): when it still names that
     /// digest, no GET is made. Every manifest fetched is kept by digest, and a tag's digest

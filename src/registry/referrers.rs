@@ -1,8 +1,8 @@
 //! OCI 1.1 referrers of a manifest: `GET /v2/NAME/referrers/DIGEST` (distribution-spec
 //! "Listing Referrers"), and the fallback tag schema `sha256-<hex>` for registries without it.
 
-use super::Client;
 use super::tags::Page;
+use super::{Client, Key};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::manifest::{Descriptor, Manifest, OCI_INDEX};
@@ -12,7 +12,8 @@ const MAX_PAGES: usize = 16;
 
 impl Client {
     /// The manifest of the referrer `d` of `subject`, when it really is one: it can be had (by
-    /// digest, so verified) and names `subject` as its `subject`. A list (the API's answer, or
+    /// digest, checked against it, from the next source when a mirror's bytes fail) and names
+    /// `subject` as its `subject`. A list (the API's answer, or
     /// the fallback tag's index, which anyone who can push a tag writes) may name manifests
     /// attached to something else, or gone: each such one is `None`, and said at `-v`.
     pub(crate) fn referrer_of(
@@ -25,7 +26,20 @@ impl Client {
             self.debug(format!("referrer {} skipped: {why}", d.digest.short()));
             Ok(None)
         };
-        let raw = match self.manifest(repo, &d.digest.to_string()) {
+        // By digest, so checked against it: unchecked, a source (a mirror is asked digests
+        // too) would choose whom a listed referrer is attached to, and the pull that follows,
+        // checked and failing over to the next source, would fetch the genuine one anyway.
+        let want = d.digest.to_string();
+        let fetched = self.fail_over(&[Key::manifest(repo, &want)], ErrorKind::Integrity, || {
+            let raw = self.manifest(repo, &want)?;
+            let got = Digest::of(d.digest.algorithm(), &raw.bytes);
+            if got != d.digest {
+                let e = format!("manifest {repo}@{want}: content hashes to {got}");
+                return Err(Error::new(ErrorKind::Integrity, e));
+            }
+            Ok(raw)
+        });
+        let raw = match fetched {
             Ok(raw) => raw,
             Err(e) if e.kind() == ErrorKind::NotFound => return skip(format!("listed, but {e}")),
             Err(e) => return Err(e),

@@ -24,6 +24,7 @@ mod help;
 mod hints;
 mod hostile;
 mod hostile_files;
+mod hostile_mirror_referrers;
 mod hostile_net;
 mod hostile_routes;
 mod hostile_sources;
