@@ -194,6 +194,44 @@ mod tests {
     }
 
     #[test]
+    fn a_next_page_stays_on_the_registry_s_scheme_and_authority() {
+        let page = |link: &str| Page {
+            body: Vec::new(),
+            url: String::new(),
+            link: Some(link.to_owned()),
+            base: "https://r:5000".into(),
+            path: "/v2/x/tags/list?n=2".into(),
+            what: "tag list",
+        };
+        for (link, next) in [
+            ("/v2/x/tags/list?n=2&last=b", "/v2/x/tags/list?n=2&last=b"),
+            ("?n=2&last=b", "/v2/x/tags/list?n=2&last=b"),
+            ("list?last=b", "/v2/x/tags/list?last=b"),
+            ("../../../../v2/x/tags/list?last=b", "/v2/x/tags/list?last=b"),
+            ("https://r:5000/v2/./x/tags/list?last=b", "/v2/x/tags/list?last=b"),
+            ("//r:5000/v2/x/tags/list?last=b#f", "/v2/x/tags/list?last=b"),
+            ("/v2/x/tags/list?last=b@evil", "/v2/x/tags/list?last=b@evil"),
+        ] {
+            assert_eq!(page(link).next().unwrap().as_deref(), Some(next), "{link}");
+        }
+        for link in [
+            "http://r:5000/v2/x/tags/list?last=b", // a downgrade
+            "https://r:50001/v2/x/tags/list?last=b",
+            "https://r/v2/x/tags/list?last=b",
+            "https://r:5000@evil/v2/x/tags/list",
+            "https://user@r:5000/v2/x/tags/list",
+            "//evil/v2/x/tags/list",
+            "///v2/x/tags/list",
+            "https://R:5000/v2/x/tags/list",
+            "ftp://r:5000/v2/x/tags/list",
+        ] {
+            let e = page(link).next().unwrap_err().to_string();
+            assert!(e.starts_with("tag list points to another host: "), "{link}: {e}");
+        }
+        assert_eq!(Page { link: None, ..page("") }.next().unwrap(), None);
+    }
+
+    #[test]
     fn tag_walks_refuse_loops_and_stop_at_their_caps() {
         let mut w = TagWalk::new("x");
         w.visit("/v2/x/tags/list?n=2").unwrap();
