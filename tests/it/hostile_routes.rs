@@ -262,3 +262,50 @@ fn tag_links_stay_on_the_registry_and_no_page_comes_back_respelled() {
     }
     registry.assert_no_unexpected();
 }
+
+/// mirrors × referrers × tags: with a mirror that may serve tags in front, the referrers API and
+/// the tag list are still asked of the registry only (a list is the registry's to give); the
+/// mirror is asked manifests and blobs, nothing else.
+#[test]
+fn lists_are_asked_of_the_registry_only_whatever_mirror_is_in_front() {
+    let reg = registry::open();
+    require(reg.is_some(), "docker-registry (the package)");
+    let reg = reg.unwrap();
+    let p = crate::support::push::Pusher::new(reg);
+    let repo = "hostile/lists";
+    let (subject, body) = p.oras_push(repo, "v1", &[crate::support::push::Layer::oras("a", "a\n")]);
+    let sbom = crate::support::push::Layer::oras("sbom.spdx.json", "{}");
+    let spdx = "application/spdx+json";
+    let listed = crate::referrers::push_referrer(
+        &p,
+        repo,
+        (&subject, body.len()),
+        spdx,
+        &sbom,
+        "2026-01-01T00:00:00Z",
+    );
+    p.index_of(repo, &format!("sha256-{}", subject.hex()), &[listed], None);
+    let mirror = Fake::start(|hit| match hit.route() {
+        r if r.contains("/manifests/") || r.contains("/blobs/") => {
+            Reply::new(404, r#"{"errors":[{"code":"NOT_FOUND","message":"unknown"}]}"#)
+        }
+        _ => Reply::unexpected(),
+    });
+    let sb = Sandbox::new();
+    let reference = format!("{}/{repo}:v1", reg.host);
+    let with_mirror = |args: &[&str]| sb.run(&[args, &["--mirror", &mirror.host]].concat());
+    let run = with_mirror(&["referrers", &reference, "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&run.ok().stdout).unwrap();
+    assert_eq!(doc["subject"], subject.to_string());
+    with_mirror(&["pull", &reference, "-o", "out", "--referrer", spdx, "--no-subject"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("out/sbom.spdx.json")).unwrap(), b"{}");
+    with_mirror(&["tags", &format!("{}/{repo}", reg.host)]).ok();
+    let lists: Vec<String> = mirror
+        .hits()
+        .iter()
+        .map(|h| h.path.clone())
+        .filter(|p| p.contains("/referrers/") || p.contains("/tags/list"))
+        .collect();
+    assert!(lists.is_empty(), "lists asked of a mirror: {lists:?}");
+    mirror.assert_no_unexpected();
+}
