@@ -91,14 +91,24 @@ fn bad_bytes_then_a_404_then_a_cancel_blame_only_the_first_mirror() {
     let mut cmd =
         sb.cmd(&[&["pull", &reference, "-o", "out", "-v", "-j", "1"][..], &mirrors].concat());
     let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
     let started = Instant::now();
     while registry.hits_to("/v2/x/blobs/").is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the registry was never asked");
+        if started.elapsed() > Duration::from_secs(30) {
+            signal(pid, "-KILL");
+            panic!("the registry was never asked for the blob");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
-    signal(child.id(), "-INT");
-    let run = Run::from(child.wait_with_output().unwrap());
+    signal(pid, "-INT");
+    let Ok(out) = rx.recv_timeout(Duration::from_secs(30)) else {
+        signal(pid, "-KILL");
+        panic!("SIGINT did not end the run within 30 s");
+    };
+    let run = Run::from(out.unwrap());
     assert_eq!(run.code, 130, "{}", run.stderr);
     let dropped: Vec<&str> =
         run.stderr.lines().filter(|l| l.contains("using the next source")).collect();
