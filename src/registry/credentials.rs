@@ -355,6 +355,12 @@ mod tests {
         assert_eq!(user("ghcr.io").as_deref(), Some("actor"));
         assert_eq!(user("ghcr.io:443").as_deref(), Some("actor"));
         assert_eq!(user("three.io"), None);
+        // A config entry is for its host:port exactly (as 970a18f had it): `one.io`'s is not
+        // `one.io:5000`'s; GITHUB_TOKEN is ghcr.io's on any port, and no IPv6 literal's.
+        assert_eq!(user("one.io:5000"), None);
+        assert_eq!(user("ONE.IO").as_deref(), Some("a"));
+        assert_eq!(user("ghcr.io.evil"), None);
+        assert_eq!(user("[::1]:443"), None);
     }
 
     #[test]
