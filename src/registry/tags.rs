@@ -167,13 +167,30 @@ impl Client {
 
 /// The target of `rel="next"` in a `Link` header.
 fn next_link(header: &str) -> Option<String> {
-    header.split(',').find_map(|part| {
-        let (url, params) = part.split_once(';')?;
-        params
-            .split(';')
-            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
-    })
+    // RFC 8288 3: `<URI>` then `;`-separated parameters, links separated by `,`. A URI may hold
+    // `,` and `;` (a query), so the target is read up to its `>`, not split on them; `rel` is a
+    // space-separated, case-insensitive list of relation types (`rel="next last"`).
+    let mut rest = header;
+    loop {
+        let start = rest.find('<')?;
+        let end = start + rest[start..].find('>')?;
+        let target = &rest[start + 1..end];
+        let after = &rest[end + 1..];
+        let params = &after[..after.find('<').unwrap_or(after.len())];
+        let next = params.split(';').filter_map(|p| p.split_once('=')).any(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("rel")
+                && v.trim()
+                    .trim_end_matches(',')
+                    .trim()
+                    .trim_matches('"')
+                    .split_ascii_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
+        });
+        if next {
+            return Some(target.trim().to_owned());
+        }
+        rest = after;
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +208,14 @@ mod tests {
             Some("https://a/n")
         );
         assert_eq!(next_link(r#"</x>; rel="prev""#), None);
+        // A relation list, a case the RFC allows, and a query holding `,` and `;`.
+        assert_eq!(next_link(r#"</a?x=1,2;3>; rel="next last""#).as_deref(), Some("/a?x=1,2;3"));
+        assert_eq!(
+            next_link(r#"</p>; rel=prev, </n>; title="a"; REL=Next"#).as_deref(),
+            Some("/n")
+        );
+        assert_eq!(next_link(r#"</x>; rel="nextpage""#), None);
+        assert_eq!(next_link("garbage"), None);
     }
 
     #[test]
