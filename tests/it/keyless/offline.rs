@@ -1,0 +1,157 @@
+//! Signatures × `--offline`: a pull that verified online, made again `--offline` with the same
+//! flags, verifies again — from scratch, against the trusted root or key, from what the cache
+//! kept (the referrers list or fallback index, the signature manifests, the bundles and
+//! payloads) — with the registry stopped. Nothing counts
+//! because it is in the cache: a cached bundle or payload changed afterwards is refused (exit 8)
+//! and nothing is written.
+
+use serde_json::json;
+
+use super::*;
+use crate::support::push::{EMPTY_CONFIG, OCI_INDEX};
+use crate::trust::{openssl_sign, p256_key, payload, push_signature, sig_ann};
+
+fn sha(b: &[u8]) -> oci_dl::Digest {
+    oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b)
+}
+
+/// The cache file of blob `d` in the sandbox's default cache.
+fn cached_blob(sb: &Sandbox, d: &oci_dl::Digest) -> std::path::PathBuf {
+    sb.path(&format!("home/.cache/oci-dl/blobs/sha256/{}", d.hex()))
+}
+
+/// Flip one byte of `path`, keeping its length.
+fn tamper(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x20;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// `run` fails with exit 8 naming `needle`, and nothing is in `work/out`; the canaries hold.
+#[track_caller]
+fn refused_offline(sb: &Sandbox, run: impl FnOnce() -> Run, needle: &str) {
+    let c = Canaries::plant(&sb.work());
+    run().fails(8, needle);
+    let out = sb.work().join("out");
+    let left = if out.exists() { tree(&out) } else { Vec::new() };
+    assert!(left.is_empty(), "left {left:?}");
+    c.assert_unchanged();
+}
+
+/// Signatures × offline, keyless: a cosign-3 bundle referrer, listed by the fallback tag (the CNCF
+/// registry 2.8 has no referrers API). Online, then `--offline` with the registry stopped: the
+/// same files, verified. Then the cached bundle is changed: exit 8, nothing written.
+#[test]
+fn keyless_offline_repull_verifies_from_the_cache_alone_and_refuses_a_tampered_bundle() {
+    let reg = registry::own();
+    let sb = Sandbox::new();
+    let p = Pusher::new(&reg);
+    let repo = "off/keyless";
+    let (digest, body) = push_files(&p, repo);
+    let fx = Fixtures::make(&sb.path("fixtures"), &digest);
+    let bundle = fx.read(fx.case("good", "dsse-slsa")["bundle"].as_str().unwrap());
+    let subject = (OCI_MANIFEST, &digest, body.len());
+    let d = attach_bundle(&p, repo, subject, &bundle, BUNDLE_V03, SLSA);
+    fallback_index(&p, repo, &digest, &[d]);
+    let r = format!("{}/{repo}:v1", reg.host);
+    let pull = |out: &str, extra: &[&str]| {
+        let mut args: Vec<String> = vec!["pull".into(), r.clone(), "-o".into(), out.into()];
+        args.extend(fx.flags("trusted_root.json"));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sb.run(&args)
+    };
+    pull("online", &[]).ok();
+    reg.stop();
+    let run = pull("offline", &["--offline", "-v"]);
+    run.ok();
+    assert!(run.stderr.contains("keyless: referrer"), "verified at -v: {}", run.stderr);
+    assert_eq!(tree(&sb.work().join("offline")), ["README.md", "widget-linux-amd64"]);
+    for f in ["README.md", "widget-linux-amd64"] {
+        let (a, b) = (sb.work().join("online").join(f), sb.work().join("offline").join(f));
+        assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), "{f}");
+    }
+    tamper(&cached_blob(&sb, &sha(&bundle)));
+    refused_offline(&sb, || pull("out", &["--offline"]), "keyless: no valid signature of");
+}
+
+/// Signatures × offline, cosign with a key: the `.sig` tag's manifest and its payload come from
+/// the cache; a changed cached payload is refused (exit 8), nothing written.
+#[test]
+fn cosign_key_offline_repull_verifies_from_the_cache_alone_and_refuses_a_tampered_payload() {
+    let reg = registry::own();
+    let sb = Sandbox::new();
+    let p = Pusher::new(&reg);
+    let repo = "off/cosign";
+    let (digest, _) = push_files(&p, repo);
+    let (key, public) = p256_key(&sb.path("keys"), "cosign");
+    let r = format!("{}/{repo}:v1", reg.host);
+    let signed = payload(&r, &digest.to_string());
+    push_signature(&p, repo, &digest, &[(signed.clone(), sig_ann(&openssl_sign(&key, &signed)))]);
+    let public = public.display().to_string();
+    let pull = |out: &str, extra: &[&str]| {
+        let mut args = vec!["pull", r.as_str(), "-o", out, "--verify-key", public.as_str()];
+        args.extend(extra);
+        sb.run(&args)
+    };
+    pull("online", &[]).ok();
+    reg.stop();
+    pull("offline", &["--offline"]).ok();
+    assert_eq!(tree(&sb.work().join("offline")), ["README.md", "widget-linux-amd64"]);
+    tamper(&cached_blob(&sb, &sha(&signed)));
+    refused_offline(&sb, || pull("out", &["--offline"]), "cosign: no valid signature of");
+}
+
+/// Signatures × offline where the registry has the referrers API (the strict fake: the CNCF
+/// registry 2.8 has none): the list the API gave is kept, so `--offline` finds the bundle through
+/// the same list, with the fake gone, and asks no fallback tag.
+#[test]
+fn keyless_offline_is_answered_the_list_the_referrers_api_gave() {
+    let layer = noise(3000, 11);
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": sha(b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": sha(&layer).to_string(), "size": layer.len(),
+                    "annotations": {"org.opencontainers.image.title": "tool"}}],
+    }))
+    .unwrap();
+    let md = sha(&manifest);
+    let sb = Sandbox::new();
+    let fx = Fixtures::make(&sb.path("fx"), &md);
+    let bundle = fx.read(fx.case("good", "dsse-slsa")["bundle"].as_str().unwrap());
+    let (good, good_d) = super::seams::referrer(&md, manifest.len(), &bundle);
+    let list = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": good_d.to_string(), "size": good.len(), "artifactType": BUNDLE_V03}]}))
+    .unwrap();
+    let routes: Vec<(String, Vec<u8>, &str)> = vec![
+        ("/v2/x/manifests/v1".into(), manifest, OCI_MANIFEST),
+        (format!("/v2/x/referrers/{md}"), list, OCI_INDEX),
+        (format!("/v2/x/manifests/{good_d}"), good, OCI_MANIFEST),
+        (format!("/v2/x/blobs/{}", sha(&bundle)), bundle.clone(), "application/octet-stream"),
+        (format!("/v2/x/blobs/{}", sha(&layer)), layer.clone(), "application/octet-stream"),
+    ];
+    let f = Fake::start(move |hit| match routes.iter().find(|(p, _, _)| hit.route() == p) {
+        Some((_, body, ct)) => Reply::new(200, body.clone()).header("content-type", ct),
+        None => Reply::unexpected(),
+    });
+    let r = format!("{}/x:v1", f.host);
+    let flags = fx.flags("trusted_root.json");
+    let pull = |out: &str, extra: &[&str]| {
+        let mut args = vec!["pull", r.as_str(), "-o", out];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend(extra);
+        sb.run(&args)
+    };
+    pull("online", &[]).ok();
+    f.assert_no_unexpected();
+    drop(f);
+    let run = pull("offline", &["--offline", "-v"]);
+    run.ok();
+    assert!(
+        run.stderr.contains(&format!("keyless: referrer {}", good_d.short())),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(sb.work().join("offline/tool")).unwrap(), layer);
+}
