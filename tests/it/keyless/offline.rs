@@ -1,9 +1,12 @@
-//! Signatures × `--offline`: a pull that verified online, made again `--offline` with the same
-//! flags, verifies again — from scratch, against the trusted root or key, from what the cache
-//! kept (the referrers list or fallback index, the signature manifests, the bundles and
-//! payloads) — with the registry stopped. Nothing counts
+//! Signatures × `--offline`, and signatures × an OCI layout: a pull that verified online, made
+//! again `--offline` with the same flags, verifies again — from scratch, against the trusted root
+//! or key, from what the cache kept (the referrers list or fallback index, the signature
+//! manifests, the bundles and payloads) — with the registry stopped; a layout that carries the
+//! signatures as oras-go's store lays them out verifies as the registry does. Nothing counts
 //! because it is in the cache: a cached bundle or payload changed afterwards is refused (exit 8)
 //! and nothing is written.
+
+use std::process::Command;
 
 use serde_json::json;
 
@@ -101,6 +104,87 @@ fn cosign_key_offline_repull_verifies_from_the_cache_alone_and_refuses_a_tampere
     assert_eq!(tree(&sb.work().join("offline")), ["README.md", "widget-linux-amd64"]);
     tamper(&cached_blob(&sb, &sha(&signed)));
     refused_offline(&sb, || pull("out", &["--offline"]), "cosign: no valid signature of");
+}
+
+/// A layout shaped as oras-go's store writes one (`oras copy -r --to-oci-layout`): the subject
+/// tagged `v1`, each referrer an untagged entry of `index.json` (oras-go `content/oci/oci.go`:
+/// `Push` tags a manifest by its digest, `saveIndex` lists those without a `ref.name`), and no
+/// fallback tag. The subject's part is written by the real oras-py SDK (`NewLayoutFromRegistry`,
+/// which copies one tag and no referrers), the referrer's part by hand after oras-go.
+fn oras_layout(reg: &Registry, repo: &str, dir: &std::path::Path, referrer: &Value) {
+    let python = test_python();
+    let script = format!(
+        "import oras.provider, oras.layout\n\
+         p = oras.provider.Registry(hostname='{h}', insecure=True)\n\
+         oras.layout.NewLayoutFromRegistry('{d}', p, '{h}/{repo}:v1', tag='v1')\n",
+        h = reg.host,
+        d = dir.display()
+    );
+    let out = Command::new(&python).arg("-c").arg(&script).output();
+    let out = out.unwrap_or_else(|e| panic!("the oras Python SDK in {}: {e}", python.display()));
+    assert!(out.status.success(), "oras-py layout: {}", String::from_utf8_lossy(&out.stderr));
+    let index_path = dir.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    index["manifests"].as_array_mut().unwrap().push(referrer.clone());
+    std::fs::write(index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+/// Put `bytes` into the layout `dir` as a blob.
+fn layout_blob(dir: &std::path::Path, bytes: &[u8]) {
+    std::fs::write(dir.join("blobs/sha256").join(sha(bytes).hex()), bytes).unwrap();
+}
+
+/// Signatures × OCI layout, keyless: a layout shaped as oras-go writes it verifies as the
+/// registry does (the referrers walked from `index.json`, the bundle checked against the root);
+/// the same layout with its bundle changed, or without the referrer, exits 8 and writes nothing.
+#[test]
+fn keyless_verifies_from_an_oras_shaped_layout() {
+    let reg = registry::own();
+    let sb = Sandbox::new();
+    let p = Pusher::new(&reg);
+    let repo = "off/layout";
+    let (digest, body) = push_files(&p, repo);
+    let fx = Fixtures::make(&sb.path("fixtures"), &digest);
+    let bundle = fx.read(fx.case("good", "dsse-slsa")["bundle"].as_str().unwrap());
+    // The referrer as cosign 3 writes it, and its descriptor as oras-go copies it into index.json
+    // (the referrers list's descriptor: media type, digest, size, artifact type, annotations).
+    let annotations = json!({"dev.sigstore.bundle.predicateType": SLSA});
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_V03,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": sha(b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": BUNDLE_V03, "digest": sha(&bundle).to_string(), "size": bundle.len()}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": digest.to_string(), "size": body.len()},
+        "annotations": annotations,
+    }))
+    .unwrap();
+    let entry = json!({"mediaType": OCI_MANIFEST, "digest": sha(&manifest).to_string(),
+                       "size": manifest.len(), "artifactType": BUNDLE_V03, "annotations": annotations});
+    let layout = sb.work().join("L");
+    oras_layout(&reg, repo, &layout, &entry);
+    for b in [&manifest[..], b"{}", &bundle] {
+        layout_blob(&layout, b);
+    }
+    reg.stop();
+    let pull = |out: &str| {
+        let mut args: Vec<String> =
+            vec!["pull".into(), "--oci-layout".into(), "L:v1".into(), "-o".into(), out.into()];
+        args.extend(fx.flags("trusted_root.json"));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sb.run(&args)
+    };
+    pull("files").ok();
+    assert_eq!(tree(&sb.work().join("files")), ["README.md", "widget-linux-amd64"]);
+    let bundle_path = layout.join("blobs/sha256").join(sha(&bundle).hex());
+    let good = std::fs::read(&bundle_path).unwrap();
+    tamper(&bundle_path);
+    refused_offline(&sb, || pull("out"), "keyless: no valid signature of");
+    std::fs::write(&bundle_path, good).unwrap();
+    // Without its index.json entry the referrer is not found: nothing else lists it.
+    let index_path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    index["manifests"].as_array_mut().unwrap().retain(|d| d["digest"] != entry["digest"]);
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    refused_offline(&sb, || pull("out"), "no Sigstore bundle referrer and no .sig tag");
 }
 
 /// Signatures × offline where the registry has the referrers API (the strict fake: the CNCF
