@@ -6,11 +6,10 @@
 //! because it is in the cache: a cached bundle or payload changed afterwards is refused (exit 8)
 //! and nothing is written.
 
-use std::process::Command;
-
 use serde_json::json;
 
 use super::*;
+use crate::support::oras_layout;
 use crate::support::push::{EMPTY_CONFIG, OCI_INDEX};
 use crate::trust::{openssl_sign, p256_key, payload, push_signature, sig_ann};
 
@@ -106,37 +105,11 @@ fn cosign_key_offline_repull_verifies_from_the_cache_alone_and_refuses_a_tampere
     refused_offline(&sb, || pull("out", &["--offline"]), "cosign: no valid signature of");
 }
 
-/// A layout shaped as oras-go's store writes one (`oras copy -r --to-oci-layout`): the subject
-/// tagged `v1`, each referrer an untagged entry of `index.json` (oras-go `content/oci/oci.go`:
-/// `Push` tags a manifest by its digest, `saveIndex` lists those without a `ref.name`), and no
-/// fallback tag. The subject's part is written by the real oras-py SDK (`NewLayoutFromRegistry`,
-/// which copies one tag and no referrers), the referrer's part by hand after oras-go.
-fn oras_layout(reg: &Registry, repo: &str, dir: &std::path::Path, referrer: &Value) {
-    let python = test_python();
-    let script = format!(
-        "import oras.provider, oras.layout\n\
-         p = oras.provider.Registry(hostname='{h}', insecure=True)\n\
-         oras.layout.NewLayoutFromRegistry('{d}', p, '{h}/{repo}:v1', tag='v1')\n",
-        h = reg.host,
-        d = dir.display()
-    );
-    let out = Command::new(&python).arg("-c").arg(&script).output();
-    let out = out.unwrap_or_else(|e| panic!("the oras Python SDK in {}: {e}", python.display()));
-    assert!(out.status.success(), "oras-py layout: {}", String::from_utf8_lossy(&out.stderr));
-    let index_path = dir.join("index.json");
-    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
-    index["manifests"].as_array_mut().unwrap().push(referrer.clone());
-    std::fs::write(index_path, serde_json::to_vec(&index).unwrap()).unwrap();
-}
-
-/// Put `bytes` into the layout `dir` as a blob.
-fn layout_blob(dir: &std::path::Path, bytes: &[u8]) {
-    std::fs::write(dir.join("blobs/sha256").join(sha(bytes).hex()), bytes).unwrap();
-}
-
-/// Signatures × OCI layout, keyless: a layout shaped as oras-go writes it verifies as the
-/// registry does (the referrers walked from `index.json`, the bundle checked against the root);
-/// the same layout with its bundle changed, or without the referrer, exits 8 and writes nothing.
+/// Signatures × OCI layout, keyless: a layout shaped as `oras copy -r --to-oci-layout` writes it
+/// (see `support::oras_layout`: the real oras-py SDK, the referrer carried as oras-go's store
+/// keeps it) verifies as the registry does — the referrers walked from `index.json`, the bundle
+/// checked against the root — with the registry stopped; the same layout with its bundle
+/// changed, or without the referrer's entry, exits 8 and writes nothing.
 #[test]
 fn keyless_verifies_from_an_oras_shaped_layout() {
     let reg = registry::own();
@@ -146,24 +119,11 @@ fn keyless_verifies_from_an_oras_shaped_layout() {
     let (digest, body) = push_files(&p, repo);
     let fx = Fixtures::make(&sb.path("fixtures"), &digest);
     let bundle = fx.read(fx.case("good", "dsse-slsa")["bundle"].as_str().unwrap());
-    // The referrer as cosign 3 writes it, and its descriptor as oras-go copies it into index.json
-    // (the referrers list's descriptor: media type, digest, size, artifact type, annotations).
-    let annotations = json!({"dev.sigstore.bundle.predicateType": SLSA});
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_V03,
-        "config": {"mediaType": EMPTY_CONFIG, "digest": sha(b"{}").to_string(), "size": 2},
-        "layers": [{"mediaType": BUNDLE_V03, "digest": sha(&bundle).to_string(), "size": bundle.len()}],
-        "subject": {"mediaType": OCI_MANIFEST, "digest": digest.to_string(), "size": body.len()},
-        "annotations": annotations,
-    }))
-    .unwrap();
-    let entry = json!({"mediaType": OCI_MANIFEST, "digest": sha(&manifest).to_string(),
-                       "size": manifest.len(), "artifactType": BUNDLE_V03, "annotations": annotations});
+    let subject = (OCI_MANIFEST, &digest, body.len());
+    let listed = attach_bundle(&p, repo, subject, &bundle, BUNDLE_V03, SLSA);
     let layout = sb.work().join("L");
-    oras_layout(&reg, repo, &layout, &entry);
-    for b in [&manifest[..], b"{}", &bundle] {
-        layout_blob(&layout, b);
-    }
+    oras_layout::copy(&reg.host, &format!("{repo}:v1"), &layout, "v1");
+    oras_layout::carry_referrer(&reg.host, repo, &layout, &listed);
     reg.stop();
     let pull = |out: &str| {
         let mut args: Vec<String> =
@@ -182,7 +142,7 @@ fn keyless_verifies_from_an_oras_shaped_layout() {
     // Without its index.json entry the referrer is not found: nothing else lists it.
     let index_path = layout.join("index.json");
     let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
-    index["manifests"].as_array_mut().unwrap().retain(|d| d["digest"] != entry["digest"]);
+    index["manifests"].as_array_mut().unwrap().retain(|d| d["digest"] != listed["digest"]);
     std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
     refused_offline(&sb, || pull("out"), "no Sigstore bundle referrer and no .sig tag");
 }
