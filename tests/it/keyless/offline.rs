@@ -11,7 +11,10 @@ use serde_json::json;
 use super::*;
 use crate::support::oras_layout;
 use crate::support::push::{EMPTY_CONFIG, OCI_INDEX};
-use crate::trust::{openssl_sign, p256_key, payload, push_signature, sig_ann};
+use crate::trust::{
+    minisign_key, minisign_sign, openssl_sign, p256_key, payload, push_signature, sha256sum_line,
+    sig_ann,
+};
 
 fn sha(b: &[u8]) -> oci_dl::Digest {
     oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b)
@@ -103,6 +106,39 @@ fn cosign_key_offline_repull_verifies_from_the_cache_alone_and_refuses_a_tampere
     assert_eq!(tree(&sb.work().join("offline")), ["README.md", "widget-linux-amd64"]);
     tamper(&cached_blob(&sb, &sha(&signed)));
     refused_offline(&sb, || pull("out", &["--offline"]), "cosign: no valid signature of");
+}
+
+/// Signatures × offline, minisign: a filtered pull fetches the signed checksum list and its
+/// signature only to check them (they are not selected, so never downloaded as files); the
+/// same pull `--offline` finds them in the cache, with the registry stopped.
+#[test]
+fn minisign_offline_repull_finds_the_signatures_it_did_not_select() {
+    let reg = registry::own();
+    let sb = Sandbox::new();
+    let (secret, public) = minisign_key(&sb.path("keys"), "m");
+    let a = b"alpha\n".to_vec();
+    let sums = sha256sum_line(&a, "a.bin").into_bytes();
+    let layers = [
+        Layer::oras("a.bin", a.clone()),
+        Layer::oras("SHA256SUMS", sums.clone()),
+        Layer::oras("SHA256SUMS.minisig", minisign_sign(&secret, &sums, "sums v1")),
+    ];
+    let repo = "off/minisign";
+    Pusher::new(&reg).oras_push(repo, "v1", &layers);
+    let r = format!("{}/{repo}:v1", reg.host);
+    let key = public.display().to_string();
+    let pull = |out: &str, extra: &[&str]| {
+        let mut args = vec!["pull", r.as_str(), "-o", out, "--verify-key", key.as_str()];
+        args.extend(["-g", "a.bin"]);
+        args.extend(extra);
+        sb.run(&args)
+    };
+    pull("online", &[]).ok();
+    reg.stop();
+    pull("offline", &["--offline"]).ok();
+    assert_eq!(tree(&sb.work().join("offline")), ["a.bin"]);
+    tamper(&cached_blob(&sb, &sha(&sums)));
+    refused_offline(&sb, || pull("out", &["--offline"]), "SHA256SUMS");
 }
 
 /// Signatures × OCI layout, keyless: a layout shaped as `oras copy -r --to-oci-layout` writes it
