@@ -132,3 +132,90 @@ fn manifest(store: &Store, d: &Digest) -> Option<Vec<u8>> {
     file.take(len).read_to_end(&mut bytes).ok()?;
     (Digest::of(d.algorithm(), &bytes) == *d).then_some(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::digest::Algorithm;
+    use crate::manifest::{Manifest, OCI_MANIFEST};
+
+    /// Write `v` as a blob of the layout at `root`; its descriptor.
+    fn blob(root: &Path, v: &Value) -> Value {
+        let bytes = serde_json::to_vec(v).unwrap();
+        let d = Digest::of(Algorithm::Sha256, &bytes);
+        std::fs::write(root.join("blobs/sha256").join(d.hex()), &bytes).unwrap();
+        json!({"mediaType": OCI_MANIFEST, "digest": d.to_string(), "size": bytes.len()})
+    }
+
+    fn manifest(subject: Option<&Value>, artifact_type: Option<&str>, config: &str) -> Value {
+        let mut m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": config, "digest": format!("sha256:{}", "0".repeat(64)), "size": 2},
+            "layers": [], "annotations": {"n": config}});
+        if let Some(s) = subject {
+            m["subject"] = s.clone();
+        }
+        if let Some(t) = artifact_type {
+            m["artifactType"] = json!(t);
+        }
+        m
+    }
+
+    fn listed(store: &Store, subject: &Digest) -> Result<Vec<Descriptor>, Error> {
+        let body = answer(store, "x", subject, false)?.read_body(MAX_MANIFEST_BYTES, "list")?;
+        match Manifest::parse(&body, Some(OCI_INDEX)) {
+            Ok((Manifest::Index(i), _)) => Ok(i.manifests),
+            _ => panic!("not an index"),
+        }
+    }
+
+    /// The referrers of a layout's manifest: untagged entries (oras-go's shape) and manifests an
+    /// index lists, each as the API lists it; not one of another subject, nor one whose bytes
+    /// are not its digest; and through the fallback tag when the layout has one.
+    #[test]
+    fn a_layout_lists_the_manifests_that_name_the_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+        std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let s = blob(root, &manifest(None, None, "application/vnd.oci.image.config.v1+json"));
+        let r1 = blob(root, &manifest(Some(&s), Some("application/x-sig"), "application/a"));
+        let r2 = blob(root, &manifest(Some(&s), None, "application/x-sbom"));
+        let nested = blob(
+            root,
+            &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [r2.clone()]}),
+        );
+        let other = blob(root, &manifest(Some(&r1), Some("application/x-sig"), "application/b"));
+        let bad = blob(root, &manifest(Some(&s), Some("application/x-sig"), "application/c"));
+        let bad_path = bad["digest"].as_str().unwrap().replace("sha256:", "blobs/sha256/");
+        std::fs::write(root.join(bad_path), b"{}").unwrap();
+        let mut tagged = s.clone();
+        tagged["annotations"] = json!({REF_NAME: "v1"});
+        let index = |extra: Option<Value>| {
+            let mut m =
+                vec![tagged.clone(), r1.clone(), nested.clone(), other.clone(), bad.clone()];
+            m.extend(extra);
+            let i = json!({"schemaVersion": 2, "manifests": m});
+            std::fs::write(root.join("index.json"), serde_json::to_vec(&i).unwrap()).unwrap();
+        };
+        index(None);
+        let store = Store::layout(root).unwrap();
+        let subject: Digest = s["digest"].as_str().unwrap().parse().unwrap();
+        let got = listed(&store, &subject).unwrap();
+        let digests: Vec<String> = got.iter().map(|d| d.digest.to_string()).collect();
+        assert_eq!(digests, [r1["digest"].as_str().unwrap(), r2["digest"].as_str().unwrap()]);
+        assert_eq!(got[0].artifact_type.as_deref(), Some("application/x-sig"));
+        assert_eq!(got[1].artifact_type.as_deref(), Some("application/x-sbom"), "the config's");
+        assert_eq!(got[1].annotations.get("n").map(String::as_str), Some("application/x-sbom"));
+        assert_eq!(got[1].media_type, OCI_MANIFEST);
+        // A layout that tags the fallback index is read through it, as a registry without the API.
+        let mut fallback = nested.clone();
+        fallback["annotations"] = json!({REF_NAME: format!("sha256-{}", subject.hex())});
+        index(Some(fallback));
+        let e = listed(&store, &subject).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    }
+}
