@@ -185,7 +185,8 @@ fn keyless_verifies_from_an_oras_shaped_layout() {
 
 /// Signatures × offline where the registry has the referrers API (the strict fake: the CNCF
 /// registry 2.8 has none): the list the API gave is kept, so `--offline` finds the bundle through
-/// the same list, with the fake gone, and asks no fallback tag.
+/// the same list, with the fake gone, and asks no fallback tag. Signatures × a cache another user
+/// can write: a kept list whose record is not the running user's is not used (exit 8).
 #[test]
 fn keyless_offline_is_answered_the_list_the_referrers_api_gave() {
     let layer = noise(3000, 11);
@@ -215,7 +216,8 @@ fn keyless_offline_is_answered_the_list_the_referrers_api_gave() {
         Some((_, body, ct)) => Reply::new(200, body.clone()).header("content-type", ct),
         None => Reply::unexpected(),
     });
-    let r = format!("{}/x:v1", f.host);
+    let host = f.host.clone();
+    let r = format!("{host}/x:v1");
     let flags = fx.flags("trusted_root.json");
     let pull = |out: &str, extra: &[&str]| {
         let mut args = vec!["pull", r.as_str(), "-o", out];
@@ -234,4 +236,11 @@ fn keyless_offline_is_answered_the_list_the_referrers_api_gave() {
         run.stderr
     );
     assert_eq!(std::fs::read(sb.work().join("offline/tool")).unwrap(), layer);
+    // The record naming the kept list, as another user (nobody) would have written it.
+    let record = sha(format!("{host}/x:referrers/{md}").as_bytes());
+    let path = sb.path(&format!("home/.cache/oci-dl/tags/{}", record.hex()));
+    assert!(path.is_file(), "the referrers list is remembered");
+    std::os::unix::fs::chown(&path, Some(65534), Some(65534))
+        .expect("chown (the tests run as root)");
+    refused_offline(&sb, || pull("out", &["--offline"]), "no Sigstore bundle referrer");
 }
