@@ -183,6 +183,42 @@ fn keyless_verifies_from_an_oras_shaped_layout() {
     refused_offline(&sb, || pull("out"), "no Sigstore bundle referrer and no .sig tag");
 }
 
+/// Signatures × OCI layout, keyless, in the layout `pull --include-referrers` writes: a bundle
+/// referrer (read through the fallback tag `sha256-<hex>` the layout tags), and cosign's legacy
+/// keyless `.sig` (the tag `sha256-<hex>.sig` of `index.json`), each verifies with the registry
+/// stopped.
+#[test]
+fn keyless_verifies_from_a_layout_written_with_include_referrers() {
+    let reg = registry::own();
+    let sb = Sandbox::new();
+    let p = Pusher::new(&reg);
+    let (digest, body) = push_files(&p, "off/inc-bundle");
+    assert_eq!(push_files(&p, "off/inc-legacy").0, digest);
+    let fx = Fixtures::make(&sb.path("fixtures"), &digest);
+    let bundle = fx.read(fx.case("good", "dsse-slsa")["bundle"].as_str().unwrap());
+    let subject = (OCI_MANIFEST, &digest, body.len());
+    let d = attach_bundle(&p, "off/inc-bundle", subject, &bundle, BUNDLE_V03, SLSA);
+    fallback_index(&p, "off/inc-bundle", &digest, &[d]);
+    push_legacy(&p, "off/inc-legacy", &digest, &fx);
+    for repo in ["off/inc-bundle", "off/inc-legacy"] {
+        let r = format!("{}/{repo}:v1", reg.host);
+        let dir = repo.replace('/', "-");
+        let args = ["pull", &r, "--format", "oci-layout", "-o", &dir, "--include-referrers"];
+        sb.run(&args).ok();
+    }
+    reg.stop();
+    for dir in ["off-inc-bundle", "off-inc-legacy"] {
+        let from = format!("{dir}:v1");
+        let out = format!("{dir}-files");
+        let mut args: Vec<String> =
+            ["--no-cache", "pull", "--oci-layout", &from, "-o", &out].map(String::from).to_vec();
+        args.extend(fx.flags("trusted_root.json"));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sb.run(&args).ok();
+        assert_eq!(tree(&sb.work().join(&out)), ["README.md", "widget-linux-amd64"], "{dir}");
+    }
+}
+
 /// Signatures × offline where the registry has the referrers API (the strict fake: the CNCF
 /// registry 2.8 has none): the list the API gave is kept, so `--offline` finds the bundle through
 /// the same list, with the fake gone, and asks no fallback tag. Signatures × a cache another user
