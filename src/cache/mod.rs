@@ -204,6 +204,19 @@ impl Cache {
         })
     }
 
+    /// Keep `bytes`, already verified as `d`, as the entry for `d`: a signature or a Sigstore
+    /// bundle read into memory rather than downloaded, so that `--offline` finds what an online
+    /// check read (and checks it again from scratch). An entry of that size already there is left
+    /// as it is (and its stamp with it); like any download, the new entry is not stamped.
+    pub(crate) fn put_bytes(&self, d: &Digest, bytes: &[u8]) -> Result<(), Error> {
+        let dir = self.make_dir(&Cache::rel_dir(d.algorithm()))?;
+        let name = OsStr::new(d.hex());
+        if dir.entry(name)?.is_some_and(|n| n.is_file() && n.size == bytes.len() as u64) {
+            return Ok(());
+        }
+        dir.replace_with(name, bytes, 0o644)
+    }
+
     /// Drop `entry` (it failed verification), if its name still holds it, and its stamp.
     pub(crate) fn drop_entry(&self, d: &Digest, entry: &Entry) {
         let ours = Node::of_file(&entry.file).ok();

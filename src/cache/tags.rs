@@ -1,4 +1,5 @@
 //! What earlier pulls on this machine resolved tags to (`tags/<id>`, one small record a tag),
+//! the referrers lists a registry's API gave (as `tags/` records of an index kept with the manifests),
 //! and manifests kept by digest (`manifests/<alg>/<hex>`, apart from the blobs so that the blob
 //! store holds only what pulls copy out of it).
 //! A record steers only which cached manifest a tag means — `--offline` resolves a tag from it,
@@ -28,6 +29,11 @@ fn record_name(name: &str) -> OsString {
     OsString::from(Digest::of(Algorithm::Sha256, name.as_bytes()).hex().to_owned())
 }
 
+/// The pseudo-tag a referrers list is remembered under.
+fn referrers_record(subject: &Digest) -> String {
+    format!("referrers/{subject}")
+}
+
 impl Cache {
     /// Remember that `registry/repo:tag` named `digest` just now.
     pub(crate) fn remember_tag(
@@ -51,6 +57,29 @@ impl Cache {
         let text = read_small(&dir, &record_name(&name))?;
         let (digest, named) = text.strip_prefix("v1 ")?.trim_end().split_once(' ')?;
         (named == name).then(|| digest.parse().ok())?
+    }
+
+    /// Remember that the referrers API of `registry` listed, for `repo@subject`, the index
+    /// `list` (kept with the manifests), so that `--offline` answers the same list. Kept as a
+    /// tag record under a name no tag can have (a tag holds no `/`), so the same rule guards it.
+    pub(crate) fn remember_referrers(
+        &self,
+        registry: &str,
+        repo: &str,
+        subject: &Digest,
+        list: &Digest,
+    ) -> Result<(), Error> {
+        self.remember_tag(registry, repo, &referrers_record(subject), list)
+    }
+
+    /// The index of referrers the registry last listed for `repo@subject`, as remembered.
+    pub(crate) fn remembered_referrers(
+        &self,
+        registry: &str,
+        repo: &str,
+        subject: &Digest,
+    ) -> Option<Digest> {
+        self.remembered_tag(registry, repo, &referrers_record(subject))
     }
 
     /// The manifest `d`, when the cache holds bytes that hash to it.

@@ -121,3 +121,25 @@ fn an_entry_is_verified_only_while_its_stamp_holds() {
     assert!(cache.get(&dg).is_none());
     assert!(!stamp.exists(), "its stamp went too");
 }
+
+/// What a signature check kept for `--offline`: a small blob by digest (an entry of that size
+/// already there left as it is), and a referrers list remembered under a record no tag can be.
+#[test]
+fn small_blobs_and_referrers_lists_are_kept_for_offline() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = Cache::new(d.path().join("c"));
+    let bundle = b"{\"bundle\":1}";
+    let dg = Digest::of(Algorithm::Sha256, bundle);
+    cache.put_bytes(&dg, bundle).unwrap();
+    assert_eq!(std::fs::read(cache.path(&dg)).unwrap(), bundle);
+    let ino = Node::of_file(&File::open(cache.path(&dg)).unwrap()).unwrap().ino;
+    cache.put_bytes(&dg, bundle).unwrap();
+    let again = Node::of_file(&File::open(cache.path(&dg)).unwrap()).unwrap().ino;
+    assert_eq!(ino, again, "an entry already there is not replaced");
+    let subject = Digest::of(Algorithm::Sha256, b"subject");
+    let list = Digest::of(Algorithm::Sha256, b"list");
+    cache.remember_referrers("r.example", "app", &subject, &list).unwrap();
+    assert_eq!(cache.remembered_referrers("r.example", "app", &subject), Some(list.clone()));
+    assert_eq!(cache.remembered_referrers("r.example", "other", &subject), None);
+    assert_eq!(cache.remembered_tag("r.example", "app", &subject.to_string()), None);
+}

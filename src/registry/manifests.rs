@@ -1,6 +1,7 @@
 //! Manifests through the client: from the cache when it holds them (by digest, or by a tag a
 //! HEAD says has not moved: Docker Hub counts manifest GETs against the pull quota, not HEADs),
-//! else fetched from the sources in order and kept; and the check that a local store holds a
+//! else fetched from the sources in order and kept (and small blobs a check read into memory
+//! kept beside them, for `--offline`); and the check that a local store holds a
 //! pull's blobs whole before anything is written.
 
 use super::endpoint::Endpoint;
@@ -59,6 +60,14 @@ impl Client {
             }
         }
         Ok(raw)
+    }
+
+    /// Keep the verified small blob `bytes` (`d`) in the cache, if there is one (see
+    /// `Cache::put_bytes`); failing to is said at `-v`, never an error.
+    pub(super) fn keep_small(&self, d: &Digest, bytes: &[u8]) {
+        if let Some(Err(e)) = self.manifests.as_ref().map(|c| c.put_bytes(d, bytes)) {
+            self.debug(format!("blob {d} not kept in the cache: {}", e.to_string_full()));
+        }
     }
 
     /// For a local store (a layout, the cache offline): that every blob of `blobs` is there,

@@ -14,6 +14,7 @@ pub mod challenge;
 pub mod credentials;
 mod endpoint;
 mod floor;
+mod local_referrers;
 mod manifests;
 mod origin;
 mod referrers;
@@ -218,7 +219,8 @@ impl Client {
 
     /// A small blob (a config, a signature, a checksum list) into memory, retried, and checked
     /// against its descriptor's size and digest; bad bytes from a mirror are asked of the next
-    /// source. Callers cap `d.size` first.
+    /// source. Callers cap `d.size` first. With a cache, the verified bytes are kept there too,
+    /// so that `--offline` finds what a signature check read.
     pub fn small_blob(
         &self,
         repo: &str,
@@ -232,6 +234,7 @@ impl Client {
             })?;
             let got = Digest::of(d.digest.algorithm(), &bytes);
             if bytes.len() as u64 == d.size && got == d.digest {
+                self.keep_small(&d.digest, &bytes);
                 return Ok(bytes);
             }
             let (len, size, want) = (bytes.len(), d.size, &d.digest);

@@ -44,6 +44,11 @@ impl Client {
             Err(e) if e.kind() == ErrorKind::NotFound => return skip(format!("listed, but {e}")),
             Err(e) => return Err(e),
         };
+        // Asked by digest: bytes that are not it (a mirror's, a damaged cache's) are no referrer.
+        let got = Digest::of(d.digest.algorithm(), &raw.bytes);
+        if got != d.digest {
+            return skip(format!("its bytes hash to {got}"));
+        }
         let image = match Manifest::parse(&raw.bytes, raw.content_type.as_deref()) {
             Ok((Manifest::Image(m), _)) => m,
             _ => return skip("not an image manifest".into()),
@@ -56,8 +61,32 @@ impl Client {
     }
 
     /// The referrers API's list for `digest`, following `Link` pages; `None` when the registry
-    /// has no such API (it answers 404, as the spec asks of one without it).
+    /// has no such API (it answers 404, as the spec asks of one without it). With a cache, the
+    /// list is kept there, so that `--offline` is answered the same list.
     pub(crate) fn referrers_api(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<Option<Vec<Descriptor>>, Error> {
+        let list = self.referrers_pages(repo, digest)?;
+        if let (Some(list), Some(cache)) = (&list, &self.manifests) {
+            let index =
+                serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": list});
+            let bytes = serde_json::to_vec(&index).expect("descriptors serialize");
+            let d = Digest::of(crate::digest::Algorithm::Sha256, &bytes);
+            let kept = cache.put_manifest(&d, &bytes);
+            let named = cache.remember_referrers(&self.registry_name, repo, digest, &d);
+            if let Err(e) = kept.and(named) {
+                self.debug(format!(
+                    "referrers of {digest} not kept in the cache: {}",
+                    e.to_string_full()
+                ));
+            }
+        }
+        Ok(list)
+    }
+
+    fn referrers_pages(
         &self,
         repo: &str,
         digest: &Digest,

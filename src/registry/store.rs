@@ -1,6 +1,7 @@
 //! A registry that is a directory on this machine: an OCI image layout (`pull --oci-layout`,
 //! the air-gapped install) or the blob cache (`--offline`). It answers the same requests the
-//! network would (`/v2/NAME/manifests/REF`, `/v2/NAME/blobs/DIGEST` with `Range`, tags), so
+//! network would (`/v2/NAME/manifests/REF`, `/v2/NAME/blobs/DIGEST` with `Range`, tags, and
+//! referrers: `local_referrers.rs`), so
 //! resolving, filtering, `-x` and signature checks run unchanged, and every byte is verified
 //! against its digest as from any registry: a layout is untrusted input.
 //!
@@ -121,7 +122,7 @@ impl Store {
             let mut bytes = Vec::new();
             (&file).take(len).read_to_end(&mut bytes).map_err(|e| self.io(&digest, e))?;
             let body = Box::new(std::io::Cursor::new(bytes));
-            return Ok(reply(200, &digest, None, len, head, body));
+            return Ok(local_reply(200, &digest, None, len, head, body));
         }
         if let Some((_, digest)) = rest.rsplit_once("/blobs/") {
             let digest: Digest = digest.parse()?;
@@ -140,14 +141,14 @@ impl Store {
                 Some(a) => {
                     file.seek(SeekFrom::Start(a)).map_err(|e| self.io(&digest, e))?;
                     let part = Box::new(file.take(to - a));
-                    reply(206, &digest, Some((a, to, len)), to - a, head, part)
+                    local_reply(206, &digest, Some((a, to, len)), to - a, head, part)
                 }
-                None => reply(200, &digest, None, len, head, Box::new(file)),
+                None => local_reply(200, &digest, None, len, head, Box::new(file)),
             });
         }
-        if rest.ends_with("/referrers") || rest.contains("/referrers/") {
-            // No referrers API: the fallback tag `sha256-<hex>` is asked next, as of a registry.
-            return Err(missing(format!("{}: no referrers API", self.name)));
+        if let Some((repo, subject)) = rest.rsplit_once("/referrers/") {
+            let subject: Digest = subject.parse()?;
+            return super::local_referrers::answer(self, repo, &subject, head);
         }
         Err(missing(format!("{}: nothing answers {path}", self.name)))
     }
@@ -282,7 +283,7 @@ impl Store {
     }
 
     /// `blobs/<alg>/<hex>`, opened below held handles without following a link.
-    fn blob(&self, d: &Digest, what: &str) -> Result<(File, u64), Error> {
+    pub(super) fn blob(&self, d: &Digest, what: &str) -> Result<(File, u64), Error> {
         let dir = Dir::open(&self.root)?;
         let rel = Path::new("blobs").join(d.algorithm().name());
         let not_here = || missing(format!("{}: {what} {d} is not in it", self.name));
@@ -302,7 +303,7 @@ impl Store {
     }
 }
 
-fn missing(msg: String) -> Error {
+pub(super) fn missing(msg: String) -> Error {
     Error::new(ErrorKind::NotFound, msg)
 }
 
@@ -322,7 +323,7 @@ fn read_capped(dir: &Dir, name: &str, cap: u64) -> Result<Option<Vec<u8>>, Error
 }
 
 /// The answer a registry would give, made locally.
-fn reply(
+pub(super) fn local_reply(
     status: u16,
     digest: &Digest,
     range: Option<(u64, u64, u64)>,

@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use crate::support::fake::{Fake, Reply};
 use crate::support::push::{EMPTY_CONFIG, Layer, OCI_INDEX, OCI_MANIFEST, Pusher};
-use crate::support::registry;
 use crate::support::*;
+use crate::support::{oras_layout, registry};
 
 /// Push an artifact of `artifact_type` whose `subject` is (digest, size), with one file; returns
 /// its descriptor as a referrers index lists it.
@@ -193,4 +193,35 @@ fn an_index_of_artifacts_without_platforms_is_not_guessed_between() {
     run.fails(2, "the index holds 2 artifacts without a platform to choose by");
     assert!(run.stderr.contains("(application/spdx+json)"), "{}", run.stderr);
     assert!(!sb.work().join("out").exists());
+}
+
+/// Referrers × OCI layout: from a layout shaped as `oras copy -r --to-oci-layout` writes it (its
+/// referrers untagged entries of `index.json`, no fallback tag; see `support::oras_layout`),
+/// `pull --oci-layout DIR:TAG --referrer TYPE` takes the newest referrer of the type, as from the
+/// registry; one whose entry names another subject is not taken.
+#[test]
+fn an_oras_shaped_layout_answers_pull_referrer() {
+    let reg = registry::own();
+    let p = Pusher::new(&reg);
+    let repo = "refs/layout";
+    let (subject, body) = p.oras_push(repo, "v1", &[Layer::oras("app", "the app\n")]);
+    let (other, other_body) = p.oras_push(repo, "v2", &[Layer::oras("app", "another app\n")]);
+    let spdx = "application/spdx+json";
+    let sbom = |s: (&oci_dl::Digest, usize), text: &str, created: &str| {
+        push_referrer(&p, repo, s, spdx, &Layer::oras("sbom.spdx.json", text), created)
+    };
+    let old = sbom((&subject, body.len()), "{\"old\":1}", "2025-01-01T00:00:00Z");
+    let new = sbom((&subject, body.len()), "{\"new\":1}", "2026-01-01T00:00:00Z");
+    let elsewhere = sbom((&other, other_body.len()), "{\"other\":1}", "2027-01-01T00:00:00Z");
+    let sb = Sandbox::new();
+    let layout = sb.work().join("L");
+    oras_layout::copy(&reg.host, &format!("{repo}:v1"), &layout, "v1");
+    for listed in [&old, &new, &elsewhere] {
+        oras_layout::carry_referrer(&reg.host, repo, &layout, listed);
+    }
+    reg.stop();
+    let args = ["pull", "--oci-layout", "L:v1", "-o", "sbom", "--referrer", spdx, "--no-subject"];
+    sb.run(&args).ok();
+    assert_eq!(tree(&sb.work().join("sbom")), ["sbom.spdx.json"]);
+    assert_eq!(std::fs::read(sb.work().join("sbom/sbom.spdx.json")).unwrap(), b"{\"new\":1}");
 }

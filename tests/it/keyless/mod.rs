@@ -12,6 +12,7 @@ use crate::support::registry::{self, Registry};
 use crate::support::sigstore::{BUNDLE_V03, Fixtures, attach_bundle, fallback_index, push_legacy};
 use crate::support::*;
 
+mod offline;
 mod pairs;
 mod seams;
 

@@ -11,7 +11,11 @@ fn sha(b: &[u8]) -> oci_dl::Digest {
 }
 
 /// A cosign-3-shaped referrer manifest of `subject` holding `bundle`: (body, digest).
-fn referrer(subject: &oci_dl::Digest, size: usize, bundle: &[u8]) -> (Vec<u8>, oci_dl::Digest) {
+pub(super) fn referrer(
+    subject: &oci_dl::Digest,
+    size: usize,
+    bundle: &[u8],
+) -> (Vec<u8>, oci_dl::Digest) {
     let body = serde_json::to_vec(&json!({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_V03,
         "config": {"mediaType": EMPTY_CONFIG, "digest": sha(b"{}").to_string(), "size": 2, "artifactType": BUNDLE_V03},

@@ -1,4 +1,5 @@
 pub mod fake;
+pub mod oras_layout;
 pub mod push;
 pub mod registry;
 pub mod sigstore;

@@ -66,7 +66,31 @@ pub fn proxy() -> Option<&'static Registry> {
     R.get_or_init(|| start(Kind::Proxy(upstream()?.host.clone()))).as_ref()
 }
 
+/// An open registry of the test's own (never shared), which [`Registry::stop`] can end: for a
+/// test that proves a run makes no request by having nothing left to answer it.
+pub fn own() -> Registry {
+    start(Kind::Open).expect("docker-registry (the package)")
+}
+
 impl Registry {
+    /// End this registry (the shell watchdog's child, then the watchdog) and wait until its port
+    /// refuses connections.
+    pub fn stop(mut self) {
+        let sh = self._child.id();
+        let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children"))
+            .expect("the registry's watchdog lists its children");
+        // The registry, and perhaps the watchdog's `sleep`, which may be gone already.
+        for pid in children.split_whitespace() {
+            let _ = Command::new("kill").arg(pid).stderr(Stdio::null()).status();
+        }
+        self._child.wait().expect("the watchdog ends once the registry is gone");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&self.host).is_ok() {
+            assert!(Instant::now() < deadline, "{} still answers after stop", self.host);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// How many requests in the access log so far are `GET`s of a path containing `part`.
     pub fn gets(&self, part: &str) -> usize {
         let log = std::fs::read_to_string(self.access_log.as_ref().expect("an access log"))
