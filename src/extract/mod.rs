@@ -6,6 +6,7 @@
 
 mod commit;
 mod detect;
+mod overwrite;
 mod staging;
 mod tar;
 mod zip;
@@ -23,7 +24,7 @@ use crate::retry::Cancel;
 pub use commit::Policy;
 pub use detect::{Format, Hint, decompressed_name};
 use detect::{ZIP_MAGICS, sniff};
-pub use staging::RESERVED_PREFIX;
+pub use overwrite::Overwrite;
 use staging::Staging;
 pub use staging::{Staged, StagedEntry};
 use tar::{DirMeta, Kind, Unpacker, finish_dirs};

@@ -24,7 +24,6 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::held;
 
-pub use crate::select::RESERVED_PREFIX;
 const STAGING_PREFIX: &str = ".oci-dl-staging-";
 /// A staging directory is set up under this name and renamed to its real one with its lock held,
 /// so a sweeper never sees a staging directory whose lock is not taken yet.

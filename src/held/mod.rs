@@ -13,8 +13,10 @@ use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+mod confined;
 mod copy;
 mod node;
+pub(crate) use confined::{RESERVED_PREFIX, hidden_archive, safe_relative_path};
 pub(crate) use copy::copy;
 pub(crate) use node::Node;
 

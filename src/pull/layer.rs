@@ -13,8 +13,7 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileStatus, Level, Observer, Progress};
 use crate::extract::{self, Format, Hint, Limit, StageError, Unpack};
-use crate::held;
-use crate::select::safe_relative_path;
+use crate::held::{self, safe_relative_path};
 use crate::session::Session;
 use crate::trust::minisign::describes_other_files;
 
@@ -192,7 +191,7 @@ pub(super) fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Resul
     let x = &req.extract;
     let out = output_dir(req)?;
     let root = x.to.clone().unwrap_or_else(|| out.to_path_buf());
-    let hidden = out.join(format!("{}{}", extract::RESERVED_PREFIX, layer.digest.hex()));
+    let hidden = held::hidden_archive(out, &layer.digest);
     if describes_other_files(&job.name) {
         return Ok(After::Keep);
     }

@@ -15,13 +15,13 @@ use crate::blob::{self, BlobSpec};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
+use crate::extract::Overwrite;
 use crate::layout::{Layout, archive};
 use crate::manifest::{Descriptor, Manifest, Platform};
 use crate::pool;
 use crate::reference::Reference;
 use crate::registry::Client;
 use crate::resolve::{self, MAX_INDEX_DEPTH, ResolvedManifest};
-use crate::select::Overwrite;
 use crate::session::Session;
 
 /// A pull into an OCI image layout.

@@ -7,10 +7,10 @@ use std::sync::Mutex;
 
 use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
+pub use crate::extract::Overwrite;
 use crate::manifest::Descriptor;
 use crate::pool;
 use crate::resolve::ResolvedManifest;
-pub use crate::select::Overwrite;
 use crate::session::Session;
 
 mod attached;

@@ -11,10 +11,11 @@ use crate::conventions::{self, HelmChart};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{FileStatus, Level, Observer};
+use crate::extract::Overwrite;
 use crate::extract::{self, Format, Hint};
+use crate::held::safe_relative_path;
 use crate::manifest::{Descriptor, Manifest};
 use crate::resolve::{ResolvedManifest, resolve};
-use crate::select::{Overwrite, safe_relative_path};
 use crate::session::Session;
 use crate::trust::minisign::describes_other_files;
 

@@ -18,10 +18,10 @@ use super::{
 use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, Observer};
 use crate::held;
+use crate::held::safe_relative_path;
 use crate::manifest::{Index, Manifest, Platform};
 use crate::reference::Reference;
 use crate::resolve::{ResolvedManifest, blob_hint, resolve};
-use crate::select::safe_relative_path;
 use crate::session::Session;
 
 /// Which platforms of an index a pull takes.
