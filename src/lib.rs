@@ -85,13 +85,13 @@ pub use error::{Error, ErrorKind, Hint, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};
 pub use filter::Filter;
 pub use manifest::{Descriptor, Manifest, Platform, Selection};
-pub use mirrors::{Mirrors, Source};
+pub use mirrors::{MirrorSource, Mirrors};
 pub use pull::ReferrerPull;
 pub use pull::referrers::Referrers;
 pub use pull::{ExtractOptions, Output, Overwrite, Platforms, PullReport, PullRequest};
 pub use pull::{LayoutReport, LayoutRequest, LayoutTarget};
 pub use reference::{DEFAULT_REGISTRY, Reference};
-pub use registry::credentials::Sources;
+pub use registry::credentials::CredentialSources;
 pub use registry::store::Store;
 pub use registry::{ClientOptions, Credentials, MAX_TAG_BYTES, MAX_TAGS, Pin};
 pub use resolve::ResolvedManifest;
@@ -232,7 +232,7 @@ pub fn fetch_blob(
     let progress = Progress::default();
     obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
     let spec = BlobSpec { repository: reference.repository(), digest, size: None };
-    let who = blob::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
+    let who = blob::Requester { index: 0, name: &name, progress: &progress, obs: &*obs };
     let outcome = blob::to_file(&session, spec, dest, who)?;
     let status = match outcome {
         o if o.from_cache => FileStatus::Cached,
@@ -282,7 +282,7 @@ pub fn stream_blob(
     let name = digest.short();
     obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
     let spec = BlobSpec { repository: reference.repository(), digest, size: None };
-    let who = blob::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
+    let who = blob::Requester { index: 0, name: &name, progress: &progress, obs: &*obs };
     Ok(blob::to_writer(&session, spec, out, who)?.size)
 }
 

@@ -63,12 +63,13 @@ pub struct BlobSpec<'a> {
 pub(crate) struct Transfer<'a> {
     pub session: &'a Session,
     pub spec: BlobSpec<'a>,
-    pub who: Report<'a>,
+    pub who: Requester<'a>,
 }
 
-/// Who is asking, for events.
+/// Who is asking for the blob: the index and name its events carry, the byte counter a view
+/// polls, and the observer the events go to.
 #[derive(Clone, Copy)]
-pub struct Report<'a> {
+pub struct Requester<'a> {
     pub index: usize,
     pub name: &'a str,
     pub progress: &'a Progress,
@@ -106,7 +107,7 @@ pub fn to_file(
     session: &Session,
     spec: BlobSpec<'_>,
     dest: Dest<'_>,
-    who: Report<'_>,
+    who: Requester<'_>,
 ) -> Result<Outcome, Error> {
     to_file_tapped(session, spec, dest, who, None)
 }
@@ -116,7 +117,7 @@ pub fn to_file_tapped(
     session: &Session,
     spec: BlobSpec<'_>,
     dest: Dest<'_>,
-    who: Report<'_>,
+    who: Requester<'_>,
     mut tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
     let cache = session.cache.as_ref();

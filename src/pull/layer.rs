@@ -161,7 +161,7 @@ pub(super) fn download(
         digest: &layer.digest,
         size: Some(layer.size),
     };
-    let who = blob::Report { index, name: &job.name, progress: &progress, obs };
+    let who = blob::Requester { index, name: &job.name, progress: &progress, obs };
     let outcome =
         blob::to_file_tapped(session, spec, dest, who, tap).map_err(|e| e.context(&job.name))?;
     Ok(match outcome {

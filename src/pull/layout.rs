@@ -304,7 +304,7 @@ fn fetch_blob(
             let progress = Progress::default();
             obs.event(&Event::Started { index, name, size: Some(d.size), progress: &progress });
             let spec = BlobSpec { repository: repo, digest: &d.digest, size: Some(d.size) };
-            let who = blob::Report { index, name, progress: &progress, obs };
+            let who = blob::Requester { index, name, progress: &progress, obs };
             let outcome = blob::to_file(session, spec, dest, who)?;
             if outcome.executable {
                 not_executable(&dir, hex, &path)?;

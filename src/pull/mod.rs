@@ -210,7 +210,7 @@ pub(crate) fn pull_stream(
         digest: &job.layer.digest,
         size: Some(job.layer.size),
     };
-    let who = blob::Report { index: 0, name: &job.name, progress: &progress, obs };
+    let who = blob::Requester { index: 0, name: &job.name, progress: &progress, obs };
     blob::to_writer(session, spec, out, who)
         .map_err(|e| e.context(&job.name).in_layer(&job.name))?;
     let file = report(Path::new("-"), &job.layer, FileStatus::Downloaded);

@@ -68,10 +68,10 @@ pub struct Found {
     pub source: String,
 }
 
-/// The places to look, in order. Built from the environment by [`Sources::from_env`]; the
+/// The places to look, in order. Built from the environment by [`CredentialSources::from_env`]; the
 /// default looks nowhere.
 #[derive(Debug, Clone, Default)]
-pub struct Sources {
+pub struct CredentialSources {
     /// `GH_TOKEN` / `GITHUB_TOKEN`, and the user name to send with it (`GITHUB_ACTOR`).
     pub github_token: Option<(String, String)>,
     /// Which variable the token came from, for `-vv`.
@@ -80,10 +80,10 @@ pub struct Sources {
     pub files: Vec<PathBuf>,
 }
 
-impl Sources {
+impl CredentialSources {
     /// `--registry-config` (if given), else `REGISTRY_AUTH_FILE`, else podman's auth file, then
     /// the Docker config.
-    pub fn from_env(registry_config: Option<&Path>) -> Sources {
+    pub fn from_env(registry_config: Option<&Path>) -> CredentialSources {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         // gh's order: GH_TOKEN wins over GITHUB_TOKEN.
         let (github_token_var, token) = match var("GH_TOKEN") {
@@ -105,7 +105,7 @@ impl Sources {
         } else if let Some(home) = var("HOME") {
             files.push(Path::new(&home).join(".docker/config.json"));
         }
-        Sources { github_token, github_token_var, files }
+        CredentialSources { github_token, github_token_var, files }
     }
 
     /// Credentials for `registry` (as written in the reference, e.g. `ghcr.io`, `docker.io`,
@@ -339,7 +339,7 @@ mod tests {
             "b.json",
             r#"{"auths":{"one.io":{"username":"b","password":"2"},"two.io":{"username":"b","password":"2"}}}"#,
         );
-        let s = Sources {
+        let s = CredentialSources {
             github_token: Some(("actor".into(), "ghp_x".into())),
             github_token_var: "GITHUB_TOKEN",
             files: vec![first, second],

@@ -13,7 +13,7 @@ use super::{Client, ClientOptions};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
-use crate::mirrors::Source;
+use crate::mirrors::MirrorSource;
 use crate::reference::Reference;
 
 /// How long a mirror may take to accept a connection before it is dropped for the run (Spegel's
@@ -47,7 +47,7 @@ struct Mirror {
     repo: (String, String),
     /// Shared with its client, whose blob bodies raise it when they crawl.
     dead: Arc<AtomicBool>,
-    /// Asked for content by digest only, never a tag (see [`Source::digest_only`]).
+    /// Asked for content by digest only, never a tag (see [`MirrorSource::digest_only`]).
     digest_only: bool,
 }
 
@@ -74,7 +74,7 @@ impl Sources {
     /// `origin` is). A mirror gets only the credentials stored for its own host.
     pub(super) fn new(
         logical: &Reference,
-        list: &[Source],
+        list: &[MirrorSource],
         opts: &ClientOptions,
         log: &Arc<dyn Observer>,
     ) -> Result<Sources, Error> {
