@@ -35,7 +35,7 @@ use std::path::PathBuf;
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, Level, Observer, Progress};
+use crate::events::{Event, FileStatus, Level, Observer, Progress};
 use crate::held::Dir;
 use crate::session::Session;
 use part::{feed_prefix, finish, open_part, part_name, rehash, remove_part};
@@ -86,6 +86,17 @@ pub struct Outcome {
     pub resumed_from: u64,
     /// Copied from the blob cache, not downloaded.
     pub from_cache: bool,
+}
+
+impl Outcome {
+    /// How the file came to be, as its report and `Finished` event say.
+    pub fn status(&self) -> FileStatus {
+        match self {
+            o if o.from_cache => FileStatus::Cached,
+            o if o.resumed_from > 0 => FileStatus::Resumed,
+            _ => FileStatus::Downloaded,
+        }
+    }
 }
 
 /// Where a file transfer ends: `name` in a directory held open from its check to the rename.

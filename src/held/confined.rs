@@ -1,7 +1,10 @@
 //! Names that stay inside an output directory: an untrusted layer title made a relative path
 //! with no way out, and the prefix oci-dl keeps for its own entries at the directory's top.
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
@@ -14,6 +17,19 @@ pub const RESERVED_PREFIX: &str = ".oci-dl-";
 /// and a name no title may claim.
 pub(crate) fn hidden_archive(out: &Path, digest: &Digest) -> PathBuf {
     out.join(format!("{RESERVED_PREFIX}{}", digest.hex()))
+}
+
+/// A name beside `name` for a file being written before its rename onto `name`: hidden, and
+/// new to the directory (the process id, the time and a counter), so that it is created with
+/// `O_EXCL` and a leftover of a killed run is never reused.
+pub(crate) fn temp_name(name: &OsStr) -> OsString {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let mut tmp = OsString::from(".tmp-");
+    tmp.push(name);
+    tmp.push(format!("-{}-{nanos}-{n}", std::process::id()));
+    tmp
 }
 
 /// Turn an untrusted layer title into a relative path that stays inside the output directory.

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::commit::{Landed, Pending};
-use super::plan::{Job, ORAS_DIGEST, decompressed_name, existing, is_oras_dir};
+use super::plan::{Job, ORAS_DIGEST, decompressed_name, existing, is_oras_dir, oras_suffix};
 use super::signed::land;
 use super::{PullRequest, output_dir, report};
 use crate::blob::{self, BlobSpec};
@@ -164,11 +164,7 @@ pub(super) fn download(
     let who = blob::Requester { index, name: &job.name, progress: &progress, obs };
     let outcome =
         blob::to_file_tapped(session, spec, dest, who, tap).map_err(|e| e.context(&job.name))?;
-    Ok(match outcome {
-        o if o.from_cache => FileStatus::Cached,
-        o if o.resumed_from > 0 => FileStatus::Resumed,
-        _ => FileStatus::Downloaded,
-    })
+    Ok(outcome.status())
 }
 
 /// What happens to a layer once it is verified.
@@ -203,10 +199,7 @@ pub(super) fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Resul
             ),
             None => None,
         };
-        let suffix = Format::guess(&layer.media_type, "")
-            .filter(|f| f.is_tar())
-            .map_or("tar.gz", Format::suffix);
-        let kept = PathBuf::from(format!("{}.{suffix}", dest.display()));
+        let kept = PathBuf::from(format!("{}.{}", dest.display(), oras_suffix(layer)));
         let archive = if x.keep_archive { kept } else { hidden };
         let hint = Hint::TAR;
         return Ok(After::Unpack { hint, root, rel: job.rel.clone(), content_digest, archive });

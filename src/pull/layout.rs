@@ -309,11 +309,7 @@ fn fetch_blob(
             if outcome.executable {
                 not_executable(&dir, hex, &path)?;
             }
-            match outcome {
-                o if o.from_cache => FileStatus::Cached,
-                o if o.resumed_from > 0 => FileStatus::Resumed,
-                _ => FileStatus::Downloaded,
-            }
+            outcome.status()
         }
     };
     let digest = &d.digest;

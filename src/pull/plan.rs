@@ -163,7 +163,7 @@ const ORAS_UNPACK: &str = "io.deis.oras.content.unpack";
 pub(super) const ORAS_DIGEST: &str = "io.deis.oras.content.digest";
 
 /// The suffix of the archive an oras directory is kept as (`--keep-archive`).
-fn oras_suffix(layer: &Descriptor) -> &'static str {
+pub(super) fn oras_suffix(layer: &Descriptor) -> &'static str {
     Format::guess(&layer.media_type, "").filter(|f| f.is_tar()).map_or("tar.gz", Format::suffix)
 }
 
