@@ -14,6 +14,7 @@ use crate::resolve::ResolvedManifest;
 use crate::session::Session;
 
 mod attached;
+pub(crate) mod by_digest;
 mod commit;
 mod layer;
 pub(crate) mod layout;
@@ -211,8 +212,9 @@ pub(crate) fn pull_stream(
         size: Some(job.layer.size),
     };
     let who = blob::Requester { index: 0, name: &job.name, progress: &progress, obs };
-    blob::to_writer(session, spec, out, who)
-        .map_err(|e| e.context(&job.name).in_layer(&job.name))?;
+    let streamed = blob::to_writer(session, spec, out, who)
+        .map_err(|e| e.context(&job.name).in_layer(&job.name));
+    by_digest::ended(streamed, &job.name, obs)?;
     let file = report(Path::new("-"), &job.layer, FileStatus::Downloaded);
     obs.event(&Event::Finished {
         index: 0,

@@ -1,7 +1,7 @@
 //! The blob life cycle through the library API, in process, against the fake registry (no
 //! binary): fresh download, resume from a `.part`, from the cache, and a corrupt blob.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use oci_dl::{Algorithm, ClientOptions, Digest, ErrorKind, Event, FileStatus, Observer, Overwrite};
@@ -50,7 +50,7 @@ fn blob_fake(data: &[u8], corrupt: bool) -> (Fake, Digest) {
 fn fetch(
     f: &Fake,
     digest: &Digest,
-    out: &PathBuf,
+    out: &Path,
     cache: Option<PathBuf>,
 ) -> (oci_dl::Result<oci_dl::FileReport>, Arc<Seen>) {
     let reference =
@@ -126,5 +126,28 @@ fn a_corrupt_blob_is_an_integrity_error_and_leaves_nothing() {
     assert!(e.to_string().contains("content hashes to"), "{e}");
     assert!(!out.exists() && !oci_dl::part_path(&out).exists(), "nothing half-written");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    assert_eq!(seen.lines(), ["start 0"], "not retried: the bytes were wrong, not cut");
+    assert_eq!(seen.lines(), ["start 0", "failed"], "not retried: the bytes were wrong, not cut");
+}
+
+/// `stream_blob` ends its one transfer as `fetch_blob` and a pull's layers do: `Finished` on
+/// success, `Failed` when the bytes were wrong (after they were written: a stream cannot wait).
+#[test]
+fn a_streamed_blob_ends_with_finished_or_failed_like_every_other_transfer() {
+    let data = noise(150_000, 7);
+    for (corrupt, want) in [(false, "finish Downloaded"), (true, "failed")] {
+        let (f, digest) = blob_fake(&data, corrupt);
+        let reference = oci_dl::Reference::parse_with_default(
+            &format!("{}/x@{digest}", f.host),
+            "unused.invalid",
+        )
+        .unwrap();
+        let seen = Arc::new(Seen::default());
+        let mut out = Vec::new();
+        let mut opts = ClientOptions::default();
+        opts.cache = None;
+        let r = oci_dl::stream_blob(&reference, &mut out, &opts, seen.clone());
+        assert_eq!(r.is_err(), corrupt, "{r:?}");
+        assert_eq!(out.len(), data.len(), "the bytes were streamed either way");
+        assert_eq!(seen.lines(), ["start 0", want], "corrupt: {corrupt}");
+    }
 }
