@@ -10,6 +10,7 @@ mod overwrite;
 mod staging;
 mod tar;
 mod zip;
+mod zip_lzma;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
