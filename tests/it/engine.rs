@@ -151,3 +151,23 @@ fn a_streamed_blob_ends_with_finished_or_failed_like_every_other_transfer() {
         assert_eq!(seen.lines(), ["start 0", want], "corrupt: {corrupt}");
     }
 }
+
+/// `pull_stream` too: its one layer's transfer ends with `Failed` when the bytes were wrong.
+#[test]
+fn a_pull_to_a_writer_ends_its_transfer_with_finished_or_failed() {
+    let data = noise(120_000, 8);
+    for (corrupt, want) in [(false, "finish Downloaded"), (true, "failed")] {
+        let (f, _) = blob_fake(&data, corrupt);
+        let reference =
+            oci_dl::Reference::parse_with_default(&format!("{}/x:v1", f.host), "unused.invalid")
+                .unwrap();
+        let seen = Arc::new(Seen::default());
+        let mut out = Vec::new();
+        let mut opts = ClientOptions::default();
+        opts.cache = None;
+        let req = oci_dl::PullRequest::streamed(reference);
+        let r = oci_dl::pull_stream(&req, &mut out, &opts, seen.clone());
+        assert_eq!(r.is_err(), corrupt, "{:?}", r.err());
+        assert_eq!(seen.lines(), ["start 0", want], "corrupt: {corrupt}");
+    }
+}
