@@ -1,5 +1,7 @@
-//! Names that stay inside an output directory: an untrusted layer title made a relative path
-//! with no way out, and the prefix oci-dl keeps for its own entries at the directory's top.
+//! Names in an output directory: an untrusted layer title made a relative path with no way
+//! out; the prefix oci-dl keeps for its own entries at the directory's top, and the hidden
+//! archive waiting there to be unpacked; the temporary name a file is written under before
+//! its rename.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Component, Path, PathBuf};

@@ -129,45 +129,31 @@ fn a_corrupt_blob_is_an_integrity_error_and_leaves_nothing() {
     assert_eq!(seen.lines(), ["start 0", "failed"], "not retried: the bytes were wrong, not cut");
 }
 
-/// `stream_blob` ends its one transfer as `fetch_blob` and a pull's layers do: `Finished` on
-/// success, `Failed` when the bytes were wrong (after they were written: a stream cannot wait).
+/// `stream_blob` and `pull_stream` end their one transfer as `fetch_blob` and a pull's layers
+/// do: `Finished` on success, `Failed` when the bytes were wrong (after they were written: a
+/// stream cannot wait for its digest).
 #[test]
-fn a_streamed_blob_ends_with_finished_or_failed_like_every_other_transfer() {
+fn a_stream_to_a_writer_ends_with_finished_or_failed_like_every_other_transfer() {
     let data = noise(150_000, 7);
+    let parse = |r: String| oci_dl::Reference::parse_with_default(&r, "unused.invalid").unwrap();
+    let mut opts = ClientOptions::default();
+    opts.cache = None;
     for (corrupt, want) in [(false, "finish Downloaded"), (true, "failed")] {
         let (f, digest) = blob_fake(&data, corrupt);
-        let reference = oci_dl::Reference::parse_with_default(
-            &format!("{}/x@{digest}", f.host),
-            "unused.invalid",
-        )
-        .unwrap();
-        let seen = Arc::new(Seen::default());
-        let mut out = Vec::new();
-        let mut opts = ClientOptions::default();
-        opts.cache = None;
-        let r = oci_dl::stream_blob(&reference, &mut out, &opts, seen.clone());
-        assert_eq!(r.is_err(), corrupt, "{r:?}");
-        assert_eq!(out.len(), data.len(), "the bytes were streamed either way");
-        assert_eq!(seen.lines(), ["start 0", want], "corrupt: {corrupt}");
-    }
-}
-
-/// `pull_stream` too: its one layer's transfer ends with `Failed` when the bytes were wrong.
-#[test]
-fn a_pull_to_a_writer_ends_its_transfer_with_finished_or_failed() {
-    let data = noise(120_000, 8);
-    for (corrupt, want) in [(false, "finish Downloaded"), (true, "failed")] {
-        let (f, _) = blob_fake(&data, corrupt);
-        let reference =
-            oci_dl::Reference::parse_with_default(&format!("{}/x:v1", f.host), "unused.invalid")
-                .unwrap();
-        let seen = Arc::new(Seen::default());
-        let mut out = Vec::new();
-        let mut opts = ClientOptions::default();
-        opts.cache = None;
-        let req = oci_dl::PullRequest::streamed(reference);
-        let r = oci_dl::pull_stream(&req, &mut out, &opts, seen.clone());
-        assert_eq!(r.is_err(), corrupt, "{:?}", r.err());
-        assert_eq!(seen.lines(), ["start 0", want], "corrupt: {corrupt}");
+        for by_digest in [true, false] {
+            let seen = Arc::new(Seen::default());
+            let mut out = Vec::new();
+            let r = if by_digest {
+                let reference = parse(format!("{}/x@{digest}", f.host));
+                oci_dl::stream_blob(&reference, &mut out, &opts, seen.clone()).map(drop)
+            } else {
+                let req = oci_dl::PullRequest::streamed(parse(format!("{}/x:v1", f.host)));
+                oci_dl::pull_stream(&req, &mut out, &opts, seen.clone()).map(drop)
+            };
+            let case = format!("corrupt: {corrupt}, by digest: {by_digest}");
+            assert_eq!(r.is_err(), corrupt, "{case}");
+            assert_eq!(out.len(), data.len(), "streamed either way ({case})");
+            assert_eq!(seen.lines(), ["start 0", want], "{case}");
+        }
     }
 }
