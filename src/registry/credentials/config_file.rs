@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-/// The parts of a config file that say where credentials are.
-#[derive(Debug, Default, Deserialize)]
+/// The parts of a config file that say where credentials are. No `Debug`: it holds secrets.
+#[derive(Default, Deserialize)]
 #[serde(default)]
 pub(super) struct ConfigFile {
     /// A credential helper per registry key.
@@ -24,7 +24,7 @@ pub(super) struct ConfigFile {
 }
 
 /// One `auths` entry.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 pub(super) struct AuthEntry {
     pub username: Lenient<String>,
@@ -36,7 +36,7 @@ pub(super) struct AuthEntry {
 }
 
 /// A `T`, or whatever else the file holds there (which is then ignored).
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(untagged)]
 pub(super) enum Lenient<T> {
     Is(T),
