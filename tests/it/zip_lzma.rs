@@ -68,6 +68,15 @@ fn lzma_and_xz_zip_members_unpack_and_a_wrong_crc_is_refused() {
         assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), big, "{method}");
         assert_eq!(std::fs::read(sb.work().join("out/doc.txt")).unwrap(), b"docs\n", "{method}");
         // The central directory's CRC-32 of doc.txt, off by one bit: caught at its end.
+        if *method == "ZIP_LZMA" {
+            // A first member asking for a 4 GiB dictionary: refused before any allocation.
+            let mut bomb = bytes.clone();
+            let at = |i: usize| u16::from_le_bytes([bomb[i], bomb[i + 1]]) as usize;
+            let data = 30 + at(26) + at(28);
+            bomb[data + 5..data + 9].copy_from_slice(&u32::MAX.to_le_bytes());
+            let (_, run) = pull_x(reg, "test/zl-dict", bomb);
+            run.fails(1, "dictionary over 256 MiB");
+        }
         let mut bad = bytes;
         let central = bad.windows(4).rposition(|w| w == b"PK\x01\x02").unwrap();
         bad[central + 16] ^= 1;
