@@ -58,6 +58,7 @@ mod digest;
 mod error;
 mod events;
 mod extract;
+mod filter;
 mod held;
 mod hint;
 mod layout;
@@ -70,12 +71,11 @@ mod reference;
 mod registry;
 mod resolve;
 mod retry;
-mod select;
 mod session;
 mod trust;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 pub use blob::part_path;
@@ -83,22 +83,21 @@ pub use cache::{Cache, parse_size};
 pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Hint, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};
+pub use filter::Filter;
 pub use manifest::{Descriptor, Manifest, Platform, Selection};
-pub use mirrors::{Mirrors, Source};
+pub use mirrors::{MirrorSource, Mirrors};
 pub use pull::ReferrerPull;
 pub use pull::referrers::Referrers;
 pub use pull::{ExtractOptions, Output, Overwrite, Platforms, PullReport, PullRequest};
 pub use pull::{LayoutReport, LayoutRequest, LayoutTarget};
 pub use reference::{DEFAULT_REGISTRY, Reference};
-pub use registry::credentials::Sources;
+pub use registry::credentials::CredentialSources;
 pub use registry::store::Store;
 pub use registry::{ClientOptions, Credentials, MAX_TAG_BYTES, MAX_TAGS, Pin};
 pub use resolve::ResolvedManifest;
 pub use retry::{Cancel, RetryPolicy};
-pub use select::Filter;
 pub use trust::{Identity, Keyless, VerifyKey};
 
-use blob::BlobSpec;
 use registry::Client;
 use session::Session;
 
@@ -204,50 +203,12 @@ pub fn resolve_digest(
 /// Download the blob `reference` names by digest to `output`, verified, via `output.part`.
 pub fn fetch_blob(
     reference: &Reference,
-    output: &PathBuf,
+    output: &Path,
     overwrite: Overwrite,
     opts: &ClientOptions,
     obs: Arc<dyn Observer>,
 ) -> Result<FileReport> {
-    let digest = blob_digest(reference)?;
-    let session = Session::open(reference, opts, obs.clone(), 1)?;
-    let report = |size, status| FileReport {
-        path: output.clone(),
-        title: None,
-        digest: digest.clone(),
-        size,
-        media_type: "application/octet-stream".into(),
-        status,
-        platform: None,
-    };
-    let name = output.display().to_string();
-    let (dir, file_name) = held::parent_of(output)?;
-    let dest = blob::Dest { dir: &dir, name: &file_name };
-    let cache = session.cache.as_ref();
-    if let Some(status) = pull::existing(dest, (digest, None), cache, overwrite, &*obs)? {
-        let size = dir.entry(&file_name)?.map_or(0, |n| n.size);
-        obs.event(&Event::Finished { index: 0, name: &name, path: output, digest, size, status });
-        return Ok(report(size, status));
-    }
-    let progress = Progress::default();
-    obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
-    let spec = BlobSpec { repository: reference.repository(), digest, size: None };
-    let who = blob::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
-    let outcome = blob::to_file(&session, spec, dest, who)?;
-    let status = match outcome {
-        o if o.from_cache => FileStatus::Cached,
-        o if o.resumed_from > 0 => FileStatus::Resumed,
-        _ => FileStatus::Downloaded,
-    };
-    obs.event(&Event::Finished {
-        index: 0,
-        name: &name,
-        path: output,
-        digest,
-        size: outcome.size,
-        status,
-    });
-    Ok(report(outcome.size, status))
+    pull::by_digest::to_file(reference, output, overwrite, opts, obs)
 }
 
 /// The referrers of the manifest `reference` names (with `platform`, of that platform's
@@ -276,18 +237,5 @@ pub fn stream_blob(
     opts: &ClientOptions,
     obs: Arc<dyn Observer>,
 ) -> Result<u64> {
-    let digest = blob_digest(reference)?;
-    let session = Session::open(reference, opts, obs.clone(), 1)?;
-    let progress = Progress::default();
-    let name = digest.short();
-    obs.event(&Event::Started { index: 0, name: &name, size: None, progress: &progress });
-    let spec = BlobSpec { repository: reference.repository(), digest, size: None };
-    let who = blob::Report { index: 0, name: &name, progress: &progress, obs: &*obs };
-    Ok(blob::to_writer(&session, spec, out, who)?.size)
-}
-
-fn blob_digest(reference: &Reference) -> Result<&Digest> {
-    reference.digest().ok_or_else(|| {
-        Error::new(ErrorKind::Usage, format!("{reference} names no blob: use REPOSITORY@sha256:…"))
-    })
+    pull::by_digest::to_writer(reference, out, opts, obs)
 }

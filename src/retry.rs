@@ -230,7 +230,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     {
         return Some(Duration::from_secs_f64(secs.min(86_400.0)));
     }
-    let at = parse_http_date(v)?;
+    let at = httpdate::parse_http_date(v).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
@@ -256,30 +256,6 @@ pub fn parse_body_hint(body: &str) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
-/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110 requires senders to use.
-fn parse_http_date(s: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    let [_, day, mon, year, time, "GMT"] = parts.as_slice() else { return None };
-    let day: u64 = day.parse().ok()?;
-    let months =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let mon = months.iter().position(|m| m == mon)? as u64 + 1;
-    let year: u64 = year.parse().ok()?;
-    let t: Vec<u64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
-    let [h, m, sec] = t.as_slice() else { return None };
-    if !(1..=31).contains(&day) || year < 1970 || *h > 23 || *m > 59 || *sec > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let (y, mo) = if mon <= 2 { (year - 1, mon + 9) } else { (year, mon - 3) };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * mo + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + sec))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +272,10 @@ mod tests {
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("Sun, 32 Nov 1994 08:49:47 GMT", now), None);
+        // The obsolete forms a recipient must still accept (RFC 9110 §5.6.7).
+        let ten = Some(Duration::from_secs(10));
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:47 GMT", now), ten, "RFC 850");
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:47 1994", now), ten, "asctime");
     }
 
     #[test]

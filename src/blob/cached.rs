@@ -4,7 +4,6 @@
 //! write to the entry after the check cannot reach the output, and the output shares no inode
 //! with the cache.
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::PermissionsExt;
@@ -28,13 +27,7 @@ pub(super) fn restore(
 ) -> Result<(Outcome, File), Error> {
     let Transfer { spec, who, .. } = t;
     who.progress.set(0);
-    let tmp = OsString::from(format!(
-        ".{}.oci-dl-{}-{}",
-        dest.name.to_string_lossy(),
-        std::process::id(),
-        &spec.digest.hex()[..12]
-    ));
-    let _ = dest.dir.remove_file(&tmp); // a leftover (or a plant): the entry only
+    let tmp = held::temp_name(dest.name);
     let before = Before::settled(&entry.file);
     let copy = held::copy(&entry.file, &entry.path, dest.dir, &tmp)?;
     let checked = check(entry, t, &copy, tap);

@@ -36,7 +36,7 @@ use std::path::PathBuf;
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
-use crate::events::{Event, Level, Observer, Progress};
+use crate::events::{Event, FileStatus, Level, Observer, Progress};
 use crate::held::Dir;
 use crate::registry::Key;
 use crate::session::Session;
@@ -66,12 +66,13 @@ pub struct BlobSpec<'a> {
 pub(crate) struct Transfer<'a> {
     pub session: &'a Session,
     pub spec: BlobSpec<'a>,
-    pub who: Report<'a>,
+    pub who: Requester<'a>,
 }
 
-/// Who is asking, for events.
+/// Who is asking for the blob: the index and name its events carry, the byte counter a view
+/// polls, and the observer the events go to.
 #[derive(Clone, Copy)]
-pub struct Report<'a> {
+pub struct Requester<'a> {
     pub index: usize,
     pub name: &'a str,
     pub progress: &'a Progress,
@@ -88,6 +89,17 @@ pub struct Outcome {
     pub resumed_from: u64,
     /// Copied from the blob cache, not downloaded.
     pub from_cache: bool,
+}
+
+impl Outcome {
+    /// How the file came to be, as its report and `Finished` event say.
+    pub fn status(&self) -> FileStatus {
+        match self {
+            o if o.from_cache => FileStatus::Cached,
+            o if o.resumed_from > 0 => FileStatus::Resumed,
+            _ => FileStatus::Downloaded,
+        }
+    }
 }
 
 /// Where a file transfer ends: `name` in a directory held open from its check to the rename.
@@ -109,7 +121,7 @@ pub fn to_file(
     session: &Session,
     spec: BlobSpec<'_>,
     dest: Dest<'_>,
-    who: Report<'_>,
+    who: Requester<'_>,
 ) -> Result<Outcome, Error> {
     to_file_tapped(session, spec, dest, who, None)
 }
@@ -119,7 +131,7 @@ pub fn to_file_tapped(
     session: &Session,
     spec: BlobSpec<'_>,
     dest: Dest<'_>,
-    who: Report<'_>,
+    who: Requester<'_>,
     mut tap: Option<&mut Tap>,
 ) -> Result<Outcome, Error> {
     let cache = session.cache.as_ref();

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::sink::{Sink, StreamSink};
 use super::verify::State;
-use super::{BlobSpec, Outcome, Report, Transfer};
+use super::{BlobSpec, Outcome, Requester, Transfer};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Progress};
 use crate::retry::Cancel;
@@ -51,7 +51,7 @@ pub fn to_writer(
     session: &Session,
     spec: BlobSpec<'_>,
     out: &mut dyn Write,
-    who: Report<'_>,
+    who: Requester<'_>,
 ) -> Result<Outcome, Error> {
     let mut state = State::new(spec.digest.algorithm());
     let mut sink = StreamSink { out };

@@ -194,7 +194,7 @@ impl Cache {
     /// rename.
     pub(crate) fn put(&self, d: &Digest, file: &File, path: &Path) -> Result<(), Error> {
         let dir = self.make_dir(&Cache::rel_dir(d.algorithm()))?;
-        let tmp = OsString::from(format!(".tmp-{}-{}-{}", d.hex(), std::process::id(), unique()));
+        let tmp = held::temp_name(OsStr::new(d.hex()));
         held::copy(file, path, &dir, &tmp)?;
         // Not stamped: the download hashed the bytes it wrote, not what the file holds now. The
         // first use hashes the entry and stamps it.
@@ -238,10 +238,6 @@ impl Cache {
             }
         }
     }
-}
-
-fn unique() -> u128 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
 }
 
 /// Parse `10G`, `500M`, `2048` (bytes); binary units.

@@ -272,7 +272,7 @@ impl Global {
             (true, None) => bail!(usage("--offline reads the cache, but there is none (no HOME)")),
         };
         opts.cache = self.cache_dir();
-        opts.sources = oci_dl::Sources::from_env(self.registry_config.as_deref());
+        opts.sources = oci_dl::CredentialSources::from_env(self.registry_config.as_deref());
         opts.resolve = self.resolve.iter().map(|r| pin(r)).collect::<Result<_, _>>()?;
         opts.retry.retries = self.retries;
         opts.cancel = cancel_on_signals()?;

@@ -17,10 +17,10 @@ use std::sync::Arc;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
+use super::Overwrite;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::held;
-use crate::select::Overwrite;
 
 /// How the commit treats paths that already exist in the target.
 #[derive(Clone, Copy)]

@@ -145,7 +145,7 @@ impl Hint {
 }
 
 /// The most memory an xz stream may make the decoder take (`xz -9` needs 65 MiB).
-const XZ_MEMORY: u64 = 256 << 20;
+pub(super) const XZ_MEMORY: u64 = 256 << 20;
 
 /// A format found by [`sniff`], and the decompressed stream from its first byte.
 pub(super) type Sniffed<'a> = (Format, Box<dyn Read + 'a>);

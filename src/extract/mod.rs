@@ -6,9 +6,11 @@
 
 mod commit;
 mod detect;
+mod overwrite;
 mod staging;
 mod tar;
 mod zip;
+mod zip_lzma;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -23,7 +25,7 @@ use crate::retry::Cancel;
 pub use commit::Policy;
 pub use detect::{Format, Hint, decompressed_name};
 use detect::{ZIP_MAGICS, sniff};
-pub use staging::RESERVED_PREFIX;
+pub use overwrite::Overwrite;
 use staging::Staging;
 pub use staging::{Staged, StagedEntry};
 use tar::{DirMeta, Kind, Unpacker, finish_dirs};

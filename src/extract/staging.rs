@@ -24,7 +24,6 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::held;
 
-pub use crate::select::RESERVED_PREFIX;
 const STAGING_PREFIX: &str = ".oci-dl-staging-";
 /// A staging directory is set up under this name and renamed to its real one with its lock held,
 /// so a sweeper never sees a staging directory whose lock is not taken yet.
@@ -41,10 +40,6 @@ pub struct Staging {
     /// The tree to commit, reached through the held handle: `/proc/self/fd/N/t`.
     pub tree: PathBuf,
     _lock: File,
-}
-
-fn io(e: Errno) -> std::io::Error {
-    e.into()
 }
 
 /// Open `name` in `dir` as a directory, not following a symlink.
@@ -80,10 +75,10 @@ impl Staging {
             match rustix::fs::mkdirat(dir.fd(), &setup, Mode::from_raw_mode(0o700)) {
                 Ok(()) => {}
                 Err(Errno::EXIST) => continue,
-                Err(e) => return Err(Error::io("create staging directory", &shown, io(e))),
+                Err(e) => return Err(Error::io("create staging directory", &shown, e.into())),
             }
             let fd = open_dir_at(dir.fd(), &setup)
-                .map_err(|e| Error::io("open staging directory", &shown, io(e)))?;
+                .map_err(|e| Error::io("open staging directory", &shown, e.into()))?;
             if !is_private(fd.as_fd()) {
                 continue; // swapped between mkdir and open: not ours
             }
@@ -95,10 +90,10 @@ impl Staging {
                 Mode::from_raw_mode(0o600),
             )
             .map(File::from)
-            .map_err(|e| Error::io("create", &shown.join("lock"), io(e)))?;
+            .map_err(|e| Error::io("create", &shown.join("lock"), e.into()))?;
             lock.try_lock().map_err(|e| Error::io("lock", &shown.join("lock"), e.into()))?;
             rustix::fs::mkdirat(&fd, "t", Mode::from_raw_mode(0o777))
-                .map_err(|e| Error::io("create directory", &shown.join("t"), io(e)))?;
+                .map_err(|e| Error::io("create directory", &shown.join("t"), e.into()))?;
             let named = rustix::fs::renameat_with(
                 dir.fd(),
                 &setup,

@@ -9,10 +9,10 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::staging::RESERVED_PREFIX;
 use super::{Limit, copy_bounded, decode_error, umask};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
+use crate::held::RESERVED_PREFIX;
 
 /// How entries are interpreted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

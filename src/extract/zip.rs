@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::tar::{Kind, Unpacker, check_size, check_symlink, clear, parents, refuse, sanitize};
-use super::umask;
+use super::{umask, zip_lzma};
 use crate::error::{Error, ErrorKind};
 use crate::events::Level;
 
@@ -59,7 +59,11 @@ impl Unpacker<'_> {
         let mut seen: HashSet<PathBuf> = HashSet::new();
         for i in 0..zip.len() {
             self.check_cancel(name)?;
-            let mut member = zip.by_index(i).map_err(|e| bad_zip(name, e))?;
+            // LZMA and xz members come raw, for liblzma ([`zip_lzma`]).
+            let method = zip.by_index_raw(i).map_err(|e| bad_zip(name, e))?.compression();
+            let lzma = zip_lzma::is_lzma(method);
+            let opened = if lzma { zip.by_index_raw(i) } else { zip.by_index(i) };
+            let mut member = opened.map_err(|e| bad_zip(name, e))?;
             let Some((raw, rel)) = self.member_path(&member, name)? else { continue };
             if !seen.insert(rel.clone()) {
                 return Err(refuse(name, &raw, "the archive holds this name twice"));
@@ -81,6 +85,12 @@ impl Unpacker<'_> {
             // Unix modes from the external attributes are kept (no setuid/setgid), else 0644.
             let perm = |default: u32| unix.map_or(default, |m| m & 0o1777) & !umask();
             let dest = parents(self.root, &rel, name, &raw)?;
+            let (size, crc) = (member.size(), member.crc32());
+            // A directory's content is never read: it needs no decoder.
+            let mut content: Box<dyn Read + '_> = match lzma && kind != S_IFDIR {
+                true => Box::new(zip_lzma::decoder(method, &mut member, size, crc, name)?),
+                false => Box::new(&mut member),
+            };
             match kind {
                 S_IFDIR => {
                     if !std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
@@ -91,8 +101,8 @@ impl Unpacker<'_> {
                     let _ = std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755));
                     self.dirs.push((rel.clone(), perm(0o755), None));
                 }
-                S_IFLNK => zip_symlink(&mut member, &rel, &raw, &dest, name)?,
-                _ => self.write_file(&mut member, &dest, name, perm(0o644), None)?,
+                S_IFLNK => zip_symlink(&mut content, &rel, &raw, &dest, name)?,
+                _ => self.write_file(&mut content, &dest, name, perm(0o644), None)?,
             }
             self.count += 1;
         }

@@ -13,8 +13,10 @@ use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+mod confined;
 mod copy;
 mod node;
+pub(crate) use confined::{RESERVED_PREFIX, hidden_archive, safe_relative_path, temp_name};
 pub(crate) use copy::copy;
 pub(crate) use node::Node;
 
@@ -65,16 +67,12 @@ pub(crate) fn make_dir_all(path: &Path, mode: u32) -> Result<(), Error> {
         .map_err(|e| Error::io("create directory", path, e))
 }
 
-fn io(e: Errno) -> std::io::Error {
-    e.into()
-}
-
 impl Dir {
     /// Open the directory `path` as the user named it.
     pub fn open(path: &Path) -> Result<Dir, Error> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = rfs::open(path, flags, Mode::empty())
-            .map_err(|e| Error::io("open directory", path, io(e)))?;
+            .map_err(|e| Error::io("open directory", path, e.into()))?;
         let private = rfs::fstat(&fd).is_ok_and(|st| Node::of(&st).private());
         Ok(Dir { fd, path: path.to_path_buf(), private })
     }
@@ -111,7 +109,7 @@ impl Dir {
     /// The names in this directory (not `.` and `..`), in no particular order.
     pub fn names(&self) -> Result<Vec<OsString>, Error> {
         use std::os::unix::ffi::OsStrExt;
-        let read = |e: Errno| Error::io("read directory", &self.path, io(e));
+        let read = |e: Errno| Error::io("read directory", &self.path, e.into());
         let mut out = Vec::new();
         for e in rfs::Dir::read_from(&self.fd).map_err(read)? {
             let name = e.map_err(read)?.file_name().to_bytes().to_vec();
@@ -166,7 +164,7 @@ impl Dir {
                     let mode = Mode::from_raw_mode(create.unwrap_or(0o755));
                     match rfs::mkdirat(&self.fd, name, mode) {
                         Ok(()) | Err(Errno::EXIST) => made = true,
-                        Err(e) => return Err(Error::io("create directory", &path, io(e))),
+                        Err(e) => return Err(Error::io("create directory", &path, e.into())),
                     }
                 }
                 Err(Errno::LOOP | Errno::NOTDIR) => {
@@ -186,7 +184,7 @@ impl Dir {
                         format!("refusing to {verb} {what} {}", path.display()),
                     ));
                 }
-                Err(e) => return Err(Error::io("open directory", &path, io(e))),
+                Err(e) => return Err(Error::io("open directory", &path, e.into())),
             }
         }
     }
@@ -196,7 +194,7 @@ impl Dir {
         match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Ok(Some(Node::of(&st))),
             Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(Error::io("inspect", &self.show(name), io(e))),
+            Err(e) => Err(Error::io("inspect", &self.show(name), e.into())),
         }
     }
 
@@ -224,7 +222,7 @@ impl Dir {
                     format!("refusing to open symlink {}", path.display()),
                 ));
             }
-            Err(e) => return Err(Error::io("open", &path, io(e))),
+            Err(e) => return Err(Error::io("open", &path, e.into())),
         };
         let node = Node::of_file(&file).map_err(|e| Error::io("inspect", &path, e))?;
         if !node.is_file() {
@@ -247,12 +245,7 @@ impl Dir {
     /// nothing planted at either name is written through.
     pub fn replace_with(&self, name: &OsStr, bytes: &[u8], mode: u32) -> Result<(), Error> {
         use std::io::Write;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let mut tmp = OsString::from(".tmp-");
-        tmp.push(name);
-        tmp.push(format!("-{}-{nanos}", std::process::id()));
+        let tmp = temp_name(name);
         let written = self.create_new_file(&tmp, mode).and_then(|mut f| f.write_all(bytes));
         written.and_then(|()| self.rename(&tmp, name)).map_err(|e| {
             let _ = self.remove_file(&tmp);

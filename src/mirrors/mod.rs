@@ -50,7 +50,7 @@ enum PullFrom {
 
 /// One place a reference's manifests and blobs may be read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
+pub struct MirrorSource {
     /// The reference as this source names it (its location rewritten in).
     pub reference: Reference,
     /// `insecure = true`: TLS certificates are not verified.
@@ -183,7 +183,7 @@ impl Mirrors {
         &self,
         reference: &Reference,
         by_digest: bool,
-    ) -> Result<Vec<Source>, Error> {
+    ) -> Result<Vec<MirrorSource>, Error> {
         let name = reference.to_string();
         let mut out = Vec::new();
         for location in &self.extra {
@@ -191,7 +191,7 @@ impl Mirrors {
             out.push(source(&rewritten, false, true, None)?);
         }
         let Some(reg) = self.find(&name) else {
-            out.push(Source {
+            out.push(MirrorSource {
                 reference: reference.clone(),
                 insecure: false,
                 mirror: false,
@@ -248,7 +248,12 @@ fn usage(msg: String) -> Error {
 }
 
 /// `origin` names the file a table came from; `None` for an extra mirror.
-fn source(name: &str, insecure: bool, mirror: bool, origin: Option<&str>) -> Result<Source, Error> {
+fn source(
+    name: &str,
+    insecure: bool,
+    mirror: bool,
+    origin: Option<&str>,
+) -> Result<MirrorSource, Error> {
     let first = name.split('/').next().unwrap_or("");
     let reference = Reference::parse_with_default(name, first).map_err(|e| {
         let after = format!(": rewriting to {name:?}: {e}");
@@ -257,7 +262,7 @@ fn source(name: &str, insecure: bool, mirror: bool, origin: Option<&str>) -> Res
             None => Error::hinted(ErrorKind::Usage, "", Hint::ExtraMirror, &after),
         }
     })?;
-    Ok(Source { reference, insecure, mirror, digest_only: false })
+    Ok(MirrorSource { reference, insecure, mirror, digest_only: false })
 }
 
 /// How much of `name` (`host[:port]/repo[:tag][@digest]`) `prefix` matches: all of the prefix,

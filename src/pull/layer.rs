@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::commit::{Landed, Pending};
-use super::plan::{Job, ORAS_DIGEST, decompressed_name, existing, is_oras_dir};
+use super::plan::{Job, ORAS_DIGEST, decompressed_name, existing, is_oras_dir, oras_suffix};
 use super::signed::land;
 use super::{PullRequest, output_dir, report};
 use crate::blob::{self, BlobSpec};
@@ -13,8 +13,7 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileStatus, Level, Observer, Progress};
 use crate::extract::{self, Format, Hint, Limit, StageError, Unpack};
-use crate::held;
-use crate::select::safe_relative_path;
+use crate::held::{self, safe_relative_path};
 use crate::session::Session;
 use crate::trust::minisign::describes_other_files;
 
@@ -162,14 +161,10 @@ pub(super) fn download(
         digest: &layer.digest,
         size: Some(layer.size),
     };
-    let who = blob::Report { index, name: &job.name, progress: &progress, obs };
+    let who = blob::Requester { index, name: &job.name, progress: &progress, obs };
     let outcome =
         blob::to_file_tapped(session, spec, dest, who, tap).map_err(|e| e.context(&job.name))?;
-    Ok(match outcome {
-        o if o.from_cache => FileStatus::Cached,
-        o if o.resumed_from > 0 => FileStatus::Resumed,
-        _ => FileStatus::Downloaded,
-    })
+    Ok(outcome.status())
 }
 
 /// What happens to a layer once it is verified.
@@ -192,7 +187,7 @@ pub(super) fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Resul
     let x = &req.extract;
     let out = output_dir(req)?;
     let root = x.to.clone().unwrap_or_else(|| out.to_path_buf());
-    let hidden = out.join(format!("{}{}", extract::RESERVED_PREFIX, layer.digest.hex()));
+    let hidden = held::hidden_archive(out, &layer.digest);
     if describes_other_files(&job.name) {
         return Ok(After::Keep);
     }
@@ -204,10 +199,7 @@ pub(super) fn after_download(req: &PullRequest, job: &Job, dest: &Path) -> Resul
             ),
             None => None,
         };
-        let suffix = Format::guess(&layer.media_type, "")
-            .filter(|f| f.is_tar())
-            .map_or("tar.gz", Format::suffix);
-        let kept = PathBuf::from(format!("{}.{suffix}", dest.display()));
+        let kept = PathBuf::from(format!("{}.{}", dest.display(), oras_suffix(layer)));
         let archive = if x.keep_archive { kept } else { hidden };
         let hint = Hint::TAR;
         return Ok(After::Unpack { hint, root, rel: job.rel.clone(), content_digest, archive });

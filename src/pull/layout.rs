@@ -15,13 +15,13 @@ use crate::blob::{self, BlobSpec};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
+use crate::extract::Overwrite;
 use crate::layout::{Layout, archive};
 use crate::manifest::{Descriptor, Manifest, Platform};
 use crate::pool;
 use crate::reference::Reference;
 use crate::registry::Client;
 use crate::resolve::{self, MAX_INDEX_DEPTH, ResolvedManifest};
-use crate::select::Overwrite;
 use crate::session::Session;
 
 /// A pull into an OCI image layout.
@@ -304,16 +304,12 @@ fn fetch_blob(
             let progress = Progress::default();
             obs.event(&Event::Started { index, name, size: Some(d.size), progress: &progress });
             let spec = BlobSpec { repository: repo, digest: &d.digest, size: Some(d.size) };
-            let who = blob::Report { index, name, progress: &progress, obs };
+            let who = blob::Requester { index, name, progress: &progress, obs };
             let outcome = blob::to_file(session, spec, dest, who)?;
             if outcome.executable {
                 not_executable(&dir, hex, &path)?;
             }
-            match outcome {
-                o if o.from_cache => FileStatus::Cached,
-                o if o.resumed_from > 0 => FileStatus::Resumed,
-                _ => FileStatus::Downloaded,
-            }
+            outcome.status()
         }
     };
     let digest = &d.digest;

@@ -7,14 +7,15 @@ use std::sync::Mutex;
 
 use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
+pub use crate::extract::Overwrite;
 use crate::manifest::Descriptor;
 use crate::pool;
 use crate::registry::Key;
 use crate::resolve::ResolvedManifest;
-pub use crate::select::Overwrite;
 use crate::session::Session;
 
 mod attached;
+pub(crate) mod by_digest;
 mod commit;
 mod layer;
 pub(crate) mod layout;
@@ -204,9 +205,10 @@ pub(crate) fn pull_stream(
         digest: &job.layer.digest,
         size: Some(job.layer.size),
     };
-    let who = blob::Report { index: 0, name: &job.name, progress: &progress, obs };
-    blob::to_writer(session, spec, out, who)
-        .map_err(|e| e.context(&job.name).in_layer(&job.name))?;
+    let who = blob::Requester { index: 0, name: &job.name, progress: &progress, obs };
+    let streamed = blob::to_writer(session, spec, out, who)
+        .map_err(|e| e.context(&job.name).in_layer(&job.name));
+    by_digest::ended(streamed, &job.name, obs)?;
     let file = report(Path::new("-"), &job.layer, FileStatus::Downloaded);
     obs.event(&Event::Finished {
         index: 0,

@@ -11,10 +11,11 @@ use crate::conventions::{self, HelmChart};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind};
 use crate::events::{FileStatus, Level, Observer};
+use crate::extract::Overwrite;
 use crate::extract::{self, Format, Hint};
+use crate::held::safe_relative_path;
 use crate::manifest::{Descriptor, Manifest};
 use crate::resolve::{ResolvedManifest, resolve};
-use crate::select::{Overwrite, safe_relative_path};
 use crate::session::Session;
 use crate::trust::minisign::describes_other_files;
 
@@ -162,7 +163,7 @@ const ORAS_UNPACK: &str = "io.deis.oras.content.unpack";
 pub(super) const ORAS_DIGEST: &str = "io.deis.oras.content.digest";
 
 /// The suffix of the archive an oras directory is kept as (`--keep-archive`).
-fn oras_suffix(layer: &Descriptor) -> &'static str {
+pub(super) fn oras_suffix(layer: &Descriptor) -> &'static str {
     Format::guess(&layer.media_type, "").filter(|f| f.is_tar()).map_or("tar.gz", Format::suffix)
 }
 

@@ -16,10 +16,10 @@ use super::{Planned, PullReport, PullRequest, fetch_planned, output_dir, plan_ch
 use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, Observer};
 use crate::held;
+use crate::held::safe_relative_path;
 use crate::manifest::{Index, Manifest, Platform};
 use crate::reference::Reference;
 use crate::resolve::{ResolvedManifest, blob_hint, resolve};
-use crate::select::safe_relative_path;
 use crate::session::Session;
 
 /// Which platforms of an index a pull takes.

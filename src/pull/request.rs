@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::filter::Filter;
 use crate::pull::{Overwrite, Platforms};
 use crate::reference::Reference;
-use crate::select::Filter;
 use crate::trust::{Keyless, VerifyKey};
 
 /// Everything a pull needs besides the registry connection.

@@ -31,7 +31,7 @@ pub(super) fn pull_rootfs(
         if req.extract.keep_archive {
             out.join(&j.rel)
         } else {
-            out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()))
+            crate::held::hidden_archive(out, &j.layer.digest)
         }
     };
     let total = jobs.iter().map(|j| j.layer.size).fold(0, u64::saturating_add);

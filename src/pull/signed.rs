@@ -11,7 +11,6 @@ use super::{Overwrite, PullRequest, output_dir, report};
 use crate::blob;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer};
-use crate::extract;
 use crate::held;
 use crate::manifest::Descriptor;
 use crate::pool;
@@ -87,7 +86,7 @@ enum Placed {
 
 impl Held<'_> {
     fn hidden(&self, j: &Job) -> PathBuf {
-        self.out.join(format!("{}{}", extract::RESERVED_PREFIX, j.layer.digest.hex()))
+        held::hidden_archive(self.out, &j.layer.digest)
     }
 
     /// Download every held blob once and verify each file (and each signature layer) from it:

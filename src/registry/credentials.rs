@@ -9,6 +9,7 @@
 //!
 //! Secrets never reach `Debug`, `Display`, logs or errors.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::error::{Error, ErrorKind};
+use config_file::Lenient;
+
+mod config_file;
 
 /// Credentials for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -68,10 +72,10 @@ pub struct Found {
     pub source: String,
 }
 
-/// The places to look, in order. Built from the environment by [`Sources::from_env`]; the
+/// The places to look, in order. Built from the environment by [`CredentialSources::from_env`]; the
 /// default looks nowhere.
 #[derive(Debug, Clone, Default)]
-pub struct Sources {
+pub struct CredentialSources {
     /// `GH_TOKEN` / `GITHUB_TOKEN`, and the user name to send with it (`GITHUB_ACTOR`).
     pub github_token: Option<(String, String)>,
     /// Which variable the token came from, for `-vv`.
@@ -80,10 +84,10 @@ pub struct Sources {
     pub files: Vec<PathBuf>,
 }
 
-impl Sources {
+impl CredentialSources {
     /// `--registry-config` (if given), else `REGISTRY_AUTH_FILE`, else podman's auth file, then
     /// the Docker config.
-    pub fn from_env(registry_config: Option<&Path>) -> Sources {
+    pub fn from_env(registry_config: Option<&Path>) -> CredentialSources {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         // gh's order: GH_TOKEN wins over GITHUB_TOKEN.
         let (github_token_var, token) = match var("GH_TOKEN") {
@@ -105,7 +109,7 @@ impl Sources {
         } else if let Some(home) = var("HOME") {
             files.push(Path::new(&home).join(".docker/config.json"));
         }
-        Sources { github_token, github_token_var, files }
+        CredentialSources { github_token, github_token_var, files }
     }
 
     /// Credentials for `registry` (as written in the reference, e.g. `ghcr.io`, `docker.io`,
@@ -142,21 +146,19 @@ pub fn from_config(path: &Path, registry: &str) -> Result<Option<Found>, Error> 
     let bad = |why: String| {
         Error::new(ErrorKind::Auth, format!("invalid registry config {}: {why}", path.display()))
     };
-    let config: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| bad(format!("not JSON ({e})")))?;
+    let parsed = config_file::parse(&text).map_err(|e| bad(format!("not JSON ({e})")))?;
+    let Some(config) = parsed else { return Ok(None) };
     let server = server_url(registry);
     let source = |how: &str| format!("{how} in {}", path.display());
 
-    if let Some(helpers) = config.get("credHelpers").and_then(|h| h.as_object())
-        && let Some(helper) =
-            helpers.iter().find(|(k, _)| host_matches(k, registry)).and_then(|(_, v)| v.as_str())
-    {
+    let helpers = config.cred_helpers.get();
+    if let Some(helper) = helpers.and_then(|h| entry_for(h, registry)).and_then(Lenient::get) {
         return Ok(run_helper(helper, &server, path)?.map(|c| Found {
             credentials: c,
             source: source(&format!("credential helper {helper}")),
         }));
     }
-    if let Some(store) = config.get("credsStore").and_then(|s| s.as_str()).filter(|s| !s.is_empty())
+    if let Some(store) = config.creds_store.non_empty()
         && let Some(c) = run_helper(store, &server, path)?
     {
         return Ok(Some(Found {
@@ -164,14 +166,13 @@ pub fn from_config(path: &Path, registry: &str) -> Result<Option<Found>, Error> 
             source: source(&format!("credential store {store}")),
         }));
     }
-    let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else { return Ok(None) };
-    let Some(entry) = auths.iter().find(|(k, _)| host_matches(k, registry)).map(|(_, v)| v) else {
+    let auths = config.auths.get();
+    let Some(entry) = auths.and_then(|a| entry_for(a, registry)).and_then(Lenient::get) else {
         return Ok(None);
     };
-    let field = |k: &str| entry.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
-    let mut username = field("username").map(str::to_owned);
-    let mut password = field("password").map(str::to_owned);
-    if let Some(auth) = field("auth") {
+    let mut username = entry.username.non_empty().map(str::to_owned);
+    let mut password = entry.password.non_empty().map(str::to_owned);
+    if let Some(auth) = entry.auth.non_empty() {
         let not_b64 = || bad(format!("auths.{registry:?}.auth is not base64 of user:password"));
         let decoded = B64
             .decode(auth.trim())
@@ -182,7 +183,7 @@ pub fn from_config(path: &Path, registry: &str) -> Result<Option<Found>, Error> 
         username = Some(u.to_owned());
         password = Some(p.to_owned());
     }
-    let credentials = if let Some(token) = field("identitytoken") {
+    let credentials = if let Some(token) = entry.identitytoken.non_empty() {
         Credentials::IdentityToken {
             username: username.unwrap_or_default(),
             token: token.to_owned(),
@@ -194,6 +195,11 @@ pub fn from_config(path: &Path, registry: &str) -> Result<Option<Found>, Error> 
         }
     };
     Ok(Some(Found { credentials, source: source("auths") }))
+}
+
+/// The first entry of `map` (in key order) whose key names `registry`.
+fn entry_for<'a, T>(map: &'a BTreeMap<String, T>, registry: &str) -> Option<&'a T> {
+    map.iter().find(|(k, _)| host_matches(k, registry)).map(|(_, v)| v)
 }
 
 /// What a credential helper is asked for: Docker Hub's historical URL, else the host.
@@ -337,7 +343,7 @@ mod tests {
             "b.json",
             r#"{"auths":{"one.io":{"username":"b","password":"2"},"two.io":{"username":"b","password":"2"}}}"#,
         );
-        let s = Sources {
+        let s = CredentialSources {
             github_token: Some(("actor".into(), "ghp_x".into())),
             github_token_var: "GITHUB_TOKEN",
             files: vec![first, second],

@@ -52,7 +52,7 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 /// How to reach a registry. The default is anonymous (no credentials, no credential files
-/// read: [`Sources::from_env`](crate::Sources::from_env) reads them as the CLI does), with no blob cache
+/// read: [`CredentialSources::from_env`](crate::CredentialSources::from_env) reads them as the CLI does), with no blob cache
 /// ([`Cache::default_dir`](crate::Cache::default_dir) is the CLI's), no mirrors and the default
 /// timeouts and retries; set the fields you need on it.
 #[derive(Debug, Clone, Default)]
@@ -71,7 +71,7 @@ pub struct ClientOptions {
     /// Explicit credentials; when `None`, `sources` are consulted.
     pub credentials: Option<Credentials>,
     /// Where else credentials may come from (tokens in the environment, config files, helpers).
-    pub sources: credentials::Sources,
+    pub sources: credentials::CredentialSources,
     /// A read that delivers nothing for this long fails (default 30 s).
     pub timeout: Option<Duration>,
     /// A small answer (headers, manifest, token, tag list, error body) must be complete within

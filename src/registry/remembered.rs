@@ -26,7 +26,7 @@ const MAX_BYTES: u64 = 4096;
 /// What is remembered of a registry's Bearer challenge.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Record {
+struct RememberedChallenge {
     registry: String,
     scheme: String,
     realm: String,
@@ -38,10 +38,10 @@ struct Record {
     trusted: bool,
 }
 
-impl Record {
+impl RememberedChallenge {
     /// The record of `c` for `host`, when it is a Bearer challenge with a usable realm.
-    fn of(host: &str, c: &Challenge) -> Option<Record> {
-        let r = Record {
+    fn of(host: &str, c: &Challenge) -> Option<RememberedChallenge> {
+        let r = RememberedChallenge {
             registry: host.to_owned(),
             scheme: c.scheme.clone(),
             realm: c.param("realm")?.to_owned(),
@@ -68,8 +68,8 @@ impl Record {
         Challenge { scheme: self.scheme.clone(), params }
     }
 
-    fn parse(bytes: &[u8], host: &str) -> Option<Record> {
-        let r: Record = serde_json::from_slice(bytes).ok()?;
+    fn parse(bytes: &[u8], host: &str) -> Option<RememberedChallenge> {
+        let r: RememberedChallenge = serde_json::from_slice(bytes).ok()?;
         r.valid(host).then_some(r)
     }
 }
@@ -78,7 +78,7 @@ impl Record {
 pub(super) struct Memory {
     dir: Option<PathBuf>,
     host: String,
-    known: Mutex<Option<Record>>,
+    known: Mutex<Option<RememberedChallenge>>,
 }
 
 impl Memory {
@@ -99,7 +99,9 @@ impl Memory {
     /// The registry answered with challenge `c` (and it was answered): remember it if it is a
     /// Bearer one that is not remembered yet.
     pub(super) fn learn(&self, c: &Challenge, log: &dyn Observer) {
-        let (Some(dir), Some(record)) = (&self.dir, Record::of(&self.host, c)) else { return };
+        let (Some(dir), Some(record)) = (&self.dir, RememberedChallenge::of(&self.host, c)) else {
+            return;
+        };
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         if known.as_ref() == Some(&record) {
             return;
@@ -137,7 +139,7 @@ fn file_name(host: &str) -> OsString {
     out.into()
 }
 
-fn read(root: &Path, host: &str) -> Option<Record> {
+fn read(root: &Path, host: &str) -> Option<RememberedChallenge> {
     // Without creating the directory on a miss; below `root` nothing follows a symlink.
     if !std::fs::symlink_metadata(root.join(DIR)).is_ok_and(|m| m.is_dir()) {
         return None;
@@ -151,10 +153,10 @@ fn read(root: &Path, host: &str) -> Option<Record> {
     if bytes.len() as u64 > MAX_BYTES {
         return None;
     }
-    Record::parse(&bytes, host).map(|r| Record { trusted, ..r })
+    RememberedChallenge::parse(&bytes, host).map(|r| RememberedChallenge { trusted, ..r })
 }
 
-fn write(root: &Path, r: &Record) -> Result<(), Error> {
+fn write(root: &Path, r: &RememberedChallenge) -> Result<(), Error> {
     crate::held::make_dir_all(root, 0o755)?;
     let dir = crate::held::Dir::open(root)?.open_beneath_with(Path::new(DIR), 0o755)?;
     let bytes = serde_json::to_vec(r).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?;
@@ -173,9 +175,9 @@ mod tests {
     #[test]
     fn only_a_small_valid_record_for_this_host_is_read() {
         let ok = br#"{"registry":"r.example:5000","scheme":"bearer","realm":"https://auth/t","service":"s"}"#;
-        let r = Record::parse(ok, "r.example:5000").unwrap();
+        let r = RememberedChallenge::parse(ok, "r.example:5000").unwrap();
         assert_eq!(r.challenge().param("realm"), Some("https://auth/t"));
-        assert_eq!(Record::parse(ok, "other.example"), None, "another host's record");
+        assert_eq!(RememberedChallenge::parse(ok, "other.example"), None, "another host's record");
         for bad in [
             &br#"{"registry":"h","scheme":"basic","realm":"https://a"}"#[..],
             br#"{"registry":"h","scheme":"bearer","realm":"file:///etc/passwd"}"#,
@@ -184,7 +186,12 @@ mod tests {
             b"[]",
             b"\xff\xfe",
         ] {
-            assert_eq!(Record::parse(bad, "h"), None, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                RememberedChallenge::parse(bad, "h"),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert_eq!(file_name("[::1]:5000"), "%5B%3A%3A1%5D%3A5000.json");
         assert_eq!(file_name("Reg.Example"), "reg.example.json");
@@ -204,7 +211,10 @@ mod tests {
         let again = Memory::load(Some(d.path()), "h:1");
         assert_eq!(
             again.challenge(),
-            Some((Record::of("h:1", &bearer("https://auth/t")).unwrap().challenge(), true))
+            Some((
+                RememberedChallenge::of("h:1", &bearer("https://auth/t")).unwrap().challenge(),
+                true
+            ))
         );
         again.forget();
         assert!(!path.exists());

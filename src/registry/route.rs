@@ -61,7 +61,7 @@ pub(super) struct Lane {
     /// Raised when the mirror is dropped for the run; shared with its endpoint, whose blob
     /// bodies raise it when they fall under the floor.
     pub dead: Arc<AtomicBool>,
-    /// Asked for content by digest only, never a tag (see [`crate::mirrors::Source::digest_only`]).
+    /// Asked for content by digest only, never a tag (see [`crate::mirrors::MirrorSource::digest_only`]).
     pub digest_only: bool,
 }
 

@@ -11,7 +11,7 @@ use super::route::{Lane, Route};
 use super::{Client, ClientOptions};
 use crate::error::Error;
 use crate::events::Observer;
-use crate::mirrors::Source;
+use crate::mirrors::MirrorSource;
 use crate::reference::Reference;
 use crate::retry::Gate;
 
@@ -51,7 +51,7 @@ impl Mirror {
     /// host, no cache of remembered challenges, and little time to connect.
     fn new(
         logical: &Reference,
-        s: &Source,
+        s: &MirrorSource,
         opts: &ClientOptions,
         log: &Arc<dyn Observer>,
     ) -> Result<(Mirror, Lane), Error> {

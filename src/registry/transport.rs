@@ -203,10 +203,7 @@ pub(super) fn tls_config(opts: &ClientOptions) -> Result<TlsConfig, Error> {
     if let Some(path) = &opts.ca_file {
         let pem = std::fs::read(path).map_err(|e| Error::io("read CA file", path, e))?;
         let before = certs.len();
-        certs.extend(ureq::tls::parse_pem(&pem).filter_map(|i| match i {
-            Ok(PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        }));
+        certs.extend(pem_certificates(&pem));
         if certs.len() == before {
             return Err(Error::new(
                 ErrorKind::Usage,
@@ -230,18 +227,22 @@ pub(super) fn system_roots() -> Vec<Certificate<'static>> {
     ];
     for p in candidates.into_iter().flatten() {
         if let Ok(pem) = std::fs::read(&p) {
-            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-                .filter_map(|i| match i {
-                    Ok(PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
+            let certs = pem_certificates(&pem);
             if !certs.is_empty() {
                 return certs;
             }
         }
     }
     Vec::new()
+}
+
+/// The certificates of a PEM bundle; keys and unreadable blocks are passed over.
+fn pem_certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
+    let certificate = |item| match item {
+        Ok(PemItem::Certificate(c)) => Some(c),
+        _ => None,
+    };
+    ureq::tls::parse_pem(pem).filter_map(certificate).collect()
 }
 
 #[cfg(test)]

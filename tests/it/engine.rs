@@ -1,7 +1,7 @@
 //! The blob life cycle through the library API, in process, against the fake registry (no
 //! binary): fresh download, resume from a `.part`, from the cache, and a corrupt blob.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use oci_dl::{Algorithm, ClientOptions, Digest, ErrorKind, Event, FileStatus, Observer, Overwrite};
@@ -50,7 +50,7 @@ fn blob_fake(data: &[u8], corrupt: bool) -> (Fake, Digest) {
 fn fetch(
     f: &Fake,
     digest: &Digest,
-    out: &PathBuf,
+    out: &Path,
     cache: Option<PathBuf>,
 ) -> (oci_dl::Result<oci_dl::FileReport>, Arc<Seen>) {
     let reference =
@@ -126,5 +126,34 @@ fn a_corrupt_blob_is_an_integrity_error_and_leaves_nothing() {
     assert!(e.to_string().contains("content hashes to"), "{e}");
     assert!(!out.exists() && !oci_dl::part_path(&out).exists(), "nothing half-written");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    assert_eq!(seen.lines(), ["start 0"], "not retried: the bytes were wrong, not cut");
+    assert_eq!(seen.lines(), ["start 0", "failed"], "not retried: the bytes were wrong, not cut");
+}
+
+/// `stream_blob` and `pull_stream` end their one transfer as `fetch_blob` and a pull's layers
+/// do: `Finished` on success, `Failed` when the bytes were wrong (after they were written: a
+/// stream cannot wait for its digest).
+#[test]
+fn a_stream_to_a_writer_ends_with_finished_or_failed_like_every_other_transfer() {
+    let data = noise(150_000, 7);
+    let parse = |r: String| oci_dl::Reference::parse_with_default(&r, "unused.invalid").unwrap();
+    let mut opts = ClientOptions::default();
+    opts.cache = None;
+    for (corrupt, want) in [(false, "finish Downloaded"), (true, "failed")] {
+        let (f, digest) = blob_fake(&data, corrupt);
+        for by_digest in [true, false] {
+            let seen = Arc::new(Seen::default());
+            let mut out = Vec::new();
+            let r = if by_digest {
+                let reference = parse(format!("{}/x@{digest}", f.host));
+                oci_dl::stream_blob(&reference, &mut out, &opts, seen.clone()).map(drop)
+            } else {
+                let req = oci_dl::PullRequest::streamed(parse(format!("{}/x:v1", f.host)));
+                oci_dl::pull_stream(&req, &mut out, &opts, seen.clone()).map(drop)
+            };
+            let case = format!("corrupt: {corrupt}, by digest: {by_digest}");
+            assert_eq!(r.is_err(), corrupt, "{case}");
+            assert_eq!(out.len(), data.len(), "streamed either way ({case})");
+            assert_eq!(seen.lines(), ["start 0", want], "{case}");
+        }
+    }
 }

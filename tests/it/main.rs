@@ -52,3 +52,4 @@ mod seams_sources;
 mod setup;
 mod transport;
 mod trust;
+mod zip_lzma;

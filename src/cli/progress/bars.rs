@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oci_dl::{Event, FileStatus};
 
-use super::{Table, Transfer, View, escape, lock, resuming};
+use super::{Row, Table, View, escape, lock, resuming};
 
 /// Columns a bar line keeps after its name, and the rest of its template, by terminal width:
 /// every part fixed-width, so that the name gets exactly what is left.
@@ -136,7 +136,7 @@ impl View for Bars {
         self.mp.remove(&bar);
     }
 
-    fn show(&self, event: &Event<'_>, live: Option<&Transfer<ProgressBar>>) {
+    fn show(&self, event: &Event<'_>, live: Option<&Row<ProgressBar>>) {
         match event {
             Event::Planned { files, bytes } => {
                 let mut totals = lock(&self.totals);

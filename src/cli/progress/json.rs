@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use oci_dl::Event;
 use serde_json::json;
 
-use super::{Out, Table, Transfer, View};
+use super::{Out, Row, Table, View};
 
 pub struct Json(pub Out);
 
@@ -28,7 +28,7 @@ impl View for Json {
 
     fn start(&self, _index: usize, _name: &str, _size: Option<u64>) {}
 
-    fn show(&self, event: &Event<'_>, live: Option<&Transfer<()>>) {
+    fn show(&self, event: &Event<'_>, live: Option<&Row<()>>) {
         self.write(match event {
             Event::Resolved { digest, media_type, platform } => {
                 json!({"event": "resolved", "digest": digest.to_string(), "media_type": media_type,

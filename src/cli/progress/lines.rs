@@ -10,7 +10,7 @@ use indicatif::HumanBytes;
 use oci_dl::Event;
 
 use super::super::ci::Ci;
-use super::{Out, Table, Transfer, View, resuming};
+use super::{Out, Row, Table, View, resuming};
 
 /// A progress line per file at most this often.
 const LINE_EVERY: Duration = Duration::from_secs(10);
@@ -60,7 +60,7 @@ impl View for Lines {
         Times { started: now, last_line: now }
     }
 
-    fn show(&self, event: &Event<'_>, _live: Option<&Transfer<Times>>) {
+    fn show(&self, event: &Event<'_>, _live: Option<&Row<Times>>) {
         match event {
             Event::Planned { files, bytes } => {
                 let title = format!("pulling {files} file(s), {}", HumanBytes(*bytes));
@@ -133,7 +133,7 @@ impl View for Quiet {
 
     fn start(&self, _index: usize, _name: &str, _size: Option<u64>) {}
 
-    fn show(&self, _event: &Event<'_>, _live: Option<&Transfer<()>>) {}
+    fn show(&self, _event: &Event<'_>, _live: Option<&Row<()>>) {}
 
     fn tick(&self, _table: &mut Table<()>, _now: Instant) {}
 }

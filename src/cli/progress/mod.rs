@@ -99,7 +99,7 @@ pub trait View: Send + Sync + 'static {
     fn close(&self, _slot: Self::Slot) {}
     /// Any event, after the table is updated. `live` is the transfer the event names, if it is
     /// still live (so never for `Finished` or `Failed`).
-    fn show(&self, event: &Event<'_>, live: Option<&Transfer<Self::Slot>>);
+    fn show(&self, event: &Event<'_>, live: Option<&Row<Self::Slot>>);
     /// Poll the counters of the live transfers as at `now`.
     fn tick(&self, table: &mut Table<Self::Slot>, now: Instant);
     /// The run is over: clear what is drawn.
@@ -110,8 +110,8 @@ pub trait View: Send + Sync + 'static {
     }
 }
 
-/// One live transfer.
-pub struct Transfer<S> {
+/// One live transfer's row: what the view shows of it, and the view's own slot (a bar, times).
+pub struct Row<S> {
     pub name: String,
     pub size: Option<u64>,
     pub progress: Progress,
@@ -119,7 +119,7 @@ pub struct Transfer<S> {
 }
 
 /// The live transfers by the index their events carry.
-pub type Table<S> = BTreeMap<usize, Transfer<S>>;
+pub type Table<S> = BTreeMap<usize, Row<S>>;
 
 /// The [`Observer`] the binary uses, drawing through `V`.
 pub struct Tracker<V: View> {
@@ -259,10 +259,7 @@ impl<V: View> Observer for Tracker<V> {
             Event::Started { index, name, size, progress } => {
                 let slot = self.view.start(*index, name, *size);
                 let progress = (*progress).clone();
-                table.insert(
-                    *index,
-                    Transfer { name: name.to_string(), size: *size, progress, slot },
-                );
+                table.insert(*index, Row { name: name.to_string(), size: *size, progress, slot });
             }
             Event::Finished { index, .. } | Event::Failed { index, .. } => {
                 if let Event::Failed { error, .. } = event

@@ -1,50 +1,9 @@
-//! Which layers to fetch (filters over their file names) and where they go (confined paths).
-
-use std::path::{Component, Path, PathBuf};
+//! Which layers to fetch: globs, regexes, keyword groups and media types over a layer's file
+//! name, compiled once per run.
 
 use regex::{Regex, RegexBuilder};
 
 use crate::error::{Error, ErrorKind};
-
-/// What to do when a file exists with other content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Overwrite {
-    /// Fail that file (exit 1) and leave it untouched.
-    Error,
-    /// Leave it and go on.
-    Skip,
-    /// Replace it.
-    Force,
-    /// Ask the observer.
-    Prompt,
-}
-
-impl Overwrite {
-    /// Whether `path`, which exists with other content, may be replaced (`false`: keep it and
-    /// go on); `Error` refuses with the one-line conflict error.
-    pub fn allows(
-        self,
-        path: &std::path::Path,
-        obs: &dyn crate::events::Observer,
-    ) -> Result<bool, Error> {
-        match self {
-            Overwrite::Force => Ok(true),
-            Overwrite::Skip => Ok(false),
-            Overwrite::Prompt => Ok(obs.confirm_overwrite(path)),
-            Overwrite::Error => Err(Error::hinted(
-                ErrorKind::Conflict,
-                &format!("{} exists with other content; ", path.display()),
-                crate::error::Hint::Overwrite,
-                "",
-            )),
-        }
-    }
-}
-
-/// Names oci-dl keeps for itself at the top of an output or extraction directory (hidden
-/// archives, staging): no title, derived name or archive entry may start with it there.
-pub const RESERVED_PREFIX: &str = ".oci-dl-";
 
 /// Layer filters. Empty lists select everything.
 #[derive(Debug, Clone, Default)]
@@ -143,44 +102,6 @@ impl Compiled {
     }
 }
 
-/// Turn an untrusted layer title into a relative path that stays inside the output directory.
-/// Refuses absolute paths, `..`, NUL and empty names; `flatten` keeps only the last component.
-pub fn safe_relative_path(title: &str, flatten: bool) -> Result<PathBuf, Error> {
-    let bad =
-        |why: &str| Error::new(ErrorKind::Other, format!("refusing layer title {title:?}: {why}"));
-    if title.is_empty() {
-        return Err(bad("empty name"));
-    }
-    if title.contains('\0') {
-        return Err(bad("contains NUL"));
-    }
-    if title.ends_with('/') {
-        return Err(bad("names a directory"));
-    }
-    let path = Path::new(title);
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::Normal(part) => out.push(part),
-            Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return Err(bad("absolute path")),
-            Component::ParentDir => return Err(bad("contains '..'")),
-        }
-    }
-    if flatten && let Some(name) = out.file_name().map(PathBuf::from) {
-        out = name;
-    }
-    if out.as_os_str().is_empty() {
-        return Err(bad("empty name"));
-    }
-    // Hidden archives and staging directories live at the top of the output directory.
-    let first = out.components().next().and_then(|c| c.as_os_str().to_str());
-    if first.is_some_and(|f| f.starts_with(RESERVED_PREFIX)) {
-        return Err(bad("names starting with .oci-dl- are oci-dl's own"));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,39 +169,5 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Usage);
         let e = Filter { regexes: vec!["(".into()], ..Default::default() }.compile().unwrap_err();
         assert!(e.to_string().starts_with("invalid regex \"(\""), "{e}");
-    }
-
-    #[test]
-    fn title_safety_table() {
-        let ok = [
-            ("a.txt", "a.txt"),
-            ("sub/x", "sub/x"),
-            ("./a//b", "a/b"),
-            ("..a", "..a"),
-            ("a..", "a.."),
-        ];
-        for (t, want) in ok {
-            assert_eq!(safe_relative_path(t, false).unwrap(), PathBuf::from(want), "{t}");
-        }
-        assert_eq!(safe_relative_path("sub/dir/x", true).unwrap(), PathBuf::from("x"));
-        let bad = [
-            ("", "empty"),
-            (".", "empty"),
-            ("/etc/passwd", "absolute"),
-            ("../x", ".."),
-            ("a/../../x", ".."),
-            ("a/..", ".."),
-            ("a\0b", "NUL"),
-            ("dir/", "directory"),
-            (".oci-dl-staging-1-0/t/x", "oci-dl's own"),
-            ("./.oci-dl-0123", "oci-dl's own"),
-        ];
-        for (t, want) in bad {
-            let e = safe_relative_path(t, false).unwrap_err();
-            assert!(e.to_string().contains(want), "{t:?}: {e}");
-        }
-        assert!(safe_relative_path("../x", true).is_err(), "flatten does not launder '..'");
-        assert!(safe_relative_path("sub/.oci-dl-x", true).is_err(), "nor a reserved name");
-        assert!(safe_relative_path("sub/.oci-dl-x", false).is_ok(), "reserved at the top only");
     }
 }
