@@ -186,18 +186,9 @@ pub fn resolve_digest(
     opts: &ClientOptions,
     obs: Arc<dyn Observer>,
 ) -> Result<Digest> {
-    if platform.is_none() && reference.digest().is_none() {
-        let client = Client::new(reference, opts, obs.clone())?;
-        let tag = reference.manifest_reference();
-        match client.manifest_digest(reference.repository(), &tag) {
-            Ok(Some(d)) => return Ok(d),
-            Ok(None) => {}
-            // Not found, refused, unreachable: the GET would say the same, after as long.
-            Err(e) if e.kind() != ErrorKind::Other => return Err(e),
-            Err(_) => {} // a registry that answers HEAD oddly (405): ask with a GET
-        }
-    }
-    Ok(fetch_manifest(reference, platform, opts, obs)?.descriptor.digest)
+    let client = Client::new(reference, opts, obs.clone())?;
+    resolve::digest(&client, reference, platform, &*obs)
+        .map_err(|e| resolve::blob_hint(&client, reference, e))
 }
 
 /// Download the blob `reference` names by digest to `output`, verified, via `output.part`.

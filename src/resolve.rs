@@ -89,6 +89,28 @@ pub fn resolve(
     Ok(current)
 }
 
+/// The digest `reference` resolves to (see [`crate::resolve_digest`]): a tag without `platform`
+/// asks a HEAD first, the cheapest answer a registry gives; anything else, or a HEAD answered
+/// without a usable digest or refused (405), fetches the manifest and hashes it.
+pub fn digest(
+    client: &Client,
+    reference: &Reference,
+    platform: Option<&Platform>,
+    obs: &dyn Observer,
+) -> Result<Digest, Error> {
+    if platform.is_none() && reference.digest().is_none() {
+        let tag = reference.manifest_reference();
+        match client.manifest_digest(reference.repository(), &tag) {
+            Ok(Some(d)) => return Ok(d),
+            Ok(None) => {}
+            // Not found, refused, unreachable: the GET would say the same, after as long.
+            Err(e) if e.kind() != ErrorKind::Other => return Err(e),
+            Err(_) => {} // a registry that answers HEAD oddly (405): ask with a GET
+        }
+    }
+    Ok(resolve(client, reference, platform, obs)?.descriptor.digest)
+}
+
 /// [`fetch_once`], run by the client's fail-over: again from the next source while a mirror's
 /// bytes fail their digest.
 pub(crate) fn fetch(
