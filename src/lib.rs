@@ -53,11 +53,13 @@
 
 mod blob;
 pub mod cache;
+mod cancel;
 mod conventions;
 mod digest;
 mod error;
 mod events;
 mod extract;
+mod gate;
 mod held;
 mod hint;
 mod layout;
@@ -80,6 +82,7 @@ use std::sync::Arc;
 
 pub use blob::part_path;
 pub use cache::{Cache, parse_size};
+pub use cancel::OnCancel;
 pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Hint, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};

@@ -27,6 +27,7 @@ mod hostile_files;
 mod hostile_net;
 mod hostile_sources;
 mod interrupt;
+mod interrupt_waits;
 mod keyless;
 mod layout;
 mod layout_attached;
