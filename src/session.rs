@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::cache::Cache;
 use crate::error::Error;
 use crate::events::Observer;
+use crate::pool::Pool;
 use crate::reference::Reference;
 use crate::registry::{Client, ClientOptions};
 use crate::retry::Cancel;
@@ -18,6 +19,8 @@ pub(crate) struct Session {
     pub client: Client,
     /// Verified blobs from earlier runs, when a cache is in use.
     pub cache: Option<Cache>,
+    /// The `--jobs` workers every layer and every range runs on.
+    pub pool: Pool,
 }
 
 impl Session {
@@ -29,7 +32,7 @@ impl Session {
         jobs: usize,
     ) -> Result<Session, Error> {
         let client = Client::new(reference, opts, obs)?.with_concurrency(jobs);
-        Ok(Session { client, cache: opts.cache.clone().map(Cache::new) })
+        Ok(Session { client, cache: opts.cache.clone().map(Cache::new), pool: Pool::new(jobs) })
     }
 
     /// The run's cancel flag.

@@ -8,7 +8,6 @@ use std::sync::Mutex;
 use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
 use crate::manifest::Descriptor;
-use crate::pool;
 use crate::resolve::ResolvedManifest;
 pub use crate::select::Overwrite;
 use crate::session::Session;
@@ -129,7 +128,7 @@ fn fetch_planned(
         return pull_rootfs(session, req, resolved, jobs, obs);
     }
     let claimed: HashSet<PathBuf> = jobs.iter().flat_map(|j| j.claims.iter().cloned()).collect();
-    let results = pool::run(jobs, req.jobs, |index, job| {
+    let results = session.pool.run(jobs, |index, job| {
         if let Some(done) = held.lock().unwrap_or_else(|p| p.into_inner()).remove(&index) {
             return done.map(Landed::Done);
         }

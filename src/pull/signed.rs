@@ -14,7 +14,6 @@ use crate::events::{Event, FileReport, FileStatus, Level, Observer};
 use crate::extract;
 use crate::held;
 use crate::manifest::Descriptor;
-use crate::pool;
 use crate::resolve::ResolvedManifest;
 use crate::session::Session;
 
@@ -110,7 +109,7 @@ impl Held<'_> {
                 None => groups.push(vec![i]),
             }
         }
-        let results = pool::run(groups, req.jobs, |_, group| {
+        let results = session.pool.run(groups, |_, group| {
             let first = &jobs[group[0]];
             let path = self.hidden(first);
             let status =

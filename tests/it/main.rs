@@ -38,6 +38,7 @@ mod mirrors;
 mod multiplatform;
 mod multiplatform_seams;
 mod platforms;
+mod pool;
 mod public_api;
 mod publishers;
 mod pull;
