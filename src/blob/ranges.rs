@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use super::resume::{self, Record};
+use super::resume::{self, BUF, CHECKPOINT_EVERY, Record};
 use super::{BlobSpec, Transfer};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind};
@@ -33,9 +33,6 @@ const PROBE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 const RANGE_MAX: u64 = 16 * 1024 * 1024;
 /// ...and at least this big (the last ones are cut finer so no connection idles at the end).
 const RANGE_MIN: u64 = 1024 * 1024;
-const BUF: usize = 256 * 1024;
-/// The resume record is rewritten as the hashed prefix grows by this much.
-const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 
 /// Watches a file transfer's first second (a clearly slow one's first quarter) to decide whether
 /// ranges would help.

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::io::Write;
 use std::path::Path;
 
+use super::resume::{BUF, CHECKPOINT_EVERY};
 use super::sink::{Sink, StreamSink};
 use super::verify::State;
 use super::{BlobSpec, Outcome, Report, Transfer};
@@ -14,8 +15,6 @@ use crate::events::{Level, Progress};
 use crate::retry::Cancel;
 use crate::session::Session;
 
-/// Bytes per read: large reads keep syscalls and hashing calls few.
-pub(super) const BUF: usize = 256 * 1024;
 /// Pipelined transfers pass chunks of at most this size between their threads...
 const CHUNK: usize = 1024 * 1024;
 /// ...and at least this size...
@@ -26,8 +25,6 @@ const PIPELINE_BUDGET: usize = 20 * 1024 * 1024;
 const PIPELINE_DEPTH: usize = 4;
 /// Below this many bytes the pipeline's threads cost more than they save.
 const PIPELINE_MIN: u64 = 4 * 1024 * 1024;
-/// The resume record is rewritten at least this often.
-const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 
 /// A failed transfer, with the bytes written so far and the ETag, for the resume record.
 pub(super) struct Failure {
