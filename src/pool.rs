@@ -17,10 +17,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::Scope;
 
-/// The run's worker permits.
+/// The run's worker permits, and how busy its cores are.
 #[derive(Debug)]
 pub(crate) struct Pool {
     spare: Mutex<usize>,
+    /// Body streams being copied right now (see [`Pool::stream`]).
+    streams: std::sync::atomic::AtomicUsize,
+    cores: usize,
+}
+
+/// A body stream's place in [`Pool::stream`]'s count, given back on drop.
+pub(crate) struct Streaming<'a> {
+    pool: &'a Pool,
+    /// Whether the cores are spare enough for this stream to spread over threads.
+    pub spread: bool,
+}
+
+impl Drop for Streaming<'_> {
+    fn drop(&mut self) {
+        self.pool.streams.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Tells a group's running jobs that another one failed, so they may stop early.
@@ -46,7 +62,17 @@ struct Group<J, R, E> {
 impl Pool {
     /// A pool for `workers` threads at once: the caller and `workers - 1` helpers.
     pub fn new(workers: usize) -> Pool {
-        Pool { spare: Mutex::new(workers.max(1) - 1) }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Pool { spare: Mutex::new(workers.max(1) - 1), streams: Default::default(), cores }
+    }
+
+    /// Count a body stream in for as long as the guard lives, and say whether it should spread
+    /// over threads (receive, write and hash apart): only while the streams in flight, this
+    /// one included, are fewer than the cores. Beyond that each stream's extra threads only
+    /// add switches on cores that are all busy anyway.
+    pub fn stream(&self) -> Streaming<'_> {
+        let live = self.streams.fetch_add(1, Ordering::SeqCst) + 1;
+        Streaming { pool: self, spread: live < self.cores }
     }
 
     /// Run `work` over every job; every job runs, whatever the others return. Results come

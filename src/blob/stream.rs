@@ -207,7 +207,8 @@ pub(super) fn copy(
     let Transfer { session, spec, who } = t;
     let cancel = session.cancel();
     let remaining = spec.size.map(|s| s.saturating_sub(state.written));
-    if remaining.is_some_and(|r| r < PIPELINE_MIN) {
+    let streaming = session.pool.stream();
+    if remaining.is_some_and(|r| r < PIPELINE_MIN) || !streaming.spread {
         return pump(reader, t, sink, state);
     }
     let chunk = chunk_size(session.client.concurrency());
@@ -262,7 +263,9 @@ fn chunk_size(jobs: usize) -> usize {
     (share / CHUNK_MIN * CHUNK_MIN).clamp(CHUNK_MIN, CHUNK)
 }
 
-/// The small-transfer path: read, write and hash on this thread.
+/// Read, write and hash on this thread, one cache-sized buffer at a time: small transfers,
+/// and any transfer while the run's streams keep every core busy. It checkpoints and may hand
+/// the rest to ranges as the pipeline does.
 fn pump(
     reader: &mut dyn Read,
     t: Transfer<'_>,
@@ -277,6 +280,12 @@ fn pump(
         let (n, err) = fill(reader, &mut buf, spec, state.written, watch);
         sink.write(&buf[..n])?;
         state.absorb(&buf[..n]);
+        if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY {
+            sink.checkpoint(state.written, state.etag.as_deref());
+        }
+        if n > 0 && sink.wants_ranges(state.written) {
+            return Ok(()); // the rest comes in ranges
+        }
         match err {
             Some(e) => return Err(e),
             None if n == 0 => break,
