@@ -29,7 +29,7 @@ pub(crate) struct Pool {
 /// A body stream's place in [`Pool::stream`]'s count, given back on drop.
 pub(crate) struct Streaming<'a> {
     pool: &'a Pool,
-    /// Whether the cores are spare enough for this stream to spread over threads.
+    /// Whether the cores are spare enough for this stream to hash on a thread of its own.
     pub spread: bool,
 }
 
@@ -67,9 +67,9 @@ impl Pool {
     }
 
     /// Count a body stream in for as long as the guard lives, and say whether it should spread
-    /// over threads (receive, write and hash apart): only while the streams in flight, this
-    /// one included, are fewer than the cores. Beyond that each stream's extra threads only
-    /// add switches on cores that are all busy anyway.
+    /// over three threads (receive, write, hash): only while the streams in flight, this one
+    /// included, are fewer than the cores. Beyond that a hashing thread per stream only adds
+    /// switches and a second trip to memory on cores that are all busy anyway.
     pub fn stream(&self) -> Streaming<'_> {
         let live = self.streams.fetch_add(1, Ordering::SeqCst) + 1;
         Streaming { pool: self, spread: live < self.cores }

@@ -16,11 +16,13 @@
 //!   (`blob::ranges`): its ranges are a group of the same pool, run by the layer's own thread plus
 //!   the permits spare then or given back later, so nesting never waits for a worker; the first
 //!   failed range stops the group. Whoever finds the next range on disk hashes it in order.
-//! - **A stream's pipeline** (`blob::stream`): while the run's streams are fewer than the cores,
-//!   a blob of 4 MiB or more is received on one extra thread, written on the worker, hashed on a
-//!   second extra thread; once every core has a stream, each stream reads, writes and hashes on
-//!   its worker alone (extra threads would only add switches). Buffers: 20 MiB
-//!   (`PIPELINE_BUDGET`) shared by all `--jobs` streams (`DEPTH + 1` chunks each), else one 256 KiB buffer each.
+//! - **A stream's pipeline** (`blob::stream`): a blob of 4 MiB or more is received on one extra
+//!   thread and written on the worker; while the run's streams are fewer than the cores, a
+//!   second extra thread hashes what was written, and once every core has a stream the worker
+//!   hashes each 256 KiB buffer right after writing it (a third thread would only add switches
+//!   and a second trip to memory). Buffers: 20 MiB (`PIPELINE_BUDGET`) shared by all `--jobs`
+//!   streams, `DEPTH + 1` chunks each (at most 256 KiB in the two-thread form); a smaller
+//!   blob is read, written and hashed on the worker through one 256 KiB buffer.
 //! - **An unpacker per layer extracted while it downloads** (`pull::layer`, scoped to that
 //!   layer) and **one applier per root filesystem** (`pull::rootfs`, applying layers in order;
 //!   woken by each download's end through a condvar): both read a tap (`blob::tee`), a bounded

@@ -172,21 +172,35 @@ fn receive(
     }
 }
 
-/// The writing stage: write each received buffer, checkpoint, and pass it to the hasher; stop
-/// early when the sink switches to ranges.
+/// Where the writing stage passes a written buffer.
+enum Next<'a> {
+    /// To the hashing thread.
+    Hash(&'a std::sync::mpsc::SyncSender<(Vec<u8>, usize)>),
+    /// Hashed here, right after the write read it, and back to the receiver.
+    Free(&'a std::sync::mpsc::SyncSender<Vec<u8>>),
+}
+
+/// The writing stage: write each received buffer, checkpoint, and pass it on (see [`Next`]);
+/// stop early when the sink switches to ranges.
 fn write_and_pass(
     full: &std::sync::mpsc::Receiver<(Vec<u8>, usize)>,
     sink: &mut dyn Sink,
     state: &mut State,
-    hash: &std::sync::mpsc::SyncSender<(Vec<u8>, usize)>,
+    next: Next<'_>,
 ) -> Result<(), Error> {
     for (buf, n) in full {
         sink.write(&buf[..n])?;
-        state.note(&buf[..n]);
+        match next {
+            Next::Hash(_) => state.note(&buf[..n]),
+            Next::Free(_) => state.absorb(&buf[..n]),
+        }
         if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY {
             sink.checkpoint(state.written, state.etag.as_deref());
         }
-        let _ = hash.send((buf, n));
+        let _ = match next {
+            Next::Hash(hash) => hash.send((buf, n)).is_ok(),
+            Next::Free(free) => free.send(buf).is_ok(),
+        };
         if sink.wants_ranges(state.written) {
             break;
         }
@@ -195,9 +209,11 @@ fn write_and_pass(
 }
 
 /// Copy, hashing every byte, refusing to read past the expected size, checkpointing. Large
-/// transfers run as a three-stage pipeline over a few recycled buffers: a thread receives, this
-/// thread writes, a third hashes what was written. With receiving and writing on one thread,
-/// that thread was the slow stage and a core sat idle while the others waited for it.
+/// transfers run as a pipeline over a few recycled buffers: a thread receives while this
+/// thread writes. While the run's streams leave a core spare, a third thread hashes what was
+/// written (with receiving and writing on one thread, that thread was the slow stage and a
+/// core sat idle); once every core has a stream, this thread hashes each cache-sized buffer
+/// right after writing it, which costs fewer switches and no second trip to memory.
 pub(super) fn copy(
     reader: &mut (dyn Read + Send),
     t: Transfer<'_>,
@@ -207,13 +223,16 @@ pub(super) fn copy(
     let Transfer { session, spec, who } = t;
     let cancel = session.cancel();
     let remaining = spec.size.map(|s| s.saturating_sub(state.written));
-    let streaming = session.pool.stream();
-    if remaining.is_some_and(|r| r < PIPELINE_MIN) || !streaming.spread {
+    if remaining.is_some_and(|r| r < PIPELINE_MIN) {
         return pump(reader, t, sink, state);
     }
+    let streaming = session.pool.stream();
+    let spread = streaming.spread;
+    // Cache-sized when this thread hashes what it just wrote; within the budget either way.
     let chunk = chunk_size(session.client.concurrency());
+    let chunk = if spread { chunk } else { chunk.min(BUF) };
     let algorithm = spec.digest.algorithm();
-    let hasher = std::mem::replace(&mut state.hasher, algorithm.hasher());
+    let hasher = spread.then(|| std::mem::replace(&mut state.hasher, algorithm.hasher()));
     let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 1);
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
     let (hash_tx, hash_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
@@ -224,24 +243,35 @@ pub(super) fn copy(
     let stop = &stop;
     let start = state.written;
     std::thread::scope(|s| {
-        let hashing = s.spawn(move || {
-            let mut hasher = hasher;
-            for (buf, n) in hash_rx {
-                hasher.update(&buf[..n]);
-                let _ = free_tx.send(buf);
-            }
-            hasher
+        // The receiver's supply ends when the last holder of `free_tx` is done with it.
+        let mut free_tx = Some(free_tx);
+        let hashing = hasher.map(|mut hasher| {
+            let free = free_tx.take().expect("one sender");
+            s.spawn(move || {
+                for (buf, n) in hash_rx {
+                    hasher.update(&buf[..n]);
+                    let _ = free.send(buf);
+                }
+                hasher
+            })
         });
         let watch = Watch { cancel, progress: who.progress };
         let receiving =
             s.spawn(move || receive(reader, &free_rx, &full_tx, stop, spec, start, watch));
-        let written = write_and_pass(&full_rx, sink, state, &hash_tx);
+        let next = match &free_tx {
+            Some(free) => Next::Free(free),
+            None => Next::Hash(&hash_tx),
+        };
+        let written = write_and_pass(&full_rx, sink, state, next);
         // Stop the receiver if this side quit early: it sees the flag or a closed channel.
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(full_rx);
         drop(hash_tx);
+        drop(free_tx);
         let received = receiving.join().expect("receiving thread");
-        state.hasher = hashing.join().expect("hashing thread");
+        if let Some(h) = hashing {
+            state.hasher = h.join().expect("hashing thread");
+        }
         // The receiver counts bytes as they arrive; some may never have been written.
         who.progress.set(state.written);
         match received {
@@ -263,9 +293,7 @@ fn chunk_size(jobs: usize) -> usize {
     (share / CHUNK_MIN * CHUNK_MIN).clamp(CHUNK_MIN, CHUNK)
 }
 
-/// Read, write and hash on this thread, one cache-sized buffer at a time: small transfers,
-/// and any transfer while the run's streams keep every core busy. It checkpoints and may hand
-/// the rest to ranges as the pipeline does.
+/// The small-transfer path: read, write and hash on this thread.
 fn pump(
     reader: &mut dyn Read,
     t: Transfer<'_>,
@@ -280,12 +308,6 @@ fn pump(
         let (n, err) = fill(reader, &mut buf, spec, state.written, watch);
         sink.write(&buf[..n])?;
         state.absorb(&buf[..n]);
-        if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY {
-            sink.checkpoint(state.written, state.etag.as_deref());
-        }
-        if n > 0 && sink.wants_ranges(state.written) {
-            return Ok(()); // the rest comes in ranges
-        }
         match err {
             Some(e) => return Err(e),
             None if n == 0 => break,

@@ -29,3 +29,31 @@ fn ranged_layers_on_every_worker_finish() {
         assert!(std::fs::read(sb.work().join("out").join(name)).unwrap() == *bytes, "{name}");
     }
 }
+
+/// Where the pool meets the stream: with more streams than cores each hashes on its worker
+/// (two threads per stream instead of three). A body cut short in that form still resumes
+/// where it stopped, and every file verifies.
+#[test]
+fn streams_beyond_the_cores_resume_a_cut_body() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let files: Vec<Vec<u8>> = (0..8).map(|i| noise(6 * MIB, 10 + i)).collect();
+    let names: Vec<String> = (0..8).map(|i| format!("f{i}.bin")).collect();
+    let layers = names.iter().map(String::as_str).zip(files.iter().cloned()).collect();
+    let first = files[0].clone();
+    let cut = AtomicBool::new(false);
+    let f = fake::artifact_with(layers, Guard::Open, move |hit, _, bytes| {
+        let r = Reply::blob(hit, bytes);
+        if bytes == first.as_slice() && !cut.swap(true, Ordering::SeqCst) {
+            return r.fault(Fault::DropAfter(5 * MIB));
+        }
+        r
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["pull", &r, "-o", "out", "-j", "8", "--no-cache"]).ok();
+    for (name, bytes) in names.iter().zip(&files) {
+        assert!(std::fs::read(sb.work().join("out").join(name)).unwrap() == *bytes, "{name}");
+    }
+    let resumed = f.hits_to("/v2/x/blobs/").iter().filter(|h| h.header("range").is_some()).count();
+    assert_eq!(resumed, 1, "the cut body resumed with one range request");
+}
