@@ -53,7 +53,10 @@ impl Stop {
 /// One group's queue, results, and first error.
 struct Group<J, R, E> {
     queue: Mutex<std::iter::Enumerate<std::vec::IntoIter<J>>>,
+    /// Jobs no worker took yet.
     left: std::sync::atomic::AtomicUsize,
+    /// Threads working on the group, the caller included.
+    workers: std::sync::atomic::AtomicUsize,
     results: Mutex<Vec<Option<R>>>,
     error: Mutex<Option<E>>,
     stop: Stop,
@@ -101,6 +104,7 @@ impl Pool {
         let group = Group {
             queue: Mutex::new(jobs.into_iter().enumerate()),
             left: std::sync::atomic::AtomicUsize::new(n),
+            workers: std::sync::atomic::AtomicUsize::new(1),
             results: Mutex::new((0..n).map(|_| None).collect()),
             error: Mutex::new(None),
             stop: Stop::default(),
@@ -150,8 +154,10 @@ impl Pool {
     ) where
         W: Fn(usize, J, &Stop) -> Result<R, E> + Sync,
     {
-        // One job is the caller's next; helpers are for the rest.
-        while group.left.load(Ordering::SeqCst) > 1 && !group.stop.is_set() {
+        // Each worker takes the next job; helpers are for the jobs beyond them.
+        while group.left.load(Ordering::SeqCst) > group.workers.load(Ordering::SeqCst)
+            && !group.stop.is_set()
+        {
             {
                 let mut spare = lock(&self.spare);
                 if *spare == 0 {
@@ -160,9 +166,11 @@ impl Pool {
                 *spare -= 1;
             }
             let permit = Permit(self);
+            group.workers.fetch_add(1, Ordering::SeqCst);
             s.spawn(move || {
                 let _permit = permit;
                 self.work_on(s, group, work);
+                group.workers.fetch_sub(1, Ordering::SeqCst);
             });
         }
     }
