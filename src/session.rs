@@ -16,7 +16,7 @@
 //!   (`blob::ranges`): its ranges are a group of the same pool, run by the layer's own thread plus
 //!   the permits spare then or given back later, so nesting never waits for a worker; the first
 //!   failed range stops the group. Whoever finds the next range on disk hashes it in order.
-//! - **A stream's pipeline** (`blob::stream`): a blob of 4 MiB or more is received on one extra
+//! - **A stream's pipeline** (`blob::pipeline`): a blob of 4 MiB or more is received on one extra
 //!   thread and written on the worker; while the run's streams are fewer than the cores, a
 //!   second extra thread hashes what was written, and once every core has a stream the worker
 //!   hashes each 256 KiB buffer right after writing it (a third thread would only add switches
