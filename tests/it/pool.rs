@@ -57,3 +57,35 @@ fn streams_beyond_the_cores_resume_a_cut_body() {
     let resumed = f.hits_to("/v2/x/blobs/").iter().filter(|h| h.header("range").is_some()).count();
     assert_eq!(resumed, 1, "the cut body resumed with one range request");
 }
+
+/// Where the pool's groups meet a registry that fails one range for good: the first error stops
+/// the group (the ranges not started never start), the run fails with that error's exit code,
+/// and the `.part` is kept with the hashed prefix for the next run.
+#[test]
+fn a_range_that_fails_for_good_stops_its_group() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let data = noise(64 * MIB, 7);
+    let ranges = AtomicUsize::new(0);
+    let f = fake::artifact_with(vec![("big.bin", data)], Guard::Open, move |hit, _, b| {
+        let r = Reply::blob(hit, b);
+        if hit.header("range").is_none() {
+            return r.fault(Fault::Throttle(4 * MIB as u64));
+        }
+        // The second range asked for is gone; the others trickle so that none finishes first.
+        if ranges.fetch_add(1, Ordering::SeqCst) == 1 {
+            let body = r#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#;
+            return Reply::new(404, body);
+        }
+        r.fault(Fault::Throttle(2 * MIB as u64))
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let started = std::time::Instant::now();
+    let run = sb.run(&["pull", &r, "-o", "out", "-j", "4", "--no-cache"]);
+    run.fails(3, "BLOB_UNKNOWN");
+    let asked = f.hits_to("/v2/x/blobs/").iter().filter(|h| h.header("range").is_some()).count();
+    // Four connections were busy when the 404 came; nothing new started after it.
+    assert!(asked <= 5, "{asked} range requests: the group went on after its first error");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(sb.work().join("out/big.bin.part").exists(), "the .part is kept for the next run");
+}
