@@ -46,6 +46,16 @@
 //!   `RateLimited { retry_after }`, …), [`Error::is_transient`] for retries, a
 //!   [`Hint`] of what the user can do, and [`Error::errors`] for each failed layer.
 //!
+//! # Concurrency
+//!
+//! A pull runs its layers, and a slow blob's ranges, on one pool: the calling thread plus at most
+//! `jobs - 1` helpers (a big stream adds a receiving thread, and a hashing one while a core is
+//! spare; a layer unpacked while it downloads, an unpacker); `jobs` also bounds the connections
+//! in flight. [`Cancel::cancel`]
+//! wakes every wait at once and closes the run's connections; call it from any thread (not from
+//! inside a signal handler: it takes a lock). Every thread a run starts, and who wakes whom, is
+//! written down in `src/session.rs`.
+//!
 //! The types that will grow are `#[non_exhaustive]`: build them with their constructors or
 //! `Default`, and give matches a fallback arm.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -53,12 +63,14 @@
 
 mod blob;
 pub mod cache;
+mod cancel;
 mod conventions;
 mod digest;
 mod error;
 mod events;
 mod extract;
 mod filter;
+mod gate;
 mod held;
 mod hint;
 mod layout;
@@ -80,6 +92,7 @@ use std::sync::Arc;
 
 pub use blob::part_path;
 pub use cache::{Cache, parse_size};
+pub use cancel::OnCancel;
 pub use digest::{Algorithm, Digest};
 pub use error::{Error, ErrorKind, Hint, Result};
 pub use events::{Event, FileReport, FileStatus, Level, Observer, Progress, Silent};

@@ -1,12 +1,12 @@
 //! Retries with exponential backoff and jitter, `Retry-After`, cancellation, and a gate that
 //! lowers the run's concurrency for a while after a 429.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
+pub use crate::cancel::Cancel;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, Level, Observer};
+pub use crate::gate::Gate;
 
 /// How hard to try.
 #[derive(Debug, Clone)]
@@ -36,112 +36,6 @@ impl Default for RetryPolicy {
     }
 }
 
-/// A cancellation token the caller holds (clones share it): [`Cancel::cancel`] stops a run at
-/// its next read or wait with [`ErrorKind::Interrupted`], keeping partial downloads for resuming.
-/// The library installs no signal handler; the CLI sets the flag from SIGINT/SIGTERM.
-#[derive(Debug, Clone, Default)]
-pub struct Cancel(pub Arc<AtomicBool>);
-
-impl Cancel {
-    /// Ask every run holding this token to stop.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether a stop was asked for.
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn check(&self) -> Result<(), Error> {
-        if self.is_set() { Err(Error::new(ErrorKind::Interrupted, "interrupted")) } else { Ok(()) }
-    }
-
-    /// Sleep `d`, waking early (with an error) when cancelled.
-    fn sleep(&self, d: Duration) -> Result<(), Error> {
-        let end = Instant::now() + d;
-        loop {
-            self.check()?;
-            let now = Instant::now();
-            if now >= end {
-                return Ok(());
-            }
-            std::thread::sleep((end - now).min(Duration::from_millis(50)));
-        }
-    }
-}
-
-/// Limits transfers in flight; after a 429 the limit halves for a while.
-#[derive(Debug)]
-pub struct Gate {
-    base: usize,
-    state: Mutex<GateState>,
-    cv: Condvar,
-}
-
-#[derive(Debug)]
-struct GateState {
-    active: usize,
-    reduced: usize,
-    until: Option<Instant>,
-}
-
-impl Gate {
-    pub fn new(limit: usize) -> Gate {
-        let base = limit.max(1);
-        Gate {
-            base,
-            state: Mutex::new(GateState { active: 0, reduced: base, until: None }),
-            cv: Condvar::new(),
-        }
-    }
-
-    fn limit(&self, st: &GateState) -> usize {
-        match st.until {
-            Some(t) if Instant::now() < t => st.reduced,
-            _ => self.base,
-        }
-    }
-
-    /// The limit when no 429 has lowered it.
-    pub fn capacity(&self) -> usize {
-        self.base
-    }
-
-    /// Wait for a slot; the slot is freed when the returned guard drops.
-    pub fn enter(&self) -> GateGuard<'_> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        while st.active >= self.limit(&st) {
-            st = self
-                .cv
-                .wait_timeout(st, Duration::from_millis(100))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        st.active += 1;
-        GateGuard(self)
-    }
-
-    /// Halve the limit (at least 1) for `d`. Returns the new limit.
-    pub fn throttle(&self, d: Duration) -> usize {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let current = self.limit(&st);
-        st.reduced = (current / 2).max(1);
-        st.until = Some(Instant::now() + d);
-        st.reduced
-    }
-}
-
-pub struct GateGuard<'a>(&'a Gate);
-
-impl Drop for GateGuard<'_> {
-    fn drop(&mut self) {
-        let mut st = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.active -= 1;
-        self.0.cv.notify_all();
-    }
-}
-
 /// Run `attempt` until it succeeds, fails for good, or the retries are used up. `attempt` gets
 /// the attempt number (0 first) and must resume from where the last one stopped.
 pub(crate) fn run<T>(
@@ -156,7 +50,7 @@ pub(crate) fn run<T>(
     loop {
         cancel.check()?;
         let result = {
-            let _slot = gate.enter();
+            let _slot = gate.enter(cancel)?;
             attempt(n)
         };
         let err = match result {
@@ -259,7 +153,8 @@ pub fn parse_body_hint(body: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
 
     #[test]
     fn retry_after_forms() {
@@ -339,7 +234,7 @@ mod tests {
     #[test]
     fn cancel_stops_a_backoff_sleep() {
         let cancel = Cancel::default();
-        cancel.0.store(true, Ordering::SeqCst);
+        cancel.cancel();
         let slow = RetryPolicy { base: Duration::from_secs(60), ..fast() };
         let started = Instant::now();
         let r: Result<(), _> =
@@ -355,25 +250,12 @@ mod tests {
         let r: Result<(), _> =
             run(&fast(), &cancel, &Gate::new(1), &crate::events::Silent, (None, "x"), |_| {
                 calls.fetch_add(1, Ordering::SeqCst);
-                cancel.0.store(true, Ordering::SeqCst); // as the signal does mid-read
+                cancel.cancel(); // as the signal does mid-read
                 Err(Error::new(ErrorKind::Network, "connection closed").transient(true))
             });
         assert_eq!(
             (r.unwrap_err().kind(), calls.load(Ordering::SeqCst)),
             (ErrorKind::Interrupted, 1)
         );
-    }
-
-    #[test]
-    fn a_429_halves_the_gate_for_a_while() {
-        let g = Gate::new(4);
-        assert_eq!(g.throttle(Duration::from_millis(200)), 2);
-        assert_eq!(g.throttle(Duration::from_millis(200)), 1);
-        assert_eq!(g.throttle(Duration::from_millis(200)), 1);
-        let st = g.state.lock().unwrap();
-        assert_eq!(g.limit(&st), 1);
-        drop(st);
-        std::thread::sleep(Duration::from_millis(250));
-        assert_eq!(g.limit(&g.state.lock().unwrap()), 4, "the limit comes back");
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! - `part`: the `.part` file (open + lock, re-hash on resume, finish/unlink) and `resume`, its
 //!   checkpoint record in an xattr;
-//! - `stream`: one HTTP attempt after another, each continuing from the bytes already written;
+//! - `stream`: one HTTP attempt after another, each continuing from the bytes already written,
+//!   big ones through the `pipeline`;
 //! - `ranges`: several connections over one big blob, when one connection proves slow;
 //! - `verify`: size, digest and the executable bit — the one check every path ends in;
 //! - `tee`: the tap that hands the bytes, in order, to an unpacker while they download.
@@ -12,15 +13,18 @@
 //! Threads and buffers, per transfer (the caller's thread is the one that writes the file):
 //! - small blobs (< 4 MiB): that thread reads, writes and hashes with one 256 KiB buffer;
 //! - bigger ones: a receiving thread reads the body into `DEPTH + 1` recycled chunks, the caller
-//!   writes them, a hashing thread hashes what was written; the chunk size shrinks with `--jobs`
-//!   so that all transfers together stay within a 20 MiB budget;
-//! - ranges: `--jobs` worker threads take ranges (16 MiB down to 1 MiB) from one shared counter and write them in
-//!   place; the caller hashes the contiguous prefix as it completes (read back from the page
-//!   cache) and feeds the tap. Every request takes a slot of the client's gate.
+//!   writes them, and a hashing thread hashes what was written while the run's streams leave a
+//!   core spare (else the caller hashes each chunk, at most 256 KiB, after writing it); the
+//!   chunk size shrinks with `--jobs` so that all transfers together stay within a 20 MiB budget;
+//! - ranges: a group of the session's pool (the caller plus spare workers, at most `--jobs`)
+//!   fetches ranges (16 MiB down to 1 MiB) and writes them in place; whichever worker finds the
+//!   next one on disk hashes the contiguous prefix (read back from the page cache) and feeds the
+//!   tap. Every request takes a slot of the client's gate. The run's threads: `session`.
 //! - a tap is a bounded channel (8 chunks) to the unpacking thread the pull started.
 
 mod cached;
 mod part;
+mod pipeline;
 mod ranges;
 mod restart;
 mod resume;

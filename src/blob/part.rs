@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use xattr::FileExt as _;
 
-use super::resume;
-use super::stream::BUF;
+use super::resume::{self, BUF};
 use super::tee::Tap;
 use super::verify::State;
 use super::{Dest, Outcome};

@@ -1,20 +1,22 @@
-//! Big blobs over several connections: the blob is cut into ranges that workers take from one
-//! shared queue and write in place with positional writes, while this thread hashes the
-//! contiguous prefix in order as it grows (reading it back from the page cache). `--jobs` counts
-//! connections: every range request takes a slot of the client's gate. A server that ignores
-//! `Range` sends us back to the single stream.
+//! Big blobs over several connections: the blob is cut into ranges, fetched as one group of the
+//! session's pool (the caller and whatever workers are spare) and written in place with
+//! positional writes; whichever worker finds the next piece on disk hashes the contiguous
+//! prefix in order (reading it back from the page cache). `--jobs` counts connections: every
+//! range request takes a slot of the client's gate. A server that ignores `Range` sends us
+//! back to the single stream; the first failed range stops the group.
 
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
 
-use super::resume::{self, Record};
+use super::resume::{self, BUF, CHECKPOINT_EVERY, Record};
 use super::{BlobSpec, Transfer};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind};
+use crate::pool::Stop;
 
 /// Ranges are used only when at least this much is left to fetch...
 const THRESHOLD: u64 = 32 * 1024 * 1024;
@@ -31,9 +33,6 @@ const PROBE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 const RANGE_MAX: u64 = 16 * 1024 * 1024;
 /// ...and at least this big (the last ones are cut finer so no connection idles at the end).
 const RANGE_MIN: u64 = 1024 * 1024;
-const BUF: usize = 256 * 1024;
-/// The resume record is rewritten as the hashed prefix grows by this much.
-const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 
 /// Watches a file transfer's first second (a clearly slow one's first quarter) to decide whether
 /// ranges would help.
@@ -101,102 +100,142 @@ pub(crate) enum Ranged {
     Unsupported,
 }
 
-struct Shared {
-    done: Mutex<Vec<bool>>,
+/// Why a group of range fetches stopped early.
+enum Halt {
+    Failed(Error),
+    /// The server answered a range request with the whole blob.
+    Unsupported,
+}
+
+/// The in-order half of a ranged fetch: whichever worker finds the next piece on disk reads
+/// it back and hashes it (feeding the tap), while the others go on fetching. No thread waits
+/// for a piece: a worker that finds the hashing taken leaves it to its holder, which looks
+/// again after letting go, and the caller drains what is left when the group ends.
+struct Order<'a> {
+    done: Vec<AtomicBool>,
     /// How far each piece is on disk, for the record: a rerun keeps what a piece got.
     reached: Vec<AtomicU64>,
-    cv: Condvar,
-    stop: AtomicBool,
-    unsupported: AtomicBool,
-    error: Mutex<Option<Error>>,
+    /// The first piece not hashed yet.
+    next: AtomicUsize,
+    hashing: Mutex<Hashing<'a>>,
+}
+
+struct Hashing<'a> {
+    hasher: Hasher,
+    tap: Option<&'a mut super::tee::Tap>,
+    /// The end of the hashed prefix.
+    prefix: u64,
+    since_checkpoint: u64,
+    buf: Vec<u8>,
 }
 
 /// Fetch the rest of `spec` (of known size) from byte `start` into `file`, whose first `start`
-/// bytes are in and fed to `hasher`, over up to `session.client.concurrency()` connections. On failure
-/// the resume record already names the good prefix.
+/// bytes are in and fed to `hasher`, as one group of the session's pool: up to `--jobs`
+/// workers, each range request in a slot of the gate. On failure the resume record already
+/// names the good prefix.
 pub(crate) fn fetch(ctx: &Ctx<'_>, rest: Rest<'_>) -> Result<Ranged, Error> {
     let Ctx { t: Transfer { session, spec, .. }, file, part } = *ctx;
-    let Rest { start, hasher, mut tap, have } = rest;
+    let Rest { start, hasher, tap, have } = rest;
     let size = spec.size.expect("ranged fetches need a size");
-    let workers = session.client.concurrency();
-    let ranges = plan(start, size, workers, &have);
-    let chunks = ranges.len();
+    let ranges = plan(start, size, session.client.concurrency(), &have);
     // From here the file is full-length with holes: only the record's prefix is hashed.
     resume::save(file, &Record::ranged(spec.digest, spec.size, start, have));
     file.set_len(size).map_err(|e| Error::io("allocate", part, e))?;
-    let shared = Shared {
-        done: Mutex::new(ranges.iter().map(|p| p.have).collect()),
+    let order = Order {
+        done: ranges.iter().map(|p| AtomicBool::new(p.have)).collect(),
         reached: ranges
             .iter()
             .map(|p| AtomicU64::new(if p.have { p.end } else { p.from }))
             .collect(),
-        cv: Condvar::new(),
-        stop: AtomicBool::new(false),
-        unsupported: AtomicBool::new(false),
-        error: Mutex::new(None),
+        next: AtomicUsize::new(0),
+        hashing: Mutex::new(Hashing {
+            hasher,
+            tap,
+            prefix: start,
+            since_checkpoint: 0,
+            buf: vec![0u8; BUF],
+        }),
     };
-    let next = AtomicUsize::new(0);
-    let workers = workers.min(chunks);
-    let mut hasher = hasher;
-    let mut prefix = start;
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| worker(ctx, &shared, &next, &ranges));
+    let unsupported = AtomicBool::new(false);
+    let fetches: Vec<usize> = (0..ranges.len()).filter(|&i| !ranges[i].have).collect();
+    let r = session.pool.try_run(fetches, |_, i, stop: &Stop| {
+        match fetch_piece(ctx, ranges[i], &order.reached[i], stop) {
+            Err(Halt::Unsupported) => unsupported.store(true, Ordering::SeqCst),
+            other => other?,
         }
-        let mut buf = vec![0u8; BUF];
-        let mut since_checkpoint = 0;
-        for i in 0..chunks {
-            {
-                let mut done = shared.done.lock().unwrap_or_else(|p| p.into_inner());
-                while !done[i] && !shared.stop.load(Ordering::SeqCst) {
-                    done = shared.cv.wait(done).unwrap_or_else(|p| p.into_inner());
-                }
-                if !done[i] {
-                    break;
-                }
-            }
-            let Piece { from, end, .. } = ranges[i];
-            let mut at = from;
-            while at < end {
-                let n = ((end - at) as usize).min(BUF);
-                if let Err(e) = file.read_exact_at(&mut buf[..n], at) {
-                    stop(&shared, Error::io("read back", part, e));
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                if let Some(t) = tap.as_deref_mut() {
-                    t.send(&buf[..n]);
-                }
-                at += n as u64;
-            }
-            if at < end {
-                break;
-            }
-            prefix = end;
-            since_checkpoint += end - from;
-            if since_checkpoint >= CHECKPOINT_EVERY {
-                save(file, spec, prefix, &ranges, &shared);
-                since_checkpoint = 0;
-            }
-        }
-        shared.stop.store(true, Ordering::SeqCst);
-        shared.cv.notify_all();
+        order.done[i].store(true, Ordering::SeqCst);
+        order.advance(ctx, &ranges).map_err(Halt::Failed)
     });
-    if shared.unsupported.load(Ordering::SeqCst) {
+    // Every piece is in or the group stopped: hash what the workers left.
+    let r = r.and_then(|_| order.advance(ctx, &ranges).map_err(Halt::Failed));
+    if unsupported.load(Ordering::SeqCst) {
         return Ok(Ranged::Unsupported);
     }
-    if let Some(e) = shared.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        save(file, spec, prefix, &ranges, &shared);
-        return Err(e);
+    let hashing = order.hashing.into_inner().unwrap_or_else(|p| p.into_inner());
+    match r {
+        Ok(()) => Ok(Ranged::Done(hashing.hasher.finish())),
+        Err(Halt::Failed(e)) => {
+            save(file, spec, hashing.prefix, &ranges, &order.reached);
+            Err(e)
+        }
+        Err(Halt::Unsupported) => Ok(Ranged::Unsupported),
     }
-    Ok(Ranged::Done(hasher.finish()))
+}
+
+impl Order<'_> {
+    /// Hash the pieces on disk that follow the hashed prefix, unless another worker is at it.
+    fn advance(&self, ctx: &Ctx<'_>, ranges: &[Piece]) -> Result<(), Error> {
+        loop {
+            let mut h = match self.hashing.try_lock() {
+                Ok(h) => h,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+            };
+            let mut i = self.next.load(Ordering::SeqCst);
+            while i < ranges.len() && self.done[i].load(Ordering::SeqCst) {
+                h.absorb(ctx, ranges[i])?;
+                i += 1;
+                self.next.store(i, Ordering::SeqCst);
+                if h.since_checkpoint >= CHECKPOINT_EVERY {
+                    save(ctx.file, ctx.t.spec, h.prefix, ranges, &self.reached);
+                    h.since_checkpoint = 0;
+                }
+            }
+            drop(h);
+            // A piece finished while this worker held the hashing found it taken: look again.
+            let i = self.next.load(Ordering::SeqCst);
+            if i >= ranges.len() || !self.done[i].load(Ordering::SeqCst) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Hashing<'_> {
+    /// Read piece `p` back from the page cache, hash it and pass it to the tap.
+    fn absorb(&mut self, ctx: &Ctx<'_>, p: Piece) -> Result<(), Error> {
+        let mut at = p.from;
+        while at < p.end {
+            let n = ((p.end - at) as usize).min(BUF);
+            let buf = &mut self.buf[..n];
+            ctx.file.read_exact_at(buf, at).map_err(|e| Error::io("read back", ctx.part, e))?;
+            self.hasher.update(buf);
+            if let Some(t) = self.tap.as_deref_mut() {
+                t.send(buf);
+            }
+            at += n as u64;
+        }
+        self.prefix = p.end;
+        self.since_checkpoint += p.end - p.from;
+        Ok(())
+    }
 }
 
 /// Record the hashed prefix and every piece past it, as far as each got on disk.
-fn save(file: &File, spec: BlobSpec<'_>, prefix: u64, ranges: &[Piece], shared: &Shared) {
+fn save(file: &File, spec: BlobSpec<'_>, prefix: u64, ranges: &[Piece], reached: &[AtomicU64]) {
     let have = ranges
         .iter()
-        .zip(&shared.reached)
+        .zip(reached)
         .map(|(p, r)| (p.from, r.load(Ordering::SeqCst)))
         .filter(|&(from, to)| from >= prefix && to > from)
         .collect();
@@ -238,51 +277,19 @@ fn plan(start: u64, size: u64, workers: usize, have: &[(u64, u64)]) -> Vec<Piece
     out
 }
 
-fn stop(shared: &Shared, e: Error) {
-    let mut slot = shared.error.lock().unwrap_or_else(|p| p.into_inner());
-    if slot.is_none() {
-        *slot = Some(e);
-    }
-    shared.stop.store(true, Ordering::SeqCst);
-    shared.cv.notify_all();
-}
-
-fn worker(ctx: &Ctx<'_>, shared: &Shared, next: &AtomicUsize, ranges: &[Piece]) {
+/// Fetch piece `p`, retrying from where each attempt stopped.
+fn fetch_piece(ctx: &Ctx<'_>, p: Piece, reached: &AtomicU64, stop: &Stop) -> Result<(), Halt> {
     let Ctx { t: Transfer { session, spec, who }, .. } = *ctx;
-    loop {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let i = next.fetch_add(1, Ordering::SeqCst);
-        if i >= ranges.len() {
-            return;
-        }
-        let Piece { from: start, end, have } = ranges[i];
-        if have {
-            continue;
-        }
-        let mut pos = start;
-        let what = format!("{} ({} bytes {start}-{})", who.name, spec.digest.short(), end - 1);
-        let reached = &shared.reached[i];
-        let r = session
-            .client
-            .retrying(Some(who.index), &what, |_| range(ctx, &mut pos, end, shared, reached));
-        match r {
-            Ok(true) => {
-                shared.done.lock().unwrap_or_else(|p| p.into_inner())[i] = true;
-                shared.cv.notify_all();
-            }
-            Ok(false) => {
-                shared.unsupported.store(true, Ordering::SeqCst);
-                shared.stop.store(true, Ordering::SeqCst);
-                shared.cv.notify_all();
-                return;
-            }
-            Err(e) => {
-                stop(shared, e);
-                return;
-            }
-        }
+    let Piece { from, end, .. } = p;
+    let mut pos = from;
+    let what = format!("{} ({} bytes {from}-{})", who.name, spec.digest.short(), end - 1);
+    let r = session
+        .client
+        .retrying(Some(who.index), &what, |_| range(ctx, &mut pos, end, stop, reached));
+    match r {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Halt::Unsupported),
+        Err(e) => Err(Halt::Failed(e)),
     }
 }
 
@@ -292,10 +299,9 @@ fn range(
     ctx: &Ctx<'_>,
     pos: &mut u64,
     end: u64,
-    shared: &Shared,
+    stop: &Stop,
     reached: &AtomicU64,
 ) -> Result<bool, Error> {
-    let stop = &shared.stop;
     let Ctx { t: Transfer { session, spec, who }, file, part } = *ctx;
     let reply =
         session.client.blob_range(spec.repository, spec.digest, *pos, Some(end - 1), None)?;
@@ -306,7 +312,7 @@ fn range(
     let mut reader = reply.into_reader();
     let mut buf = vec![0u8; BUF];
     while *pos < end {
-        if stop.load(Ordering::Relaxed) {
+        if stop.is_set() {
             return Err(Error::new(ErrorKind::Interrupted, "stopped"));
         }
         session.cancel().check()?;

@@ -11,6 +11,13 @@ use crate::digest::Digest;
 
 pub const XATTR: &str = "user.oci-dl.resume";
 
+/// The record is rewritten as a download's verified part grows by this much (the stream's
+/// written bytes, the ranges' hashed prefix).
+pub(super) const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
+/// Bytes per read or write of a `.part` and of a body: large reads keep syscalls and hashing
+/// calls few.
+pub(super) const BUF: usize = 256 * 1024;
+
 /// What a `.part` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {

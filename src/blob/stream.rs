@@ -1,33 +1,23 @@
 //! One attempt after another at a blob's bytes, each continuing from what is written: receive →
-//! write → hash, as a three-thread pipeline for big blobs, on the caller's thread for small ones.
+//! write → hash, through the pipeline (`blob::pipeline`) for big blobs, on the caller's thread
+//! for small ones.
 
 use std::io::Read;
 
 use std::io::Write;
 use std::path::Path;
 
+use super::pipeline::{self, Watch, fill};
+use super::resume::BUF;
 use super::sink::{Sink, StreamSink};
 use super::verify::State;
 use super::{BlobSpec, Outcome, Requester, Transfer};
 use crate::error::{Error, ErrorKind};
-use crate::events::{Level, Progress};
-use crate::retry::Cancel;
+use crate::events::Level;
 use crate::session::Session;
 
-/// Bytes per read: large reads keep syscalls and hashing calls few.
-pub(super) const BUF: usize = 256 * 1024;
-/// Pipelined transfers pass chunks of at most this size between their threads...
-const CHUNK: usize = 1024 * 1024;
-/// ...and at least this size...
-const CHUNK_MIN: usize = 128 * 1024;
-/// ...sized so that this many bytes of buffers serve all `--jobs` transfers together...
-const PIPELINE_BUDGET: usize = 20 * 1024 * 1024;
-/// ...with this many queued between two stages (each transfer owns `DEPTH + 1` buffers).
-const PIPELINE_DEPTH: usize = 4;
 /// Below this many bytes the pipeline's threads cost more than they save.
 const PIPELINE_MIN: u64 = 4 * 1024 * 1024;
-/// The resume record is rewritten at least this often.
-const CHECKPOINT_EVERY: u64 = 8 * 1024 * 1024;
 
 /// A failed transfer, with the bytes written so far and the ETag, for the resume record.
 pub(super) struct Failure {
@@ -146,123 +136,25 @@ fn skip_then_copy(
     copy(&mut reader, t, sink, state)
 }
 
-/// The receiving stage: read the body into free buffers and pass them on, until it ends, fails
-/// or the writer stops. Returns the error that ended the body, if any; bytes read before it are
-/// passed on first.
-fn receive(
-    reader: &mut (dyn Read + Send),
-    free: &std::sync::mpsc::Receiver<Vec<u8>>,
-    full: &std::sync::mpsc::SyncSender<(Vec<u8>, usize)>,
-    stop: &std::sync::atomic::AtomicBool,
-    spec: BlobSpec<'_>,
-    start: u64,
-    watch: Watch<'_>,
-) -> Option<Error> {
-    let mut at = start;
-    loop {
-        let Ok(mut buf) = free.recv() else { return None };
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            return None;
-        }
-        let (n, err) = fill(reader, &mut buf, spec, at, watch);
-        at += n as u64;
-        if n > 0 && full.send((buf, n)).is_err() {
-            return None;
-        }
-        if n == 0 || err.is_some() {
-            return err;
-        }
-    }
-}
-
-/// The writing stage: write each received buffer, checkpoint, and pass it to the hasher; stop
-/// early when the sink switches to ranges.
-fn write_and_pass(
-    full: &std::sync::mpsc::Receiver<(Vec<u8>, usize)>,
-    sink: &mut dyn Sink,
-    state: &mut State,
-    hash: &std::sync::mpsc::SyncSender<(Vec<u8>, usize)>,
-) -> Result<(), Error> {
-    for (buf, n) in full {
-        sink.write(&buf[..n])?;
-        state.note(&buf[..n]);
-        if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY {
-            sink.checkpoint(state.written, state.etag.as_deref());
-        }
-        let _ = hash.send((buf, n));
-        if sink.wants_ranges(state.written) {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Copy, hashing every byte, refusing to read past the expected size, checkpointing. Large
-/// transfers run as a three-stage pipeline over a few recycled buffers: a thread receives, this
-/// thread writes, a third hashes what was written. With receiving and writing on one thread,
-/// that thread was the slow stage and a core sat idle while the others waited for it.
+/// Copy, hashing every byte, refusing to read past the expected size, checkpointing: a big
+/// transfer through the pipeline (`blob::pipeline`), a small one on this thread.
 pub(super) fn copy(
     reader: &mut (dyn Read + Send),
     t: Transfer<'_>,
     sink: &mut dyn Sink,
     state: &mut State,
 ) -> Result<(), Error> {
-    let Transfer { session, spec, who } = t;
-    let cancel = session.cancel();
+    let Transfer { session, spec, .. } = t;
     let remaining = spec.size.map(|s| s.saturating_sub(state.written));
     if remaining.is_some_and(|r| r < PIPELINE_MIN) {
         return pump(reader, t, sink, state);
     }
-    let chunk = chunk_size(session.client.concurrency());
-    let algorithm = spec.digest.algorithm();
-    let hasher = std::mem::replace(&mut state.hasher, algorithm.hasher());
-    let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 1);
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
-    let (hash_tx, hash_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
-    for _ in 0..=PIPELINE_DEPTH {
-        let _ = free_tx.send(vec![0u8; chunk]);
-    }
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let stop = &stop;
-    let start = state.written;
-    std::thread::scope(|s| {
-        let hashing = s.spawn(move || {
-            let mut hasher = hasher;
-            for (buf, n) in hash_rx {
-                hasher.update(&buf[..n]);
-                let _ = free_tx.send(buf);
-            }
-            hasher
-        });
-        let watch = Watch { cancel, progress: who.progress };
-        let receiving =
-            s.spawn(move || receive(reader, &free_rx, &full_tx, stop, spec, start, watch));
-        let written = write_and_pass(&full_rx, sink, state, &hash_tx);
-        // Stop the receiver if this side quit early: it sees the flag or a closed channel.
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        drop(full_rx);
-        drop(hash_tx);
-        let received = receiving.join().expect("receiving thread");
-        state.hasher = hashing.join().expect("hashing thread");
-        // The receiver counts bytes as they arrive; some may never have been written.
-        who.progress.set(state.written);
-        match received {
-            // Whatever ended the stream, the ranges take over from what was written.
-            Some(e) if !sink.switched() => written.and(Err(e)),
-            _ => written,
-        }
-    })?;
+    let streaming = session.pool.stream();
+    pipeline::run(reader, t, sink, state, streaming.spread)?;
     if sink.switched() {
         return Ok(()); // the rest comes in ranges
     }
     check_complete(spec, state)
-}
-
-/// The pipeline's chunk size when `jobs` transfers may run at once: memory stays near
-/// [`PIPELINE_BUDGET`] whatever `--jobs` is, down to [`CHUNK_MIN`] per chunk.
-fn chunk_size(jobs: usize) -> usize {
-    let share = PIPELINE_BUDGET / (jobs.max(1) * (PIPELINE_DEPTH + 1));
-    (share / CHUNK_MIN * CHUNK_MIN).clamp(CHUNK_MIN, CHUNK)
 }
 
 /// The small-transfer path: read, write and hash on this thread.
@@ -289,68 +181,6 @@ fn pump(
     check_complete(spec, state)
 }
 
-/// What a read loop reports to and obeys: the progress counter (moved per read, so bars move
-/// on slow links too) and the cancel flag.
-#[derive(Clone, Copy)]
-struct Watch<'a> {
-    cancel: &'a Cancel,
-    progress: &'a Progress,
-}
-
-/// Read until `buf` is full or the body ends. Bytes that arrived before an error are returned
-/// with it, so that a retry resumes after them; bytes past the expected size are an error.
-/// A cancel stops it between reads, with the bytes so far.
-fn fill(
-    reader: &mut dyn Read,
-    buf: &mut [u8],
-    spec: BlobSpec<'_>,
-    written: u64,
-    watch: Watch<'_>,
-) -> (usize, Option<Error>) {
-    let mut n = 0;
-    let mut err = None;
-    while n < buf.len() {
-        // Checked per read, not per chunk: a chunk can take seconds on a slow link.
-        if let Err(e) = watch.cancel.check() {
-            err = Some(e);
-            break;
-        }
-        match reader.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => {
-                n += k;
-                watch.progress.add(k as u64);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                let at = written + n as u64;
-                err = Some(
-                    Error::new(
-                        ErrorKind::Network,
-                        format!("blob {}: read failed after {at} bytes", spec.digest),
-                    )
-                    .with_source(e)
-                    .transient(true),
-                );
-                break;
-            }
-        }
-    }
-    if let Some(expected) = spec.size
-        && written + n as u64 > expected
-    {
-        let e = Error::new(
-            ErrorKind::Integrity,
-            format!(
-                "blob {}: server sent more than the {expected} bytes the descriptor promises",
-                spec.digest
-            ),
-        );
-        return (0, Some(e));
-    }
-    (n, err)
-}
-
 /// A clean end before the promised size means the server's content is short (a cut
 /// connection surfaces as a read error instead).
 fn check_complete(spec: BlobSpec<'_>, state: &State) -> Result<(), Error> {
@@ -363,26 +193,5 @@ fn check_complete(spec: BlobSpec<'_>, state: &State) -> Result<(), Error> {
             ),
         )),
         _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pipeline_buffers_stay_within_the_budget_for_any_jobs() {
-        assert_eq!(chunk_size(1), CHUNK);
-        assert_eq!(chunk_size(4), CHUNK, "the default --jobs keeps full-size chunks");
-        let mut last = CHUNK;
-        for jobs in 1..=64 {
-            let c = chunk_size(jobs);
-            assert!(c <= last && c >= CHUNK_MIN && c.is_multiple_of(CHUNK_MIN), "jobs {jobs}: {c}");
-            if c > CHUNK_MIN {
-                assert!(c * (PIPELINE_DEPTH + 1) * jobs <= PIPELINE_BUDGET, "jobs {jobs}: {c}");
-            }
-            last = c;
-        }
-        assert_eq!(chunk_size(64), CHUNK_MIN);
     }
 }

@@ -4,7 +4,8 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::stream::{BUF, Failure};
+use super::resume::BUF;
+use super::stream::Failure;
 use super::{BlobSpec, Outcome};
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, ErrorKind};

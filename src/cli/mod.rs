@@ -357,21 +357,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// A cancel flag set by SIGINT or SIGTERM. A second signal exits at once with 130.
+/// A cancel token raised by SIGINT or SIGTERM. A second signal exits at once with 130.
 fn cancel_on_signals() -> anyhow::Result<oci_dl::Cancel> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let cancel = oci_dl::Cancel::default();
+    // In signal context only an atomic is stored (the first signal arms the second's exit);
+    // the token, which takes a lock and runs hooks, is raised by the iterator thread below.
+    let signalled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, cancel.0.clone())?;
-        signal_hook::flag::register(sig, cancel.0.clone())?;
+        signal_hook::flag::register_conditional_shutdown(sig, 130, signalled.clone())?;
+        signal_hook::flag::register(sig, signalled.clone())?;
     }
-    // Every wait in the engine ends on the flag, but a connect(2) still pending (a host that
+    // Every wait in the engine ends on the token, but a connect(2) still pending (a host that
     // never answers the SYN holds it for the whole connect timeout) cannot be woken: if the run
     // has not wound down a moment after the signal, it ends here. Nothing is lost: a final
     // name only ever holds verified bytes, and a `.part` is checked when resumed.
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let token = cancel.clone();
     std::thread::spawn(move || {
         if signals.forever().next().is_some() {
+            token.cancel();
             std::thread::sleep(GRACE);
             eprintln!("oci-dl: {}", exit::Interrupted { kept: None });
             std::process::exit(130);

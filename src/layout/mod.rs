@@ -169,9 +169,11 @@ fn foreign(dir: &Dir, path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Lock the directory `dir` (`path`, for messages) for this run. While another run holds it, say so and wait, asking
-/// again every 50 ms so that Ctrl-C or SIGTERM ends the wait at once (a blocking `flock` would
-/// sleep through the signal, which only sets the cancel flag).
+/// Lock the directory `dir` (`path`, for messages) for this run. While another run holds it, say
+/// so and wait: a blocking `flock` on a duplicate of the handle, on a thread of its own, so that
+/// a cancel (a hook on the token) ends the wait at once instead of at the next poll. A thread
+/// left waiting after a cancel takes the lock when the other run lets go and frees it at once
+/// (its duplicate is the last handle then); nothing here polls.
 pub(crate) fn lock(
     dir: &Dir,
     path: &Path,
@@ -179,18 +181,24 @@ pub(crate) fn lock(
     obs: &dyn Observer,
 ) -> Result<(), Error> {
     use rustix::fs::{FlockOperation, flock};
-    let mut said = false;
-    loop {
-        match flock(dir.fd(), FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => return Ok(()),
-            Err(rustix::io::Errno::WOULDBLOCK) => {}
-            Err(e) => return Err(Error::io("lock", path, e.into())),
-        }
-        if !said {
-            obs.log(Level::Info, format!("waiting for another run writing {}", path.display()));
-            said = true;
-        }
-        cancel.check()?;
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    match flock(dir.fd(), FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => return Ok(()),
+        Err(rustix::io::Errno::WOULDBLOCK) => {}
+        Err(e) => return Err(Error::io("lock", path, e.into())),
+    }
+    obs.log(Level::Info, format!("waiting for another run writing {}", path.display()));
+    let held = rustix::io::dup(dir.fd()).map_err(|e| Error::io("lock", path, e.into()))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stop = tx.clone();
+    let _wake = cancel.on_cancel(move || {
+        let _ = stop.send(None);
+    });
+    std::thread::spawn(move || {
+        let _ = tx.send(Some(flock(&held, FlockOperation::LockExclusive)));
+    });
+    match rx.recv() {
+        Ok(Some(Ok(()))) => Ok(()),
+        Ok(Some(Err(e))) => Err(Error::io("lock", path, e.into())),
+        Ok(None) | Err(_) => Err(crate::cancel::interrupted()),
     }
 }

@@ -18,7 +18,6 @@ use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
 use crate::extract::Overwrite;
 use crate::layout::{Layout, archive};
 use crate::manifest::{Descriptor, Manifest, Platform};
-use crate::pool;
 use crate::reference::Reference;
 use crate::registry::Client;
 use crate::resolve::{self, MAX_INDEX_DEPTH, ResolvedManifest};
@@ -255,7 +254,7 @@ fn fetch_blobs(
 ) -> Result<Vec<FileReport>, Error> {
     obs.event(&Event::Planned { files: blobs.len(), bytes: blobs.iter().map(|b| b.size).sum() });
     let repo = req.reference.repository();
-    let results = pool::run(blobs.iter().collect(), req.jobs, |index, d: &Descriptor| {
+    let results = session.pool.run(blobs.iter().collect(), |index, d: &Descriptor| {
         let name = d.title().map_or_else(|| d.digest.short(), str::to_owned);
         let r = fetch_blob(session, layout, repo, (index, &name), d, obs)
             .map_err(|e| e.in_layer(&name));

@@ -9,7 +9,6 @@ use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Event, FileReport, FileStatus, Observer, Progress};
 pub use crate::extract::Overwrite;
 use crate::manifest::Descriptor;
-use crate::pool;
 use crate::registry::Key;
 use crate::resolve::ResolvedManifest;
 use crate::session::Session;
@@ -126,7 +125,7 @@ fn fetch_planned(
         return pull_rootfs(session, req, resolved, jobs, obs);
     }
     let claimed: HashSet<PathBuf> = jobs.iter().flat_map(|j| j.claims.iter().cloned()).collect();
-    let results = pool::run(jobs, req.jobs, |index, job| {
+    let results = session.pool.run(jobs, |index, job| {
         if let Some(done) = held.lock().unwrap_or_else(|p| p.into_inner()).remove(&index) {
             return done.map(Landed::Done);
         }

@@ -13,7 +13,6 @@ use crate::error::Error;
 use crate::events::{Event, FileReport, FileStatus, Level, Observer};
 use crate::extract::{self, Format, Limit, Policy};
 use crate::manifest::Manifest;
-use crate::pool;
 use crate::resolve::ResolvedManifest;
 use crate::session::Session;
 
@@ -59,7 +58,7 @@ pub(super) fn pull_rootfs(
     };
     let (results, streamed) = std::thread::scope(|s| {
         let applier = s.spawn(|| apply_in_order(&line, &jobs, stage, &path_of, obs));
-        let results = pool::run(jobs.iter().collect(), req.jobs, |index, job: &Job| {
+        let results = session.pool.run(jobs.iter().collect(), |index, job: &Job| {
             fetch_in_line(session, req, &line, (index, job), &path_of(job), obs)
         });
         (results, applier.join().unwrap_or(None))

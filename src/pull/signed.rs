@@ -13,7 +13,6 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Event, FileReport, FileStatus, Level, Observer};
 use crate::held;
 use crate::manifest::Descriptor;
-use crate::pool;
 use crate::resolve::ResolvedManifest;
 use crate::session::Session;
 
@@ -109,7 +108,7 @@ impl Held<'_> {
                 None => groups.push(vec![i]),
             }
         }
-        let results = pool::run(groups, req.jobs, |_, group| {
+        let results = session.pool.run(groups, |_, group| {
             let first = &jobs[group[0]];
             let path = self.hidden(first);
             let status =

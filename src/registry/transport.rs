@@ -2,8 +2,6 @@
 //! TLS roots.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use ureq::http;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -160,38 +158,16 @@ pub(super) fn no_proxy_matches(list: &str, host: &str) -> bool {
     })
 }
 
-/// Closes every connection of an agent once the cancel flag is set, so that no blocked read
-/// (headers, bodies, a TLS handshake) outlives a Ctrl-C or SIGTERM. Stops when dropped.
+/// Closes every connection of an agent when the run is cancelled, so that no blocked read
+/// (headers, bodies, a TLS handshake) outlives a Ctrl-C or SIGTERM: a hook on the token, run
+/// by whoever cancels, unregistered when the client drops. No thread waits for it.
 pub(super) struct CancelWatch {
-    alive: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _hook: crate::cancel::OnCancel,
 }
 
 impl CancelWatch {
     pub(super) fn start(agent: ureq::Agent, cancel: Cancel) -> CancelWatch {
-        use std::sync::atomic::Ordering;
-        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let still = alive.clone();
-        let thread = std::thread::spawn(move || {
-            while still.load(Ordering::Relaxed) {
-                if cancel.is_set() {
-                    agent.shutdown();
-                    return;
-                }
-                std::thread::park_timeout(Duration::from_millis(50));
-            }
-        });
-        CancelWatch { alive, thread: Some(thread) }
-    }
-}
-
-impl Drop for CancelWatch {
-    fn drop(&mut self) {
-        self.alive.store(false, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
+        CancelWatch { _hook: cancel.on_cancel(move || agent.shutdown()) }
     }
 }
 

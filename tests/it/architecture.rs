@@ -276,3 +276,58 @@ fn no_http_client_outside_the_registry() {
     }
     assert!(found.is_empty(), "HTTP outside registry/:\n{}", found.join("\n"));
 }
+
+/// Timed waits in the engine, each with why it is no poll: it ends at a deadline that means
+/// something, and whatever else may end it wakes it (a notify, a cancel hook).
+const TIMED_WAITS: &[(&str, &str)] = &[
+    ("src/cancel.rs", "Cancel::sleep: a backoff waits to its exact end; a cancel notifies it"),
+    ("src/gate.rs", "Gate::enter: a 429 cool-down's exact end; a release or a cancel notifies"),
+];
+
+/// No sleep-and-check loops in the engine (`src/` but the front end, test code apart): no
+/// `thread::sleep` or `park_timeout` at all, no timed wait outside [`TIMED_WAITS`], and no wait
+/// of any kind given a sub-second literal (the sign of a poll). A waiter is woken by whoever
+/// ends its wait: a release, a hook on the cancel token, a closed channel.
+#[test]
+fn no_polling_wait_in_the_engine() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let front = [src().join("cli"), src().join("main.rs")];
+    let mut found = Vec::new();
+    let mut used = BTreeSet::new();
+    for f in files.iter().filter(|f| !front.iter().any(|x| f.starts_with(x))) {
+        if f.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let rel = f.strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let rel = rel.to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or(&text);
+        for (i, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            let at = format!("{rel}:{}: {}", i + 1, line.trim());
+            let timed = ["wait_timeout(", "wait_timeout_while(", "recv_timeout(", "sleep("]
+                .iter()
+                .any(|p| line.contains(p));
+            let sub_second = ["from_millis(", "from_micros(", "from_nanos(", "from_secs_f"]
+                .iter()
+                .any(|p| line.contains(p));
+            if line.contains("thread::sleep(") || line.contains("park_timeout(") {
+                found.push(format!("{at} (a sleep nothing can wake)"));
+            } else if timed && sub_second {
+                found.push(format!("{at} (a sub-second timeout: a poll)"));
+            } else if line.contains("wait_timeout") || line.contains("recv_timeout(") {
+                match TIMED_WAITS.iter().find(|(file, _)| *file == rel) {
+                    Some((file, _)) => {
+                        used.insert(*file);
+                    }
+                    None => found.push(format!("{at} (a timed wait not in TIMED_WAITS)")),
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "polling waits in the engine:\n{}", found.join("\n"));
+    let stale: Vec<&str> =
+        TIMED_WAITS.iter().map(|(f, _)| *f).filter(|f| !used.contains(f)).collect();
+    assert!(stale.is_empty(), "TIMED_WAITS entries no longer needed: {stale:?}");
+}
