@@ -39,7 +39,8 @@ pub(super) fn decoder<'a>(
         return Err(bad("an encrypted member (no password is given)"));
     }
     let stream = if method == CompressionMethod::XZ {
-        Stream::new_stream_decoder(XZ_MEMORY, 0)
+        // An .xz file: one stream or more, padding between (as tar.xz is read).
+        Stream::new_stream_decoder(XZ_MEMORY, liblzma::stream::CONCATENATED)
     } else {
         // APPNOTE 5.8.8: version (2 bytes), properties size (2, little-endian: 5), then the
         // properties (lc/lp/pb, dictionary size) and the raw LZMA1 stream.

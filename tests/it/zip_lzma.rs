@@ -12,14 +12,18 @@ use crate::support::registry::{self, Registry};
 use crate::support::*;
 
 /// Python writes `names` (files in `dir`) into a zip with `method` (a `zipfile` constant) and,
-/// for `ZIP_STORED` members holding `.xz` streams, turns them into WinZip's method 95.
+/// for `ZIP_STORED` members holding `.xz` streams, turns them into WinZip's method 95 (a name
+/// starting `two` holds two streams, as `xz` concatenates them).
 const WRITER: &str = r#"
 import sys, zipfile, lzma, struct, zlib
 out, method, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 with zipfile.ZipFile(out, "w", compression=getattr(zipfile, method)) as z:
     for n in names:
         data = open(n, "rb").read()
-        z.writestr(n, lzma.compress(data) if method == "ZIP_STORED" else data)
+        # A name starting "two" is written as two xz streams with stream padding between.
+        xz = lambda d: lzma.compress(d[:len(d) // 2]) + bytes(4) + lzma.compress(d[len(d) // 2:]) \
+            if n.startswith("two") else lzma.compress(d)
+        z.writestr(n, xz(data) if method == "ZIP_STORED" else data)
 if method == "ZIP_STORED":
     with zipfile.ZipFile(out) as z:
         infos, cd = z.infolist(), z.start_dir
@@ -183,4 +187,17 @@ fn an_xz_member_cut_before_its_stream_ends_is_refused() {
         zip[at..at + 4].copy_from_slice(&(csize - 12).to_le_bytes());
     }
     refused(reg, "test/zl-cut", zip, "corrupt");
+}
+
+/// An xz member is an .xz file: one stream or more, with stream padding between (xz file
+/// format 1.2.0, section 2), which `xz -d` and tar.xz here decode whole.
+#[test]
+fn an_xz_member_of_two_streams_unpacks_whole() {
+    let Some(reg) = registry::open() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let data = noise(50_000, 4);
+    std::fs::write(d.path().join("two.bin"), &data).unwrap();
+    let (sb, run) = pull_x(reg, "test/zl-two", write_zip(d.path(), "ZIP_STORED", &["two.bin"]));
+    run.ok();
+    assert_eq!(std::fs::read(sb.work().join("out/two.bin")).unwrap(), data);
 }
