@@ -241,7 +241,8 @@ mod tests {
 
     /// A walk reads a bounded amount, whatever the layout's descriptors say: sparse files of the
     /// manifest cap (nothing on disk) listed by the thousand are refused once 64 MiB are read,
-    /// and a referrer whose descriptor gives another size than its file's is not read at all.
+    /// and a referrer whose descriptor gives another size than its file's is not read at all,
+    /// nor a FIFO or a symlink to a device listed as a manifest.
     #[test]
     fn a_walk_reads_a_bounded_amount_of_a_layout() {
         let dir = tempfile::tempdir().unwrap();
@@ -255,7 +256,20 @@ mod tests {
             let i = json!({"schemaVersion": 2, "manifests": m});
             std::fs::write(root.join("index.json"), serde_json::to_vec(&i).unwrap()).unwrap();
         };
-        index(&[s.clone(), lying]);
+        // A FIFO (opened without blocking, refused) and a symlink to a device: not read.
+        let odd = |seed: &[u8]| {
+            let d = Digest::of(Algorithm::Sha256, seed);
+            (
+                root.join("blobs/sha256").join(d.hex()),
+                json!({"mediaType": OCI_MANIFEST, "digest": d.to_string(), "size": 0}),
+            )
+        };
+        let (fifo, fifo_d) = odd(b"fifo");
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, 0o644.into(), 0)
+            .unwrap();
+        let (link, link_d) = odd(b"link");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        index(&[s.clone(), lying, fifo_d, link_d]);
         let store = Store::layout(root).unwrap();
         let subject: Digest = s["digest"].as_str().unwrap().parse().unwrap();
         assert!(listed(&store, &subject).unwrap().is_empty(), "a size lie is not listed");
