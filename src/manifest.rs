@@ -87,6 +87,17 @@ pub struct ImageManifest {
     /// The manifest this one is attached to (OCI 1.1 referrers: signatures, SBOMs).
     #[serde(default)]
     pub subject: Option<Descriptor>,
+    /// The kind of artifact it is (OCI 1.1); without it, the config's media type says.
+    #[serde(default)]
+    pub(crate) artifact_type: Option<String>,
+}
+
+impl ImageManifest {
+    /// The type the referrers API lists it under: its `artifactType`, else its config's media
+    /// type (distribution-spec "Listing Referrers").
+    pub(crate) fn listed_type(&self) -> &str {
+        self.artifact_type.as_deref().unwrap_or(&self.config.media_type)
+    }
 }
 
 /// An image index (OCI) or manifest list (Docker).

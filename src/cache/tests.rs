@@ -143,3 +143,28 @@ fn small_blobs_and_referrers_lists_are_kept_for_offline() {
     assert_eq!(cache.remembered_referrers("r.example", "other", &subject), None);
     assert_eq!(cache.remembered_tag("r.example", "app", &subject.to_string()), None);
 }
+
+/// `put_bytes` never writes through what is at the entry's name: a symlink to a file elsewhere
+/// is replaced by a file of its own (the target untouched), and a hard link of that size is left
+/// as it is, never written into (the offline check that hashes it refuses it if it is wrong).
+#[test]
+fn put_bytes_never_writes_through_a_planted_link() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = Cache::new(d.path().join("c"));
+    let bundle = b"{\"bundle\":2}";
+    let dg = Digest::of(Algorithm::Sha256, bundle);
+    let victim = d.path().join("victim");
+    std::fs::write(&victim, b"victim's own").unwrap();
+    std::fs::create_dir_all(cache.path(&dg).parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&victim, cache.path(&dg)).unwrap();
+    cache.put_bytes(&dg, bundle).unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"victim's own");
+    assert!(std::fs::symlink_metadata(cache.path(&dg)).unwrap().is_file());
+    assert_eq!(std::fs::read(cache.path(&dg)).unwrap(), bundle);
+    let same_size = vec![b'x'; bundle.len()];
+    std::fs::write(&victim, &same_size).unwrap();
+    std::fs::remove_file(cache.path(&dg)).unwrap();
+    std::fs::hard_link(&victim, cache.path(&dg)).unwrap();
+    cache.put_bytes(&dg, bundle).unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), same_size, "never written into");
+}

@@ -85,10 +85,10 @@ impl Unpacker<'_> {
             // Unix modes from the external attributes are kept (no setuid/setgid), else 0644.
             let perm = |default: u32| unix.map_or(default, |m| m & 0o1777) & !umask();
             let dest = parents(self.root, &rel, name, &raw)?;
-            let (size, crc) = (member.size(), member.crc32());
+            let (size, crc, flags) = (member.size(), member.crc32(), member.flags().as_u16());
             // A directory's content is never read: it needs no decoder.
             let mut content: Box<dyn Read + '_> = match lzma && kind != S_IFDIR {
-                true => Box::new(zip_lzma::decoder(method, &mut member, size, crc, name)?),
+                true => Box::new(zip_lzma::decoder(method, &mut member, size, crc, flags, name)?),
                 false => Box::new(&mut member),
             };
             match kind {

@@ -2,7 +2,8 @@
 //! decoder tar.xz already uses, so that one LZMA implementation is built (zip's own would
 //! bring lzma-rust2, 1.7 times slower on tar.xz). The zip reader hands these members over raw;
 //! this reader decodes them, and checks the size and CRC-32 the central directory gives at
-//! their end, as the zip reader does for the methods it decodes itself.
+//! their end, as the zip reader does for the methods it decodes itself: an encrypted member is
+//! refused (its raw bytes are not its content), and one that decodes past its size too.
 
 use std::io::{self, Read};
 
@@ -28,12 +29,18 @@ pub(super) fn decoder<'a>(
     mut raw: impl Read + 'a,
     size: u64,
     crc: u32,
+    flags: u16,
     name: &str,
 ) -> Result<Checked<Box<dyn Read + 'a>>, Error> {
     let bad =
         |why: &str| Error::new(ErrorKind::Other, format!("{name}: corrupt zip archive: {why}"));
+    // The zip reader checks this when it decodes; handing a member over raw skips the check.
+    if flags & FLAG_ENCRYPTED != 0 {
+        return Err(bad("an encrypted member (no password is given)"));
+    }
     let stream = if method == CompressionMethod::XZ {
-        Stream::new_stream_decoder(XZ_MEMORY, 0)
+        // An .xz file: one stream or more, padding between (as tar.xz is read).
+        Stream::new_stream_decoder(XZ_MEMORY, liblzma::stream::CONCATENATED)
     } else {
         // APPNOTE 5.8.8: version (2 bytes), properties size (2, little-endian: 5), then the
         // properties (lc/lp/pb, dictionary size) and the raw LZMA1 stream.
@@ -52,8 +59,17 @@ pub(super) fn decoder<'a>(
     let stream =
         stream.map_err(|e| Error::new(ErrorKind::Other, "start LZMA decoder").with_source(e))?;
     let decoded: Box<dyn Read + 'a> = Box::new(XzDecoder::new_stream(raw, stream));
-    Ok(Checked { inner: decoded, left: size, crc: flate2::Crc::new(), want: crc })
+    // xz streams end by themselves, and so does LZMA with its end marker (APPNOTE 4.4.4 bit 1,
+    // as Python's zipfile and 7-Zip write it): anything decoded past the size is known to be
+    // there. Without the marker the size is the end; nothing after it is the member's.
+    let ends = method == CompressionMethod::XZ || flags & FLAG_LZMA_EOS != 0;
+    Ok(Checked { inner: decoded, left: size, crc: flate2::Crc::new(), want: crc, ends })
 }
+
+/// General-purpose bit 0: the member is encrypted.
+const FLAG_ENCRYPTED: u16 = 1;
+/// General-purpose bit 1 of an LZMA member: its stream ends with an end-of-stream marker.
+const FLAG_LZMA_EOS: u16 = 2;
 
 /// A member's decoded bytes, no more than its size, checked against its size and CRC-32 once
 /// they are all read.
@@ -62,12 +78,22 @@ pub(super) struct Checked<R> {
     left: u64,
     crc: flate2::Crc,
     want: u32,
+    /// Whether the stream must end at the size (checked once, then cleared).
+    ends: bool,
 }
 
 impl<R: Read> Read for Checked<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
+        if buf.is_empty() {
+            return Ok(0);
+        }
         if self.left == 0 {
+            // As the zip reader does for its own methods: a member larger than its size is
+            // refused, not cut short to a prefix whose CRC-32 a hostile zipper could give.
+            if std::mem::take(&mut self.ends) && self.inner.read(&mut [0u8; 1])? != 0 {
+                return Err(bad("member larger than its declared size"));
+            }
             // A stream without an end marker is done at its size: the decoder is not asked on.
             return match self.crc.sum() == self.want {
                 true => Ok(0),

@@ -23,16 +23,24 @@ pub(crate) fn hidden_archive(out: &Path, digest: &Digest) -> PathBuf {
 
 /// A name beside `name` for a file being written before its rename onto `name`: hidden, and
 /// new to the directory (the process id, the time and a counter), so that it is created with
-/// `O_EXCL` and a leftover of a killed run is never reused.
+/// `O_EXCL` and a leftover of a killed run is never reused. Only the first
+/// [`TEMP_NAME_KEEPS`] bytes of `name` are in it: a name near the file system's 255-byte limit
+/// must not make its temporary name too long to create.
 pub(crate) fn temp_name(name: &OsStr) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let n = N.fetch_add(1, Ordering::Relaxed);
     let mut tmp = OsString::from(".tmp-");
-    tmp.push(name);
+    let bytes = name.as_bytes();
+    tmp.push(OsStr::from_bytes(&bytes[..bytes.len().min(TEMP_NAME_KEEPS)]));
     tmp.push(format!("-{}-{nanos}-{n}", std::process::id()));
     tmp
 }
+
+/// How much of a name its temporary name keeps: enough to tell what is being written, and with
+/// the 60 bytes of suffix at most, far below `NAME_MAX`.
+const TEMP_NAME_KEEPS: usize = 128;
 
 /// Turn an untrusted layer title into a relative path that stays inside the output directory.
 /// Refuses absolute paths, `..`, NUL and empty names; `flatten` keeps only the last component.
@@ -77,6 +85,16 @@ mod tests {
     use std::path::PathBuf;
 
     use super::safe_relative_path;
+
+    #[test]
+    fn a_temporary_name_fits_whatever_the_name() {
+        let long = "n".repeat(255);
+        let tmp = super::temp_name(std::ffi::OsStr::new(&long));
+        assert!(tmp.len() <= 200, "{} bytes", tmp.len());
+        let (a, b) = (super::temp_name("x".as_ref()), super::temp_name("x".as_ref()));
+        assert_ne!(a, b, "each is new");
+        assert!(a.to_str().unwrap().starts_with(".tmp-x-"), "{a:?}");
+    }
 
     #[test]
     fn title_safety_table() {

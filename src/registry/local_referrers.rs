@@ -28,6 +28,11 @@ use crate::manifest::{Descriptor, MAX_MANIFEST_BYTES, OCI_INDEX};
 /// Manifests read at most to answer one subject's referrers from a layout.
 const MAX_WALKED: usize = 4096;
 
+/// Bytes read at most by one walk. Each manifest may be [`MAX_MANIFEST_BYTES`], but a layout's
+/// sparse files cost their author nothing: without a budget of its own, a 1 MiB layout made
+/// the walk read and hash 16 GiB (real manifests are a few KiB; 4096 of them fit many times).
+const MAX_WALKED_BYTES: u64 = 64 << 20;
+
 /// What a walk reads of each manifest: enough to list it as a referrer, or to walk on.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -89,6 +94,7 @@ fn walk(store: &Store, roots: Vec<Descriptor>, subject: &Digest) -> Result<Vec<D
     let mut queue = VecDeque::from(roots);
     let mut seen = HashSet::new();
     let mut out = Vec::new();
+    let mut budget = MAX_WALKED_BYTES;
     while let Some(d) = queue.pop_front() {
         if !seen.insert(d.digest.clone()) {
             continue;
@@ -102,9 +108,9 @@ fn walk(store: &Store, roots: Vec<Descriptor>, subject: &Digest) -> Result<Vec<D
                 ),
             ));
         }
-        // Missing, over the cap, not its digest or not a manifest: not a referrer, and nothing
+        // Missing, over the cap, not its size or digest, or not a manifest: not a referrer, nothing
         // below it to walk (the pull itself says so if it needs it).
-        let Some(bytes) = manifest(store, &d.digest) else { continue };
+        let Some(bytes) = manifest(store, &d, &mut budget, subject)? else { continue };
         let Ok(node) = serde_json::from_slice::<Node>(&bytes) else { continue };
         queue.extend(node.manifests.unwrap_or_default());
         if node.subject.is_some_and(|s| s.digest == *subject) {
@@ -122,15 +128,29 @@ fn walk(store: &Store, roots: Vec<Descriptor>, subject: &Digest) -> Result<Vec<D
     Ok(out)
 }
 
-/// The bytes of manifest `d` in the layout, when they are there whole and hash to it.
-fn manifest(store: &Store, d: &Digest) -> Option<Vec<u8>> {
-    let (file, len) = store.blob(d, "manifest").ok()?;
-    if len > MAX_MANIFEST_BYTES {
-        return None;
+/// The bytes of manifest `d` in the layout, when they are there whole, of the descriptor's size
+/// and hash to it; what is read is taken from `budget`, and running out of it is an error.
+fn manifest(
+    store: &Store,
+    d: &Descriptor,
+    budget: &mut u64,
+    subject: &Digest,
+) -> Result<Option<Vec<u8>>, Error> {
+    let Ok((file, len)) = store.blob(&d.digest, "manifest") else { return Ok(None) };
+    // The size first, as `Store::check` does: a file its descriptor does not size is not read.
+    if len > MAX_MANIFEST_BYTES || len != d.size {
+        return Ok(None);
     }
+    *budget = budget.checked_sub(len).ok_or_else(|| {
+        let mib = MAX_WALKED_BYTES >> 20;
+        let why = format!("more than {mib} MiB of manifests to look through for referrers");
+        Error::new(ErrorKind::Other, format!("{}: {why} of {subject}", store.name))
+    })?;
     let mut bytes = Vec::new();
-    file.take(len).read_to_end(&mut bytes).ok()?;
-    (Digest::of(d.algorithm(), &bytes) == *d).then_some(bytes)
+    if file.take(len).read_to_end(&mut bytes).is_err() {
+        return Ok(None);
+    }
+    Ok((Digest::of(d.digest.algorithm(), &bytes) == d.digest).then_some(bytes))
 }
 
 #[cfg(test)]
@@ -217,5 +237,51 @@ mod tests {
         index(Some(fallback));
         let e = listed(&store, &subject).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    }
+
+    /// A walk reads a bounded amount, whatever the layout's descriptors say: sparse files of the
+    /// manifest cap (nothing on disk) listed by the thousand are refused once 64 MiB are read,
+    /// and a referrer whose descriptor gives another size than its file's is not read at all,
+    /// nor a FIFO or a symlink to a device listed as a manifest.
+    #[test]
+    fn a_walk_reads_a_bounded_amount_of_a_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+        std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let s = blob(root, &manifest(None, None, "application/vnd.oci.image.config.v1+json"));
+        let mut lying = blob(root, &manifest(Some(&s), Some("application/x-sig"), "a/b"));
+        lying["size"] = json!(lying["size"].as_u64().unwrap() + 1);
+        let index = |m: &[Value]| {
+            let i = json!({"schemaVersion": 2, "manifests": m});
+            std::fs::write(root.join("index.json"), serde_json::to_vec(&i).unwrap()).unwrap();
+        };
+        // A FIFO (opened without blocking, refused) and a symlink to a device: not read.
+        let odd = |seed: &[u8]| {
+            let d = Digest::of(Algorithm::Sha256, seed);
+            (
+                root.join("blobs/sha256").join(d.hex()),
+                json!({"mediaType": OCI_MANIFEST, "digest": d.to_string(), "size": 0}),
+            )
+        };
+        let (fifo, fifo_d) = odd(b"fifo");
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, 0o644.into(), 0)
+            .unwrap();
+        let (link, link_d) = odd(b"link");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        index(&[s.clone(), lying, fifo_d, link_d]);
+        let store = Store::layout(root).unwrap();
+        let subject: Digest = s["digest"].as_str().unwrap().parse().unwrap();
+        assert!(listed(&store, &subject).unwrap().is_empty(), "a size lie is not listed");
+        let mut m = vec![s.clone()];
+        for i in 0..20u32 {
+            let d = Digest::of(Algorithm::Sha256, &i.to_le_bytes());
+            let f = std::fs::File::create(root.join("blobs/sha256").join(d.hex())).unwrap();
+            f.set_len(MAX_MANIFEST_BYTES).unwrap();
+            m.push(json!({"mediaType": OCI_MANIFEST, "digest": d.to_string(), "size": MAX_MANIFEST_BYTES}));
+        }
+        index(&m);
+        let e = listed(&store, &subject).unwrap_err();
+        assert!(e.to_string().contains("more than 64 MiB of manifests"), "{e}");
     }
 }

@@ -15,7 +15,8 @@ impl Client {
     /// digest, checked against it, from the next source when a mirror's bytes fail) and names
     /// `subject` as its `subject`. A list (the API's answer, or
     /// the fallback tag's index, which anyone who can push a tag writes) may name manifests
-    /// attached to something else, or gone: each such one is `None`, and said at `-v`.
+    /// attached to something else, of another type than it says, or gone: each such one is
+    /// `None`, and said at `-v`.
     pub(crate) fn referrer_of(
         &self,
         repo: &str,
@@ -53,6 +54,13 @@ impl Client {
             Ok((Manifest::Image(m), _)) => m,
             _ => return skip("not an image manifest".into()),
         };
+        // The list's word on its type is the list's author's: the manifest's own is the one
+        // that counts (the API lists it so), else a pull of one type takes another's files.
+        if let Some(listed) = d.artifact_type.as_deref()
+            && listed != image.listed_type()
+        {
+            return skip(format!("listed as {listed}, it is {}", image.listed_type()));
+        }
         match image.subject.as_ref().map(|s| &s.digest) {
             Some(s) if s == subject => Ok(Some(image)),
             Some(s) => skip(format!("it is attached to {s}, not {subject}")),

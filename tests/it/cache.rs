@@ -37,7 +37,8 @@ fn a_cached_blob_is_copied_in_without_network_traffic() {
         assert_eq!((a.nlink(), b.nlink()), (1, 1), "{name}");
     }
     assert!(
-        tree(&sb.work().join("two")).iter().all(|p| !p.contains(".oci-dl")),
+        // held::temp_name's `.tmp-` (the copy's name before 0954091 held `.oci-dl`).
+        tree(&sb.work().join("two")).iter().all(|p| !p.contains(".oci-dl") && !p.contains(".tmp-")),
         "no temporary names left"
     );
 
@@ -358,4 +359,22 @@ fn without_a_cache_nothing_is_remembered() {
         assert_eq!(f.hits()[seen..].len(), 3, "challenge, token, manifest");
     }
     assert!(!sb.path("home/.cache").exists(), "nothing written");
+}
+
+/// A title whose name is as long as a file name may be (255 bytes, less what the download's
+/// `.part` adds) comes out of the cache as it came from the registry: the temporary name the
+/// copy is written under must fit the file system's limit too.
+#[test]
+fn a_long_file_name_is_copied_out_of_the_cache() {
+    let name = format!("{}.bin", "n".repeat(246));
+    let files = vec![(name.as_str(), b"long".to_vec())];
+    let f = fake::artifact(files, Guard::Open, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["pull", &r, "-o", "one"]).ok();
+    let run = sb.run(&["pull", &r, "-o", "two", "--json"]);
+    run.ok();
+    assert_eq!(blob_gets(&f), 1, "from the cache");
+    assert_eq!(std::fs::read(sb.work().join("two").join(&name)).unwrap(), b"long");
+    assert_eq!(tree(&sb.work().join("two")), [name], "no temporary name left");
 }

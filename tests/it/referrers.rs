@@ -225,3 +225,27 @@ fn an_oras_shaped_layout_answers_pull_referrer() {
     assert_eq!(tree(&sb.work().join("sbom")), ["sbom.spdx.json"]);
     assert_eq!(std::fs::read(sb.work().join("sbom/sbom.spdx.json")).unwrap(), b"{\"new\":1}");
 }
+
+/// A list's word on a referrer's type is checked against the referrer itself: a fallback index
+/// (which anyone who can push a tag writes) that labels another kind of artifact as the newest
+/// SPDX document does not make `pull --referrer application/spdx+json` pull it.
+#[test]
+fn a_referrer_listed_under_another_type_than_its_own_is_not_pulled() {
+    let Some(reg) = registry::open() else { return };
+    let p = Pusher::new(reg);
+    let repo = "refs/mislabel";
+    let (subject, body) = p.oras_push(repo, "v1", &[Layer::oras("app", "the app\n")]);
+    let s = (&subject, body.len());
+    let spdx = "application/spdx+json";
+    let genuine =
+        push_referrer(&p, repo, s, spdx, &Layer::oras("sbom.json", "{}"), "2025-01-01T00:00:00Z");
+    let file = Layer::oras("sbom.json", "not an sbom");
+    let mut other =
+        push_referrer(&p, repo, s, "application/x-other", &file, "2026-01-01T00:00:00Z");
+    other["artifactType"] = json!(spdx);
+    p.index_of(repo, &format!("sha256-{}", subject.hex()), &[genuine, other], None);
+    let sb = Sandbox::new();
+    let r = format!("{}/{repo}:v1", reg.host);
+    sb.run(&["pull", &r, "-o", "out", "--referrer", spdx, "--no-subject"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("out/sbom.json")).unwrap(), b"{}");
+}
