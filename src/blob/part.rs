@@ -17,13 +17,29 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::held::{self, Dir, Node};
 
-/// `path` with `.part` appended to its file name.
+/// `path` with `.part` appended to its file name (see [`part_name`] for names near the limit).
 pub fn part_path(path: &Path) -> PathBuf {
-    PathBuf::from(part_name(path.as_os_str()))
+    match path.file_name() {
+        Some(name) => path.with_file_name(part_name(name)),
+        None => PathBuf::from(part_name(path.as_os_str())),
+    }
 }
 
+/// The file system's limit on one name (`NAME_MAX` on Linux).
+const NAME_MAX: usize = 255;
+
+/// `name.part`, or for a name too long to take five bytes more, its first 200 bytes, a hash
+/// of the whole name and `.part`: still one name per file, the same in every run (so a later
+/// run resumes it), and one the file system can create.
 pub(super) fn part_name(name: &OsStr) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
     let mut s = name.to_owned();
+    if name.len() + ".part".len() > NAME_MAX {
+        let bytes = name.as_bytes();
+        let hash = crate::digest::Digest::of(crate::digest::Algorithm::Sha256, bytes);
+        s = OsStr::from_bytes(&bytes[..200]).to_owned();
+        s.push(format!("-{}", &hash.hex()[..16]));
+    }
     s.push(".part");
     s
 }
@@ -223,4 +239,24 @@ pub(super) fn rehash(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NAME_MAX, part_name, part_path};
+    use std::ffi::OsStr;
+    use std::path::Path;
+
+    #[test]
+    fn part_names_fit_the_name_limit_and_stay_apart() {
+        assert_eq!(part_name(OsStr::new("tool")), "tool.part");
+        assert_eq!(part_path(Path::new("out/tool")), Path::new("out/tool.part"));
+        let a = format!("{}a", "n".repeat(254));
+        let b = format!("{}b", "n".repeat(254));
+        let (pa, pb) = (part_name(OsStr::new(&a)), part_name(OsStr::new(&b)));
+        assert!(pa.len() <= NAME_MAX && pb.len() <= NAME_MAX);
+        assert_ne!(pa, pb, "two long names sharing a prefix keep their own .part");
+        assert_eq!(pa, part_name(OsStr::new(&a)), "the same in every run, so a later one resumes");
+        assert_eq!(part_name(OsStr::new(&"n".repeat(250))).len(), 255);
+    }
 }

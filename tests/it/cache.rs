@@ -378,3 +378,18 @@ fn a_long_file_name_is_copied_out_of_the_cache() {
     assert_eq!(std::fs::read(sb.work().join("two").join(&name)).unwrap(), b"long");
     assert_eq!(tree(&sb.work().join("two")), [name], "no temporary name left");
 }
+
+/// A title at the file system's 255-byte limit: its `.part` (five bytes more) must still be a
+/// name the file system takes, and stay the same across runs so an interrupted one resumes.
+#[test]
+fn a_title_at_the_name_limit_downloads_and_its_part_name_fits() {
+    let name = format!("{}.bin", "n".repeat(251));
+    assert_eq!(name.len(), 255);
+    let files = vec![(name.as_str(), b"at the limit".to_vec())];
+    let f = fake::artifact(files, Guard::Open, None);
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    sb.run(&["pull", &r, "-o", "out", "--no-cache"]).ok();
+    assert_eq!(std::fs::read(sb.work().join("out").join(&name)).unwrap(), b"at the limit");
+    assert_eq!(tree(&sb.work().join("out")), [name], "no .part left");
+}
