@@ -72,10 +72,25 @@ impl Layout {
     }
 
     /// `oci-layout` says 1.0.0, or is missing and is written now (so that a run killed before
-    /// its first `index.json` still leaves a directory a rerun recognises).
+    /// its first `index.json` still leaves a directory a rerun recognises). It is created under
+    /// its own name, not renamed from a temporary one: another run's check before its lock
+    /// must never see a directory holding only a temporary name, which looks like someone's
+    /// files. A run killed mid-write leaves a prefix of it, which is written again.
     fn check_version(&self) -> Result<(), Error> {
         match self.read_small("oci-layout", 4096)? {
-            None => self.dir.replace_with(OsStr::new("oci-layout"), LAYOUT_FILE, 0o644),
+            None => {
+                use std::io::Write;
+                let name = OsStr::new("oci-layout");
+                let mut f = self
+                    .dir
+                    .create_new_file(name, 0o644)
+                    .map_err(|e| Error::io("create", Path::new(&self.show("oci-layout")), e))?;
+                f.write_all(LAYOUT_FILE)
+                    .map_err(|e| Error::io("write", Path::new(&self.show("oci-layout")), e))
+            }
+            Some(bytes) if bytes.len() < LAYOUT_FILE.len() && LAYOUT_FILE.starts_with(&bytes) => {
+                self.dir.replace_with(OsStr::new("oci-layout"), LAYOUT_FILE, 0o644)
+            }
             Some(bytes) => {
                 let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
                 match v.get("imageLayoutVersion").and_then(|v| v.as_str()) {

@@ -193,6 +193,29 @@ fn two_runs_adding_tags_to_one_layout_or_archive_at_once_keep_both() {
 
 /// A layout whose `blobs` someone replaced with a symlink to a directory outside: nothing is
 /// written through it, and `index.json` stays as it was.
+/// A run killed while it wrote `oci-layout` leaves a prefix of it (`oci-layout` is created
+/// under its own name, so that another run's unlocked check never sees a directory holding only
+/// a temporary name): the next run writes it whole instead of refusing the layout.
+#[test]
+fn a_cut_oci_layout_file_left_by_a_killed_run_is_written_again() {
+    let Some(reg) = registry::open() else { return };
+    let p = Pusher::new(reg);
+    p.oras_push("lay/cut", "v1", &[Layer::oras("app", noise(1000, 3))]);
+    let sb = Sandbox::new();
+    for prefix in ["", "{\"imageLayoutVer"] {
+        let _ = std::fs::remove_dir_all(sb.work().join("L"));
+        std::fs::create_dir_all(sb.work().join("L")).unwrap();
+        std::fs::write(sb.work().join("L/oci-layout"), prefix).unwrap();
+        let r = format!("{}/lay/cut:v1", reg.host);
+        sb.run(&["pull", &r, "--format", "oci-layout", "-o", "L"]).ok();
+        assert_eq!(
+            std::fs::read_to_string(sb.work().join("L/oci-layout")).unwrap(),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+            "{prefix:?}"
+        );
+    }
+}
+
 #[test]
 fn a_blobs_directory_swapped_for_a_symlink_is_refused_not_followed() {
     let a = noise(3000, 3);
