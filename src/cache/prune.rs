@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use super::{Cache, outputs};
 use crate::digest::Algorithm;
 use crate::error::Error;
-use crate::held::{Dir, Node};
+use crate::held::{Dir, Node, TEMP_PREFIX};
 
 /// What [`Cache::prune`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,10 @@ pub struct Pruned {
 
 /// Records of verified outputs not used for this long are dropped by any prune.
 const RECORD_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A temporary name older than this is a killed run's leftover: a live run renames its
+/// temporary file within moments of creating it.
+const LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// One algorithm's entries and stamps, held.
 struct Held {
@@ -70,8 +74,12 @@ impl Cache {
             pruned.removed += 1;
             pruned.freed += len;
         }
+        for h in &held {
+            sweep_leftovers(&h.blobs)?;
+        }
         let cutoff = if max_bytes == 0 { None } else { SystemTime::now().checked_sub(RECORD_AGE) };
         if let Some(dir) = root.existing_child(OsStr::new(outputs::DIR))? {
+            sweep_leftovers(&dir)?;
             for name in dir.names()?.into_iter().filter(|n| outputs::is_key(n)) {
                 let used = dir.entry(&name)?.filter(Node::is_file).map(|n| time(n.mtime));
                 if used.is_some_and(|u| cutoff.is_none_or(|c| u < c)) {
@@ -81,6 +89,7 @@ impl Cache {
         }
         // What tags last named, by the same rule (a record is renamed into place when written).
         if let Some(dir) = root.existing_child(OsStr::new("tags"))? {
+            sweep_leftovers(&dir)?;
             for name in dir.names()?.into_iter().filter(|n| is_hex(n, Algorithm::Sha256)) {
                 let used = dir.entry(&name)?.filter(Node::is_file).map(|n| time(n.mtime));
                 if used.is_some_and(|u| cutoff.is_none_or(|c| u < c)) {
@@ -90,6 +99,24 @@ impl Cache {
         }
         Ok(pruned)
     }
+}
+
+/// Remove the temporary files killed runs left in `dir` (a day old, regular, and ours alone by
+/// the one ownership rule; another user's are left to them).
+fn sweep_leftovers(dir: &Dir) -> Result<(), Error> {
+    let Some(old) = SystemTime::now().checked_sub(LEFTOVER_AGE) else { return Ok(()) };
+    let temps = dir
+        .names()?
+        .into_iter()
+        .filter(|n| n.as_encoded_bytes().starts_with(TEMP_PREFIX.as_bytes()));
+    for name in temps {
+        if let Some(node) = dir.entry(&name)?.filter(|n| n.unfit().is_none() && time(n.mtime) < old)
+        {
+            let _ = node;
+            let _ = dir.remove_file(&name);
+        }
+    }
+    Ok(())
 }
 
 /// Every entry below `root`, with the directories that hold them.

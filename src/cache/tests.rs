@@ -168,3 +168,32 @@ fn put_bytes_never_writes_through_a_planted_link() {
     cache.put_bytes(&dg, bundle).unwrap();
     assert_eq!(std::fs::read(&victim).unwrap(), same_size, "never written into");
 }
+
+#[test]
+fn prune_sweeps_the_temporary_files_killed_runs_left_and_nothing_else() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = Cache::new(d.path().join("c"));
+    put_bytes(&cache, d.path(), b"an entry");
+    let blobs = cache.root().join("blobs/sha256");
+    let day_ago = SystemTime::now() - std::time::Duration::from_secs(25 * 3600);
+    let old = |name: &str| {
+        let f = File::create(blobs.join(name)).unwrap();
+        f.set_modified(day_ago).unwrap();
+    };
+    old(".tmp-abc-1-2-3");
+    std::fs::write(blobs.join(".tmp-live-1-2-4"), b"a run writing now").unwrap();
+    old(".not-ours-either");
+    // A leftover name that is a symlink to the user's file: the link may go, never its target.
+    let precious = d.path().join("precious");
+    std::fs::write(&precious, b"mine").unwrap();
+    std::os::unix::fs::symlink(&precious, blobs.join(".tmp-link-1-2-5")).unwrap();
+    cache.prune(u64::MAX).unwrap();
+    let mut left: Vec<String> = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    left.sort();
+    assert_eq!(left, [".not-ours-either", ".tmp-link-1-2-5", ".tmp-live-1-2-4"]);
+    assert_eq!(std::fs::read(&precious).unwrap(), b"mine");
+}

@@ -31,12 +31,15 @@ pub(crate) fn temp_name(name: &OsStr) -> OsString {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let mut tmp = OsString::from(".tmp-");
+    let mut tmp = OsString::from(TEMP_PREFIX);
     let bytes = name.as_bytes();
     tmp.push(OsStr::from_bytes(&bytes[..bytes.len().min(TEMP_NAME_KEEPS)]));
     tmp.push(format!("-{}-{nanos}-{n}", std::process::id()));
     tmp
 }
+
+/// How every [`temp_name`] begins (`cache prune` sweeps those a killed run left).
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 
 /// How much of a name its temporary name keeps: enough to tell what is being written, and with
 /// the 60 bytes of suffix at most, far below `NAME_MAX`.

@@ -16,7 +16,9 @@ use std::path::{Component, Path, PathBuf};
 mod confined;
 mod copy;
 mod node;
-pub(crate) use confined::{RESERVED_PREFIX, hidden_archive, safe_relative_path, temp_name};
+pub(crate) use confined::{
+    RESERVED_PREFIX, TEMP_PREFIX, hidden_archive, safe_relative_path, temp_name,
+};
 pub(crate) use copy::copy;
 pub(crate) use node::Node;
 
