@@ -39,6 +39,7 @@ mod mirrors;
 mod multiplatform;
 mod multiplatform_seams;
 mod platforms;
+mod proxies;
 mod public_api;
 mod publishers;
 mod pull;
