@@ -351,3 +351,16 @@ pub fn unanswering_host() -> (std::net::TcpListener, Vec<std::net::TcpStream>, S
     assert!(held.len() < 512, "the accept queue never filled; cannot simulate a dead host");
     (listener, held, addr.to_string())
 }
+
+/// Whether a connect to `host` (an [`unanswering_host`]) is pending: a socket in SYN_SENT
+/// towards it in /proc/net/tcp. The held connections are established; only a client's new
+/// connect waits there, so a test can signal a run once it is inside its connect.
+pub fn connect_pending(host: &str) -> bool {
+    let port: u16 = host.rsplit(':').next().unwrap().parse().unwrap();
+    let remote = format!("0100007F:{port:04X}"); // 127.0.0.1, as the kernel prints it
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp (Linux)");
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.get(2) == Some(&remote.as_str()) && f.get(3) == Some(&"02")
+    })
+}
