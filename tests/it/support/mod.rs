@@ -352,6 +352,27 @@ pub fn unanswering_host() -> (std::net::TcpListener, Vec<std::net::TcpStream>, S
     (listener, held, addr.to_string())
 }
 
+/// Whether every established loopback connection with `host`'s port (`127.0.0.1:PORT`) at one
+/// end has nothing queued either way (/proc/net/tcp): all that was sent has been read by the
+/// program at the other end. `false` while there is no such connection.
+pub fn all_read(host: &str) -> bool {
+    let port: u16 = host.rsplit(':').next().unwrap().parse().unwrap();
+    let end = format!("0100007F:{port:04X}");
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp (Linux)");
+    let mut any = false;
+    for l in table.lines().skip(1) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 5 || f[3] != "01" || (f[1] != end && f[2] != end) {
+            continue;
+        }
+        any = true;
+        if f[4] != "00000000:00000000" {
+            return false;
+        }
+    }
+    any
+}
+
 /// Whether a connect to `host` (an [`unanswering_host`]) is pending: a socket in SYN_SENT
 /// towards it in /proc/net/tcp. The held connections are established; only a client's new
 /// connect waits there, so a test can signal a run once it is inside its connect.
