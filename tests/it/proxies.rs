@@ -89,3 +89,43 @@ fn a_cdn_outside_no_proxy_goes_through_the_proxy_while_the_registry_is_reached_d
     assert_eq!(tunnelled[0].header("authorization"), None, "no credentials leave the registry");
     assert!(reg.hits_to("/v2/x/blobs/").len() == 1, "the registry was asked directly");
 }
+
+/// A registry `NO_PROXY` lists sends its token realm to another host that is not: the token is
+/// asked for through the proxy (before, it was asked directly, and the realm's name did not
+/// resolve), and the registry is still asked directly.
+#[test]
+fn a_token_realm_on_another_host_goes_through_its_own_proxy() {
+    let data = noise(20_000, 73);
+    let backend =
+        fake::artifact_with(vec![("tool.bin", data.clone())], Guard::Open, |hit, _, b| {
+            Reply::blob(hit, b)
+        });
+    let token = Fake::start(|hit| match hit.route() {
+        "/token" => Reply::new(200, r#"{"token":"t-1"}"#),
+        _ => Reply::unexpected(),
+    });
+    // Unresolvable but through the proxy.
+    let realm = format!("auth.test:{}", port(&token));
+    let challenge = format!(r#"Bearer realm="http://{realm}/token",service="reg""#);
+    let reg = fake::passthrough(backend.host.clone(), move |hit| {
+        let ok = hit.header("authorization") == Some("Bearer t-1");
+        (!ok).then(|| Reply::new(401, "").header("www-authenticate", &challenge))
+    });
+    let reg_name = format!("registry.test:{}", port(&reg));
+    let proxy = proxy_for(realm.clone(), &token);
+    let sb = Sandbox::new();
+    let pin = format!("{reg_name}:127.0.0.1");
+    let r = format!("{reg_name}/x:v1");
+    let args = ["pull", &r, "-o", "out", "--plain-http", "--resolve", &pin, "--no-cache"];
+    let run = sb
+        .cmd(&args)
+        .env("HTTP_PROXY", format!("http://{}", proxy.host))
+        .env("NO_PROXY", "registry.test")
+        .output()
+        .unwrap();
+    Run::from(run).ok();
+    assert_eq!(std::fs::read(sb.work().join("out/tool.bin")).unwrap(), data);
+    assert_eq!(connects(&proxy), [realm], "only the realm went through the proxy");
+    assert_eq!(token.hits_to("/token").len(), 1);
+    assert!(!reg.hits_to("/v2/x/blobs/").is_empty(), "the registry was asked directly");
+}
