@@ -50,7 +50,16 @@ impl Probe {
     /// `None` while watching; then whether the rest of a `size`-byte blob, `written` bytes in,
     /// should come in ranges.
     pub fn decide(&self, written: u64, size: u64) -> Option<bool> {
-        let elapsed = self.started.elapsed();
+        self.decide_after(self.started.elapsed(), written, size)
+    }
+
+    /// [`Probe::decide`] `elapsed` after the start: the rule apart from the clock.
+    pub(crate) fn decide_after(
+        &self,
+        elapsed: std::time::Duration,
+        written: u64,
+        size: u64,
+    ) -> Option<bool> {
         if elapsed < EARLY {
             return None;
         }

@@ -114,3 +114,35 @@ impl Sink for VerifySink<'_> {
         Ok(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Probe;
+
+    const MIB: u64 = 1024 * 1024;
+
+    /// The switch to ranges follows the stream's rate, read at an elapsed time given here, so
+    /// that no test depends on how fast the machine happens to be: a fast stream stays on one
+    /// connection, a slow one hands over what is left, and little left never switches.
+    #[test]
+    fn the_probe_switches_a_slow_stream_only() {
+        let ms = Duration::from_millis;
+        let p = Probe::start(0);
+        let cases = [
+            (ms(100), MIB / 2, 64 * MIB, None, "too early to tell"),
+            (ms(300), 2 * MIB, 64 * MIB, Some(true), "clearly slow in the first quarter second"),
+            (ms(300), 10 * MIB, 64 * MIB, None, "in between: watched for the whole second"),
+            (ms(1000), 30 * MIB, 64 * MIB, Some(true), "slow over the first second"),
+            (ms(1000), 59 * MIB, 64 * MIB, Some(false), "fast: stays on one connection"),
+            (ms(300), 2 * MIB, 33 * MIB, Some(false), "slow, but too little left for ranges"),
+        ];
+        for (elapsed, written, size, want, why) in cases {
+            assert_eq!(p.decide_after(elapsed, written, size), want, "{why}");
+        }
+        // A stream resumed at `from` is judged by what it fetched, not what the file held.
+        let resumed = Probe::start(20 * MIB);
+        assert_eq!(resumed.decide_after(ms(300), 22 * MIB, 64 * MIB), Some(true));
+    }
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::challenge::{self, Challenge};
 use super::credentials::Credentials;
+use super::proxies::Net;
 use crate::error::{Error, ErrorKind, Hint};
 use crate::events::{Level, Observer};
 
@@ -50,7 +51,7 @@ impl Auth {
     /// not travel in clear text.
     pub(super) fn authenticate(
         &self,
-        agent: &ureq::Agent,
+        net: Net<'_>,
         headers: &[String],
         scope: &str,
         secure: bool,
@@ -59,7 +60,7 @@ impl Auth {
         let challenges: Vec<Challenge> = headers.iter().flat_map(|h| challenge::parse(h)).collect();
         let debug = |m: String| log.log(Level::Debug, m);
         if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer").cloned() {
-            let value = self.bearer(agent, &c, scope, secure, &debug)?;
+            let value = self.bearer(net, &c, scope, secure, &debug)?;
             self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.to_owned(), value);
             return Ok(Some(c));
         }
@@ -90,7 +91,7 @@ impl Auth {
     /// without credentials, and only when the file is `trusted` (the running user's alone).
     pub(super) fn answer_ahead(
         &self,
-        agent: &ureq::Agent,
+        net: Net<'_>,
         c: &Challenge,
         ahead: Ahead<'_>,
         log: &dyn Observer,
@@ -106,14 +107,14 @@ impl Auth {
         }
         let debug = |m: String| log.log(Level::Debug, m);
         debug(format!("asking the remembered token realm {realm} first"));
-        let value = self.bearer(agent, c, scope, secure, &debug)?;
+        let value = self.bearer(net, c, scope, secure, &debug)?;
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.to_owned(), value);
         Ok(true)
     }
 
     fn bearer(
         &self,
-        agent: &ureq::Agent,
+        net: Net<'_>,
         c: &Challenge,
         scope: &str,
         secure: bool,
@@ -134,7 +135,9 @@ impl Auth {
             ));
         }
         let ask = Ask {
-            agent,
+            agent: net.agent,
+            // The realm's own proxy: it is often on another host than the registry.
+            proxy: net.proxies.for_url(realm)?,
             realm,
             scope: c.param("scope").unwrap_or(scope),
             service: c.param("service"),
@@ -180,6 +183,7 @@ impl Auth {
 /// grant, as oras-go's `fetchDistributionToken` and `fetchOAuth2Token`.
 struct Ask<'a> {
     agent: &'a ureq::Agent,
+    proxy: Option<ureq::Proxy>,
     realm: &'a str,
     scope: &'a str,
     service: Option<&'a str>,
@@ -196,6 +200,7 @@ impl Ask<'_> {
             form.push(("service", s));
         }
         let req = self.agent.post(self.realm).config().timeout_global(Some(self.deadline));
+        let req = req.proxy(self.proxy.clone());
         req.build().send_form(form)
     }
 
@@ -212,7 +217,8 @@ impl Ask<'_> {
         if let Some(s) = self.service {
             url.push_str(&format!("&service={}", encode(s)));
         }
-        let mut req = self.agent.get(&url).config().timeout_global(Some(self.deadline)).build();
+        let req = self.agent.get(&url).config().timeout_global(Some(self.deadline));
+        let mut req = req.proxy(self.proxy.clone()).build();
         let basic = creds.and_then(|c| c.basic_header());
         if let Some(b) = &basic {
             req = req.header("authorization", b);
@@ -331,19 +337,22 @@ mod tests {
         let c = challenge::parse(r#"Bearer realm="http://127.0.0.1:9/token""#).remove(0);
         // No request at all: port 9 would refuse, and the answer would be an error.
         let agent = ureq::Agent::new_with_defaults();
+        let proxies =
+            super::super::proxies::Proxies::new(std::sync::Arc::new(crate::events::Silent));
+        let net = super::Net { agent: &agent, proxies: &proxies };
         let log = crate::events::Silent;
         let at =
             |host, secure, trusted| Ahead { scope: "repository:x:pull", host, secure, trusted };
-        assert!(!auth.answer_ahead(&agent, &c, at("127.0.0.1:9", true, true), &log).unwrap());
-        assert!(auth.answer_ahead(&agent, &c, at("127.0.0.1:9", false, false), &log).is_err());
+        assert!(!auth.answer_ahead(net, &c, at("127.0.0.1:9", true, true), &log).unwrap());
+        assert!(auth.answer_ahead(net, &c, at("127.0.0.1:9", false, false), &log).is_err());
         assert!(auth.header_for("repository:x:pull").is_none());
         // With credentials, a realm on another host waits for the registry's own challenge.
         let elsewhere = |trusted| at("registry.test:5000", false, trusted);
-        assert!(!auth.answer_ahead(&agent, &c, elsewhere(true), &log).unwrap());
+        assert!(!auth.answer_ahead(net, &c, elsewhere(true), &log).unwrap());
         // Without, only when the remembered file is the running user's alone.
         let anonymous = Auth::new(None, Duration::from_secs(1));
-        assert!(!anonymous.answer_ahead(&agent, &c, elsewhere(false), &log).unwrap());
-        assert!(anonymous.answer_ahead(&agent, &c, elsewhere(true), &log).is_err(), "asked");
+        assert!(!anonymous.answer_ahead(net, &c, elsewhere(false), &log).unwrap());
+        assert!(anonymous.answer_ahead(net, &c, elsewhere(true), &log).is_err(), "asked");
     }
 
     #[test]

@@ -11,8 +11,9 @@ use std::time::Duration;
 use ureq::tls::TlsConfig;
 
 use super::floor::Floor;
+use super::proxies::{Net, Proxies};
 use super::send::Body;
-use super::transport::{CancelWatch, PinnedResolver, proxy_for, tls_config};
+use super::transport::{CancelWatch, PinnedResolver, tls_config};
 use super::{ClientOptions, DEFAULT_DEADLINE, Reply, auth, origin, remembered, store};
 use crate::digest::Digest;
 use crate::error::Error;
@@ -36,6 +37,8 @@ pub(super) struct Endpoint {
     pub(super) memory: remembered::Memory,
     pub(super) host: String,
     pub(super) auth: auth::Auth,
+    /// Each origin's proxy: the registry's is the agent's; a CDN or a token realm has its own.
+    pub(super) proxies: Proxies,
     pub(super) log: Arc<dyn Observer>,
     pub(super) quota_warned: AtomicBool,
     pub(super) deadline: Duration,
@@ -75,6 +78,7 @@ impl Endpoint {
         let tls = if opts.plain_http { TlsConfig::default() } else { tls_config(opts)? };
         let deadline = opts.deadline.unwrap_or(DEFAULT_DEADLINE);
         let read_timeout = opts.timeout.unwrap_or(Duration::from_secs(30));
+        let proxies = Proxies::new(log.clone());
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -86,7 +90,7 @@ impl Endpoint {
             .input_buffer_size(256 * 1024)
             .max_idle_connections_per_host(16)
             .tls_config(tls)
-            .proxy(proxy_for(origin.first_scheme(), &host, &*log)?)
+            .proxy(proxies.for_url(origin.base())?)
             .build();
         let resolver = PinnedResolver { pins: opts.resolve.clone(), system: Default::default() };
         let agent = ureq::Agent::with_parts(
@@ -101,6 +105,7 @@ impl Endpoint {
             memory: remembered::Memory::load(opts.cache.as_deref(), &host),
             host,
             auth: auth::Auth::new(credentials, deadline),
+            proxies,
             log,
             quota_warned: Default::default(),
             deadline,
@@ -108,6 +113,11 @@ impl Endpoint {
             mirror,
             store: opts.store.clone().map(|s| s.for_registry(reference.registry())),
         })
+    }
+
+    /// The agent with each origin's proxy: what any request of this endpoint is sent with.
+    pub(super) fn net(&self) -> Net<'_> {
+        Net { agent: &self.agent, proxies: &self.proxies }
     }
 
     pub(super) fn debug(&self, message: String) {

@@ -17,6 +17,7 @@ mod floor;
 mod local_referrers;
 mod manifests;
 mod origin;
+mod proxies;
 mod referrers;
 mod remembered;
 mod reply;

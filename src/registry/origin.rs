@@ -5,10 +5,7 @@
 //! answering `400`) — never after a certificate or any other error. The first answer decides,
 //! for the whole client.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
-
-use crate::error::Error;
 
 const UNDECIDED: u8 = 0;
 const TLS: u8 = 1;
@@ -21,8 +18,6 @@ pub(super) struct Origin {
     https: String,
     http: String,
     state: AtomicU8,
-    /// The proxy for plain HTTP once fallen back (the agent's was chosen for HTTPS).
-    plain_proxy: OnceLock<Option<ureq::Proxy>>,
 }
 
 impl Origin {
@@ -38,13 +33,7 @@ impl Origin {
             https: format!("https://{host}"),
             http: format!("http://{host}"),
             state: AtomicU8::new(state),
-            plain_proxy: OnceLock::new(),
         }
-    }
-
-    /// The scheme the client starts with (and the agent's proxy is chosen for).
-    pub(super) fn first_scheme(&self) -> &'static str {
-        if self.state.load(Ordering::SeqCst) == PLAIN { "http" } else { "https" }
     }
 
     /// `scheme://host` of the registry, as requests go to it now.
@@ -64,35 +53,25 @@ impl Origin {
             || (self.state.load(Ordering::SeqCst) == FELL_BACK && url.starts_with(&self.https))
     }
 
-    /// After a fallback: the proxy for plain HTTP, which requests to the registry then use.
-    pub(super) fn plain_proxy(&self) -> Option<&Option<ureq::Proxy>> {
-        self.plain_proxy.get()
-    }
-
     /// The registry answered over TLS: no fallback from now on.
     pub(super) fn answered(&self) {
         let _ = self.state.compare_exchange(UNDECIDED, TLS, Ordering::SeqCst, Ordering::SeqCst);
     }
 
     /// Whether the failed request `e` to the registry means: a loopback registry not yet heard
-    /// over TLS does not speak it. If so, the client uses plain HTTP (through `plain_proxy()`)
+    /// over TLS does not speak it. If so, the client uses plain HTTP (and the proxy for it)
     /// from now on.
-    pub(super) fn falls_back(
-        &self,
-        e: &ureq::Error,
-        plain_proxy: impl FnOnce() -> Result<Option<ureq::Proxy>, Error>,
-    ) -> Result<bool, Error> {
+    pub(super) fn falls_back(&self, e: &ureq::Error) -> bool {
         match self.state.load(Ordering::SeqCst) {
-            _ if !speaks_no_tls(e) => return Ok(false),
-            FELL_BACK => return Ok(true), // another request found out first
+            _ if !speaks_no_tls(e) => return false,
+            FELL_BACK => return true, // another request found out first
             UNDECIDED => {}
-            _ => return Ok(false),
+            _ => return false,
         }
-        let _ = self.plain_proxy.set(plain_proxy()?);
         match self.state.compare_exchange(UNDECIDED, FELL_BACK, Ordering::SeqCst, Ordering::SeqCst)
         {
-            Ok(_) => Ok(true),
-            Err(now) => Ok(now == FELL_BACK),
+            Ok(_) => true,
+            Err(now) => now == FELL_BACK,
         }
     }
 
@@ -161,34 +140,33 @@ mod tests {
 
     #[test]
     fn only_loopback_or_insecure_registries_fall_back_and_only_when_the_answer_is_not_tls() {
-        let none = || Ok(None);
         let o = Origin::new("127.0.0.1:5000", false, false);
         assert_eq!((o.base(), o.secure()), ("https://127.0.0.1:5000", true));
         let cert = ureq::Error::Rustls(rustls::Error::InvalidCertificate(
             rustls::CertificateError::UnknownIssuer,
         ));
-        assert!(!o.falls_back(&cert, none).unwrap(), "a certificate error is no downgrade");
-        assert!(!o.falls_back(&ureq::Error::ConnectionFailed, none).unwrap());
-        assert!(o.falls_back(&not_tls(), none).unwrap());
+        assert!(!o.falls_back(&cert), "a certificate error is no downgrade");
+        assert!(!o.falls_back(&ureq::Error::ConnectionFailed));
+        assert!(o.falls_back(&not_tls()));
         assert_eq!((o.base(), o.secure()), ("http://127.0.0.1:5000", false));
         assert!(o.holds("https://127.0.0.1:5000/v2/") && o.holds("http://127.0.0.1:5000/v2/"));
         assert_eq!(o.rebase("https://127.0.0.1:5000/v2/?n=1"), "http://127.0.0.1:5000/v2/?n=1");
-        assert!(o.falls_back(&not_tls(), none).unwrap(), "a probe still under way follows");
+        assert!(o.falls_back(&not_tls()), "a probe still under way follows");
 
         let o = Origin::new("[::1]:5000", false, false);
         o.answered();
-        assert!(!o.falls_back(&not_tls(), none).unwrap(), "it spoke TLS before");
+        assert!(!o.falls_back(&not_tls()), "it spoke TLS before");
         assert_eq!(o.base(), "https://[::1]:5000");
 
         let o = Origin::new("registry.example", false, false);
-        assert!(!o.falls_back(&not_tls(), none).unwrap(), "not loopback");
+        assert!(!o.falls_back(&not_tls()), "not loopback");
         assert!(o.secure());
         let o = Origin::new("registry.example", false, true);
-        assert!(o.falls_back(&not_tls(), none).unwrap(), "registries.conf says insecure");
+        assert!(o.falls_back(&not_tls()), "registries.conf says insecure");
         assert_eq!(o.base(), "http://registry.example");
         let o = Origin::new("localhost:5000", true, false);
-        assert_eq!((o.first_scheme(), o.base()), ("http", "http://localhost:5000"));
+        assert_eq!(o.base(), "http://localhost:5000");
         assert!(!o.holds("https://localhost:5000/v2/"), "--plain-http: only HTTP is the registry");
-        assert!(!o.falls_back(&not_tls(), none).unwrap());
+        assert!(!o.falls_back(&not_tls()));
     }
 }

@@ -13,7 +13,6 @@ use super::auth::Ahead;
 use super::endpoint::Endpoint;
 use super::reply::Reply;
 use super::status::{network, rate_limit, read_error_body, status_error};
-use super::transport::proxy_for;
 use super::urls::{display_url, resolve, url_authority};
 use crate::error::{Error, ErrorKind};
 use crate::events::Level;
@@ -126,16 +125,10 @@ impl Endpoint {
         if same_host && let Some(value) = self.auth.header_for(scope) {
             req = req.header("authorization", value);
         }
-        let proxy = self.origin.plain_proxy().filter(|p| same_host && p.as_ref() != self.proxy());
-        if body != Body::Blob || proxy.is_some() {
-            let mut config = req.config();
-            if body != Body::Blob {
-                config = config.timeout_global(Some(self.deadline));
-            }
-            if let Some(p) = proxy {
-                config = config.proxy(p.clone());
-            }
-            req = config.build();
+        // Its own origin's proxy: a CDN's, or the registry's for plain HTTP after a fallback.
+        req = self.net().route(req, url)?;
+        if body != Body::Blob {
+            req = req.config().timeout_global(Some(self.deadline)).build();
         }
         let started = Instant::now();
         let until = started + self.deadline;
@@ -155,11 +148,6 @@ impl Endpoint {
         Ok(Some(Sent { resp, until }))
     }
 
-    /// The agent's proxy, chosen for the registry's first scheme.
-    fn proxy(&self) -> Option<&ureq::Proxy> {
-        self.agent.config().proxy()
-    }
-
     /// A request that got no answer: `Ok` when it was the registry not speaking TLS, which
     /// is then reached over plain HTTP, else the error.
     fn failed(
@@ -169,8 +157,7 @@ impl Endpoint {
         e: ureq::Error,
         started: Instant,
     ) -> Result<(), Error> {
-        let plain_proxy = || proxy_for("http", &self.host, &*self.log);
-        if same_host && self.origin.falls_back(&e, plain_proxy)? {
+        if same_host && self.origin.falls_back(&e) {
             self.debug(format!(
                 "{}: {e} after {} ms: the registry does not speak TLS; plain HTTP from now on",
                 describe(body, url, true),
@@ -203,7 +190,7 @@ impl Endpoint {
         read_error_body(resp, until);
         let secure = self.origin.secure();
         if let Some(c) =
-            self.auth.authenticate(&self.agent, &challenges, scope, secure, &*self.log)?
+            self.auth.authenticate(self.net(), &challenges, scope, secure, &*self.log)?
         {
             self.memory.learn(&c, &*self.log);
         }
@@ -219,7 +206,7 @@ impl Endpoint {
         let Some((c, trusted)) = self.memory.challenge() else { return };
         let secure = self.origin.secure();
         let ahead = Ahead { scope, host: self.host.as_str(), secure, trusted };
-        if let Err(e) = self.auth.answer_ahead(&self.agent, &c, ahead, &*self.log) {
+        if let Err(e) = self.auth.answer_ahead(self.net(), &c, ahead, &*self.log) {
             self.debug(format!("the remembered challenge is stale ({e:#}): forgetting it"));
             self.memory.forget();
         }

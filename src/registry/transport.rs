@@ -114,13 +114,15 @@ fn lookup_error(host: &str, e: ureq::Error) -> ureq::Error {
 /// a CGI environment (`REQUEST_METHOD` set, where a request header can set it: httpoxy) — then
 /// curl's `all_proxy`/`ALL_PROXY`; `NO_PROXY`/`no_proxy` lists hosts (and their subdomains) to
 /// reach directly, `*` for all.
+/// `env` looks a variable up (the process environment, or a test's).
 pub(super) fn proxy_for(
     scheme: &str,
     host: &str,
+    env: &dyn Fn(&str) -> Option<String>,
     log: &dyn Observer,
 ) -> Result<Option<ureq::Proxy>, Error> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let cgi = std::env::var_os("REQUEST_METHOD").is_some();
+    let var = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let cgi = env("REQUEST_METHOD").is_some();
     let url = match scheme {
         "https" => var("HTTPS_PROXY").or_else(|| var("https_proxy")),
         _ => if cgi { None } else { var("HTTP_PROXY") }.or_else(|| var("http_proxy")),

@@ -180,7 +180,11 @@ fn sigterm_during_a_pending_connect_ends_the_run_at_once() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !connect_pending(&host) {
+        assert!(std::time::Instant::now() < deadline, "the run never started its connect");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let signalled = std::time::Instant::now();
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let out = child.wait_with_output().unwrap();

@@ -123,10 +123,15 @@ fn sigterm_ends_a_run_blocked_in_any_read() {
     let blob_run =
         ["blob".to_owned(), format!("{}/s@{digest}", f.host), "-o".into(), "out/s.bin".into()];
     let part = sb.work().join("out/s.bin.part");
+    // The blob run is inside its read once the fake has written all it will (its count grows
+    // by the 100 000 bytes at once) and the run has read every byte of it off the socket.
+    let base = std::cell::Cell::new(0);
+    let blob_read = || f.bytes_served() - base.get() >= 100_000 && all_read(&f.host);
     for (args, blocked) in [
         (&token_run[..], Box::new(|| !f.hits_to("/token").is_empty()) as Box<dyn Fn() -> bool>),
-        (&blob_run[..], Box::new(|| !f.hits_to("/v2/s/blobs/").is_empty())),
+        (&blob_run[..], Box::new(blob_read)),
     ] {
+        base.set(f.bytes_served());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         // A long --timeout: only the signal can end these reads in time.
         let mut cmd = sb.cmd(&[&args[..], &["--timeout", "300"]].concat());
@@ -137,7 +142,6 @@ fn sigterm_ends_a_run_blocked_in_any_read() {
             assert!(Instant::now() < until, "{args:?} never reached the read");
             std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(500)); // well inside the read now
         signal(pid, "-TERM");
         let signalled = Instant::now();
         let (tx, rx) = std::sync::mpsc::channel();

@@ -41,6 +41,7 @@ mod multiplatform;
 mod multiplatform_seams;
 mod platforms;
 mod pool;
+mod proxies;
 mod public_api;
 mod publishers;
 mod pull;

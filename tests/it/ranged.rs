@@ -59,18 +59,29 @@ fn a_slow_stream_hands_the_rest_to_parallel_ranges() {
     assert!(f.connections() >= 3, "parallel connections: {}", f.connections());
 }
 
+/// One job means one connection, however slow the stream: the same throttled stream that
+/// `-j 4` hands over to ranges, `-j 1` fetches whole. The stream is slow by construction (the
+/// server throttles it), so no machine is too slow or too fast for this test; when a fast stream
+/// stays on one connection is the probe's rule, tested with a given clock beside it (blob/sink.rs).
 #[test]
-fn a_fast_stream_or_one_job_stays_on_one_connection() {
-    let data = noise(40 * MIB, 2);
+fn a_slow_stream_with_one_job_stays_on_one_connection() {
+    // A third of the probe's "clearly slow": it switches whenever it first looks, up to 2 s in
+    // (while 32 MiB, its threshold, are still left).
+    const CLEARLY_SLOW: u64 = 8 * MIB as u64;
+    let data = noise(48 * MIB, 2);
     let f = fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, |hit, _, b| {
-        Reply::blob(hit, b)
+        let r = Reply::blob(hit, b);
+        if hit.header("range").is_none() { r.fault(Fault::Throttle(CLEARLY_SLOW)) } else { r }
     });
-    for jobs in ["4", "1"] {
+    let ranged_after = |jobs: &str| {
+        let before = range_starts(&f.hits_to("/v2/x/blobs/")).len();
         let sb = Sandbox::new();
         sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "out", "-j", jobs, "--no-cache"]).ok();
-        assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data);
-    }
-    assert!(range_starts(&f.hits_to("/v2/x/blobs/")).is_empty(), "loopback is fast: no ranges");
+        assert_eq!(std::fs::read(sb.work().join("out/big.bin")).unwrap(), data, "-j {jobs}");
+        range_starts(&f.hits_to("/v2/x/blobs/")).len() - before
+    };
+    assert!(ranged_after("4") > 0, "-j 4: the slow stream hands over to ranges");
+    assert_eq!(ranged_after("1"), 0, "-j 1: one connection");
 }
 
 #[test]

@@ -239,9 +239,21 @@ fn resume_x_ranges_a_stopped_ranged_download_fetches_only_what_is_missing() {
     let data = noise(64 * MIB, 17);
     let slow = Arc::new(AtomicBool::new(true));
     let s2 = slow.clone();
+    // The first run, by construction: a slow stream that hands over to ranges; the first two
+    // ranges asked for stall after 1 MiB (so the hashed prefix stops at one of them), the rest
+    // come whole on the other two connections, the last range too.
+    let stalled = std::sync::atomic::AtomicUsize::new(0);
     let f = fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, move |hit, _, b| {
         let r = Reply::blob(hit, b);
-        if s2.load(Ordering::SeqCst) { r.fault(Fault::Throttle(4 * MIB as u64)) } else { r }
+        if !s2.load(Ordering::SeqCst) {
+            r
+        } else if hit.header("range").is_none() {
+            r.fault(Fault::Throttle(4 * MIB as u64))
+        } else if stalled.fetch_add(1, Ordering::SeqCst) < 2 {
+            r.fault(Fault::StallAfter(MIB, std::time::Duration::from_secs(60)))
+        } else {
+            r
+        }
     });
     let sb = Sandbox::new();
     let reference = format!("{}/x:v1", f.host);
@@ -252,13 +264,21 @@ fn resume_x_ranges_a_stopped_ranged_download_fetches_only_what_is_missing() {
         let raw = xattr::get(&part, "user.oci-dl.resume").ok()??;
         serde_json::from_slice(&raw).ok()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
-    while !record().is_some_and(|r| r["ranged"] == true) {
-        assert!(std::time::Instant::now() < deadline, "no ranged download started");
+    // Stopped once a range past the prefix is whole on disk: the last one, asked for last.
+    let tail = &data[data.len() - MIB..];
+    let has_tail = || {
+        use std::os::unix::fs::FileExt as _;
+        let mut buf = vec![0; MIB];
+        let file = std::fs::File::open(&part).ok();
+        file.is_some_and(|f| f.read_exact_at(&mut buf, (data.len() - MIB) as u64).is_ok())
+            && buf == tail
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !has_tail() {
+        assert!(child.try_wait().unwrap().is_none(), "ended before its ranges stalled");
+        assert!(std::time::Instant::now() < deadline, "no range past the prefix finished");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // Well into the ranges: several finished or partly fetched, the prefix behind them.
-    std::thread::sleep(std::time::Duration::from_millis(2500));
     let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let r = record().expect("the record survives Ctrl-C");

@@ -32,10 +32,18 @@ impl Signed {
     fn new() -> Option<Signed> {
         let reg = registry::open()?;
         let sb = Sandbox::new();
-        let (digest, body) = push_files(&Pusher::new(reg), "keyless/setup");
+        // Pushed once per process: tests run in parallel, and concurrent PUTs of the same
+        // manifest and blobs to one repository race inside the registry (a test failed so).
+        static SETUP: std::sync::OnceLock<(oci_dl::Digest, usize)> = std::sync::OnceLock::new();
+        let (digest, size) = SETUP
+            .get_or_init(|| {
+                let (digest, body) = push_files(&Pusher::new(reg), "keyless/setup");
+                (digest, body.len())
+            })
+            .clone();
         let dir = sb.path("fixtures");
         let fx = Fixtures::make(&dir, &digest);
-        Some(Signed { reg, sb, digest, size: body.len(), fx })
+        Some(Signed { reg, sb, digest, size, fx })
     }
 
     /// Push the artifact to `repo` (the same manifest, so the same digest, in every repository).

@@ -332,8 +332,12 @@ fn serve(
             Some(Fault::StallAfter(k, d)) => {
                 let r = writer.write_all(&body[..k.min(body.len())]).map(|()| k.min(body.len()));
                 let _ = writer.flush();
+                // Counted before the stall: a test can tell when all of it was written.
+                if let Ok(n) = r {
+                    served.fetch_add(n as u64, Ordering::SeqCst);
+                }
                 std::thread::sleep(d);
-                r
+                r.map(|_| 0)
             }
             Some(Fault::Throttle(rate)) => {
                 let started = std::time::Instant::now();

@@ -51,6 +51,54 @@ impl Sandbox {
     }
 }
 
+/// A spawned run whose stderr is read as it comes: a test waits for what the run says (a state
+/// it reached) instead of sleeping and hoping it got there, which a loaded machine breaks.
+pub struct Watched {
+    child: std::process::Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Watched {
+    pub fn spawn(mut cmd: Command) -> Watched {
+        use std::io::BufRead as _;
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = std::sync::Arc::<std::sync::Mutex<String>>::default();
+        let (pipe, into) = (child.stderr.take().unwrap(), stderr.clone());
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                into.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        Watched { child, stderr, reader }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait until the run has said `needle`; fails the test when it ends first, or after a
+    /// minute (a bound for a hang, not a speed).
+    #[track_caller]
+    pub fn wait_for(&mut self, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !self.stderr.lock().unwrap().contains(needle) {
+            let said = self.stderr.lock().unwrap().clone();
+            assert!(self.child.try_wait().unwrap().is_none(), "ended before {needle:?}: {said}");
+            assert!(std::time::Instant::now() < deadline, "never said {needle:?}: {said}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Wait for the run to end (stdout is not kept).
+    pub fn finish(mut self) -> Run {
+        let status = self.child.wait().unwrap();
+        self.reader.join().unwrap();
+        let stderr = self.stderr.lock().unwrap().clone();
+        Run { code: status.code().unwrap_or(-1), stdout: Vec::new(), stderr }
+    }
+}
+
 /// Run another program with the sandbox's environment (for `script`, which makes a terminal).
 pub trait WithProgram {
     fn output_with_program(&mut self, program: &str, args: &[&str]) -> Output {
@@ -302,4 +350,38 @@ pub fn unanswering_host() -> (std::net::TcpListener, Vec<std::net::TcpStream>, S
     }
     assert!(held.len() < 512, "the accept queue never filled; cannot simulate a dead host");
     (listener, held, addr.to_string())
+}
+
+/// Whether every established loopback connection with `host`'s port (`127.0.0.1:PORT`) at one
+/// end has nothing queued either way (/proc/net/tcp): all that was sent has been read by the
+/// program at the other end. `false` while there is no such connection.
+pub fn all_read(host: &str) -> bool {
+    let port: u16 = host.rsplit(':').next().unwrap().parse().unwrap();
+    let end = format!("0100007F:{port:04X}");
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp (Linux)");
+    let mut any = false;
+    for l in table.lines().skip(1) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 5 || f[3] != "01" || (f[1] != end && f[2] != end) {
+            continue;
+        }
+        any = true;
+        if f[4] != "00000000:00000000" {
+            return false;
+        }
+    }
+    any
+}
+
+/// Whether a connect to `host` (an [`unanswering_host`]) is pending: a socket in SYN_SENT
+/// towards it in /proc/net/tcp. The held connections are established; only a client's new
+/// connect waits there, so a test can signal a run once it is inside its connect.
+pub fn connect_pending(host: &str) -> bool {
+    let port: u16 = host.rsplit(':').next().unwrap().parse().unwrap();
+    let remote = format!("0100007F:{port:04X}"); // 127.0.0.1, as the kernel prints it
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp (Linux)");
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.get(2) == Some(&remote.as_str()) && f.get(3) == Some(&"02")
+    })
 }
