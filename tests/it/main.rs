@@ -35,6 +35,7 @@ mod layout;
 mod layout_attached;
 mod layout_hostile;
 mod library;
+mod library_cancel;
 mod manifest;
 mod mirrors;
 mod multiplatform;
