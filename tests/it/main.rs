@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod attacks;
+mod attacks_conc;
 mod attacks_owners;
 mod attribution;
 mod auth;

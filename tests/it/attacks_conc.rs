@@ -1,0 +1,170 @@
+//! The concurrency rewrite under attack: cancels where the run is busy (mid-range, mid-unpack,
+//! SIGTERM mid-stream) leave a `.part` the next run resumes and nothing half-written; bad bytes
+//! on the path where a stream hashes on its worker (more streams than cores) never reach a
+//! final name; canaries around the output stay as they were.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::support::fake::{self, Fake, Fault, Guard, Reply};
+use crate::support::*;
+
+const MIB: usize = 1024 * 1024;
+
+/// Start `args`, wait until `ready`, send `signal`; the run with how long it took to end.
+fn signal_when(
+    sb: &Sandbox,
+    args: &[&str],
+    signal: &str,
+    ready: impl Fn() -> bool,
+) -> (Duration, Run) {
+    let child = sb
+        .cmd(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "the run never got busy");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let asked = Instant::now();
+    let kill = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status();
+    assert!(kill.unwrap().success());
+    let run = Run::from(child.wait_with_output().unwrap());
+    (asked.elapsed(), run)
+}
+
+fn ranges(f: &Fake) -> usize {
+    f.hits_to("/v2/x/blobs/").iter().filter(|h| h.header("range").is_some()).count()
+}
+
+fn corrupt(bytes: &[u8], at: usize) -> Vec<u8> {
+    let mut bad = bytes.to_vec();
+    bad[at] ^= 0x5a;
+    bad
+}
+
+/// Ctrl-C while four ranges run (`-j 4`): exit 130 at once; the next run resumes from what the
+/// first kept (fewer bytes than the blob), and the file verifies.
+#[test]
+fn ctrl_c_mid_range_then_the_next_run_resumes_the_ranges() {
+    let data = noise(48 * MIB, 51);
+    let slow = Arc::new(AtomicBool::new(true));
+    let throttled = slow.clone();
+    let f = fake::artifact_with(vec![("big.bin", data.clone())], Guard::Open, move |hit, _, b| {
+        let r = Reply::blob(hit, b);
+        if throttled.load(Ordering::SeqCst) { r.fault(Fault::Throttle(2 * MIB as u64)) } else { r }
+    });
+    let sb = Sandbox::new();
+    let canaries = Canaries::plant(&sb.work());
+    let r = format!("{}/x:v1", f.host);
+    let args = ["pull", &r, "-o", "out", "-j", "4", "--no-cache"];
+    let (took, run) = signal_when(&sb, &args, "-INT", || ranges(&f) >= 3);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < Duration::from_secs(2), "ended {took:?} after SIGINT");
+    let said: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("oci-dl:")).collect();
+    assert_eq!(said.len(), 1, "one line: {}", run.stderr);
+    assert!(said[0].contains("interrupted"), "{}", run.stderr);
+    assert!(!sb.work().join("out/big.bin").exists(), "no final name for unverified bytes");
+    slow.store(false, Ordering::SeqCst);
+    let served = f.bytes_served();
+    sb.run(&args).ok();
+    assert!(std::fs::read(sb.work().join("out/big.bin")).unwrap() == data, "the file verifies");
+    let again = f.bytes_served() - served;
+    assert!(again < data.len() as u64, "the next run fetched {again} bytes: it started over");
+    assert_eq!(tree(&sb.work().join("out")), vec!["big.bin".to_string()], "no .part left");
+    canaries.assert_unchanged();
+}
+
+/// SIGTERM in the middle of one big stream: exit 130, the `.part` kept; the next run asks for
+/// the rest only and the file verifies.
+#[test]
+fn sigterm_mid_stream_then_the_next_run_resumes() {
+    let data = noise(12 * MIB, 52);
+    let slow = Arc::new(AtomicBool::new(true));
+    let throttled = slow.clone();
+    let f = fake::artifact_with(vec![("one.bin", data.clone())], Guard::Open, move |hit, _, b| {
+        let r = Reply::blob(hit, b);
+        if throttled.load(Ordering::SeqCst) { r.fault(Fault::Throttle(2 * MIB as u64)) } else { r }
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let args = ["pull", &r, "-o", "out", "-j", "1", "--no-cache"];
+    let part = sb.work().join("out/one.bin.part");
+    let (took, run) = signal_when(&sb, &args, "-TERM", || {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() >= 3 * MIB as u64)
+    });
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < Duration::from_secs(2), "ended {took:?} after SIGTERM");
+    assert!(part.exists(), "the .part is kept");
+    slow.store(false, Ordering::SeqCst);
+    let served = f.bytes_served();
+    sb.run(&args).ok();
+    assert!(std::fs::read(sb.work().join("out/one.bin")).unwrap() == data, "the file verifies");
+    assert!(f.bytes_served() - served < data.len() as u64, "the next run started over");
+}
+
+/// Four layers on `-j 4` (more streams than cores: each hashes on its worker), one with a byte
+/// flipped in the middle every time: exit 5 naming it, no final name for it, the others whole.
+#[test]
+fn bad_bytes_mid_blob_with_streams_beyond_the_cores_never_reach_a_final_name() {
+    let files: Vec<Vec<u8>> = (0..4).map(|i| noise(6 * MIB, 60 + i)).collect();
+    let names = ["a.bin", "b.bin", "c.bin", "d.bin"];
+    let layers = names.iter().copied().zip(files.iter().cloned()).collect();
+    let bad = corrupt(&files[2], 3 * MIB + 17);
+    let target = files[2].clone();
+    let f = fake::artifact_with(layers, Guard::Open, move |hit, _, b| {
+        if b == target.as_slice() { Reply::blob(hit, &bad) } else { Reply::blob(hit, b) }
+    });
+    let sb = Sandbox::new();
+    let canaries = Canaries::plant(&sb.work());
+    let r = format!("{}/x:v1", f.host);
+    let run = sb.run(&["pull", &r, "-o", "out", "-j", "4", "--no-cache"]);
+    run.fails(5, "c.bin");
+    let out = sb.work().join("out");
+    assert!(!out.join("c.bin").exists(), "bad bytes under a final name");
+    for (name, bytes) in names.iter().zip(&files) {
+        if *name != "c.bin" {
+            assert!(std::fs::read(out.join(name)).unwrap() == *bytes, "{name}");
+        }
+    }
+    canaries.assert_unchanged();
+}
+
+/// A `.part` whose kept prefix is bad (a first run got corrupt bytes, then the link dropped):
+/// the next run, on the worker-hashing path, finds the digest wrong after resuming and fetches
+/// the blob again from byte 0 instead of failing for good or keeping bad bytes.
+#[test]
+fn a_kept_prefix_that_is_corrupt_is_fetched_again_with_streams_beyond_the_cores() {
+    let files: Vec<Vec<u8>> = (0..4).map(|i| noise(6 * MIB, 70 + i)).collect();
+    let names = ["a.bin", "b.bin", "c.bin", "d.bin"];
+    let layers = names.iter().copied().zip(files.iter().cloned()).collect();
+    let bad = corrupt(&files[0], MIB + 5);
+    let target = files[0].clone();
+    let first_run = Arc::new(AtomicBool::new(true));
+    let first = first_run.clone();
+    let f = fake::artifact_with(layers, Guard::Open, move |hit, _, b| {
+        if b == target.as_slice() && first.load(Ordering::SeqCst) {
+            return Reply::blob(hit, &bad).fault(Fault::DropAfter(5 * MIB));
+        }
+        Reply::blob(hit, b)
+    });
+    let sb = Sandbox::new();
+    let r = format!("{}/x:v1", f.host);
+    let args = ["pull", &r, "-o", "out", "-j", "4", "--no-cache", "--retries", "0"];
+    let run = sb.run(&args);
+    assert_ne!(run.code, 0, "the first run cannot finish a.bin");
+    assert!(
+        sb.work().join("out/a.bin.part").exists(),
+        "a.bin's bad prefix is kept: {}",
+        run.stderr
+    );
+    first_run.store(false, Ordering::SeqCst);
+    sb.run(&args[..7]).ok();
+    for (name, bytes) in names.iter().zip(&files) {
+        assert!(std::fs::read(sb.work().join("out").join(name)).unwrap() == *bytes, "{name}");
+    }
+}
