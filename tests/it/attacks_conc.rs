@@ -168,3 +168,52 @@ fn a_kept_prefix_that_is_corrupt_is_fetched_again_with_streams_beyond_the_cores(
         assert!(std::fs::read(sb.work().join("out").join(name)).unwrap() == *bytes, "{name}");
     }
 }
+
+/// Ctrl-C while a tar layer unpacks as it downloads (`-x`): exit 130 at once, no unpacked
+/// entry in the output (only the kept `.part`), no staging left; the next run resumes the
+/// `.part` and unpacks every entry whole.
+#[test]
+fn ctrl_c_during_extraction_leaves_only_the_part_and_the_next_run_unpacks_it_all() {
+    use crate::extract::{E, tar};
+    let bodies: Vec<Vec<u8>> = (0..16).map(|i| noise(768 * 1024, 80 + i)).collect();
+    let names: Vec<String> = (0..16).map(|i| format!("f{i:02}.bin")).collect();
+    let entries: Vec<E<'_>> =
+        names.iter().zip(&bodies).map(|(n, b)| E::File(n, b, 0o644)).collect();
+    let archive = tar(&entries);
+    let slow = Arc::new(AtomicBool::new(true));
+    let throttled = slow.clone();
+    let f =
+        fake::artifact_with(vec![("big.tar", archive.clone())], Guard::Open, move |hit, _, b| {
+            let r = Reply::blob(hit, b);
+            if throttled.load(Ordering::SeqCst) {
+                r.fault(Fault::Throttle(2 * MIB as u64))
+            } else {
+                r
+            }
+        });
+    let sb = Sandbox::new();
+    let canaries = Canaries::plant(&sb.work());
+    let r = format!("{}/x:v1", f.host);
+    let args = ["pull", &r, "-o", "out", "-x", "-j", "2", "--no-cache"];
+    let out = sb.work().join("out");
+    // An archive's `.part` is hidden (`.oci-dl-<digest>.part`): it never gets a final name.
+    let part =
+        || tree(&out).into_iter().find(|p| p.starts_with(".oci-dl-") && p.ends_with(".part"));
+    let (took, run) = signal_when(&sb, &args, "-INT", || {
+        part().is_some_and(|p| std::fs::metadata(out.join(p)).unwrap().len() >= 5 * MIB as u64)
+    });
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < Duration::from_secs(2), "ended {took:?} after SIGINT");
+    let kept = part().expect("the .part is kept to resume");
+    assert_eq!(tree(&out), vec![kept], "only the .part is left (no entry, no staging)");
+    slow.store(false, Ordering::SeqCst);
+    let served = f.bytes_served();
+    sb.run(&args).ok();
+    assert!(f.bytes_served() - served < archive.len() as u64, "the next run started over");
+    for (name, body) in names.iter().zip(&bodies) {
+        assert!(std::fs::read(out.join(name)).unwrap() == *body, "{name}");
+    }
+    let left: Vec<String> = tree(&out).into_iter().filter(|p| !names.contains(p)).collect();
+    assert!(left.is_empty(), "leftovers: {left:?}");
+    canaries.assert_unchanged();
+}
