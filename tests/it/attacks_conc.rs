@@ -217,3 +217,55 @@ fn ctrl_c_during_extraction_leaves_only_the_part_and_the_next_run_unpacks_it_all
     assert!(left.is_empty(), "leftovers: {left:?}");
     canaries.assert_unchanged();
 }
+
+/// The impatient user: a second Ctrl-C right after the first exits at once (130), mid-unpack,
+/// without the first one's tidying. The next run still finishes, unpacks every entry whole,
+/// and leaves no staging directory of the dead run behind.
+#[test]
+fn a_second_ctrl_c_mid_unpack_exits_at_once_and_the_next_run_cleans_up() {
+    use crate::extract::{E, tar};
+    let bodies: Vec<Vec<u8>> = (0..16).map(|i| noise(768 * 1024, 90 + i)).collect();
+    let names: Vec<String> = (0..16).map(|i| format!("g{i:02}.bin")).collect();
+    let entries: Vec<E<'_>> =
+        names.iter().zip(&bodies).map(|(n, b)| E::File(n, b, 0o644)).collect();
+    let archive = tar(&entries);
+    let slow = Arc::new(AtomicBool::new(true));
+    let throttled = slow.clone();
+    let f = fake::artifact_with(vec![("big.tar", archive)], Guard::Open, move |hit, _, b| {
+        let r = Reply::blob(hit, b);
+        if throttled.load(Ordering::SeqCst) { r.fault(Fault::Throttle(2 * MIB as u64)) } else { r }
+    });
+    let sb = Sandbox::new();
+    let canaries = Canaries::plant(&sb.work());
+    let r = format!("{}/x:v1", f.host);
+    let args = ["pull", &r, "-o", "out", "-x", "--no-cache"];
+    let out = sb.work().join("out");
+    let child = sb
+        .cmd(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tree(&out).iter().any(|p| p.contains("staging") && p.ends_with(".bin")) {
+        assert!(Instant::now() < deadline, "the unpacking never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        assert!(
+            std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    slow.store(false, Ordering::SeqCst);
+    sb.run(&args).ok();
+    for (name, body) in names.iter().zip(&bodies) {
+        assert!(std::fs::read(out.join(name)).unwrap() == *body, "{name}");
+    }
+    let left: Vec<String> = tree(&out).into_iter().filter(|p| !names.contains(p)).collect();
+    assert!(left.is_empty(), "leftovers: {left:?}");
+    canaries.assert_unchanged();
+}
