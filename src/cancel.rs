@@ -38,7 +38,9 @@ struct Hooks {
 
 impl fmt::Debug for Cancel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cancel").field("set", &self.is_set()).finish()
+        // The hooks' count shows a leak: a long-lived caller's token must not gather them.
+        let hooks = self.lock().live.len();
+        f.debug_struct("Cancel").field("set", &self.is_set()).field("hooks", &hooks).finish()
     }
 }
 

@@ -2,7 +2,8 @@
 //! blob's ranges. Go's `errgroup` with a limit is the model (as in go-containerregistry and
 //! oras-go): a group of jobs runs on the calling thread plus as many helper threads as the pool
 //! has spare permits; results come back in job order; in a group run with [`Pool::try_run`] the
-//! first error stops the jobs not yet started and tells the running ones ([`Stop`]).
+//! first error stops the jobs not yet started and tells the running ones ([`Stop`]). A job that
+//! panics stops its group the same way (in `run` too), and the panic reaches the caller.
 //!
 //! The pool holds `--jobs - 1` permits: the thread that calls `run` is always a worker of its
 //! own group, and a helper holds a permit while it lives. A job that opens a group of its own (a
@@ -130,6 +131,7 @@ impl Pool {
     ) where
         W: Fn(usize, J, &Stop) -> Result<R, E> + Sync,
     {
+        let _panic = StopOnPanic(&group.stop);
         while !group.stop.is_set() {
             let Some((i, job)) = lock(&group.queue).next() else { return };
             group.left.fetch_sub(1, Ordering::SeqCst);
@@ -172,6 +174,18 @@ impl Pool {
                 self.work_on(s, group, work);
                 group.workers.fetch_sub(1, Ordering::SeqCst);
             });
+        }
+    }
+}
+
+/// Stops the group when its worker unwinds from a panicking job, as an error does: the
+/// panic then reaches the caller once the running jobs end, not after every job ran.
+struct StopOnPanic<'a>(&'a Stop);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.0.store(true, Ordering::SeqCst);
         }
     }
 }
@@ -273,6 +287,29 @@ mod tests {
         assert_eq!(peak.swap(0, Ordering::SeqCst), 4, "one layer's ranges used every worker");
         pool.run(vec![(); 4], |_, ()| run_ranges(3).unwrap());
         assert!(peak.load(Ordering::SeqCst) <= 4, "never more than --jobs threads at work");
+    }
+
+    /// A panicking job (a bug) stops its group like an error: the panic reaches the caller
+    /// once the running jobs end, not after every other job of the group ran.
+    #[test]
+    fn a_panic_stops_the_group_and_reaches_the_caller() {
+        for panicking in [0, 1] {
+            let pool = Pool::new(2);
+            let started = AtomicUsize::new(0);
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.run((0..200).collect(), |_, j: u32| {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    if j == panicking {
+                        panic!("job {j} has a bug");
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                })
+            }));
+            assert!(r.is_err(), "the panic reached the caller");
+            let n = started.load(Ordering::SeqCst);
+            assert!(n < 20, "{n} jobs started after job {panicking} panicked");
+            assert_eq!(*pool.spare.lock().unwrap(), 1, "the helper's permit came back");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod attacks;
+mod attacks_conc;
 mod attacks_owners;
 mod attribution;
 mod auth;
@@ -35,6 +36,7 @@ mod layout;
 mod layout_attached;
 mod layout_hostile;
 mod library;
+mod library_cancel;
 mod manifest;
 mod mirrors;
 mod multiplatform;
