@@ -26,19 +26,34 @@ fn connects(proxy: &Fake) -> Vec<String> {
     proxy.hits().into_iter().filter(|h| h.method == "CONNECT").map(|h| h.path).collect()
 }
 
-/// A registry behind the proxy redirects its blob to a CDN that `NO_PROXY` lists: the CDN is
-/// reached directly (before, the redirect went to the proxy, which was asked for the CDN).
-#[test]
-fn a_cdn_in_no_proxy_is_reached_directly_while_the_registry_goes_through_the_proxy() {
-    let data = noise(300_000, 71);
+/// A registry whose blob redirects to a CDN, both named by unresolvable `*.test` names: a
+/// request reaches either only through the proxy or a `--resolve` pin.
+struct Redirected {
+    data: Vec<u8>,
+    cdn: Fake,
+    cdn_name: String,
+    reg: Fake,
+    reg_name: String,
+}
+
+fn redirected(seed: u64) -> Redirected {
+    let data = noise(300_000, seed);
     let cdn = fake::cdn(vec![data.clone()]);
     let cdn_name = format!("cdn.test:{}", port(&cdn));
     let to = cdn_name.clone();
     let reg = fake::artifact_with(vec![("tool.bin", data.clone())], Guard::Open, move |_, d, _| {
         Reply::new(307, "").header("location", &format!("http://{to}/cdn/{d}?sig=secret"))
     });
-    // Unresolvable but through the proxy: a request that skips it fails.
     let reg_name = format!("registry.test:{}", port(&reg));
+    Redirected { data, cdn, cdn_name, reg, reg_name }
+}
+
+/// A registry behind the proxy redirects its blob to a CDN that `NO_PROXY` lists: the CDN is
+/// reached directly (before, the redirect went to the proxy, which was asked for the CDN).
+#[test]
+fn a_cdn_in_no_proxy_is_reached_directly_while_the_registry_goes_through_the_proxy() {
+    // The registry's name resolves only through the proxy: a request that skips it fails.
+    let Redirected { data, cdn, cdn_name, reg, reg_name } = redirected(71);
     let proxy = proxy_for(reg_name.clone(), &reg);
     let sb = Sandbox::new();
     let pin = format!("{cdn_name}:127.0.0.1");
@@ -61,15 +76,8 @@ fn a_cdn_in_no_proxy_is_reached_directly_while_the_registry_goes_through_the_pro
 /// proxy (before, it was asked directly, and its name did not resolve).
 #[test]
 fn a_cdn_outside_no_proxy_goes_through_the_proxy_while_the_registry_is_reached_directly() {
-    let data = noise(300_000, 72);
-    let cdn = fake::cdn(vec![data.clone()]);
-    // Unresolvable but through the proxy.
-    let cdn_name = format!("cdn.test:{}", port(&cdn));
-    let to = cdn_name.clone();
-    let reg = fake::artifact_with(vec![("tool.bin", data.clone())], Guard::Open, move |_, d, _| {
-        Reply::new(307, "").header("location", &format!("http://{to}/cdn/{d}?sig=secret"))
-    });
-    let reg_name = format!("registry.test:{}", port(&reg));
+    // The CDN's name resolves only through the proxy.
+    let Redirected { data, cdn, cdn_name, reg, reg_name } = redirected(72);
     let proxy = proxy_for(cdn_name.clone(), &cdn);
     let sb = Sandbox::new();
     let pin = format!("{reg_name}:127.0.0.1");
