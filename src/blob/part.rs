@@ -17,7 +17,8 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Level, Observer};
 use crate::held::{self, Dir, Node};
 
-/// `path` with `.part` appended to its file name (see [`part_name`] for names near the limit).
+/// `path` with `.part` appended to its file name; a name too long for five bytes more keeps its
+/// first 200 bytes and a hash of the whole before `.part`.
 pub fn part_path(path: &Path) -> PathBuf {
     match path.file_name() {
         Some(name) => path.with_file_name(part_name(name)),
