@@ -72,7 +72,8 @@ impl Session {
         obs: Arc<dyn Observer>,
         jobs: usize,
     ) -> Result<Session, Error> {
-        let client = Client::new(reference, opts, obs)?.with_concurrency(jobs);
+        let opts = ClientOptions { connections: jobs, ..opts.clone() };
+        let client = Client::new(reference, &opts, obs)?.with_concurrency(jobs);
         Ok(Session { client, cache: opts.cache.clone().map(Cache::new), pool: Pool::new(jobs) })
     }
 

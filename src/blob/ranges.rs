@@ -319,13 +319,15 @@ fn range(
     }
     reply.starts_at(*pos, spec.digest)?;
     let mut reader = reply.into_reader();
-    let mut buf = vec![0u8; BUF];
+    // One per connection: no bigger than what a read returns, so `--jobs` of them stay small.
+    let size = session.client.read_size();
+    let mut buf = vec![0u8; size];
     while *pos < end {
         if stop.is_set() {
             return Err(Error::new(ErrorKind::Interrupted, "stopped"));
         }
         session.cancel().check()?;
-        let want = ((end - *pos) as usize).min(BUF);
+        let want = ((end - *pos) as usize).min(size);
         let n = match reader.read(&mut buf[..want]) {
             Ok(0) => {
                 return Err(Error::new(

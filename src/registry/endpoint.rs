@@ -21,6 +21,20 @@ use crate::events::{Level, Observer};
 use crate::manifest::ACCEPT;
 use crate::reference::Reference;
 
+/// All connections' read buffers together stay near this whatever `--jobs` is, each one...
+const READ_BUDGET: usize = 4 * 1024 * 1024;
+/// ...at most this (reads this big keep loopback fast)...
+const READ_MAX: usize = 256 * 1024;
+/// ...and at least this: a response's head must fit in it (ureq allows 64 KiB of headers).
+const READ_MIN: usize = 64 * 1024;
+/// Requests are heads and small token forms; ureq zero-fills this buffer on every connection.
+pub(super) const WRITE_BUFFER: usize = 32 * 1024;
+
+/// Each connection's read buffer when `connections` are busy at once (see [`READ_BUDGET`]).
+pub(super) fn read_size(connections: usize) -> usize {
+    (READ_BUDGET / connections.max(1)).clamp(READ_MIN, READ_MAX)
+}
+
 /// What a mirror's endpoint carries besides a registry's.
 pub(super) struct MirrorOf {
     /// The registry it stands in for, sent as `ns=` on every request.
@@ -48,6 +62,8 @@ pub(super) struct Endpoint {
     pub(super) mirror: Option<MirrorOf>,
     /// A directory answering instead of the network (an OCI layout, or the cache offline).
     pub(super) store: Option<store::Store>,
+    /// Each connection's read buffer (see [`read_size`]).
+    pub(super) read_size: usize,
     _watch: CancelWatch,
 }
 
@@ -79,6 +95,7 @@ impl Endpoint {
         let deadline = opts.deadline.unwrap_or(DEFAULT_DEADLINE);
         let read_timeout = opts.timeout.unwrap_or(Duration::from_secs(30));
         let proxies = Proxies::new(log.clone());
+        let read_size = read_size(opts.connections);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -87,7 +104,8 @@ impl Endpoint {
             .timeout_connect(Some(opts.connect_timeout.unwrap_or(Duration::from_secs(30))))
             .timeout_per_read(Some(read_timeout))
             .timeout_recv_response(Some(deadline))
-            .input_buffer_size(256 * 1024)
+            .input_buffer_size(read_size)
+            .output_buffer_size(WRITE_BUFFER)
             .max_idle_connections_per_host(16)
             .tls_config(tls)
             .proxy(proxies.for_url(origin.base())?)
@@ -112,6 +130,7 @@ impl Endpoint {
             read_timeout,
             mirror,
             store: opts.store.clone().map(|s| s.for_registry(reference.registry())),
+            read_size,
         })
     }
 
@@ -165,5 +184,20 @@ impl Endpoint {
         let path = format!("/v2/{repo}/manifests/{reference}");
         let reply = self.head(&path, repo, &[("accept", ACCEPT)])?;
         Ok(reply.header("docker-content-digest").and_then(|v| v.trim().parse().ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_buffers_share_one_budget_above_sixteen_connections() {
+        for n in [0, 1, 4, 16] {
+            assert_eq!(read_size(n), READ_MAX, "{n} connections read 256 KiB at a time");
+        }
+        assert_eq!(read_size(32), 128 * 1024);
+        assert_eq!(read_size(64), READ_MIN);
+        assert_eq!(read_size(1000), READ_MIN, "a response's head must still fit");
     }
 }

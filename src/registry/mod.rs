@@ -92,6 +92,10 @@ pub struct ClientOptions {
     pub store: Option<store::Store>,
     /// Mirrors and remapped locations (`registries.conf`, `--mirror`).
     pub mirrors: crate::mirrors::Mirrors,
+    /// How many connections the caller keeps busy at once (its `--jobs`; 0 counts as 1). Each
+    /// connection's read buffer shrinks from 256 KiB down to 64 KiB above 16 of them, so that
+    /// all of them together hold about 4 MiB.
+    pub connections: usize,
 }
 
 /// The registry a reference is read from: its mirrors in order, then the registry itself, behind
@@ -144,6 +148,12 @@ impl Client {
     /// How many transfers may be in flight at once (`--jobs`).
     pub fn concurrency(&self) -> usize {
         self.gate.capacity()
+    }
+
+    /// The most a read of a body returns at once: each connection reads into a buffer of this
+    /// size, so a caller's buffer need not be larger.
+    pub(crate) fn read_size(&self) -> usize {
+        self.registry.read_size
     }
 
     /// The run's cancel flag.

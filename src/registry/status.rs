@@ -174,6 +174,16 @@ pub(crate) fn network(what: &str, e: ureq::Error, deadline: Duration) -> Error {
     {
         return Error::new(ErrorKind::Network, format!("{what}: {no_such_host}"));
     }
+    if let ureq::Error::Protocol(ureq_proto::Error::OutputOverflow) = e {
+        // Deterministic: the same request overflows again. Only a huge token gets here.
+        return Error::new(
+            ErrorKind::Network,
+            format!(
+                "{what}: the request's headers are over {} KiB",
+                super::endpoint::WRITE_BUFFER / 1024
+            ),
+        );
+    }
     // rustls reports a failed handshake as InvalidData (or as its own error): not worth a retry.
     let tls = match &e {
         ureq::Error::Rustls(r) => Some(Some(r)),

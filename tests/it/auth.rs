@@ -177,6 +177,63 @@ fn identity_token_uses_the_refresh_token_grant() {
     assert_eq!(fake.hits_to("/token").len(), 1);
 }
 
+/// A registry whose token endpoint trades a refresh token of `len` bytes for an access token
+/// as long, and whose manifest needs that access token; and a sandbox holding the refresh token.
+fn long_token_registry(len: usize) -> (fake::Fake, Sandbox) {
+    let refresh: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let access: String = (0..len).map(|i| (b'A' + (i % 26) as u8) as char).collect();
+    let me: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
+    let (me2, refresh2) = (me.clone(), refresh.clone());
+    let fake = fake::Fake::start(move |hit| {
+        let host = me2.get().cloned().unwrap_or_default();
+        if hit.path.starts_with("/token") {
+            let form = String::from_utf8_lossy(&hit.body).into_owned();
+            if form.contains(&format!("refresh_token={refresh2}")) {
+                return fake::Reply::new(200, format!(r#"{{"access_token":"{access}"}}"#));
+            }
+            return fake::Reply::new(401, "no");
+        }
+        if hit.header("authorization") != Some(&format!("Bearer {access}")) {
+            return fake::Reply::new(401, "").header(
+                "www-authenticate",
+                &format!(r#"Bearer realm="http://{host}/token",service="s""#),
+            );
+        }
+        fake::Reply::new(200, r#"{"schemaVersion":2,"manifests":[]}"#)
+            .header("content-type", "application/vnd.oci.image.index.v1+json")
+    });
+    me.set(fake.host.clone()).unwrap();
+    let sb = Sandbox::new();
+    sb.docker_config(&format!(
+        r#"{{"auths":{{"{}":{{"identitytoken":"{refresh}"}}}}}}"#,
+        fake.host
+    ));
+    (fake, sb)
+}
+
+/// Connections keep a 32 KiB write buffer (ureq's default 128 KiB is zero-filled on each of
+/// `--jobs` connections): a refresh token and an access token of 20 KiB each still go out
+/// whole, in the token form's body and in the `Authorization` header.
+#[test]
+fn twenty_kib_tokens_fit_the_request_buffer() {
+    let (fake, sb) = long_token_registry(20 * 1024);
+    sb.run(&["manifest", &format!("{}/x:v1", fake.host)]).ok();
+    assert_eq!(fake.hits_to("/token").len(), 1);
+}
+
+/// A token too long for any request (nginx refuses header lines over 8 KiB by default) fails
+/// at once with what is wrong, not after six retries of a "protocol" error.
+#[test]
+fn a_token_over_the_request_buffer_fails_at_once_and_says_so() {
+    let (fake, sb) = long_token_registry(40 * 1024);
+    let run = sb.run(&["manifest", &format!("{}/x:v1", fake.host)]);
+    run.fails(6, "the request's headers are over 32 KiB");
+    assert!(!run.stderr.contains("attempts"), "{}", run.stderr);
+    // The challenge; the request with the token never leaves (ureq refuses it before sending).
+    assert_eq!(fake.hits_to("/v2/x/manifests/v1").len(), 1);
+    assert_eq!(fake.hits_to("/token").len(), 1, "no retry");
+}
+
 #[test]
 fn redirected_blobs_get_no_authorization_on_the_other_host() {
     let files = vec![noise(30_000, 8), b"small".to_vec()];
