@@ -12,31 +12,6 @@ use crate::support::*;
 
 const MIB: usize = 1024 * 1024;
 
-/// Start `args`, wait until `ready`, send `signal`; the run with how long it took to end.
-fn signal_when(
-    sb: &Sandbox,
-    args: &[&str],
-    signal: &str,
-    ready: impl Fn() -> bool,
-) -> (Duration, Run) {
-    let child = sb
-        .cmd(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready() {
-        assert!(Instant::now() < deadline, "the run never got busy");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let asked = Instant::now();
-    let kill = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status();
-    assert!(kill.unwrap().success());
-    let run = Run::from(child.wait_with_output().unwrap());
-    (asked.elapsed(), run)
-}
-
 fn ranges(f: &Fake) -> usize {
     f.hits_to("/v2/x/blobs/").iter().filter(|h| h.header("range").is_some()).count()
 }
@@ -62,7 +37,7 @@ fn ctrl_c_mid_range_then_the_next_run_resumes_the_ranges() {
     let canaries = Canaries::plant(&sb.work());
     let r = format!("{}/x:v1", f.host);
     let args = ["pull", &r, "-o", "out", "-j", "4", "--no-cache"];
-    let (took, run) = signal_when(&sb, &args, "-INT", || ranges(&f) >= 3);
+    let (took, run) = signal_when(&sb, &args, "-INT", Duration::ZERO, || ranges(&f) >= 3);
     assert_eq!(run.code, 130, "{}", run.stderr);
     assert!(took < Duration::from_secs(2), "ended {took:?} after SIGINT");
     let said: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("oci-dl:")).collect();
@@ -94,7 +69,7 @@ fn sigterm_mid_stream_then_the_next_run_resumes() {
     let r = format!("{}/x:v1", f.host);
     let args = ["pull", &r, "-o", "out", "-j", "1", "--no-cache"];
     let part = sb.work().join("out/one.bin.part");
-    let (took, run) = signal_when(&sb, &args, "-TERM", || {
+    let (took, run) = signal_when(&sb, &args, "-TERM", Duration::ZERO, || {
         std::fs::metadata(&part).is_ok_and(|m| m.len() >= 3 * MIB as u64)
     });
     assert_eq!(run.code, 130, "{}", run.stderr);
@@ -199,7 +174,7 @@ fn ctrl_c_during_extraction_leaves_only_the_part_and_the_next_run_unpacks_it_all
     // An archive's `.part` is hidden (`.oci-dl-<digest>.part`): it never gets a final name.
     let part =
         || tree(&out).into_iter().find(|p| p.starts_with(".oci-dl-") && p.ends_with(".part"));
-    let (took, run) = signal_when(&sb, &args, "-INT", || {
+    let (took, run) = signal_when(&sb, &args, "-INT", Duration::ZERO, || {
         part().is_some_and(|p| std::fs::metadata(out.join(p)).unwrap().len() >= 5 * MIB as u64)
     });
     assert_eq!(run.code, 130, "{}", run.stderr);

@@ -143,52 +143,20 @@ fn bearer_token_with_credentials_and_refusal() {
     assert!(!sb.work().join("bad").exists());
 }
 
-#[test]
-fn identity_token_uses_the_refresh_token_grant() {
+/// A registry whose token endpoint trades `refresh` (a Docker config's `identitytoken`, sent
+/// with the refresh-token grant) for `access`, and whose manifest needs `access`; and a sandbox
+/// whose Docker config holds `refresh`.
+fn refresh_token_registry(refresh: &str, access: &str) -> (fake::Fake, Sandbox) {
     let me: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
-    let me2 = me.clone();
+    let (me2, refresh2, access) = (me.clone(), refresh.to_owned(), access.to_owned());
     let fake = fake::Fake::start(move |hit| {
         let host = me2.get().cloned().unwrap_or_default();
         if hit.path.starts_with("/token") {
             let form = String::from_utf8_lossy(&hit.body).into_owned();
             if hit.method == "POST"
                 && form.contains("grant_type=refresh_token")
-                && form.contains("refresh_token=rt-xyz")
+                && form.contains(&format!("refresh_token={refresh2}"))
             {
-                return fake::Reply::new(200, r#"{"access_token":"at-1"}"#);
-            }
-            return fake::Reply::new(401, "no");
-        }
-        if hit.header("authorization") != Some("Bearer at-1") {
-            return fake::Reply::new(401, "").header(
-                "www-authenticate",
-                &format!(r#"Bearer realm="http://{host}/token",service="s""#),
-            );
-        }
-        fake::Reply::new(200, r#"{"schemaVersion":2,"manifests":[]}"#)
-            .header("content-type", "application/vnd.oci.image.index.v1+json")
-    });
-    me.set(fake.host.clone()).unwrap();
-    let sb = Sandbox::new();
-    sb.docker_config(&format!(r#"{{"auths":{{"{}":{{"identitytoken":"rt-xyz"}}}}}}"#, fake.host));
-    let run = sb.run(&["manifest", &format!("{}/x:v1", fake.host), "-vv"]);
-    run.ok();
-    assert!(!run.stderr.contains("rt-xyz") && !run.stderr.contains("at-1"), "{}", run.stderr);
-    assert_eq!(fake.hits_to("/token").len(), 1);
-}
-
-/// A registry whose token endpoint trades a refresh token of `len` bytes for an access token
-/// as long, and whose manifest needs that access token; and a sandbox holding the refresh token.
-fn long_token_registry(len: usize) -> (fake::Fake, Sandbox) {
-    let refresh: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
-    let access: String = (0..len).map(|i| (b'A' + (i % 26) as u8) as char).collect();
-    let me: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
-    let (me2, refresh2) = (me.clone(), refresh.clone());
-    let fake = fake::Fake::start(move |hit| {
-        let host = me2.get().cloned().unwrap_or_default();
-        if hit.path.starts_with("/token") {
-            let form = String::from_utf8_lossy(&hit.body).into_owned();
-            if form.contains(&format!("refresh_token={refresh2}")) {
                 return fake::Reply::new(200, format!(r#"{{"access_token":"{access}"}}"#));
             }
             return fake::Reply::new(401, "no");
@@ -211,12 +179,26 @@ fn long_token_registry(len: usize) -> (fake::Fake, Sandbox) {
     (fake, sb)
 }
 
+/// `len` letters, for a token that long.
+fn letters(len: usize, first: u8) -> String {
+    (0..len).map(|i| (first + (i % 26) as u8) as char).collect()
+}
+
+#[test]
+fn identity_token_uses_the_refresh_token_grant() {
+    let (fake, sb) = refresh_token_registry("rt-xyz", "at-1");
+    let run = sb.run(&["manifest", &format!("{}/x:v1", fake.host), "-vv"]);
+    run.ok();
+    assert!(!run.stderr.contains("rt-xyz") && !run.stderr.contains("at-1"), "{}", run.stderr);
+    assert_eq!(fake.hits_to("/token").len(), 1);
+}
+
 /// Connections keep a 32 KiB write buffer (ureq's default 128 KiB is zero-filled on each of
 /// `--jobs` connections): a refresh token and an access token of 20 KiB each still go out
 /// whole, in the token form's body and in the `Authorization` header.
 #[test]
 fn twenty_kib_tokens_fit_the_request_buffer() {
-    let (fake, sb) = long_token_registry(20 * 1024);
+    let (fake, sb) = refresh_token_registry(&letters(20 * 1024, b'a'), &letters(20 * 1024, b'A'));
     sb.run(&["manifest", &format!("{}/x:v1", fake.host)]).ok();
     assert_eq!(fake.hits_to("/token").len(), 1);
 }
@@ -225,7 +207,7 @@ fn twenty_kib_tokens_fit_the_request_buffer() {
 /// at once with what is wrong, not after six retries of a "protocol" error.
 #[test]
 fn a_token_over_the_request_buffer_fails_at_once_and_says_so() {
-    let (fake, sb) = long_token_registry(40 * 1024);
+    let (fake, sb) = refresh_token_registry(&letters(40 * 1024, b'a'), &letters(40 * 1024, b'A'));
     let run = sb.run(&["manifest", &format!("{}/x:v1", fake.host)]);
     run.fails(6, "the request's headers are over 32 KiB");
     assert!(!run.stderr.contains("attempts"), "{}", run.stderr);

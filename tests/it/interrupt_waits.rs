@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::fake::{self, Fake, Fault, Guard, Reply};
 use crate::support::*;
@@ -13,31 +13,15 @@ const MIB: usize = 1024 * 1024;
 /// Well under the CLI's grace exit (2 s after the signal).
 const PROMPT: Duration = Duration::from_millis(1500);
 
-/// Start `args`, wait until `ready` holds for the fake's hits, send SIGINT, and return how long
-/// the run took to end after it, with its result.
+/// Start `args`, wait until `ready` holds for the fake's hits and 300 ms more (well into the
+/// wait), send SIGINT; the run, with how long it took to end after it.
 fn interrupt_when(
     sb: &Sandbox,
     args: &[&str],
     f: &Fake,
     ready: impl Fn(&Fake) -> bool,
 ) -> (Duration, Run) {
-    let child = sb
-        .cmd(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ready(f) {
-        assert!(Instant::now() < deadline, "the run never reached the wait: {:?}", f.hits());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300)); // well into the wait
-    let asked = Instant::now();
-    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-    assert!(kill.unwrap().success());
-    let run = Run::from(child.wait_with_output().unwrap());
-    (asked.elapsed(), run)
+    signal_when(sb, args, "-INT", Duration::from_millis(300), || ready(f))
 }
 
 #[test]

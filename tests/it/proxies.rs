@@ -26,6 +26,24 @@ fn connects(proxy: &Fake) -> Vec<String> {
     proxy.hits().into_iter().filter(|h| h.method == "CONNECT").map(|h| h.path).collect()
 }
 
+/// Pull `{reg_name}/x:v1` with `pinned` resolved to loopback, the proxy named in `vars[0]`
+/// (`HTTP_PROXY` or `http_proxy`) and `no_proxy` in `vars[1]`; the pull must land `data`.
+fn pull_through(proxy: &Fake, vars: [&str; 2], no_proxy: &str, names: [&str; 2], data: &[u8]) {
+    let [reg_name, pinned] = names;
+    let sb = Sandbox::new();
+    let pin = format!("{pinned}:127.0.0.1");
+    let r = format!("{reg_name}/x:v1");
+    let args = ["pull", &r, "-o", "out", "--plain-http", "--resolve", &pin, "--no-cache"];
+    let run = sb
+        .cmd(&args)
+        .env(vars[0], format!("http://{}", proxy.host))
+        .env(vars[1], no_proxy)
+        .output()
+        .unwrap();
+    Run::from(run).ok();
+    assert_eq!(std::fs::read(sb.work().join("out/tool.bin")).unwrap(), data);
+}
+
 /// A registry whose blob redirects to a CDN, both named by unresolvable `*.test` names: a
 /// request reaches either only through the proxy or a `--resolve` pin.
 struct Redirected {
@@ -55,18 +73,7 @@ fn a_cdn_in_no_proxy_is_reached_directly_while_the_registry_goes_through_the_pro
     // The registry's name resolves only through the proxy: a request that skips it fails.
     let Redirected { data, cdn, cdn_name, reg, reg_name } = redirected(71);
     let proxy = proxy_for(reg_name.clone(), &reg);
-    let sb = Sandbox::new();
-    let pin = format!("{cdn_name}:127.0.0.1");
-    let r = format!("{reg_name}/x:v1");
-    let args = ["pull", &r, "-o", "out", "--plain-http", "--resolve", &pin, "--no-cache"];
-    let run = sb
-        .cmd(&args)
-        .env("HTTP_PROXY", format!("http://{}", proxy.host))
-        .env("NO_PROXY", "cdn.test")
-        .output()
-        .unwrap();
-    Run::from(run).ok();
-    assert_eq!(std::fs::read(sb.work().join("out/tool.bin")).unwrap(), data);
+    pull_through(&proxy, ["HTTP_PROXY", "NO_PROXY"], "cdn.test", [&reg_name, &cdn_name], &data);
     let seen = connects(&proxy);
     assert!(!seen.is_empty() && seen.iter().all(|c| *c == reg_name), "{seen:?}");
     assert_eq!(cdn.hits_to("/cdn/").len(), 1, "the CDN was asked directly");
@@ -79,18 +86,13 @@ fn a_cdn_outside_no_proxy_goes_through_the_proxy_while_the_registry_is_reached_d
     // The CDN's name resolves only through the proxy.
     let Redirected { data, cdn, cdn_name, reg, reg_name } = redirected(72);
     let proxy = proxy_for(cdn_name.clone(), &cdn);
-    let sb = Sandbox::new();
-    let pin = format!("{reg_name}:127.0.0.1");
-    let r = format!("{reg_name}/x:v1");
-    let args = ["pull", &r, "-o", "out", "--plain-http", "--resolve", &pin, "--no-cache"];
-    let run = sb
-        .cmd(&args)
-        .env("http_proxy", format!("http://{}", proxy.host))
-        .env("no_proxy", "registry.test")
-        .output()
-        .unwrap();
-    Run::from(run).ok();
-    assert_eq!(std::fs::read(sb.work().join("out/tool.bin")).unwrap(), data);
+    pull_through(
+        &proxy,
+        ["http_proxy", "no_proxy"],
+        "registry.test",
+        [&reg_name, &reg_name],
+        &data,
+    );
     assert_eq!(connects(&proxy), [cdn_name], "only the CDN went through the proxy");
     let tunnelled = proxy.hits_to("/cdn/");
     assert_eq!(tunnelled.len(), 1);
@@ -121,18 +123,13 @@ fn a_token_realm_on_another_host_goes_through_its_own_proxy() {
     });
     let reg_name = format!("registry.test:{}", port(&reg));
     let proxy = proxy_for(realm.clone(), &token);
-    let sb = Sandbox::new();
-    let pin = format!("{reg_name}:127.0.0.1");
-    let r = format!("{reg_name}/x:v1");
-    let args = ["pull", &r, "-o", "out", "--plain-http", "--resolve", &pin, "--no-cache"];
-    let run = sb
-        .cmd(&args)
-        .env("HTTP_PROXY", format!("http://{}", proxy.host))
-        .env("NO_PROXY", "registry.test")
-        .output()
-        .unwrap();
-    Run::from(run).ok();
-    assert_eq!(std::fs::read(sb.work().join("out/tool.bin")).unwrap(), data);
+    pull_through(
+        &proxy,
+        ["HTTP_PROXY", "NO_PROXY"],
+        "registry.test",
+        [&reg_name, &reg_name],
+        &data,
+    );
     assert_eq!(connects(&proxy), [realm], "only the realm went through the proxy");
     assert_eq!(token.hits_to("/token").len(), 1);
     assert!(!reg.hits_to("/v2/x/blobs/").is_empty(), "the registry was asked directly");

@@ -331,6 +331,30 @@ pub fn test_python() -> PathBuf {
 /// A test's prerequisite: when it is missing the test fails, naming it — it never passes by
 /// skipping. `scripts/setup-test-deps` installs every one.
 #[track_caller]
+/// Start `args`, wait until `ready` holds (then `settle` more, to be well into a wait), send
+/// `signal` (`-INT`, `-TERM`…); the run, with how long it took to end after the signal.
+pub fn signal_when(
+    sb: &Sandbox,
+    args: &[&str],
+    signal: &str,
+    settle: std::time::Duration,
+    ready: impl Fn() -> bool,
+) -> (std::time::Duration, Run) {
+    use std::time::{Duration, Instant};
+    let child = sb.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "the run never got to where the signal is due");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(settle);
+    let asked = Instant::now();
+    let kill = Command::new("kill").args([signal, &child.id().to_string()]).status();
+    assert!(kill.unwrap().success());
+    let run = Run::from(child.wait_with_output().unwrap());
+    (asked.elapsed(), run)
+}
+
 pub fn require(present: bool, what: &str) {
     assert!(present, "missing test prerequisite: {what} (scripts/setup-test-deps installs it)");
 }
