@@ -30,8 +30,15 @@ pub(crate) struct Pool {
 /// A body stream's place in [`Pool::stream`]'s count, given back on drop.
 pub(crate) struct Streaming<'a> {
     pool: &'a Pool,
-    /// Whether the cores are spare enough for this stream to hash on a thread of its own.
-    pub spread: bool,
+}
+
+impl Streaming<'_> {
+    /// Whether the cores are spare enough for this stream to hash on a thread of its own: the
+    /// streams in flight, this one included, are fewer than the cores. Asked again as the
+    /// stream goes, since other streams start and end.
+    pub fn spare_core(&self) -> bool {
+        self.pool.streams.load(Ordering::Relaxed) < self.pool.cores
+    }
 }
 
 impl Drop for Streaming<'_> {
@@ -70,13 +77,12 @@ impl Pool {
         Pool { spare: Mutex::new(workers.max(1) - 1), streams: Default::default(), cores }
     }
 
-    /// Count a body stream in for as long as the guard lives, and say whether it should spread
-    /// over three threads (receive, write, hash): only while the streams in flight, this one
-    /// included, are fewer than the cores. Beyond that a hashing thread per stream only adds
-    /// switches and a second trip to memory on cores that are all busy anyway.
+    /// Count a body stream in for as long as the guard lives (see [`Streaming::spare_core`]).
+    /// Beyond one stream a core, a hashing thread per stream only adds switches and a second
+    /// trip to memory on cores that are all busy anyway.
     pub fn stream(&self) -> Streaming<'_> {
-        let live = self.streams.fetch_add(1, Ordering::SeqCst) + 1;
-        Streaming { pool: self, spread: live < self.cores }
+        self.streams.fetch_add(1, Ordering::SeqCst);
+        Streaming { pool: self }
     }
 
     /// Run `work` over every job; every job runs, whatever the others return. Results come
@@ -209,6 +215,19 @@ mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
+
+    /// A stream hashes apart only while it and the others are fewer than the cores, asked
+    /// again as streams start and end (the pipeline switches at its next chunk).
+    #[test]
+    fn a_core_is_spare_while_streams_are_fewer_than_cores() {
+        let pool = Pool { cores: 2, ..Pool::new(4) };
+        let first = pool.stream();
+        assert!(first.spare_core(), "alone on two cores");
+        let second = pool.stream();
+        assert!(!first.spare_core() && !second.spare_core(), "one stream a core");
+        drop(second);
+        assert!(first.spare_core(), "the other ended: the core is spare again");
+    }
 
     #[test]
     fn results_keep_job_order_and_concurrency_is_bounded() {

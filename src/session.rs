@@ -17,12 +17,14 @@
 //!   the permits spare then or given back later, so nesting never waits for a worker; the first
 //!   failed range stops the group. Whoever finds the next range on disk hashes it in order.
 //! - **A stream's pipeline** (`blob::pipeline`): a blob of 4 MiB or more is received on one extra
-//!   thread and written on the worker; while the run's streams are fewer than the cores, a
-//!   second extra thread hashes what was written, and once every core has a stream the worker
-//!   hashes each 256 KiB buffer right after writing it (a third thread would only add switches
-//!   and a second trip to memory). Buffers: 20 MiB (`PIPELINE_BUDGET`) shared by all `--jobs`
-//!   streams, `DEPTH + 1` chunks each (at most 256 KiB in the two-thread form); a smaller
-//!   blob is read, written and hashed on the worker through one 256 KiB buffer.
+//!   thread and written on the worker. While the run's streams are fewer than the cores, a
+//!   second extra thread hashes what was written; once every core has a stream, the worker
+//!   hashes each 256 KiB piece right after writing it (a third thread would only add switches
+//!   and a second trip to memory). Checked before each chunk, so a stream takes the hashing
+//!   thread when others end and gives it back (joined, the hash caught up) when others start.
+//!   Buffers: 20 MiB (`PIPELINE_BUDGET`) shared by all `--jobs` streams, `DEPTH + 1` chunks
+//!   each; a smaller blob is read, written and hashed on the worker through one 256 KiB buffer.
+//!   Each connection reads into a buffer of 256 KiB, less above 16 connections (4 MiB for all).
 //! - **An unpacker per layer extracted while it downloads** (`pull::layer`, scoped to that
 //!   layer) and **one applier per root filesystem** (`pull::rootfs`, applying layers in order;
 //!   woken by each download's end through a condvar): both read a tap (`blob::tee`), a bounded

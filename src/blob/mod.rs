@@ -14,8 +14,9 @@
 //! - small blobs (< 4 MiB): that thread reads, writes and hashes with one 256 KiB buffer;
 //! - bigger ones: a receiving thread reads the body into `DEPTH + 1` recycled chunks, the caller
 //!   writes them, and a hashing thread hashes what was written while the run's streams leave a
-//!   core spare (else the caller hashes each chunk, at most 256 KiB, after writing it); the
-//!   chunk size shrinks with `--jobs` so that all transfers together stay within a 20 MiB budget;
+//!   core spare (else the caller hashes each 256 KiB piece right after writing it; a stream
+//!   switches between the two as other streams start and end); the chunk size shrinks with
+//!   `--jobs` so that all transfers together stay within a 20 MiB budget;
 //! - ranges: a group of the session's pool (the caller plus spare workers, at most `--jobs`)
 //!   fetches ranges (16 MiB down to 1 MiB) and writes them in place; whichever worker finds the
 //!   next one on disk hashes the contiguous prefix (read back from the page cache) and feeds the

@@ -1,16 +1,21 @@
 //! The pipeline of a big stream: a thread receives into a few recycled buffers while the worker
-//! writes them; a third thread hashes what was written while the run's streams leave a core
-//! spare, else the worker hashes each cache-sized buffer right after writing it (see
-//! [`crate::pool::Pool::stream`]). `blob::stream` decides when a transfer is big enough.
+//! writes them. While the run's streams leave a core spare a third thread hashes what was
+//! written; else the worker hashes each cache-sized piece right after writing it. A stream
+//! takes that thread, or gives it back, as other streams start and end (see
+//! [`crate::pool::Streaming::spare_core`]). `blob::stream` decides when a transfer is big enough.
 
 use std::io::Read;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::thread::{Scope, ScopedJoinHandle};
 
 use super::resume::{BUF, CHECKPOINT_EVERY};
 use super::sink::Sink;
 use super::verify::State;
 use super::{BlobSpec, Transfer};
+use crate::digest::{Algorithm, Hasher};
 use crate::error::{Error, ErrorKind};
 use crate::events::Progress;
+use crate::pool::Streaming;
 use crate::retry::Cancel;
 
 /// Pipelined transfers pass chunks of at most this size between their threads...
@@ -22,25 +27,23 @@ const PIPELINE_BUDGET: usize = 20 * 1024 * 1024;
 /// ...with this many queued between two stages (each transfer owns `DEPTH + 1` buffers).
 const PIPELINE_DEPTH: usize = 4;
 
-/// Copy the body through the pipeline until it ends, fails, or the sink switches to ranges;
-/// `spread`: hash on a thread of its own. Returns what ended it; the caller checks the size.
+/// A received chunk and how many of its bytes are filled.
+type Full = (Vec<u8>, usize);
+
+/// Copy the body through the pipeline until it ends, fails, or the sink switches to ranges.
+/// Returns what ended it; the caller checks the size.
 pub(super) fn run(
     reader: &mut (dyn Read + Send),
     t: Transfer<'_>,
     sink: &mut dyn Sink,
     state: &mut State,
-    spread: bool,
+    streaming: &Streaming<'_>,
 ) -> Result<(), Error> {
     let Transfer { session, spec, who } = t;
     let cancel = session.cancel();
-    // Cache-sized when this thread hashes what it just wrote; within the budget either way.
     let chunk = chunk_size(session.client.concurrency());
-    let chunk = if spread { chunk } else { chunk.min(BUF) };
-    let algorithm = spec.digest.algorithm();
-    let hasher = spread.then(|| std::mem::replace(&mut state.hasher, algorithm.hasher()));
     let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 1);
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
-    let (hash_tx, hash_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Full>(PIPELINE_DEPTH);
     for _ in 0..=PIPELINE_DEPTH {
         let _ = free_tx.send(vec![0u8; chunk]);
     }
@@ -48,35 +51,18 @@ pub(super) fn run(
     let stop = &stop;
     let start = state.written;
     std::thread::scope(|s| {
-        // The receiver's supply ends when the last holder of `free_tx` is done with it.
-        let mut free_tx = Some(free_tx);
-        let hashing = hasher.map(|mut hasher| {
-            let free = free_tx.take().expect("one sender");
-            s.spawn(move || {
-                for (buf, n) in hash_rx {
-                    hasher.update(&buf[..n]);
-                    let _ = free.send(buf);
-                }
-                hasher
-            })
-        });
         let watch = Watch { cancel, progress: who.progress };
         let receiving =
             s.spawn(move || receive(reader, &free_rx, &full_tx, stop, spec, start, watch));
-        let next = match &free_tx {
-            Some(free) => Next::Free(free),
-            None => Next::Hash(&hash_tx),
-        };
-        let written = write_and_pass(&full_rx, sink, state, next);
+        let algorithm = spec.digest.algorithm();
+        let mut writer = Writer { free: free_tx, hashing: None, spare: streaming, algorithm };
+        let written = writer.write_all(s, &full_rx, sink, state);
         // Stop the receiver if this side quit early: it sees the flag or a closed channel.
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(full_rx);
-        drop(hash_tx);
-        drop(free_tx);
+        writer.hash_here(state);
+        drop(writer);
         let received = receiving.join().expect("receiving thread");
-        if let Some(h) = hashing {
-            state.hasher = h.join().expect("hashing thread");
-        }
         // The receiver counts bytes as they arrive; some may never have been written.
         who.progress.set(state.written);
         match received {
@@ -92,8 +78,8 @@ pub(super) fn run(
 /// passed on first.
 fn receive(
     reader: &mut (dyn Read + Send),
-    free: &std::sync::mpsc::Receiver<Vec<u8>>,
-    full: &std::sync::mpsc::SyncSender<(Vec<u8>, usize)>,
+    free: &Receiver<Vec<u8>>,
+    full: &SyncSender<Full>,
     stop: &std::sync::atomic::AtomicBool,
     spec: BlobSpec<'_>,
     start: u64,
@@ -116,41 +102,84 @@ fn receive(
     }
 }
 
-/// Where the writing stage passes a written buffer.
-enum Next<'a> {
-    /// To the hashing thread.
-    Hash(&'a std::sync::mpsc::SyncSender<(Vec<u8>, usize)>),
-    /// Hashed here, right after the write read it, and back to the receiver.
-    Free(&'a std::sync::mpsc::SyncSender<Vec<u8>>),
+/// The writing stage, on the worker.
+struct Writer<'scope, 'a> {
+    /// Where written buffers go back to the receiver.
+    free: SyncSender<Vec<u8>>,
+    /// The hashing thread, while the stream has one: written buffers go to it, and from it
+    /// back to the receiver.
+    hashing: Option<(SyncSender<Full>, ScopedJoinHandle<'scope, Hasher>)>,
+    spare: &'a Streaming<'a>,
+    algorithm: Algorithm,
 }
 
-/// The writing stage: write each received buffer, checkpoint, and pass it on (see [`Next`]);
-/// stop early when the sink switches to ranges.
-fn write_and_pass(
-    full: &std::sync::mpsc::Receiver<(Vec<u8>, usize)>,
-    sink: &mut dyn Sink,
-    state: &mut State,
-    next: Next<'_>,
-) -> Result<(), Error> {
-    for (buf, n) in full {
-        sink.write(&buf[..n])?;
-        match next {
-            Next::Hash(_) => state.note(&buf[..n]),
-            Next::Free(_) => state.absorb(&buf[..n]),
+impl<'scope> Writer<'scope, '_> {
+    /// Write each received buffer, checkpoint, and pass it on; stop early when the sink
+    /// switches to ranges. Before each buffer, take a hashing thread if a core is spare, or
+    /// give it back if not: in order, so the hash sees every byte once and in sequence.
+    fn write_all(
+        &mut self,
+        s: &'scope Scope<'scope, '_>,
+        full: &Receiver<Full>,
+        sink: &mut dyn Sink,
+        state: &mut State,
+    ) -> Result<(), Error> {
+        for (buf, n) in full {
+            match (self.spare.spare_core(), self.hashing.is_some()) {
+                (true, false) => self.hash_apart(s, state),
+                (false, true) => self.hash_here(state),
+                _ => {}
+            }
+            match &self.hashing {
+                Some(_) => {
+                    sink.write(&buf[..n])?;
+                    state.note(&buf[..n]);
+                }
+                // Cache-sized pieces: each is hashed while the write just left it in cache.
+                None => {
+                    for piece in buf[..n].chunks(BUF) {
+                        sink.write(piece)?;
+                        state.absorb(piece);
+                    }
+                }
+            }
+            if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY {
+                sink.checkpoint(state.written, state.etag.as_deref());
+            }
+            // A closed channel means the other side stopped; the loop ends with `full`.
+            match &self.hashing {
+                Some((hash, _)) => drop(hash.send((buf, n))),
+                None => drop(self.free.send(buf)),
+            }
+            if sink.wants_ranges(state.written) {
+                break;
+            }
         }
-        if state.written / CHECKPOINT_EVERY != (state.written - n as u64) / CHECKPOINT_EVERY {
-            sink.checkpoint(state.written, state.etag.as_deref());
-        }
-        // A closed channel means the other side stopped; the loop ends with `full`.
-        match next {
-            Next::Hash(hash) => drop(hash.send((buf, n))),
-            Next::Free(free) => drop(free.send(buf)),
-        }
-        if sink.wants_ranges(state.written) {
-            break;
+        Ok(())
+    }
+
+    /// Move the hash to a thread of its own, fed the buffers written from now on.
+    fn hash_apart(&mut self, s: &'scope Scope<'scope, '_>, state: &mut State) {
+        let mut hasher = std::mem::replace(&mut state.hasher, self.algorithm.hasher());
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Full>(PIPELINE_DEPTH);
+        let free = self.free.clone();
+        let thread = s.spawn(move || {
+            for (buf, n) in rx {
+                hasher.update(&buf[..n]);
+                let _ = free.send(buf);
+            }
+            hasher
+        });
+        self.hashing = Some((tx, thread));
+    }
+
+    /// Take the hash back once the hashing thread has caught up (and ended).
+    fn hash_here(&mut self, state: &mut State) {
+        if let Some((tx, thread)) = self.hashing.take() {
+            drop(tx);
+            state.hasher = thread.join().expect("hashing thread");
         }
     }
-    Ok(())
 }
 
 /// The pipeline's chunk size when `jobs` transfers may run at once: memory stays near

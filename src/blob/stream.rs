@@ -150,7 +150,7 @@ pub(super) fn copy(
         return pump(reader, t, sink, state);
     }
     let streaming = session.pool.stream();
-    pipeline::run(reader, t, sink, state, streaming.spread)?;
+    pipeline::run(reader, t, sink, state, &streaming)?;
     if sink.switched() {
         return Ok(()); // the rest comes in ranges
     }
