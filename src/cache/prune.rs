@@ -34,6 +34,7 @@ const LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
 struct Held {
     blobs: Dir,
     stamps: Option<Dir>,
+    algorithm: Algorithm,
 }
 
 /// One entry: when last used, its size, which [`Held`] and its name there.
@@ -76,6 +77,10 @@ impl Cache {
         }
         for h in &held {
             sweep_leftovers(&h.blobs)?;
+            if let Some(s) = &h.stamps {
+                sweep_leftovers(s)?;
+                drop_orphan_stamps(h, s)?;
+            }
         }
         let cutoff = if max_bytes == 0 { None } else { SystemTime::now().checked_sub(RECORD_AGE) };
         if let Some(dir) = root.existing_child(OsStr::new(outputs::DIR))? {
@@ -119,6 +124,19 @@ fn sweep_leftovers(dir: &Dir) -> Result<(), Error> {
     Ok(())
 }
 
+/// Remove the stamps of entries that are gone (deleted by hand, or by a run that found them
+/// corrupt before it could drop the stamp), ours alone as for leftovers. A run adding an entry
+/// now stamps it only after the entry is in place, and a lost stamp costs one hash.
+fn drop_orphan_stamps(h: &Held, stamps: &Dir) -> Result<(), Error> {
+    for name in stamps.names()?.into_iter().filter(|n| is_hex(n, h.algorithm)) {
+        let ours = stamps.entry(&name)?.is_some_and(|n| n.unfit().is_none());
+        if ours && h.blobs.entry(&name)?.is_none() {
+            let _ = stamps.remove_file(&name);
+        }
+    }
+    Ok(())
+}
+
 /// Every entry below `root`, with the directories that hold them.
 fn list(root: &Dir) -> Result<(Vec<Held>, Vec<Candidate>), Error> {
     let (mut held, mut entries) = (Vec::new(), Vec::new());
@@ -141,7 +159,7 @@ fn list(root: &Dir) -> Result<(Vec<Held>, Vec<Candidate>), Error> {
             let used = time(stamp.map_or(node.mtime, |s| s.mtime));
             entries.push((used, node.size, held.len(), name));
         }
-        held.push(Held { blobs: dir, stamps: sdir });
+        held.push(Held { blobs: dir, stamps: sdir, algorithm: a });
     }
     // Manifests kept for re-pulls count and go the same way, least recently written first.
     if let Some(manifests) = root.existing_child(OsStr::new("manifests"))? {
@@ -151,7 +169,7 @@ fn list(root: &Dir) -> Result<(Vec<Held>, Vec<Candidate>), Error> {
                 let Some(node) = dir.entry(&name)?.filter(Node::is_file) else { continue };
                 entries.push((time(node.mtime), node.size, held.len(), name));
             }
-            held.push(Held { blobs: dir, stamps: None });
+            held.push(Held { blobs: dir, stamps: None, algorithm: a });
         }
     }
     Ok((held, entries))

@@ -197,3 +197,40 @@ fn prune_sweeps_the_temporary_files_killed_runs_left_and_nothing_else() {
     assert_eq!(left, [".not-ours-either", ".tmp-link-1-2-5", ".tmp-live-1-2-4"]);
     assert_eq!(std::fs::read(&precious).unwrap(), b"mine");
 }
+
+/// Stamps are swept as entries are: a killed run's temporary stamp, and the stamp of an entry
+/// someone deleted; a live entry's stamp, a file that is no stamp's name and the target of a
+/// symlink named like a stamp stay.
+#[test]
+fn prune_sweeps_stamps_left_without_their_entry() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = Cache::new(d.path().join("c"));
+    let kept = put_bytes(&cache, d.path(), b"kept");
+    let gone = put_bytes(&cache, d.path(), b"gone");
+    std::thread::sleep(SETTLED);
+    for dg in [&kept, &gone] {
+        let e = cache.get(dg).unwrap();
+        cache.stamp(dg, &e.file, Before::settled(&e.file)).unwrap();
+    }
+    assert!(cache.get(&kept).unwrap().verified && cache.get(&gone).unwrap().verified);
+    std::fs::remove_file(cache.path(&gone)).unwrap();
+    let stamps = cache.root().join("stamps/sha256");
+    let old = File::create(stamps.join(".tmp-abc-1-2-3")).unwrap();
+    old.set_modified(SystemTime::now() - std::time::Duration::from_secs(25 * 3600)).unwrap();
+    std::fs::write(stamps.join("notes.txt"), b"not a stamp").unwrap();
+    let precious = d.path().join("precious");
+    std::fs::write(&precious, b"mine").unwrap();
+    let orphan_link = Digest::of(Algorithm::Sha256, b"never cached");
+    std::os::unix::fs::symlink(&precious, stamps.join(orphan_link.hex())).unwrap();
+    cache.prune(u64::MAX).unwrap();
+    let mut left: Vec<String> = std::fs::read_dir(&stamps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    let mut want = vec![kept.hex().to_owned(), orphan_link.hex().to_owned(), "notes.txt".into()];
+    want.sort();
+    assert_eq!(left, want, "the orphan stamp and the leftover went");
+    assert_eq!(std::fs::read(&precious).unwrap(), b"mine");
+    assert!(cache.get(&kept).unwrap().verified);
+}
