@@ -6,6 +6,7 @@ mod support;
 mod architecture;
 mod attacks;
 mod attacks_conc;
+mod attacks_heads;
 mod attacks_owners;
 mod attribution;
 mod auth;

@@ -1,0 +1,31 @@
+//! A registry that answers with a huge response head, at any `--jobs`: each connection's read
+//! buffer shrinks with `--jobs` (`registry::endpoint::read_size`), and must stay able to tell
+//! a head that is too long from a connection that closed.
+
+use std::time::Instant;
+
+use crate::support::fake::{self, Guard, Reply};
+use crate::support::*;
+
+/// A head over ureq's 64 KiB limit fails at once, saying so, whatever `--jobs` is: at `-j 64`
+/// the read buffer once was exactly 64 KiB, and a longer head filled it and read as a closed
+/// connection ("Peer disconnected"), retried six times over 12 s.
+#[test]
+fn a_response_head_over_64_kib_fails_at_once_at_any_jobs() {
+    for jobs in ["4", "64"] {
+        let f = fake::artifact_with(vec![("a.bin", b"abc".to_vec())], Guard::Open, |hit, _, b| {
+            Reply::blob(hit, b).header("x-pad", &"p".repeat(70 * 1024))
+        });
+        let sb = Sandbox::new();
+        let canaries = Canaries::plant(&sb.work());
+        let started = Instant::now();
+        let r = format!("{}/x:v1", f.host);
+        let run = sb.run(&["pull", &r, "-o", "out", "-j", jobs, "--no-cache"]);
+        run.fails(6, "response header is too big");
+        assert!(!run.stderr.contains("attempts"), "-j {jobs}: {}", run.stderr);
+        assert_eq!(f.hits_to("/v2/x/blobs/").len(), 1, "-j {jobs}: no retry");
+        assert!(started.elapsed().as_secs() < 5, "-j {jobs}: {:?}", started.elapsed());
+        assert!(!sb.work().join("out/a.bin").exists());
+        canaries.assert_unchanged();
+    }
+}
