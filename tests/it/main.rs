@@ -8,6 +8,7 @@ mod attacks;
 mod attacks_conc;
 mod attacks_heads;
 mod attacks_owners;
+mod attacks_stamps;
 mod attacks_switching;
 mod attribution;
 mod auth;
