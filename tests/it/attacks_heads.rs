@@ -29,3 +29,20 @@ fn a_response_head_over_64_kib_fails_at_once_at_any_jobs() {
         canaries.assert_unchanged();
     }
 }
+
+/// A mirror whose every answer has a head over 64 KiB, at `-j 64`: asked once, then the
+/// registry serves the pull at once, the warning naming what was wrong.
+#[test]
+fn a_mirror_with_a_head_over_64_kib_is_passed_over_at_once_at_sixty_four_jobs() {
+    let f = fake::artifact(vec![("a.bin", b"abc".to_vec())], Guard::Open, None);
+    let m = fake::Fake::start(|_| Reply::new(404, "").header("x-pad", &"p".repeat(70 * 1024)));
+    let sb = Sandbox::new();
+    let started = Instant::now();
+    let r = format!("{}/x:v1", f.host);
+    let run = sb.run(&["pull", &r, "-o", "out", "-j", "64", "--no-cache", "--mirror", &m.host]);
+    run.ok();
+    assert!(run.stderr.contains("response header is too big"), "{}", run.stderr);
+    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    assert_eq!(m.hits().len(), 1, "asked once, never retried");
+    assert_eq!(std::fs::read(sb.work().join("out/a.bin")).unwrap(), b"abc");
+}
