@@ -32,7 +32,8 @@ const READ_MIN: usize = HEAD_MAX + 4 * 1024;
 /// The longest response head taken (ureq's default, set here since [`READ_MIN`] depends on it).
 const HEAD_MAX: usize = 64 * 1024;
 const _: () = assert!(READ_MIN > HEAD_MAX, "a head over the limit must not fill the buffer");
-/// Requests are heads and small token forms; ureq zero-fills this buffer on every connection.
+/// Requests are heads and small token forms; ureq zero-fills this buffer on every connection,
+/// and needs each line of a request's head (its URL, a token) to fit in it.
 pub(super) const WRITE_BUFFER: usize = 32 * 1024;
 
 /// Each connection's read buffer when `connections` are busy at once (see [`READ_BUDGET`]).

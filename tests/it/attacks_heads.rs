@@ -46,3 +46,23 @@ fn a_mirror_with_a_head_over_64_kib_is_passed_over_at_once_at_sixty_four_jobs() 
     assert_eq!(m.hits().len(), 1, "asked once, never retried");
     assert_eq!(std::fs::read(sb.work().join("out/a.bin")).unwrap(), b"abc");
 }
+
+/// A redirect to a URL over 32 KiB (the connection's write buffer; ureq writes the request
+/// line by line and needs each line to fit) fails at once, and the error says that the URL may
+/// be what is too long — not only "headers" — without printing the URL's query.
+#[test]
+fn a_redirect_to_a_url_over_32_kib_fails_at_once_naming_the_url() {
+    let cdn = fake::cdn(vec![b"abc".to_vec()]);
+    cdn.expect_unused();
+    let host = cdn.host.clone();
+    let f = fake::artifact_with(vec![("a.bin", b"abc".to_vec())], Guard::Open, move |_, d, _| {
+        let sig = "s".repeat(40 * 1024);
+        Reply::new(307, "").header("location", &format!("http://{host}/cdn/{d}?sig={sig}"))
+    });
+    let sb = Sandbox::new();
+    let run = sb.run(&["pull", &format!("{}/x:v1", f.host), "-o", "out", "--no-cache"]);
+    run.fails(6, "URL");
+    assert!(!run.stderr.contains("attempts") && !run.stderr.contains("sss"), "{}", run.stderr);
+    assert_eq!(f.hits_to("/v2/x/blobs/").len(), 1, "no retry");
+    assert!(!sb.work().join("out/a.bin").exists());
+}
