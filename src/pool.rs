@@ -77,6 +77,12 @@ impl Pool {
         Pool { spare: Mutex::new(workers.max(1) - 1), streams: Default::default(), cores }
     }
 
+    /// [`Pool::new`] on a machine of `cores` cores (tests drive [`Streaming::spare_core`]).
+    #[cfg(test)]
+    pub fn with_cores(workers: usize, cores: usize) -> Pool {
+        Pool { cores, ..Pool::new(workers) }
+    }
+
     /// Count a body stream in for as long as the guard lives (see [`Streaming::spare_core`]).
     /// Beyond one stream a core, a hashing thread per stream only adds switches and a second
     /// trip to memory on cores that are all busy anyway.

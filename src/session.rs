@@ -24,7 +24,8 @@
 //!   thread when others end and gives it back (joined, the hash caught up) when others start.
 //!   Buffers: 20 MiB (`PIPELINE_BUDGET`) shared by all `--jobs` streams, `DEPTH + 1` chunks
 //!   each; a smaller blob is read, written and hashed on the worker through one 256 KiB buffer.
-//!   Each connection reads into a buffer of 256 KiB, less above 16 connections (4 MiB for all).
+//!   Each connection reads into a buffer of 256 KiB, less above 16 connections (about 4 MiB for
+//!   all, at least 68 KiB each: more than the longest response head).
 //! - **An unpacker per layer extracted while it downloads** (`pull::layer`, scoped to that
 //!   layer) and **one applier per root filesystem** (`pull::rootfs`, applying layers in order;
 //!   woken by each download's end through a condvar): both read a tap (`blob::tee`), a bounded

@@ -252,6 +252,9 @@ pub(super) fn fill(
 }
 
 #[cfg(test)]
+mod switches;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

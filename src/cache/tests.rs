@@ -234,3 +234,39 @@ fn prune_sweeps_stamps_left_without_their_entry() {
     assert_eq!(std::fs::read(&precious).unwrap(), b"mine");
     assert!(cache.get(&kept).unwrap().verified);
 }
+
+/// sha512 entries get the same sweep: the stamp of a gone entry goes, a live one's stays, and
+/// a name of sha256's length in `stamps/sha512` (no sha512 stamp's name) is left.
+#[test]
+fn prune_sweeps_sha512_stamps_by_sha512_names() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = Cache::new(d.path().join("c"));
+    let mut dgs = Vec::new();
+    for data in [&b"kept"[..], b"gone"] {
+        let src = d.path().join("src");
+        std::fs::write(&src, data).unwrap();
+        let dg = Digest::of(Algorithm::Sha512, data);
+        cache.put(&dg, &File::open(&src).unwrap(), &src).unwrap();
+        dgs.push(dg);
+    }
+    std::thread::sleep(SETTLED);
+    for dg in &dgs {
+        let e = cache.get(dg).unwrap();
+        cache.stamp(dg, &e.file, Before::settled(&e.file)).unwrap();
+        assert!(cache.get(dg).unwrap().verified);
+    }
+    std::fs::remove_file(cache.path(&dgs[1])).unwrap();
+    let stamps = cache.root().join("stamps/sha512");
+    let short = Digest::of(Algorithm::Sha256, b"short").hex().to_owned();
+    std::fs::write(stamps.join(&short), b"not a sha512 stamp").unwrap();
+    cache.prune(u64::MAX).unwrap();
+    let mut left: Vec<String> = std::fs::read_dir(&stamps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    let mut want = vec![dgs[0].hex().to_owned(), short];
+    want.sort();
+    assert_eq!(left, want);
+    assert!(cache.get(&dgs[0]).unwrap().verified);
+}

@@ -25,9 +25,15 @@ use crate::reference::Reference;
 const READ_BUDGET: usize = 4 * 1024 * 1024;
 /// ...at most this (reads this big keep loopback fast)...
 const READ_MAX: usize = 256 * 1024;
-/// ...and at least this: a response's head must fit in it (ureq allows 64 KiB of headers).
-const READ_MIN: usize = 64 * 1024;
-/// Requests are heads and small token forms; ureq zero-fills this buffer on every connection.
+/// ...and at least this: more than the longest response head ([`HEAD_MAX`]), so that a longer
+/// one is seen to be too long. A buffer of exactly `HEAD_MAX` fills up with such a head and
+/// reads as a closed connection, which is retried.
+const READ_MIN: usize = HEAD_MAX + 4 * 1024;
+/// The longest response head taken (ureq's default, set here since [`READ_MIN`] depends on it).
+const HEAD_MAX: usize = 64 * 1024;
+const _: () = assert!(READ_MIN > HEAD_MAX, "a head over the limit must not fill the buffer");
+/// Requests are heads and small token forms; ureq zero-fills this buffer on every connection,
+/// and needs each line of a request's head (its URL, a token) to fit in it.
 pub(super) const WRITE_BUFFER: usize = 32 * 1024;
 
 /// Each connection's read buffer when `connections` are busy at once (see [`READ_BUDGET`]).
@@ -105,6 +111,7 @@ impl Endpoint {
             .timeout_per_read(Some(read_timeout))
             .timeout_recv_response(Some(deadline))
             .input_buffer_size(read_size)
+            .max_response_header_size(HEAD_MAX)
             .output_buffer_size(WRITE_BUFFER)
             .max_idle_connections_per_host(16)
             .tls_config(tls)

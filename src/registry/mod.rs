@@ -93,7 +93,7 @@ pub struct ClientOptions {
     /// Mirrors and remapped locations (`registries.conf`, `--mirror`).
     pub mirrors: crate::mirrors::Mirrors,
     /// How many connections the caller keeps busy at once (its `--jobs`; 0 counts as 1). Each
-    /// connection's read buffer shrinks from 256 KiB down to 64 KiB above 16 of them, so that
+    /// connection's read buffer shrinks from 256 KiB down to 68 KiB above 16 of them, so that
     /// all of them together hold about 4 MiB.
     pub connections: usize,
 }

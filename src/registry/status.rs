@@ -175,11 +175,12 @@ pub(crate) fn network(what: &str, e: ureq::Error, deadline: Duration) -> Error {
         return Error::new(ErrorKind::Network, format!("{what}: {no_such_host}"));
     }
     if let ureq::Error::Protocol(ureq_proto::Error::OutputOverflow) = e {
-        // Deterministic: the same request overflows again. Only a huge token gets here.
+        // Deterministic: the same request overflows again. ureq writes the request line by
+        // line, so one line is too long: a token, or a URL (a redirect's `Location`).
         return Error::new(
             ErrorKind::Network,
             format!(
-                "{what}: the request's headers are over {} KiB",
+                "{what}: the request's URL or one of its headers is over {} KiB",
                 super::endpoint::WRITE_BUFFER / 1024
             ),
         );

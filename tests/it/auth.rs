@@ -209,7 +209,7 @@ fn twenty_kib_tokens_fit_the_request_buffer() {
 fn a_token_over_the_request_buffer_fails_at_once_and_says_so() {
     let (fake, sb) = refresh_token_registry(&letters(40 * 1024, b'a'), &letters(40 * 1024, b'A'));
     let run = sb.run(&["manifest", &format!("{}/x:v1", fake.host)]);
-    run.fails(6, "the request's headers are over 32 KiB");
+    run.fails(6, "URL or one of its headers is over 32 KiB");
     assert!(!run.stderr.contains("attempts"), "{}", run.stderr);
     // The challenge; the request with the token never leaves (ureq refuses it before sending).
     assert_eq!(fake.hits_to("/v2/x/manifests/v1").len(), 1);

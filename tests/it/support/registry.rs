@@ -117,7 +117,7 @@ enum Kind {
 }
 
 /// A CA and a server certificate for `registry.test` / 127.0.0.1, made with the openssl CLI.
-fn make_certs(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+pub fn make_certs(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
     let run = |args: &[&str]| {
         let out =
             Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
