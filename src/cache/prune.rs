@@ -34,7 +34,6 @@ const LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
 struct Held {
     blobs: Dir,
     stamps: Option<Dir>,
-    algorithm: Algorithm,
 }
 
 /// One entry: when last used, its size, which [`Held`] and its name there.
@@ -58,6 +57,8 @@ impl Cache {
         let none = Pruned { removed: 0, freed: 0, kept: 0 };
         let Some(root) = self.open_root() else { return Ok(none) };
         let (held, mut entries) = list(&root)?;
+        // Opened before anything is deleted, so that a symlink there stops the prune first too.
+        let stamps = stamp_dirs(&root)?;
         entries.sort();
         let mut total: u64 = entries.iter().map(|e| e.1).sum();
         let mut pruned = none;
@@ -77,10 +78,10 @@ impl Cache {
         }
         for h in &held {
             sweep_leftovers(&h.blobs)?;
-            if let Some(s) = &h.stamps {
-                sweep_leftovers(s)?;
-                drop_orphan_stamps(h, s)?;
-            }
+        }
+        for s in &stamps {
+            sweep_leftovers(&s.stamps)?;
+            drop_orphan_stamps(s)?;
         }
         let cutoff = if max_bytes == 0 { None } else { SystemTime::now().checked_sub(RECORD_AGE) };
         if let Some(dir) = root.existing_child(OsStr::new(outputs::DIR))? {
@@ -124,14 +125,43 @@ fn sweep_leftovers(dir: &Dir) -> Result<(), Error> {
     Ok(())
 }
 
-/// Remove the stamps of entries that are gone (deleted by hand, or by a run that found them
-/// corrupt before it could drop the stamp), ours alone as for leftovers. A run adding an entry
-/// now stamps it only after the entry is in place, and a lost stamp costs one hash.
-fn drop_orphan_stamps(h: &Held, stamps: &Dir) -> Result<(), Error> {
-    for name in stamps.names()?.into_iter().filter(|n| is_hex(n, h.algorithm)) {
-        let ours = stamps.entry(&name)?.is_some_and(|n| n.unfit().is_none());
-        if ours && h.blobs.entry(&name)?.is_none() {
-            let _ = stamps.remove_file(&name);
+/// One algorithm's stamps, and its entries if that directory is there at all.
+struct Stamps {
+    stamps: Dir,
+    entries: Option<Dir>,
+    algorithm: Algorithm,
+}
+
+/// Every algorithm's stamps directory below `root`, held.
+fn stamp_dirs(root: &Dir) -> Result<Vec<Stamps>, Error> {
+    let Some(stamps) = root.existing_child(OsStr::new("stamps"))? else { return Ok(Vec::new()) };
+    let blobs = root.existing_child(OsStr::new("blobs"))?;
+    let mut dirs = Vec::new();
+    for algorithm in [Algorithm::Sha256, Algorithm::Sha512] {
+        let name = OsStr::new(algorithm.name());
+        let Some(dir) = stamps.existing_child(name)? else { continue };
+        let entries = match &blobs {
+            Some(b) => b.existing_child(name)?,
+            None => None,
+        };
+        dirs.push(Stamps { stamps: dir, entries, algorithm });
+    }
+    Ok(dirs)
+}
+
+/// Remove the stamps of entries that are gone (deleted by hand, one by one or with their whole
+/// directory, or by a run that found them corrupt before it could drop the stamp), ours alone
+/// as for leftovers. A run adding an entry stamps it only after the entry is in place, and a
+/// lost stamp costs one hash.
+fn drop_orphan_stamps(s: &Stamps) -> Result<(), Error> {
+    for name in s.stamps.names()?.into_iter().filter(|n| is_hex(n, s.algorithm)) {
+        let ours = s.stamps.entry(&name)?.is_some_and(|n| n.unfit().is_none());
+        let gone = match &s.entries {
+            Some(e) => e.entry(&name)?.is_none(),
+            None => true,
+        };
+        if ours && gone {
+            let _ = s.stamps.remove_file(&name);
         }
     }
     Ok(())
@@ -159,7 +189,7 @@ fn list(root: &Dir) -> Result<(Vec<Held>, Vec<Candidate>), Error> {
             let used = time(stamp.map_or(node.mtime, |s| s.mtime));
             entries.push((used, node.size, held.len(), name));
         }
-        held.push(Held { blobs: dir, stamps: sdir, algorithm: a });
+        held.push(Held { blobs: dir, stamps: sdir });
     }
     // Manifests kept for re-pulls count and go the same way, least recently written first.
     if let Some(manifests) = root.existing_child(OsStr::new("manifests"))? {
@@ -169,7 +199,7 @@ fn list(root: &Dir) -> Result<(Vec<Held>, Vec<Candidate>), Error> {
                 let Some(node) = dir.entry(&name)?.filter(Node::is_file) else { continue };
                 entries.push((time(node.mtime), node.size, held.len(), name));
             }
-            held.push(Held { blobs: dir, stamps: None, algorithm: a });
+            held.push(Held { blobs: dir, stamps: None });
         }
     }
     Ok((held, entries))

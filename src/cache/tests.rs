@@ -233,6 +233,13 @@ fn prune_sweeps_stamps_left_without_their_entry() {
     assert_eq!(left, want, "the orphan stamp and the leftover went");
     assert_eq!(std::fs::read(&precious).unwrap(), b"mine");
     assert!(cache.get(&kept).unwrap().verified);
+    // The whole directory of entries deleted by hand: its stamps are all orphans.
+    std::fs::remove_dir_all(cache.root().join("blobs/sha256")).unwrap();
+    cache.prune(u64::MAX).unwrap();
+    let left: Vec<_> =
+        std::fs::read_dir(&stamps).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 2, "the symlink and notes.txt stay: {left:?}");
+    assert!(!stamps.join(kept.hex()).exists());
 }
 
 /// sha512 entries get the same sweep: the stamp of a gone entry goes, a live one's stays, and
@@ -269,4 +276,22 @@ fn prune_sweeps_sha512_stamps_by_sha512_names() {
     want.sort();
     assert_eq!(left, want);
     assert!(cache.get(&dgs[0]).unwrap().verified);
+}
+
+/// A symlink for the stamps of an algorithm no entry uses stops the prune before it deletes
+/// anything, as one anywhere else in the cache does: the stamps are opened with the entries.
+#[test]
+fn a_symlinked_stamps_dir_without_entries_stops_prune_before_anything_goes() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = Cache::new(d.path().join("c"));
+    let dg = put_bytes(&cache, d.path(), b"an entry");
+    let elsewhere = d.path().join("documents");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let precious = Digest::of(Algorithm::Sha512, b"x");
+    std::fs::write(elsewhere.join(precious.hex()), b"mine").unwrap();
+    std::fs::create_dir_all(cache.root().join("stamps")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, cache.root().join("stamps/sha512")).unwrap();
+    assert!(cache.prune(0).is_err());
+    assert!(cache.path(&dg).exists(), "nothing deleted");
+    assert_eq!(std::fs::read(elsewhere.join(precious.hex())).unwrap(), b"mine");
 }
