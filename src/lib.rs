@@ -76,6 +76,7 @@ mod hint;
 mod layout;
 pub mod manifest;
 mod mirrors;
+mod pem;
 mod platform;
 mod pool;
 mod pull;

@@ -90,15 +90,10 @@ pub(crate) fn to_bundle(
     Ok(bundle.to_string())
 }
 
-/// The DER bytes of the one `CERTIFICATE` block of `pem`.
+/// The DER bytes of the first `CERTIFICATE` block of `pem`.
 fn pem_certificate(pem: &str) -> Result<Vec<u8>, String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
     let bad = || "the certificate annotation is not a PEM certificate".to_owned();
-    let start = pem.find(BEGIN).ok_or_else(bad)? + BEGIN.len();
-    let len = pem[start..].find(END).ok_or_else(bad)?;
-    let body: String = pem[start..start + len].split_whitespace().collect();
-    base64::engine::general_purpose::STANDARD.decode(body).map_err(|_| bad())
+    crate::pem::blocks(pem, "CERTIFICATE").next().ok_or_else(bad)
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
