@@ -24,22 +24,14 @@ fn interrupted(extra: &[&str]) -> (Sandbox, Run) {
     let r = format!("{}/x:v1", f.host);
     let mut args = vec!["pull", &r, "-o", "out", "-j", "2"];
     args.extend_from_slice(extra);
-    let child = sb
-        .cmd(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     let out = sb.work().join("out");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while parts(&out) < 2
-        || tree(&out).iter().any(|p| std::fs::metadata(out.join(p)).is_ok_and(|m| m.len() == 0))
-    {
-        assert!(std::time::Instant::now() < deadline, "two downloads never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-    let run = Run::from(child.wait_with_output().unwrap());
+    let started = || {
+        parts(&out) >= 2
+            && tree(&out)
+                .iter()
+                .all(|p| !std::fs::metadata(out.join(p)).is_ok_and(|m| m.len() == 0))
+    };
+    let (_, run) = signal_when(&sb, &args, "-INT", Duration::ZERO, started);
     (sb, run)
 }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::*;
 use crate::support::oras_layout;
-use crate::support::push::{EMPTY_CONFIG, OCI_INDEX};
+use crate::support::push::OCI_INDEX;
 use crate::trust::{
     minisign_key, minisign_sign, openssl_sign, p256_key, payload, push_signature, sha256sum_line,
     sig_ann,
@@ -226,14 +226,7 @@ fn keyless_verifies_from_a_layout_written_with_include_referrers() {
 #[test]
 fn keyless_offline_is_answered_the_list_the_referrers_api_gave() {
     let layer = noise(3000, 11);
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": EMPTY_CONFIG, "digest": sha(b"{}").to_string(), "size": 2},
-        "layers": [{"mediaType": "application/octet-stream", "digest": sha(&layer).to_string(), "size": layer.len(),
-                    "annotations": {"org.opencontainers.image.title": "tool"}}],
-    }))
-    .unwrap();
-    let md = sha(&manifest);
+    let (manifest, md) = super::seams::subject(&layer);
     let sb = Sandbox::new();
     let fx = Fixtures::make(&sb.path("fx"), &md);
     let bundle = fx.read(fx.case("good", "dsse-slsa")["bundle"].as_str().unwrap());
@@ -248,10 +241,7 @@ fn keyless_offline_is_answered_the_list_the_referrers_api_gave() {
         (format!("/v2/x/blobs/{}", sha(&bundle)), bundle.clone(), "application/octet-stream"),
         (format!("/v2/x/blobs/{}", sha(&layer)), layer.clone(), "application/octet-stream"),
     ];
-    let f = Fake::start(move |hit| match routes.iter().find(|(p, _, _)| hit.route() == p) {
-        Some((_, body, ct)) => Reply::new(200, body.clone()).header("content-type", ct),
-        None => Reply::unexpected(),
-    });
+    let f = super::seams::serve(routes);
     let host = f.host.clone();
     let r = format!("{host}/x:v1");
     let flags = fx.flags("trusted_root.json");

@@ -10,6 +10,28 @@ fn sha(b: &[u8]) -> oci_dl::Digest {
     oci_dl::Digest::of(oci_dl::Algorithm::Sha256, b)
 }
 
+/// The signed artifact: an oras-shaped manifest (one titled layer, `oras push tool`) of
+/// `layer`, as (body, digest).
+pub(super) fn subject(layer: &[u8]) -> (Vec<u8>, oci_dl::Digest) {
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": sha(b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": sha(layer).to_string(), "size": layer.len(),
+                    "annotations": {"org.opencontainers.image.title": "tool"}}],
+    }))
+    .unwrap();
+    let d = sha(&manifest);
+    (manifest, d)
+}
+
+/// The strict fake answering exactly `routes` (path, body, content type).
+pub(super) fn serve(routes: Vec<(String, Vec<u8>, &'static str)>) -> Fake {
+    Fake::start(move |hit| match routes.iter().find(|(p, _, _)| hit.route() == p) {
+        Some((_, body, ct)) => Reply::new(200, body.clone()).header("content-type", ct),
+        None => Reply::unexpected(),
+    })
+}
+
 /// A cosign-3-shaped referrer manifest of `subject` holding `bundle`: (body, digest).
 pub(super) fn referrer(
     subject: &oci_dl::Digest,
@@ -33,14 +55,7 @@ pub(super) fn referrer(
 #[test]
 fn the_referrers_api_is_asked_and_nothing_else() {
     let layer = noise(3000, 9);
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": EMPTY_CONFIG, "digest": sha(b"{}").to_string(), "size": 2},
-        "layers": [{"mediaType": "application/octet-stream", "digest": sha(&layer).to_string(), "size": layer.len(),
-                    "annotations": {"org.opencontainers.image.title": "tool"}}],
-    }))
-    .unwrap();
-    let md = sha(&manifest);
+    let (manifest, md) = subject(&layer);
     let sb = Sandbox::new();
     let fx = Fixtures::make(&sb.path("fx"), &md);
     let bundle = fx.read(fx.case("good", "dsse-slsa")["bundle"].as_str().unwrap());
@@ -59,10 +74,7 @@ fn the_referrers_api_is_asked_and_nothing_else() {
         (format!("/v2/x/blobs/{}", sha(&bundle)), bundle.clone(), "application/octet-stream"),
         (format!("/v2/x/blobs/{}", sha(&layer)), layer.clone(), "application/octet-stream"),
     ];
-    let f = Fake::start(move |hit| match routes.iter().find(|(p, _, _)| hit.route() == p) {
-        Some((_, body, ct)) => Reply::new(200, body.clone()).header("content-type", ct),
-        None => Reply::unexpected(),
-    });
+    let f = serve(routes);
     let r = format!("{}/x:v1", f.host);
     let mut args = vec!["pull", r.as_str(), "-o", "out"];
     let flags = fx.flags("trusted_root.json");
